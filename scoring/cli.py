@@ -1,0 +1,181 @@
+"""The `leadcal` command: everything the app shows, scriptable and schedulable.
+
+Errors are one clear message each on stderr and a non-zero exit, never a traceback:
+1 for a problem with the input (config, data, files), 2 for a wrong command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from .config import ConfigError, load_config
+from .source import SourceError
+
+DEFAULT_DB = Path("data/demo.duckdb")
+DEFAULT_CONFIG = Path("data/configs/default.yaml")
+
+
+class CliError(Exception):
+    """A user-facing failure with its message."""
+
+
+def _env_db() -> Path:
+    return Path(os.environ.get("LEADCAL_DB", DEFAULT_DB))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import generate
+
+    path = Path(args.db)
+    if path.exists() and not args.force:
+        raise CliError(f"{path} already exists; pass --force to replace it with new demo data")
+
+    def progress(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    summary = generate(path, leads=args.leads, seed=args.seed, progress=progress)
+    print(
+        f"wrote {path}: {summary['leads']:,} leads, {summary['events']:,} events, "
+        f"{summary['conversions']:,} conversions, {summary['start']} to {summary['end']} (seed {summary['seed']})"
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"{args.config}: ok (model '{config.name}', {len(config.fit)} fit rules, "
+          f"{len(config.engagement)} engagement rules, {len(config.segments)} segments)")
+    return 0
+
+
+def _load(args: argparse.Namespace):
+    from .features import extract_features
+    from .source import open_source
+
+    config = load_config(args.config)
+    with open_source(args.db) as source:
+        features = extract_features(source, config)
+    return config, features
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import calibration, format_table
+
+    config, features = _load(args)
+    result = calibration(config, features)
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_table(result))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
+    from .engine import TIERS, score
+    from .metrics import band_bounds, band_label
+
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise CliError(f"--out {out}: use a .csv or .parquet file name")
+    if out.exists() and out.resolve() == Path(args.db).resolve():
+        raise CliError(f"--out {out} is the source database; leadcal never writes to it")
+    config, features = _load(args)
+    scores = score(config, features)
+    bounds = band_bounds(config.bands, config.caps.total.min if config.caps.total else None,
+                         config.caps.total.max if config.caps.total else None)
+    labels = pa.array([band_label(lo, hi) for lo, hi in bounds]).take(pa.array(scores.band.astype("int32")))
+    table = pa.table({
+        "lead_id": pa.array(features.lead_id),
+        "scored_at": pa.array(features.scoring_at),
+        "fit_score": scores.fit,
+        "engagement_score": scores.engagement,
+        "score": scores.total,
+        "band": labels,
+        "tier": pa.array(list(TIERS)).take(pa.array(scores.tier.astype("int32"))),
+        "converted": features.converted,
+        "mature": features.mature,
+    })
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        if suffix == ".csv":
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(table, tmp)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print(f"wrote {out}: {table.num_rows:,} leads")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI)."""
+    parser = argparse.ArgumentParser(prog="leadcal", description="Lead-scoring calibration on real outcomes.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="generate the demo DuckDB database")
+    p.add_argument("--db", default=str(DEFAULT_DB), help="where to write it (default %(default)s)")
+    p.add_argument("--leads", type=int, default=50_000, help="number of leads (default %(default)s)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("validate", help="check a config; exit 1 listing every problem")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_validate)
+
+    for name, func, help_ in (
+        ("report", cmd_report, "band table and metrics of a config on a database"),
+        ("score", cmd_score, "score every lead and write a CSV or Parquet file"),
+    ):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--db", default=str(_env_db()), help="DuckDB file (default: $LEADCAL_DB or %(default)s)")
+        p.add_argument("--config", default=str(DEFAULT_CONFIG), help="config YAML (default %(default)s)")
+        if name == "report":
+            p.add_argument("--format", choices=("table", "json"), default="table")
+        else:
+            p.add_argument("--out", required=True, help="output file, .csv or .parquet")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `leadcal` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Config + features -> fit, engagement and total scores, bands and tiers.
+
+Pure numpy on the cached feature arrays: changing points, caps or thresholds never
+queries DuckDB and never loops over leads in Python (loops here run over rules and
+category values, which are few).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import CategoricalFit, EngagementRule, NumericFit, ScoringConfig, Segment, normalise_value
+from .features import Categorical, Features, rule_signal_key
+
+TIERS = ("below_mql", "mql", "sql")
+"""Tier names, in order of the codes in ``Scores.tier``."""
+
+
+@dataclass
+class Scores:
+    """Per-lead scores, aligned with the features they came from."""
+
+    fit: np.ndarray
+    engagement: np.ndarray
+    total: np.ndarray
+    band: np.ndarray
+    """Index into the bands: 0 is below the first cut point."""
+    tier: np.ndarray
+    """0 below MQL, 1 MQL, 2 SQL (see ``TIERS``)."""
+    segment: np.ndarray
+    """-1 for the model's own rules, else the index of the config segment used."""
+
+
+def _category_keys(cat: Categorical) -> list[str]:
+    return [normalise_value(v) for v in cat.categories]
+
+
+def categorical_lookup(rule: CategoricalFit, cat: Categorical) -> np.ndarray:
+    """Points per code, shifted by one so that index 0 is 'missing'."""
+    points = {normalise_value(k): v for k, v in rule.points.items()}
+    lut = np.full(len(cat.categories) + 1, float(rule.other))
+    lut[0] = float(rule.missing)
+    for i, key in enumerate(_category_keys(cat)):
+        if key in points:
+            lut[i + 1] = points[key]
+    return lut
+
+
+def fit_points(rule: CategoricalFit | NumericFit, features: Features) -> np.ndarray:
+    """Points one fit rule gives each lead."""
+    if isinstance(rule, CategoricalFit):
+        cat = features.categorical[rule.column]
+        return categorical_lookup(rule, cat)[cat.codes + 1]
+    values = features.numeric[rule.column]
+    lows, highs = (np.asarray(a, dtype=np.float64) for a in rule.edges())
+    bin_points = np.array([b.points for b in rule.bins], dtype=np.float64)
+    idx = np.searchsorted(lows, values, side="right") - 1
+    safe = np.clip(idx, 0, len(lows) - 1)
+    inside = (idx >= 0) & (values < highs[safe])
+    out = np.where(inside, bin_points[safe], float(rule.other))
+    out[np.isnan(values)] = float(rule.missing)
+    return out
+
+
+def engagement_points(rule: EngagementRule, config: ScoringConfig, features: Features) -> np.ndarray:
+    """Points one engagement rule gives each lead: points x decayed activity, capped."""
+    activity = features.feature(rule_signal_key(config, rule))
+    out = activity * float(rule.points)
+    if rule.cap is not None:
+        np.clip(out, -rule.cap, rule.cap, out=out)
+    return out
+
+
+def _clip(values: np.ndarray, cap) -> np.ndarray:
+    if cap is None or (cap.min is None and cap.max is None):
+        return values
+    return np.clip(values, cap.min, cap.max)
+
+
+def segment_index(config: ScoringConfig, features: Features) -> np.ndarray:
+    """Which segment's rules apply to each lead: the first matching filter, else -1."""
+    seg = np.full(features.n, -1, dtype=np.int16)
+    for i, segment in enumerate(config.segments):
+        seg[(seg == -1) & segment_mask(segment, features)] = i
+    return seg
+
+
+def segment_mask(segment: Segment, features: Features) -> np.ndarray:
+    """Leads matching a segment's filter."""
+    flt = segment.filter
+    if flt.values is not None:
+        cat = features.categorical[flt.column]
+        wanted = {normalise_value(v) for v in flt.values}
+        lut = np.array([False] + [k in wanted for k in _category_keys(cat)])
+        return lut[cat.codes + 1]
+    values = features.numeric[flt.column]
+    mask = ~np.isnan(values)
+    if flt.min is not None:
+        mask &= values >= flt.min
+    if flt.max is not None:
+        mask &= values < flt.max
+    return mask
+
+
+def _parts(fit_rules, engagement_rules, config: ScoringConfig, features: Features):
+    fit = np.zeros(features.n)
+    for rule in fit_rules:
+        fit += fit_points(rule, features)
+    eng = np.zeros(features.n)
+    for rule in engagement_rules:
+        eng += engagement_points(rule, config, features)
+    return _clip(fit, config.caps.fit), _clip(eng, config.caps.engagement)
+
+
+def band_index(total: np.ndarray, cuts: list[float]) -> np.ndarray:
+    """Band of each score: 0 below the first cut point, i for [cuts[i-1], cuts[i])."""
+    return np.searchsorted(np.asarray(cuts, dtype=np.float64), total, side="right").astype(np.int16)
+
+
+def tier_index(total: np.ndarray, mql: np.ndarray | float, sql: np.ndarray | float) -> np.ndarray:
+    """0 below MQL, 1 at or above MQL, 2 at or above SQL."""
+    return ((total >= mql).astype(np.int8) + (total >= sql).astype(np.int8)).astype(np.int8)
+
+
+def score(config: ScoringConfig, features: Features) -> Scores:
+    """Score every lead with the config's rules (its segment's, where one matches)."""
+    seg = segment_index(config, features) if config.segments else np.full(features.n, -1, np.int16)
+    if not config.segments:
+        fit, eng = _parts(config.fit, config.engagement, config, features)
+        mql, sql = config.thresholds.mql, config.thresholds.sql
+    else:
+        fit, eng = np.zeros(features.n), np.zeros(features.n)
+        mql, sql = np.empty(features.n), np.empty(features.n)
+        groups = [(-1, None)] + list(enumerate(config.segments))
+        for i, segment in groups:
+            mask = seg == i
+            if not mask.any():
+                continue
+            sub = features.subset(mask)
+            fit_rules = config.fit if segment is None or segment.fit is None else segment.fit
+            eng_rules = config.engagement if segment is None or segment.engagement is None else segment.engagement
+            f, e = _parts(fit_rules, eng_rules, config, sub)
+            fit[mask], eng[mask] = f, e
+            th = config.thresholds if segment is None or segment.thresholds is None else segment.thresholds
+            mql[mask], sql[mask] = th.mql, th.sql
+    total = _clip(fit + eng, config.caps.total)
+    return Scores(
+        fit=fit,
+        engagement=eng,
+        total=total,
+        band=band_index(total, config.bands),
+        tier=tier_index(total, mql, sql),
+        segment=seg,
+    )

@@ -1,0 +1,132 @@
+"""Data-quality findings: counted and reported, never fatal, never silently dropped.
+
+Real exports have duplicate ids, events for leads that are not in the leads table,
+missing or future timestamps, and conversions dated before the lead existed. The
+engine decides what to do with each (documented per finding); this module counts them
+so the report and the app can say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .config import SourceMapping
+from .source import Source, quote
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One kind of problem: where, how many rows, and what leadcal does about it."""
+
+    table: str
+    column: str
+    count: int
+    problem: str
+    handling: str
+
+    def message(self) -> str:
+        """One line for people."""
+        return f"{self.table}.{self.column}: {self.count:,} {self.problem} ({self.handling})"
+
+
+@dataclass
+class QualityReport:
+    """All findings of one data source; empty when the data is clean."""
+
+    findings: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    """Row counts per table, for context and fingerprints."""
+
+    def messages(self) -> list[str]:
+        """One line per finding."""
+        return [f.message() for f in self.findings]
+
+    def to_dict(self) -> dict:
+        """Stable JSON form."""
+        return {
+            "rows": dict(self.counts),
+            "findings": [
+                {"table": f.table, "column": f.column, "count": f.count, "problem": f.problem,
+                 "handling": f.handling}
+                for f in self.findings
+            ],
+        }
+
+
+def check_quality(source: Source, mapping: SourceMapping, now: dt.datetime,
+                  data_end: dt.datetime) -> QualityReport:
+    """Count every data problem the feature extraction works around."""
+    con = source.con
+    leads = mapping.leads
+    lt, lid, lcr = quote(leads.table), quote(leads.id), quote(leads.created_at)
+    report = QualityReport()
+
+    def add(table: str, column: str, count: int | None, problem: str, handling: str) -> None:
+        if count:
+            report.findings.append(Finding(table, column, int(count), problem, handling))
+
+    rows, null_id, distinct, null_created, future_created = con.execute(
+        f"SELECT count(*), count(*) - count({lid}), count(DISTINCT {lid}), "
+        f"count(*) FILTER (WHERE {lcr} IS NULL), "
+        f"count(*) FILTER (WHERE CAST({lcr} AS TIMESTAMP) > $now) FROM {lt}",
+        {"now": now},
+    ).fetchall()[0]
+    report.counts[leads.table] = int(rows)
+    add(leads.table, leads.id, null_id, "rows without a lead id", "left out")
+    add(leads.table, leads.id, rows - null_id - distinct, "duplicate rows of an id",
+        "the earliest created row of each id is used")
+    add(leads.table, leads.created_at, null_created, "leads without a creation time",
+        "left out: they cannot be scored at a point in time")
+    add(leads.table, leads.created_at, future_created, "leads created in the future",
+        "kept; immature")
+
+    if mapping.events is not None:
+        ev = mapping.events
+        et, eid, ety, eti = quote(ev.table), quote(ev.lead_id), quote(ev.type), quote(ev.time)
+        erows, null_lead, null_type, null_time, future, unknown = con.execute(
+            f"SELECT count(*), count(*) - count(e.{eid}), count(*) - count(e.{ety}), "
+            f"count(*) - count(e.{eti}), count(*) FILTER (WHERE CAST(e.{eti} AS TIMESTAMP) > $end), "
+            f"count(*) FILTER (WHERE e.{eid} IS NOT NULL AND l.__id IS NULL) "
+            f"FROM {et} e LEFT JOIN (SELECT DISTINCT {lid} AS __id FROM {lt}) l ON e.{eid} = l.__id",
+            {"end": data_end},
+        ).fetchall()[0]
+        report.counts[ev.table] = int(erows)
+        add(ev.table, ev.lead_id, null_lead, "events without a lead id", "not counted")
+        add(ev.table, ev.lead_id, unknown, "events of lead ids not in the leads table", "not counted")
+        add(ev.table, ev.type, null_type, "events without a type", "not counted")
+        add(ev.table, ev.time, null_time, "events without a time", "not counted")
+        add(ev.table, ev.time, future, f"events dated after the data's end ({data_end:%Y-%m-%d %H:%M})",
+            "not counted")
+
+    out = mapping.outcome
+    ot = quote(out.table or leads.table)
+    conv = quote(out.converted_at)
+    if out.table is not None:
+        oid = quote(out.lead_id)
+        orows, unknown, dupes = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE o.{oid} IS NOT NULL AND l.__id IS NULL), "
+            f"count(o.{oid}) - count(DISTINCT o.{oid}) "
+            f"FROM {ot} o LEFT JOIN (SELECT DISTINCT {lid} AS __id FROM {lt}) l ON o.{oid} = l.__id"
+        ).fetchall()[0]
+        report.counts[out.table] = int(orows)
+        add(out.table, out.lead_id, unknown, "outcome rows of lead ids not in the leads table",
+            "not counted")
+        add(out.table, out.lead_id, dupes, "extra outcome rows of a lead",
+            "the earliest conversion is used")
+        join = (f"{ot} o JOIN (SELECT {lid}, min({lcr}) AS {lcr} FROM {lt} GROUP BY {lid}) l "
+                f"ON o.{oid} = l.{lid}")
+        oconv, lcreated = f"o.{conv}", f"l.{lcr}"
+    else:
+        join = f"{lt} l"
+        oconv, lcreated = f"l.{conv}", f"l.{lcr}"
+    before, future = con.execute(
+        f"SELECT count(*) FILTER (WHERE CAST({oconv} AS TIMESTAMP) < CAST({lcreated} AS TIMESTAMP)), "
+        f"count(*) FILTER (WHERE CAST({oconv} AS TIMESTAMP) > $end) FROM {join}",
+        {"end": data_end},
+    ).fetchall()[0]
+    add(out.table or leads.table, out.converted_at, before, "conversions dated before the lead was created",
+        "counted as converted")
+    add(out.table or leads.table, out.converted_at, future,
+        f"conversions dated after the data's end ({data_end:%Y-%m-%d %H:%M})", "not counted")
+    return report

@@ -1,0 +1,104 @@
+"""The calibration result of a config on a data source: what `leadcal report` prints.
+
+One function builds the stable JSON form (documented in the README) from config,
+features and scores; the CLI and the app both render it, so they never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .config import ScoringConfig
+from .engine import Scores, score
+from .features import Features
+from .metrics import auc, band_table, gini, ks_statistic, tier_table
+
+REPORT_VERSION = 1
+
+
+def _bounds(config: ScoringConfig, total: np.ndarray) -> tuple[float | None, float | None]:
+    cap = config.caps.total
+    low = cap.min if cap and cap.min is not None else (float(total.min()) if total.size else None)
+    high = cap.max if cap and cap.max is not None else (float(total.max()) if total.size else None)
+    return low, high
+
+
+def calibration(config: ScoringConfig, features: Features, scores: Scores | None = None) -> dict:
+    """Band table, AUC/Gini/KS and tiers of a config on mature leads."""
+    scores = scores if scores is not None else score(config, features)
+    mature = features.mature
+    y = features.converted[mature]
+    s = scores.total[mature]
+    a = auc(s, y)
+    low, high = _bounds(config, scores.total)
+    return {
+        "report_version": REPORT_VERSION,
+        "model": config.name,
+        "leads": int(features.n),
+        "mature_leads": int(mature.sum()),
+        "immature_leads": int((~mature).sum()),
+        "conversions": int(y.sum()),
+        "conversion_rate": float(y.mean()) if y.size else None,
+        "auc": None if math.isnan(a) else a,
+        "gini": None if math.isnan(a) else gini(a),
+        "ks": _none_nan(ks_statistic(s, y)),
+        "thresholds": {"mql": config.thresholds.mql, "sql": config.thresholds.sql},
+        "bands": band_table(scores.total, scores.band, features.converted, mature,
+                            config.bands, low, high),
+        "tiers": tier_table(scores.tier, features.converted, mature),
+        "data": {
+            "data_end": features.data_end.isoformat(sep=" "),
+            "first_lead": _iso(features.created_at.min()) if features.n else None,
+            "last_lead": _iso(features.created_at.max()) if features.n else None,
+            "scoring_point_days": config.evaluation.scoring_point_days,
+            "outcome_window_days": config.evaluation.outcome_window_days,
+        },
+        "quality": features.quality.to_dict(),
+    }
+
+
+def _none_nan(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _iso(t: np.datetime64) -> str:
+    return str(np.datetime_as_string(t, unit="s")).replace("T", " ")
+
+
+def format_table(result: dict) -> str:
+    """A plain-text rendering of a calibration result for the terminal."""
+    lines = [
+        f"model {result['model']}: {result['leads']:,} leads, {result['mature_leads']:,} mature "
+        f"({result['immature_leads']:,} immature, not counted), {result['conversions']:,} conversions"
+        + (f" ({result['conversion_rate']:.1%})" if result["conversion_rate"] is not None else ""),
+        f"AUC {_f(result['auc'], '.3f')}   Gini {_f(result['gini'], '.3f')}   KS {_f(result['ks'], '.3f')}",
+        "",
+        f"{'band':>10} {'leads':>9} {'conv':>7} {'rate':>7} {'95% CI':>15} {'lift':>6} {'share':>6} {'capture':>8}",
+    ]
+    for row in reversed(result["bands"]):
+        ci = f"{_f(row['ci_low'], '.1%')}-{_f(row['ci_high'], '.1%')}" if row["leads"] else ""
+        flag = "  (few leads)" if row["small"] else ""
+        lines.append(
+            f"{row['band']:>10} {row['leads']:>9,} {row['conversions']:>7,} {_f(row['rate'], '.1%'):>7} "
+            f"{ci:>15} {_f(row['lift'], '.2f'):>6} {_f(row['share'], '.1%'):>6} "
+            f"{_f(row['capture'], '.1%'):>8}{flag}"
+        )
+    lines += ["", f"{'tier':>10} {'leads':>9} {'conv':>7} {'rate':>7}"]
+    th = result["thresholds"]
+    names = {"sql": f"SQL >={th['sql']:g}", "mql": f"MQL >={th['mql']:g}", "below_mql": "below MQL"}
+    for name in ("sql", "mql", "below_mql"):
+        t = result["tiers"][name]
+        lines.append(f"{names[name]:>10} {t['leads']:>9,} {t['conversions']:>7,} {_f(t['rate'], '.1%'):>7}")
+    findings = result["quality"]["findings"]
+    if findings:
+        lines += ["", "data quality:"]
+        lines += [
+            f"  {f['table']}.{f['column']}: {f['count']:,} {f['problem']} ({f['handling']})" for f in findings
+        ]
+    return "\n".join(lines)
+
+
+def _f(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)

@@ -548,7 +548,11 @@ def format_errors(exc: ValidationError, data: Any) -> list[str]:
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             tag = str(err.get("ctx", {}).get("discriminator", "")).strip("'")
             path = f"{path}.{tag}" if tag else path
-        out.append(f"{path}: {_message(err)}")
+        message = _message(err)
+        if path == "(top level)" and re.match(r"^[a-z_\[\]0-9.]+: ", message):
+            out.extend(message.split("; "))  # model-level checks name their own paths
+            continue
+        out.append(f"{path}: {message}")
     return out
 
 

@@ -29,6 +29,16 @@ def _env_db() -> Path:
     return Path(os.environ.get("LEADCAL_DB", DEFAULT_DB))
 
 
+def ensure_demo(path: Path) -> None:
+    """Generate the demo database on first use, but only at the default demo path."""
+    if path.exists() or path.resolve() != DEFAULT_DB.resolve():
+        return
+    from .demo import generate
+
+    print(f"{path} not found: generating the demo data (about a minute at most)...", file=sys.stderr)
+    generate(path)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import generate
 
@@ -59,6 +69,7 @@ def _load(args: argparse.Namespace):
     from .source import open_source
 
     config = load_config(args.config)
+    ensure_demo(Path(args.db))
     with open_source(args.db) as source:
         features = extract_features(source, config)
     return config, features
@@ -81,6 +92,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     from .engine import TIERS, score
     from .metrics import band_bounds, band_label
+    from .report import total_bounds
 
     out = Path(args.out)
     suffix = out.suffix.lower()
@@ -90,8 +102,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise CliError(f"--out {out} is the source database; leadcal never writes to it")
     config, features = _load(args)
     scores = score(config, features)
-    bounds = band_bounds(config.bands, config.caps.total.min if config.caps.total else None,
-                         config.caps.total.max if config.caps.total else None)
+    bounds = band_bounds(config.bands, *total_bounds(config))
     labels = pa.array([band_label(lo, hi) for lo, hi in bounds]).take(pa.array(scores.band.astype("int32")))
     table = pa.table({
         "lead_id": pa.array(features.lead_id),

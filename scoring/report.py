@@ -18,11 +18,10 @@ from .metrics import auc, band_table, gini, ks_statistic, tier_table
 REPORT_VERSION = 1
 
 
-def _bounds(config: ScoringConfig, total: np.ndarray) -> tuple[float | None, float | None]:
+def total_bounds(config: ScoringConfig) -> tuple[float | None, float | None]:
+    """Bounds of the outer bands: the total cap where set, else open (None)."""
     cap = config.caps.total
-    low = cap.min if cap and cap.min is not None else (float(total.min()) if total.size else None)
-    high = cap.max if cap and cap.max is not None else (float(total.max()) if total.size else None)
-    return low, high
+    return (cap.min if cap else None), (cap.max if cap else None)
 
 
 def calibration(config: ScoringConfig, features: Features, scores: Scores | None = None) -> dict:
@@ -32,7 +31,7 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
     y = features.converted[mature]
     s = scores.total[mature]
     a = auc(s, y)
-    low, high = _bounds(config, scores.total)
+    low, high = total_bounds(config)
     return {
         "report_version": REPORT_VERSION,
         "model": config.name,

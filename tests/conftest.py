@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "data" / "configs" / "default.yaml"
+T0 = dt.datetime(2024, 1, 1)
+DAY = dt.timedelta(days=1)
 
 
 def make_db(path: Path, leads: list[tuple], events: list[tuple] = (), outcomes: list[tuple] = ()) -> Path:
@@ -64,3 +67,36 @@ bands: [10, 20, 30]
 @pytest.fixture
 def small_config_text() -> str:
     return SMALL_CONFIG
+
+
+@pytest.fixture
+def small_db(tmp_path):
+    # data end is lead 6's creation (2024-06-01): leads created before 2024-04-25 are mature
+    # (scoring point 7 days + window 30 days <= 2024-06-01).
+    leads = [
+        (1, T0, "VP", 500, "business"),            # fit 10 + 5
+        (2, T0 + DAY, "Student", 10, "free"),      # fit -5 + 0
+        (3, T0 + 2 * DAY, "Select", None, "x"),    # 'Select' means missing: 2, size missing: -1
+        (4, T0 + 3 * DAY, " vp ", 2000, "x"),      # case/space-insensitive VP: 10; 2000 in no bin: other 3
+        (5, T0 + 4 * DAY, "Manager", 5000, "x"),   # other 1; 5000 in [5000, inf): 9
+        (6, dt.datetime(2024, 6, 1), None, 99, "x"),  # missing 2; 99 < 100: 0; immature
+    ]
+    events = [
+        (1, "demo_request", T0 + 6 * DAY),                 # counts (before day 7)
+        (1, "demo_request", T0 - 10 * DAY),                # counts (before creation is fine)
+        (1, "demo_request", T0 + 7 * DAY),                 # exactly at the scoring point: not counted
+        (1, "Email_Open", T0 + 1 * DAY),                   # type matched case-insensitively
+        (2, "email_click", T0 + 2 * DAY),
+        (2, "email_open", T0 + 3 * DAY),
+        (2, "email_open", T0 + 30 * DAY),                  # after the scoring point: not counted
+        (4, "demo_request", T0 + 4 * DAY),
+        (4, "demo_request", T0 + 5 * DAY),
+        (4, "email_open", T0 + 6 * DAY),                   # after lead 4 converted (day 5.5): not counted
+        (99, "demo_request", T0),                          # unknown lead
+    ]
+    outcomes = [
+        (1, T0 + 20 * DAY, 1000.0),   # within 7 + 30 days: converted
+        (2, T0 + 60 * DAY, 50.0),     # after the window: not converted
+        (4, T0 + 3 * DAY + dt.timedelta(hours=60), 10.0),  # day 5.5 after its creation (T0+3)
+    ]
+    return make_db(tmp_path / "small.duckdb", leads, events, outcomes)

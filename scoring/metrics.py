@@ -32,8 +32,9 @@ def wilson_interval(successes: np.ndarray | int, trials: np.ndarray | int,
         centre = (p + z * z / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
         low, high = centre - half, centre + half
-    low = np.where(n > 0, np.clip(low, 0, 1), np.nan)
-    high = np.where(n > 0, np.clip(high, 0, 1), np.nan)
+    # exact ends: float rounding must not put 0/n above 0 or n/n below 1
+    low = np.where(n > 0, np.where(k == 0, 0.0, np.clip(low, 0, 1)), np.nan)
+    high = np.where(n > 0, np.where(k == n, 1.0, np.clip(high, 0, 1)), np.nan)
     return low, high
 
 

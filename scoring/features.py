@@ -343,3 +343,23 @@ def spec_cache_key(spec: FeatureSpec) -> str:
         [spec.mapping_json, spec.scoring_point_days, spec.outcome_window_days,
          spec.categorical, spec.numeric, [s.key for s in spec.signals]]
     )
+
+
+def union_spec(a: FeatureSpec, b: FeatureSpec) -> FeatureSpec | None:
+    """One spec serving two configs on the same data and evaluation, else None.
+
+    The draft and the approved model are compared on the very same leads; when they
+    share the mapping and evaluation, one extraction serves both.
+    """
+    if (a.mapping_json, a.scoring_point_days, a.outcome_window_days) != (
+        b.mapping_json, b.scoring_point_days, b.outcome_window_days
+    ):
+        return None
+    return FeatureSpec(
+        mapping_json=a.mapping_json,
+        scoring_point_days=a.scoring_point_days,
+        outcome_window_days=a.outcome_window_days,
+        categorical=tuple(sorted(set(a.categorical) | set(b.categorical))),
+        numeric=tuple(sorted(set(a.numeric) | set(b.numeric))),
+        signals=tuple(sorted(set(a.signals) | set(b.signals), key=lambda s: s.key)),
+    )

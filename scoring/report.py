@@ -101,3 +101,19 @@ def format_table(result: dict) -> str:
 
 def _f(x: float | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
+
+
+def data_summary(features: Features) -> dict:
+    """The sidebar's facts: leads, mature leads, date range, overall conversion rate."""
+    mature = features.mature
+    conversions = int((features.converted & mature).sum())
+    return {
+        "leads": int(features.n),
+        "mature_leads": int(mature.sum()),
+        "first_lead": _iso(features.created_at.min())[:10] if features.n else None,
+        "last_lead": _iso(features.created_at.max())[:10] if features.n else None,
+        "data_end": features.data_end.strftime("%Y-%m-%d"),
+        "conversions": conversions,
+        "conversion_rate": conversions / int(mature.sum()) if mature.any() else None,
+        "findings": len(features.quality.findings),
+    }

@@ -1,0 +1,17 @@
+"""leadcal: the calibration meeting's app. `streamlit run app.py`
+
+Opens on the demo database (generated on first start). Set LEADCAL_DB for another
+DuckDB file and LEADCAL_STORE for another config store.
+"""
+
+import streamlit as st
+
+from ui import sidebar
+
+st.set_page_config(page_title="leadcal", page_icon=":material/tune:", layout="wide")
+
+page = st.navigation([
+    st.Page("pages/calibrate.py", title="Calibrate", icon=":material/tune:", default=True),
+])
+sidebar.render()
+page.run()

@@ -1,0 +1,145 @@
+"""Calibrate: move the draft model's numbers and see, against the approved model, how
+conversion by score band, MQL volume and capture would have looked on real outcomes."""
+
+import pandas as pd
+import streamlit as st
+
+from scoring.calibrate import calibration_view
+from scoring.charts import band_chart, distribution_chart, grid_chart
+from scoring.config import ConfigError
+from scoring.features import feature_spec, union_spec
+from scoring.source import SourceError
+from scoring.store import list_configs, load_named, save_new
+from ui import data, session
+from ui.controls import draft_from_controls
+
+ctx: data.Context = st.session_state["ctx"]
+st.title("Calibrate the scoring model")
+st.caption("The draft on the left, scored on every historical lead as of its scoring point; "
+           "the approved model shown beside it. Only mature leads count in rates.")
+
+with st.expander("Meeting settings", expanded=False):
+    c1, c2 = st.columns(2)
+    with c1:
+        target = st.slider("SQL conversion target (%)", 0.0, 60.0, (10.0, 15.0), step=0.5, key="sql_target")
+    with c2:
+        capacity = st.number_input("Sales capacity (leads a month; 0 = not set)", min_value=0, value=0,
+                                   step=50, key="capacity")
+sql_target = (target[0] / 100, target[1] / 100)
+capacity_per_month = float(capacity) if capacity else None
+
+base = session.base_config(ctx.approved)
+controls, results = st.columns([1, 2.3], gap="large")
+
+with controls:
+    st.subheader("Draft model")
+    try:
+        categories_from = data.features_for(ctx.db, base)
+    except (SourceError, ConfigError, ValueError):
+        categories_from = None
+    typed, problems = draft_from_controls(base, categories_from)
+    draft = session.remember_valid(typed)
+
+with results:
+    if problems:
+        st.error("The draft is not valid, so it is not shown or saved:\n\n"
+                 + "\n".join(f"- {p}" for p in problems))
+    if draft is None:
+        st.stop()
+    try:
+        if union_spec(feature_spec(draft), feature_spec(ctx.approved)) is not None:
+            features = draft_features = data.features_for(ctx.db, draft, ctx.approved)
+        else:  # evaluation window changed: each model on its own point in time
+            draft_features = data.features_for(ctx.db, draft)
+            features = data.features_for(ctx.db, ctx.approved)
+    except (SourceError, ConfigError) as exc:
+        st.error(f"{exc}")
+        st.stop()
+    draft_features = data.segment_view(ctx.db, draft_features, ctx.segment_column, ctx.segment_value)
+    features = data.segment_view(ctx.db, features, ctx.segment_column, ctx.segment_value)
+    approved = data.approved_view(ctx.db, features, ctx.approved, ctx.segment_value, sql_target,
+                                  capacity_per_month)
+    view = calibration_view(draft, ctx.approved, draft_features, sql_target, capacity_per_month,
+                            approved_view=approved)
+    d, a = view.draft.kpis, view.approved.kpis
+
+    def pct(x):
+        return "-" if x is None else f"{100 * x:.1f}%"
+
+    def delta(x, y, scale=1.0, unit=""):
+        return None if x is None or y is None else f"{scale * (x - y):+.{1 if unit else 3}f}{unit} vs approved"
+
+    k = st.columns(6)
+    k[0].metric("AUC", "-" if d["auc"] is None else f"{d['auc']:.3f}", delta(d["auc"], a["auc"]))
+    k[1].metric("Gini", "-" if d["gini"] is None else f"{d['gini']:.3f}", delta(d["gini"], a["gini"]))
+    k[2].metric("MQLs per month", f"{d['mql_per_month']:,.0f}",
+                f"{d['mql_per_month'] - a['mql_per_month']:+,.0f} vs approved", delta_color="off")
+    k[3].metric("MQL conversion", pct(d["mql"]["rate"]), delta(d["mql"]["rate"], a["mql"]["rate"], 100, " pts"))
+    k[4].metric("SQL conversion", pct(d["sql"]["rate"]),
+                "on target" if d["sql_on_target"] else f"target {target[0]:g}-{target[1]:g}%",
+                delta_color="normal" if d["sql_on_target"] else "inverse")
+    k[5].metric("Conversions at or above MQL", pct(d["capture_at_mql"]),
+                delta(d["capture_at_mql"], a["capture_at_mql"], 100, " pts"))
+
+    for message in view.warnings:
+        st.warning(message)
+
+    st.plotly_chart(band_chart(view.draft.result, view.approved.result), width="stretch", key="band_chart")
+
+    tabs = st.tabs(["Band table", "Movers", "Fit × engagement", "Score distribution", "Changes vs approved"])
+    with tabs[0]:
+        bands = pd.DataFrame(view.draft.result["bands"])[
+            ["band", "leads", "conversions", "rate", "ci_low", "ci_high", "lift", "share", "capture",
+             "immature", "small"]]
+        st.dataframe(bands.iloc[::-1], hide_index=True, width="stretch", key="band_table",
+                     column_config={c: st.column_config.NumberColumn(format="percent")
+                                    for c in ("rate", "ci_low", "ci_high", "share", "capture")}
+                     | {"lift": st.column_config.NumberColumn(format="%.2f"),
+                        "small": st.column_config.CheckboxColumn("< 30 leads")})
+    with tabs[1]:
+        st.caption("Leads that cross the MQL or SQL line going from the approved model to the draft, "
+                   "and how they actually converted (mature leads).")
+        st.dataframe(pd.DataFrame([{"line": m.line, "direction": m.direction, "leads": m.leads,
+                                    "mature": m.mature, "conversions": m.conversions, "rate": m.rate}
+                                   for m in view.movers]),
+                     hide_index=True, width="stretch", key="movers",
+                     column_config={"rate": st.column_config.NumberColumn(format="percent")})
+    with tabs[2]:
+        fc, ec = view.grid_cuts["fit"], view.grid_cuts["engagement"]
+        st.caption(f"Fit A ≥ {fc[1]:g} > B ≥ {fc[0]:g} > C; engagement 1 ≥ {ec[1]:g} > 2 ≥ {ec[0]:g} > 3.")
+        st.plotly_chart(grid_chart(view.grid), width="stretch", key="grid_chart")
+    with tabs[3]:
+        st.plotly_chart(distribution_chart(view.histogram), width="stretch", key="dist_chart")
+    with tabs[4]:
+        if view.diff:
+            st.dataframe(pd.DataFrame(view.diff).astype(str), hide_index=True, width="stretch", key="diff")
+        else:
+            st.info("The draft is the approved model.")
+
+with controls:
+    st.divider()
+    st.subheader("Save, load, reset")
+    name = st.text_input("Name for the draft", key="save_name", placeholder="e.g. q3-pricing-weight")
+    note = st.text_area("Note", key="save_note", placeholder="What changed and why")
+    if st.button("Save draft", type="primary", key="save", disabled=draft is None or bool(problems)):
+        try:
+            path = save_new(ctx.store, name, draft, note)
+        except (ValueError, FileExistsError, OSError) as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Saved as {path}")
+    saved = list_configs(ctx.store)
+    pick = st.selectbox("Saved configs", saved, key="load_name") if saved else None
+    c1, c2 = st.columns(2)
+    if c1.button("Load", key="load", disabled=pick is None):
+        try:
+            session.start_from(load_named(ctx.store, pick))
+        except ConfigError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    if c2.button("Reset to approved", key="reset"):
+        session.start_from(None)
+        st.rerun()
+    st.download_button("Download draft YAML", data.yaml_of(draft), file_name=f"{draft.name}-draft.yaml",
+                       mime="text/yaml", key="download")

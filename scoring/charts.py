@@ -1,0 +1,112 @@
+"""Plotly figures of a calibration result, shared by the app and the HTML report.
+
+Built from the JSON-able results of ``report.calibration`` and ``kpis``, so a chart
+never computes a number of its own. Large fonts and high-contrast colours: these are
+read off a projector.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+DRAFT = "#1f4e9c"
+APPROVED = "#e07b00"
+BARS = "rgba(120,120,120,0.28)"
+FONT = dict(size=16)
+
+
+def _band_position(value: float, bands: list[dict]) -> float:
+    """Where a score sits on the band axis (band i spans i-0.5 .. i+0.5)."""
+    for i, band in enumerate(bands):
+        lo, hi = band["low"], band["high"]
+        if (lo is None or value >= lo) and (hi is None or value < hi or i == len(bands) - 1):
+            if lo is None or hi is None or hi <= lo:
+                return i - 0.5
+            return i - 0.5 + min(max((value - lo) / (hi - lo), 0.0), 1.0)
+    return -0.5
+
+
+def _rate_traces(fig: go.Figure, result: dict, name: str, colour: str, dash: str) -> None:
+    bands = result["bands"]
+    x = list(range(len(bands)))
+    pct = lambda v: None if v is None else 100 * v  # noqa: E731
+    fig.add_trace(go.Scatter(x=x, y=[pct(b["ci_high"]) for b in bands], mode="lines",
+                             line=dict(width=0, color=colour), hoverinfo="skip", showlegend=False),
+                  secondary_y=False)
+    fig.add_trace(go.Scatter(x=x, y=[pct(b["ci_low"]) for b in bands], mode="lines", fill="tonexty",
+                             line=dict(width=0, color=colour), fillcolor=_alpha(colour, 0.18),
+                             name=f"{name} 95% interval", hoverinfo="skip"), secondary_y=False)
+    fig.add_trace(go.Scatter(
+        x=x, y=[pct(b["rate"]) for b in bands], mode="lines+markers", name=f"{name} conversion",
+        line=dict(color=colour, width=3, dash=dash), marker=dict(size=9),
+        customdata=[[b["leads"], b["conversions"], b["band"]] for b in bands],
+        hovertemplate="%{customdata[2]}: %{y:.1f}% (%{customdata[1]} of %{customdata[0]})<extra>"
+        + name + "</extra>",
+    ), secondary_y=False)
+
+
+def _alpha(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def band_chart(draft: dict, approved: dict | None = None) -> go.Figure:
+    """Conversion by band (line, Wilson band) over lead counts (bars), with thresholds."""
+    bands = draft["bands"]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=list(range(len(bands))), y=[b["leads"] for b in bands], name="draft leads",
+                         marker_color=BARS, hovertemplate="%{y:,} mature leads<extra></extra>"),
+                  secondary_y=True)
+    if approved is not None:
+        _rate_traces(fig, approved, "approved", APPROVED, "dash")
+    _rate_traces(fig, draft, "draft", DRAFT, "solid")
+    for label, key, colour in (("MQL", "mql", DRAFT), ("SQL", "sql", DRAFT)):
+        fig.add_vline(x=_band_position(draft["thresholds"][key], bands), line=dict(color=colour, width=2),
+                      annotation_text=f"{label} {draft['thresholds'][key]:g}", annotation_position="top")
+        if approved is not None and approved["thresholds"][key] != draft["thresholds"][key]:
+            fig.add_vline(x=_band_position(approved["thresholds"][key], bands),
+                          line=dict(color=APPROVED, width=2, dash="dot"),
+                          annotation_text=f"approved {label}", annotation_position="bottom")
+    fig.update_xaxes(tickmode="array", tickvals=list(range(len(bands))), ticktext=[b["band"] for b in bands],
+                     title_text="score band")
+    fig.update_yaxes(title_text="conversion rate (%)", rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(title_text="mature leads", rangemode="tozero", showgrid=False, secondary_y=True)
+    fig.update_layout(font=FONT, height=460, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.25), barmode="overlay", hovermode="x unified")
+    return fig
+
+
+def distribution_chart(hist: dict) -> go.Figure:
+    """Score distribution of converted vs not converted leads (shares of each group)."""
+    edges = hist["edges"]
+    mids = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=mids, y=[100 * v for v in hist["not_converted"]], name="not converted",
+                         marker_color="rgba(150,150,150,0.6)"))
+    fig.add_trace(go.Bar(x=mids, y=[100 * v for v in hist["converted"]], name="converted",
+                         marker_color=_alpha(DRAFT, 0.75)))
+    fig.update_layout(barmode="overlay", font=FONT, height=360, margin=dict(l=10, r=10, t=30, b=10),
+                      xaxis_title="score", yaxis_title="% of group", legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def grid_chart(grid: list[dict]) -> go.Figure:
+    """Fit x engagement heatmap: conversion rate per cell, leads in the label."""
+    z, text = [], []
+    for fit in "ABC":
+        row_z, row_t = [], []
+        for eng in (1, 2, 3):
+            cell = next(c for c in grid if c["fit"] == fit and c["engagement"] == eng)
+            rate = cell["rate"]
+            row_z.append(None if rate is None else 100 * rate)
+            row_t.append(f"{cell['cell']}<br>{'-' if rate is None else f'{100 * rate:.1f}%'}"
+                         f"<br>{cell['mature']:,} leads")
+        z.append(row_z)
+        text.append(row_t)
+    fig = go.Figure(go.Heatmap(z=z, x=["engagement 1 (high)", "2", "3 (low)"], y=["fit A (best)", "B", "C"],
+                               text=text, texttemplate="%{text}", colorscale="Blues",
+                               colorbar=dict(title="conv %"), hoverinfo="skip"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(font=FONT, height=360, margin=dict(l=10, r=10, t=30, b=10))
+    return fig

@@ -1,0 +1,127 @@
+"""Cached data access for the app: features are extracted once per data and spec.
+
+``st.cache_resource`` keeps the numpy arrays in memory without copying them per rerun;
+the key is the database file's identity plus the feature spec, so a points or threshold
+change hits the cache and a decay or mapping change re-extracts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from scoring.config import ScoringConfig, config_to_dict, dump_config
+from scoring.features import Features, FeatureSpec, extract_features, feature_spec, spec_cache_key, union_spec
+from scoring.source import SourceError, open_source
+from scoring.store import approved_config, default_store
+
+DEMO_DB = Path("data/demo.duckdb")
+
+
+def database_path() -> Path:
+    """The database picked in the sidebar, else ``$LEADCAL_DB``, else the demo."""
+    picked = st.session_state.get("db_path")
+    return Path(picked or os.environ.get("LEADCAL_DB") or DEMO_DB)
+
+
+def store_path() -> Path:
+    """The config store directory (``$LEADCAL_STORE`` or data/configs)."""
+    return default_store()
+
+
+def ensure_demo(path: Path) -> None:
+    """Generate the demo database on first start, with a visible progress message."""
+    if path.exists() or path.resolve() != DEMO_DB.resolve():
+        return
+    from scoring.demo import generate
+
+    with st.status("First start: generating the demo database (50,000 leads)...", expanded=True) as status:
+        generate(path, progress=lambda msg: status.write(msg))
+        status.update(label="Demo database ready", state="complete", expanded=False)
+
+
+def _fingerprint(path: Path) -> str:
+    st_ = path.stat()
+    return f"{path.resolve()}:{st_.st_size}:{st_.st_mtime_ns}"
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading leads and events from DuckDB...")
+def _features(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -> Features:
+    with open_source(_path) as source:
+        return extract_features(source, _spec)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _segment(fingerprint: str, spec_key: str, column: str, value: str, _features: Features) -> Features:
+    cat = _features.categorical[column]
+    codes = np.flatnonzero(cat.categories == value)
+    return _features.subset(np.isin(cat.codes, codes))
+
+
+def features_for(path: Path, *configs: ScoringConfig) -> Features:
+    """Features serving all given configs (one extraction when their specs can merge)."""
+    spec = feature_spec(configs[0])
+    for config in configs[1:]:
+        merged = union_spec(spec, feature_spec(config))
+        if merged is None:
+            raise ValueError("the configs differ in data mapping or evaluation window")
+        spec = merged
+    return _features(_fingerprint(path), spec_cache_key(spec), str(path), spec)
+
+
+def segment_view(path: Path, features: Features, column: str | None, value: str | None) -> Features:
+    """The leads of one segment value (cached), or all leads."""
+    if not column or not value:
+        return features
+    return _segment(_fingerprint(path), spec_cache_key(features.spec), column, value, features)
+
+
+@dataclass
+class Context:
+    """What every page needs: the data source, the store, the approved model."""
+
+    db: Path
+    store: Path
+    approved: ScoringConfig
+    segment_column: str | None
+    segment_value: str | None
+
+
+def config_key(config: ScoringConfig) -> str:
+    """A stable text key of a config, for caches and comparisons."""
+    return json.dumps(config_to_dict(config), sort_keys=True)
+
+
+def approved() -> ScoringConfig:
+    """The approved model of the store (the shipped default until one is approved)."""
+    return approved_config(store_path())
+
+
+def yaml_of(config: ScoringConfig) -> str:
+    """The YAML text of a config, for downloads."""
+    return dump_config(config)
+
+
+__all__ = ["Context", "SourceError", "approved", "config_key", "database_path", "ensure_demo",
+           "features_for", "segment_view", "store_path", "yaml_of"]
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _approved_view(fingerprint: str, spec_key: str, config_json: str, segment: str | None,
+                   sql_target: tuple[float, float], capacity: float | None,
+                   _config: ScoringConfig, _features: Features):
+    from scoring.calibrate import model_view
+
+    return model_view(_config, _features, sql_target, capacity)
+
+
+def approved_view(path: Path, features: Features, config: ScoringConfig, segment: str | None,
+                  sql_target: tuple[float, float], capacity: float | None):
+    """The approved model's result, cached: it only changes with data, segment or settings."""
+    return _approved_view(_fingerprint(path), spec_cache_key(features.spec), config_key(config), segment,
+                          tuple(sql_target), capacity, config, features)

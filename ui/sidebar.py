@@ -1,0 +1,67 @@
+"""The shared sidebar: data source, segment, and a summary of the data.
+
+It runs before every page. When the data cannot be used (missing file, wrong mapping)
+it says so on the page, in words, and stops: a page never shows a traceback for it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from scoring.config import ConfigError
+from scoring.report import data_summary
+from scoring.source import SourceError
+
+from . import data
+
+ALL = "All leads"
+
+
+def _stop(title: str, problems: list[str]) -> None:
+    st.error(title + "\n\n" + "\n".join(f"- {p}" for p in problems))
+    st.stop()
+
+
+def render() -> data.Context:
+    """Draw the sidebar and return the page context (or stop with a clear message)."""
+    with st.sidebar:
+        st.subheader("Data source")
+        default = os.environ.get("LEADCAL_DB") or str(data.DEMO_DB)
+        st.text_input("DuckDB file", value=default, key="db_path",
+                      help="Opened read-only. Set LEADCAL_DB to change the default.")
+    path = data.database_path()
+    try:
+        data.ensure_demo(path)
+        approved = data.approved()
+        features = data.features_for(path, approved)
+    except ConfigError as exc:
+        _stop(f"The approved config {exc.source} cannot be used:", exc.problems)
+    except SourceError as exc:
+        _stop(f"The database {exc.source} cannot be used:", exc.problems)
+    seg_col = approved.source.leads.segment
+    seg_value = None
+    with st.sidebar:
+        if seg_col and seg_col in features.categorical:
+            values = sorted(str(v) for v in features.categorical[seg_col].categories)
+            choice = st.selectbox("Segment", [ALL] + values, key="segment")
+            seg_value = None if choice == ALL else choice
+        view = data.segment_view(path, features, seg_col, seg_value)
+        s = data_summary(view)
+        st.subheader("The data")
+        rate = "-" if s["conversion_rate"] is None else f"{s['conversion_rate']:.1%}"
+        st.markdown(
+            f"**{s['leads']:,}** leads, **{s['mature_leads']:,}** mature  \n"
+            f"created {s['first_lead']} to {s['last_lead']}  \n"
+            f"overall conversion **{rate}**"
+        )
+        if s["findings"]:
+            with st.expander(f"{s['findings']} data-quality finding(s)"):
+                for message in features.quality.messages():
+                    st.caption(message)
+        st.caption(f"Approved model: **{approved.name}** · store `{data.store_path()}`")
+    ctx = data.Context(db=path, store=data.store_path(), approved=approved,
+                       segment_column=seg_col, segment_value=seg_value)
+    st.session_state["ctx"] = ctx
+    return ctx

@@ -6,12 +6,9 @@ DuckDB file and LEADCAL_STORE for another config store.
 
 import streamlit as st
 
-from ui import sidebar
-
 st.set_page_config(page_title="leadcal", page_icon=":material/tune:", layout="wide")
 
 page = st.navigation([
     st.Page("pages/calibrate.py", title="Calibrate", icon=":material/tune:", default=True),
 ])
-sidebar.render()
-page.run()
+page.run()  # each page draws the shared sidebar first (ui.sidebar.render)

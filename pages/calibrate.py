@@ -10,10 +10,10 @@ from scoring.config import ConfigError
 from scoring.features import feature_spec, union_spec
 from scoring.source import SourceError
 from scoring.store import list_configs, load_named, save_new
-from ui import data, session
+from ui import data, session, sidebar
 from ui.controls import draft_from_controls
 
-ctx: data.Context = st.session_state["ctx"]
+ctx = sidebar.render()
 st.title("Calibrate the scoring model")
 st.caption("The draft on the left, scored on every historical lead as of its scoring point; "
            "the approved model shown beside it. Only mature leads count in rates.")

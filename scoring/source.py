@@ -98,11 +98,8 @@ class Source:
         self.close()
 
 
-def open_source(path: str | Path) -> Source:
-    """Open a DuckDB file read-only and read its catalogue.
-
-    A missing file is an error here, never an empty new database.
-    """
+def check_database_file(path: str | Path) -> Path:
+    """The path, if it names a readable file; else SourceError saying what is wrong."""
     path = Path(path)
     if not path.exists():
         raise SourceError(str(path), ["database file not found"])
@@ -110,6 +107,15 @@ def open_source(path: str | Path) -> Source:
         raise SourceError(str(path), ["is a directory, not a DuckDB database file"])
     if not os.access(path, os.R_OK):
         raise SourceError(str(path), ["cannot read the file (permission denied)"])
+    return path
+
+
+def open_source(path: str | Path) -> Source:
+    """Open a DuckDB file read-only and read its catalogue.
+
+    A missing file is an error here, never an empty new database.
+    """
+    path = check_database_file(path)
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:

@@ -17,7 +17,7 @@ import streamlit as st
 
 from scoring.config import ScoringConfig, config_to_dict, dump_config
 from scoring.features import Features, FeatureSpec, extract_features, feature_spec, spec_cache_key, union_spec
-from scoring.source import SourceError, open_source
+from scoring.source import SourceError, check_database_file, open_source
 from scoring.store import approved_config, default_store
 
 DEMO_DB = Path("data/demo.duckdb")
@@ -46,7 +46,7 @@ def ensure_demo(path: Path) -> None:
 
 
 def _fingerprint(path: Path) -> str:
-    st_ = path.stat()
+    st_ = check_database_file(path).stat()
     return f"{path.resolve()}:{st_.st_size}:{st_.st_mtime_ns}"
 
 

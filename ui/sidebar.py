@@ -1,6 +1,7 @@
 """The shared sidebar: data source, segment, and a summary of the data.
 
-It runs before every page. When the data cannot be used (missing file, wrong mapping)
+Every page calls ``render()`` first. (It lives in the pages rather than in app.py because
+Streamlit's AppTest drops the entry script's sidebar on reruns.) When the data cannot be used (missing file, wrong mapping)
 it says so on the page, in words, and stops: a page never shows a traceback for it.
 """
 
@@ -63,5 +64,4 @@ def render() -> data.Context:
         st.caption(f"Approved model: **{approved.name}** · store `{data.store_path()}`")
     ctx = data.Context(db=path, store=data.store_path(), approved=approved,
                        segment_column=seg_col, segment_value=seg_value)
-    st.session_state["ctx"] = ctx
     return ctx

@@ -1,0 +1,183 @@
+"""The app as AppTest runs it: pages run on the demo, controls change exactly what scoring says."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from scoring.calibrate import calibration_view
+from scoring.config import config_from_dict, load_config
+from scoring.demo import generate
+from scoring.features import extract_features
+from scoring.source import open_source
+
+from .conftest import DEFAULT_CONFIG, ROOT, file_digest
+
+APP = str(ROOT / "app.py")
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    generate(path, leads=20_000, seed=11)
+    return path
+
+
+@pytest.fixture
+def app(demo_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEADCAL_DB", str(demo_db))
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _by_key(elements, key):
+    found = [e for e in elements if getattr(e, "key", None) == key]
+    assert found, f"no element with key {key!r}"
+    return found[0]
+
+
+def _table(at, column):
+    """A read-only table of the page, found by a column only it has (tables carry no key)."""
+    found = [d.value for d in at.dataframe if getattr(d, "key", None) is None and column in d.value.columns]
+    assert len(found) == 1, f"expected one table with column {column!r}, found {len(found)}"
+    return found[0]
+
+
+def _expected_view(db, draft, approved=None):
+    approved = approved or load_config(DEFAULT_CONFIG)
+    with open_source(db) as source:
+        features = extract_features(source, draft)
+    return calibration_view(draft, approved, features, (0.10, 0.15), None)
+
+
+def _pct(x):
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _check_page_matches(at, view):
+    metrics = {m.label: m.value for m in at.metric}
+    k = view.draft.kpis
+    assert metrics["AUC"] == f"{k['auc']:.3f}"
+    assert metrics["Gini"] == f"{k['gini']:.3f}"
+    assert metrics["MQLs per month"] == f"{k['mql_per_month']:,.0f}"
+    assert metrics["MQL conversion"] == _pct(k["mql"]["rate"])
+    assert metrics["SQL conversion"] == _pct(k["sql"]["rate"])
+    assert metrics["Conversions at or above MQL"] == _pct(k["capture_at_mql"])
+    table = _table(at, "capture")
+    expected = list(reversed(view.draft.result["bands"]))
+    assert table["band"].tolist() == [b["band"] for b in expected]
+    assert table["leads"].tolist() == [b["leads"] for b in expected]
+    assert table["conversions"].tolist() == [b["conversions"] for b in expected]
+    for got, want in zip(table["rate"].tolist(), [b["rate"] for b in expected]):
+        assert (want is None and (got is None or math.isnan(got))) or got == pytest.approx(want)
+
+
+def test_page_runs_on_demo_and_shows_the_default(app, demo_db):
+    default = load_config(DEFAULT_CONFIG)
+    _check_page_matches(app, _expected_view(demo_db, default))
+    sidebar = " ".join(m.value for m in app.sidebar.markdown)
+    assert "20,000" in sidebar and "leads" in sidebar
+    # draft == approved: no changes listed
+    assert any("The draft is the approved model." in i.value for i in app.info)
+
+
+def test_points_and_threshold_sliders_change_table_and_kpis(app, demo_db):
+    before = {m.label: m.value for m in app.metric}
+    _by_key(app.slider, "v0:eng:0:points").set_value(5.0)  # demo_request 20 -> 5
+    _by_key(app.slider, "v0:mql").set_value(30.0)
+    app.run()
+    assert not app.exception, app.exception
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["engagement"][0]["points"] = 5.0
+    data["thresholds"]["mql"] = 30.0
+    draft = config_from_dict(data)
+    view = _expected_view(demo_db, draft)
+    _check_page_matches(app, view)
+    after = {m.label: m.value for m in app.metric}
+    assert after["AUC"] != before["AUC"] and after["MQLs per month"] != before["MQLs per month"]
+    movers = _table(app, "direction")
+    assert movers["leads"].tolist() == [m.leads for m in view.movers]
+    diff = _table(app, "what")
+    assert set(diff["what"]) == {"thresholds.mql", "engagement 'demo_request' points"}
+
+
+def test_invalid_draft_is_reported_and_not_saved(app):
+    _by_key(app.slider, "v0:mql").set_value(70.0)  # above SQL (60)
+    app.run()
+    assert not app.exception
+    assert any("mql (70) must be below sql (60)" in e.value for e in app.error)
+    assert _by_key(app.button, "save").disabled
+
+
+def test_save_draft_writes_yaml_that_loads_back(app, tmp_path):
+    _by_key(app.slider, "v0:eng:1:points").set_value(11.0)
+    app.run()
+    _by_key(app.text_input, "save_name").input("trial-heavy")
+    _by_key(app.text_area, "save_note").input("trial sign-ups matter less")
+    _by_key(app.button, "save").click()
+    app.run()
+    assert not app.exception, app.exception
+    path = tmp_path / "store" / "trial-heavy.yaml"
+    assert any(str(path) in s.value for s in app.success)
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["engagement"][1]["points"] = 11.0
+    data["name"] = "trial-heavy"
+    assert load_config(path) == config_from_dict(data)
+    assert "# note: trial sign-ups matter less" in path.read_text()
+    # saving again under the same name is refused and leaves the file as it was
+    digest = file_digest(path)
+    _by_key(app.button, "save").click()
+    app.run()
+    assert any("already exists" in e.value for e in app.error)
+    assert file_digest(path) == digest
+    # load it back and reset
+    _by_key(app.selectbox, "load_name").set_value("trial-heavy")
+    _by_key(app.button, "load").click()
+    app.run()
+    assert _by_key(app.slider, "v1:eng:1:points").value == 11.0
+    _by_key(app.button, "reset").click()
+    app.run()
+    assert _by_key(app.slider, "v2:eng:1:points").value == 15.0
+
+
+def test_broken_database_path_gives_a_message_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEADCAL_DB", str(tmp_path / "missing.duckdb"))
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert any("database file not found" in e.value and "missing.duckdb" in e.value for e in at.error)
+    assert not (tmp_path / "missing.duckdb").exists()
+
+
+def test_first_start_generates_the_demo(tmp_path, monkeypatch):
+    monkeypatch.delenv("LEADCAL_DB", raising=False)
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
+    monkeypatch.chdir(tmp_path)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    assert (tmp_path / "data" / "demo.duckdb").exists()
+    assert any(m.label == "AUC" for m in at.metric)
+
+
+def test_segment_filter_restricts_the_leads(app, demo_db):
+    seg = _by_key(app.selectbox, "segment")
+    seg.set_value("Enterprise")
+    app.run()
+    assert not app.exception
+    default = load_config(DEFAULT_CONFIG)
+    with open_source(demo_db) as source:
+        features = extract_features(source, default)
+    cat = features.categorical["segment"]
+    mask = cat.values() == "Enterprise"
+    view = calibration_view(default, default, features.subset(mask), (0.10, 0.15), None)
+    _check_page_matches(app, view)

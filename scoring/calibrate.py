@@ -53,8 +53,9 @@ def model_view(config: ScoringConfig, features: Features,
                capacity_per_month: float | None = None) -> ModelView:
     """Score one config and compute its band table and KPIs."""
     scores = score(config, features)
-    return ModelView(config, scores, calibration(config, features, scores),
-                     kpis(features, scores, sql_target, capacity_per_month))
+    result = calibration(config, features, scores)
+    auc_value = float("nan") if result["auc"] is None else result["auc"]
+    return ModelView(config, scores, result, kpis(features, scores, sql_target, capacity_per_month, auc_value))
 
 
 def warnings_for(view: ModelView, label: str = "draft") -> list[str]:

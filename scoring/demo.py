@@ -144,11 +144,11 @@ _RATES = {
     "pricing_page_view": (0.60, 0.45, 0.50, 0.9),
     "demo_request": (0.00, 0.07, 0.05, 1.3),
     "trial_signup": (0.00, 0.07, 0.04, 1.1),
-    "webinar_attended": (0.00, 0.12, 0.25, 0.6),
+    "webinar_attended": (0.00, 0.12, 0.25, 0.4),
     "whitepaper_download": (0.30, 0.25, 0.40, 0.3),
-    "competitor_comparison_download": (0.10, 0.05, 0.05, 1.0),
+    "competitor_comparison_download": (0.04, 0.08, 0.05, 1.2),
     "email_open": (0.00, 2.00, 3.60, 0.0),
-    "email_click": (0.00, 0.35, 0.60, 0.6),
+    "email_click": (0.00, 0.35, 0.60, 0.4),
     "careers_page_view": (0.01, 0.01, 0.02, 0.0),
     "unsubscribe": (0.00, 0.03, 0.10, -0.7),
 }
@@ -165,7 +165,7 @@ _AD_BURST_DAYS = 3.0
 _EMAIL_TYPES = ("email_open", "email_click")  # suppressed after an unsubscribe
 
 _MID = {"demo_request": 2.2, "trial_signup": 1.6, "pricing_page_view": 0.8,
-        "competitor_comparison_download": 1.2, "webinar_attended": 0.6, "email_click": 0.4,
+        "competitor_comparison_download": 1.4, "webinar_attended": 0.6, "email_click": 0.4,
         "whitepaper_download": 0.15, "email_open": 0.0, "careers_page_view": -1.5,
         "unsubscribe": -1.5}
 
@@ -176,7 +176,7 @@ TRUTH: dict = {
     "scoring_point_days": 7,
     "engagement_window_days": 14,
     "decay": {"kind": "exponential", "half_life_days": 14.0, "reference_days": 7},
-    "intercept": -4.95,
+    "intercept": -5.05,
     "engagement_weights": {
         "SMB": {**_MID, "demo_request": 1.5, "trial_signup": 2.4},
         "Mid-Market": dict(_MID),
@@ -195,9 +195,9 @@ TRUTH: dict = {
         "unsubscribe": {"kind": "min", "cap": 1.0},
     },
     "fit": {
-        "seniority": {"C-level": 0.8, "VP": 0.7, "Director": 0.5, "Manager": 0.2,
+        "seniority": {"C-level": 0.9, "VP": 0.8, "Director": 0.6, "Manager": 0.25,
                       "Individual Contributor": 0.0, "Student": -2.0},
-        "seniority_segment_multiplier": {"SMB": 0.7, "Mid-Market": 1.0, "Enterprise": 1.7},
+        "seniority_segment_multiplier": {"SMB": 0.5, "Mid-Market": 1.0, "Enterprise": 2.0},
         "email_domain_type": {"business": 0.0, "free": -1.5, "education": -0.7},
         "industry": {"Software": 0.3, "Financial Services": 0.2, "Healthcare": 0.0,
                      "Manufacturing": 0.0, "Retail": 0.0, "Education": 0.0,

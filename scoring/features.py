@@ -138,6 +138,15 @@ class Features:
         """Number of leads."""
         return len(self.lead_id)
 
+    @property
+    def scoring_month(self) -> np.ndarray:
+        """Calendar month of each scoring point (months since 1970), computed once."""
+        cached = self.__dict__.get("_scoring_month")
+        if cached is None:
+            cached = self.scoring_at.astype("datetime64[M]").astype(np.int64)
+            self.__dict__["_scoring_month"] = cached
+        return cached
+
     def feature(self, key: str) -> np.ndarray:
         """The activity array an engagement rule reads (see ``rule_signal_key``)."""
         if key.startswith("col:"):

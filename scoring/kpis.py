@@ -21,17 +21,21 @@ DEFAULT_SQL_TARGET = (0.10, 0.15)
 
 
 def monthly_volume(when: np.ndarray, mask: np.ndarray) -> float:
+    """Average leads per calendar month where ``mask`` holds, over full months only."""
+    return monthly_volume_from_months(when.astype("datetime64[M]").astype(np.int64), mask)
+
+
+def monthly_volume_from_months(months: np.ndarray, mask: np.ndarray) -> float:
     """Average leads per calendar month where ``mask`` holds, over full months only.
 
     The first and last month of the data are usually partial; they are left out when
     there are at least three months, so a half month does not drag the average down.
     """
-    if when.size == 0:
+    if months.size == 0:
         return 0.0
-    months = when.astype("datetime64[M]")
-    first, last = months.min(), months.max()
-    span = int((last - first).astype(int)) + 1
-    counts = np.bincount((months[mask] - first).astype(int), minlength=span)
+    first, last = int(months.min()), int(months.max())
+    span = last - first + 1
+    counts = np.bincount(months[mask] - first, minlength=span)
     if span >= 3:
         counts = counts[1:-1]
     return float(counts.mean())
@@ -49,15 +53,19 @@ def _rate(k: int, n: int) -> dict:
 
 
 def kpis(features: Features, scores: Scores, sql_target: tuple[float, float] = DEFAULT_SQL_TARGET,
-         capacity_per_month: float | None = None) -> dict:
-    """The KPI row: AUC/Gini, MQL volume and rate, SQL rate vs target, capture at MQL."""
+         capacity_per_month: float | None = None, auc_value: float | None = None) -> dict:
+    """The KPI row: AUC/Gini, MQL volume and rate, SQL rate vs target, capture at MQL.
+
+    ``auc_value`` may be passed when already computed (it costs a sort of the scores).
+    """
     mature = features.mature
     y = features.converted & mature
-    a = auc(scores.total[mature], features.converted[mature])
+    a = auc(scores.total[mature], features.converted[mature]) if auc_value is None else auc_value
     is_mql = scores.tier >= 1
     is_sql = scores.tier >= 2
     total_conv = int(y.sum())
-    mql_per_month = monthly_volume(features.scoring_at, is_mql)
+    months = features.scoring_month
+    mql_per_month = monthly_volume_from_months(months, is_mql)
     mql = _rate(int((y & is_mql).sum()), int((mature & is_mql).sum()))
     sql = _rate(int((y & is_sql).sum()), int((mature & is_sql).sum()))
     sql_rate = sql["rate"]
@@ -65,7 +73,7 @@ def kpis(features: Features, scores: Scores, sql_target: tuple[float, float] = D
         "auc": None if math.isnan(a) else a,
         "gini": None if math.isnan(a) else gini(a),
         "mql_per_month": mql_per_month,
-        "sql_per_month": monthly_volume(features.scoring_at, is_sql),
+        "sql_per_month": monthly_volume_from_months(months, is_sql),
         "mql": mql,
         "sql": sql,
         "sql_target": list(sql_target),

@@ -13,7 +13,7 @@ import numpy as np
 from .config import ScoringConfig
 from .engine import Scores, score
 from .features import Features
-from .metrics import auc, band_table, gini, ks_statistic, tier_table
+from .metrics import band_table, gini, separation, tier_table
 
 REPORT_VERSION = 1
 
@@ -30,7 +30,7 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
     mature = features.mature
     y = features.converted[mature]
     s = scores.total[mature]
-    a = auc(s, y)
+    a, ks = separation(s, y)
     low, high = total_bounds(config)
     return {
         "report_version": REPORT_VERSION,
@@ -42,7 +42,7 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
         "conversion_rate": float(y.mean()) if y.size else None,
         "auc": None if math.isnan(a) else a,
         "gini": None if math.isnan(a) else gini(a),
-        "ks": _none_nan(ks_statistic(s, y)),
+        "ks": _none_nan(ks),
         "thresholds": {"mql": config.thresholds.mql, "sql": config.thresholds.sql},
         "bands": band_table(scores.total, scores.band, features.converted, mature,
                             config.bands, low, high),

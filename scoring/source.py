@@ -118,6 +118,7 @@ def open_source(path: str | Path) -> Source:
     path = check_database_file(path)
     try:
         con = duckdb.connect(str(path), read_only=True)
+        con.execute("SET enable_progress_bar = false")  # no progress bars on stdout
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SourceError(str(path), [f"not a readable DuckDB database ({first})"]) from None

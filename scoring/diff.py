@@ -26,7 +26,8 @@ def _rule_key(kind: str, rule: dict) -> str:
     if rule.get("name"):
         return f"engagement '{rule['name']}'"
     label = rule.get("column") or rule.get("event")
-    label = "+".join(label) if isinstance(label, list) else label
+    # the same event set in another order or case is the same rule
+    label = "+".join(sorted(str(e).strip().casefold() for e in label)) if isinstance(label, list) else label
     return f"engagement '{label}'"
 
 
@@ -43,6 +44,8 @@ def _sections(config: ScoringConfig) -> dict[str, Any]:
     out["bands"] = data["bands"]
     for kind in ("fit", "engagement"):
         out.update(_rules(kind, data[kind], ""))
+    if data.get("segments"):
+        out["segments order"] = [seg["name"] for seg in data["segments"]]  # first match wins
     for seg in data.get("segments", []):
         prefix = f"segment '{seg['name']}' "
         _flatten(seg["filter"], prefix + "filter", out)
@@ -83,6 +86,8 @@ def config_diff(before: ScoringConfig, after: ScoringConfig) -> list[dict]:
         a, b = old.get(key), new.get(key)
         if a == b:
             continue
+        if key == "segments order" and sorted(a or []) != sorted(b or []):
+            continue  # segments added or removed: their own rows say so
         if isinstance(a, dict) and isinstance(b, dict):
             rows.extend(_rule_changes(key, a, b))
         elif isinstance(a, dict) or isinstance(b, dict):

@@ -59,6 +59,8 @@ def save_new(store: Path, name: str, config: ScoringConfig, note: str = "", auth
     The note, author and time go in a comment header, so the file stays a plain config.
     """
     name = check_name(name)
+    if any(ch in author for ch in "\r\n\x00") or any(ord(ch) < 32 for ch in author):
+        raise ValueError("author: use a single line of text")
     path = store / f"{name}.yaml"
     if path.exists():
         raise FileExistsError(f"a config named '{name}' already exists in {store}; choose another name")
@@ -66,9 +68,10 @@ def save_new(store: Path, name: str, config: ScoringConfig, note: str = "", auth
     who = f" by {author}" if author else ""
     header = [f"# saved {stamp}{who}"]
     header += [f"# note: {line}" for line in note.strip().splitlines()]
-    body = dump_config(config.model_copy(update={"name": name}))
-    text = "\n".join(header) + "\n" + body
-    parse_config(text, str(path))  # never write what cannot be read back
+    named = config.model_copy(update={"name": name})
+    text = "\n".join(header) + "\n" + dump_config(named)
+    if parse_config(text, str(path)) != named:  # never write what does not read back the same
+        raise ValueError(f"{path}: the config would not read back as saved; nothing was written")
     store.mkdir(parents=True, exist_ok=True)
     tmp = store / f".{name}.{os.getpid()}.tmp"
     try:

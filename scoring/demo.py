@@ -36,11 +36,12 @@ Conversion: ``P(convert) = sigmoid(logit)`` with ::
           + sum over event types k of  weight[segment][k] * transform_k(S_k)
 
 ``S_k`` is the *decayed* count of the lead's own type-k events that occurred before
-``created_at + 14 days`` (the ad-driven events of item 5 do not count): each event counts ``0.5 ** (age / 14 days)`` where the age is
-measured back from the scoring point ``created_at + 7 days`` (events between day 7 and
-day 14 count 1). ``transform_k`` is ``min(S, cap)`` for most types and ``log2(1 + S)``
-(diminishing returns) for ``pricing_page_view``. The fit terms use the *true*
-seniority and company size, also where the export shows them as missing.
+``created_at + 14 days`` (the ad-driven events of item 5 do not count): each event
+counts ``0.5 ** (age / 14 days)`` where the age is measured back from the scoring point
+``created_at + 7 days`` (events between day 7 and day 14 count 1). ``transform_k`` is
+``min(S, cap)`` for most types and ``log2(1 + S)`` (diminishing returns) for
+``pricing_page_view``. The fit terms use the *true* seniority and company size, also
+where the export shows them as missing. Department and country have no effect.
 
 What this makes true and measurable:
 
@@ -74,7 +75,7 @@ creation (scale 22 d in Enterprise, at most 150 d): ``won`` if that is on or bef
 DEMO_END, else ``open``. A non-converter is declared ``lost`` ``60 + Exp(15 d)`` days
 after creation (at most 150 d): ``lost`` if that is on or before DEMO_END, else
 ``open``. So every lead older than 150 days is settled, and every lead younger than
-60 days that has not converted is open. About 8% of mature leads are won.
+60 days that has not converted is open. About 8-9% of mature leads are won.
 """
 
 from __future__ import annotations
@@ -395,7 +396,8 @@ def _chunk(rng: np.random.Generator, offset: int, created: np.ndarray) -> dict:
     industry = _choice(rng, _P_INDUSTRY, n)
     country = _choice(rng, _P_COUNTRY, n)
     channel = _choice(rng, _P_CHANNEL, n)
-    ramp = np.clip((created - _epoch(DRIFT_START)) / (_epoch(DEMO_END) - _epoch(DRIFT_START)), 0, 1)
+    drift_span = _epoch(DEMO_END) - _epoch(DRIFT_START)
+    ramp = np.clip((created - _epoch(DRIFT_START)) / drift_span, 0.0, 1.0)
     p_social = _P_SOCIAL_RAMP[0] + (_P_SOCIAL_RAMP[1] - _P_SOCIAL_RAMP[0]) * ramp
     social = drift & (rng.random(n) < p_social)
     channel[social] = CHANNELS.index("social_ads")

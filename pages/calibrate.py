@@ -66,20 +66,28 @@ with results:
     def pct(x):
         return "-" if x is None else f"{100 * x:.1f}%"
 
-    def delta(x, y, scale=1.0, unit=""):
-        return None if x is None or y is None else f"{scale * (x - y):+.{1 if unit else 3}f}{unit} vs approved"
+    def metric(col, label, value, now, before, scale=1.0, unit="", digits=3, higher_is_better=True):
+        """A KPI with its change from the approved model (grey when unchanged)."""
+        if now is None or before is None or abs(now - before) < 1e-12:
+            col.metric(label, value, "same as approved" if now is not None else None,
+                       delta_color="gray", delta_arrow="off")
+            return
+        col.metric(label, value, f"{scale * (now - before):+,.{digits}f}{unit} vs approved",
+                   delta_color="normal" if higher_is_better else "inverse")
 
     k = st.columns(6)
-    k[0].metric("AUC", "-" if d["auc"] is None else f"{d['auc']:.3f}", delta(d["auc"], a["auc"]))
-    k[1].metric("Gini", "-" if d["gini"] is None else f"{d['gini']:.3f}", delta(d["gini"], a["gini"]))
-    k[2].metric("MQLs per month", f"{d['mql_per_month']:,.0f}",
-                f"{d['mql_per_month'] - a['mql_per_month']:+,.0f} vs approved", delta_color="off")
-    k[3].metric("MQL conversion", pct(d["mql"]["rate"]), delta(d["mql"]["rate"], a["mql"]["rate"], 100, " pts"))
-    k[4].metric("SQL conversion", pct(d["sql"]["rate"]),
-                "on target" if d["sql_on_target"] else f"target {target[0]:g}-{target[1]:g}%",
-                delta_color="normal" if d["sql_on_target"] else "inverse")
-    k[5].metric("Conversions at or above MQL", pct(d["capture_at_mql"]),
-                delta(d["capture_at_mql"], a["capture_at_mql"], 100, " pts"))
+    metric(k[0], "AUC", "-" if d["auc"] is None else f"{d['auc']:.3f}", d["auc"], a["auc"])
+    metric(k[1], "Gini", "-" if d["gini"] is None else f"{d['gini']:.3f}", d["gini"], a["gini"])
+    metric(k[2], "MQLs per month", f"{d['mql_per_month']:,.0f}", d["mql_per_month"], a["mql_per_month"],
+           digits=0)
+    metric(k[3], "MQL conversion", pct(d["mql"]["rate"]), d["mql"]["rate"], a["mql"]["rate"], 100, " pts", 1)
+    rate = d["sql"]["rate"]
+    where = ("no SQLs" if rate is None else "on target" if d["sql_on_target"]
+             else "above target" if rate > sql_target[1] else "below target")
+    k[4].metric("SQL conversion", pct(rate), f"{where} ({target[0]:g}–{target[1]:g}%)",
+                delta_color="green" if d["sql_on_target"] else "orange", delta_arrow="off")
+    metric(k[5], "Conversions ≥ MQL", pct(d["capture_at_mql"]), d["capture_at_mql"], a["capture_at_mql"],
+           100, " pts", 1)
 
     for message in view.warnings:
         st.warning(message)

@@ -70,7 +70,7 @@ def _check_page_matches(at, view):
     assert metrics["MQLs per month"] == f"{k['mql_per_month']:,.0f}"
     assert metrics["MQL conversion"] == _pct(k["mql"]["rate"])
     assert metrics["SQL conversion"] == _pct(k["sql"]["rate"])
-    assert metrics["Conversions at or above MQL"] == _pct(k["capture_at_mql"])
+    assert metrics["Conversions ≥ MQL"] == _pct(k["capture_at_mql"])
     table = _table(at, "capture")
     expected = list(reversed(view.draft.result["bands"]))
     assert table["band"].tolist() == [b["band"] for b in expected]

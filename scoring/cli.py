@@ -14,8 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from .config import ConfigError, load_config
-from .source import SourceError
+from .config import load_config
 
 DEFAULT_DB = Path("data/demo.duckdb")
 DEFAULT_CONFIG = Path("data/configs/default.yaml")
@@ -171,16 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except SourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, OSError) as exc:
+    except (CliError, ValueError, OSError) as exc:  # ConfigError and SourceError are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -23,20 +23,18 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import ProblemsError
+
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .\-]{0,127}$")
 """Allowed table and column names: letters, digits, spaces, '_', '.', '-' (quoted in SQL)."""
 
 DEFAULT_MISSING_VALUES = ["", "Select", "N/A", "NA", "-", "null", "NULL", "None", "n/a"]
 
 
-class ConfigError(ValueError):
+class ConfigError(ProblemsError):
     """A config failed to load; ``problems`` holds one message per mistake."""
 
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s) in the config:\n{lines}")
+    topic = "in the config"
 
 
 class _Model(BaseModel):

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from .config import IDENTIFIER, SourceMapping
+from .errors import ProblemsError
 
 
 NUMERIC_TYPES = (
@@ -23,14 +24,10 @@ NUMERIC_TYPES = (
 )  # fmt: skip
 
 
-class SourceError(ValueError):
+class SourceError(ProblemsError):
     """The database cannot be used with this mapping; ``problems`` lists every reason."""
 
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s) with the data:\n{lines}")
+    topic = "with the data"
 
 
 def quote(name: str) -> str:

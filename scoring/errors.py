@@ -1,0 +1,15 @@
+"""Errors that carry every problem found, so a user fixes them all in one go."""
+
+from __future__ import annotations
+
+
+class ProblemsError(ValueError):
+    """A failure with one message per problem; ``source`` names the file or database."""
+
+    topic = "in the input"
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) {self.topic}:\n{lines}")

@@ -9,7 +9,7 @@ from scoring.charts import band_chart, distribution_chart, grid_chart
 from scoring.config import ConfigError
 from scoring.features import feature_spec, union_spec
 from scoring.source import SourceError
-from scoring.store import list_configs, load_named, save_new
+from scoring.store import StoreError
 from ui import data, session, sidebar
 from ui.controls import draft_from_controls
 
@@ -127,22 +127,25 @@ with results:
 with controls:
     st.divider()
     st.subheader("Save, load, reset")
-    name = st.text_input("Name for the draft", key="save_name", placeholder="e.g. q3-pricing-weight")
+    st.caption(f"Saving adds a new version of the model; nothing is ever overwritten. "
+               f"The approved model here is {ctx.approved_ref}.")
+    name = st.text_input("Model name", value=ctx.model, key="save_name")
     note = st.text_area("Note", key="save_note", placeholder="What changed and why")
     if st.button("Save draft", type="primary", key="save", disabled=draft is None or bool(problems)):
         try:
-            path = save_new(ctx.store, name, draft, note)
-        except (ValueError, FileExistsError, OSError) as exc:
+            version = ctx.store.save(name, draft, note=note, parent=session.parent_ref(ctx.approved_ref))
+        except (StoreError, OSError) as exc:
             st.error(str(exc))
         else:
-            st.success(f"Saved as {path}")
-    saved = list_configs(ctx.store)
-    pick = st.selectbox("Saved configs", saved, key="load_name") if saved else None
+            st.success(f"Saved as {version.ref} ({version.path})")
+    refs = [f"{v.ref}" for m in ctx.store.models() for v in reversed(ctx.store.versions(m))]
+    pick = st.selectbox("Saved versions", refs, key="load_name") if refs else None
     c1, c2 = st.columns(2)
     if c1.button("Load", key="load", disabled=pick is None):
         try:
-            session.start_from(load_named(ctx.store, pick))
-        except ConfigError as exc:
+            ref_name, _, ref_version = pick.partition("@")
+            session.start_from(ctx.store.load(ref_name, int(ref_version)), pick)
+        except (ConfigError, StoreError) as exc:
             st.error(str(exc))
         else:
             st.rerun()

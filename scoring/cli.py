@@ -162,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--out", required=True, help="output file, .csv or .parquet")
         p.set_defaults(func=func)
+
+    from .cli_configs import add_parser as add_configs
+
+    add_configs(sub)
     return parser
 
 

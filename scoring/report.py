@@ -6,6 +6,7 @@ features and scores; the CLI and the app both render it, so they never disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -117,3 +118,36 @@ def data_summary(features: Features) -> dict:
         "conversion_rate": conversions / int(mature.sum()) if mature.any() else None,
         "findings": len(features.quality.findings),
     }
+
+
+def data_fingerprint(path: str, features: Features) -> dict:
+    """What data a result was computed on: file, row counts, date range."""
+    from pathlib import Path
+
+    p = Path(path)
+    st = p.stat()
+    return {
+        "path": str(p.resolve()),
+        "size_bytes": st.st_size,
+        "modified": dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
+        "rows": dict(features.quality.counts),
+        "leads_scored": int(features.n),
+        "first_lead": _iso(features.created_at.min()) if features.n else None,
+        "last_lead": _iso(features.created_at.max()) if features.n else None,
+        "data_end": features.data_end.isoformat(sep=" "),
+    }
+
+
+def evidence(config: ScoringConfig, db: str) -> tuple[dict, dict, "object"]:
+    """The calibration result and KPIs of a config on a database, and the data's fingerprint.
+
+    Recorded with an approval, so the record says what the approvers saw.
+    """
+    from .calibrate import model_view
+    from .features import extract_features
+    from .source import open_source
+
+    with open_source(db) as source:
+        features = extract_features(source, config)
+    view = model_view(config, features)
+    return {"result": view.result, "kpis": view.kpis}, data_fingerprint(db, features), (view, features)

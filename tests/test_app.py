@@ -117,7 +117,9 @@ def test_invalid_draft_is_reported_and_not_saved(app):
     assert _by_key(app.button, "save").disabled
 
 
-def test_save_draft_writes_yaml_that_loads_back(app, tmp_path):
+def test_save_draft_adds_a_version_that_loads_back(app, tmp_path):
+    from scoring.store import ConfigStore, tree_digest
+
     _by_key(app.slider, "v0:eng:1:points").set_value(11.0)
     app.run()
     _by_key(app.text_input, "save_name").input("trial-heavy")
@@ -125,21 +127,24 @@ def test_save_draft_writes_yaml_that_loads_back(app, tmp_path):
     _by_key(app.button, "save").click()
     app.run()
     assert not app.exception, app.exception
-    path = tmp_path / "store" / "trial-heavy.yaml"
-    assert any(str(path) in s.value for s in app.success)
+    store = ConfigStore(tmp_path / "store")
+    assert any("trial-heavy@1" in s.value for s in app.success)
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["engagement"][1]["points"] = 11.0
     data["name"] = "trial-heavy"
-    assert load_config(path) == config_from_dict(data)
-    assert "# note: trial sign-ups matter less" in path.read_text()
-    # saving again under the same name is refused and leaves the file as it was
-    digest = file_digest(path)
+    assert store.load("trial-heavy", 1) == config_from_dict(data)
+    v1 = store.get("trial-heavy", 1)
+    assert v1.note == "trial sign-ups matter less" and v1.parent is None
+    # saving again adds version 2 and leaves version 1 as it was
+    before = tree_digest(store.root / "models" / "trial-heavy")
     _by_key(app.button, "save").click()
     app.run()
-    assert any("already exists" in e.value for e in app.error)
-    assert file_digest(path) == digest
-    # load it back and reset
-    _by_key(app.selectbox, "load_name").set_value("trial-heavy")
+    assert any("trial-heavy@2" in s.value for s in app.success)
+    after = tree_digest(store.root / "models" / "trial-heavy")
+    assert {k: after[k] for k in before} == before
+    assert [a["action"] for a in store.audit()] == ["save", "save"]
+    # load version 1 back, then reset to the approved model
+    _by_key(app.selectbox, "load_name").set_value("trial-heavy@1")
     _by_key(app.button, "load").click()
     app.run()
     assert _by_key(app.slider, "v1:eng:1:points").value == 11.0

@@ -18,7 +18,7 @@ import streamlit as st
 from scoring.config import ScoringConfig, config_to_dict, dump_config
 from scoring.features import Features, FeatureSpec, extract_features, feature_spec, spec_cache_key, union_spec
 from scoring.source import SourceError, check_database_file, open_source
-from scoring.store import approved_config, default_store
+from scoring.store import ConfigStore, default_store
 
 DEMO_DB = Path("data/demo.duckdb")
 
@@ -86,8 +86,12 @@ class Context:
     """What every page needs: the data source, the store, the approved model."""
 
     db: Path
-    store: Path
+    store: ConfigStore
+    model: str
+    """The model picked in the sidebar."""
     approved: ScoringConfig
+    approved_ref: str
+    """``NAME@VERSION`` of the champion, or 'shipped default' before any approval."""
     segment_column: str | None
     segment_value: str | None
 
@@ -97,9 +101,18 @@ def config_key(config: ScoringConfig) -> str:
     return json.dumps(config_to_dict(config), sort_keys=True)
 
 
-def approved() -> ScoringConfig:
-    """The approved model of the store (the shipped default until one is approved)."""
-    return approved_config(store_path())
+def store() -> ConfigStore:
+    """The config store of this app."""
+    return ConfigStore(store_path())
+
+
+def approved(model: str) -> tuple[ScoringConfig, str]:
+    """The model's champion and its reference (the shipped default until one is approved)."""
+    s = store()
+    champ = s.champion(model) if model in s.models() else None
+    if champ is None:
+        return s.approved_config(model), "shipped default"
+    return s.load(model, champ.version), champ.ref
 
 
 def yaml_of(config: ScoringConfig) -> str:
@@ -108,7 +121,7 @@ def yaml_of(config: ScoringConfig) -> str:
 
 
 __all__ = ["Context", "SourceError", "approved", "config_key", "database_path", "ensure_demo",
-           "features_for", "segment_view", "store_path", "yaml_of"]
+           "features_for", "segment_view", "store", "store_path", "yaml_of"]
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

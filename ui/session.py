@@ -20,12 +20,14 @@ def base_config(approved: ScoringConfig) -> ScoringConfig:
     return parse_config(text, "loaded config")
 
 
-def start_from(config: ScoringConfig | None) -> None:
+def start_from(config: ScoringConfig | None, ref: str | None = None) -> None:
     """Make the controls start from ``config`` (None: the approved model) on the next run."""
     if config is None:
         st.session_state.pop("base_yaml", None)
+        st.session_state.pop("base_ref", None)
     else:
         st.session_state["base_yaml"] = dump_config(config)
+        st.session_state["base_ref"] = ref
     st.session_state["controls_version"] = st.session_state.get("controls_version", 0) + 1
     st.session_state.pop("last_valid_draft", None)
 
@@ -37,3 +39,9 @@ def remember_valid(draft: ScoringConfig | None) -> ScoringConfig | None:
         return draft
     text = st.session_state.get("last_valid_draft")
     return parse_config(text) if text else None
+
+
+def parent_ref(approved_ref: str) -> str | None:
+    """The saved version the controls started from, recorded as a new version's parent."""
+    ref = st.session_state.get("base_ref") or approved_ref
+    return ref if "@" in ref else None

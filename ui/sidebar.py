@@ -14,6 +14,7 @@ import streamlit as st
 from scoring.config import ConfigError
 from scoring.report import data_summary
 from scoring.source import SourceError
+from scoring.store import StoreError
 
 from . import data
 
@@ -32,11 +33,16 @@ def render() -> data.Context:
         default = os.environ.get("LEADCAL_DB") or str(data.DEMO_DB)
         st.text_input("DuckDB file", value=default, key="db_path",
                       help="Opened read-only. Set LEADCAL_DB to change the default.")
+        models = sorted(set(data.store().models()) | {"default"})
+        model = st.selectbox("Model", models, index=models.index("default"), key="model",
+                             help="Its champion (latest approved version) is the approved model.")
     path = data.database_path()
     try:
         data.ensure_demo(path)
-        approved = data.approved()
+        approved, approved_ref = data.approved(model)
         features = data.features_for(path, approved)
+    except StoreError as exc:
+        _stop("The config store cannot be used:", [str(exc)])
     except ConfigError as exc:
         _stop(f"The approved config {exc.source} cannot be used:", exc.problems)
     except SourceError as exc:
@@ -61,7 +67,7 @@ def render() -> data.Context:
             with st.expander(f"{s['findings']} data-quality finding(s)"):
                 for message in features.quality.messages():
                     st.caption(message)
-        st.caption(f"Approved model: **{approved.name}** · store `{data.store_path()}`")
-    ctx = data.Context(db=path, store=data.store_path(), approved=approved,
+        st.caption(f"Approved model: **{approved_ref}** · store `{data.store_path()}`")
+    ctx = data.Context(db=path, store=data.store(), model=model, approved=approved, approved_ref=approved_ref,
                        segment_column=seg_col, segment_value=seg_value)
     return ctx

@@ -1,34 +1,17 @@
-"""Tests for scoring.diff (config_diff) and scoring.store (the config store).
-
-Expected diff rows are written out by hand from the two YAML documents; store tests
-check the files on disk byte by byte.
-"""
+"""Tests for scoring.diff (config_diff): expected rows written out by hand from the YAML."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import os
-import pathlib
 
 import numpy as np
-import pytest
-import yaml
 
-from scoring.config import config_from_dict, load_config, parse_config
+from scoring.config import config_from_dict
 from scoring.diff import config_diff
 from scoring.engine import score
 from scoring.features import Categorical, Features
-from scoring.store import (
-    APPROVED_NAME,
-    approved_config,
-    check_name,
-    list_configs,
-    load_named,
-    save_new,
-)
 
-from .conftest import DEFAULT_CONFIG, SMALL_CONFIG, file_digest
 
 # --------------------------------------------------------------------------- config_diff
 
@@ -248,159 +231,3 @@ def test_description_and_name_changes():
         {"what": "name", "change": "changed", "before": "base", "after": "draft"},
         {"what": "description", "change": "added", "before": None, "after": "Q3 draft"},
     ]
-
-
-# --------------------------------------------------------------------------- check_name
-
-
-@pytest.mark.parametrize("bad", ["../x", "a/b", "", " ", "x" * 65, "with space", "a.b", "v1.2", ".hidden",
-                                 "-x", "_x", "a\\b", "a\nb", "naïve"])
-def test_check_name_rejects(bad):
-    with pytest.raises(ValueError, match="config name"):
-        check_name(bad)
-
-
-@pytest.mark.parametrize("good", ["q3-draft_1", "x" * 64, "A", "9lives"])
-def test_check_name_accepts(good):
-    assert check_name(good) == good
-
-
-def test_load_named_refuses_a_path(tmp_path):
-    (tmp_path / "x.yaml").write_text(SMALL_CONFIG, encoding="utf-8")
-    store = tmp_path / "store"
-    store.mkdir()
-    with pytest.raises(ValueError):
-        load_named(store, "../x")
-
-
-# --------------------------------------------------------------------------- save_new
-
-
-def test_save_new_round_trips_with_the_save_name(tmp_path):
-    store = tmp_path / "store"  # does not exist yet: created on the first save
-    config = parse_config(SMALL_CONFIG)
-    path = save_new(store, "q3-draft_1", config, note="first try", author="ann")
-    assert path == store / "q3-draft_1.yaml"
-    loaded = load_named(store, "q3-draft_1")
-    assert loaded.name == "q3-draft_1"
-    assert loaded.model_dump() == config.model_copy(update={"name": "q3-draft_1"}).model_dump()
-    assert load_config(path).model_dump() == loaded.model_dump()
-    # and it scores like the original: the same rule list
-    assert loaded.engagement == config.engagement and loaded.fit == config.fit
-
-
-def test_save_new_header_has_note_lines_and_author(tmp_path):
-    before = dt.datetime.now().replace(microsecond=0)
-    path = save_new(tmp_path, "noted", parse_config(SMALL_CONFIG),
-                    note="  raise demo request\nlower email opens\n\nsee minutes  ", author="ann")
-    after = dt.datetime.now()
-    lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("# saved ") and lines[0].endswith(" by ann")
-    stamp = dt.datetime.fromisoformat(lines[0][len("# saved "):-len(" by ann")])
-    assert before <= stamp <= after
-    assert lines[1:5] == ["# note: raise demo request", "# note: lower email opens", "# note: ",
-                          "# note: see minutes"]
-    assert not lines[5].startswith("#")
-    # the comments are comments: the YAML has no trace of them
-    assert "note" not in yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def test_save_new_without_note_or_author(tmp_path):
-    path = save_new(tmp_path, "plain", parse_config(SMALL_CONFIG))
-    lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("# saved ") and " by " not in lines[0]
-    assert not lines[1].startswith("#")
-
-
-def test_save_new_refuses_an_existing_name_and_keeps_the_file(tmp_path):
-    first = save_new(tmp_path, "q3", parse_config(SMALL_CONFIG), note="the good one")
-    digest = file_digest(first)
-    other = parse_config(SMALL_CONFIG.replace("thresholds: {mql: 10, sql: 30}", "thresholds: {mql: 1, sql: 2}"))
-    with pytest.raises(FileExistsError, match="'q3' already exists"):
-        save_new(tmp_path, "q3", other, note="careless")
-    with pytest.raises(FileExistsError):
-        save_new(tmp_path, " q3 ", other)  # the same name once trimmed
-    assert file_digest(first) == digest
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["q3.yaml"]  # no temp file left
-    assert load_named(tmp_path, "q3").thresholds.mql == 10
-
-
-def test_save_new_loses_the_race_without_overwriting(tmp_path, monkeypatch):
-    # Another writer creates the file between the existence check and the link.
-    first = save_new(tmp_path, "race", parse_config(SMALL_CONFIG))
-    digest = file_digest(first)
-    real_exists = pathlib.Path.exists
-
-    def exists(self, *args, **kwargs):
-        return False if self == first else real_exists(self, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "exists", exists)
-    with pytest.raises(FileExistsError, match="'race' already exists"):
-        save_new(tmp_path, "race", parse_config(SMALL_CONFIG), note="second")
-    monkeypatch.undo()
-    assert file_digest(first) == digest
-    assert sorted(os.listdir(tmp_path)) == ["race.yaml"]
-
-
-def test_save_new_leaves_no_temp_files(tmp_path):
-    for name in ("a", "b", "c"):
-        save_new(tmp_path, name, parse_config(SMALL_CONFIG), note=name)
-    assert sorted(os.listdir(tmp_path)) == ["a.yaml", "b.yaml", "c.yaml"]
-
-
-def test_save_new_bad_name_writes_nothing(tmp_path):
-    with pytest.raises(ValueError):
-        save_new(tmp_path, "../escape", parse_config(SMALL_CONFIG))
-    assert os.listdir(tmp_path) == []
-    assert not (tmp_path.parent / "escape.yaml").exists()
-
-
-def test_save_new_author_cannot_change_the_saved_config(tmp_path):
-    # The author goes in a comment line; a newline in it must not turn the rest into YAML
-    # that changes the model (here: a total cap of 1, which would change every score).
-    config = parse_config(SMALL_CONFIG)
-    author = "ann\ncaps: {total: {max: 1}}\ndescription: injected"
-    try:
-        path = save_new(tmp_path, "who", config, author=author)
-    except ValueError:
-        assert os.listdir(tmp_path) == []  # refusing the author is fine too
-        return
-    loaded = load_config(path)
-    assert loaded.model_dump() == config.model_copy(update={"name": "who"}).model_dump()
-
-
-# --------------------------------------------------------------------------- list_configs, approved
-
-
-def test_list_configs_ignores_non_matching_files(tmp_path):
-    for name in ("b-2.yaml", "a.yaml", "Z_9.yaml", "a.b.yaml", ".hidden.yaml", "notes.txt", "c.yml",
-                 "with space.yaml", ".q3.123.tmp", "-dash.yaml", "x" * 65 + ".yaml", "yaml"):
-        (tmp_path / name).write_text(SMALL_CONFIG, encoding="utf-8")
-    # sorted by code point: upper case first
-    assert list_configs(tmp_path) == ["Z_9", "a", "b-2"]
-    assert list_configs(tmp_path / "missing") == []
-
-
-def test_list_configs_sees_what_save_new_wrote(tmp_path):
-    save_new(tmp_path, "q3-draft_1", parse_config(SMALL_CONFIG))
-    save_new(tmp_path, "default", parse_config(SMALL_CONFIG))
-    assert list_configs(tmp_path) == ["default", "q3-draft_1"]
-
-
-def test_approved_config_falls_back_to_the_shipped_default(tmp_path):
-    digest = file_digest(DEFAULT_CONFIG)
-    for store in (tmp_path / "missing", tmp_path):
-        got = approved_config(store)
-        assert got.model_dump() == load_config(DEFAULT_CONFIG).model_dump()
-        assert got.name == "default" and got.thresholds.mql == 40  # what default.yaml says
-    assert file_digest(DEFAULT_CONFIG) == digest
-
-
-def test_approved_config_uses_the_stores_default(tmp_path):
-    (tmp_path / "other.yaml").write_text(SMALL_CONFIG, encoding="utf-8")
-    assert approved_config(tmp_path).name == "default"  # other names are not approved
-    save_new(tmp_path, APPROVED_NAME, parse_config(SMALL_CONFIG))
-    got = approved_config(tmp_path)
-    assert got.name == "default"  # save_new names it after the file
-    assert got.thresholds.mql == 10 and got.thresholds.sql == 30  # SMALL_CONFIG's, not the shipped 40/60
-    assert got.model_dump() == load_named(tmp_path, "default").model_dump()

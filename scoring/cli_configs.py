@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 from .config import dump_config, load_config
+from .export import FORMATS, render_export
 from .store import ConfigStore, SignOff, StoreError, default_store, parse_ref
 
-FORMATS = ("yaml", "sql", "html")
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export_sql
 
 
@@ -97,32 +97,6 @@ def cmd_approve(args: argparse.Namespace) -> int:
     return 0 if record else 1
 
 
-def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect: str, db: str | None) -> str:
-    """The text of an export of one version."""
-    config = store.load(name, version)
-    if fmt == "yaml":
-        return dump_config(config)
-    if fmt == "sql":
-        from .export_sql import export_sql
-
-        return export_sql(config, dialect)
-    from .calibrate import model_view
-    from .export_html import render_report
-    from .kpis import default_grid_cuts, fit_engagement_grid, score_histogram
-    from .report import evidence
-
-    if not db:
-        raise StoreError("--format html needs --db: the report is computed on data")
-    _, data, (view, features) = evidence(config, db)
-    cuts = [default_grid_cuts(config, p, getattr(view.scores, p)) for p in ("fit", "engagement")]
-    v = store.get(name, version)
-    meta = {"name": v.name, "version": v.version, "author": v.author, "created_at": v.created_at,
-            "note": v.note, "parent": v.parent}
-    return render_report(config, view.result, view.kpis, version=meta, approval=store.approval(name, version),
-                         data=data, grid=fit_engagement_grid(features, view.scores, *cuts),
-                         histogram=score_histogram(view.scores, features))
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     store = _store(args)
     name, version = parse_ref(args.ref)
@@ -194,4 +168,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
 
-__all__ = ["add_parser", "render_export"]
+__all__ = ["add_parser"]

@@ -10,5 +10,6 @@ st.set_page_config(page_title="leadcal", page_icon=":material/tune:", layout="wi
 
 page = st.navigation([
     st.Page("pages/calibrate.py", title="Calibrate", icon=":material/tune:", default=True),
+    st.Page("pages/configs.py", title="Configs", icon=":material/verified:"),
 ])
 page.run()  # each page draws the shared sidebar first (ui.sidebar.render)

@@ -186,3 +186,51 @@ def test_segment_filter_restricts_the_leads(app, demo_db):
     mask = cat.values() == "Enterprise"
     view = calibration_view(default, default, features.subset(mask), (0.10, 0.15), None)
     _check_page_matches(app, view)
+
+
+def test_configs_page_lists_diffs_and_approves(app, demo_db, tmp_path):
+    from scoring.store import ConfigStore
+
+    store = ConfigStore(tmp_path / "store")
+    default = load_config(DEFAULT_CONFIG)
+    store.save("default", default, author="ann", note="as shipped")
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["thresholds"]["mql"] = 35.0
+    store.save("default", config_from_dict(data), author="bo", note="lower MQL", parent="default@1")
+    at = app.switch_page("pages/configs.py")
+    at.run()
+    assert not at.exception, at.exception
+    versions = _table(at, "status")
+    assert versions["version"].tolist() == ["default@2", "default@1"]
+    assert versions["status"].tolist() == ["draft", "draft"]
+    assert _table(at, "what")["what"].tolist() == ["thresholds.mql"]
+    # approving without the marketing sign-off is refused and writes nothing
+    _by_key(at.selectbox, "approve_ref").set_value("default@2")
+    _by_key(at.text_input, "signoff_sales").input("Sam Sales")
+    _by_key(at.text_area, "rationale").input("MQL 35 fits sales capacity")
+    at.button[0].click()  # the form's submit button
+    at.run()
+    assert any("missing sign-off from: marketing" in e.value for e in at.error)
+    assert store.approval("default", 2) is None
+    _by_key(at.text_input, "signoff_marketing").input("Mia Marketing")
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("champion is now default@2" in s.value for s in at.success)
+    record = store.approval("default", 2)
+    assert record["rationale"] == "MQL 35 fits sales capacity"
+    expected = _expected_view(demo_db, store.load("default", 2)).draft.result
+    assert record["calibration"]["result"]["bands"] == json_round(expected["bands"])
+    assert record["data"]["leads_scored"] == 20_000
+    # the calibrate page now compares against the new champion
+    at = at.switch_page("pages/calibrate.py")
+    at.run()
+    assert not at.exception
+    assert any("default@2" in c.value for c in at.sidebar.caption)
+    assert _by_key(at.slider, "v0:mql").value == 35.0
+
+
+def json_round(value):
+    import json
+
+    return json.loads(json.dumps(value))

@@ -115,3 +115,47 @@ def test_refusals_leave_the_store_unchanged(capsys, setup, tmp_path, label, argv
     assert message in err and "Traceback" not in err
     assert tree_digest(store) == before
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_export_sql_and_html(capsys, setup, tmp_path, monkeypatch):
+    monkeypatch.delenv("LEADCAL_DB", raising=False)
+    import duckdb
+    import numpy as np
+
+    from scoring.engine import score
+    from scoring.features import extract_features
+    from scoring.source import open_source
+
+    store, cfg, db = setup
+    _save(capsys, store, cfg)
+    sql_file = tmp_path / "score.sql"
+    code, out, err = _run(capsys, "configs", "export", "small@1", "--format", "sql", "--dialect", "duckdb",
+                          "--out", sql_file, "--store", store)
+    assert code == 0, err
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(sql_file.read_text()).fetchall()
+    con.close()
+    config = ConfigStore(store).load("small", 1)
+    with open_source(db) as source:
+        features = extract_features(source, config)
+    engine = dict(zip(features.lead_id.tolist(), score(config, features).total.tolist()))
+    got = {r[0]: r[4] for r in rows}
+    assert got.keys() == engine.keys()
+    assert np.allclose([got[k] for k in engine], list(engine.values()), atol=1e-9)
+    for dialect in ("postgres", "snowflake", "bigquery", "spark"):
+        code, out, err = _run(capsys, "configs", "export", "small@1", "--format", "sql", "--dialect", dialect,
+                              "--out", tmp_path / f"{dialect}.sql", "--store", store)
+        assert code == 0, err
+    html_file = tmp_path / "report.html"
+    code, out, err = _run(capsys, "configs", "export", "small@1", "--format", "html", "--db", db,
+                          "--out", html_file, "--store", store)
+    assert code == 0, err
+    text = html_file.read_text()
+    assert text.lstrip().lower().startswith("<!doctype html>") and "small" in text
+    code, out, err = _run(capsys, "configs", "export", "small@1", "--format", "html", "--out",
+                          tmp_path / "nodb.html", "--store", store)
+    assert code == 1 and "needs --db" in err
+    exports = [e for e in ConfigStore(store).audit() if e["action"] == "export"]
+    assert [(e["format"], e["dialect"]) for e in exports] == [
+        ("sql", "duckdb"), ("sql", "postgres"), ("sql", "snowflake"), ("sql", "bigquery"), ("sql", "spark"),
+        ("html", None)]

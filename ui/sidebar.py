@@ -8,6 +8,7 @@ it says so on the page, in words, and stops: a page never shows a traceback for 
 from __future__ import annotations
 
 import os
+import sys
 
 import streamlit as st
 
@@ -26,8 +27,27 @@ def _stop(title: str, problems: list[str]) -> None:
     st.stop()
 
 
+def _ensure_navigation() -> None:
+    """Rerun through app.py when Streamlit ran this page on its own.
+
+    With a ``pages/`` folder, Streamlit serves a page URL opened directly right after
+    start-up (a bookmark, a refresh) the old way, without app.py's ``st.navigation``:
+    wrong menu, no page config. Clearing that mode and rerunning fixes the session.
+    """
+    if "streamlit.testing.v1" in sys.modules:
+        return  # AppTest resets this mode before every run by design; rerunning would eat clicks
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without this internal: nothing to fix
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def render() -> data.Context:
     """Draw the sidebar and return the page context (or stop with a clear message)."""
+    _ensure_navigation()
     with st.sidebar:
         st.subheader("Data source")
         default = os.environ.get("LEADCAL_DB") or str(data.DEMO_DB)

@@ -10,11 +10,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from .config import load_config
+from .files import write_atomic
 
 DEFAULT_DB = Path("data/demo.duckdb")
 DEFAULT_CONFIG = Path("data/configs/default.yaml")
@@ -114,22 +114,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         "converted": features.converted,
         "mature": features.mature,
     })
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        if suffix == ".csv":
-            import pyarrow.csv as pacsv
+    if suffix == ".csv":
+        import pyarrow.csv as pacsv
 
-            pacsv.write_csv(table, tmp)
-        else:
-            import pyarrow.parquet as pq
+        write_atomic(out, lambda tmp: pacsv.write_csv(table, tmp))
+    else:
+        import pyarrow.parquet as pq
 
-            pq.write_table(table, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        write_atomic(out, lambda tmp: pq.write_table(table, tmp))
     print(f"wrote {out}: {table.num_rows:,} leads")
     return 0
 
@@ -184,3 +176,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+

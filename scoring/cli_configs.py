@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from .config import dump_config, load_config
 from .export import FORMATS, render_export
+from .files import write_text_atomic
 from .store import ConfigStore, SignOff, StoreError, default_store, parse_ref
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export_sql
@@ -105,15 +105,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.db and out.exists() and out.resolve() == Path(args.db).resolve():
         raise StoreError(f"--out {out} is the source database; leadcal never writes to it")
     text = render_export(store, name, v.version, args.format, args.dialect, args.db)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_text_atomic(out, text)
     store.log("export", model=name, version=v.version, format=args.format,
               dialect=args.dialect if args.format == "sql" else None, out=str(out.resolve()))
     print(f"exported {v.ref} as {args.format} to {out}")
@@ -169,3 +161,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 __all__ = ["add_parser"]
+

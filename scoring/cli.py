@@ -126,6 +126,22 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    from .drift import parse_reference
+    from .monitor import format_html, format_text, monitor
+
+    config = load_config(args.config)
+    reference = parse_reference(args.reference) if args.reference else None
+    result = monitor(config, args.db, reference, args.grain)
+    if args.format == "json":
+        print(json.dumps(result, indent=2, default=str))
+    elif args.format == "html":
+        print(format_html(result))
+    else:
+        print(format_text(result))
+    return result["exit_code"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the CLI)."""
     parser = argparse.ArgumentParser(prog="leadcal", description="Lead-scoring calibration on real outcomes.")
@@ -154,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--out", required=True, help="output file, .csv or .parquet")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("drift", help="score drift and data quality; exit 0 stable, 1 investigate, 2 shifted")
+    p.add_argument("--db", default=str(_env_db()), help="DuckDB file (default: $LEADCAL_DB or %(default)s)")
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="config YAML (default %(default)s)")
+    p.add_argument("--reference", metavar="START:END", help="reference period (default: first six months)")
+    p.add_argument("--grain", choices=("week", "month"), default="month")
+    p.add_argument("--format", choices=("text", "json", "html"), default="text")
+    p.set_defaults(func=cmd_drift)
 
     from .cli_configs import add_parser as add_configs
 

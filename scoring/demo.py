@@ -245,7 +245,7 @@ _T = copy.deepcopy(TRUTH)  # what the generator uses: editing TRUTH cannot chang
 
 # --------------------------------------------------------------------------------------
 def generate(path: str | Path, leads: int = 50_000, seed: int = 7, months: int = 18,
-             progress: Callable[[str], None] | None = None) -> dict:
+             progress: Callable[[str], None] | None = None, drift: bool = True) -> dict:
     """Write a new demo DuckDB file at ``path`` and return a summary of it.
 
     The data is a pure function of ``(leads, seed, months)`` so the demo, the tests and
@@ -253,6 +253,8 @@ def generate(path: str | Path, leads: int = 50_000, seed: int = 7, months: int =
     a temporary name and moved into place only when complete, so an interrupted run
     never leaves a half-written database (and an existing file stays untouched).
     Returns ``{"path", "leads", "events", "conversions", "start", "end", "seed"}``.
+    ``drift=False`` leaves out the ``social_ads`` channel: a stable population, for
+    checking that drift monitoring stays quiet when nothing changed.
     """
     leads, seed, months = _check_args(leads, seed, months)
     target = Path(path)
@@ -268,7 +270,7 @@ def generate(path: str | Path, leads: int = 50_000, seed: int = 7, months: int =
     tmp = Path(tmp_name)
     tmp.unlink()  # DuckDB must create the file itself; we only reserved a unique name
     try:
-        summary = _write(tmp, leads, seed, start, say)
+        summary = _write(tmp, leads, seed, start, say, drift)
         stale_wal = Path(str(target) + ".wal")
         if stale_wal.exists():  # a WAL of the file we replace would corrupt the new one
             stale_wal.unlink()
@@ -320,7 +322,8 @@ CREATE TABLE outcomes (lead_id BIGINT, stage VARCHAR, converted_at TIMESTAMP,
 """
 
 
-def _write(tmp: Path, n: int, seed: int, start: datetime, say: Callable[[str], None]) -> dict:
+def _write(tmp: Path, n: int, seed: int, start: datetime, say: Callable[[str], None],
+           drift: bool = True) -> dict:
     """Generate all chunks into a fresh DuckDB file at ``tmp``; return the counts."""
     created = _creation_times(n, seed, _epoch(start), _epoch(DEMO_END))
     n_events = n_won = 0
@@ -330,7 +333,7 @@ def _write(tmp: Path, n: int, seed: int, start: datetime, say: Callable[[str], N
         for chunk, lo in enumerate(range(0, n, _CHUNK_LEADS)):
             hi = min(lo + _CHUNK_LEADS, n)
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk + 1,)))
-            tables = _chunk(rng, lo, created[lo:hi])
+            tables = _chunk(rng, lo, created[lo:hi], drift)
             for name in ("leads", "events", "outcomes"):
                 con.register("_demo_chunk", tables[name])
                 con.execute(f"INSERT INTO {name} SELECT * FROM _demo_chunk")
@@ -381,11 +384,11 @@ def _choice_rows(rng: np.random.Generator, prob_rows: np.ndarray) -> np.ndarray:
     return (rng.random(len(prob_rows))[:, None] >= cdf).sum(axis=1).astype(np.int8)
 
 
-def _chunk(rng: np.random.Generator, offset: int, created: np.ndarray) -> dict:
+def _chunk(rng: np.random.Generator, offset: int, created: np.ndarray, with_drift: bool = True) -> dict:
     """Leads, their events and outcomes for one chunk of consecutive lead ids."""
     n = len(created)
     lead_id = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
-    drift = created >= _epoch(DRIFT_START)
+    drift = (created >= _epoch(DRIFT_START)) & with_drift
 
     # ---- fit attributes ----
     segment = _choice(rng, _P_SEGMENT, n)

@@ -138,3 +138,33 @@ def approved_view(path: Path, features: Features, config: ScoringConfig, segment
     """The approved model's result, cached: it only changes with data, segment or settings."""
     return _approved_view(_fingerprint(path), spec_cache_key(features.spec), config_key(config), segment,
                           tuple(sql_target), capacity, config, features)
+
+
+@st.cache_data(max_entries=8, show_spinner="Checking data quality in DuckDB...")
+def quality(path_key: str, config_json: str, grain: str, threshold: float, _path: str,
+            _config: ScoringConfig, _features: Features) -> dict:
+    """The data-quality report (SQL per cohort), cached per data, config, grain and threshold."""
+    from scoring.dataquality import quality_report
+
+    with open_source(_path) as source:
+        return quality_report(source, _config, _features, grain, threshold)
+
+
+def quality_for(path: Path, config: ScoringConfig, features: Features, grain: str, threshold: float) -> dict:
+    """Cached data-quality report of a config on the database."""
+    return quality(_fingerprint(path), config_key(config), grain, threshold, str(path), config, features)
+
+
+def pick_version(ctx: Context, key: str) -> tuple[ScoringConfig, str, dict | None]:
+    """A model version selector: the approved model first, then every saved version."""
+    s = ctx.store
+    refs = [v.ref for m in s.models() for v in reversed(s.versions(m))]
+    options = [ctx.approved_ref] + [r for r in refs if r != ctx.approved_ref]
+    choice = st.selectbox("Model version", options, key=key,
+                          help="The approved model (champion) is first; any saved version can be checked.")
+    if choice == ctx.approved_ref and "@" not in choice:
+        return ctx.approved, choice, None
+    from scoring.store import parse_ref
+
+    name, version = parse_ref(choice)
+    return s.load(name, version), choice, s.approval(name, version)

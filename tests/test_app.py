@@ -234,3 +234,35 @@ def json_round(value):
     import json
 
     return json.loads(json.dumps(value))
+
+
+def test_drift_page_finds_the_demo_drift(app, demo_db):
+    from scoring.monitor import monitor
+
+    at = app.switch_page("pages/drift.py")
+    at.run()
+    assert not at.exception, at.exception
+    expected = monitor(load_config(DEFAULT_CONFIG), str(demo_db))
+    assert expected["status"] in ("investigate", "shifted")
+    banner = (at.warning if expected["status"] == "investigate" else at.error)[0].value
+    assert f"would exit {expected['exit_code']}" in banner
+    assert "email_open" in banner
+    table = _table(at, "outcomes known")
+    assert table["PSI"].dropna().round(6).tolist() == [
+        round(c["psi"], 6) for c in expected["drift"]["cohorts"] if c["psi"] is not None]
+
+
+def test_data_quality_page_runs_and_matches_the_report(app, demo_db):
+    from scoring.dataquality import quality_report
+
+    at = app.switch_page("pages/data_quality.py")
+    at.run()
+    assert not at.exception, at.exception
+    default = load_config(DEFAULT_CONFIG)
+    with open_source(demo_db) as source:
+        features = extract_features(source, default)
+        expected = quality_report(source, default, features, "month", 0.85)
+    table = _table(at, "leads")
+    assert table["leads"].tolist() == [c["leads"] for c in expected["cohorts"]]
+    assert table["seniority"].round(9).tolist() == [round(c["filled"]["seniority"], 9) for c in expected["cohorts"]]
+    assert bool(at.success) == (not expected["alarms"])

@@ -2,6 +2,8 @@
 
 Errors are one clear message each on stderr and a non-zero exit, never a traceback:
 1 for a problem with the input (config, data, files), 2 for a wrong command line.
+`leadcal drift` uses 0/1/2 for its verdict, so its errors (input or command line) exit 3:
+a scheduler can tell a broken job from drift.
 """
 
 from __future__ import annotations
@@ -22,6 +24,18 @@ DEFAULT_CONFIG = Path("data/configs/default.yaml")
 
 class CliError(Exception):
     """A user-facing failure with its message."""
+
+
+DRIFT_ERROR = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with command-line mistakes of `leadcal drift` exiting 3, not 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(DRIFT_ERROR if self.prog.split()[-1:] == ["drift"] else 2)
 
 
 def _env_db() -> Path:
@@ -144,7 +158,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the CLI)."""
-    parser = argparse.ArgumentParser(prog="leadcal", description="Lead-scoring calibration on real outcomes.")
+    parser = _Parser(prog="leadcal", description="Lead-scoring calibration on real outcomes.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="generate the demo DuckDB database")
@@ -192,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (CliError, ValueError, OSError) as exc:  # ConfigError and SourceError are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return DRIFT_ERROR if args.command == "drift" else 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

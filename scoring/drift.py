@@ -36,6 +36,9 @@ MIN_COHORT = 200
 """Cohorts with fewer scored leads than this are too noisy to judge."""
 NOISE_Z = 3.090232306167813
 """Standard normal quantile of 0.999: PSI below its 99.9% sampling-noise bound is not drift."""
+CHI2_999 = (10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322, 26.124, 27.877, 29.588,
+            31.264, 32.909)
+"""Chi-square 0.999 quantiles for 1-12 degrees of freedom (beyond: Wilson-Hilferty)."""
 STATUS_ORDER = {"stable": 0, "investigate": 1, "shifted": 2}
 
 
@@ -49,7 +52,10 @@ def psi_noise(bins: int, n: int, n_ref: int) -> float:
     if bins < 2 or n <= 0 or n_ref <= 0:
         return 0.0
     k = bins - 1
-    chi2 = k * (1 - 2 / (9 * k) + NOISE_Z * math.sqrt(2 / (9 * k))) ** 3
+    if k <= len(CHI2_999):
+        chi2 = CHI2_999[k - 1]
+    else:
+        chi2 = k * (1 - 2 / (9 * k) + NOISE_Z * math.sqrt(2 / (9 * k))) ** 3
     return chi2 * (1 / n + 1 / n_ref)
 
 
@@ -70,17 +76,33 @@ def psi_status(value: float | None, noise: float = 0.0) -> str | None:
 def reference_edges(values: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
     """Interior bin edges fixed on the reference: deciles, or between distinct values.
 
-    A score or rule with few distinct values (e.g. 0 or 20 points) gets one bin per value
-    rather than quantile edges that collapse onto each other.
+    A score or rule with few distinct values (e.g. 0 or 20 points) gets one bin per value.
+    A value holding a large share (a rule that gives most leads 0 points) gets a bin of its
+    own, so a rule that stops or starts firing moves mass between bins; quantile cuts
+    falling on such a value would otherwise merge it with its neighbours. Bins left empty
+    on the reference are merged away.
     """
     values = values[~np.isnan(values)]
     if values.size == 0:
         return np.array([])
-    distinct = np.unique(values)
+    distinct, counts = np.unique(values, return_counts=True)
     if distinct.size <= bins:
         return (distinct[:-1] + distinct[1:]) / 2
-    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
-    return edges
+    heavy = np.flatnonzero(counts >= values.size / bins)
+    edges = set(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]).tolist()) - set(distinct[heavy].tolist())
+    for j in heavy:
+        if j > 0:
+            edges.add(float((distinct[j - 1] + distinct[j]) / 2))
+        if j < distinct.size - 1:
+            edges.add(float((distinct[j] + distinct[j + 1]) / 2))
+    out = np.array(sorted(edges))
+    while out.size:
+        filled = np.bincount(np.searchsorted(out, values, side="right"), minlength=out.size + 1)
+        empty = np.flatnonzero(filled == 0)
+        if not empty.size:
+            break
+        out = np.delete(out, min(empty[0], out.size - 1))
+    return out
 
 
 def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

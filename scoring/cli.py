@@ -204,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (CliError, ValueError, OSError) as exc:  # ConfigError and SourceError are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return DRIFT_ERROR if args.command == "drift" else 1

@@ -78,7 +78,8 @@ with results:
     k = st.columns(6)
     metric(k[0], "AUC", "-" if d["auc"] is None else f"{d['auc']:.3f}", d["auc"], a["auc"])
     metric(k[1], "Gini", "-" if d["gini"] is None else f"{d['gini']:.3f}", d["gini"], a["gini"])
-    metric(k[2], "MQLs per month", f"{d['mql_per_month']:,.0f}", d["mql_per_month"], a["mql_per_month"],
+    metric(k[2], "MQLs per month", "-" if d["mql_per_month"] is None else f"{d['mql_per_month']:,.0f}",
+           d["mql_per_month"], a["mql_per_month"],
            digits=0)
     metric(k[3], "MQL conversion", pct(d["mql"]["rate"]), d["mql"]["rate"], a["mql"]["rate"], 100, " pts", 1)
     rate = d["sql"]["rate"]
@@ -89,6 +90,9 @@ with results:
     metric(k[5], "Conversions ≥ MQL", pct(d["capture_at_mql"]), d["capture_at_mql"], a["capture_at_mql"],
            100, " pts", 1)
 
+    if not draft_features.point_in_time:
+        st.info("This data has no creation times, so leads are not scored at a point in time: every recorded "
+                "activity counts, open outcomes are left out as immature, and there are no monthly volumes.")
     for message in view.warnings:
         st.warning(message)
 

@@ -22,6 +22,10 @@ with c3:
     threshold = st.slider("Alarm below (% filled)", 50, 100, 85, key="dq_threshold") / 100
 try:
     features = data.features_for(ctx.db, config)
+    if not features.point_in_time:
+        st.info("This data has no creation times, so completeness cannot be shown per cohort; the whole-data "
+                "findings are in the sidebar.")
+        st.stop()
     quality = data.quality_for(ctx.db, config, features, grain, threshold)
 except (SourceError, ConfigError) as exc:
     st.error(str(exc))

@@ -28,6 +28,9 @@ try:
 except (SourceError, ConfigError) as exc:
     st.error(str(exc))
     st.stop()
+if not features.point_in_time:
+    st.info("This data has no creation times, so there are no cohorts to compare: drift needs them.")
+    st.stop()
 start, end = default_reference(features, approval)
 with c2:
     picked = st.date_input("Reference period", value=(start.date(), (end - dt.timedelta(days=1)).date()),

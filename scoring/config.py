@@ -360,8 +360,9 @@ class LeadsTable(_Model):
     """Table or view name."""
     id: Identifier = "lead_id"
     """Lead id column."""
-    created_at: Identifier = "created_at"
-    """Creation time column."""
+    created_at: Identifier | None = "created_at"
+    """Creation time column; null when the data has none (then nothing is scored at a
+    point in time: every recorded activity counts, and there are no cohorts)."""
     segment: Identifier | None = None
     """Optional column the app can filter on (e.g. SMB / Enterprise)."""
 
@@ -390,12 +391,21 @@ class OutcomeTable(_Model):
     """Table name; omit when the columns are on the leads table."""
     lead_id: Identifier = "lead_id"
     """Lead id column (ignored when the outcome is on the leads table)."""
-    converted_at: Identifier = "converted_at"
+    converted_at: Identifier | None = "converted_at"
     """Conversion time column; NULL means not converted (yet)."""
+    converted: Identifier | None = None
+    """Instead of ``converted_at``: a yes/no column (true converted, false lost, NULL still
+    open), for data that records the outcome but not when it happened."""
     deal_value: Identifier | None = None
     """Optional deal value column."""
 
-    _v = field_validator("table", "lead_id", "converted_at", "deal_value")(_check_identifier)
+    _v = field_validator("table", "lead_id", "converted_at", "converted", "deal_value")(_check_identifier)
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> "OutcomeTable":
+        if (self.converted_at is None) == (self.converted is None):
+            raise ValueError("give exactly one of 'converted_at' (a time) or 'converted' (a yes/no column)")
+        return self
 
 
 class SourceMapping(_Model):
@@ -409,6 +419,22 @@ class SourceMapping(_Model):
     """Where conversions are recorded."""
     missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING_VALUES))
     """Text values that mean 'missing' in categorical columns (besides NULL)."""
+
+    @model_validator(mode="after")
+    def _time_needed(self) -> "SourceMapping":
+        if self.leads.created_at is None:
+            if self.events is not None:
+                raise ValueError("events need leads.created_at: without a creation time there is no "
+                                 "scoring point to count events before")
+            if self.outcome.converted is None:
+                raise ValueError("without leads.created_at the outcome must be a yes/no column "
+                                 "(outcome.converted): a conversion window needs a creation time")
+        return self
+
+    @property
+    def point_in_time(self) -> bool:
+        """Whether leads are scored as of a point in time (they have a creation time)."""
+        return self.leads.created_at is not None
 
 
 # --------------------------------------------------------------------------- the model

@@ -118,6 +118,8 @@ def quality_report(source: Source, config: ScoringConfig, features: Features, gr
     """Completeness, unnamed categories and problem counts per cohort, with alarms."""
     from .drift import cohort_index
 
+    if not features.point_in_time:
+        raise ValueError("data quality per cohort needs creation times, and this data has no creation times")
     rows = completeness(source, config, grain)
     problems = problems_by_cohort(source, config, grain)
     cohorts, starts = cohort_index(features.created_at, grain)

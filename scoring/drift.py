@@ -138,6 +138,8 @@ def cohort_index(when: np.ndarray, grain: str) -> tuple[np.ndarray, list[dt.date
 
 def default_reference(features: Features, approval: dict | None = None) -> tuple[dt.datetime, dt.datetime]:
     """The data the model was approved on, when that was earlier data; else the first six months."""
+    if not features.point_in_time:
+        raise ValueError("drift compares creation cohorts, but this data has no creation times")
     first = features.created_at.min().astype("datetime64[s]").astype(dt.datetime)
     last = features.created_at.max().astype("datetime64[s]").astype(dt.datetime)
     data = (approval or {}).get("data") or {}
@@ -185,6 +187,8 @@ def rule_points(config: ScoringConfig, features: Features) -> dict[str, np.ndarr
 def drift_report(config: ScoringConfig, features: Features, reference: tuple[dt.datetime, dt.datetime],
                  grain: str = "month", scores: Scores | None = None) -> dict:
     """Per-cohort stability of scores, bands, MQL rate, conversion and rules vs the reference."""
+    if not features.point_in_time:
+        raise ValueError("drift compares creation cohorts, but this data has no creation times")
     scores = scores if scores is not None else score(config, features)
     data_end = np.datetime64(features.data_end, "us")
     scored = features.scoring_at <= data_end  # its score is final

@@ -229,8 +229,12 @@ def _summary(config: ScoringConfig, result: dict, kpis: dict) -> str:
         lines.append(f"{fmt_int(result['immature_leads'])} recent leads are still inside their outcome window: "
                      "they are shown, never counted as lost.")
     mql = kpis["mql"]
+    per_month = "" if kpis["mql_per_month"] is None else f", about {kpis['mql_per_month']:,.0f} a month"
+    if not result.get("data", {}).get("point_in_time", True):
+        lines.append("This data has no creation times, so leads are not scored at a point in time: "
+                     "every recorded activity counts.")
     lines.append(
-        f"Leads scoring {th['mql']:g} or more (MQLs, about {kpis['mql_per_month']:,.0f} a month) converted at "
+        f"Leads scoring {th['mql']:g} or more (MQLs{per_month}) converted at "
         f"{fmt_pct(mql['rate'])} and hold {fmt_pct(kpis['capture_at_mql'])} of all conversions."
     )
     sql = kpis["sql"]
@@ -264,14 +268,15 @@ def _kpi_cards(result: dict, kpis: dict) -> str:
     if len(target) == 2:
         verdict = "" if on is None else (" · on target" if on else " · off target")
         sql_detail += f"<br>target {100 * target[0]:g}%{DASH}{100 * target[1]:g}%{verdict}"
-    mql_month_detail = f"SQLs per month {kpis['sql_per_month']:,.0f}"
+    per_month = (lambda v: "–" if v is None else f"{v:,.0f}")  # noqa: E731 - no months without times
+    mql_month_detail = f"SQLs per month {per_month(kpis['sql_per_month'])}"
     if kpis.get("capacity_per_month") is not None:
         mql_month_detail += f"<br>sales capacity {kpis['capacity_per_month']:,.0f}"
     cards = [
         _card("auc", "AUC", fmt_num(kpis["auc"]), "0.5 = coin flip, 1 = perfect ranking"),
         _card("gini", "Gini", fmt_num(kpis["gini"]), "2 × AUC − 1"),
         _card("ks", "KS", fmt_num(result["ks"]), "largest gap, converted vs not"),
-        _card("mql_per_month", "MQLs per month", f"{kpis['mql_per_month']:,.0f}", mql_month_detail,
+        _card("mql_per_month", "MQLs per month", per_month(kpis["mql_per_month"]), mql_month_detail,
               "bad" if kpis.get("over_capacity") else ""),
         _card("mql_rate", "MQL conversion", fmt_pct(mql["rate"]),
               f"95% CI {fmt_ci(mql['ci_low'], mql['ci_high'])}<br>{fmt_int(mql['conversions'])} of "

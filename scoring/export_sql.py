@@ -230,7 +230,8 @@ def _data_end_cte(config: ScoringConfig) -> exp.Select:
     parts: list[tuple[str, str]] = [(src.leads.table, src.leads.created_at)]
     if src.events is not None:
         parts.append((src.events.table, src.events.time))
-    parts.append((src.outcome.table or src.leads.table, src.outcome.converted_at))
+    if src.outcome.converted_at is not None:  # a yes/no outcome has no time
+        parts.append((src.outcome.table or src.leads.table, src.outcome.converted_at))
     selects = []
     for table, column in parts:
         t = _ts(_user_col(column, "x"))
@@ -257,7 +258,9 @@ def _ranked_cte(config: ScoringConfig, cols: _Columns, missing: list[str]) -> ex
         select.append(_case([(_in(value, missing), exp.null())], value.copy()).as_(alias))
     for column, alias in cols.numeric.items():
         select.append(exp.cast(_user_col(column, "l"), _DOUBLE).as_(alias))
-    if config.source.outcome.table is None:
+    if config.source.outcome.converted_at is None:  # yes/no outcome: no conversion time cuts events
+        select.append(_ts(exp.null()).as_("converted_raw"))
+    elif config.source.outcome.table is None:
         select.append(_ts(_user_col(config.source.outcome.converted_at, "l")).as_("converted_raw"))
     row_no = exp.Window(
         this=exp.RowNumber(),
@@ -270,6 +273,11 @@ def _ranked_cte(config: ScoringConfig, cols: _Columns, missing: list[str]) -> ex
         .from_(_user_table(leads.table, "l"))
         .where(exp.Not(this=exp.Is(this=_user_col(leads.id, "l"), expression=exp.null())))
     )
+
+
+def _conversion_table(config: ScoringConfig) -> bool:
+    """Whether conversion times come from a separate outcome table."""
+    return config.source.outcome.table is not None and config.source.outcome.converted_at is not None
 
 
 def _conversions_cte(config: ScoringConfig) -> exp.Select:
@@ -306,7 +314,7 @@ def _leads_cte(config: ScoringConfig, cols: _Columns) -> exp.Select:
         _ref("lead_key", "r").as_("lead_key"),
         _add_micros(_ref("created_ts", "r"), sp_us).as_("scoring_ts"),
     ]
-    if config.source.outcome.table is not None:
+    if _conversion_table(config):
         select.append(_ref("converted_ts", "c").as_("converted_ts"))
     else:
         raw = _ref("converted_raw", "r")
@@ -318,7 +326,7 @@ def _leads_cte(config: ScoringConfig, cols: _Columns) -> exp.Select:
         ifs = [(_segment_condition(s, cols), _num(i)) for i, s in enumerate(config.segments)]
         select.append(_case(ifs, _num(-1)).as_("segment_no"))
     query = exp.select(*select).from_(_cte_table(_RANKED, "r"))
-    if config.source.outcome.table is not None:
+    if _conversion_table(config):
         query = query.join(
             _cte_table(_CONVERSIONS, "c"),
             on=exp.EQ(this=_ref("lead_key", "r"), expression=_ref("lead_key", "c")),
@@ -462,7 +470,7 @@ def build_query(config: ScoringConfig) -> exp.Select:
         (_DATA_END, _data_end_cte(config)),
         (_RANKED, _ranked_cte(config, cols, missing)),
     ]
-    if config.source.outcome.table is not None:
+    if _conversion_table(config):
         ctes.append((_CONVERSIONS, _conversions_cte(config)))
     ctes.append((_LEADS, _leads_cte(config, cols)))
     if signals:
@@ -543,6 +551,9 @@ def export_sql(config: ScoringConfig, dialect: str = "duckdb") -> str:
     """
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect {dialect!r}; choose one of: {', '.join(DIALECTS)}")
+    if not config.source.point_in_time:
+        raise ValueError("SQL export scores leads at a point in time, but this config's data has no "
+                         "creation time (source.leads.created_at)")
     tree = _for_dialect(build_query(config), dialect)
     body = tree.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
     return _header(config, dialect) + body + "\n"

@@ -139,6 +139,11 @@ class Features:
         return len(self.lead_id)
 
     @property
+    def point_in_time(self) -> bool:
+        """False for data without creation times: nothing is scored as of a moment, no cohorts."""
+        return self.spec.mapping.point_in_time if self.spec is not None else True
+
+    @property
     def scoring_month(self) -> np.ndarray:
         """Calendar month of each scoring point (months since 1970), computed once."""
         cached = self.__dict__.get("_scoring_month")
@@ -191,23 +196,19 @@ def _category_expr(column: str) -> str:
 
 
 def data_end(source: Source, mapping: SourceMapping, now: dt.datetime) -> dt.datetime:
-    """The last moment the data knows about (latest creation, event or conversion, not in the future)."""
-    leads = mapping.leads
-    parts = [
-        f"SELECT max(CAST({quote(leads.created_at)} AS TIMESTAMP)) AS t FROM {quote(leads.table)} "
-        f"WHERE CAST({quote(leads.created_at)} AS TIMESTAMP) <= $now"
-    ]
+    """The last moment the data knows about (latest creation, event or conversion, not in the future).
+
+    Data without any time (a flat export with a yes/no outcome) ends now.
+    """
+    leads, out = mapping.leads, mapping.outcome
+    columns = [(leads.table, leads.created_at)]
     if mapping.events is not None:
-        ev = mapping.events
-        parts.append(
-            f"SELECT max(CAST({quote(ev.time)} AS TIMESTAMP)) FROM {quote(ev.table)} "
-            f"WHERE CAST({quote(ev.time)} AS TIMESTAMP) <= $now"
-        )
-    out = mapping.outcome
-    parts.append(
-        f"SELECT max(CAST({quote(out.converted_at)} AS TIMESTAMP)) FROM {quote(out.table or leads.table)} "
-        f"WHERE CAST({quote(out.converted_at)} AS TIMESTAMP) <= $now"
-    )
+        columns.append((mapping.events.table, mapping.events.time))
+    columns.append((out.table or leads.table, out.converted_at))
+    parts = [f"SELECT max(CAST({quote(c)} AS TIMESTAMP)) AS t FROM {quote(t)} WHERE CAST({quote(c)} AS TIMESTAMP) <= $now"
+             for t, c in columns if c is not None]
+    if not parts:
+        return now
     sql = "SELECT max(t) FROM (" + " UNION ALL ".join(parts) + ")"
     (end,) = source.con.execute(sql, {"now": now}).fetchall()[0]
     if end is None:
@@ -240,27 +241,41 @@ def build_query(spec: FeatureSpec) -> tuple[str, dict]:
     }
     cols = [f"{_category_expr(c)} AS {quote('cat_' + c)}" for c in spec.categorical]
     cols += [f"CAST({quote(c)} AS DOUBLE) AS {quote('num_' + c)}" for c in spec.numeric]
+    flag_mode = out.converted is not None  # a yes/no outcome: no conversion time, no window
     if out.table is None:
-        cols.append(f"CAST({quote(out.converted_at)} AS TIMESTAMP) AS __conv")
+        if flag_mode:
+            cols.append(f"CAST({quote(out.converted)} AS BOOLEAN) AS __flag")
+            cols.append("NULL::TIMESTAMP AS __conv")
+        else:
+            cols.append(f"CAST({quote(out.converted_at)} AS TIMESTAMP) AS __conv")
         if out.deal_value:
             cols.append(f"CAST({quote(out.deal_value)} AS DOUBLE) AS __deal")
     select_cols = "".join(", " + c for c in cols)
+    created = f"CAST({quote(leads.created_at)} AS TIMESTAMP)" if leads.created_at else "NULL::TIMESTAMP"
+    first = f"{quote(leads.created_at)} NULLS LAST" if leads.created_at else quote(leads.id)
+    has_time = " AND __created IS NOT NULL" if leads.created_at else ""
     sql = [
         "WITH raw AS (",
-        f"  SELECT {quote(leads.id)} AS __id, CAST({quote(leads.created_at)} AS TIMESTAMP) AS __created{select_cols},",
-        f"    row_number() OVER (PARTITION BY {quote(leads.id)} ORDER BY {quote(leads.created_at)} NULLS LAST) AS __rn",
+        f"  SELECT {quote(leads.id)} AS __id, {created} AS __created{select_cols},",
+        f"    row_number() OVER (PARTITION BY {quote(leads.id)} ORDER BY {first}) AS __rn",
         f"  FROM {quote(leads.table)} WHERE {quote(leads.id)} IS NOT NULL",
-        "), l AS (SELECT * EXCLUDE (__rn) FROM raw WHERE __rn = 1 AND __created IS NOT NULL)",
+        f"), l AS (SELECT * EXCLUDE (__rn) FROM raw WHERE __rn = 1{has_time})",
     ]
     if out.table is not None:
         deal = f"max(CAST({quote(out.deal_value)} AS DOUBLE))" if out.deal_value else "NULL::DOUBLE"
+        if flag_mode:
+            outcome = f"NULL::TIMESTAMP AS __conv, bool_or(CAST({quote(out.converted)} AS BOOLEAN)) AS __flag"
+            where = ""
+        else:
+            outcome = f"min(CAST({quote(out.converted_at)} AS TIMESTAMP)) AS __conv"
+            where = f" WHERE CAST({quote(out.converted_at)} AS TIMESTAMP) <= $data_end"
+        flag = ", o.__flag" if flag_mode else ""
         sql += [
             ", o AS (",
-            f"  SELECT {quote(out.lead_id)} AS __id, min(CAST({quote(out.converted_at)} AS TIMESTAMP)) AS __conv,",
-            f"    {deal} AS __deal",
-            f"  FROM {quote(out.table)} WHERE CAST({quote(out.converted_at)} AS TIMESTAMP) <= $data_end",
+            f"  SELECT {quote(out.lead_id)} AS __id, {outcome}, {deal} AS __deal",
+            f"  FROM {quote(out.table)}{where}",
             "  GROUP BY 1)",
-            ", b AS (SELECT l.*, o.__conv, o.__deal, "
+            f", b AS (SELECT l.*, o.__conv, o.__deal{flag}, "
             "l.__created + to_microseconds($sp_us) AS __scoring FROM l LEFT JOIN o ON l.__id = o.__id)",
         ]
     else:
@@ -290,12 +305,13 @@ def build_query(spec: FeatureSpec) -> tuple[str, dict]:
         ]
     sig_cols = "".join(f", coalesce(agg.s{i}, 0.0) AS s{i}" for i in range(len(spec.signals)))
     join = " LEFT JOIN agg ON b.__id = agg.__id" if spec.signals else ""
-    sql += [
-        f"SELECT b.* EXCLUDE (__id), b.__id{sig_cols},",
-        "  (b.__conv IS NOT NULL AND b.__conv < b.__scoring + to_microseconds($win_us)) AS __converted,",
-        "  (b.__scoring + to_microseconds($win_us) <= $data_end) AS __mature",
-        f"FROM b{join} ORDER BY b.__created, b.__id",
-    ]
+    if flag_mode:  # known outcome (won or lost) is mature; open (NULL) is not
+        outcome = ["  coalesce(b.__flag, false) AS __converted,", "  (b.__flag IS NOT NULL) AS __mature"]
+    else:
+        outcome = ["  (b.__conv IS NOT NULL AND b.__conv < b.__scoring + to_microseconds($win_us)) AS __converted,",
+                   "  (b.__scoring + to_microseconds($win_us) <= $data_end) AS __mature"]
+    sql += [f"SELECT b.* EXCLUDE (__id), b.__id{sig_cols},", *outcome,
+            f"FROM b{join} ORDER BY b.__created, b.__id"]
     return "\n".join(sql), params
 
 

@@ -64,8 +64,9 @@ def kpis(features: Features, scores: Scores, sql_target: tuple[float, float] = D
     is_mql = scores.tier >= 1
     is_sql = scores.tier >= 2
     total_conv = int(y.sum())
-    months = features.scoring_month
-    mql_per_month = monthly_volume_from_months(months, is_mql)
+    timed = features.point_in_time  # without creation times there are no months
+    months = features.scoring_month if timed else None
+    mql_per_month = monthly_volume_from_months(months, is_mql) if timed else None
     mql = _rate(int((y & is_mql).sum()), int((mature & is_mql).sum()))
     sql = _rate(int((y & is_sql).sum()), int((mature & is_sql).sum()))
     sql_rate = sql["rate"]
@@ -73,14 +74,15 @@ def kpis(features: Features, scores: Scores, sql_target: tuple[float, float] = D
         "auc": None if math.isnan(a) else a,
         "gini": None if math.isnan(a) else gini(a),
         "mql_per_month": mql_per_month,
-        "sql_per_month": monthly_volume_from_months(months, is_sql),
+        "sql_per_month": monthly_volume_from_months(months, is_sql) if timed else None,
         "mql": mql,
         "sql": sql,
         "sql_target": list(sql_target),
         "sql_on_target": None if sql_rate is None else bool(sql_target[0] <= sql_rate <= sql_target[1]),
         "capture_at_mql": (int((y & is_mql).sum()) / total_conv) if total_conv else None,
         "capacity_per_month": capacity_per_month,
-        "over_capacity": None if capacity_per_month is None else bool(mql_per_month > capacity_per_month),
+        "over_capacity": (None if capacity_per_month is None or mql_per_month is None
+                          else bool(mql_per_month > capacity_per_month)),
     }
 
 

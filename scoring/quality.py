@@ -59,23 +59,29 @@ def check_quality(source: Source, mapping: SourceMapping, now: dt.datetime,
     """Count every data problem the feature extraction works around."""
     con = source.con
     leads = mapping.leads
-    lt, lid, lcr = quote(leads.table), quote(leads.id), quote(leads.created_at)
+    lt, lid = quote(leads.table), quote(leads.id)
+    lcr = quote(leads.created_at) if leads.created_at else None
     report = QualityReport()
 
     def add(table: str, column: str, count: int | None, problem: str, handling: str) -> None:
         if count:
             report.findings.append(Finding(table, column, int(count), problem, handling))
 
-    rows, null_id, distinct, null_created, future_created = con.execute(
-        f"SELECT count(*), count(*) - count({lid}), count(DISTINCT {lid}), "
-        f"count(*) FILTER (WHERE {lcr} IS NULL), "
-        f"count(*) FILTER (WHERE CAST({lcr} AS TIMESTAMP) > $now) FROM {lt}",
-        {"now": now},
-    ).fetchall()[0]
+    if leads.created_at is None:  # no creation times: nothing to count about them
+        rows, null_id, distinct = con.execute(
+            f"SELECT count(*), count(*) - count({lid}), count(DISTINCT {lid}) FROM {lt}").fetchall()[0]
+        null_created = future_created = 0
+    else:
+        rows, null_id, distinct, null_created, future_created = con.execute(
+            f"SELECT count(*), count(*) - count({lid}), count(DISTINCT {lid}), "
+            f"count(*) FILTER (WHERE {lcr} IS NULL), "
+            f"count(*) FILTER (WHERE CAST({lcr} AS TIMESTAMP) > $now) FROM {lt}",
+            {"now": now},
+        ).fetchall()[0]
     report.counts[leads.table] = int(rows)
     add(leads.table, leads.id, null_id, "rows without a lead id", "left out")
     add(leads.table, leads.id, rows - null_id - distinct, "duplicate rows of an id",
-        "the earliest created row of each id is used")
+        "the earliest created row of each id is used" if lcr else "one row of each id is used")
     add(leads.table, leads.created_at, null_created, "leads without a creation time",
         "left out: they cannot be scored at a point in time")
     add(leads.table, leads.created_at, future_created, "leads created in the future",
@@ -101,7 +107,6 @@ def check_quality(source: Source, mapping: SourceMapping, now: dt.datetime,
 
     out = mapping.outcome
     ot = quote(out.table or leads.table)
-    conv = quote(out.converted_at)
     if out.table is not None:
         oid = quote(out.lead_id)
         orows, unknown, dupes = con.execute(
@@ -113,7 +118,12 @@ def check_quality(source: Source, mapping: SourceMapping, now: dt.datetime,
         add(out.table, out.lead_id, unknown, "outcome rows of lead ids not in the leads table",
             "not counted")
         add(out.table, out.lead_id, dupes, "extra outcome rows of a lead",
-            "the earliest conversion is used")
+            "the earliest conversion is used" if out.converted_at else "converted if any row says so")
+    if out.converted_at is None or lcr is None:
+        return report  # no conversion or creation time: nothing to compare in time
+    conv = quote(out.converted_at)
+    if out.table is not None:
+        oid = quote(out.lead_id)
         join = (f"{ot} o JOIN (SELECT {lid}, min({lcr}) AS {lcr} FROM {lt} GROUP BY {lid}) l "
                 f"ON o.{oid} = l.{lid}")
         oconv, lcreated = f"o.{conv}", f"l.{lcr}"

@@ -17,6 +17,8 @@ from .features import Features
 from .metrics import band_table, gini, separation, tier_table
 
 REPORT_VERSION = 1
+NO_TIME_NOTE = ("Note: this data has no creation times, so leads are not scored at a point in time: "
+                "every recorded activity counts, and open outcomes are left out as immature.")
 
 
 def total_bounds(config: ScoringConfig) -> tuple[float | None, float | None]:
@@ -49,9 +51,10 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
                             config.bands, low, high),
         "tiers": tier_table(scores.tier, features.converted, mature),
         "data": {
+            "point_in_time": features.point_in_time,
             "data_end": features.data_end.isoformat(sep=" "),
-            "first_lead": _iso(features.created_at.min()) if features.n else None,
-            "last_lead": _iso(features.created_at.max()) if features.n else None,
+            "first_lead": _iso(features.created_at.min()) if features.n and features.point_in_time else None,
+            "last_lead": _iso(features.created_at.max()) if features.n and features.point_in_time else None,
             "scoring_point_days": config.evaluation.scoring_point_days,
             "outcome_window_days": config.evaluation.outcome_window_days,
         },
@@ -74,6 +77,10 @@ def format_table(result: dict) -> str:
         f"({result['immature_leads']:,} immature, not counted), {result['conversions']:,} conversions"
         + (f" ({result['conversion_rate']:.1%})" if result["conversion_rate"] is not None else ""),
         f"AUC {_f(result['auc'], '.3f')}   Gini {_f(result['gini'], '.3f')}   KS {_f(result['ks'], '.3f')}",
+    ]
+    if not result["data"].get("point_in_time", True):
+        lines.append(NO_TIME_NOTE)
+    lines += [
         "",
         f"{'band':>10} {'leads':>9} {'conv':>7} {'rate':>7} {'95% CI':>15} {'lift':>6} {'share':>6} {'capture':>8}",
     ]
@@ -108,11 +115,13 @@ def data_summary(features: Features) -> dict:
     """The sidebar's facts: leads, mature leads, date range, overall conversion rate."""
     mature = features.mature
     conversions = int((features.converted & mature).sum())
+    timed = features.n and features.point_in_time
     return {
         "leads": int(features.n),
         "mature_leads": int(mature.sum()),
-        "first_lead": _iso(features.created_at.min())[:10] if features.n else None,
-        "last_lead": _iso(features.created_at.max())[:10] if features.n else None,
+        "point_in_time": features.point_in_time,
+        "first_lead": _iso(features.created_at.min())[:10] if timed else None,
+        "last_lead": _iso(features.created_at.max())[:10] if timed else None,
         "data_end": features.data_end.strftime("%Y-%m-%d"),
         "conversions": conversions,
         "conversion_rate": conversions / int(mature.sum()) if mature.any() else None,
@@ -132,8 +141,8 @@ def data_fingerprint(path: str, features: Features) -> dict:
         "modified": dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
         "rows": dict(features.quality.counts),
         "leads_scored": int(features.n),
-        "first_lead": _iso(features.created_at.min()) if features.n else None,
-        "last_lead": _iso(features.created_at.max()) if features.n else None,
+        "first_lead": _iso(features.created_at.min()) if features.n and features.point_in_time else None,
+        "last_lead": _iso(features.created_at.max()) if features.n and features.point_in_time else None,
         "data_end": features.data_end.isoformat(sep=" "),
     }
 

@@ -54,7 +54,7 @@ class ColumnNeed:
 
     table: str
     column: str
-    kind: str  # 'any' | 'time' | 'numeric'
+    kind: str  # 'any' | 'time' | 'numeric' | 'flag'
     role: str  # what it is for, for messages
 
 
@@ -158,6 +158,11 @@ def check_columns(source: Source, needs: list[ColumnNeed]) -> None:
                 f"column '{need.table}.{need.column}' ({need.role}) is {data_type}, "
                 "needs a DATE or TIMESTAMP (convert it, or load the file with `leadcal import`)"
             )
+        elif need.kind == "flag" and not (data_type.upper() == "BOOLEAN" or is_numeric_type(data_type)):
+            problems.append(
+                f"column '{need.table}.{need.column}' ({need.role}) is {data_type}, needs BOOLEAN or 0/1 "
+                "(load the file with `leadcal import`, which reads Yes/No, True/False and stages)"
+            )
         elif need.kind == "numeric" and not is_numeric_type(data_type):
             problems.append(
                 f"column '{need.table}.{need.column}' ({need.role}) is {data_type}, needs a number"
@@ -169,10 +174,9 @@ def check_columns(source: Source, needs: list[ColumnNeed]) -> None:
 def mapping_needs(mapping: SourceMapping) -> list[ColumnNeed]:
     """The columns the mapping itself names (ids, times, outcome)."""
     leads = mapping.leads
-    needs = [
-        ColumnNeed(leads.table, leads.id, "any", "lead id"),
-        ColumnNeed(leads.table, leads.created_at, "time", "lead creation time"),
-    ]
+    needs = [ColumnNeed(leads.table, leads.id, "any", "lead id")]
+    if leads.created_at is not None:
+        needs.append(ColumnNeed(leads.table, leads.created_at, "time", "lead creation time"))
     if leads.segment:
         needs.append(ColumnNeed(leads.table, leads.segment, "any", "segment"))
     if mapping.events is not None:
@@ -186,7 +190,10 @@ def mapping_needs(mapping: SourceMapping) -> list[ColumnNeed]:
     out_table = out.table or leads.table
     if out.table:
         needs.append(ColumnNeed(out_table, out.lead_id, "any", "outcome lead id"))
-    needs.append(ColumnNeed(out_table, out.converted_at, "time", "conversion time"))
+    if out.converted_at is not None:
+        needs.append(ColumnNeed(out_table, out.converted_at, "time", "conversion time"))
+    else:
+        needs.append(ColumnNeed(out_table, out.converted, "flag", "converted yes/no"))
     if out.deal_value:
         needs.append(ColumnNeed(out_table, out.deal_value, "numeric", "deal value"))
     return needs

@@ -271,7 +271,7 @@ def test_cohort_index_equals_pandas_periods(grain, freq):
 ])
 def test_default_reference_six_calendar_months(first, expected):
     created = np.array([first, "2027-01-01T00:00:00"], dtype="datetime64[us]")
-    features = SimpleNamespace(created_at=created)
+    features = SimpleNamespace(created_at=created, point_in_time=True)
     assert default_reference(features) == expected
     start = pd.Timestamp(first).to_period("M").start_time
     assert expected == (start.to_pydatetime(), (start + pd.DateOffset(months=6)).to_pydatetime())

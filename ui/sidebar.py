@@ -78,9 +78,11 @@ def render() -> data.Context:
         s = data_summary(view)
         st.subheader("The data")
         rate = "-" if s["conversion_rate"] is None else f"{s['conversion_rate']:.1%}"
+        dates = (f"created {s['first_lead']} to {s['last_lead']}" if s["point_in_time"]
+                 else "no creation times: not scored at a point in time")
         st.markdown(
             f"**{s['leads']:,}** leads, **{s['mature_leads']:,}** mature  \n"
-            f"created {s['first_lead']} to {s['last_lead']}  \n"
+            f"{dates}  \n"
             f"overall conversion **{rate}**"
         )
         if s["findings"]:

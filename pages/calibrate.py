@@ -69,12 +69,12 @@ with results:
     def metric(col, label, value, now, before, scale=1.0, unit="", digits=3, higher_is_better=True):
         """A KPI with its change from the approved model (grey when unchanged)."""
         if now is None or before is None or abs(now - before) < 1e-12:
-            col.metric(label, value, "same as approved" if now is not None else None,
-                       delta_color="gray", delta_arrow="off")
+            col.metric(label, value, "same" if now is not None else None, delta_color="gray", delta_arrow="off")
             return
-        col.metric(label, value, f"{scale * (now - before):+,.{digits}f}{unit} vs approved",
+        col.metric(label, value, f"{scale * (now - before):+,.{digits}f}{unit}",
                    delta_color="normal" if higher_is_better else "inverse")
 
+    st.caption(f"Under each figure: the change from the approved model ({ctx.approved_ref}).")
     k = st.columns(6)
     metric(k[0], "AUC", "-" if d["auc"] is None else f"{d['auc']:.3f}", d["auc"], a["auc"])
     metric(k[1], "Gini", "-" if d["gini"] is None else f"{d['gini']:.3f}", d["gini"], a["gini"])
@@ -85,7 +85,7 @@ with results:
     rate = d["sql"]["rate"]
     where = ("no SQLs" if rate is None else "on target" if d["sql_on_target"]
              else "above target" if rate > sql_target[1] else "below target")
-    k[4].metric("SQL conversion", pct(rate), f"{where} ({target[0]:g}–{target[1]:g}%)",
+    k[4].metric("SQL conversion", pct(rate), where, help=f"Target {target[0]:g}–{target[1]:g}% (Meeting settings)",
                 delta_color="green" if d["sql_on_target"] else "orange", delta_arrow="off")
     metric(k[5], "Conversions ≥ MQL", pct(d["capture_at_mql"]), d["capture_at_mql"], a["capture_at_mql"],
            100, " pts", 1)

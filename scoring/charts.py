@@ -67,7 +67,8 @@ def band_chart(draft: dict, approved: dict | None = None) -> go.Figure:
         if approved is not None and approved["thresholds"][key] != draft["thresholds"][key]:
             fig.add_vline(x=_band_position(approved["thresholds"][key], bands),
                           line=dict(color=APPROVED, width=2, dash="dot"),
-                          annotation_text=f"approved {label}", annotation_position="bottom")
+                          annotation_text=f"approved {label}", annotation_position="top left",
+                          annotation_yshift=-22)
     fig.update_xaxes(tickmode="array", tickvals=list(range(len(bands))), ticktext=[b["band"] for b in bands],
                      title_text="score band")
     fig.update_yaxes(title_text="conversion rate (%)", rangemode="tozero", secondary_y=False)

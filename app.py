@@ -10,6 +10,7 @@ st.set_page_config(page_title="leadcal", page_icon=":material/tune:", layout="wi
 
 page = st.navigation([
     st.Page("pages/calibrate.py", title="Calibrate", icon=":material/tune:", default=True),
+    st.Page("pages/attributes.py", title="Attributes", icon=":material/insights:"),
     st.Page("pages/configs.py", title="Configs", icon=":material/verified:"),
     st.Page("pages/drift.py", title="Drift", icon=":material/monitoring:"),
     st.Page("pages/data_quality.py", title="Data quality", icon=":material/fact_check:"),

@@ -196,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_configs import add_parser as add_configs
 
     add_configs(sub)
+
+    from .cli_suggest import add_parser as add_suggest
+
+    add_suggest(sub)
     return parser
 
 

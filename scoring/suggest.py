@@ -1,0 +1,835 @@
+"""Let the data speak: suggested points, decay and thresholds from outcomes, and calibration.
+
+The meeting starts from a draft and argues; this module says what last year's outcomes
+would suggest, always on a *later hold-out period* the suggestion never saw, so the
+meeting can trust it no more than it deserves:
+
+- **points**: a regularised logistic regression (scikit-learn) on exactly the features
+  the engine scores (one-hot of each categorical value incl. missing, the numeric bins,
+  each engagement rule's decayed activity capped where its rule caps it), turned into
+  whole points on the config's scale by points-to-double-the-odds scaling;
+- **decay**: each decay option refitted and compared by hold-out AUC and Brier score;
+- **thresholds**: SQL from a target SQL conversion rate, MQL from the monthly sales
+  capacity (or, without one, where a lead becomes likelier than average to convert),
+  with the trade-off curve (leads passed per month, share of conversions captured,
+  conversion rate);
+- **calibration**: score -> observed conversion (reliability by band, Wilson intervals)
+  and a fitted score -> probability curve with its Brier score, so "a score of 80 means
+  about X% convert" is a number, not a guess.
+
+Only mature leads enter a fit or a rate. Everything is vectorised numpy on the cached
+feature arrays; DuckDB is read only when the decay comparison needs new signals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .attributes import bin_label
+from .config import (
+    CategoricalFit,
+    EngagementRule,
+    ScoringConfig,
+    config_from_dict,
+    config_to_dict,
+    normalise_value,
+)
+from .engine import score, segment_index
+from .features import Features, FeatureSpec, feature_spec, rule_signal_key, union_spec
+from .kpis import DEFAULT_SQL_TARGET
+from .metrics import SMALL_BAND, auc, band_bounds, band_label, wilson_interval
+
+HOLDOUT_SHARE = 0.25
+"""Share of the mature leads kept back (the latest ones, when the data has usable times)."""
+MIN_SPLIT_CONVERSIONS = 20
+"""Each side of the split needs this many conversions (and non-conversions) to be judged."""
+MIN_LEADS = SMALL_BAND
+"""Categorical values with fewer training leads than this share one pooled 'other' column."""
+REGULARISATION_C = 1.0
+"""Inverse L2 strength of the logistic regression (scikit-learn's C)."""
+SCORE_RANGE_QUANTILES = (0.005, 0.995)
+"""The suggested scale maps this central range of training log-odds onto the total cap."""
+MAX_TRAIN = 300_000
+"""Training leads used at most per fit (a seeded sample beyond), so a million leads stay quick."""
+DECAY_MAX_TRAIN = 100_000
+"""Training leads per refit when comparing decays (eleven fits; the ranking needs no more)."""
+DECAY_OPTIONS: tuple[dict, ...] = (
+    {"kind": "none"},
+    {"kind": "exponential", "half_life_days": 7},
+    {"kind": "exponential", "half_life_days": 14},
+    {"kind": "exponential", "half_life_days": 30},
+    {"kind": "exponential", "half_life_days": 60},
+    {"kind": "linear", "lifespan_days": 30},
+    {"kind": "linear", "lifespan_days": 60},
+    {"kind": "linear", "lifespan_days": 90},
+    {"kind": "window", "days": 7},
+    {"kind": "window", "days": 14},
+    {"kind": "window", "days": 30},
+)
+"""Decays compared by default."""
+DECAY_TIE = 0.002
+"""Hold-out AUCs closer than this are a tie: the current decay stays, else the lower Brier score wins."""
+MQL_CAPTURE = 0.9
+"""Without a sales capacity, MQL keeps at least this share of the conversions above it."""
+
+
+# --------------------------------------------------------------------------- split
+
+
+@dataclass
+class Split:
+    """Which mature leads train a suggestion and which judge it."""
+
+    train: np.ndarray
+    """Boolean mask over all leads."""
+    holdout: np.ndarray
+    """Boolean mask over all leads, disjoint from ``train``."""
+    method: str
+    """'time' (hold-out = the latest leads) or 'random' (seeded, stratified by outcome)."""
+    description: str
+    """One sentence for the screen and the CLI."""
+    cut: dt.datetime | None = None
+    """First creation time of the hold-out period (time split only)."""
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (no masks)."""
+        return {"method": self.method, "description": self.description,
+                "cut": None if self.cut is None else self.cut.isoformat(sep=" "),
+                "train_leads": int(self.train.sum()), "holdout_leads": int(self.holdout.sum())}
+
+
+def _has_time(features: Features) -> bool:
+    if not getattr(features, "point_in_time", True):
+        return False
+    return features.n > 0 and not np.isnat(features.created_at).all()
+
+
+def holdout_split(features: Features, holdout_share: float = HOLDOUT_SHARE, seed: int = 0,
+                  scope: np.ndarray | None = None,
+                  min_conversions: int = MIN_SPLIT_CONVERSIONS) -> Split:
+    """Train on the earlier mature leads, hold out the latest ``holdout_share`` of them.
+
+    A later period is the honest test (next quarter's leads are what the model will
+    meet). Where the data has no usable time (no creation times, or too few distinct
+    ones to cut, or a period without enough conversions) the hold-out is a seeded
+    random sample stratified by outcome instead, and the description says so.
+    """
+    if not 0.05 <= holdout_share <= 0.5:
+        raise ValueError(f"the hold-out share must be between 0.05 and 0.5, got {holdout_share:g}")
+    pool = features.mature.copy() if scope is None else features.mature & scope
+    y = features.converted
+    idx = np.flatnonzero(pool)
+    if idx.size == 0:
+        raise ValueError("there are no mature leads (outcome window passed) to learn from")
+    reason = "the data has no creation times"
+    if _has_time(features):
+        t = features.created_at[idx].astype("datetime64[us]").astype(np.int64)
+        order = np.argsort(t, kind="stable")
+        cut_value = t[order[min(int(round(idx.size * (1 - holdout_share))), idx.size - 1)]]
+        hold = t >= cut_value
+        n_hold = int(hold.sum())
+        ok_share = 0.5 * holdout_share <= n_hold / idx.size <= min(0.6, 2 * holdout_share)
+        if ok_share and _enough(y[idx[~hold]], min_conversions) and _enough(y[idx[hold]], min_conversions):
+            train, holdout = np.zeros(features.n, bool), np.zeros(features.n, bool)
+            train[idx[~hold]] = True
+            holdout[idx[hold]] = True
+            cut = np.datetime64(int(cut_value), "us").astype(dt.datetime)
+            first = features.created_at[idx].min().astype("datetime64[s]").astype(dt.datetime)
+            last = features.created_at[idx].max().astype("datetime64[s]").astype(dt.datetime)
+            return Split(train, holdout, "time",
+                         f"Trained on {int(train.sum()):,} mature leads created {first:%Y-%m-%d} to "
+                         f"{cut:%Y-%m-%d}; judged on the {int(holdout.sum()):,} created after, up to "
+                         f"{last:%Y-%m-%d} (a later period the fit never saw).", cut)
+        reason = ("the creation times cannot be cut into an earlier and a later period with "
+                  f"{min_conversions} conversions each")
+    rng = np.random.default_rng(seed)
+    holdout = np.zeros(features.n, bool)
+    for cls in (False, True):
+        members = idx[y[idx] == cls]
+        take = int(round(members.size * holdout_share))
+        holdout[rng.permutation(members)[:take]] = True
+    train = pool & ~holdout
+    if not (_enough(y[train], min_conversions) and _enough(y[holdout], min_conversions)):
+        raise ValueError(f"too few mature conversions to learn from and judge: need {min_conversions} "
+                         f"converted and {min_conversions} not converted leads on each side")
+    return Split(train, holdout, "random",
+                 f"No usable time ({reason}): a random {holdout_share:.0%} of the mature leads, the same "
+                 f"share of converted and other leads (seed {seed}), is held out; trained on "
+                 f"{int(train.sum()):,}, judged on {int(holdout.sum()):,}.")
+
+
+def _enough(y: np.ndarray, n: int) -> bool:
+    k = int(y.sum())
+    return k >= n and y.size - k >= n
+
+
+# --------------------------------------------------------------------------- design matrix
+
+
+@dataclass
+class Column:
+    """One column of the design matrix: which rule and which value (or activity) it is."""
+
+    rule: int
+    """Index in config.fit for fit columns, len(fit) + index in config.engagement otherwise."""
+    kind: str
+    """'value' (categorical), 'missing', 'other' (pooled rare values), 'bin', 'outside', 'activity'."""
+    label: str
+    key: object = None
+    """Normalised value (categorical), bin index (numeric), None otherwise."""
+
+
+@dataclass
+class Design:
+    """The encoded features of a config's rules, as the engine reads them."""
+
+    X: np.ndarray
+    columns: list[Column]
+    saturation: dict[int, float | None]
+    """Engagement rule -> activity at which its cap binds (None: uncapped)."""
+
+
+def _saturation(rule: EngagementRule) -> float | None:
+    if rule.cap is None or rule.points == 0:
+        return None
+    return float(rule.cap) / abs(float(rule.points))
+
+
+def design_matrix(config: ScoringConfig, features: Features, train: np.ndarray,
+                  min_leads: int = MIN_LEADS) -> Design:
+    """One-hot fit values and bins, capped engagement activity: what the engine scores, as columns.
+
+    Categorical values with fewer than ``min_leads`` training leads share one 'other'
+    column (the config's ``other`` points); missing is its own column when it is
+    common enough, else pooled too. Numeric rules get one column per bin that has
+    training leads, plus 'outside the bins' and 'missing'. An engagement rule's activity
+    is capped where the rule's cap binds (cap / points events), so the regression sees
+    the saturation the engine applies.
+    """
+    cols: list[np.ndarray] = []
+    meta: list[Column] = []
+    for r, rule in enumerate(config.fit):
+        if isinstance(rule, CategoricalFit):
+            cat = features.categorical[rule.column]
+            keys = [normalise_value(v) for v in cat.categories]
+            uniq = sorted(set(keys))
+            position = {key: i for i, key in enumerate(uniq)}
+            lut = np.array([0] + [1 + position[key] for key in keys], dtype=np.int64)
+            group = lut[cat.codes + 1]  # 0 missing, 1 + index of the normalised value
+            counts = np.bincount(group[train], minlength=len(uniq) + 1)
+            by_code = np.bincount(cat.codes[train & (cat.codes >= 0)], minlength=len(cat.categories))
+            best: dict[str, int] = {}
+            for i, key in enumerate(keys):
+                if key not in best or by_code[i] > by_code[best[key]]:
+                    best[key] = i
+            named = {normalise_value(k): k for k in rule.points}
+            common = [j for j in range(1, len(uniq) + 1) if counts[j] >= min_leads]
+            rare = np.ones(len(uniq) + 1, bool)
+            rare[common] = False
+            for j in common:
+                key = uniq[j - 1]
+                cols.append(group == j)
+                meta.append(Column(r, "value", named.get(key, str(cat.categories[best[key]])), key))
+            if counts[0] >= min_leads:
+                rare[0] = False
+                cols.append(group == 0)
+                meta.append(Column(r, "missing", "(missing)"))
+            if counts[rare].sum() > 0:
+                cols.append(rare[group])
+                meta.append(Column(r, "other", "(other values)"))
+        else:
+            values = features.numeric[rule.column]
+            lows, highs = (np.asarray(a, dtype=np.float64) for a in rule.edges())
+            k = len(lows)
+            idx = np.searchsorted(lows, values, side="right") - 1
+            safe = np.clip(idx, 0, k - 1)
+            inside = (idx >= 0) & (values < highs[safe])
+            group = np.where(inside, safe, k)
+            group[np.isnan(values)] = k + 1
+            counts = np.bincount(group[train], minlength=k + 2)
+            for j in range(k + 2):
+                if counts[j] == 0:
+                    continue
+                kind = "bin" if j < k else ("outside" if j == k else "missing")
+                label = (bin_label(rule.bins[j].min, rule.bins[j].max) if j < k
+                         else "(outside the bins)" if j == k else "(missing)")
+                cols.append(group == j)
+                meta.append(Column(r, kind, label, j))
+    saturation: dict[int, float | None] = {}
+    for e, rule in enumerate(config.engagement):
+        activity = features.feature(rule_signal_key(config, rule))
+        sat = _saturation(rule)
+        saturation[e] = sat
+        cols.append(activity if sat is None else np.minimum(activity, sat))
+        meta.append(Column(len(config.fit) + e, "activity", rule.label))
+    # float32 halves the memory of a million-lead design; one-hots are exact, activities need no more
+    X = np.column_stack([c.astype(np.float32) for c in cols]) if cols else np.zeros((features.n, 0), np.float32)
+    return Design(X, meta, saturation)
+
+
+def linear_predictor(X: np.ndarray, model, chunk: int = 250_000) -> np.ndarray:
+    """``X @ coef + intercept`` in float64, a block of rows at a time (no full float64 copy of X)."""
+    beta, beta0 = model.coef_[0], float(model.intercept_[0])
+    out = np.empty(len(X))
+    for start in range(0, len(X), chunk):
+        out[start:start + chunk] = X[start:start + chunk].astype(np.float64) @ beta + beta0
+    return out
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = REGULARISATION_C,
+                 max_train: int | None = MAX_TRAIN, seed: int = 0):
+    """An L2-regularised logistic regression (scikit-learn), on a seeded sample beyond ``max_train``.
+
+    Newton-Cholesky suits many leads and few columns; BLAS runs on one thread because a
+    few dozen columns gain nothing from more, and a busy machine loses a lot to them.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    if max_train is not None and len(y) > max_train:
+        pick = np.sort(np.random.default_rng(seed).choice(len(y), max_train, replace=False))
+        X, y = X[pick], y[pick]
+    X = np.asarray(X, dtype=np.float64)
+    model = LogisticRegression(C=C, solver="newton-cholesky", max_iter=200, tol=1e-8)
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit(X, y)
+    return model
+
+
+# --------------------------------------------------------------------------- suggested points
+
+
+@dataclass
+class Suggestion:
+    """Suggested points as a valid config, and how well they do on data they never saw."""
+
+    config: ScoringConfig
+    split: Split
+    pdo: float
+    """Points that double the odds of converting."""
+    coefficients: list[dict]
+    """Per design column: rule, value, coefficient, points, training leads."""
+    auc: dict
+    """{'train', 'holdout'} AUC of the suggested config's scores (whole points, caps)."""
+    model_auc: dict
+    """{'train', 'holdout'} AUC of the unrounded regression, for reference."""
+    notes: list[str] = field(default_factory=list)
+
+
+def _scope(config: ScoringConfig, features: Features) -> np.ndarray:
+    """Leads scored by the model's own rules (segments keep theirs)."""
+    if not config.segments:
+        return np.ones(features.n, bool)
+    return segment_index(config, features) == -1
+
+
+def _total_range(config: ScoringConfig) -> tuple[float, float]:
+    cap = config.caps.total
+    lo = cap.min if cap and cap.min is not None else 0.0
+    hi = cap.max if cap and cap.max is not None else lo + 100.0
+    if cap and cap.min is None and cap.max is not None:
+        lo = hi - 100.0
+    return float(lo), float(hi)
+
+
+def suggest_points(config: ScoringConfig, features: Features, split: Split | None = None, *,
+                   holdout_share: float = HOLDOUT_SHARE, seed: int = 0, C: float = REGULARISATION_C,
+                   min_leads: int = MIN_LEADS, max_train: int | None = MAX_TRAIN) -> Suggestion:
+    """Fit points on the training period and return them as a config on the draft's scale.
+
+    Scaling (points-to-double-odds): ``score = mid + B * (log-odds - centre)`` with
+    ``B = PDO / ln 2``; PDO is the whole number of points that maps the central 99% of
+    the training leads' log-odds onto the total cap (0-100 by default), so scores use the
+    scale the meeting knows. Each fit attribute's points are centred on its average lead
+    (positive = likelier than average to convert, like a positive WoE) and the constant
+    is shared equally between the fit rules, as scorecards do. Engagement points are
+    per event; a rule's cap keeps its saturation (same number of events). Part caps are
+    dropped (the regression fitted uncapped parts; a cap would clip what it learned);
+    the total cap, bands, decay and segments stay. The thresholds pass the same share of
+    the training leads as the draft's (``same_volume_thresholds``).
+    """
+    scope = _scope(config, features)
+    split = split or holdout_split(features, holdout_share, seed, scope)
+    train = split.train & scope
+    design = design_matrix(config, features, train, min_leads)
+    y = features.converted
+    if design.X.shape[1] == 0:
+        raise ValueError("the config has no fit or engagement rules to suggest points for")
+    model = fit_logistic(design.X[train], y[train], C, max_train, seed)
+    beta, beta0 = model.coef_[0], float(model.intercept_[0])
+    logit = linear_predictor(design.X, model)
+    lo, hi = _total_range(config)
+    q_lo, q_hi = np.quantile(logit[train], SCORE_RANGE_QUANTILES)
+    spread = max(float(q_hi - q_lo), 1e-6)
+    pdo = float(max(1, round((hi - lo) / spread * math.log(2))))
+    b = pdo / math.log(2)
+    mid, centre = (lo + hi) / 2, float(q_lo + q_hi) / 2
+
+    n_fit = len(config.fit)
+    weights = design.X[train].mean(axis=0, dtype=np.float64) if train.any() else np.zeros(len(beta))
+    means = {r: 0.0 for r in range(n_fit)}
+    for j, col in enumerate(design.columns):
+        if col.rule < n_fit:
+            means[col.rule] += beta[j] * weights[j]
+    constant = mid + b * (beta0 + sum(means.values()) - centre)
+    share = constant / n_fit if n_fit else 0.0
+    notes = [split.description]
+    if not n_fit:
+        notes.append("There are no fit rules to carry the constant part of the score, so scores start at 0 "
+                     "for a lead without engagement.")
+
+    data = config_to_dict(config)
+    rule_dicts = {"fit": data.get("fit", []), "engagement": data.get("engagement", [])}
+    coefficients = []
+    fit_rules = []
+    for r, rule in enumerate(config.fit):
+        entries = [(j, c) for j, c in enumerate(design.columns) if c.rule == r]
+        pts = {j: round(b * (beta[j] - means[r]) + share) for j, _ in entries}
+        average = round(share)
+        by_kind = {c.kind: pts[j] for j, c in entries if c.kind in ("missing", "other", "outside")}
+        other = by_kind.get("other", by_kind.get("outside", average))
+        rd = dict(rule_dicts["fit"][r])
+        if isinstance(rule, CategoricalFit):
+            rd["points"] = {c.label: float(pts[j]) for j, c in entries if c.kind == "value"}
+            rd["other"] = float(other)
+            rd["missing"] = float(by_kind.get("missing", other))
+        else:
+            bins = []
+            for i, b_ in enumerate(rule.bins):
+                j = next((j for j, c in entries if c.kind == "bin" and c.key == i), None)
+                bins.append({**({"min": b_.min} if b_.min is not None else {}),
+                             **({"max": b_.max} if b_.max is not None else {}),
+                             "points": float(pts[j] if j is not None else average)})
+            rd["bins"] = bins
+            rd["other"] = float(by_kind.get("outside", average))
+            rd["missing"] = float(by_kind.get("missing", average))
+        fit_rules.append(rd)
+        for j, c in entries:
+            coefficients.append({"rule": f"fit '{rule.column}'", "value": c.label, "coefficient": float(beta[j]),
+                                 "points": int(pts[j]), "train_leads": int(np.count_nonzero(design.X[train, j]))})
+    eng_rules = []
+    for e, rule in enumerate(config.engagement):
+        j = next(j for j, c in enumerate(design.columns) if c.rule == n_fit + e)
+        p = round(b * beta[j])
+        rd = dict(rule_dicts["engagement"][e])
+        rd["points"] = float(p)
+        sat = design.saturation[e]
+        if sat is not None and p != 0:
+            rd["cap"] = float(max(1, round(abs(p) * sat)))
+        eng_rules.append(rd)
+        coefficients.append({"rule": f"engagement '{rule.label}'", "value": "per event" if rule.column is None
+                             else "per unit", "coefficient": float(beta[j]), "points": int(p),
+                             "train_leads": int(np.count_nonzero(design.X[train, j]))})
+    data["fit"] = fit_rules
+    data["engagement"] = eng_rules
+    caps = dict(data.get("caps") or {})
+    dropped = [part for part in ("fit", "engagement") if caps.pop(part, None) is not None]
+    if dropped:
+        notes.append(f"The {' and '.join(dropped)} cap(s) are dropped: the regression fitted the parts uncapped, "
+                     "and a cap would clip what it learned. The total cap stays.")
+    data["caps"] = caps
+    data["description"] = (f"Suggested by leadcal from outcomes ({pdo:g} points double the odds); "
+                           f"from '{config.name}'")
+    draft = config_from_dict(data, "suggestion")
+    scores = score(draft, features)
+    mql, sql, note = same_volume_thresholds(config, draft, features, scores.total, train)
+    data["thresholds"] = {"mql": mql, "sql": sql}
+    suggested = config_from_dict(data, "suggestion")
+    notes.append(note)
+    notes.append(f"{pdo:g} points double the odds of converting; whole points, fitted on the training period "
+                 f"(L2-regularised logistic regression, C={C:g}).")
+    sub = features.converted
+    result_auc = {"train": _auc(scores.total, sub, train), "holdout": _auc(scores.total, sub, split.holdout & scope)}
+    model_auc = {"train": _auc(logit, sub, train), "holdout": _auc(logit, sub, split.holdout & scope)}
+    return Suggestion(suggested, split, pdo, coefficients, result_auc, model_auc, notes)
+
+
+def same_volume_thresholds(config: ScoringConfig, suggested: ScoringConfig, features: Features,
+                           total: np.ndarray, mask: np.ndarray) -> tuple[float, float, str]:
+    """MQL and SQL on the suggested scale that pass the same share of leads as the draft's.
+
+    New points change who passes, not how many: the volumes the meeting agreed stay,
+    so the comparison with the draft is about the ranking alone. (The thresholds tool
+    suggests thresholds from a target rate or capacity separately.)
+    """
+    draft_total = score(config, features).total[mask]
+    curve = threshold_curve(total, features, mask)
+    out = []
+    for line in (config.thresholds.mql, config.thresholds.sql):
+        share = float((draft_total >= line).mean()) if draft_total.size else 0.0
+        row = min(curve, key=lambda r: (abs((r["share"] or 0.0) - share), r["threshold"]))
+        out.append((row["threshold"], share))
+    (mql, mql_share), (sql, sql_share) = out
+    if sql <= mql:
+        sql = mql + 1
+    return float(mql), float(sql), (
+        f"Thresholds keep the draft's volumes: MQL {mql:g} passes about {mql_share:.1%} of the training leads, "
+        f"SQL {sql:g} about {sql_share:.1%}, as the draft's {config.thresholds.mql:g} and "
+        f"{config.thresholds.sql:g} do.")
+
+
+def _auc(values: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float | None:
+    a = auc(values[mask], y[mask]) if mask.any() else math.nan
+    return None if math.isnan(a) else float(a)
+
+
+def compare_auc(configs: dict[str, ScoringConfig], features: Features, split: Split) -> list[dict]:
+    """Train and hold-out AUC of each named config's scores on the same split."""
+    rows = []
+    for name, config in configs.items():
+        total = score(config, features).total
+        rows.append({"model": name, "train_auc": _auc(total, features.converted, split.train),
+                     "holdout_auc": _auc(total, features.converted, split.holdout),
+                     "train_leads": int(split.train.sum()), "holdout_leads": int(split.holdout.sum())})
+    return rows
+
+
+# --------------------------------------------------------------------------- decay
+
+
+def decay_label(decay: dict) -> str:
+    """'exponential, half-life 14 d' and the like."""
+    kind = decay["kind"]
+    if kind == "exponential":
+        return f"exponential, half-life {decay['half_life_days']:g} d"
+    if kind == "linear":
+        return f"linear, lifespan {decay['lifespan_days']:g} d"
+    if kind == "window":
+        return f"window, last {decay['days']:g} d"
+    return "none"
+
+
+def with_decay(config: ScoringConfig, decay: dict) -> ScoringConfig:
+    """The config with ``decay`` as its default and no per-rule decay overrides."""
+    data = config_to_dict(config)
+    data["decay"] = dict(decay)
+    for rule in data.get("engagement", []):
+        rule.pop("decay", None)
+    for seg in data.get("segments", []):
+        for rule in seg.get("engagement") or []:
+            rule.pop("decay", None)
+    return config_from_dict(data, "decay option")
+
+
+def with_thresholds(config: ScoringConfig, mql: float, sql: float) -> ScoringConfig:
+    """The config with new MQL and SQL thresholds (validated: mql below sql)."""
+    data = config_to_dict(config)
+    data["thresholds"] = {"mql": float(mql), "sql": float(sql)}
+    return config_from_dict(data, "suggested thresholds")
+
+
+def decay_spec(config: ScoringConfig, options: tuple[dict, ...] | list[dict] = DECAY_OPTIONS) -> FeatureSpec:
+    """One feature spec holding the signals of every decay option: one DuckDB pass for all."""
+    spec = feature_spec(config)
+    for option in options:
+        merged = union_spec(spec, feature_spec(with_decay(config, option)))
+        assert merged is not None  # same mapping and evaluation by construction
+        spec = merged
+    return spec
+
+
+def decay_configs(config: ScoringConfig, options: tuple[dict, ...] | list[dict] = DECAY_OPTIONS) -> list[ScoringConfig]:
+    """The config under each decay option (for loaders that merge specs themselves)."""
+    return [with_decay(config, option) for option in options]
+
+
+def compare_decays(config: ScoringConfig, features: Features, split: Split,
+                   options: tuple[dict, ...] | list[dict] = DECAY_OPTIONS, *, C: float = REGULARISATION_C,
+                   min_leads: int = MIN_LEADS, seed: int = 0, max_train: int | None = DECAY_MAX_TRAIN) -> dict:
+    """Refit the points under each decay; compare hold-out AUC and Brier score; suggest one.
+
+    ``features`` must hold every option's signals (see ``decay_spec``). The refit per
+    decay is what makes the comparison fair: a decay that keeps more events changes
+    what a point per event is worth. Also shown: the draft's own points under each decay
+    (no refit). The best hold-out AUC wins; within ``DECAY_TIE`` the lower Brier score.
+    """
+    scope = _scope(config, features)
+    train, hold = split.train & scope, split.holdout & scope
+    y = features.converted
+    current = config.decay.model_dump(mode="json")
+    rows = []
+    for option in options:
+        cfg = with_decay(config, option)
+        design = design_matrix(cfg, features, train, min_leads)
+        model = fit_logistic(design.X[train], y[train], C, max_train, seed)
+        p = 1 / (1 + np.exp(-linear_predictor(design.X, model)))
+        draft_total = score(cfg, features).total
+        rows.append({
+            "decay": dict(option),
+            "label": decay_label(option),
+            "holdout_auc": _auc(p, y, hold),
+            "train_auc": _auc(p, y, train),
+            "holdout_brier": brier(p[hold], y[hold]) if hold.any() else None,
+            "draft_points_holdout_auc": _auc(draft_total, y, hold),
+            "current": _same_decay(option, current),
+        })
+    ranked = [r for r in rows if r["holdout_auc"] is not None]
+    best, reason = None, None
+    if ranked:
+        top = max(r["holdout_auc"] for r in ranked)
+        tied = [r for r in ranked if r["holdout_auc"] >= top - DECAY_TIE]
+        keep = next((r for r in tied if r["current"]), None)
+        best = keep or min(tied, key=lambda r: (r["holdout_brier"] if r["holdout_brier"] is not None else math.inf))
+        best["suggested"] = True
+        if keep is not None:
+            reason = (f"Keep {best['label']}: no option beats it on the hold-out by more than {DECAY_TIE:g} AUC "
+                      f"(best {top:.3f}, this {best['holdout_auc']:.3f}).")
+        else:
+            reason = (f"{best['label']}: hold-out AUC {best['holdout_auc']:.3f} after refitting the points"
+                      + (f", within {DECAY_TIE:g} of the best and the lowest Brier score of those"
+                         if len(tied) > 1 else ", the best") + ".")
+    for r in rows:
+        r.setdefault("suggested", False)
+    return {"rows": rows, "suggested": None if best is None else best["decay"], "reason": reason,
+            "split": split.to_dict()}
+
+
+def _same_decay(a: dict, b: dict) -> bool:
+    return a.get("kind") == b.get("kind") and all(
+        float(a[k]) == float(b.get(k, math.nan)) for k in a if k != "kind")
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def _full_months(features: Features, mask: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Leads in full calendar months (first and last month dropped when there are 3+), and their count."""
+    if not _has_time(features) or not mask.any():
+        return None
+    months = features.scoring_month
+    m = months[mask]
+    first, last = int(m.min()), int(m.max())
+    span = last - first + 1
+    if span >= 3:
+        keep = mask & (months > first) & (months < last)
+        return keep, span - 2
+    return mask.copy(), span
+
+
+def threshold_curve(total: np.ndarray, features: Features, mask: np.ndarray | None = None,
+                    thresholds: np.ndarray | None = None) -> list[dict]:
+    """Per candidate threshold: leads passed per month, share passed, capture and conversion rate.
+
+    ``mask`` picks the leads (e.g. the training period); rates and capture use its mature
+    leads, volume per month all its leads in full calendar months (as the KPI row does).
+    Vectorised: one sort, then ``searchsorted`` for every threshold.
+    """
+    mask = np.ones(features.n, bool) if mask is None else mask
+    mature = mask & features.mature
+    y = features.converted & mature
+    if thresholds is None:
+        lo, hi = (math.floor(total[mask].min()), math.ceil(total[mask].max())) if mask.any() else (0, 0)
+        thresholds = np.arange(lo, hi + 1, dtype=np.float64)
+    s_m = np.sort(total[mature])
+    s_y = np.sort(total[y])
+    n_m, n_y = s_m.size, s_y.size
+    at_or_above = n_m - np.searchsorted(s_m, thresholds, side="left")
+    conv_above = n_y - np.searchsorted(s_y, thresholds, side="left")
+    months = _full_months(features, mask)
+    if months is not None:
+        keep, n_months = months
+        s_all = np.sort(total[keep])
+        per_month = (s_all.size - np.searchsorted(s_all, thresholds, side="left")) / max(n_months, 1)
+    else:
+        per_month = np.full(len(thresholds), np.nan)
+    rows = []
+    for i, t in enumerate(thresholds):
+        rows.append({
+            "threshold": float(t),
+            "leads": int(at_or_above[i]),
+            "share": float(at_or_above[i] / n_m) if n_m else None,
+            "per_month": None if math.isnan(per_month[i]) else float(per_month[i]),
+            "conversions": int(conv_above[i]),
+            "capture": float(conv_above[i] / n_y) if n_y else None,
+            "rate": float(conv_above[i] / at_or_above[i]) if at_or_above[i] else None,
+        })
+    return rows
+
+
+def suggest_thresholds(config: ScoringConfig, features: Features, total: np.ndarray | None = None, *,
+                       mask: np.ndarray | None = None,
+                       sql_target: tuple[float, float] = DEFAULT_SQL_TARGET,
+                       capacity_per_month: float | None = None, mql_capture: float = MQL_CAPTURE,
+                       min_leads: int = MIN_LEADS) -> dict:
+    """MQL and SQL thresholds from the outcomes, with the reasons and the trade-off curve.
+
+    - SQL: the whole-point threshold at or above which leads convert closest to the
+      middle of the target range (on target with room either side, not on its edge);
+      at least ``min_leads`` mature leads must pass.
+    - MQL: with a monthly sales capacity, the lowest threshold passing no more leads a
+      month than sales can take (the Calibrate page's capacity check). Without one, the
+      highest threshold that still keeps ``mql_capture`` of the conversions at or above
+      it: marketing passes on nearly every lead that will buy.
+    - MQL stays below SQL. When the rules cross, the capacity wins over the rate target
+      (SQL goes one point above MQL); otherwise MQL goes one point below SQL. Both with a note.
+    """
+    total = score(config, features).total if total is None else total
+    mask = np.ones(features.n, bool) if mask is None else mask
+    curve = threshold_curve(total, features, mask)
+    notes = []
+    lo_t, hi_t = sql_target
+    mid = (lo_t + hi_t) / 2
+    eligible = [r for r in curve if r["leads"] >= min_leads and r["rate"] is not None]
+    if not eligible:
+        raise ValueError("too few mature leads to suggest thresholds")
+    sql_row = min(eligible, key=lambda r: (abs(r["rate"] - mid), r["threshold"]))
+    if lo_t <= sql_row["rate"] <= hi_t:
+        notes.append(f"SQL {sql_row['threshold']:g}: leads at or above it convert at {sql_row['rate']:.1%}, "
+                     f"in the middle of the target {lo_t:.0%}–{hi_t:.0%}.")
+    else:
+        notes.append(f"No threshold puts SQL conversion within {lo_t:.0%}–{hi_t:.0%}; SQL {sql_row['threshold']:g} "
+                     f"comes closest ({sql_row['rate']:.1%}).")
+    sql = sql_row["threshold"]
+    mql_row = None
+    by_capacity = False
+    if capacity_per_month is not None and capacity_per_month > 0:
+        if curve[0]["per_month"] is None:
+            notes.append("The data has no usable creation times, so leads per month (and the capacity) cannot "
+                         "be used; MQL follows the capture rule instead.")
+        else:
+            fits = [r for r in curve if r["per_month"] is not None and r["per_month"] <= capacity_per_month]
+            if fits:
+                mql_row, by_capacity = fits[0], True
+                notes.append(f"MQL {mql_row['threshold']:g}: the lowest score passing no more than the sales "
+                             f"capacity of {capacity_per_month:,.0f} leads a month ({mql_row['per_month']:,.0f}).")
+    if mql_row is None:
+        keeps = [r for r in curve if r["capture"] is not None and r["capture"] >= mql_capture]
+        mql_row = keeps[-1] if keeps else curve[0]
+        notes.append(f"MQL {mql_row['threshold']:g}: the highest score that keeps {mql_row['capture'] or 0:.0%} "
+                     f"(at least {mql_capture:.0%}) of the conversions at or above it.")
+    mql = mql_row["threshold"]
+    at = {r["threshold"]: r for r in curve}
+    if mql >= sql and by_capacity:
+        sql = mql + 1
+        rate = (at.get(sql) or {}).get("rate")
+        notes.append(f"SQL raised to {sql:g}, one point above MQL, so the leads passed stay within the sales "
+                     f"capacity" + (f" (SQL conversion {rate:.1%}, above the target)." if rate is not None else "."))
+    elif mql >= sql:
+        mql = sql - 1
+        notes.append(f"MQL moved to {mql:g}, one point below SQL, so the tiers stay in order: the SQL target is "
+                     "reached so low on this data that nearly every lead worth passing is sales-ready (consider "
+                     "a higher target, or set the sales capacity).")
+    return {"mql": mql, "sql": sql, "notes": notes, "curve": curve,
+            "at_mql": at.get(mql), "at_sql": at.get(sql),
+            "sql_target": list(sql_target), "capacity_per_month": capacity_per_month,
+            "mql_capture": mql_capture}
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def brier(p: np.ndarray, y: np.ndarray) -> float:
+    """Brier score: mean squared gap between predicted probability and outcome (0 is perfect)."""
+    p = np.asarray(p, dtype=np.float64)
+    return float(np.mean((p - np.asarray(y, dtype=np.float64)) ** 2)) if p.size else math.nan
+
+
+def fit_platt(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float] | None:
+    """Maximum-likelihood ``p = sigmoid(a + b * x)`` by Newton's method; None without both classes.
+
+    The score is scaled internally (mean 0, sd 1) for a stable fit; the returned
+    coefficients are on the score's own scale.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.size == 0 or y.min() == y.max():
+        return None
+    mu, sd = float(x.mean()), float(x.std()) or 1.0
+    z = (x - mu) / sd
+    w = np.array([math.log(y.mean() / (1 - y.mean())), 0.0])
+    A = np.column_stack([np.ones_like(z), z])
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-(A @ w)))
+        grad = A.T @ (y - p)
+        h = (A * (p * (1 - p))[:, None]).T @ A
+        step = np.linalg.solve(h + 1e-12 * np.eye(2), grad)
+        w = w + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    a0, b0 = float(w[0]), float(w[1])
+    return a0 - b0 * mu / sd, b0 / sd
+
+
+def score_probability(total: np.ndarray, converted: np.ndarray, mask: np.ndarray) -> dict | None:
+    """The fitted score -> conversion probability curve on the masked mature leads."""
+    fit = fit_platt(total[mask], converted[mask])
+    if fit is None:
+        return None
+    a, b = fit
+
+    def prob(s):
+        return 1 / (1 + np.exp(-(a + b * np.asarray(s, dtype=np.float64))))
+
+    def score_at(p: float) -> float | None:
+        if b <= 0 or not 0 < p < 1:
+            return None
+        return (math.log(p / (1 - p)) - a) / b
+
+    return {"a": a, "b": b, "prob": prob, "score_at": score_at}
+
+
+def reliability(config: ScoringConfig, features: Features, split: Split, total: np.ndarray | None = None,
+                points: list[float] | None = None) -> dict:
+    """Score -> observed conversion per band (Wilson 95%), the fitted curve and its Brier score.
+
+    The score -> probability curve is fitted on the training leads; the bands, the
+    Brier score and its skill against always predicting the training base rate are
+    judged on the hold-out leads. ``probability_at`` answers "a score of 80 means about
+    X% convert" at the band cut points and the thresholds (or at ``points``).
+    """
+    total = score(config, features).total if total is None else total
+    y = features.converted
+    train, hold = split.train, split.holdout
+    cal = score_probability(total, y, train)
+    cuts = list(config.bands)
+    band = np.searchsorted(np.asarray(cuts, dtype=np.float64), total, side="right")
+    k = len(cuts) + 1
+    leads = np.bincount(band[hold], minlength=k)
+    conv = np.bincount(band[hold & y], minlength=k)
+    low, high = wilson_interval(conv, leads)
+    if cal is not None:
+        p = cal["prob"](total)
+        pred = np.bincount(band[hold], weights=p[hold], minlength=k)
+        mean_score = np.bincount(band[hold], weights=total[hold], minlength=k)
+    cap = config.caps.total
+    bounds = band_bounds(cuts, cap.min if cap else None, cap.max if cap else None)
+    rows = []
+    for i, (lo, hi) in enumerate(bounds):
+        rows.append({
+            "band": band_label(lo, hi), "low": lo, "high": hi, "leads": int(leads[i]), "conversions": int(conv[i]),
+            "rate": float(conv[i] / leads[i]) if leads[i] else None,
+            "ci_low": None if not leads[i] else float(low[i]), "ci_high": None if not leads[i] else float(high[i]),
+            "predicted": float(pred[i] / leads[i]) if cal is not None and leads[i] else None,
+            "mean_score": float(mean_score[i] / leads[i]) if cal is not None and leads[i] else None,
+            "small": bool(leads[i] < SMALL_BAND),
+        })
+    base = float(y[train].mean()) if train.any() else math.nan
+    out = {"bands": rows, "split": split.to_dict(), "fitted": None, "brier_train": None, "brier_holdout": None,
+           "brier_reference": None, "brier_skill": None, "probability_at": []}
+    if cal is None:
+        return out
+    p = cal["prob"](total)
+    out["fitted"] = {"a": cal["a"], "b": cal["b"]}
+    out["brier_train"] = brier(p[train], y[train])
+    if hold.any():
+        out["brier_holdout"] = brier(p[hold], y[hold])
+        out["brier_reference"] = brier(np.full(int(hold.sum()), base), y[hold])
+        if out["brier_reference"] > 0:
+            out["brier_skill"] = 1 - out["brier_holdout"] / out["brier_reference"]
+    marks = points if points is not None else sorted(
+        set(cuts) | {float(config.thresholds.mql), float(config.thresholds.sql)})
+    out["probability_at"] = [{"score": float(s), "probability": float(cal["prob"](s))} for s in marks]
+    return out
+
+
+def curve_points(reliability_result: dict, lo: float, hi: float, n: int = 101) -> dict:
+    """The fitted score -> probability curve sampled for a chart."""
+    fitted = reliability_result.get("fitted")
+    if not fitted:
+        return {"score": [], "probability": []}
+    s = np.linspace(lo, hi, n)
+    return {"score": s.tolist(), "probability": (1 / (1 + np.exp(-(fitted["a"] + fitted["b"] * s)))).tolist()}

@@ -26,6 +26,12 @@ def _no_exception(page, server):
     assert "Traceback" not in log, log[-3000:]
 
 
+def _settled(page):
+    """Wait until the script run is over (Streamlit's running indicator is gone)."""
+    page.wait_for_timeout(500)
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=WAIT)
+
+
 def _metric(page, label: str):
     return page.locator('[data-testid="stMetric"]').filter(has_text=label).locator('[data-testid="stMetricValue"]')
 
@@ -86,6 +92,7 @@ def test_sliders_by_keyboard_change_kpis_to_what_scoring_computes(page, server):
     expect(_metric(page, "Conversions ≥ MQL")).to_have_text(_pct(after["capture_at_mql"]), timeout=WAIT)
     # the chart follows: its MQL line is labelled with the new threshold
     expect(page.locator(".js-plotly-plot").first.get_by_text("MQL 35")).to_be_visible(timeout=WAIT)
+    _settled(page)
     shot(page, "calibrate")
 
     # save the draft
@@ -122,13 +129,14 @@ def test_configs_approve_and_download(page, server):
     _no_exception(page, server)
 
 
-@pytest.mark.parametrize("path, heading", [("/drift", "Score drift"), ("/data_quality", "Data quality")])
+@pytest.mark.parametrize("path, heading", [("/attributes", "Let the data speak"), ("/drift", "Score drift"),
+                                           ("/data_quality", "Data quality")])
 def test_other_pages_open_directly(page, server, path, heading):
     """Opened by URL (a bookmark): the page, the app's menu, no exception."""
     page.goto(server["url"] + path)
     expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=WAIT)
     nav = page.locator('[data-testid="stSidebarNav"]')
     expect(nav).to_contain_text("Calibrate", timeout=WAIT)
-    page.wait_for_timeout(1000)
+    _settled(page)
     shot(page, path.strip("/"))
     _no_exception(page, server)

@@ -14,5 +14,6 @@ page = st.navigation([
     st.Page("pages/configs.py", title="Configs", icon=":material/verified:"),
     st.Page("pages/drift.py", title="Drift", icon=":material/monitoring:"),
     st.Page("pages/data_quality.py", title="Data quality", icon=":material/fact_check:"),
+    st.Page("pages/import_data.py", title="Import data", icon=":material/upload_file:"),
 ])
 page.run()  # each page draws the shared sidebar first (ui.sidebar.render)

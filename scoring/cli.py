@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_suggest import add_parser as add_suggest
 
     add_suggest(sub)
+
+    from .cli_import import add_parser as add_import
+
+    add_import(sub)
     return parser
 
 

@@ -45,28 +45,58 @@ def _ensure_navigation() -> None:
         st.rerun()
 
 
-def render() -> data.Context:
-    """Draw the sidebar and return the page context (or stop with a clear message)."""
+def _default_model(path_text: str, models: list[str]) -> str:
+    """``$LEADCAL_MODEL``, else the model an import into this database saved, else 'default'."""
+    wanted = os.environ.get("LEADCAL_MODEL")
+    if not wanted:
+        try:
+            from scoring.importer import last_import
+
+            wanted = (last_import(path_text) or {}).get("model") if os.path.isfile(path_text) else None
+        except Exception:  # not an imported database (or not a database): no preference
+            wanted = None
+    return wanted if wanted in models else "default"
+
+
+def render(require_data: bool = True) -> data.Context:
+    """Draw the sidebar and return the page context.
+
+    When the data cannot be used, a page that needs it stops with a clear message; a page
+    that does not (Import) gets a warning and goes on.
+    """
     _ensure_navigation()
     with st.sidebar:
         st.subheader("Data source")
-        default = os.environ.get("LEADCAL_DB") or str(data.DEMO_DB)
-        st.text_input("DuckDB file", value=default, key="db_path",
-                      help="Opened read-only. Set LEADCAL_DB to change the default.")
+        if "db_path" in st.session_state:  # set by the user or by the Import page: keep it
+            st.text_input("DuckDB file", key="db_path", help="Opened read-only. Set LEADCAL_DB to change the default.")
+        else:
+            st.text_input("DuckDB file", value=os.environ.get("LEADCAL_DB") or str(data.DEMO_DB), key="db_path",
+                          help="Opened read-only. Set LEADCAL_DB to change the default.")
         models = sorted(set(data.store().models()) | {"default"})
-        model = st.selectbox("Model", models, index=models.index("default"), key="model",
-                             help="Its champion (latest approved version) is the approved model.")
+        if "model" in st.session_state and st.session_state["model"] in models:
+            model = st.selectbox("Model", models, key="model",
+                                 help="Its champion (latest approved version) is the approved model.")
+        else:
+            st.session_state.pop("model", None)
+            model = st.selectbox("Model", models, index=models.index(_default_model(st.session_state["db_path"], models)),
+                                 key="model", help="Its champion (latest approved version) is the approved model.")
     path = data.database_path()
     try:
         data.ensure_demo(path)
         approved, approved_ref = data.approved(model)
         features = data.features_for(path, approved)
-    except StoreError as exc:
-        _stop("The config store cannot be used:", [str(exc)])
-    except ConfigError as exc:
-        _stop(f"The approved config {exc.source} cannot be used:", exc.problems)
-    except SourceError as exc:
-        _stop(f"The database {exc.source} cannot be used:", exc.problems)
+    except (StoreError, ConfigError, SourceError) as exc:
+        title = {StoreError: "The config store cannot be used:",
+                 ConfigError: f"The approved config {getattr(exc, 'source', '')} cannot be used:",
+                 SourceError: f"The database {getattr(exc, 'source', '')} cannot be used:"}[type(exc)]
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        if require_data:
+            _stop(title, problems)
+        with st.sidebar:
+            st.warning(title + "\n\n" + "\n".join(f"- {p}" for p in problems))
+        store = data.store()
+        return data.Context(db=path, store=store, model=model, approved=store.approved_config("default"),
+                            approved_ref="shipped default", segment_column=None, segment_value=None)
     seg_col = approved.source.leads.segment
     seg_value = None
     with st.sidebar:

@@ -130,7 +130,7 @@ def test_configs_approve_and_download(page, server):
 
 
 @pytest.mark.parametrize("path, heading", [("/attributes", "Let the data speak"), ("/drift", "Score drift"),
-                                           ("/data_quality", "Data quality")])
+                                           ("/data_quality", "Data quality"), ("/import_data", "Import your data")])
 def test_other_pages_open_directly(page, server, path, heading):
     """Opened by URL (a bookmark): the page, the app's menu, no exception."""
     page.goto(server["url"] + path)

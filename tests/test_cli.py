@@ -135,3 +135,20 @@ def test_console_entry_point_runs_as_a_process(tmp_path, small_db, small_cfg):
     proc = subprocess.run([sys.executable, "-m", "scoring.cli", "report", "--db", str(tmp_path / "x.duckdb")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def test_import_is_a_leadcal_command(capsys, tmp_path):
+    """`leadcal import` is wired into the main command (the importer itself: tests/test_import.py)."""
+    import duckdb
+
+    csv = tmp_path / "leads.csv"
+    csv.write_text("Lead ID,Created Date,Job Title,Won?\n1,3/1/2024,VP,Yes\n2,3/2/2024,Analyst,No\n"
+                   "3,3/3/2024,Select,No\n4,3/4/2024,VP,\n")
+    db = tmp_path / "mine.duckdb"
+    code = main(["import", str(csv), "--db", str(db)])
+    assert code == 0, capsys.readouterr().err
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("SELECT lead_id, job_title, converted FROM leads ORDER BY lead_id").fetchall()
+    con.close()
+    assert [(str(r[0]), r[1], r[2]) for r in rows] == [("1", "VP", True), ("2", "Analyst", False),
+                                                         ("3", None, False), ("4", "VP", None)]

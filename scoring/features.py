@@ -323,8 +323,12 @@ def _encode(column: pa.ChunkedArray) -> Categorical:
 
 
 def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec,
-                     now: dt.datetime | None = None) -> Features:
-    """Run the one feature query and return aligned arrays plus a data-quality report."""
+                     now: dt.datetime | None = None, quality: QualityReport | None = None) -> Features:
+    """Run the one feature query and return aligned arrays plus a data-quality report.
+
+    The quality report depends only on the data and the mapping, not on decay or rules;
+    pass one computed earlier (``quality``) to skip its table scans on a decay change.
+    """
     spec = config_or_spec if isinstance(config_or_spec, FeatureSpec) else feature_spec(config_or_spec)
     check_columns(source, feature_needs(spec))
     now = now or dt.datetime.now()
@@ -358,7 +362,7 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
         signals={s.key: num(f"s{i}") for i, s in enumerate(spec.signals)},
         data_end=end,
     )
-    features.quality = check_quality(source, spec.mapping, now=now, data_end=end)
+    features.quality = quality if quality is not None else check_quality(source, spec.mapping, now=now, data_end=end)
     return features
 
 

@@ -50,10 +50,28 @@ def _fingerprint(path: Path) -> str:
     return f"{path.resolve()}:{st_.st_size}:{st_.st_mtime_ns}"
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _quality(fingerprint: str, mapping_json: str, _path: str, _spec: FeatureSpec):
+    """Data-quality counts per data and mapping: a decay or rule change does not redo them."""
+    import datetime as dt
+
+    from scoring.features import data_end
+    from scoring.quality import check_quality
+
+    with open_source(_path) as source:
+        now = dt.datetime.now()
+        return check_quality(source, _spec.mapping, now=now, data_end=data_end(source, _spec.mapping, now))
+
+
 @st.cache_resource(max_entries=4, show_spinner="Reading leads and events from DuckDB...")
 def _features(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -> Features:
+    from scoring.features import feature_needs
+    from scoring.source import check_columns
+
     with open_source(_path) as source:
-        return extract_features(source, _spec)
+        check_columns(source, feature_needs(_spec))  # every mapping problem named before any query
+        quality = _quality(fingerprint, _spec.mapping_json, _path, _spec)
+        return extract_features(source, _spec, quality=quality)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import CategoricalFit, EngagementRule, NumericFit, ScoringConfig, normalise_value
-from .engine import engagement_points
+from .engine import engagement_points, numeric_bin_index
 from .features import Categorical, Features
 from .metrics import SMALL_BAND, wilson_interval
 
@@ -155,13 +155,7 @@ def categorical_grouping(rule: CategoricalFit, cat: Categorical, max_values: int
 
 def numeric_grouping(rule: NumericFit, values: np.ndarray) -> Grouping:
     """One group per bin of the rule, then 'outside every bin', then missing."""
-    lows, highs = (np.asarray(a, dtype=np.float64) for a in rule.edges())
-    k = len(lows)
-    idx = np.searchsorted(lows, values, side="right") - 1
-    safe = np.clip(idx, 0, k - 1)
-    inside = (idx >= 0) & (values < highs[safe])
-    groups = np.where(inside, safe, k)
-    groups[np.isnan(values)] = k + 1
+    groups = numeric_bin_index(rule, values)
     labels = [bin_label(b.min, b.max) for b in rule.bins] + ["(outside the bins)", MISSING_LABEL]
     points = [float(b.points) for b in rule.bins] + [float(rule.other), float(rule.missing)]
     return Grouping(groups.astype(np.int64), labels, np.asarray(points))

@@ -48,20 +48,25 @@ def categorical_lookup(rule: CategoricalFit, cat: Categorical) -> np.ndarray:
     return lut
 
 
+def numeric_bin_index(rule: NumericFit, values: np.ndarray) -> np.ndarray:
+    """Bin of each value: 0..k-1 for the rule's k bins, k outside every bin, k+1 missing."""
+    lows, highs = (np.asarray(a, dtype=np.float64) for a in rule.edges())
+    k = len(lows)
+    idx = np.searchsorted(lows, values, side="right") - 1
+    safe = np.clip(idx, 0, k - 1)
+    inside = (idx >= 0) & (values < highs[safe])
+    out = np.where(inside, safe, k)
+    out[np.isnan(values)] = k + 1
+    return out
+
+
 def fit_points(rule: CategoricalFit | NumericFit, features: Features) -> np.ndarray:
     """Points one fit rule gives each lead."""
     if isinstance(rule, CategoricalFit):
         cat = features.categorical[rule.column]
         return categorical_lookup(rule, cat)[cat.codes + 1]
-    values = features.numeric[rule.column]
-    lows, highs = (np.asarray(a, dtype=np.float64) for a in rule.edges())
-    bin_points = np.array([b.points for b in rule.bins], dtype=np.float64)
-    idx = np.searchsorted(lows, values, side="right") - 1
-    safe = np.clip(idx, 0, len(lows) - 1)
-    inside = (idx >= 0) & (values < highs[safe])
-    out = np.where(inside, bin_points[safe], float(rule.other))
-    out[np.isnan(values)] = float(rule.missing)
-    return out
+    lut = np.array([b.points for b in rule.bins] + [rule.other, rule.missing], dtype=np.float64)
+    return lut[numeric_bin_index(rule, features.numeric[rule.column])]
 
 
 def engagement_points(rule: EngagementRule, config: ScoringConfig, features: Features) -> np.ndarray:

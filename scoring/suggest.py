@@ -38,7 +38,7 @@ from .config import (
     config_to_dict,
     normalise_value,
 )
-from .engine import score, segment_index
+from .engine import numeric_bin_index, score, segment_index
 from .features import Features, FeatureSpec, feature_spec, rule_signal_key, union_spec
 from .kpis import DEFAULT_SQL_TARGET
 from .metrics import SMALL_BAND, auc, band_bounds, band_label, wilson_interval
@@ -242,14 +242,8 @@ def design_matrix(config: ScoringConfig, features: Features, train: np.ndarray,
                 cols.append(rare[group])
                 meta.append(Column(r, "other", "(other values)"))
         else:
-            values = features.numeric[rule.column]
-            lows, highs = (np.asarray(a, dtype=np.float64) for a in rule.edges())
-            k = len(lows)
-            idx = np.searchsorted(lows, values, side="right") - 1
-            safe = np.clip(idx, 0, k - 1)
-            inside = (idx >= 0) & (values < highs[safe])
-            group = np.where(inside, safe, k)
-            group[np.isnan(values)] = k + 1
+            k = len(rule.bins)
+            group = numeric_bin_index(rule, features.numeric[rule.column])
             counts = np.bincount(group[train], minlength=k + 2)
             for j in range(k + 2):
                 if counts[j] == 0:

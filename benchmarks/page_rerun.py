@@ -31,11 +31,14 @@ def demo_db(leads: int, seed: int = 7) -> Path:
     return path
 
 
-def measure(leads: int, repeats: int) -> dict:
-    """Median rerun seconds after a points move and after a threshold move."""
+def measure(leads: int, repeats: int, db: Path | None = None) -> dict:
+    """Median rerun seconds after a points move and after a threshold move.
+
+    ``db`` runs the page on that database instead of the generated demo of ``leads``.
+    """
     from streamlit.testing.v1 import AppTest
 
-    os.environ["LEADCAL_DB"] = str(demo_db(leads))
+    os.environ["LEADCAL_DB"] = str(db or demo_db(leads))
     os.environ["LEADCAL_STORE"] = tempfile.mkdtemp(prefix="leadcal-bench-store-")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     t = time.perf_counter()

@@ -6,11 +6,13 @@ exactly the numbers on screen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 
-from .config import ScoringConfig
+from .config import ScoringConfig, config_to_dict
 from .diff import config_diff
-from .engine import Scores, score
+from .engine import Scores, lead_thresholds, score, tier_index
 from .features import Features
 from .kpis import (
     DEFAULT_SQL_TARGET,
@@ -22,6 +24,9 @@ from .kpis import (
     score_histogram,
 )
 from .report import calibration
+
+SCORED_CACHE = 3
+"""Configs whose scores are remembered per feature set (each costs a few arrays of floats)."""
 
 
 @dataclass
@@ -48,12 +53,46 @@ class CalibrationView:
     warnings: list[str] = field(default_factory=list)
 
 
+def _rules_key(config: ScoringConfig) -> str:
+    """Everything that moves scores, bands, AUC and KS: the config minus its thresholds."""
+    data = config_to_dict(config)
+    data.pop("thresholds", None)
+    for seg in data.get("segments", []):
+        seg.pop("thresholds", None)
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def _scored(config: ScoringConfig, features: Features) -> tuple[Scores, dict | None]:
+    """Scores, with AUC/KS/bands remembered per rules on these features (last few configs).
+
+    A threshold move only re-tiers the leads; the sort behind AUC and KS is skipped.
+    """
+    cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
+    key = _rules_key(config)
+    hit = cache.get(key)
+    if hit is None:
+        return score(config, features), None
+    cache.move_to_end(key)
+    base, known = hit
+    mql, sql = lead_thresholds(config, base.segment)
+    return replace(base, tier=tier_index(base.total, mql, sql)), known
+
+
+def _remember(config: ScoringConfig, features: Features, scores: Scores, result: dict) -> None:
+    cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
+    cache[_rules_key(config)] = (scores, {"auc": result["auc"], "ks": result["ks"], "bands": result["bands"]})
+    while len(cache) > SCORED_CACHE:
+        cache.popitem(last=False)
+
+
 def model_view(config: ScoringConfig, features: Features,
                sql_target: tuple[float, float] = DEFAULT_SQL_TARGET,
                capacity_per_month: float | None = None) -> ModelView:
     """Score one config and compute its band table and KPIs."""
-    scores = score(config, features)
-    result = calibration(config, features, scores)
+    scores, known = _scored(config, features)
+    result = calibration(config, features, scores, known)
+    if known is None:
+        _remember(config, features, scores, result)
     auc_value = float("nan") if result["auc"] is None else result["auc"]
     return ModelView(config, scores, result, kpis(features, scores, sql_target, capacity_per_month, auc_value))
 

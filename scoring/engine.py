@@ -129,15 +129,23 @@ def tier_index(total: np.ndarray, mql: np.ndarray | float, sql: np.ndarray | flo
     return ((total >= mql).astype(np.int8) + (total >= sql).astype(np.int8)).astype(np.int8)
 
 
+def lead_thresholds(config: ScoringConfig, segment: np.ndarray) -> tuple:
+    """MQL and SQL thresholds per lead (plain numbers when the config has no segments)."""
+    if not config.segments:
+        return config.thresholds.mql, config.thresholds.sql
+    own = [config.thresholds] + [s.thresholds or config.thresholds for s in config.segments]
+    mql = np.array([t.mql for t in own], dtype=np.float64)
+    sql = np.array([t.sql for t in own], dtype=np.float64)
+    return mql[segment + 1], sql[segment + 1]
+
+
 def score(config: ScoringConfig, features: Features) -> Scores:
     """Score every lead with the config's rules (its segment's, where one matches)."""
     seg = segment_index(config, features) if config.segments else np.full(features.n, -1, np.int16)
     if not config.segments:
         fit, eng = _parts(config.fit, config.engagement, config, features)
-        mql, sql = config.thresholds.mql, config.thresholds.sql
     else:
         fit, eng = np.zeros(features.n), np.zeros(features.n)
-        mql, sql = np.empty(features.n), np.empty(features.n)
         groups = [(-1, None)] + list(enumerate(config.segments))
         for i, segment in groups:
             mask = seg == i
@@ -148,8 +156,7 @@ def score(config: ScoringConfig, features: Features) -> Scores:
             eng_rules = config.engagement if segment is None or segment.engagement is None else segment.engagement
             f, e = _parts(fit_rules, eng_rules, config, sub)
             fit[mask], eng[mask] = f, e
-            th = config.thresholds if segment is None or segment.thresholds is None else segment.thresholds
-            mql[mask], sql[mask] = th.mql, th.sql
+    mql, sql = lead_thresholds(config, seg)
     total = _clip(fit + eng, config.caps.total)
     return Scores(
         fit=fit,

@@ -27,13 +27,21 @@ def total_bounds(config: ScoringConfig) -> tuple[float | None, float | None]:
     return (cap.min if cap else None), (cap.max if cap else None)
 
 
-def calibration(config: ScoringConfig, features: Features, scores: Scores | None = None) -> dict:
-    """Band table, AUC/Gini/KS and tiers of a config on mature leads."""
+def calibration(config: ScoringConfig, features: Features, scores: Scores | None = None,
+                known: dict | None = None) -> dict:
+    """Band table, AUC/Gini/KS and tiers of a config on mature leads.
+
+    ``known`` may carry ``auc``, ``ks`` and ``bands`` already computed for the same scores
+    (they do not depend on the thresholds), so a threshold move skips the sort.
+    """
     scores = scores if scores is not None else score(config, features)
     mature = features.mature
     y = features.converted[mature]
-    s = scores.total[mature]
-    a, ks = separation(s, y)
+    if known is None:
+        a, ks = separation(scores.total[mature], y)
+    else:
+        a = float("nan") if known["auc"] is None else known["auc"]
+        ks = float("nan") if known["ks"] is None else known["ks"]
     low, high = total_bounds(config)
     return {
         "report_version": REPORT_VERSION,
@@ -47,8 +55,8 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
         "gini": None if math.isnan(a) else gini(a),
         "ks": _none_nan(ks),
         "thresholds": {"mql": config.thresholds.mql, "sql": config.thresholds.sql},
-        "bands": band_table(scores.total, scores.band, features.converted, mature,
-                            config.bands, low, high),
+        "bands": known["bands"] if known is not None else band_table(
+            scores.total, scores.band, features.converted, mature, config.bands, low, high),
         "tiers": tier_table(scores.tier, features.converted, mature),
         "data": {
             "point_in_time": features.point_in_time,

@@ -1,0 +1,75 @@
+"""A threshold move reuses the remembered scores; the numbers equal a computation from scratch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from scoring.calibrate import model_view
+from scoring.config import config_from_dict
+from scoring.demo import generate
+from scoring.engine import score
+from scoring.features import extract_features
+from scoring.kpis import kpis
+from scoring.report import calibration
+from scoring.source import open_source
+
+from .conftest import DEFAULT_CONFIG
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cache") / "d.duckdb"
+    generate(path, leads=8_000, seed=4)
+    return path
+
+
+def _fresh(config, db):
+    with open_source(db) as source:
+        features = extract_features(source, config)
+    scores = score(config, features)
+    return features, scores, calibration(config, features, scores)
+
+
+def _json(x):
+    return json.loads(json.dumps(x))
+
+
+@pytest.mark.parametrize("segments", [False, True])
+def test_threshold_moves_match_a_fresh_computation(demo, segments):
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    if segments:
+        data["segments"] = [{"name": "ent", "filter": {"column": "segment", "values": ["Enterprise"]},
+                             "thresholds": {"mql": 30, "sql": 50}}]
+    base = config_from_dict(data)
+    with open_source(demo) as source:
+        features = extract_features(source, base)
+    model_view(base, features)  # remembers the scores of these rules
+    for mql, sql in ((35, 60), (20, 45), (40, 41)):
+        data["thresholds"] = {"mql": mql, "sql": sql}
+        moved = config_from_dict(data)
+        view = model_view(moved, features)
+        assert view.result["auc"] is not None
+        _, scores, expected = _fresh(moved, demo)
+        np.testing.assert_array_equal(view.scores.tier, scores.tier)
+        assert _json(view.result) == _json(expected)
+        assert _json(view.kpis) == _json(kpis(features, scores, auc_value=expected["auc"]))
+    assert len(features.__dict__["_scored_cache"]) == 1  # only thresholds moved: one set of scores
+
+
+def test_points_move_is_scored_again(demo):
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    base = config_from_dict(data)
+    with open_source(demo) as source:
+        features = extract_features(source, base)
+    first = model_view(base, features)
+    data["engagement"][0]["points"] = 3
+    moved = config_from_dict(data)
+    view = model_view(moved, features)
+    _, scores, expected = _fresh(moved, demo)
+    np.testing.assert_array_equal(view.scores.total, scores.total)
+    assert _json(view.result) == _json(expected)
+    assert view.result["auc"] != first.result["auc"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from .config import ScoringConfig, config_to_dict
 from .diff import config_diff
-from .engine import Scores, lead_thresholds, score, tier_index
+from .engine import CACHE_LOCK, Scores, lead_thresholds, score, tier_index
 from .features import Features
 from .kpis import (
     DEFAULT_SQL_TARGET,
@@ -67,22 +67,25 @@ def _scored(config: ScoringConfig, features: Features) -> tuple[Scores, dict | N
 
     A threshold move only re-tiers the leads; the sort behind AUC and KS is skipped.
     """
-    cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
     key = _rules_key(config)
-    hit = cache.get(key)
+    with CACHE_LOCK:
+        cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
     if hit is None:
         return score(config, features), None
-    cache.move_to_end(key)
     base, known = hit
     mql, sql = lead_thresholds(config, base.segment)
     return replace(base, tier=tier_index(base.total, mql, sql)), known
 
 
 def _remember(config: ScoringConfig, features: Features, scores: Scores, result: dict) -> None:
-    cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
-    cache[_rules_key(config)] = (scores, {"auc": result["auc"], "ks": result["ks"], "bands": result["bands"]})
-    while len(cache) > SCORED_CACHE:
-        cache.popitem(last=False)
+    with CACHE_LOCK:
+        cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
+        cache[_rules_key(config)] = (scores, {"auc": result["auc"], "ks": result["ks"], "bands": result["bands"]})
+        while len(cache) > SCORED_CACHE:
+            cache.popitem(last=False)
 
 
 def model_view(config: ScoringConfig, features: Features,

@@ -7,6 +7,8 @@ category values, which are few).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,19 +111,51 @@ def segment_mask(segment: Segment, features: Features) -> np.ndarray:
     return mask
 
 
+RULE_CACHE_BYTES = 256 * 2**20
+"""Per feature set, the points of recently used rules are kept up to this size, so moving
+one slider recomputes one rule and re-adds the others."""
+
+
+CACHE_LOCK = threading.Lock()
+"""Features are shared by the app's sessions (threads): cache bookkeeping takes this lock."""
+
+
+def _remembered(features: Features, key: str, compute) -> np.ndarray:
+    with CACHE_LOCK:
+        cache: OrderedDict = features.__dict__.setdefault("_rule_cache", OrderedDict())
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+    points = compute()
+    points.setflags(write=False)
+    with CACHE_LOCK:
+        cache[key] = points
+        while len(cache) > 1 and sum(a.nbytes for a in cache.values()) > RULE_CACHE_BYTES:
+            cache.popitem(last=False)
+    return points
+
+
 def _parts(fit_rules, engagement_rules, config: ScoringConfig, features: Features):
     fit = np.zeros(features.n)
     for rule in fit_rules:
-        fit += fit_points(rule, features)
+        fit += _remembered(features, "fit:" + rule.model_dump_json(), lambda r=rule: fit_points(r, features))
     eng = np.zeros(features.n)
     for rule in engagement_rules:
-        eng += engagement_points(rule, config, features)
+        key = f"eng:{rule_signal_key(config, rule)}:{rule.points!r}:{rule.cap!r}"
+        eng += _remembered(features, key, lambda r=rule: engagement_points(r, config, features))
     return _clip(fit, config.caps.fit), _clip(eng, config.caps.engagement)
 
 
 def band_index(total: np.ndarray, cuts: list[float]) -> np.ndarray:
-    """Band of each score: 0 below the first cut point, i for [cuts[i-1], cuts[i])."""
-    return np.searchsorted(np.asarray(cuts, dtype=np.float64), total, side="right").astype(np.int16)
+    """Band of each score: 0 below the first cut point, i for [cuts[i-1], cuts[i]).
+
+    One comparison per cut point: a few cheap passes beat a binary search per lead.
+    """
+    band = np.zeros(total.shape, dtype=np.int16)
+    for cut in cuts:
+        band += total >= cut
+    return band
 
 
 def tier_index(total: np.ndarray, mql: np.ndarray | float, sql: np.ndarray | float) -> np.ndarray:

@@ -316,16 +316,17 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
               *features.signals.values()]
     out["features_mb"] = sum(a.nbytes for a in arrays) / 2**20
 
-    # points and threshold changes: the full re-scoring path, alternating two values
+    # points and threshold changes: the full re-scoring path, a value never used before on
+    # every repeat (leadcal remembers recent configs: an alternating pair would hit its cache)
     i_demo = rule_index(config, "demo_request")
-    points = [variant(config, **{f"engagement__{i_demo}__points": p}) for p in (12.0, 20.0)]
-    thresholds = [variant(config, thresholds__mql=m) for m in (35.0, 40.0)]
+    points = [variant(config, **{f"engagement__{i_demo}__points": 12.0 + 0.5 * r}) for r in range(repeats)]
+    thresholds = [variant(config, thresholds__mql=30.0 + r) for r in range(repeats)]
     model_view(config, features)  # warm-up (first-touch of lazily cached arrays)
     for name, configs in (("points", points), ("threshold", thresholds)):
         times = []
         for r in range(repeats):
             t = time.perf_counter()
-            model_view(configs[r % 2], features)
+            model_view(configs[r], features)
             times.append(time.perf_counter() - t)
         out[f"{name}_ms"] = median_ms(times)
         out[f"{name}_runs_ms"] = [1000 * x for x in times]
@@ -333,7 +334,7 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     parts: dict[str, list[float]] = {"score": [], "calibration": [], "kpis": [], "view": []}
     approved = model_view(config, features)
     for r in range(repeats):
-        cfg = points[r % 2]
+        cfg = points[r]
         t0 = time.perf_counter()
         scores = engine.score(cfg, features)
         t1 = time.perf_counter()
@@ -371,7 +372,7 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     con.execute("SET enable_progress_bar = false")
     equal, diffs, times = True, [], []
     for r in range(repeats):
-        cfg = points[r % 2]
+        cfg = points[r]
         table = baseline_table(cfg, features)
         con.register("feats", table)
         sql = baseline_sql(cfg, features, Z95)

@@ -279,15 +279,6 @@ def test_wilson_other_confidence_level_via_z():
     assert low95 < low < high < high95
 
 
-def test_wilson_against_statsmodels_if_installed():
-    sm = pytest.importorskip("statsmodels.stats.proportion")
-    for k, n in [(5, 10), (0, 20), (20, 20), (1, 1000), (13, 57)]:
-        ref_low, ref_high = sm.proportion_confint(k, n, alpha=0.05, method="wilson")
-        low, high = wilson_interval(k, n)
-        assert float(low) == pytest.approx(ref_low, abs=1e-9)
-        assert float(high) == pytest.approx(ref_high, abs=1e-9)
-
-
 def test_wilson_nan_for_no_trials():
     low, high = wilson_interval(0, 0)
     assert math.isnan(float(low)) and math.isnan(float(high))

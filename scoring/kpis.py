@@ -127,14 +127,17 @@ def default_grid_cuts(config: ScoringConfig, part: str, values: np.ndarray) -> t
 def fit_engagement_grid(features: Features, scores: Scores, fit_cuts: tuple[float, float],
                         engagement_cuts: tuple[float, float]) -> list[dict]:
     """Leads and conversion per cell: fit A (best) to C, engagement 1 (most) to 3."""
-    fit_level = 2 - np.searchsorted(np.asarray(fit_cuts), scores.fit, side="right")  # 0 = A
-    eng_level = 2 - np.searchsorted(np.asarray(engagement_cuts), scores.engagement, side="right")
-    cell = fit_level * 3 + eng_level
+    # one comparison per cut and one count over (cell, outcome status): this runs per slider move
+    fit_level = 2 - (scores.fit >= fit_cuts[0]).astype(np.int8) - (scores.fit >= fit_cuts[1])  # 0 = A
+    eng_level = (2 - (scores.engagement >= engagement_cuts[0]).astype(np.int8)
+                 - (scores.engagement >= engagement_cuts[1]))
     mature = features.mature
     y = features.converted & mature
-    leads = np.bincount(cell[mature], minlength=9)
-    conv = np.bincount(cell[y], minlength=9)
-    all_leads = np.bincount(cell, minlength=9)
+    status = mature.astype(np.int8) + y  # 0 immature, 1 mature not converted, 2 converted
+    counts = np.bincount((fit_level * 3 + eng_level) * 3 + status, minlength=27).reshape(9, 3)
+    leads = counts[:, 1] + counts[:, 2]
+    conv = counts[:, 2]
+    all_leads = counts.sum(axis=1)
     low, high = wilson_interval(conv, leads)
     rows = []
     for i in range(9):

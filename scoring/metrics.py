@@ -79,6 +79,15 @@ def ks_statistic(scores: np.ndarray, converted: np.ndarray) -> float:
     return separation(scores, converted)[1]
 
 
+def _status_counts(group: np.ndarray, converted: np.ndarray, mature: np.ndarray,
+                   k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mature leads, mature conversions and immature leads per group, in one count."""
+    mature = np.asarray(mature, dtype=bool)
+    status = mature.astype(np.int64) + (np.asarray(converted, dtype=bool) & mature)  # 0 / 1 / 2
+    counts = np.bincount(group.astype(np.int64) * 3 + status, minlength=3 * k).reshape(k, 3)
+    return counts[:, 1] + counts[:, 2], counts[:, 2], counts[:, 0]
+
+
 def band_bounds(cuts: list[float], low: float | None, high: float | None) -> list[tuple]:
     """(low, high) of each band; the open ends take the given bounds (None if unknown)."""
     edges = [low] + list(cuts) + [high]
@@ -89,11 +98,7 @@ def band_table(total: np.ndarray, band: np.ndarray, converted: np.ndarray, matur
                cuts: list[float], low: float | None = None, high: float | None = None) -> list[dict]:
     """One row per band, lowest first (see module docstring for the columns' meaning)."""
     k = len(cuts) + 1
-    mature = np.asarray(mature, dtype=bool)
-    conv = np.asarray(converted, dtype=bool) & mature
-    leads = np.bincount(band[mature], minlength=k)
-    conversions = np.bincount(band[conv], minlength=k)
-    immature = np.bincount(band[~mature], minlength=k)
+    leads, conversions, immature = _status_counts(band, converted, mature, k)
     total_leads, total_conv = leads.sum(), conversions.sum()
     overall = total_conv / total_leads if total_leads else math.nan
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -124,11 +129,7 @@ def band_table(total: np.ndarray, band: np.ndarray, converted: np.ndarray, matur
 
 def tier_table(tier: np.ndarray, converted: np.ndarray, mature: np.ndarray) -> dict[str, dict]:
     """Leads, conversions and rate per tier (mature leads), plus immature counts."""
-    mature = np.asarray(mature, dtype=bool)
-    conv = np.asarray(converted, dtype=bool) & mature
-    leads = np.bincount(tier[mature], minlength=3)
-    conversions = np.bincount(tier[conv], minlength=3)
-    immature = np.bincount(tier[~mature], minlength=3)
+    leads, conversions, immature = _status_counts(tier, converted, mature, 3)
     return {
         name: {
             "leads": int(leads[i]),

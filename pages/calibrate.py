@@ -7,7 +7,6 @@ import streamlit as st
 from scoring.calibrate import calibration_view
 from scoring.charts import band_chart, distribution_chart, grid_chart
 from scoring.config import ConfigError
-from scoring.features import feature_spec, union_spec
 from scoring.source import SourceError
 from scoring.store import StoreError
 from ui import data, session, sidebar
@@ -46,12 +45,9 @@ with results:
                  + "\n".join(f"- {p}" for p in problems))
     if draft is None:
         st.stop()
-    try:
-        if union_spec(feature_spec(draft), feature_spec(ctx.approved)) is not None:
-            features = draft_features = data.features_for(ctx.db, draft, ctx.approved)
-        else:  # evaluation window changed: each model on its own point in time
-            draft_features = data.features_for(ctx.db, draft)
-            features = data.features_for(ctx.db, ctx.approved)
+    try:  # one extraction for both, unless the evaluation window changed (each on its own point in time)
+        draft_features = data.features_beside(ctx.db, draft, ctx.approved)
+        features = data.features_beside(ctx.db, ctx.approved, draft)
     except (SourceError, ConfigError) as exc:
         st.error(f"{exc}")
         st.stop()

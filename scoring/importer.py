@@ -973,6 +973,56 @@ def _mapping_text(data: dict) -> str:
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
+def outcome_sentence(outcome: dict) -> str:
+    """What the imported outcome is and how many leads converted, lost or are still open."""
+    o = outcome
+    if o["mode"] == "converted_at":
+        src = f"'{o['date']}'" + (f" where '{o['column']}' is won" if o["column"] else "")
+        return (f"converted_at from {src}: {o['converted']:,} converted, "
+                f"{o['not_converted']:,} not (yet) converted")
+    return (f"converted (yes/no) from '{o['column'] or o['date']}': {o['converted']:,} won, "
+            f"{o['not_converted']:,} lost, {o['open']:,} open (immature)")
+
+
+def file_identity(path: Path) -> tuple:
+    """(path, size, modification time): a cache key that changes when the file does."""
+    try:
+        st = path.stat()
+        return str(path), st.st_size, st.st_mtime_ns
+    except OSError:
+        return str(path), None, None
+
+
+def parse_types(text: str) -> dict[str, str]:
+    """``'Zip=text, Employees=integer'`` -> {column: type}; the mapping check judges the types."""
+    types = {}
+    for part in filter(None, (x.strip() for x in text.split(","))):
+        column, _, kind = part.rpartition("=")
+        if column.strip():
+            types[column.strip()] = kind.strip()
+    return types
+
+
+def format_types(types: dict[str, str]) -> str:
+    """The text form ``parse_types`` reads."""
+    return ", ".join(f"{c}={k}" for c, k in types.items())
+
+
+def column_rows(profile: FileProfile) -> list[dict]:
+    """One row per column of a file: clean name, type, how filled, placeholders, top values."""
+    return [{"column": c.original, "clean name": c.clean, "type": c.kind,
+             "filled": c.filled / c.rows if c.rows else None, "placeholders": c.placeholders,
+             "unreadable": c.unreadable, "values": ", ".join(str(v) for v, _ in c.top[:5])}
+            for c in profile.columns]
+
+
+def drop_unset(leads: dict) -> None:
+    """Remove, in place, the optional columns a leads entry sets to none (``created_at: null``
+    stays: it means the data has no creation times)."""
+    for key in [k for k, v in leads.items() if v is None and k != "created_at"]:
+        del leads[key]
+
+
 def format_report(report: dict) -> str:
     """The import report for the terminal."""
     lines = [f"imported into {report['db']}:"]
@@ -980,14 +1030,7 @@ def format_report(report: dict) -> str:
         how = f" (joined on {t['joined_on']})" if t.get("joined_on") else ""
         lines.append(f"  {t['table']:<16} {t['rows']:>10,} rows from {', '.join(t['files'])}{how}")
     o = report["outcome"]
-    if o["mode"] == "converted_at":
-        src = f"'{o['date']}'" + (f" where '{o['column']}' is won" if o["column"] else "")
-        lines.append(f"outcome: converted_at from {src}: {o['converted']:,} converted, "
-                     f"{o['not_converted']:,} not (yet) converted")
-    else:
-        src = f"'{o['column'] or o['date']}'"
-        lines.append(f"outcome: converted (yes/no) from {src}: {o['converted']:,} won, {o['not_converted']:,} lost, "
-                     f"{o['open']:,} open (immature)")
+    lines.append(f"outcome: {outcome_sentence(o)}")
     for s in o.get("stages", []):
         lines.append(f"  {str(s['value']):<30} {s['is']:<8} {s['leads']:>8,}")
     lines.append("columns (file column -> table.column type, role):")
@@ -1002,6 +1045,7 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DataImportError", "ImportResult", "Inspection", "check", "confirm", "format_preview", "format_report",
-           "inspect_files", "last_import", "lead_choices", "model_name", "run_import", "save_starter",
+__all__ = ["DataImportError", "ImportResult", "Inspection", "check", "column_rows", "confirm", "drop_unset",
+           "file_identity", "format_preview", "format_report", "format_types", "inspect_files", "last_import",
+           "lead_choices", "model_name", "outcome_sentence", "parse_types", "run_import", "save_starter",
            "stage_upload", "write_mapping", "write_starter"]

@@ -827,3 +827,18 @@ def curve_points(reliability_result: dict, lo: float, hi: float, n: int = 101) -
         return {"score": [], "probability": []}
     s = np.linspace(lo, hi, n)
     return {"score": s.tolist(), "probability": (1 / (1 + np.exp(-(fitted["a"] + fitted["b"] * s)))).tolist()}
+
+
+def reliability_line(reliability_result: dict, config: ScoringConfig) -> dict:
+    """The fitted curve over the score range: the total cap, else the bands' mean scores."""
+    shown = [b["mean_score"] for b in reliability_result["bands"] if b["leads"] > 0]
+    cap = config.caps.total
+    lo = cap.min if cap and cap.min is not None else (min(shown) if shown else 0.0)
+    hi = cap.max if cap and cap.max is not None else (max(shown) if shown else 1.0)
+    return curve_points(reliability_result, float(lo), float(hi))
+
+
+def probability_sentence(reliability_result: dict) -> str:
+    """'a score of 80 means about 35% convert; ...' for the meeting."""
+    return "; ".join(f"a score of {p['score']:g} means about {p['probability']:.0%} convert"
+                     for p in reliability_result["probability_at"])

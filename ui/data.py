@@ -92,6 +92,14 @@ def features_for(path: Path, *configs: ScoringConfig) -> Features:
     return _features(_fingerprint(path), spec_cache_key(spec), str(path), spec)
 
 
+def features_beside(path: Path, config: ScoringConfig, approved: ScoringConfig) -> Features:
+    """Features serving a config and the approved model together when their specs merge
+    (one extraction, the same leads), else the config's own."""
+    if union_spec(feature_spec(config), feature_spec(approved)) is not None:
+        return features_for(path, config, approved)
+    return features_for(path, config)
+
+
 def segment_view(path: Path, features: Features, column: str | None, value: str | None) -> Features:
     """The leads of one segment value (cached), or all leads."""
     if not column or not value:
@@ -186,3 +194,46 @@ def pick_version(ctx: Context, key: str) -> tuple[ScoringConfig, str, dict | Non
 
     name, version = parse_ref(choice)
     return s.load(name, version), choice, s.approval(name, version)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _candidate_columns(fingerprint: str, config_json: str, _path: str, _config: ScoringConfig) -> list[str]:
+    from scoring.attributes import candidate_columns
+
+    with open_source(_path) as source:
+        return candidate_columns(source, _config)
+
+
+def candidate_columns_for(path: Path, config: ScoringConfig) -> list[str]:
+    """Leads-table columns the config does not use (cached per data and config)."""
+    return _candidate_columns(_fingerprint(path), config_key(config), str(path), config)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Fitting suggested points on the training period...")
+def _suggestion(fingerprint: str, spec_key: str, config_json: str, segment: str | None, share: float,
+                seed: int, _config: ScoringConfig, _features: Features):
+    from scoring.suggest import suggest_points
+
+    return suggest_points(_config, _features, holdout_share=share, seed=seed)
+
+
+def suggestion_for(path: Path, features: Features, config: ScoringConfig, segment: str | None,
+                   share: float, seed: int = 0):
+    """Suggested points for a draft (cached: fitting takes seconds on a million leads)."""
+    return _suggestion(_fingerprint(path), spec_cache_key(features.spec), config_key(config), segment,
+                       float(share), seed, config, features)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Refitting the points under every decay option...")
+def _decays(fingerprint: str, spec_key: str, config_json: str, segment: str | None, share: float, seed: int,
+            _config: ScoringConfig, _features: Features) -> dict:
+    from scoring.suggest import compare_decays, holdout_split
+
+    return compare_decays(_config, _features, holdout_split(_features, share, seed), seed=seed)
+
+
+def decays_for(path: Path, features: Features, config: ScoringConfig, segment: str | None,
+               share: float, seed: int = 0) -> dict:
+    """Every decay option compared on the hold-out (cached)."""
+    return _decays(_fingerprint(path), spec_cache_key(features.spec), config_key(config), segment,
+                   float(share), seed, config, features)

@@ -45,3 +45,15 @@ def parent_ref(approved_ref: str) -> str | None:
     """The saved version the controls started from, recorded as a new version's parent."""
     ref = st.session_state.get("base_ref") or approved_ref
     return ref if "@" in ref else None
+
+
+def apply_to_draft(config: ScoringConfig, ref: str, message: str) -> None:
+    """Make ``config`` the Calibrate page's draft, say so on the next run, and rerun."""
+    start_from(config, ref)
+    st.session_state["draft_applied"] = message
+    st.rerun()
+
+
+def applied_message() -> str | None:
+    """What the last apply-to-draft did (shown once)."""
+    return st.session_state.pop("draft_applied", None)

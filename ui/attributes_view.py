@@ -1,0 +1,197 @@
+"""The Attributes page's tabs: widgets and tables around numbers from ``scoring``.
+
+Each function draws one tab. Every number comes from ``scoring.attributes`` or
+``scoring.suggest``, every figure from ``scoring.charts``; applying a suggestion goes
+through ``ui.session.apply_to_draft`` and is never silent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from scoring.attributes import AttributeTable, flat_rows, summary_rows
+from scoring.charts import decay_chart, iv_chart, reliability_chart, tradeoff_chart
+from scoring.config import ConfigError, ScoringConfig
+from scoring.diff import config_diff
+from scoring.features import Features
+from scoring.kpis import DEFAULT_SQL_TARGET
+from scoring.source import SourceError
+from scoring.suggest import (
+    MQL_CAPTURE,
+    compare_auc,
+    decay_configs,
+    decay_label,
+    holdout_split,
+    probability_sentence,
+    reliability,
+    reliability_line,
+    suggest_thresholds,
+    with_decay,
+    with_thresholds,
+)
+
+from . import data, session
+
+PCT = st.column_config.NumberColumn(format="percent")
+
+
+def _num(label: str | None = None, fmt: str = "%.3f"):
+    return st.column_config.NumberColumn(label, format=fmt)
+
+
+def attributes_tab(table: AttributeTable, leakage_iv: float) -> None:
+    """IV per attribute (chart and table) and every value's conversion, WoE and draft points."""
+    o = table.overall
+    rate = "-" if o["rate"] is None else f"{o['rate']:.1%}"
+    st.caption(f"{o['leads']:,} mature leads, {o['conversions']:,} converted ({rate}); {o['immature']:,} immature "
+               "leads are not counted. WoE = ln(share of converters / share of the others): positive means likelier "
+               "than average to convert. An engagement rule reads as 'did it before the scoring point or not'. "
+               "Fields the model does not use can be added under Settings.")
+    for message in table.warnings:
+        st.warning(message)
+    summary = summary_rows(table)
+    st.plotly_chart(iv_chart(summary, leakage_iv), width="stretch", key="iv_chart")
+    st.caption("Blue: scored by the draft; grey: not in the model; red: possible leakage. "
+               f"The draft pays about {table.points_per_double_odds or 0:.0f} points per doubling of the odds "
+               "(median over its attributes).")
+    st.dataframe(pd.DataFrame(summary)[["attribute", "iv", "strength", "flags", "points_spread",
+                                        "points_per_double_odds", "kind", "in_model", "leakage"]],
+                 hide_index=True, width="stretch", key="iv_table",
+                 column_config={"iv": _num("IV"), "points_spread": _num("points spread", "%.1f"),
+                                "points_per_double_odds": _num("points per doubling of odds", "%.1f"),
+                                "in_model": st.column_config.CheckboxColumn("in model")})
+    values = pd.DataFrame(flat_rows(table))
+    st.dataframe(values[["attribute", "value", "leads", "conversions", "rate", "ci_low", "ci_high", "lift", "woe",
+                         "iv", "points", "avg_points", "flag"]],
+                 hide_index=True, width="stretch", key="values_table",
+                 column_config={"rate": PCT, "ci_low": PCT, "ci_high": PCT, "lift": _num(None, "%.2f"),
+                                "woe": _num("WoE", "%.2f"), "iv": _num("IV part"),
+                                "points": _num("draft points", "%g"), "avg_points": _num("avg points given", "%.1f")})
+
+
+def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved: ScoringConfig,
+                   approved_ref: str, segment: str | None, share: float) -> None:
+    """Suggested points, their train and hold-out AUC beside the draft's and the approved model's."""
+    try:
+        suggestion = data.suggestion_for(db, features, draft, segment, share)
+    except ValueError as exc:
+        st.error(f"No suggestion: {exc}")
+        return
+    split = suggestion.split
+    (st.info if split.method == "time" else st.warning)(split.description)
+    rows = compare_auc({"suggested": suggestion.config, "draft": draft, f"approved ({approved_ref})": approved},
+                       features, split)
+    for col, row in zip(st.columns(3), rows):
+        col.metric(f"{row['model']}: hold-out AUC", "-" if row["holdout_auc"] is None else f"{row['holdout_auc']:.3f}",
+                   None if row["train_auc"] is None else f"train {row['train_auc']:.3f}",
+                   delta_color="gray", delta_arrow="off")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="auc_table",
+                 column_config={"train_auc": _num("train AUC"), "holdout_auc": _num("hold-out AUC")})
+    for note in suggestion.notes[1:]:
+        st.caption(note)
+    st.subheader("Points: draft and suggested")
+    st.dataframe(pd.DataFrame(suggestion.coefficients), hide_index=True, width="stretch", key="coef_table",
+                 column_config={"coefficient": _num("log-odds")})
+    changes = config_diff(draft, suggestion.config)
+    with st.expander(f"What applying it changes in the draft ({len(changes)} changes)"):
+        st.dataframe(pd.DataFrame(changes).astype(str), hide_index=True, width="stretch", key="suggest_diff")
+    c1, c2 = st.columns(2)
+    if c1.button("Apply suggestion to the draft", type="primary", key="apply_suggestion",
+                 help="Fills the Calibrate page's controls with the suggested points; nothing is saved."):
+        session.apply_to_draft(suggestion.config, "suggestion", "The suggested points are now the draft on the "
+                               "Calibrate page. Nothing is saved until you save it there.")
+    c2.download_button("Download suggestion YAML", data.yaml_of(suggestion.config),
+                       file_name=f"{draft.name}-suggested.yaml", mime="text/yaml", key="download_suggestion")
+
+
+def decay_tab(db: Path, draft: ScoringConfig, segment_column: str | None, segment: str | None,
+              share: float) -> None:
+    """Every decay option by hold-out AUC and Brier score, on request (it reads DuckDB again)."""
+    st.caption("Every decay option with the points refitted for it (a decay that keeps more events changes what a "
+               "point per event is worth), judged on the hold-out by AUC and Brier score; also the draft's own "
+               "points under each decay. Per-rule decays are replaced by the option.")
+    if not any(rule.event is not None for rule in draft.engagement):
+        st.info("The draft has no event rules, so decay does not matter.")
+        return
+    if not st.toggle("Compare decay options (reads every option from DuckDB in one pass)", key="attr_decays"):
+        return
+    try:
+        features = data.features_for(db, draft, *decay_configs(draft))
+    except (SourceError, ConfigError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    features = data.segment_view(db, features, segment_column, segment)
+    result = data.decays_for(db, features, draft, segment, share)
+    st.success(result["reason"])
+    st.plotly_chart(decay_chart(result["rows"]), width="stretch", key="decay_chart")
+    table = pd.DataFrame([{**r, "decay": r["label"]} for r in result["rows"]]).drop(columns=["label"])
+    st.dataframe(table, hide_index=True, width="stretch", key="decay_table",
+                 column_config={c: _num(None, "%.4f")
+                                for c in ("holdout_auc", "train_auc", "holdout_brier", "draft_points_holdout_auc")})
+    if result["suggested"] is not None and not any(r["suggested"] and r["current"] for r in result["rows"]):
+        label = decay_label(result["suggested"])
+        if st.button(f"Apply decay '{label}' to the draft", key="apply_decay"):
+            session.apply_to_draft(with_decay(draft, result["suggested"]), "suggested decay",
+                                   f"The draft now decays engagement as {label}.")
+
+
+def thresholds_tab(features: Features, draft: ScoringConfig) -> None:
+    """MQL and SQL from a target SQL conversion or a sales capacity, with the trade-off curve."""
+    c1, c2, c3 = st.columns(3)
+    target = c1.slider("SQL conversion target (%)", 0.0, 60.0,
+                       (100 * DEFAULT_SQL_TARGET[0], 100 * DEFAULT_SQL_TARGET[1]), step=0.5, key="attr_sql_target")
+    capacity = c2.number_input("Sales capacity (leads a month; 0 = not set)", min_value=0, value=0, step=50,
+                               key="attr_capacity")
+    capture = c3.slider("Without a capacity, MQL keeps this share of conversions (%)", 50, 100,
+                        int(100 * MQL_CAPTURE), key="attr_capture")
+    try:
+        th = suggest_thresholds(draft, features, sql_target=(target[0] / 100, target[1] / 100),
+                                capacity_per_month=float(capacity) or None, mql_capture=capture / 100)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    k = st.columns(4)
+    k[0].metric("Suggested MQL", f"{th['mql']:g}", f"draft {draft.thresholds.mql:g}", delta_color="gray",
+                delta_arrow="off")
+    k[1].metric("Suggested SQL", f"{th['sql']:g}", f"draft {draft.thresholds.sql:g}", delta_color="gray",
+                delta_arrow="off")
+    at_sql, at_mql = th["at_sql"] or {}, th["at_mql"] or {}
+    k[2].metric("SQL conversion", "-" if at_sql.get("rate") is None else f"{at_sql['rate']:.1%}")
+    k[3].metric("Conversions ≥ MQL", "-" if at_mql.get("capture") is None else f"{at_mql['capture']:.0%}")
+    for note in th["notes"]:
+        st.caption(note)
+    st.plotly_chart(tradeoff_chart(th["curve"], th["mql"], th["sql"]), width="stretch", key="tradeoff_chart")
+    st.dataframe(pd.DataFrame(th["curve"]), hide_index=True, width="stretch", key="curve_table",
+                 column_config={"share": PCT, "capture": PCT, "rate": PCT, "per_month": _num("per month", "%.0f")})
+    if (th["mql"], th["sql"]) != (draft.thresholds.mql, draft.thresholds.sql) and th["mql"] < th["sql"]:
+        if st.button(f"Apply MQL {th['mql']:g} and SQL {th['sql']:g} to the draft", key="apply_thresholds"):
+            session.apply_to_draft(with_thresholds(draft, th["mql"], th["sql"]), "suggested thresholds",
+                                   f"The draft's thresholds are now MQL {th['mql']:g} and SQL {th['sql']:g}.")
+
+
+def calibration_tab(features: Features, draft: ScoringConfig, share: float) -> None:
+    """What a draft score means as a probability: reliability on the hold-out and the Brier score."""
+    try:
+        split = holdout_split(features, share, 0)
+        cal = reliability(draft, features, split)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    if cal["fitted"] is None:
+        st.info("The hold-out has no conversions (or only conversions): nothing to calibrate.")
+        return
+    (st.caption if split.method == "time" else st.warning)(split.description)
+    st.markdown(f"**What a draft score means:** {probability_sentence(cal)}.")
+    k = st.columns(3)
+    for col, label, key, fmt in ((k[0], "Brier score (hold-out)", "brier_holdout", ".4f"),
+                                 (k[1], "Always predicting the base rate", "brier_reference", ".4f"),
+                                 (k[2], "Skill (1 - Brier / base)", "brier_skill", ".1%")):
+        col.metric(label, "-" if cal[key] is None else format(cal[key], fmt))
+    st.plotly_chart(reliability_chart(cal["bands"], reliability_line(cal, draft)), width="stretch",
+                    key="reliability_chart")
+    st.dataframe(pd.DataFrame(cal["bands"]), hide_index=True, width="stretch", key="reliability_table",
+                 column_config={"rate": PCT, "ci_low": PCT, "ci_high": PCT, "predicted": PCT,
+                                "mean_score": _num(None, "%.1f")})

@@ -104,6 +104,14 @@ class Categorical:
     codes: np.ndarray
     categories: np.ndarray
 
+    def counts(self) -> np.ndarray:
+        """Leads per category (missing left out), counted once: the controls show them on every rerun."""
+        cached = self.__dict__.get("_counts")
+        if cached is None:
+            cached = np.bincount(self.codes[self.codes >= 0], minlength=len(self.categories))
+            self.__dict__["_counts"] = cached
+        return cached
+
     def values(self) -> np.ndarray:
         """Decoded values (None for missing); for display and tests, not for scoring."""
         out = np.empty(len(self.codes), dtype=object)

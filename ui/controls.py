@@ -74,10 +74,7 @@ def _category_table(rule, features: Features | None) -> pd.DataFrame:
     counts: dict[str, int] = {}
     if features is not None and rule.column in features.categorical:
         cat = features.categorical[rule.column]
-        import numpy as np
-
-        n = np.bincount(cat.codes[cat.codes >= 0], minlength=len(cat.categories))
-        for value, count in zip(cat.categories, n):
+        for value, count in zip(cat.categories, cat.counts()):
             counts[str(value)] = counts.get(str(value), 0) + int(count)
     configured = {normalise_value(k): (k, v) for k, v in rule.points.items()}
     rows = []

@@ -6,27 +6,25 @@ exactly the numbers on screen.
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field
 
-from .config import ScoringConfig, config_to_dict
+from .config import ScoringConfig
 from .diff import config_diff
-from .engine import CACHE_LOCK, Scores, lead_thresholds, score, tier_index
+from .engine import Scores
 from .features import Features
 from .kpis import (
     DEFAULT_SQL_TARGET,
     MoverGroup,
     default_grid_cuts,
     fit_engagement_grid,
-    kpis,
+    kpis_from_counts,
     movers,
     score_histogram,
 )
-from .report import calibration
-
-SCORED_CACHE = 3
-"""Configs whose scores are remembered per feature set (each costs a few arrays of floats)."""
+from .metrics import band_rows, tier_rows
+from .report import calibration, total_bounds
+from .rescore import scored
 
 
 @dataclass
@@ -53,51 +51,19 @@ class CalibrationView:
     warnings: list[str] = field(default_factory=list)
 
 
-def _rules_key(config: ScoringConfig) -> str:
-    """Everything that moves scores, bands, AUC and KS: the config minus its thresholds."""
-    data = config_to_dict(config)
-    data.pop("thresholds", None)
-    for seg in data.get("segments", []):
-        seg.pop("thresholds", None)
-    return json.dumps(data, sort_keys=True, default=str)
-
-
-def _scored(config: ScoringConfig, features: Features) -> tuple[Scores, dict | None]:
-    """Scores, with AUC/KS/bands remembered per rules on these features (last few configs).
-
-    A threshold move only re-tiers the leads; the sort behind AUC and KS is skipped.
-    """
-    key = _rules_key(config)
-    with CACHE_LOCK:
-        cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
-        hit = cache.get(key)
-        if hit is not None:
-            cache.move_to_end(key)
-    if hit is None:
-        return score(config, features), None
-    base, known = hit
-    mql, sql = lead_thresholds(config, base.segment)
-    return replace(base, tier=tier_index(base.total, mql, sql)), known
-
-
-def _remember(config: ScoringConfig, features: Features, scores: Scores, result: dict) -> None:
-    with CACHE_LOCK:
-        cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
-        cache[_rules_key(config)] = (scores, {"auc": result["auc"], "ks": result["ks"], "bands": result["bands"]})
-        while len(cache) > SCORED_CACHE:
-            cache.popitem(last=False)
-
-
 def model_view(config: ScoringConfig, features: Features,
                sql_target: tuple[float, float] = DEFAULT_SQL_TARGET,
                capacity_per_month: float | None = None) -> ModelView:
-    """Score one config and compute its band table and KPIs."""
-    scores, known = _scored(config, features)
-    result = calibration(config, features, scores, known)
-    if known is None:
-        _remember(config, features, scores, result)
-    auc_value = float("nan") if result["auc"] is None else result["auc"]
-    return ModelView(config, scores, result, kpis(features, scores, sql_target, capacity_per_month, auc_value))
+    """Score one config and compute its band table and KPIs (reusing recent configs' work)."""
+    state = scored(config, features)
+    known = {"auc": None if math.isnan(state.auc) else state.auc,
+             "ks": None if math.isnan(state.ks) else state.ks,
+             "bands": band_rows(state.band_counts, config.bands, *total_bounds(config)),
+             "tiers": tier_rows(state.tier_counts.sum(axis=0).T)}
+    result = calibration(config, features, state.scores, known)
+    return ModelView(config, state.scores, result,
+                     kpis_from_counts(state.tier_counts, features.point_in_time, sql_target,
+                                      capacity_per_month, state.auc))
 
 
 def warnings_for(view: ModelView, label: str = "draft") -> list[str]:

@@ -74,16 +74,27 @@ def fit_points(rule: CategoricalFit | NumericFit, features: Features) -> np.ndar
 def engagement_points(rule: EngagementRule, config: ScoringConfig, features: Features) -> np.ndarray:
     """Points one engagement rule gives each lead: points x decayed activity, capped."""
     activity = features.feature(rule_signal_key(config, rule))
-    out = activity * float(rule.points)
-    if rule.cap is not None:
-        np.clip(out, -rule.cap, rule.cap, out=out)
+    return cap_points(activity * float(rule.points), rule.cap)
+
+
+def cap_points(out: np.ndarray, cap: float | None) -> np.ndarray:
+    """``out`` limited to +-cap, in place (``np.maximum``/``minimum``: ``np.clip`` is 3x slower)."""
+    if cap is not None:
+        np.maximum(out, -cap, out=out)
+        np.minimum(out, cap, out=out)
     return out
 
 
-def _clip(values: np.ndarray, cap) -> np.ndarray:
+def clip_part(values: np.ndarray, cap, in_place: bool = False) -> np.ndarray:
+    """A score part within its cap (unchanged when there is none)."""
     if cap is None or (cap.min is None and cap.max is None):
         return values
-    return np.clip(values, cap.min, cap.max)
+    out = values if in_place else values.copy()
+    if cap.min is not None:
+        np.maximum(out, cap.min, out=out)
+    if cap.max is not None:
+        np.minimum(out, cap.max, out=out)
+    return out
 
 
 def segment_index(config: ScoringConfig, features: Features) -> np.ndarray:
@@ -136,15 +147,48 @@ def _remembered(features: Features, key: str, compute) -> np.ndarray:
     return points
 
 
+def rule_key(rule: CategoricalFit | NumericFit | EngagementRule, config: ScoringConfig) -> str:
+    """What a rule's points per lead depend on (on given features)."""
+    if isinstance(rule, EngagementRule):
+        return f"eng:{rule_signal_key(config, rule)}:{rule.points!r}:{rule.cap!r}"
+    return "fit:" + rule.model_dump_json()
+
+
+def rule_points(rule: CategoricalFit | NumericFit | EngagementRule, config: ScoringConfig,
+                features: Features) -> np.ndarray:
+    """Points one rule gives each lead, remembered per feature set (read-only array)."""
+    if isinstance(rule, EngagementRule):
+        return _remembered(features, rule_key(rule, config), lambda: engagement_points(rule, config, features))
+    return _remembered(features, rule_key(rule, config), lambda: fit_points(rule, features))
+
+
+def rule_points_at(rule: CategoricalFit | NumericFit | EngagementRule, config: ScoringConfig,
+                   features: Features, rows: np.ndarray) -> np.ndarray:
+    """The same points as ``rule_points`` for some leads only, bit for bit."""
+    if isinstance(rule, EngagementRule):
+        key = rule_signal_key(config, rule)
+        activity = (np.nan_to_num(features.numeric[key[4:]][rows], nan=0.0) if key.startswith("col:")
+                    else features.signals[key][rows])
+        return cap_points(activity * float(rule.points), rule.cap)
+    if isinstance(rule, CategoricalFit):
+        cat = features.categorical[rule.column]
+        return categorical_lookup(rule, cat)[cat.codes[rows] + 1]
+    lut = np.array([b.points for b in rule.bins] + [rule.other, rule.missing], dtype=np.float64)
+    return lut[numeric_bin_index(rule, features.numeric[rule.column][rows])]
+
+
+def part_sum(points: list[np.ndarray], size: int, cap) -> np.ndarray:
+    """Rule points added in rule order from zero, then capped: the order the exported SQL uses."""
+    out = np.zeros(size)
+    for p in points:
+        out += p
+    return clip_part(out, cap, in_place=True)
+
+
 def _parts(fit_rules, engagement_rules, config: ScoringConfig, features: Features):
-    fit = np.zeros(features.n)
-    for rule in fit_rules:
-        fit += _remembered(features, "fit:" + rule.model_dump_json(), lambda r=rule: fit_points(r, features))
-    eng = np.zeros(features.n)
-    for rule in engagement_rules:
-        key = f"eng:{rule_signal_key(config, rule)}:{rule.points!r}:{rule.cap!r}"
-        eng += _remembered(features, key, lambda r=rule: engagement_points(r, config, features))
-    return _clip(fit, config.caps.fit), _clip(eng, config.caps.engagement)
+    fit = part_sum([rule_points(r, config, features) for r in fit_rules], features.n, config.caps.fit)
+    eng = part_sum([rule_points(r, config, features) for r in engagement_rules], features.n, config.caps.engagement)
+    return fit, eng
 
 
 def band_index(total: np.ndarray, cuts: list[float]) -> np.ndarray:
@@ -191,7 +235,7 @@ def score(config: ScoringConfig, features: Features) -> Scores:
             f, e = _parts(fit_rules, eng_rules, config, sub)
             fit[mask], eng[mask] = f, e
     mql, sql = lead_thresholds(config, seg)
-    total = _clip(fit + eng, config.caps.total)
+    total = clip_part(fit + eng, config.caps.total, in_place=True)
     return Scores(
         fit=fit,
         engagement=eng,

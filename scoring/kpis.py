@@ -59,27 +59,65 @@ def kpis(features: Features, scores: Scores, sql_target: tuple[float, float] = D
     ``auc_value`` may be passed when already computed (it costs a sort of the scores).
     """
     mature = features.mature
-    y = features.converted & mature
     a = auc(scores.total[mature], features.converted[mature]) if auc_value is None else auc_value
-    is_mql = scores.tier >= 1
-    is_sql = scores.tier >= 2
-    total_conv = int(y.sum())
-    timed = features.point_in_time  # without creation times there are no months
-    months = features.scoring_month if timed else None
-    mql_per_month = monthly_volume_from_months(months, is_mql) if timed else None
-    mql = _rate(int((y & is_mql).sum()), int((mature & is_mql).sum()))
-    sql = _rate(int((y & is_sql).sum()), int((mature & is_sql).sum()))
+    return kpis_from_counts(tier_month_counts(features, scores.tier), features.point_in_time,
+                            sql_target, capacity_per_month, a)
+
+
+def month_status_key(features: Features) -> tuple[np.ndarray, int]:
+    """Per lead ``(month * 3 + outcome status) * 3`` and the number of months, computed once.
+
+    Adding a lead's tier (0-2) gives its cell in one count over month x status x tier, from
+    which every KPI follows; without creation times there is one "month".
+    """
+    cached = features.__dict__.get("_month_status_key")
+    if cached is None:
+        mature = features.mature
+        status = mature.astype(np.int64) + (features.converted & mature)
+        if features.point_in_time and features.n:
+            months = features.scoring_month
+            first = int(months.min())
+            span = int(months.max()) - first + 1
+            key = ((months - first) * 3 + status) * 3
+        else:
+            span, key = 1, status * 3
+        cached = (key.astype(np.int32 if span * 9 < 2**31 else np.int64), span)
+        features.__dict__["_month_status_key"] = cached
+    return cached
+
+
+def tier_month_counts(features: Features, tier: np.ndarray) -> np.ndarray:
+    """Leads per scoring month x outcome status x tier (see ``month_status_key``)."""
+    key, span = month_status_key(features)
+    return np.bincount(np.add(key, tier, dtype=np.intp), minlength=span * 9).reshape(span, 3, 3)
+
+
+def kpis_from_counts(counts: np.ndarray, timed: bool, sql_target: tuple[float, float] = DEFAULT_SQL_TARGET,
+                     capacity_per_month: float | None = None, auc_value: float = float("nan")) -> dict:
+    """The KPI row from counts per month x outcome status x tier (``tier_month_counts``).
+
+    A slider move updates these counts for the leads that moved, instead of recounting all.
+    """
+    by_status = counts.sum(axis=0)  # status x tier
+    total_conv = int(by_status[2].sum())
+    mql = _rate(int(by_status[2, 1:].sum()), int(by_status[1:, 1:].sum()))
+    sql = _rate(int(by_status[2, 2]), int(by_status[1:, 2].sum()))
+    per_month = counts.sum(axis=1)  # month x tier, every lead (mature or not)
+    if per_month.shape[0] >= 3:
+        per_month = per_month[1:-1]  # first and last month are usually partial
+    mql_per_month = float(per_month[:, 1:].sum(axis=1).mean()) if timed else None
     sql_rate = sql["rate"]
+    a = auc_value
     return {
         "auc": None if math.isnan(a) else a,
         "gini": None if math.isnan(a) else gini(a),
         "mql_per_month": mql_per_month,
-        "sql_per_month": monthly_volume_from_months(months, is_sql) if timed else None,
+        "sql_per_month": float(per_month[:, 2].mean()) if timed else None,
         "mql": mql,
         "sql": sql,
         "sql_target": list(sql_target),
         "sql_on_target": None if sql_rate is None else bool(sql_target[0] <= sql_rate <= sql_target[1]),
-        "capture_at_mql": (int((y & is_mql).sum()) / total_conv) if total_conv else None,
+        "capture_at_mql": (mql["conversions"] / total_conv) if total_conv else None,
         "capacity_per_month": capacity_per_month,
         "over_capacity": (None if capacity_per_month is None or mql_per_month is None
                           else bool(mql_per_month > capacity_per_month)),

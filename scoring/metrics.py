@@ -52,21 +52,31 @@ def separation(scores: np.ndarray, converted: np.ndarray) -> tuple[float, float]
     """
     scores = np.asarray(scores)
     y = np.asarray(converted, dtype=bool)
-    pos, neg = np.sort(scores[y]), np.sort(scores[~y])
+    return separation_sorted(np.sort(scores[y]), np.sort(scores[~y]))
+
+
+def separation_sorted(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
+    """AUC and KS from the sorted scores of converted (``pos``) and other (``neg``) leads.
+
+    Only the converted leads are searched among the others, so keeping the two sorted
+    arrays up to date (``scoring.rescore``) makes a slider move cost no sort at all.
+    """
     n_pos, n_neg = pos.size, neg.size
     if n_pos == 0 or n_neg == 0:
         return float("nan"), float("nan")
     below = np.searchsorted(neg, pos, side="left")  # other leads strictly below each converted one
     upto = np.searchsorted(neg, pos, side="right")  # ... at or below (ties)
-    auc_value = float((below.sum() + 0.5 * (upto - below).sum()) / (n_pos * n_neg))
-    # KS: the largest gap of the two right-continuous CDFs, evaluated at every distinct value
-    gaps = []
-    for own, other, n_own, n_other, own_is_pos in ((pos, neg, n_pos, n_neg, True), (neg, pos, n_neg, n_pos, False)):
-        last = np.flatnonzero(np.r_[own[1:] != own[:-1], True])  # end of each run of equal values
-        f_own = (last + 1) / n_own
-        f_other = np.searchsorted(other, own[last], side="right") / n_other
-        gaps.append(np.max(np.abs(f_own - f_other)))
-    return auc_value, float(max(gaps))
+    auc_value = float((int(below.sum()) + 0.5 * int((upto - below).sum())) / (n_pos * n_neg))
+    # KS: the largest gap of the two right-continuous CDFs. Between two distinct converted
+    # values the converted CDF is flat, so the gap is largest at the first of them and
+    # smallest just below the next one: both are read off ``below`` / ``upto``.
+    last = np.flatnonzero(np.r_[pos[1:] != pos[:-1], True])  # end of each run of equal values
+    f_pos = (last + 1) / n_pos
+    gap_at = np.abs(f_pos - upto[last] / n_neg)
+    nxt = below[last[:-1] + 1]  # other leads strictly below the next distinct converted value
+    gap_before = np.abs(f_pos[:-1] - nxt / n_neg)
+    first_gap = below[0] / n_neg  # below the lowest converted lead: converted CDF is 0
+    return auc_value, float(max(gap_at.max(), gap_before.max(initial=0.0), first_gap))
 
 
 def gini(auc_value: float) -> float:
@@ -79,13 +89,11 @@ def ks_statistic(scores: np.ndarray, converted: np.ndarray) -> float:
     return separation(scores, converted)[1]
 
 
-def _status_counts(group: np.ndarray, converted: np.ndarray, mature: np.ndarray,
-                   k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mature leads, mature conversions and immature leads per group, in one count."""
+def status_counts(group: np.ndarray, converted: np.ndarray, mature: np.ndarray, k: int) -> np.ndarray:
+    """Leads per group x outcome status (0 immature, 1 mature not converted, 2 converted), one count."""
     mature = np.asarray(mature, dtype=bool)
-    status = mature.astype(np.int64) + (np.asarray(converted, dtype=bool) & mature)  # 0 / 1 / 2
-    counts = np.bincount(group.astype(np.int64) * 3 + status, minlength=3 * k).reshape(k, 3)
-    return counts[:, 1] + counts[:, 2], counts[:, 2], counts[:, 0]
+    status = mature.astype(np.int64) + (np.asarray(converted, dtype=bool) & mature)
+    return np.bincount(group.astype(np.int64) * 3 + status, minlength=3 * k).reshape(k, 3)
 
 
 def band_bounds(cuts: list[float], low: float | None, high: float | None) -> list[tuple]:
@@ -98,7 +106,18 @@ def band_table(total: np.ndarray, band: np.ndarray, converted: np.ndarray, matur
                cuts: list[float], low: float | None = None, high: float | None = None) -> list[dict]:
     """One row per band, lowest first (see module docstring for the columns' meaning)."""
     k = len(cuts) + 1
-    leads, conversions, immature = _status_counts(band, converted, mature, k)
+    return band_rows(status_counts(band, converted, mature, k), cuts, low, high)
+
+
+def band_rows(counts: np.ndarray, cuts: list[float], low: float | None = None,
+              high: float | None = None) -> list[dict]:
+    """The band table from counts per band x outcome status (immature, not converted, converted).
+
+    Counts are what a slider move updates incrementally; the table is derived from them.
+    """
+    k = len(cuts) + 1
+    counts = np.asarray(counts).reshape(k, 3)
+    leads, conversions, immature = counts[:, 1] + counts[:, 2], counts[:, 2], counts[:, 0]
     total_leads, total_conv = leads.sum(), conversions.sum()
     overall = total_conv / total_leads if total_leads else math.nan
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -129,7 +148,13 @@ def band_table(total: np.ndarray, band: np.ndarray, converted: np.ndarray, matur
 
 def tier_table(tier: np.ndarray, converted: np.ndarray, mature: np.ndarray) -> dict[str, dict]:
     """Leads, conversions and rate per tier (mature leads), plus immature counts."""
-    leads, conversions, immature = _status_counts(tier, converted, mature, 3)
+    return tier_rows(status_counts(tier, converted, mature, 3))
+
+
+def tier_rows(counts: np.ndarray) -> dict[str, dict]:
+    """The tier table from counts per tier x outcome status (immature, not converted, converted)."""
+    counts = np.asarray(counts).reshape(3, 3)
+    leads, conversions, immature = counts[:, 1] + counts[:, 2], counts[:, 2], counts[:, 0]
     return {
         name: {
             "leads": int(leads[i]),

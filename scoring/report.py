@@ -35,39 +35,59 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
     (they do not depend on the thresholds), so a threshold move skips the sort.
     """
     scores = scores if scores is not None else score(config, features)
-    mature = features.mature
-    y = features.converted[mature]
+    facts = outcome_facts(features)
     if known is None:
-        a, ks = separation(scores.total[mature], y)
+        mature = features.mature
+        a, ks = separation(scores.total[mature], features.converted[mature])
     else:
         a = float("nan") if known["auc"] is None else known["auc"]
         ks = float("nan") if known["ks"] is None else known["ks"]
     low, high = total_bounds(config)
+    known = known or {}
     return {
         "report_version": REPORT_VERSION,
         "model": config.name,
         "leads": int(features.n),
-        "mature_leads": int(mature.sum()),
-        "immature_leads": int((~mature).sum()),
-        "conversions": int(y.sum()),
-        "conversion_rate": float(y.mean()) if y.size else None,
+        "mature_leads": facts["mature_leads"],
+        "immature_leads": facts["immature_leads"],
+        "conversions": facts["conversions"],
+        "conversion_rate": facts["conversion_rate"],
         "auc": None if math.isnan(a) else a,
         "gini": None if math.isnan(a) else gini(a),
         "ks": _none_nan(ks),
         "thresholds": {"mql": config.thresholds.mql, "sql": config.thresholds.sql},
-        "bands": known["bands"] if known is not None else band_table(
-            scores.total, scores.band, features.converted, mature, config.bands, low, high),
-        "tiers": tier_table(scores.tier, features.converted, mature),
+        "bands": known["bands"] if "bands" in known else band_table(
+            scores.total, scores.band, features.converted, features.mature, config.bands, low, high),
+        "tiers": known["tiers"] if "tiers" in known else tier_table(scores.tier, features.converted, features.mature),
         "data": {
             "point_in_time": features.point_in_time,
             "data_end": features.data_end.isoformat(sep=" "),
-            "first_lead": _iso(features.created_at.min()) if features.n and features.point_in_time else None,
-            "last_lead": _iso(features.created_at.max()) if features.n and features.point_in_time else None,
+            "first_lead": facts["first_lead"],
+            "last_lead": facts["last_lead"],
             "scoring_point_days": config.evaluation.scoring_point_days,
             "outcome_window_days": config.evaluation.outcome_window_days,
         },
         "quality": features.quality.to_dict(),
     }
+
+
+def outcome_facts(features: Features) -> dict:
+    """Mature leads, conversions and date range: facts of the data, counted once per feature set."""
+    cached = features.__dict__.get("_outcome_facts")
+    if cached is None:
+        mature = features.mature
+        y = features.converted[mature]
+        timed = bool(features.n) and features.point_in_time
+        cached = {
+            "mature_leads": int(mature.sum()),
+            "immature_leads": int(features.n - mature.sum()),
+            "conversions": int(y.sum()),
+            "conversion_rate": float(y.mean()) if y.size else None,
+            "first_lead": _iso(features.created_at.min()) if timed else None,
+            "last_lead": _iso(features.created_at.max()) if timed else None,
+        }
+        features.__dict__["_outcome_facts"] = cached
+    return dict(cached)
 
 
 def _none_nan(x: float) -> float | None:

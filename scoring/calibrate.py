@@ -35,6 +35,8 @@ class ModelView:
     scores: Scores
     result: dict
     kpis: dict
+    sorted_scores: tuple | None = None
+    """Sorted total scores of mature converted and other leads (for the histogram), if kept."""
 
 
 @dataclass
@@ -63,7 +65,8 @@ def model_view(config: ScoringConfig, features: Features,
     result = calibration(config, features, state.scores, known)
     return ModelView(config, state.scores, result,
                      kpis_from_counts(state.tier_counts, features.point_in_time, sql_target,
-                                      capacity_per_month, state.auc))
+                                      capacity_per_month, state.auc),
+                     sorted_scores=(state.pos, state.neg))
 
 
 def warnings_for(view: ModelView, label: str = "draft") -> list[str]:
@@ -97,7 +100,7 @@ def calibration_view(draft: ScoringConfig, approved: ScoringConfig, features: Fe
         movers=movers(features, a.scores, d.scores),
         grid=fit_engagement_grid(features, d.scores, cuts["fit"], cuts["engagement"]),
         grid_cuts=cuts,
-        histogram=score_histogram(d.scores, features),
+        histogram=score_histogram(d.scores, features, sorted_classes=d.sorted_scores),
         diff=config_diff(approved, draft),
         warnings=warnings_for(d),
     )

@@ -64,6 +64,16 @@ def kpis(features: Features, scores: Scores, sql_target: tuple[float, float] = D
                             sql_target, capacity_per_month, a)
 
 
+def outcome_status(features: Features) -> np.ndarray:
+    """Per lead 0 immature, 1 mature not converted, 2 mature converted (int8, computed once)."""
+    cached = features.__dict__.get("_outcome_status")
+    if cached is None:
+        cached = features.mature.astype(np.int8) + (features.converted & features.mature)
+        cached.setflags(write=False)
+        features.__dict__["_outcome_status"] = cached
+    return cached
+
+
 def month_status_key(features: Features) -> tuple[np.ndarray, int]:
     """Per lead ``(month * 3 + outcome status) * 3`` and the number of months, computed once.
 
@@ -72,8 +82,7 @@ def month_status_key(features: Features) -> tuple[np.ndarray, int]:
     """
     cached = features.__dict__.get("_month_status_key")
     if cached is None:
-        mature = features.mature
-        status = mature.astype(np.int64) + (features.converted & mature)
+        status = outcome_status(features).astype(np.int64)
         if features.point_in_time and features.n:
             months = features.scoring_month
             first = int(months.min())
@@ -142,13 +151,15 @@ class MoverGroup:
 
 def movers(features: Features, before: Scores, after: Scores) -> list[MoverGroup]:
     """How many leads cross the MQL and SQL lines each way, and how those movers converted."""
-    y = features.converted & features.mature
+    status = outcome_status(features)
+    # one count over (tier before, tier after, outcome status): every mover group follows
+    cells = np.bincount((before.tier.astype(np.intp) * 3 + after.tier) * 3 + status, minlength=27).reshape(3, 3, 3)
     out = []
     for line, level in (("MQL", 1), ("SQL", 2)):
-        was, now = before.tier >= level, after.tier >= level
-        for direction, mask in (("up", ~was & now), ("down", was & ~now)):
-            out.append(MoverGroup(line, direction, int(mask.sum()), int((mask & features.mature).sum()),
-                                  int((mask & y).sum())))
+        for direction, group in (("up", cells[:level, level:]), ("down", cells[level:, :level])):
+            by_status = group.sum(axis=(0, 1))
+            out.append(MoverGroup(line, direction, int(by_status.sum()), int(by_status[1] + by_status[2]),
+                                  int(by_status[2])))
     return out
 
 
@@ -193,21 +204,36 @@ def fit_engagement_grid(features: Features, scores: Scores, fit_cuts: tuple[floa
     return rows
 
 
-def score_histogram(scores: Scores, features: Features, bins: int = 40) -> dict:
-    """Score distribution of converted vs not converted mature leads, as shares."""
-    mature = features.mature
-    total = scores.total[mature]
-    y = features.converted[mature]
-    if total.size == 0:
+def score_histogram(scores: Scores, features: Features, bins: int = 40,
+                    sorted_classes: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Score distribution of converted vs not converted mature leads, as shares.
+
+    ``sorted_classes`` (the sorted scores of converted and other mature leads, kept by
+    ``scoring.rescore``) turns the two histograms into binary searches of the bin edges.
+    """
+    if sorted_classes is None:
+        mature = features.mature
+        y = features.converted[mature]
+        total = scores.total[mature]
+        sorted_classes = (np.sort(total[y]), np.sort(total[~y]))
+    conv_sorted, non_sorted = sorted_classes
+    ends = [a[[0, -1]] for a in sorted_classes if a.size]
+    if not ends:
         return {"edges": [], "converted": [], "not_converted": []}
-    lo, hi = float(total.min()), float(total.max())
+    lo, hi = float(min(e[0] for e in ends)), float(max(e[1] for e in ends))
     if hi <= lo:
         hi = lo + 1
     edges = np.linspace(lo, hi, bins + 1)
-    conv, _ = np.histogram(total[y], bins=edges)
-    non, _ = np.histogram(total[~y], bins=edges)
+    conv, non = (_bin_counts(a, edges) for a in (conv_sorted, non_sorted))
     return {
         "edges": edges.tolist(),
         "converted": (conv / max(conv.sum(), 1)).tolist(),
         "not_converted": (non / max(non.sum(), 1)).tolist(),
     }
+
+
+def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.histogram`` counts of sorted values: half-open bins, the last one closed."""
+    at = np.searchsorted(sorted_values, edges, side="left")
+    at[-1] = np.searchsorted(sorted_values, edges[-1], side="right")
+    return np.diff(at)

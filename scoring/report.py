@@ -141,18 +141,16 @@ def _f(x: float | None, spec: str) -> str:
 
 def data_summary(features: Features) -> dict:
     """The sidebar's facts: leads, mature leads, date range, overall conversion rate."""
-    mature = features.mature
-    conversions = int((features.converted & mature).sum())
-    timed = features.n and features.point_in_time
+    facts = outcome_facts(features)  # counted once per feature set, not on every rerun
     return {
         "leads": int(features.n),
-        "mature_leads": int(mature.sum()),
+        "mature_leads": facts["mature_leads"],
         "point_in_time": features.point_in_time,
-        "first_lead": _iso(features.created_at.min())[:10] if timed else None,
-        "last_lead": _iso(features.created_at.max())[:10] if timed else None,
+        "first_lead": facts["first_lead"][:10] if facts["first_lead"] else None,
+        "last_lead": facts["last_lead"][:10] if facts["last_lead"] else None,
         "data_end": features.data_end.strftime("%Y-%m-%d"),
-        "conversions": conversions,
-        "conversion_rate": conversions / int(mature.sum()) if mature.any() else None,
+        "conversions": facts["conversions"],
+        "conversion_rate": facts["conversion_rate"],
         "findings": len(features.quality.findings),
     }
 

@@ -42,7 +42,7 @@ from .engine import (
     tier_index,
 )
 from .features import Features, rule_signal_key
-from .kpis import month_status_key, tier_month_counts
+from .kpis import month_status_key, outcome_status, tier_month_counts
 from .metrics import separation_sorted
 
 SCORED_CACHE = 3
@@ -70,16 +70,6 @@ class Scored:
     """Leads per scoring month x outcome status x tier (``kpis.tier_month_counts``)."""
     path: str = "full"
     """How it was computed: 'full', 'delta' (changed leads only) or 'thresholds' (re-tiered)."""
-
-
-def outcome_status(features: Features) -> np.ndarray:
-    """Per lead 0 immature, 1 mature not converted, 2 mature converted (int8, computed once)."""
-    cached = features.__dict__.get("_outcome_status")
-    if cached is None:
-        cached = features.mature.astype(np.int8) + (features.converted & features.mature)
-        cached.setflags(write=False)
-        features.__dict__["_outcome_status"] = cached
-    return cached
 
 
 def scored(config: ScoringConfig, features: Features) -> Scored:

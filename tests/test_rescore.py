@@ -183,3 +183,23 @@ def test_kept_arrays_are_read_only(demo):
     view = model_view(_config(steps=[_points("demo_request", 7)]), features)
     with pytest.raises(ValueError):
         view.scores.total[0] = 1.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_histogram_from_sorted_classes_equals_numpy_histogram(seed):
+    from scoring.kpis import _bin_counts
+
+    rng = np.random.default_rng(seed)
+    values = np.sort(rng.integers(0, 12, size=300).astype(float))  # values sit on the edges
+    edges = np.linspace(values[0], values[-1], 9)
+    np.testing.assert_array_equal(_bin_counts(values, edges), np.histogram(values, bins=edges)[0])
+
+
+def test_page_histogram_uses_the_kept_sorted_scores(demo):
+    from scoring.calibrate import calibration_view
+    from scoring.kpis import score_histogram
+
+    _, features = demo
+    draft = _config(steps=[_points("webinar_attended", 2)])
+    view = calibration_view(draft, _config(), features)
+    assert view.histogram == score_histogram(view.draft.scores, features)  # computed from the arrays

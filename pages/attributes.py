@@ -63,7 +63,7 @@ with tabs[0]:
 with tabs[1]:
     view.suggestion_tab(ctx.db, features, draft, ctx.approved, ctx.approved_ref, ctx.segment_value, float(share))
 with tabs[2]:
-    view.decay_tab(ctx.db, draft, ctx.segment_column, ctx.segment_value, float(share))
+    view.decay_tab(ctx.db, features, draft, ctx.segment_value, float(share))
 with tabs[3]:
     view.thresholds_tab(features, draft)
 with tabs[4]:

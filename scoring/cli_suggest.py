@@ -24,7 +24,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     from .cli import CliError, ensure_demo
     from .features import extract_features
     from .source import open_source
-    from .suggest import compare_auc, compare_decays, decay_label, decay_spec, reliability, suggest_points
+    from .suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
 
     out = Path(args.out)
     if out.exists():
@@ -34,8 +34,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     ensure_demo(Path(args.db))
     with open_source(args.db) as source:
-        spec = decay_spec(config) if args.decays else config
-        features = extract_features(source, spec)
+        features = extract_features(source, config)  # decay options are derived from its kept events
     suggestion = suggest_points(config, features, holdout_share=args.holdout, seed=args.seed)
     split = suggestion.split
     rows = compare_auc({"suggested": suggestion.config, config.name: config}, features, split)

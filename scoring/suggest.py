@@ -18,7 +18,8 @@ meeting can trust it no more than it deserves:
   about X% convert" is a number, not a guess.
 
 Only mature leads enter a fit or a rate. Everything is vectorised numpy on the cached
-feature arrays; DuckDB is read only when the decay comparison needs new signals.
+feature arrays; the decay comparison re-weighs the events the extraction kept
+(``derive_features``), so it reads DuckDB no more than the draft did.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .config import (
     normalise_value,
 )
 from .engine import numeric_bin_index, score, segment_index
-from .features import Features, FeatureSpec, feature_spec, rule_signal_key, union_spec
+from .features import Features, FeatureSpec, derive_features, feature_spec, rule_signal_key, union_spec
 from .kpis import DEFAULT_SQL_TARGET
 from .metrics import SMALL_BAND, auc, band_bounds, band_label, wilson_interval
 
@@ -517,7 +518,7 @@ def with_thresholds(config: ScoringConfig, mql: float, sql: float) -> ScoringCon
 
 
 def decay_spec(config: ScoringConfig, options: tuple[dict, ...] | list[dict] = DECAY_OPTIONS) -> FeatureSpec:
-    """One feature spec holding the signals of every decay option: one DuckDB pass for all."""
+    """One feature spec holding the signals of every decay option (for callers that want them all at once)."""
     spec = feature_spec(config)
     for option in options:
         merged = union_spec(spec, feature_spec(with_decay(config, option)))
@@ -526,9 +527,17 @@ def decay_spec(config: ScoringConfig, options: tuple[dict, ...] | list[dict] = D
     return spec
 
 
-def decay_configs(config: ScoringConfig, options: tuple[dict, ...] | list[dict] = DECAY_OPTIONS) -> list[ScoringConfig]:
-    """The config under each decay option (for loaders that merge specs themselves)."""
-    return [with_decay(config, option) for option in options]
+def features_with_signals(features: Features, config: ScoringConfig) -> Features:
+    """Features holding the config's decayed sums: ``features`` when it has them all, else
+    derived from its kept events (numpy, no DuckDB; shares the lead arrays)."""
+    spec = feature_spec(config)
+    if all(s.key in features.signals for s in spec.signals):
+        return features
+    derived = derive_features(features, spec)
+    if derived is None:
+        raise ValueError("the features hold neither this decay's activity sums nor the events to compute them "
+                         "(extract them for decay_spec(config))")
+    return derived
 
 
 def compare_decays(config: ScoringConfig, features: Features, split: Split,
@@ -536,9 +545,10 @@ def compare_decays(config: ScoringConfig, features: Features, split: Split,
                    min_leads: int = MIN_LEADS, seed: int = 0, max_train: int | None = DECAY_MAX_TRAIN) -> dict:
     """Refit the points under each decay; compare hold-out AUC and Brier score; suggest one.
 
-    ``features`` must hold every option's signals (see ``decay_spec``). The refit per
-    decay is what makes the comparison fair: a decay that keeps more events changes
-    what a point per event is worth. Also shown: the draft's own points under each decay
+    ``features`` are the draft's (one extraction): each option's sums are derived from
+    the events they kept, one option at a time (or taken from ``features`` when it holds
+    them, see ``decay_spec``). The refit per decay is what makes the comparison fair: a
+    decay that keeps more events changes what a point per event is worth. Also shown: the draft's own points under each decay
     (no refit). The best hold-out AUC wins; within ``DECAY_TIE`` the lower Brier score.
     """
     scope = _scope(config, features)
@@ -548,10 +558,11 @@ def compare_decays(config: ScoringConfig, features: Features, split: Split,
     rows = []
     for option in options:
         cfg = with_decay(config, option)
-        design = design_matrix(cfg, features, train, min_leads)
+        option_features = features_with_signals(features, cfg)
+        design = design_matrix(cfg, option_features, train, min_leads)
         model = fit_logistic(design.X[train], y[train], C, max_train, seed)
         p = 1 / (1 + np.exp(-linear_predictor(design.X, model)))
-        draft_total = score(cfg, features).total
+        draft_total = score(cfg, option_features).total
         rows.append({
             "decay": dict(option),
             "label": decay_label(option),

@@ -14,15 +14,13 @@ import streamlit as st
 
 from scoring.attributes import AttributeTable, flat_rows, summary_rows
 from scoring.charts import decay_chart, iv_chart, reliability_chart, tradeoff_chart
-from scoring.config import ConfigError, ScoringConfig
+from scoring.config import ScoringConfig
 from scoring.diff import config_diff
 from scoring.features import Features
 from scoring.kpis import DEFAULT_SQL_TARGET
-from scoring.source import SourceError
 from scoring.suggest import (
     MQL_CAPTURE,
     compare_auc,
-    decay_configs,
     decay_label,
     holdout_split,
     probability_sentence,
@@ -107,24 +105,26 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
                        file_name=f"{draft.name}-suggested.yaml", mime="text/yaml", key="download_suggestion")
 
 
-def decay_tab(db: Path, draft: ScoringConfig, segment_column: str | None, segment: str | None,
-              share: float) -> None:
-    """Every decay option by hold-out AUC and Brier score, on request (it reads DuckDB again)."""
+def decay_tab(db: Path, features: Features, draft: ScoringConfig, segment: str | None, share: float) -> None:
+    """Every decay option by hold-out AUC and Brier score, on request.
+
+    ``features`` are the page's (the draft's columns and event types, the segment's
+    leads); each option's sums are derived from their kept events, so no DuckDB query.
+    """
     st.caption("Every decay option with the points refitted for it (a decay that keeps more events changes what a "
                "point per event is worth), judged on the hold-out by AUC and Brier score; also the draft's own "
                "points under each decay. Per-rule decays are replaced by the option.")
     if not any(rule.event is not None for rule in draft.engagement):
         st.info("The draft has no event rules, so decay does not matter.")
         return
-    if not st.toggle("Compare decay options (reads every option from DuckDB in one pass)", key="attr_decays"):
+    if not st.toggle("Compare decay options (re-weighs the events already read, one option at a time)",
+                     key="attr_decays"):
         return
     try:
-        features = data.features_for(db, draft, *decay_configs(draft))
-    except (SourceError, ConfigError, ValueError) as exc:
+        result = data.decays_for(db, features, draft, segment, share)
+    except ValueError as exc:
         st.error(str(exc))
         return
-    features = data.segment_view(db, features, segment_column, segment)
-    result = data.decays_for(db, features, draft, segment, share)
     st.success(result["reason"])
     st.plotly_chart(decay_chart(result["rows"]), width="stretch", key="decay_chart")
     table = pd.DataFrame([{**r, "decay": r["label"]} for r in result["rows"]]).drop(columns=["label"])

@@ -1,8 +1,10 @@
-"""Cached data access for the app: features are extracted once per data and spec.
+"""Cached data access for the app: features are extracted once per data and spec without decays.
 
-``st.cache_resource`` keeps the numpy arrays in memory without copying them per rerun;
-the key is the database file's identity plus the feature spec, so a points or threshold
-change hits the cache and a decay or mapping change re-extracts.
+``st.cache_resource`` keeps the numpy arrays in memory without copying them per rerun.
+An extraction (the base) is keyed by the database file's identity plus the spec with its
+decays stripped; the features of a spec are derived from its base in numpy. So a points
+or threshold change hits the cache, a decay change re-weighs the kept events (no query),
+and only a mapping, window, column or event-type change reads DuckDB again.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ import numpy as np
 import streamlit as st
 
 from scoring.config import ScoringConfig, config_to_dict, dump_config
-from scoring.features import Features, FeatureSpec, extract_features, feature_spec, spec_cache_key, union_spec
+from scoring.features import (
+    Features,
+    FeatureSpec,
+    decay_free_spec,
+    derive_features,
+    extract_features,
+    feature_spec,
+    spec_cache_key,
+    union_spec,
+)
 from scoring.source import SourceError, check_database_file, open_source
 from scoring.store import ConfigStore, default_store
 
@@ -63,8 +74,9 @@ def _quality(fingerprint: str, mapping_json: str, _path: str, _spec: FeatureSpec
         return check_quality(source, _spec.mapping, now=now, data_end=data_end(source, _spec.mapping, now))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reading leads and events from DuckDB...")
-def _features(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -> Features:
+@st.cache_resource(max_entries=3, show_spinner="Reading leads and events from DuckDB...")
+def _base(fingerprint: str, base_key: str, _path: str, _spec: FeatureSpec) -> Features:
+    """One extraction per data and decay-free spec: the lead arrays and the kept events."""
     from scoring.features import feature_needs
     from scoring.source import check_columns
 
@@ -74,11 +86,25 @@ def _features(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -
         return extract_features(source, _spec, quality=quality)
 
 
+@st.cache_resource(max_entries=4, show_spinner="Weighing the events under the decay...")
+def _features(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -> Features:
+    """A spec's features, derived from its base: shared lead arrays, its own decayed sums.
+
+    Each entry keeps its base alive, so at most 3 + 4 extractions are held (in practice
+    one or two: the draft's decays do not change its base).
+    """
+    base_spec = decay_free_spec(_spec)
+    base = _base(fingerprint, spec_cache_key(base_spec), _path, base_spec)
+    derived = derive_features(base, _spec)
+    assert derived is not None  # the base has the spec's columns and event types by construction
+    return derived
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _segment(fingerprint: str, spec_key: str, column: str, value: str, _features: Features) -> Features:
     cat = _features.categorical[column]
     codes = np.flatnonzero(cat.categories == value)
-    return _features.subset(np.isin(cat.codes, codes))
+    return _features.subset(np.isin(cat.codes, codes), keep_events=True)  # the decay tab derives from it
 
 
 def features_for(path: Path, *configs: ScoringConfig) -> Features:

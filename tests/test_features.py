@@ -1,0 +1,365 @@
+"""Feature extraction in pieces: kept events, decayed sums in numpy, derived decays, categorical codes.
+
+Every expectation is computed independently: decayed sums by a plain DuckDB aggregation
+written out below, categories by Arrow's dictionary encoding of the sorted leads (what
+extraction did before it coded them in SQL), kept events by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from scoring import features as fmod
+from scoring.config import config_from_dict, normalise_value, parse_config
+from scoring.features import (
+    FeatureSpec,
+    Signal,
+    decay_free_spec,
+    derive_features,
+    extract_features,
+    feature_spec,
+)
+from scoring.source import open_source
+
+from .conftest import DAY, SMALL_CONFIG, T0, file_digest, make_db
+
+TYPES = ["demo_request", "email_open", "Email_Click", " pricing_page_view ", "webinar"]
+DECAYS = [
+    {"kind": "exponential", "half_life_days": 9},
+    {"kind": "linear", "lifespan_days": 12},
+    {"kind": "window", "days": 5},
+    {"kind": "none"},
+]
+
+
+@pytest.fixture(scope="module")
+def messy_db(tmp_path_factory):
+    """400 random leads (duplicate ids, missing creation times), 8,000 events around their
+    creation with every kind of timing (before creation, after the scoring point, after the
+    conversion, after the data's end, unknown leads), conversions before and after the
+    scoring point."""
+    rng = np.random.default_rng(11)
+    n = 400
+    minutes = rng.integers(0, 200 * 24 * 60, n)
+    created = [T0 + dt.timedelta(minutes=int(m)) for m in minutes]
+    leads = [(i, None if i % 97 == 5 else created[i], str(rng.choice(["VP", " vp", "CEO", "Select", ""])),
+              int(rng.integers(1, 5000)), str(rng.choice(["free", "business"]))) for i in range(n)]
+    leads += [(i, T0 + dt.timedelta(days=int(rng.integers(0, 200))), "Student", 1, "free") for i in range(0, n, 13)]
+    events = []
+    for _ in range(8_000):
+        lead = int(rng.integers(0, n + 20))  # some unknown
+        start = created[lead] if lead < n else T0
+        when = start + dt.timedelta(minutes=int(rng.integers(-20 * 24 * 60, 12 * 24 * 60)))
+        events.append((lead, str(rng.choice(TYPES)), when))
+    events.append((3, "demo_request", dt.datetime(2999, 1, 1)))  # after the data's end
+    outcomes = [(i, created[i] + dt.timedelta(minutes=int(rng.integers(0, 40 * 24 * 60))), float(i))
+                for i in range(0, n, 3)]
+    path = tmp_path_factory.mktemp("messy") / "messy.duckdb"
+    con = duckdb.connect(str(path))
+    for name, rows, columns in (
+        ("leads", leads, ["lead_id", "created_at", "seniority", "company_size", "email_domain_type"]),
+        ("events", events, ["lead_id", "event_type", "occurred_at"]),
+        ("outcomes", outcomes, ["lead_id", "converted_at", "deal_value"]),
+    ):
+        con.register("new_rows", pa.Table.from_pylist([dict(zip(columns, row)) for row in rows]))
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM new_rows")
+        con.unregister("new_rows")
+    con.close()
+    return path
+
+
+def _config(decay: dict, events: list, extra: list | None = None):
+    rules = [{"event": events, "points": 1}] + (extra or [])
+    return config_from_dict({
+        "source": {"events": {}, "outcome": {"table": "outcomes", "deal_value": "deal_value"}},
+        "evaluation": {"scoring_point_days": 7, "outcome_window_days": 30},
+        "decay": decay,
+        "fit": [{"type": "categorical", "column": "seniority", "points": {"VP": 1}}],
+        "engagement": rules,
+        "thresholds": {"mql": 1, "sql": 2},
+        "bands": [1],
+    })
+
+
+def _weight_sql(decay: dict) -> str:
+    kind = decay["kind"]
+    if kind == "exponential":
+        return f"pow(0.5, age / {decay['half_life_days']})"
+    if kind == "linear":
+        return f"greatest(0.0, 1.0 - age / {decay['lifespan_days']})"
+    if kind == "window":
+        return f"CASE WHEN age < {decay['days']} THEN 1.0 ELSE 0.0 END"
+    return "1.0"
+
+
+def _reference_sums(db, decay: dict, types: list[str], end: dt.datetime) -> dict:
+    """Lead id -> decayed sum, by the straightforward SQL: earliest creation per id, scoring
+    point 7 days later, earliest known conversion, events strictly before both."""
+    sql = f"""
+        WITH l AS (SELECT lead_id, min(created_at) + INTERVAL 7 DAY AS scoring FROM leads
+                   WHERE lead_id IS NOT NULL GROUP BY 1 HAVING min(created_at) IS NOT NULL),
+             o AS (SELECT lead_id, min(converted_at) AS conv FROM outcomes WHERE converted_at <= $end GROUP BY 1),
+             e AS (SELECT l.lead_id, (epoch_us(l.scoring) - epoch_us(e.occurred_at)) / 86400000000.0 AS age
+                   FROM events e JOIN l ON e.lead_id = l.lead_id LEFT JOIN o ON o.lead_id = l.lead_id
+                   WHERE e.occurred_at < l.scoring AND (o.conv IS NULL OR e.occurred_at < o.conv)
+                     AND e.occurred_at <= $end AND list_contains($types, lower(trim(e.event_type))))
+        SELECT lead_id, sum(CAST({_weight_sql(decay)} AS DOUBLE)) FROM e GROUP BY 1"""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return dict(con.execute(sql, {"end": end, "types": types}).fetchall())
+
+
+def _signal_key(config) -> str:
+    return fmod.rule_signal_key(config, config.engagement[0])
+
+
+@pytest.mark.parametrize("decay", DECAYS, ids=[d["kind"] for d in DECAYS])
+@pytest.mark.parametrize("events", [["demo_request"], ["EMAIL_open", "email_click"]], ids=["one", "two"])
+def test_decayed_sums_equal_a_plain_sql_aggregation(messy_db, decay, events):
+    config = _config(decay, events)
+    with open_source(messy_db) as source:
+        features = extract_features(source, config)
+    expected_by_id = _reference_sums(messy_db, decay, [e.lower() for e in events], features.data_end)
+    expected = np.array([expected_by_id.get(i, 0.0) for i in features.lead_id.tolist()])
+    got = features.signals[_signal_key(config)]
+    assert got.dtype == np.float64
+    assert (expected != 0).sum() > 50  # the test data exercises the sums
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def _assert_same_features(a, b) -> None:
+    for name in ("lead_id", "created_at", "scoring_at", "converted", "mature", "converted_at", "deal_value"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.categorical.keys() == b.categorical.keys()
+    for col in a.categorical:
+        np.testing.assert_array_equal(a.categorical[col].codes, b.categorical[col].codes)
+        assert a.categorical[col].categories.tolist() == b.categorical[col].categories.tolist()
+    assert a.numeric.keys() == b.numeric.keys()
+    for col in a.numeric:
+        np.testing.assert_array_equal(a.numeric[col], b.numeric[col])
+    assert a.signals.keys() == b.signals.keys()
+    for key in a.signals:
+        np.testing.assert_allclose(a.signals[key], b.signals[key], rtol=1e-12, atol=1e-12, err_msg=key)
+    assert a.data_end == b.data_end and a.spec == b.spec
+
+
+def test_derived_decay_equals_a_fresh_extraction_and_shares_the_leads(messy_db):
+    extra = [{"event": "webinar", "points": 2, "decay": {"kind": "window", "days": 20}}]
+    base_config = _config({"kind": "exponential", "half_life_days": 30}, ["demo_request", "email_click"], extra)
+    with open_source(messy_db) as source:
+        base = extract_features(source, base_config)
+        for decay in DECAYS:
+            other = feature_spec(_config(decay, ["demo_request", "email_click"], extra))
+            assert other != base.spec
+            derived = derive_features(base, other)
+            assert derived is not None
+            _assert_same_features(derived, extract_features(source, other))
+            for name in ("lead_id", "created_at", "scoring_at", "converted", "deal_value"):
+                assert np.shares_memory(getattr(derived, name), getattr(base, name)), name
+            assert np.shares_memory(derived.categorical["seniority"].codes, base.categorical["seniority"].codes)
+            webinar = next(s.key for s in other.signals if s.events == ("webinar",))
+            assert derived.signals[webinar] is base.signals[webinar]  # same key: the same array
+
+
+def test_derive_needs_the_columns_and_event_types_base_kept(messy_db):
+    config = _config({"kind": "none"}, ["demo_request"])
+    with open_source(messy_db) as source:
+        base = extract_features(source, config)
+    spec = base.spec
+    new_type = feature_spec(_config({"kind": "none"}, ["demo_request", "webinar"]))
+    assert derive_features(base, new_type) is None
+    with_column = FeatureSpec(spec.mapping_json, spec.scoring_point_days, spec.outcome_window_days,
+                              spec.categorical + ("email_domain_type",), spec.numeric, spec.signals)
+    assert derive_features(base, with_column) is None
+    numeric = FeatureSpec(spec.mapping_json, spec.scoring_point_days, spec.outcome_window_days,
+                          spec.categorical, ("company_size",), spec.signals)
+    assert derive_features(base, numeric) is None
+    window = FeatureSpec(spec.mapping_json, spec.scoring_point_days, 60.0, spec.categorical, spec.numeric,
+                         spec.signals)
+    assert derive_features(base, window) is None
+    fewer = FeatureSpec(spec.mapping_json, spec.scoring_point_days, spec.outcome_window_days, (), (),
+                        (Signal(("demo_request",), ("exponential", 3.0)),))
+    derived = derive_features(base, fewer)
+    assert derived is not None and derived.categorical == {} and list(derived.signals) == [fewer.signals[0].key]
+
+
+def test_decay_free_spec_serves_every_decay(messy_db):
+    config = _config({"kind": "linear", "lifespan_days": 20}, ["demo_request", "email_click"],
+                     [{"event": "webinar", "points": 1, "decay": {"kind": "window", "days": 3}}])
+    spec = feature_spec(config)
+    base_spec = decay_free_spec(spec)
+    assert [s.decay for s in base_spec.signals] == [("none",)]
+    assert base_spec.signals[0].events == ("demo_request", "email_click", "webinar")
+    with open_source(messy_db) as source:
+        base = extract_features(source, base_spec)
+        _assert_same_features(derive_features(base, spec), extract_features(source, spec))
+
+
+def test_kept_events_by_hand(small_db):
+    """Only events strictly before the scoring point and before the conversion are kept."""
+    config = parse_config(SMALL_CONFIG)
+    with open_source(small_db) as source:
+        features = extract_features(source, config)
+    kept = features.events
+    assert kept.types == ("demo_request", "email_click", "email_open")
+    assert (kept.row.dtype, kept.code.dtype, kept.age.dtype) == (np.int32, np.int8, np.float64)
+    got = list(zip(kept.code.tolist(), kept.row.tolist(), kept.age.tolist()))
+    # lead 1 (row 0): demo requests 1 and 17 days before its scoring point (the one at the
+    # scoring point is not kept), an email open 6 days before. Lead 2 (row 1): a click and an
+    # open; its open after the scoring point is not kept. Lead 4 (row 3): demo requests 6 and
+    # 5 days before; its email open after the conversion (day 5.5) is not kept. Lead 99 is unknown.
+    assert got == [(0, 0, 1.0), (0, 0, 17.0), (0, 3, 5.0), (0, 3, 6.0), (1, 1, 6.0), (2, 0, 6.0), (2, 1, 5.0)]
+
+
+def test_kept_events_are_ordered_the_same_on_every_run(messy_db):
+    config = _config({"kind": "none"}, ["demo_request", "email_click", "webinar", "pricing_page_view"])
+    runs = []
+    for _ in range(3):
+        with open_source(messy_db) as source:
+            runs.append(extract_features(source, config).events)
+    first = runs[0]
+    assert len(first.row) > 1000
+    order = np.lexsort((first.age, first.row, first.code))
+    np.testing.assert_array_equal(order, np.arange(len(order)))  # sorted by (code, row, age)
+    for other in runs[1:]:
+        for name in ("row", "code", "age"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(first, name))
+
+
+def test_no_event_rules_keep_no_events(small_db):
+    config = config_from_dict({"source": {"outcome": {"table": "outcomes"}},
+                               "fit": [{"type": "categorical", "column": "seniority", "points": {"VP": 1}}],
+                               "thresholds": {"mql": 1, "sql": 2}, "bands": [1]})
+    with open_source(small_db) as source:
+        features = extract_features(source, config)
+    assert features.events is None and features.signals == {}
+
+
+def test_segment_view_keeps_its_events_renumbered(messy_db):
+    config = _config({"kind": "exponential", "half_life_days": 5}, ["demo_request", "email_click"])
+    with open_source(messy_db) as source:
+        features = extract_features(source, config)
+    mask = features.lead_id % 2 == 0
+    sub = features.subset(mask, keep_events=True)
+    assert features.subset(mask).events is None  # the engine's per-segment subsets skip the events
+    other = feature_spec(_config({"kind": "linear", "lifespan_days": 8}, ["demo_request", "email_click"]))
+    whole = derive_features(features, other)
+    part = derive_features(sub, other)
+    key = other.signals[0].key
+    np.testing.assert_array_equal(part.signals[key], whole.signals[key][mask])
+
+
+# --------------------------------------------------------------------------- categorical codes
+
+
+def _old_encoding(db, column: str, missing: list[str]) -> tuple[list, list]:
+    """What extraction did before: trimmed text with missing markers as NULL, sorted leads,
+    Arrow's dictionary encoding (categories in order of first appearance)."""
+    text = f"trim(CAST({column} AS VARCHAR))"
+    sql = f"""
+        SELECT CASE WHEN list_contains($missing, lower({text})) THEN NULL ELSE {text} END AS v
+        FROM (SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY created_at NULLS LAST) AS rn
+              FROM leads WHERE lead_id IS NOT NULL)
+        WHERE rn = 1 AND created_at IS NOT NULL ORDER BY created_at, lead_id"""
+    with duckdb.connect(str(db), read_only=True) as con:
+        table = con.sql(sql, params={"missing": missing}).to_arrow_table()
+    enc = pc.dictionary_encode(table.column("v")).combine_chunks()
+    return enc.indices.fill_null(-1).to_pylist(), enc.dictionary.to_pylist()
+
+
+@pytest.mark.parametrize("lookup_max", [64, 0], ids=["list-scan", "hash-join"])
+def test_categorical_codes_match_the_old_encoding(tmp_path, monkeypatch, lookup_max):
+    monkeypatch.setattr(fmod, "LIST_LOOKUP_MAX", lookup_max)
+    leads = [
+        (5, T0 + 2 * DAY, " vp ", 1, "free"),
+        (1, T0, "CEO", 1, "Select"),
+        (2, T0 + DAY, "VP", 1, None),
+        (3, T0 + DAY, "N/A", 1, "business "),
+        (4, T0 + 3 * DAY, "vp", 1, "business"),
+        (1, T0 + 9 * DAY, "Intern", 1, "x"),       # a later duplicate of id 1: its values are not used
+        (7, None, "Ghost", 1, "x"),                 # no creation time: left out
+        (6, T0 + 3 * DAY, None, 1, "-"),
+    ]
+    db = make_db(tmp_path / "c.duckdb", leads)
+    config = config_from_dict({
+        "source": {"outcome": {"table": "outcomes"}},
+        "fit": [{"type": "categorical", "column": "seniority", "points": {"VP": 1}},
+                {"type": "categorical", "column": "email_domain_type", "points": {"free": 1}}],
+        "thresholds": {"mql": 1, "sql": 2}, "bands": [1],
+    })
+    with open_source(db) as source:
+        features = extract_features(source, config)
+    assert features.lead_id.tolist() == [1, 2, 3, 5, 4, 6]
+    seniority = features.categorical["seniority"]
+    assert seniority.codes.dtype == np.int16
+    assert seniority.categories.tolist() == ["CEO", "VP", "vp"]  # first appearance; 'Intern', 'Ghost' never kept
+    assert seniority.values().tolist() == ["CEO", "VP", None, "vp", "vp", None]
+    domain = features.categorical["email_domain_type"]
+    assert domain.values().tolist() == [None, None, "business", "free", "business", None]
+    missing = [normalise_value(m) for m in config.source.missing_values]
+    for column in ("seniority", "email_domain_type"):
+        codes, categories = _old_encoding(db, column, missing)
+        assert features.categorical[column].codes.tolist() == codes
+        assert features.categorical[column].categories.tolist() == categories
+
+
+def test_many_categories_are_coded_in_int32(tmp_path):
+    n = 33_000
+    db = tmp_path / "wide.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE leads AS SELECT i AS lead_id, TIMESTAMP '2024-01-01' + to_seconds(i) AS created_at, "
+                "'v' || (i * 7919 % $n)::VARCHAR AS seniority FROM range($n) t(i)", {"n": n})
+    con.execute("CREATE TABLE outcomes (lead_id BIGINT, converted_at TIMESTAMP)")
+    con.close()
+    config = config_from_dict({"source": {"outcome": {"table": "outcomes"}},
+                               "fit": [{"type": "categorical", "column": "seniority", "points": {}}],
+                               "thresholds": {"mql": 1, "sql": 2}, "bands": [1]})
+    with open_source(db) as source:
+        cat = extract_features(source, config).categorical["seniority"]
+    assert cat.codes.dtype == np.int32
+    assert cat.codes.tolist() == list(range(n))
+    assert cat.categories.tolist() == [f"v{i * 7919 % n}" for i in range(n)]
+
+
+# --------------------------------------------------------------------------- the user's file
+
+
+def test_extraction_leaves_the_database_file_and_its_folder_alone(small_db, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("LEADCAL_TMP", str(tmp_path_factory.mktemp("spill")))
+    before = (file_digest(small_db), os.stat(small_db).st_mtime_ns, sorted(os.listdir(small_db.parent)))
+    with open_source(small_db) as source:
+        extract_features(source, parse_config(SMALL_CONFIG))
+        temp = source.con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()
+        assert temp == [(0,)]  # the temp table of the leads was dropped
+    after = (file_digest(small_db), os.stat(small_db).st_mtime_ns, sorted(os.listdir(small_db.parent)))
+    assert after == before
+
+
+def test_temp_table_is_dropped_when_extraction_fails(small_db, monkeypatch):
+    def broken(*args):
+        raise duckdb.InvalidInputException("broken on purpose")
+
+    monkeypatch.setattr(fmod, "_keep_events", broken)
+    with open_source(small_db) as source:
+        with pytest.raises(fmod.SourceError, match="broken on purpose"):
+            extract_features(source, parse_config(SMALL_CONFIG))
+        assert source.con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]
+
+
+def test_arrow_and_numpy_types_of_the_lead_arrays(small_db):
+    with open_source(small_db) as source:
+        features = extract_features(source, parse_config(SMALL_CONFIG))
+    assert features.lead_id.dtype == np.int64
+    assert features.created_at.dtype == np.dtype("datetime64[us]")
+    assert features.converted_at.dtype == np.dtype("datetime64[us]")
+    assert np.isnat(features.converted_at).sum() == 3
+    assert features.converted.dtype == bool and features.mature.dtype == bool
+    assert features.numeric["company_size"].dtype == np.float64
+    assert np.isnan(features.numeric["company_size"]).sum() == 1
+    assert features.deal_value.dtype == np.float64 and np.isnan(features.deal_value).sum() == 3

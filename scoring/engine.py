@@ -185,9 +185,15 @@ def part_sum(points: list[np.ndarray], size: int, cap) -> np.ndarray:
     return clip_part(out, cap, in_place=True)
 
 
-def _parts(fit_rules, engagement_rules, config: ScoringConfig, features: Features):
-    fit = part_sum([rule_points(r, config, features) for r in fit_rules], features.n, config.caps.fit)
-    eng = part_sum([rule_points(r, config, features) for r in engagement_rules], features.n, config.caps.engagement)
+def _parts(fit_rules, engagement_rules, config: ScoringConfig, features: Features, known: dict | None = None):
+    known = known or {}
+    fit = known.get("fit")
+    if fit is None:
+        fit = part_sum([rule_points(r, config, features) for r in fit_rules], features.n, config.caps.fit)
+    eng = known.get("engagement")
+    if eng is None:
+        eng = part_sum([rule_points(r, config, features) for r in engagement_rules], features.n,
+                       config.caps.engagement)
     return fit, eng
 
 
@@ -217,11 +223,15 @@ def lead_thresholds(config: ScoringConfig, segment: np.ndarray) -> tuple:
     return mql[segment + 1], sql[segment + 1]
 
 
-def score(config: ScoringConfig, features: Features) -> Scores:
-    """Score every lead with the config's rules (its segment's, where one matches)."""
+def score(config: ScoringConfig, features: Features, known_parts: dict | None = None) -> Scores:
+    """Score every lead with the config's rules (its segment's, where one matches).
+
+    ``known_parts`` may give the 'fit' or 'engagement' part already computed under the same
+    rules and cap (a slider move on an engagement rule leaves the fit part as it was).
+    """
     seg = segment_index(config, features) if config.segments else np.full(features.n, -1, np.int16)
     if not config.segments:
-        fit, eng = _parts(config.fit, config.engagement, config, features)
+        fit, eng = _parts(config.fit, config.engagement, config, features, known_parts)
     else:
         fit, eng = np.zeros(features.n), np.zeros(features.n)
         groups = [(-1, None)] + list(enumerate(config.segments))

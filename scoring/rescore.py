@@ -83,11 +83,11 @@ def scored(config: ScoringConfig, features: Features) -> Scored:
         result = hit if hit.config.thresholds == config.thresholds and not config.segments else _retier(hit, config, features)
     else:
         result = None
-        if not config.segments:
-            for base in kept:
-                result = _delta(base, config, features)
-                if result is not None:
-                    break
+        if not config.segments and kept:
+            # start from the kept config that differs in the fewest leads' points
+            size, i, base, changed, rows = min((m[1].size, i, b, *m) for i, b in enumerate(kept)
+                                                for m in [_moved(b, config, features)])
+            result = _delta(base, config, features, changed, rows)
         if result is None:
             result = full(config, features)
     with CACHE_LOCK:
@@ -98,9 +98,9 @@ def scored(config: ScoringConfig, features: Features) -> Scored:
     return result
 
 
-def full(config: ScoringConfig, features: Features) -> Scored:
-    """Score every lead from the rules (no reuse)."""
-    scores = score(config, features)
+def full(config: ScoringConfig, features: Features, known_parts: dict | None = None) -> Scored:
+    """Score every lead from the rules (reusing only ``known_parts``, see ``engine.score``)."""
+    scores = score(config, features, known_parts)
     status = outcome_status(features)
     pos = np.sort(scores.total[status == 2])
     neg = np.sort(scores.total[status == 1])
@@ -118,18 +118,30 @@ def _retier(base: Scored, config: ScoringConfig, features: Features) -> Scored:
                            tier_counts=tier_month_counts(features, tier), path="thresholds"))
 
 
-def _delta(base: Scored, config: ScoringConfig, features: Features) -> Scored | None:
-    """Re-score only the leads whose points changed; None when too many did."""
+def _moved(base: Scored, config: ScoringConfig, features: Features) -> tuple[dict, np.ndarray]:
+    """The positions of the rules that differ from a kept config, and the leads they move."""
     old_cfg = base.config
     changed = {part: [i for i, (a, b) in enumerate(zip(getattr(old_cfg, part), getattr(config, part)))
                       if rule_key(a, old_cfg) != rule_key(b, config)]
                for part in ("fit", "engagement")}
     moved = [_moved_rows(getattr(old_cfg, part)[i], old_cfg, getattr(config, part)[i], config, features)
              for part, positions in changed.items() for i in positions]
-    rows = np.unique(np.concatenate(moved)) if len(moved) > 1 else (moved[0] if moved else np.empty(0, np.intp))
-    if rows.size > DELTA_MAX_SHARE * features.n:
-        return None
+    if len(moved) == 1:
+        return changed, moved[0]
+    if not moved:
+        return changed, np.empty(0, dtype=np.intp)
+    mask = np.zeros(features.n, dtype=bool)  # the union by a mask (np.unique would sort or hash)
+    for part_rows in moved:
+        mask[part_rows] = True
+    return changed, np.flatnonzero(mask)
+
+
+def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dict, rows: np.ndarray) -> Scored:
+    """Re-score only the leads whose points changed (all leads when too many did)."""
     old = base.scores
+    if rows.size > DELTA_MAX_SHARE * features.n:  # from scratch, but a part no rule of it moved is kept
+        return full(config, features, {part: getattr(old, part) for part in ("fit", "engagement")
+                                       if not changed[part]})
     parts = {}
     for part, cap in (("fit", config.caps.fit), ("engagement", config.caps.engagement)):
         array = getattr(old, part)
@@ -143,7 +155,7 @@ def _delta(base: Scored, config: ScoringConfig, features: Features) -> Scored | 
     band = old.band.copy()
     band[rows] = band_index(total[rows], config.bands)
     mql, sql = lead_thresholds(config, old.segment)
-    same_thresholds = config.thresholds == old_cfg.thresholds
+    same_thresholds = config.thresholds == base.config.thresholds
     if same_thresholds:
         tier = old.tier.copy()
         tier[rows] = tier_index(total[rows], mql, sql)

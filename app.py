@@ -6,6 +6,9 @@ DuckDB file and LEADCAL_STORE for another config store.
 
 import streamlit as st
 
+from scoring.runtime import tune_numpy_memory
+
+tune_numpy_memory()  # no huge-page compaction stalls on slider moves (see scoring/runtime.py)
 st.set_page_config(page_title="leadcal", page_icon=":material/tune:", layout="wide")
 
 page = st.navigation([

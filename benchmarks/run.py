@@ -575,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.child:
+        from scoring.runtime import tune_numpy_memory
+
+        tune_numpy_memory()  # as the app does (app.py)
         fn = run_core if args.child == "core" else run_apptest
         result = fn(args.db, args.repeats, args.load_repeats) if args.child == "core" else fn(args.db, args.repeats)
         args.result_file.write_text(json.dumps(result, default=str))

@@ -150,15 +150,18 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
             array[rows] = part_sum([rule_points_at(r, config, features, rows) for r in getattr(config, part)],
                                    rows.size, cap)
         parts[part] = array
+    new_total = clip_part(parts["fit"][rows] + parts["engagement"][rows], config.caps.total, in_place=True)
+    shifted = new_total != old.total[rows]
+    rows, new_total = rows[shifted], new_total[shifted]  # a capped total may not move: nothing else does
     total = old.total.copy()
-    total[rows] = clip_part(parts["fit"][rows] + parts["engagement"][rows], config.caps.total, in_place=True)
+    total[rows] = new_total
     band = old.band.copy()
-    band[rows] = band_index(total[rows], config.bands)
+    band[rows] = band_index(new_total, config.bands)
     mql, sql = lead_thresholds(config, old.segment)
     same_thresholds = config.thresholds == base.config.thresholds
     if same_thresholds:
         tier = old.tier.copy()
-        tier[rows] = tier_index(total[rows], mql, sql)
+        tier[rows] = tier_index(new_total, mql, sql)
     else:
         tier = tier_index(total, mql, sql)
     status = outcome_status(features)[rows]

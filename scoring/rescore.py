@@ -46,7 +46,10 @@ from .kpis import month_status_key, outcome_status, tier_month_counts
 from .metrics import separation_sorted
 
 SCORED_CACHE = 3
-"""Scored configs kept per feature set (each holds a few arrays of one float per lead)."""
+"""Scored configs kept per feature set (each holds a few arrays of one float per lead)..."""
+
+SCORED_CACHE_BYTES = 512 * 2**20
+"""... but no more than this many bytes of them, beyond the two a meeting needs (approved, draft)."""
 
 DELTA_MAX_SHARE = 0.3
 """Above this share of leads moving, scoring from scratch is as fast (measured at 1M leads)."""
@@ -93,9 +96,18 @@ def scored(config: ScoringConfig, features: Features) -> Scored:
     with CACHE_LOCK:
         cache[key] = result
         cache.move_to_end(key)
-        while len(cache) > SCORED_CACHE:
+        while len(cache) > SCORED_CACHE or (len(cache) > 2 and _kept_bytes(cache) > SCORED_CACHE_BYTES):
             cache.popitem(last=False)
     return result
+
+
+def _kept_bytes(cache: OrderedDict) -> int:
+    """Bytes held by kept states (arrays shared between them counted once)."""
+    seen: dict[int, int] = {}
+    for s in cache.values():
+        for a in (s.pos, s.neg, s.scores.fit, s.scores.engagement, s.scores.total, s.scores.band, s.scores.tier):
+            seen[id(a)] = a.nbytes
+    return sum(seen.values())
 
 
 def full(config: ScoringConfig, features: Features, known_parts: dict | None = None) -> Scored:
@@ -212,7 +224,7 @@ def _active_rows(features: Features, key: str) -> np.ndarray:
         cache: dict = features.__dict__.setdefault("_active_rows", {})
         rows = cache.get(key)
     if rows is None:
-        rows = np.flatnonzero(features.feature(key))
+        rows = np.flatnonzero(features.feature(key)).astype(np.int32 if features.n < 2**31 else np.intp)
         rows.setflags(write=False)
         with CACHE_LOCK:
             cache[key] = rows

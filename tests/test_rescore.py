@@ -203,3 +203,19 @@ def test_page_histogram_uses_the_kept_sorted_scores(demo):
     draft = _config(steps=[_points("webinar_attended", 2)])
     view = calibration_view(draft, _config(), features)
     assert view.histogram == score_histogram(view.draft.scores, features)  # computed from the arrays
+
+
+def test_kept_states_are_bounded_by_bytes_but_keep_two(demo, monkeypatch):
+    import scoring.rescore as rescore
+
+    db, _ = demo
+    with open_source(db) as source:
+        features = extract_features(source, _config())
+    monkeypatch.setattr(rescore, "SCORED_CACHE_BYTES", 1)
+    for value in (3, 4, 5):
+        model_view(_config(steps=[_points("demo_request", value)]), features)
+    assert len(features.__dict__["_scored_cache"]) == 2
+    monkeypatch.setattr(rescore, "SCORED_CACHE_BYTES", 2**40)
+    for value in (6, 7, 8, 9):
+        model_view(_config(steps=[_points("demo_request", value)]), features)
+    assert len(features.__dict__["_scored_cache"]) == rescore.SCORED_CACHE

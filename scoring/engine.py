@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import CategoricalFit, EngagementRule, NumericFit, ScoringConfig, Segment, normalise_value
 from .features import Categorical, Features, rule_signal_key
+from .kernels import engagement_at
 
 TIERS = ("below_mql", "mql", "sql")
 """Tier names, in order of the codes in ``Scores.tier``."""
@@ -175,6 +176,27 @@ def rule_points_at(rule: CategoricalFit | NumericFit | EngagementRule, config: S
         return categorical_lookup(rule, cat)[cat.codes[rows] + 1]
     lut = np.array([b.points for b in rule.bins] + [rule.other, rule.missing], dtype=np.float64)
     return lut[numeric_bin_index(rule, features.numeric[rule.column][rows])]
+
+
+def engagement_part_at(config: ScoringConfig, features: Features, rows: np.ndarray) -> np.ndarray:
+    """The engagement part of some leads, as ``part_sum`` of ``rule_points_at`` gives it, in one pass.
+
+    A points move re-adds every engagement rule for the leads it moves; reading each lead's
+    activities together (``kernels.engagement_at``) beats one gather per rule.
+    """
+    rules = config.engagement
+    cap = config.caps.engagement
+    if not rules:
+        return part_sum([], rows.size, cap)
+    keys = [rule_signal_key(config, r) for r in rules]
+    activities = tuple(np.ascontiguousarray(features.numeric[k[4:]] if k.startswith("col:") else features.signals[k],
+                                            dtype=np.float64) for k in keys)
+    points = np.array([float(r.points) for r in rules])
+    caps = np.array([np.inf if r.cap is None else float(r.cap) for r in rules])
+    is_column = np.array([k.startswith("col:") for k in keys])
+    low = -np.inf if cap is None or cap.min is None else float(cap.min)
+    high = np.inf if cap is None or cap.max is None else float(cap.max)
+    return engagement_at(np.ascontiguousarray(rows, dtype=np.int64), activities, points, caps, is_column, low, high)
 
 
 def part_sum(points: list[np.ndarray], size: int, cap) -> np.ndarray:

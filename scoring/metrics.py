@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from .engine import TIERS
+from .kernels import auc_ks
 
 Z95 = 1.959963984540054
 SMALL_BAND = 30
@@ -58,25 +59,13 @@ def separation(scores: np.ndarray, converted: np.ndarray) -> tuple[float, float]
 def separation_sorted(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
     """AUC and KS from the sorted scores of converted (``pos``) and other (``neg``) leads.
 
-    Only the converted leads are searched among the others, so keeping the two sorted
-    arrays up to date (``scoring.rescore``) makes a slider move cost no sort at all.
+    One compiled walk over both (``kernels.auc_ks``), so keeping the two sorted arrays up
+    to date (``scoring.rescore``) makes a slider move cost no sort and no binary search.
     """
-    n_pos, n_neg = pos.size, neg.size
-    if n_pos == 0 or n_neg == 0:
+    if pos.size == 0 or neg.size == 0:
         return float("nan"), float("nan")
-    below = np.searchsorted(neg, pos, side="left")  # other leads strictly below each converted one
-    upto = np.searchsorted(neg, pos, side="right")  # ... at or below (ties)
-    auc_value = float((int(below.sum()) + 0.5 * int((upto - below).sum())) / (n_pos * n_neg))
-    # KS: the largest gap of the two right-continuous CDFs. Between two distinct converted
-    # values the converted CDF is flat, so the gap is largest at the first of them and
-    # smallest just below the next one: both are read off ``below`` / ``upto``.
-    last = np.flatnonzero(np.r_[pos[1:] != pos[:-1], True])  # end of each run of equal values
-    f_pos = (last + 1) / n_pos
-    gap_at = np.abs(f_pos - upto[last] / n_neg)
-    nxt = below[last[:-1] + 1]  # other leads strictly below the next distinct converted value
-    gap_before = np.abs(f_pos[:-1] - nxt / n_neg)
-    first_gap = below[0] / n_neg  # below the lowest converted lead: converted CDF is 0
-    return auc_value, float(max(gap_at.max(), gap_before.max(initial=0.0), first_gap))
+    auc_value, ks = auc_ks(np.ascontiguousarray(pos, dtype=np.float64), np.ascontiguousarray(neg, dtype=np.float64))
+    return float(auc_value), float(ks)
 
 
 def gini(auc_value: float) -> float:

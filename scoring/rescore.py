@@ -33,6 +33,7 @@ from .engine import (
     band_index,
     categorical_lookup,
     clip_part,
+    engagement_part_at,
     lead_thresholds,
     part_sum,
     rule_key,
@@ -42,6 +43,7 @@ from .engine import (
     tier_index,
 )
 from .features import Features, rule_signal_key
+from .kernels import merge_replace
 from .kpis import month_status_key, outcome_status, tier_month_counts
 from .metrics import separation_sorted
 
@@ -159,8 +161,8 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
         array = getattr(old, part)
         if changed[part]:
             array = array.copy()
-            array[rows] = part_sum([rule_points_at(r, config, features, rows) for r in getattr(config, part)],
-                                   rows.size, cap)
+            array[rows] = (engagement_part_at(config, features, rows) if part == "engagement" else
+                           part_sum([rule_points_at(r, config, features, rows) for r in config.fit], rows.size, cap))
         parts[part] = array
     new_total = clip_part(parts["fit"][rows] + parts["engagement"][rows], config.caps.total, in_place=True)
     shifted = new_total != old.total[rows]
@@ -234,21 +236,11 @@ def _active_rows(features: Features, key: str) -> np.ndarray:
 def replace_sorted(values: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     """``values`` (sorted) with one occurrence of each of ``old`` taken out and ``new`` merged in.
 
-    Equal to ``np.sort`` of the changed multiset, in time linear in ``values`` (no sort of it).
+    Equal to ``np.sort`` of the changed multiset, in one pass over ``values`` (``kernels``).
     """
     if old.size == 0 and new.size == 0:
         return values
-    old = np.sort(old)
-    first = np.searchsorted(values, old, side="left")
-    # repeated old values take consecutive positions: add each one's rank within its run
-    run_start = np.r_[True, old[1:] != old[:-1]]
-    idx = np.arange(old.size)
-    first += idx - np.maximum.accumulate(np.where(run_start, idx, 0))
-    keep = np.ones(values.size, dtype=bool)
-    keep[first] = False
-    merged = np.concatenate([values[keep], np.sort(new)])
-    merged.sort(kind="stable")  # two sorted runs: the stable sort (timsort) merges them in one pass
-    return merged
+    return merge_replace(values, np.sort(old), np.sort(new))
 
 
 def _frozen(s: Scored) -> Scored:

@@ -178,25 +178,37 @@ def rule_points_at(rule: CategoricalFit | NumericFit | EngagementRule, config: S
     return lut[numeric_bin_index(rule, features.numeric[rule.column][rows])]
 
 
+def engagement_inputs(config: ScoringConfig, features: Features) -> tuple:
+    """The engagement rules as the compiled loops take them: activities, points, caps, column flags, part cap."""
+    rules = config.engagement
+    cap = config.caps.engagement
+    keys = [rule_signal_key(config, r) for r in rules]
+    activities = tuple(_read_only(features.numeric[k[4:]] if k.startswith("col:") else features.signals[k])
+                       for k in keys)
+    points = np.array([float(r.points) for r in rules], dtype=np.float64)
+    caps = np.array([np.inf if r.cap is None else float(r.cap) for r in rules], dtype=np.float64)
+    is_column = np.array([k.startswith("col:") for k in keys], dtype=bool)
+    low = -np.inf if cap is None or cap.min is None else float(cap.min)
+    high = np.inf if cap is None or cap.max is None else float(cap.max)
+    return activities, points, caps, is_column, low, high
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only contiguous float64 view (a copy only if needed): compiled loops take one array type."""
+    view = np.ascontiguousarray(values, dtype=np.float64).view()
+    view.setflags(write=False)
+    return view
+
+
 def engagement_part_at(config: ScoringConfig, features: Features, rows: np.ndarray) -> np.ndarray:
     """The engagement part of some leads, as ``part_sum`` of ``rule_points_at`` gives it, in one pass.
 
     A points move re-adds every engagement rule for the leads it moves; reading each lead's
     activities together (``kernels.engagement_at``) beats one gather per rule.
     """
-    rules = config.engagement
-    cap = config.caps.engagement
-    if not rules:
-        return part_sum([], rows.size, cap)
-    keys = [rule_signal_key(config, r) for r in rules]
-    activities = tuple(np.ascontiguousarray(features.numeric[k[4:]] if k.startswith("col:") else features.signals[k],
-                                            dtype=np.float64) for k in keys)
-    points = np.array([float(r.points) for r in rules])
-    caps = np.array([np.inf if r.cap is None else float(r.cap) for r in rules])
-    is_column = np.array([k.startswith("col:") for k in keys])
-    low = -np.inf if cap is None or cap.min is None else float(cap.min)
-    high = np.inf if cap is None or cap.max is None else float(cap.max)
-    return engagement_at(np.ascontiguousarray(rows, dtype=np.int64), activities, points, caps, is_column, low, high)
+    if not config.engagement:
+        return part_sum([], rows.size, config.caps.engagement)
+    return engagement_at(np.ascontiguousarray(rows, dtype=np.int64), *engagement_inputs(config, features))
 
 
 def part_sum(points: list[np.ndarray], size: int, cap) -> np.ndarray:

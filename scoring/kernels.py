@@ -90,25 +90,86 @@ def engagement_at(rows: np.ndarray, activities: tuple, points: np.ndarray, caps:
     ``is_column`` marks activity columns, whose NaN counts as 0 (``np.nan_to_num``);
     ``low``/``high`` are the part's cap (-inf/inf when open).
     """
-    big = np.finfo(np.float64).max
-    out = np.empty(rows.size)
+    out = np.zeros(rows.size)
+    for r in range(len(activities)):  # rule by rule: the tuple is indexed once per rule, not per lead
+        _add_rule(out, activities[r], rows, points[r], caps[r], is_column[r])
     for k in range(rows.size):
-        row = rows[k]
-        total = 0.0
-        for r in range(len(activities)):
-            a = activities[r][row]
-            if is_column[r]:
-                if a != a:
-                    a = 0.0
-                elif a == np.inf:
-                    a = big
-                elif a == -np.inf:
-                    a = -big
-            c = a * points[r]
-            cap = caps[r]
-            if cap != np.inf:
-                c = max(c, -cap)
-                c = min(c, cap)
-            total += c
-        out[k] = min(max(total, low), high)
+        out[k] = min(max(out[k], low), high)
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_rule(out, activity, rows, points, cap, is_column):  # pragma: no cover
+    """``out[k] += activity[rows[k]] * points`` limited to +-cap (NaN/inf of a column as np.nan_to_num)."""
+    big = np.finfo(np.float64).max
+    for k in range(out.size):
+        a = activity[rows[k]]
+        if is_column:
+            if a != a:
+                a = 0.0
+            elif a == np.inf:
+                a = big
+            elif a == -np.inf:
+                a = -big
+        c = a * points
+        if cap != np.inf:
+            c = max(c, -cap)
+            c = min(c, cap)
+        out[k] += c
+
+
+@njit(cache=True, nogil=True)
+def score_all(fit: np.ndarray, activities: tuple, points: np.ndarray, caps: np.ndarray, is_column: np.ndarray,
+              eng_low: float, eng_high: float, total_low: float, total_high: float, cuts: np.ndarray,
+              mql: float, sql: float, status: np.ndarray, month_key: np.ndarray, months: int):  # pragma: no cover
+    """Every lead's engagement part, total, band and tier, and the counts behind the tables, in one pass.
+
+    The arithmetic of ``engine.score`` (rules in order from 0, caps by max then min, band =
+    cut points at or below, tier = thresholds at or below) on a config without segments.
+    Also fills the band x status and month x status x tier counts, and collects the
+    totals of mature converted and other leads (unsorted).
+    """
+    n = fit.size
+    eng = np.zeros(n)
+    every = np.arange(n)
+    for r in range(len(activities)):  # rule by rule, as engine.part_sum adds them
+        _add_rule(eng, activities[r], every, points[r], caps[r], is_column[r])
+    total = np.empty(n)
+    band = np.empty(n, dtype=np.int16)
+    tier = np.empty(n, dtype=np.int8)
+    k = cuts.size + 1
+    band_counts = np.zeros(k * 3, dtype=np.int64)
+    tier_counts = np.zeros(months * 9, dtype=np.int64)
+    n_pos = 0
+    n_neg = 0
+    for i in range(n):
+        if status[i] == 2:
+            n_pos += 1
+        elif status[i] == 1:
+            n_neg += 1
+    pos = np.empty(n_pos)
+    neg = np.empty(n_neg)
+    p = 0
+    q = 0
+    for i in range(n):
+        e = min(max(eng[i], eng_low), eng_high)
+        t = min(max(fit[i] + e, total_low), total_high)
+        eng[i] = e
+        total[i] = t
+        b = 0
+        for c_ in cuts:
+            if t >= c_:
+                b += 1
+        band[i] = b
+        tr = (1 if t >= mql else 0) + (1 if t >= sql else 0)
+        tier[i] = tr
+        s = status[i]
+        band_counts[b * 3 + s] += 1
+        tier_counts[month_key[i] + tr] += 1
+        if s == 2:
+            pos[p] = t
+            p += 1
+        elif s == 1:
+            neg[q] = t
+            q += 1
+    return eng, total, band, tier, band_counts, tier_counts, pos, neg

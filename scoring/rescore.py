@@ -33,6 +33,7 @@ from .engine import (
     band_index,
     categorical_lookup,
     clip_part,
+    engagement_inputs,
     engagement_part_at,
     lead_thresholds,
     part_sum,
@@ -43,7 +44,7 @@ from .engine import (
     tier_index,
 )
 from .features import Features, rule_signal_key
-from .kernels import merge_replace
+from .kernels import merge_replace, score_all
 from .kpis import month_status_key, outcome_status, tier_month_counts
 from .metrics import separation_sorted
 
@@ -113,15 +114,50 @@ def _kept_bytes(cache: OrderedDict) -> int:
 
 
 def full(config: ScoringConfig, features: Features, known_parts: dict | None = None) -> Scored:
-    """Score every lead from the rules (reusing only ``known_parts``, see ``engine.score``)."""
-    scores = score(config, features, known_parts)
+    """Score every lead from the rules (reusing only ``known_parts``, see ``engine.score``).
+
+    Without segments and with engagement rules, one compiled pass (``kernels.score_all``)
+    gives scores and counts; ``engine.score`` and numpy counts otherwise (same numbers).
+    """
     status = outcome_status(features)
-    pos = np.sort(scores.total[status == 2])
-    neg = np.sort(scores.total[status == 1])
-    auc, ks = separation_sorted(pos, neg)
     k = len(config.bands) + 1
-    band_counts = np.bincount(scores.band * 3 + status, minlength=3 * k).reshape(k, 3)
-    return _frozen(Scored(config, scores, pos, neg, auc, ks, band_counts, tier_month_counts(features, scores.tier)))
+    if config.segments or not config.engagement:
+        scores = score(config, features, known_parts)
+        pos = np.sort(scores.total[status == 2])
+        neg = np.sort(scores.total[status == 1])
+        band_counts = np.bincount(scores.band * 3 + status, minlength=3 * k).reshape(k, 3)
+        tier_counts = tier_month_counts(features, scores.tier)
+    else:
+        fit = (known_parts or {}).get("fit")
+        if fit is None:
+            fit = part_sum([rule_points(r, config, features) for r in config.fit], features.n, config.caps.fit)
+        total_cap = config.caps.total
+        key, span = month_status_key(features)
+        eng, total, band, tier, band_counts, tier_counts, pos, neg = score_all(
+            np.ascontiguousarray(fit, dtype=np.float64), *engagement_inputs(config, features),
+            -np.inf if total_cap is None or total_cap.min is None else float(total_cap.min),
+            np.inf if total_cap is None or total_cap.max is None else float(total_cap.max),
+            np.asarray(config.bands, dtype=np.float64), float(config.thresholds.mql), float(config.thresholds.sql),
+            status, key, span)
+        pos.sort()
+        neg.sort()
+        band_counts = band_counts.reshape(k, 3)
+        tier_counts = tier_counts.reshape(span, 3, 3)
+        scores = Scores(fit=fit, engagement=eng, total=total, band=band, tier=tier,
+                        segment=_no_segments(features))
+    auc, ks = separation_sorted(pos, neg)
+    return _frozen(Scored(config, scores, pos, neg, auc, ks, band_counts, tier_counts))
+
+
+def _no_segments(features: Features) -> np.ndarray:
+    """The segment of every lead when the config has none (-1), one read-only array per feature set."""
+    with CACHE_LOCK:
+        seg = features.__dict__.get("_no_segments")
+        if seg is None:
+            seg = np.full(features.n, -1, dtype=np.int16)
+            seg.setflags(write=False)
+            features.__dict__["_no_segments"] = seg
+    return seg
 
 
 def _retier(base: Scored, config: ScoringConfig, features: Features) -> Scored:

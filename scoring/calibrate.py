@@ -22,6 +22,7 @@ from .kpis import (
     movers,
     score_histogram,
 )
+from .kernels import warm_up
 from .metrics import band_rows, tier_rows
 from .report import calibration, total_bounds
 from .rescore import scored
@@ -91,6 +92,7 @@ def calibration_view(draft: ScoringConfig, approved: ScoringConfig, features: Fe
                      approved_view: ModelView | None = None) -> CalibrationView:
     """Draft vs approved on the same leads (``approved_view`` may be passed in from a cache)."""
     d = model_view(draft, features, sql_target, capacity_per_month)
+    warm_up(len(draft.engagement))  # the next slider move's compiled loops are ready
     a = approved_view or model_view(approved, features, sql_target, capacity_per_month)
     cuts = {"fit": default_grid_cuts(draft, "fit", d.scores.fit),
             "engagement": default_grid_cuts(draft, "engagement", d.scores.engagement)}

@@ -173,3 +173,19 @@ def score_all(fit: np.ndarray, activities: tuple, points: np.ndarray, caps: np.n
             neg[q] = t
             q += 1
     return eng, total, band, tier, band_counts, tier_counts, pos, neg
+
+
+def warm_up(n_rules: int) -> None:
+    """Compile (or load from the disk cache) what a points move runs, for a config with ``n_rules``
+    engagement rules, so the first slider move does not wait for the compiler (about a second)."""
+    v = np.array([0.0, 1.0])
+    merge_replace(v, v[:1], v[1:])
+    auc_ks(v[:1], v[1:])
+    if n_rules:
+        acts = []
+        for _ in range(n_rules):
+            a = np.zeros(2)
+            a.setflags(write=False)
+            acts.append(a)
+        engagement_at(np.zeros(1, dtype=np.int64), tuple(acts), np.zeros(n_rules), np.full(n_rules, np.inf),
+                      np.zeros(n_rules, dtype=bool), -np.inf, np.inf)

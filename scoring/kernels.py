@@ -189,3 +189,52 @@ def warm_up(n_rules: int) -> None:
             acts.append(a)
         engagement_at(np.zeros(1, dtype=np.int64), tuple(acts), np.zeros(n_rules), np.full(n_rules, np.inf),
                       np.zeros(n_rules, dtype=bool), -np.inf, np.inf)
+
+
+@njit(cache=True, nogil=True)
+def apply_moves(rows: np.ndarray, fit: np.ndarray, eng: np.ndarray, total: np.ndarray, band: np.ndarray,
+                tier: np.ndarray, status: np.ndarray, month_key: np.ndarray, total_low: float, total_high: float,
+                cuts: np.ndarray, mql: float, sql: float, retier: bool, band_counts: np.ndarray,
+                tier_counts: np.ndarray):  # pragma: no cover
+    """Move some leads to their new total, band and tier, in place, and their counts with them.
+
+    ``fit`` and ``eng`` already hold the new parts; ``total``, ``band``, ``tier`` and the
+    counts are updated where the total changed (``tier`` only when ``retier``: with new
+    thresholds the caller re-tiers every lead). Returns the old and the new totals of the
+    mature converted and other leads that moved, for the sorted arrays.
+    """
+    old_pos = np.empty(rows.size)
+    new_pos = np.empty(rows.size)
+    old_neg = np.empty(rows.size)
+    new_neg = np.empty(rows.size)
+    p = 0
+    q = 0
+    for k in range(rows.size):
+        i = rows[k]
+        t = min(max(fit[i] + eng[i], total_low), total_high)
+        before = total[i]
+        if t == before:
+            continue
+        total[i] = t
+        b = 0
+        for c in cuts:
+            if t >= c:
+                b += 1
+        s = status[i]
+        band_counts[band[i] * 3 + s] -= 1
+        band_counts[b * 3 + s] += 1
+        band[i] = b
+        if retier:
+            tr = (1 if t >= mql else 0) + (1 if t >= sql else 0)
+            tier_counts[month_key[i] + tier[i]] -= 1
+            tier_counts[month_key[i] + tr] += 1
+            tier[i] = tr
+        if s == 2:
+            old_pos[p] = before
+            new_pos[p] = t
+            p += 1
+        elif s == 1:
+            old_neg[q] = before
+            new_neg[q] = t
+            q += 1
+    return old_pos[:p], new_pos[:p], old_neg[:q], new_neg[:q]

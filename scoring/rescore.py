@@ -44,7 +44,7 @@ from .engine import (
     tier_index,
 )
 from .features import Features, rule_signal_key
-from .kernels import merge_replace, score_all
+from .kernels import apply_moves, merge_replace, score_all
 from .kpis import month_status_key, outcome_status, tier_month_counts
 from .metrics import separation_sorted
 
@@ -200,36 +200,27 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
             array[rows] = (engagement_part_at(config, features, rows) if part == "engagement" else
                            part_sum([rule_points_at(r, config, features, rows) for r in config.fit], rows.size, cap))
         parts[part] = array
-    new_total = clip_part(parts["fit"][rows] + parts["engagement"][rows], config.caps.total, in_place=True)
-    shifted = new_total != old.total[rows]
-    rows, new_total = rows[shifted], new_total[shifted]  # a capped total may not move: nothing else does
-    total = old.total.copy()
-    total[rows] = new_total
-    band = old.band.copy()
-    band[rows] = band_index(new_total, config.bands)
     mql, sql = lead_thresholds(config, old.segment)
     same_thresholds = config.thresholds == base.config.thresholds
+    total, band, tier = old.total.copy(), old.band.copy(), old.tier.copy()
+    band_counts, tier_counts = base.band_counts.ravel().copy(), base.tier_counts.ravel().copy()
+    key, span = month_status_key(features)
+    total_cap = config.caps.total
+    old_pos, new_pos, old_neg, new_neg = apply_moves(
+        np.ascontiguousarray(rows, dtype=np.int64), parts["fit"], parts["engagement"], total, band, tier,
+        outcome_status(features), key,
+        -np.inf if total_cap is None or total_cap.min is None else float(total_cap.min),
+        np.inf if total_cap is None or total_cap.max is None else float(total_cap.max),
+        np.asarray(config.bands, dtype=np.float64), float(mql), float(sql), same_thresholds, band_counts, tier_counts)
+    k = len(config.bands) + 1
+    band_counts = band_counts.reshape(k, 3)
     if same_thresholds:
-        tier = old.tier.copy()
-        tier[rows] = tier_index(new_total, mql, sql)
+        tier_counts = tier_counts.reshape(span, 3, 3)
     else:
         tier = tier_index(total, mql, sql)
-    status = outcome_status(features)[rows]
-    k = len(config.bands) + 1
-    band_counts = (base.band_counts
-                   - np.bincount(old.band[rows] * 3 + status, minlength=3 * k).reshape(k, 3)
-                   + np.bincount(band[rows] * 3 + status, minlength=3 * k).reshape(k, 3))
-    if same_thresholds:
-        key, span = month_status_key(features)
-        cell = key[rows]
-        tier_counts = (base.tier_counts
-                       - np.bincount(cell + old.tier[rows], minlength=span * 9).reshape(span, 3, 3)
-                       + np.bincount(cell + tier[rows], minlength=span * 9).reshape(span, 3, 3))
-    else:
         tier_counts = tier_month_counts(features, tier)
-    pos_rows, neg_rows = rows[status == 2], rows[status == 1]
-    pos = replace_sorted(base.pos, old.total[pos_rows], total[pos_rows])
-    neg = replace_sorted(base.neg, old.total[neg_rows], total[neg_rows])
+    pos = replace_sorted(base.pos, old_pos, new_pos)
+    neg = replace_sorted(base.neg, old_neg, new_neg)
     auc, ks = separation_sorted(pos, neg)
     scores = Scores(fit=parts["fit"], engagement=parts["engagement"], total=total, band=band, tier=tier,
                     segment=old.segment)

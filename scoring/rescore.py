@@ -30,9 +30,7 @@ from .config import CategoricalFit, EngagementRule, ScoringConfig, config_to_dic
 from .engine import (
     CACHE_LOCK,
     Scores,
-    band_index,
     categorical_lookup,
-    clip_part,
     engagement_inputs,
     engagement_part_at,
     lead_thresholds,

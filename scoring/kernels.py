@@ -19,10 +19,14 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def merge_replace(values: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """Sorted ``values`` without one occurrence of each of sorted ``old``, with sorted ``new`` merged in."""
+def merge_replace(values: np.ndarray, old: np.ndarray, new: np.ndarray, out: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Sorted ``values`` without one occurrence of each of sorted ``old``, with sorted ``new`` merged in,
+    written to ``out`` (of size ``len(values) - len(old) + len(new)``)."""
     n, k, m = values.size, old.size, new.size
-    out = np.empty(n - k + m, dtype=values.dtype)
+    if out.size != n - k + m:
+        raise ValueError("the output has the wrong size")
+    if k > n:
+        raise ValueError("a value to take out is not in the sorted array")
     j = 0  # next old value to take out
     l = 0  # next new value to merge in
     o = 0
@@ -35,6 +39,8 @@ def merge_replace(values: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.nd
             out[o] = new[l]
             o += 1
             l += 1
+        if o + (m - l) >= out.size:  # more kept than expected: an old value was not there
+            raise ValueError("a value to take out is not in the sorted array")
         out[o] = v
         o += 1
     if j != k:
@@ -179,7 +185,7 @@ def warm_up(n_rules: int) -> None:
     """Compile (or load from the disk cache) what a points move runs, for a config with ``n_rules``
     engagement rules, so the first slider move does not wait for the compiler (about a second)."""
     v = np.array([0.0, 1.0])
-    merge_replace(v, v[:1], v[1:])
+    merge_replace(v, v[:1], v[1:], np.empty(2))
     auc_ks(v[:1], v[1:])
     if n_rules:
         acts = []

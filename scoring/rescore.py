@@ -21,6 +21,7 @@ When many leads move (a rule that fires for most leads), it scores from scratch.
 from __future__ import annotations
 
 import json
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -79,27 +80,34 @@ class Scored:
 def scored(config: ScoringConfig, features: Features) -> Scored:
     """The config's ``Scored`` on these features, reusing a kept config where it can."""
     key = _rules_key(config)
+    result = _reuse_or_score(config, features, key)
+    with CACHE_LOCK:
+        cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
+        cache[key] = result
+        cache.move_to_end(key)
+        while len(cache) > SCORED_CACHE or (len(cache) > 2 and _kept_bytes(cache) > SCORED_CACHE_BYTES):
+            _, evicted = cache.popitem(last=False)
+            _recycle(features, evicted)
+            del evicted
+    return result
+
+
+def _reuse_or_score(config: ScoringConfig, features: Features, key: str) -> Scored:
+    """Re-tier a kept config with the same rules, else move the leads from the closest kept one, else score."""
     with CACHE_LOCK:
         cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
         hit = cache.get(key)
         kept = [s for s in reversed(cache.values()) if _structure_key(s.config) == _structure_key(config)]
     if hit is not None:
-        result = hit if hit.config.thresholds == config.thresholds and not config.segments else _retier(hit, config, features)
-    else:
-        result = None
-        if not config.segments and kept:
-            # start from the kept config that differs in the fewest leads' points
-            size, i, base, changed, rows = min((m[1].size, i, b, *m) for i, b in enumerate(kept)
-                                                for m in [_moved(b, config, features)])
-            result = _delta(base, config, features, changed, rows)
-        if result is None:
-            result = full(config, features)
-    with CACHE_LOCK:
-        cache[key] = result
-        cache.move_to_end(key)
-        while len(cache) > SCORED_CACHE or (len(cache) > 2 and _kept_bytes(cache) > SCORED_CACHE_BYTES):
-            cache.popitem(last=False)
-    return result
+        if hit.config.thresholds == config.thresholds and not config.segments:
+            return hit
+        return _retier(hit, config, features)
+    if not config.segments and kept:
+        # start from the kept config that differs in the fewest leads' points
+        _, _, base, changed, rows = min((m[1].size, i, b, *m) for i, b in enumerate(kept)
+                                        for m in [_moved(b, config, features)])
+        return _delta(base, config, features, changed, rows)
+    return full(config, features)
 
 
 def _kept_bytes(cache: OrderedDict) -> int:
@@ -194,13 +202,13 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
     for part, cap in (("fit", config.caps.fit), ("engagement", config.caps.engagement)):
         array = getattr(old, part)
         if changed[part]:
-            array = array.copy()
+            array = _copy(features, array)
             array[rows] = (engagement_part_at(config, features, rows) if part == "engagement" else
                            part_sum([rule_points_at(r, config, features, rows) for r in config.fit], rows.size, cap))
         parts[part] = array
     mql, sql = lead_thresholds(config, old.segment)
     same_thresholds = config.thresholds == base.config.thresholds
-    total, band, tier = old.total.copy(), old.band.copy(), old.tier.copy()
+    total, band, tier = _copy(features, old.total), _copy(features, old.band), _copy(features, old.tier)
     band_counts, tier_counts = base.band_counts.ravel().copy(), base.tier_counts.ravel().copy()
     key, span = month_status_key(features)
     total_cap = config.caps.total
@@ -217,8 +225,8 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
     else:
         tier = tier_index(total, mql, sql)
         tier_counts = tier_month_counts(features, tier)
-    pos = replace_sorted(base.pos, old_pos, new_pos)
-    neg = replace_sorted(base.neg, old_neg, new_neg)
+    pos = replace_sorted(base.pos, old_pos, new_pos, _take(features, base.pos))
+    neg = replace_sorted(base.neg, old_neg, new_neg, _take(features, base.neg))
     auc, ks = separation_sorted(pos, neg)
     scores = Scores(fit=parts["fit"], engagement=parts["engagement"], total=total, band=band, tier=tier,
                     segment=old.segment)
@@ -258,14 +266,56 @@ def _active_rows(features: Features, key: str) -> np.ndarray:
     return rows
 
 
-def replace_sorted(values: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+def replace_sorted(values: np.ndarray, old: np.ndarray, new: np.ndarray,
+                   out: np.ndarray | None = None) -> np.ndarray:
     """``values`` (sorted) with one occurrence of each of ``old`` taken out and ``new`` merged in.
 
-    Equal to ``np.sort`` of the changed multiset, in one pass over ``values`` (``kernels``).
+    Equal to ``np.sort`` of the changed multiset, in one pass over ``values`` (``kernels``);
+    into ``out`` when given (same size as ``values``: as many values come in as go out).
     """
     if old.size == 0 and new.size == 0:
         return values
-    return merge_replace(values, np.sort(old), np.sort(new))
+    if out is None:
+        out = np.empty(values.size - old.size + new.size, dtype=values.dtype)
+    return merge_replace(values, np.sort(old), np.sort(new), out)
+
+
+def _take(features: Features, like: np.ndarray) -> np.ndarray:
+    """A writable array shaped like ``like``: a recycled one (see ``_recycle``) or a new one."""
+    with CACHE_LOCK:
+        spare = features.__dict__.setdefault("_spare_arrays", {}).pop((like.shape, like.dtype.str), None)
+    if spare is None:
+        return np.empty_like(like)
+    spare.setflags(write=True)
+    return spare
+
+
+def _copy(features: Features, values: np.ndarray) -> np.ndarray:
+    """A writable copy, into a recycled array when there is one."""
+    out = _take(features, values)
+    np.copyto(out, values)
+    return out
+
+
+def _recycle(features: Features, state: Scored) -> None:
+    """Keep one array per shape and type of an evicted state for the next move, if nobody holds it.
+
+    A new state per move needs new arrays of one value per lead; fresh memory costs page
+    faults (at 1M leads a third of a points move). Only arrays nothing else refers to are
+    kept: a page's view, another kept state sharing an array, or a view into it all show
+    up in the reference counts, and then nothing is recycled.
+    """
+    if sys.getrefcount(state) > 3 or sys.getrefcount(state.scores) > 2:  # caller, argument, getrefcount
+        return
+    spare = features.__dict__.setdefault("_spare_arrays", {})
+    for name, holder in (("engagement", state.scores), ("total", state.scores), ("band", state.scores),
+                         ("tier", state.scores), ("fit", state.scores), ("pos", state), ("neg", state)):
+        if sys.getrefcount(getattr(holder, name)) > 2:  # the holder, getrefcount
+            continue
+        array = getattr(holder, name)
+        if array.base is None and array.flags.c_contiguous:  # numpy owns it (not a compiled loop's)
+            spare.setdefault((array.shape, array.dtype.str), array)
+        del array
 
 
 def _frozen(s: Scored) -> Scored:

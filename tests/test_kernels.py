@@ -7,7 +7,12 @@ import pytest
 from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
-from scoring.kernels import auc_ks, merge_replace
+from scoring.kernels import auc_ks
+from scoring.kernels import merge_replace as _merge_into
+
+
+def merge_replace(values, old, new):
+    return _merge_into(values, old, new, np.empty(values.size - old.size + new.size))
 
 
 def _numpy_replace(values, old, new):
@@ -45,8 +50,13 @@ def test_merge_replace_edges():
     np.testing.assert_array_equal(merge_replace(v, v, np.array([])), np.array([]))  # everything out
     np.testing.assert_array_equal(merge_replace(v, np.array([2.0]), np.array([2.0, 9.0, -1.0])[[2, 0, 1]]),
                                   [-1.0, 1.0, 2.0, 2.0, 3.0, 9.0])
-    with pytest.raises(ValueError, match="not in the sorted array"):
-        merge_replace(v, np.array([2.5]), np.array([]))
+    with pytest.raises(ValueError, match="wrong size"):
+        _merge_into(v, np.array([2.0]), np.array([]), np.empty(4))
+    for old in (np.array([2.5]), np.array([1.0, 1.0]), np.array([4.0])):  # never written out of bounds
+        with pytest.raises(ValueError, match="not in the sorted array"):
+            merge_replace(v, old, np.array([]))
+        with pytest.raises(ValueError, match="not in the sorted array"):
+            merge_replace(v, old, np.array([5.0, 6.0]))
 
 
 @pytest.mark.parametrize("seed", range(10))

@@ -219,3 +219,36 @@ def test_kept_states_are_bounded_by_bytes_but_keep_two(demo, monkeypatch):
     for value in (6, 7, 8, 9):
         model_view(_config(steps=[_points("demo_request", value)]), features)
     assert len(features.__dict__["_scored_cache"]) == rescore.SCORED_CACHE
+
+
+def test_a_view_still_held_is_never_recycled(demo):
+    """Arrays of evicted states are reused only when nothing refers to them any more."""
+    db, _ = demo
+    with open_source(db) as source:
+        features = extract_features(source, _config())
+    held = model_view(_config(steps=[_points("demo_request", 2)]), features)
+    snapshot = {name: getattr(held.scores, name).copy() for name in ("engagement", "total", "band", "tier")}
+    sorted_snapshot = [a.copy() for a in held.sorted_scores]
+    for value in range(3, 12):  # evicts the held state several times over
+        model_view(_config(steps=[_points("demo_request", value)]), features)
+    for name, values in snapshot.items():
+        np.testing.assert_array_equal(getattr(held.scores, name), values, err_msg=name)
+    for kept, values in zip(held.sorted_scores, sorted_snapshot):
+        np.testing.assert_array_equal(kept, values)
+
+
+def test_evicted_arrays_are_reused_when_free(demo):
+    db, _ = demo
+    with open_source(db) as source:
+        features = extract_features(source, _config())
+    for value in range(3, 9):
+        model_view(_config(steps=[_points("demo_request", value)]), features)
+    spare = features.__dict__.get("_spare_arrays", {})
+    assert any(shape == (features.n,) for shape, _ in spare)  # a per-lead array waits for the next move
+    ids = {id(a) for a in spare.values()}
+    state = scored(_config(steps=[_points("demo_request", 40)]), features)
+    used = {id(state.scores.total), id(state.scores.engagement), id(state.scores.band), id(state.scores.tier),
+            id(state.pos), id(state.neg)}
+    assert ids & used  # the next move wrote into recycled arrays
+    _assert_same(model_view(_config(steps=[_points("demo_request", 40)]), features),
+                 _config(steps=[_points("demo_request", 40)]), db)

@@ -53,12 +53,58 @@ def merge_replace(values: np.ndarray, old: np.ndarray, new: np.ndarray, out: np.
 
 
 @njit(cache=True, nogil=True)
+def _first_not_below(a: np.ndarray, x: float, start: int) -> int:  # pragma: no cover
+    """Smallest i >= start with a[i] >= x in sorted ``a`` (galloping from ``start``, then bisecting)."""
+    n = a.size
+    if start >= n or a[start] >= x:
+        return start
+    lo, step, hi = start, 1, start + 1  # a[lo] < x
+    while hi < n and a[hi] < x:
+        lo = hi
+        step *= 2
+        hi = lo + step
+    hi = min(hi, n)
+    lo += 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _first_above(a: np.ndarray, x: float, start: int) -> int:  # pragma: no cover
+    """Smallest i >= start with a[i] > x in sorted ``a`` (galloping from ``start``, then bisecting)."""
+    n = a.size
+    if start >= n or a[start] > x:
+        return start
+    lo, step, hi = start, 1, start + 1  # a[lo] <= x
+    while hi < n and a[hi] <= x:
+        lo = hi
+        step *= 2
+        hi = lo + step
+    hi = min(hi, n)
+    lo += 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
 def auc_ks(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:  # pragma: no cover
     """AUC (ties counted half) and KS of sorted converted (``pos``) and other (``neg``) scores.
 
-    One walk over the distinct values of both: at each, the converted leads there count
-    the other leads below them (and half of those tied), and the two cumulative shares
-    are compared.
+    For each distinct converted score, the other leads below it and tied with it are found
+    by galloping forward in ``neg`` (converted leads are the few: this reads a fraction of
+    the others). Between two converted scores the converted CDF is flat and the other one
+    rises, so the largest CDF gap is at one of the two ends: just below a converted score
+    and at it; both are evaluated.
     """
     n_pos, n_neg = pos.size, neg.size
     i = 0
@@ -66,22 +112,22 @@ def auc_ks(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:  # pragma: 
     below = 0  # sum over converted leads of other leads strictly below
     ties = 0  # ... and tied with them
     ks = 0.0
-    while i < n_pos or j < n_neg:
-        if j >= n_neg or (i < n_pos and pos[i] <= neg[j]):
-            v = pos[i]
-        else:
-            v = neg[j]
+    while i < n_pos:
+        v = pos[i]
         i0 = i
         while i < n_pos and pos[i] == v:
             i += 1
-        j0 = j
-        while j < n_neg and neg[j] == v:
-            j += 1
-        below += (i - i0) * j0
-        ties += (i - i0) * (j - j0)
-        gap = abs(i / n_pos - j / n_neg)
+        jb = _first_not_below(neg, v, j)
+        gap = abs(i0 / n_pos - jb / n_neg)  # just below v
         if gap > ks:
             ks = gap
+        ju = _first_above(neg, v, jb)
+        below += (i - i0) * jb
+        ties += (i - i0) * (ju - jb)
+        gap = abs(i / n_pos - ju / n_neg)  # at v
+        if gap > ks:
+            ks = gap
+        j = ju
     return (below + 0.5 * ties) / (n_pos * n_neg), ks
 
 

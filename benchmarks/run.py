@@ -293,6 +293,7 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     from scoring.calibrate import calibration_view, model_view
     from scoring.config import load_config
     from scoring.features import derive_features, extract_features, feature_spec
+    from scoring.kernels import warm_up
     from scoring.metrics import Z95
     from scoring.source import open_source
 
@@ -332,6 +333,7 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     dense = [variant(config, **{f"engagement__{i_open}__points": 0.25 + 0.05 * r}) for r in range(repeats)]
     thresholds = [variant(config, thresholds__mql=30.0 + r) for r in range(repeats)]
     model_view(config, features)  # warm-up (first-touch of lazily cached arrays)
+    warm_up(len(config.engagement))  # the compiled loops, as the Calibrate page does on its first view
     for name, configs in (("points", points), ("points_dense", dense), ("threshold", thresholds)):
         times = []
         for r in range(repeats):

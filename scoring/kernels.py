@@ -173,34 +173,25 @@ def _add_rule(out, activity, rows, points, cap, is_column):  # pragma: no cover
 @njit(cache=True, nogil=True)
 def score_all(fit: np.ndarray, activities: tuple, points: np.ndarray, caps: np.ndarray, is_column: np.ndarray,
               eng_low: float, eng_high: float, total_low: float, total_high: float, cuts: np.ndarray,
-              mql: float, sql: float, status: np.ndarray, month_key: np.ndarray, months: int):  # pragma: no cover
+              mql: float, sql: float, status: np.ndarray, month_key: np.ndarray, months: int,
+              eng: np.ndarray, total: np.ndarray, band: np.ndarray, tier: np.ndarray, pos: np.ndarray,
+              neg: np.ndarray):  # pragma: no cover
     """Every lead's engagement part, total, band and tier, and the counts behind the tables, in one pass.
 
     The arithmetic of ``engine.score`` (rules in order from 0, caps by max then min, band =
     cut points at or below, tier = thresholds at or below) on a config without segments.
     Also fills the band x status and month x status x tier counts, and collects the
-    totals of mature converted and other leads (unsorted).
+    totals of mature converted and other leads (unsorted). The per-lead outputs are
+    given (allocated by numpy, so they can be recycled like every other kept array).
     """
     n = fit.size
-    eng = np.zeros(n)
+    eng[:] = 0.0
     every = np.arange(n)
     for r in range(len(activities)):  # rule by rule, as engine.part_sum adds them
         _add_rule(eng, activities[r], every, points[r], caps[r], is_column[r])
-    total = np.empty(n)
-    band = np.empty(n, dtype=np.int16)
-    tier = np.empty(n, dtype=np.int8)
     k = cuts.size + 1
     band_counts = np.zeros(k * 3, dtype=np.int64)
     tier_counts = np.zeros(months * 9, dtype=np.int64)
-    n_pos = 0
-    n_neg = 0
-    for i in range(n):
-        if status[i] == 2:
-            n_pos += 1
-        elif status[i] == 1:
-            n_neg += 1
-    pos = np.empty(n_pos)
-    neg = np.empty(n_neg)
     p = 0
     q = 0
     for i in range(n):
@@ -224,7 +215,9 @@ def score_all(fit: np.ndarray, activities: tuple, points: np.ndarray, caps: np.n
         elif s == 1:
             neg[q] = t
             q += 1
-    return eng, total, band, tier, band_counts, tier_counts, pos, neg
+    if p != pos.size or q != neg.size:
+        raise ValueError("pos / neg do not match the outcome status")
+    return band_counts, tier_counts
 
 
 def warm_up(n_rules: int) -> None:

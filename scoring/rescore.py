@@ -139,12 +139,16 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
             fit = part_sum([rule_points(r, config, features) for r in config.fit], features.n, config.caps.fit)
         total_cap = config.caps.total
         key, span = month_status_key(features)
-        eng, total, band, tier, band_counts, tier_counts, pos, neg = score_all(
+        n_pos, n_neg = _class_sizes(features)
+        eng, total = np.empty(features.n), np.empty(features.n)
+        band, tier = np.empty(features.n, dtype=np.int16), np.empty(features.n, dtype=np.int8)
+        pos, neg = np.empty(n_pos), np.empty(n_neg)
+        band_counts, tier_counts = score_all(
             np.ascontiguousarray(fit, dtype=np.float64), *engagement_inputs(config, features),
             -np.inf if total_cap is None or total_cap.min is None else float(total_cap.min),
             np.inf if total_cap is None or total_cap.max is None else float(total_cap.max),
             np.asarray(config.bands, dtype=np.float64), float(config.thresholds.mql), float(config.thresholds.sql),
-            status, key, span)
+            status, key, span, eng, total, band, tier, pos, neg)
         pos.sort()
         neg.sort()
         band_counts = band_counts.reshape(k, 3)
@@ -153,6 +157,16 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
                         segment=_no_segments(features))
     auc, ks = separation_sorted(pos, neg)
     return _frozen(Scored(config, scores, pos, neg, auc, ks, band_counts, tier_counts))
+
+
+def _class_sizes(features: Features) -> tuple[int, int]:
+    """Mature converted and mature not-converted leads (the sizes of the sorted arrays)."""
+    facts = features.__dict__.get("_class_sizes")
+    if facts is None:
+        status = outcome_status(features)
+        facts = (int(np.count_nonzero(status == 2)), int(np.count_nonzero(status == 1)))
+        features.__dict__["_class_sizes"] = facts
+    return facts
 
 
 def _no_segments(features: Features) -> np.ndarray:

@@ -234,6 +234,8 @@ def warm_up(n_rules: int) -> None:
             acts.append(a)
         engagement_at(np.zeros(1, dtype=np.int64), tuple(acts), np.zeros(n_rules), np.full(n_rules, np.inf),
                       np.zeros(n_rules, dtype=bool), -np.inf, np.inf)
+        engagement_rows(np.zeros((1, n_rules)), np.zeros(n_rules), np.full(n_rules, np.inf),
+                        np.zeros(n_rules, dtype=bool), -np.inf, np.inf)
 
 
 @njit(cache=True, nogil=True)
@@ -283,3 +285,30 @@ def apply_moves(rows: np.ndarray, fit: np.ndarray, eng: np.ndarray, total: np.nd
             new_neg[q] = t
             q += 1
     return old_pos[:p], new_pos[:p], old_neg[:q], new_neg[:q]
+
+
+@njit(cache=True, nogil=True)
+def engagement_rows(matrix: np.ndarray, points: np.ndarray, caps: np.ndarray, is_column: np.ndarray,
+                    low: float, high: float) -> np.ndarray:  # pragma: no cover
+    """``engagement_at`` on activities already gathered row-major (one lead's values side by side)."""
+    big = np.finfo(np.float64).max
+    out = np.empty(matrix.shape[0])
+    for k in range(matrix.shape[0]):
+        total = 0.0
+        for r in range(matrix.shape[1]):
+            a = matrix[k, r]
+            if is_column[r]:
+                if a != a:
+                    a = 0.0
+                elif a == np.inf:
+                    a = big
+                elif a == -np.inf:
+                    a = -big
+            c = a * points[r]
+            cap = caps[r]
+            if cap != np.inf:
+                c = max(c, -cap)
+                c = min(c, cap)
+            total += c
+        out[k] = min(max(total, low), high)
+    return out

@@ -108,3 +108,20 @@ def test_engagement_at_equals_the_rule_by_rule_numpy_sum(seed):
     expected = np.minimum(np.maximum(expected, low), high)
     got = engagement_at(rows, tuple(acts), points, caps, is_column, low, high)
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_engagement_rows_equals_engagement_at(seed):
+    from scoring.kernels import engagement_at, engagement_rows
+
+    rng = np.random.default_rng(seed)
+    n, k = 300, 4
+    acts = [rng.exponential(1.0, n) * (rng.random(n) < 0.5) for _ in range(k)]
+    acts[1][:3] = [np.nan, np.inf, -np.inf]
+    is_column = np.array([False, True, False, False])
+    points, caps = rng.uniform(-9, 9, k), np.array([np.inf, 4.0, 2.5, np.inf])
+    rows = np.sort(rng.choice(n, 90, replace=False)).astype(np.int64)
+    matrix = np.column_stack([a[rows] for a in acts])
+    with np.errstate(over="ignore"):
+        expected = engagement_at(rows, tuple(acts), points, caps, is_column, -3.0, 11.0)
+    np.testing.assert_array_equal(engagement_rows(matrix, points, caps, is_column, -3.0, 11.0), expected)

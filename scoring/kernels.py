@@ -53,13 +53,15 @@ def merge_replace(values: np.ndarray, old: np.ndarray, new: np.ndarray, out: np.
 
 
 @njit(cache=True, nogil=True)
-def _first_not_below(a: np.ndarray, x: float, start: int) -> int:  # pragma: no cover
-    """Smallest i >= start with a[i] >= x in sorted ``a`` (galloping from ``start``, then bisecting)."""
+def _gallop(a: np.ndarray, x: float, start: int, ties_before: bool) -> int:  # pragma: no cover
+    """Smallest i >= start with a[i] >= x (or a[i] > x when ``ties_before``) in sorted ``a``:
+    galloping forward from ``start``, then bisecting."""
     n = a.size
-    if start >= n or a[start] >= x:
-        return start
-    lo, step, hi = start, 1, start + 1  # a[lo] < x
-    while hi < n and a[hi] < x:
+    lo = start
+    if lo >= n or not (a[lo] < x or (ties_before and a[lo] == x)):
+        return lo
+    step, hi = 1, lo + 1  # a[lo] is before the answer
+    while hi < n and (a[hi] < x or (ties_before and a[hi] == x)):
         lo = hi
         step *= 2
         hi = lo + step
@@ -67,29 +69,7 @@ def _first_not_below(a: np.ndarray, x: float, start: int) -> int:  # pragma: no 
     lo += 1
     while lo < hi:
         mid = (lo + hi) // 2
-        if a[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True, nogil=True)
-def _first_above(a: np.ndarray, x: float, start: int) -> int:  # pragma: no cover
-    """Smallest i >= start with a[i] > x in sorted ``a`` (galloping from ``start``, then bisecting)."""
-    n = a.size
-    if start >= n or a[start] > x:
-        return start
-    lo, step, hi = start, 1, start + 1  # a[lo] <= x
-    while hi < n and a[hi] <= x:
-        lo = hi
-        step *= 2
-        hi = lo + step
-    hi = min(hi, n)
-    lo += 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if a[mid] <= x:
+        if a[mid] < x or (ties_before and a[mid] == x):
             lo = mid + 1
         else:
             hi = mid
@@ -117,11 +97,11 @@ def auc_ks(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:  # pragma: 
         i0 = i
         while i < n_pos and pos[i] == v:
             i += 1
-        jb = _first_not_below(neg, v, j)
+        jb = _gallop(neg, v, j, False)
         gap = abs(i0 / n_pos - jb / n_neg)  # just below v
         if gap > ks:
             ks = gap
-        ju = _first_above(neg, v, jb)
+        ju = _gallop(neg, v, jb, True)
         below += (i - i0) * jb
         ties += (i - i0) * (ju - jb)
         gap = abs(i / n_pos - ju / n_neg)  # at v
@@ -151,23 +131,31 @@ def engagement_at(rows: np.ndarray, activities: tuple, points: np.ndarray, caps:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _capped(a: float, points: float, cap: float, is_column: bool) -> float:  # pragma: no cover
+    """One rule's points for an activity: ``engine.engagement_points`` for one lead.
+
+    A column's NaN counts as 0 and +-inf as the largest float (``np.nan_to_num``); the
+    product is limited to +-cap by max then min, as ``engine.cap_points`` does.
+    """
+    if is_column:
+        if a != a:
+            a = 0.0
+        elif a == np.inf:
+            a = np.finfo(np.float64).max
+        elif a == -np.inf:
+            a = -np.finfo(np.float64).max
+    c = a * points
+    if cap != np.inf:
+        c = max(c, -cap)
+        c = min(c, cap)
+    return c
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _add_rule(out, activity, rows, points, cap, is_column):  # pragma: no cover
-    """``out[k] += activity[rows[k]] * points`` limited to +-cap (NaN/inf of a column as np.nan_to_num)."""
-    big = np.finfo(np.float64).max
+    """``out[k] +=`` the rule's points for the lead ``rows[k]``."""
     for k in range(out.size):
-        a = activity[rows[k]]
-        if is_column:
-            if a != a:
-                a = 0.0
-            elif a == np.inf:
-                a = big
-            elif a == -np.inf:
-                a = -big
-        c = a * points
-        if cap != np.inf:
-            c = max(c, -cap)
-            c = min(c, cap)
-        out[k] += c
+        out[k] += _capped(activity[rows[k]], points, cap, is_column)
 
 
 @njit(cache=True, nogil=True)
@@ -291,24 +279,10 @@ def apply_moves(rows: np.ndarray, fit: np.ndarray, eng: np.ndarray, total: np.nd
 def engagement_rows(matrix: np.ndarray, points: np.ndarray, caps: np.ndarray, is_column: np.ndarray,
                     low: float, high: float) -> np.ndarray:  # pragma: no cover
     """``engagement_at`` on activities already gathered row-major (one lead's values side by side)."""
-    big = np.finfo(np.float64).max
     out = np.empty(matrix.shape[0])
     for k in range(matrix.shape[0]):
         total = 0.0
         for r in range(matrix.shape[1]):
-            a = matrix[k, r]
-            if is_column[r]:
-                if a != a:
-                    a = 0.0
-                elif a == np.inf:
-                    a = big
-                elif a == -np.inf:
-                    a = -big
-            c = a * points[r]
-            cap = caps[r]
-            if cap != np.inf:
-                c = max(c, -cap)
-                c = min(c, cap)
-            total += c
+            total += _capped(matrix[k, r], points[r], caps[r], is_column[r])
         out[k] = min(max(total, low), high)
     return out

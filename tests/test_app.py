@@ -15,7 +15,7 @@ from scoring.demo import generate
 from scoring.features import extract_features
 from scoring.source import open_source
 
-from .conftest import DEFAULT_CONFIG, ROOT, file_digest
+from .conftest import DEFAULT_CONFIG, ROOT
 
 APP = str(ROOT / "app.py")
 TIMEOUT = 120

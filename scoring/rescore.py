@@ -5,17 +5,22 @@ A points move on one rule changes the score of the leads that rule gives points 
 lead per rule plus a sort of every mature score for AUC and KS. So each scored config
 keeps, per feature set, its scores, the counts behind the band and tier tables and the
 sorted scores of converted and other mature leads. A config that differs from a kept
-one only in some rules' points (or only in thresholds) starts from it:
+one only in some rules' points (or only in thresholds) starts from the closest one:
 
-- the leads whose points differ under a changed rule are found by comparing that
-  rule's old and new points per lead;
-- their parts are re-added in rule order from their rules' points, so every score is
-  bit for bit what ``engine.score`` gives (and what the exported SQL gives);
-- band and tier counts move by the leads that changed band or tier;
+- the leads a changed rule can move are found without scoring: an engagement rule's
+  leads with that activity (found once), a category rule's leads in the categories
+  whose points changed, else a lead-by-lead comparison of the rule's points;
+- their engagement or fit part is re-added in rule order, so every score is bit for
+  bit what ``engine.score`` gives (and what the exported SQL gives);
+- their total, band, tier and the band/tier counts move with them; leads whose capped
+  total did not change are left alone;
 - their old scores are taken out of the sorted arrays and the new ones merged in, so
-  AUC and KS need binary searches, not a sort.
+  AUC and KS need no sort.
 
-When many leads move (a rule that fires for most leads), it scores from scratch.
+The per-lead loops are compiled (``scoring.kernels``). When more than 30% of leads move
+it scores from scratch, keeping the part no changed rule belongs to. Kept states are
+immutable (the app's sessions share them); arrays of evicted states nobody holds are
+recycled for the next move.
 """
 
 from __future__ import annotations

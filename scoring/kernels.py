@@ -152,6 +152,13 @@ def _capped(a: float, points: float, cap: float, is_column: bool) -> float:  # p
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _add_rule_all(out, activity, points, cap, is_column):  # pragma: no cover
+    """``out[i] +=`` the rule's points for every lead ``i``."""
+    for i in range(out.size):
+        out[i] += _capped(activity[i], points, cap, is_column)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _add_rule(out, activity, rows, points, cap, is_column):  # pragma: no cover
     """``out[k] +=`` the rule's points for the lead ``rows[k]``."""
     for k in range(out.size):
@@ -174,9 +181,8 @@ def score_all(fit: np.ndarray, activities: tuple, points: np.ndarray, caps: np.n
     """
     n = fit.size
     eng[:] = 0.0
-    every = np.arange(n)
     for r in range(len(activities)):  # rule by rule, as engine.part_sum adds them
-        _add_rule(eng, activities[r], every, points[r], caps[r], is_column[r])
+        _add_rule_all(eng, activities[r], points[r], caps[r], is_column[r])
     k = cuts.size + 1
     band_counts = np.zeros(k * 3, dtype=np.int64)
     tier_counts = np.zeros(months * 9, dtype=np.int64)

@@ -58,6 +58,9 @@ SCORED_CACHE = 3
 SCORED_CACHE_BYTES = 512 * 2**20
 """... but no more than this many bytes of them, beyond the two a meeting needs (approved, draft)."""
 
+SPARE_PER_SHAPE = 2
+"""Recycled arrays kept per shape and type (a move needs two float arrays per lead: part and total)."""
+
 DELTA_MAX_SHARE = 0.3
 """Above this share of leads moving, scoring from scratch is as fast (measured at 1M leads)."""
 
@@ -145,9 +148,10 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
         total_cap = config.caps.total
         key, span = month_status_key(features)
         n_pos, n_neg = _class_sizes(features)
-        eng, total = np.empty(features.n), np.empty(features.n)
-        band, tier = np.empty(features.n, dtype=np.int16), np.empty(features.n, dtype=np.int8)
-        pos, neg = np.empty(n_pos), np.empty(n_neg)
+        n = (features.n,)
+        eng, total = _take(features, shape=n), _take(features, shape=n)
+        band, tier = _take(features, shape=n, dtype=np.int16), _take(features, shape=n, dtype=np.int8)
+        pos, neg = _take(features, shape=(n_pos,)), _take(features, shape=(n_neg,))
         band_counts, tier_counts = score_all(
             np.ascontiguousarray(fit, dtype=np.float64), *engagement_inputs(config, features),
             -np.inf if total_cap is None or total_cap.min is None else float(total_cap.min),
@@ -338,12 +342,16 @@ def replace_sorted(values: np.ndarray, old: np.ndarray, new: np.ndarray,
     return merge_replace(values, np.sort(old), np.sort(new), out)
 
 
-def _take(features: Features, like: np.ndarray) -> np.ndarray:
-    """A writable array shaped like ``like``: a recycled one (see ``_recycle``) or a new one."""
+def _take(features: Features, like: np.ndarray | None = None, shape: tuple | None = None,
+          dtype=np.float64) -> np.ndarray:
+    """A writable array shaped like ``like`` (or ``shape``/``dtype``): a recycled one (see
+    ``_recycle``) or a new one."""
+    shape, dtype = (like.shape, like.dtype) if like is not None else (shape, np.dtype(dtype))
     with CACHE_LOCK:
-        spare = features.__dict__.setdefault("_spare_arrays", {}).pop((like.shape, like.dtype.str), None)
+        free = features.__dict__.setdefault("_spare_arrays", {}).get((shape, dtype.str))
+        spare = free.pop() if free else None
     if spare is None:
-        return np.empty_like(like)
+        return np.empty(shape, dtype=dtype)
     spare.setflags(write=True)
     return spare
 
@@ -356,7 +364,7 @@ def _copy(features: Features, values: np.ndarray) -> np.ndarray:
 
 
 def _recycle(features: Features, state: Scored) -> None:
-    """Keep one array per shape and type of an evicted state for the next move, if nobody holds it.
+    """Keep arrays of an evicted state for the next move (``SPARE_PER_SHAPE``), if nobody holds them.
 
     A new state per move needs new arrays of one value per lead; fresh memory costs page
     faults (at 1M leads a third of a points move). Only arrays nothing else refers to are
@@ -371,8 +379,9 @@ def _recycle(features: Features, state: Scored) -> None:
         if sys.getrefcount(getattr(holder, name)) > 2:  # the holder, getrefcount
             continue
         array = getattr(holder, name)
-        if array.base is None and array.flags.c_contiguous:  # numpy owns it (not a compiled loop's)
-            spare.setdefault((array.shape, array.dtype.str), array)
+        free = spare.setdefault((array.shape, array.dtype.str), [])
+        if array.base is None and array.flags.c_contiguous and len(free) < SPARE_PER_SHAPE:  # numpy owns it
+            free.append(array)
         del array
 
 

@@ -230,8 +230,8 @@ def test_evicted_arrays_are_reused_when_free(demo):
     for value in range(3, 9):
         model_view(_config(steps=[_points("demo_request", value)]), features)
     spare = features.__dict__.get("_spare_arrays", {})
-    assert any(shape == (features.n,) for shape, _ in spare)  # a per-lead array waits for the next move
-    ids = {id(a) for a in spare.values()}
+    assert any(shape == (features.n,) and free for (shape, _), free in spare.items())  # waiting for the next move
+    ids = {id(a) for free in spare.values() for a in free}
     state = scored(_config(steps=[_points("demo_request", 40)]), features)
     used = {id(state.scores.total), id(state.scores.engagement), id(state.scores.band), id(state.scores.tier),
             id(state.pos), id(state.neg)}

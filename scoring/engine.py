@@ -98,6 +98,17 @@ def clip_part(values: np.ndarray, cap, in_place: bool = False) -> np.ndarray:
     return out
 
 
+def no_segments(features: Features) -> np.ndarray:
+    """The segment of every lead when the config has none (-1), one read-only array per feature set."""
+    with CACHE_LOCK:
+        seg = features.__dict__.get("_no_segments")
+        if seg is None:
+            seg = np.full(features.n, -1, dtype=np.int16)
+            seg.setflags(write=False)
+            features.__dict__["_no_segments"] = seg
+    return seg
+
+
 def segment_index(config: ScoringConfig, features: Features) -> np.ndarray:
     """Which segment's rules apply to each lead: the first matching filter, else -1."""
     seg = np.full(features.n, -1, dtype=np.int16)
@@ -163,14 +174,8 @@ def rule_points(rule: CategoricalFit | NumericFit | EngagementRule, config: Scor
     return _remembered(features, rule_key(rule, config), lambda: fit_points(rule, features))
 
 
-def rule_points_at(rule: CategoricalFit | NumericFit | EngagementRule, config: ScoringConfig,
-                   features: Features, rows: np.ndarray) -> np.ndarray:
-    """The same points as ``rule_points`` for some leads only, bit for bit."""
-    if isinstance(rule, EngagementRule):
-        key = rule_signal_key(config, rule)
-        activity = (np.nan_to_num(features.numeric[key[4:]][rows], nan=0.0) if key.startswith("col:")
-                    else features.signals[key][rows])
-        return cap_points(activity * float(rule.points), rule.cap)
+def fit_points_at(rule: CategoricalFit | NumericFit, features: Features, rows: np.ndarray) -> np.ndarray:
+    """The same points as ``fit_points`` for some leads only, bit for bit."""
     if isinstance(rule, CategoricalFit):
         cat = features.categorical[rule.column]
         return categorical_lookup(rule, cat)[cat.codes[rows] + 1]
@@ -201,7 +206,7 @@ def _read_only(values: np.ndarray) -> np.ndarray:
 
 
 def engagement_part_at(config: ScoringConfig, features: Features, rows: np.ndarray) -> np.ndarray:
-    """The engagement part of some leads, as ``part_sum`` of ``rule_points_at`` gives it, in one pass.
+    """The engagement part of some leads, as ``part_sum`` of ``engagement_points`` gives it, in one pass.
 
     A points move re-adds every engagement rule for the leads it moves; reading each lead's
     activities together (``kernels.engagement_at``) beats one gather per rule.
@@ -263,7 +268,7 @@ def score(config: ScoringConfig, features: Features, known_parts: dict | None = 
     ``known_parts`` may give the 'fit' or 'engagement' part already computed under the same
     rules and cap (a slider move on an engagement rule leaves the fit part as it was).
     """
-    seg = segment_index(config, features) if config.segments else np.full(features.n, -1, np.int16)
+    seg = segment_index(config, features) if config.segments else no_segments(features)
     if not config.segments:
         fit, eng = _parts(config.fit, config.engagement, config, features, known_parts)
     else:

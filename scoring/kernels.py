@@ -116,7 +116,7 @@ def engagement_at(rows: np.ndarray, activities: tuple, points: np.ndarray, caps:
                   is_column: np.ndarray, low: float, high: float) -> np.ndarray:  # pragma: no cover
     """The engagement part of some leads: each rule's capped points added in rule order from 0.
 
-    The same operations in the same order as ``engine.rule_points_at`` + ``engine.part_sum``
+    The same operations in the same order as ``engine.engagement_points`` + ``engine.part_sum``
     (multiply, limit to +-cap, add; then the part's cap), one lead at a time instead of one
     rule at a time, so it reads each lead's activities once. ``caps`` is inf for no cap;
     ``is_column`` marks activity columns, whose NaN counts as 0 (``np.nan_to_num``);
@@ -149,6 +149,22 @@ def _capped(a: float, points: float, cap: float, is_column: bool) -> float:  # p
         c = max(c, -cap)
         c = min(c, cap)
     return c
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _band(t: float, cuts: np.ndarray) -> int:  # pragma: no cover
+    """Cut points at or below a score (``engine.band_index``)."""
+    b = 0
+    for c in cuts:
+        if t >= c:
+            b += 1
+    return b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tier(t: float, mql: float, sql: float) -> int:  # pragma: no cover
+    """0 below MQL, 1 at or above MQL, 2 at or above SQL (``engine.tier_index``)."""
+    return (1 if t >= mql else 0) + (1 if t >= sql else 0)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -193,12 +209,9 @@ def score_all(fit: np.ndarray, activities: tuple, points: np.ndarray, caps: np.n
         t = min(max(fit[i] + e, total_low), total_high)
         eng[i] = e
         total[i] = t
-        b = 0
-        for c_ in cuts:
-            if t >= c_:
-                b += 1
+        b = _band(t, cuts)
         band[i] = b
-        tr = (1 if t >= mql else 0) + (1 if t >= sql else 0)
+        tr = _tier(t, mql, sql)
         tier[i] = tr
         s = status[i]
         band_counts[b * 3 + s] += 1
@@ -214,9 +227,16 @@ def score_all(fit: np.ndarray, activities: tuple, points: np.ndarray, caps: np.n
     return band_counts, tier_counts
 
 
+_WARM: set[int] = set()
+
+
 def warm_up(n_rules: int) -> None:
     """Compile (or load from the disk cache) what a points move runs, for a config with ``n_rules``
-    engagement rules, so the first slider move does not wait for the compiler (about a second)."""
+    engagement rules, so the first slider move does not wait for the compiler (about a second).
+    Once per rule count and process: later calls return at once."""
+    if n_rules in _WARM:
+        return
+    _WARM.add(n_rules)
     v = np.array([0.0, 1.0])
     merge_replace(v, v[:1], v[1:], np.empty(2))
     auc_ks(v[:1], v[1:])
@@ -257,16 +277,13 @@ def apply_moves(rows: np.ndarray, fit: np.ndarray, eng: np.ndarray, total: np.nd
         if t == before:
             continue
         total[i] = t
-        b = 0
-        for c in cuts:
-            if t >= c:
-                b += 1
+        b = _band(t, cuts)
         s = status[i]
         band_counts[band[i] * 3 + s] -= 1
         band_counts[b * 3 + s] += 1
         band[i] = b
         if retier:
-            tr = (1 if t >= mql else 0) + (1 if t >= sql else 0)
+            tr = _tier(t, mql, sql)
             tier_counts[month_key[i] + tier[i]] -= 1
             tier_counts[month_key[i] + tr] += 1
             tier[i] = tr

@@ -167,8 +167,8 @@ def data_fingerprint(path: str, features: Features) -> dict:
         "modified": dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
         "rows": dict(features.quality.counts),
         "leads_scored": int(features.n),
-        "first_lead": _iso(features.created_at.min()) if features.n and features.point_in_time else None,
-        "last_lead": _iso(features.created_at.max()) if features.n and features.point_in_time else None,
+        "first_lead": outcome_facts(features)["first_lead"],
+        "last_lead": outcome_facts(features)["last_lead"],
         "data_end": features.data_end.isoformat(sep=" "),
     }
 

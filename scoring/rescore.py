@@ -40,17 +40,18 @@ from .engine import (
     engagement_inputs,
     engagement_part_at,
     lead_thresholds,
+    no_segments,
     part_sum,
     rule_key,
     rule_points,
-    rule_points_at,
+    fit_points_at,
     score,
     tier_index,
 )
 from .features import Features, rule_signal_key
 from .kernels import apply_moves, engagement_rows, merge_replace, score_all
 from .kpis import month_status_key, outcome_status, tier_month_counts
-from .metrics import separation_sorted
+from .metrics import separation_sorted, status_counts
 
 SCORED_CACHE = 3
 """Scored configs kept per feature set (each holds a few arrays of one float per lead)..."""
@@ -139,7 +140,7 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
         scores = score(config, features, known_parts)
         pos = np.sort(scores.total[status == 2])
         neg = np.sort(scores.total[status == 1])
-        band_counts = np.bincount(scores.band * 3 + status, minlength=3 * k).reshape(k, 3)
+        band_counts = status_counts(scores.band, features.converted, features.mature, k)
         tier_counts = tier_month_counts(features, scores.tier)
     else:
         fit = (known_parts or {}).get("fit")
@@ -163,7 +164,7 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
         band_counts = band_counts.reshape(k, 3)
         tier_counts = tier_counts.reshape(span, 3, 3)
         scores = Scores(fit=fit, engagement=eng, total=total, band=band, tier=tier,
-                        segment=_no_segments(features))
+                        segment=no_segments(features))
     auc, ks = separation_sorted(pos, neg)
     return _frozen(Scored(config, scores, pos, neg, auc, ks, band_counts, tier_counts))
 
@@ -176,17 +177,6 @@ def _class_sizes(features: Features) -> tuple[int, int]:
         facts = (int(np.count_nonzero(status == 2)), int(np.count_nonzero(status == 1)))
         features.__dict__["_class_sizes"] = facts
     return facts
-
-
-def _no_segments(features: Features) -> np.ndarray:
-    """The segment of every lead when the config has none (-1), one read-only array per feature set."""
-    with CACHE_LOCK:
-        seg = features.__dict__.get("_no_segments")
-        if seg is None:
-            seg = np.full(features.n, -1, dtype=np.int16)
-            seg.setflags(write=False)
-            features.__dict__["_no_segments"] = seg
-    return seg
 
 
 def _retier(base: Scored, config: ScoringConfig, features: Features) -> Scored:
@@ -235,7 +225,7 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
         if changed[part]:
             array = _copy(features, array)
             array[rows] = (_engagement_moved(config, features, rows, active) if part == "engagement" else
-                           part_sum([rule_points_at(r, config, features, rows) for r in config.fit], rows.size, cap))
+                           part_sum([fit_points_at(r, features, rows) for r in config.fit], rows.size, cap))
         parts[part] = array
     mql, sql = lead_thresholds(config, old.segment)
     same_thresholds = config.thresholds == base.config.thresholds

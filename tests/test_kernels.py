@@ -96,7 +96,7 @@ def test_engagement_at_equals_the_rule_by_rule_numpy_sum(seed):
     caps = np.array([np.inf, 7.5, 3.0, 1e300, np.inf])
     low, high = (-np.inf, 12.0) if seed % 2 else (-5.0, np.inf)
     rows = np.sort(rng.choice(n, 150, replace=False)).astype(np.int64)
-    # numpy, rule by rule: what engine.rule_points_at + part_sum do
+    # numpy, rule by rule: what engine.engagement_points + part_sum do
     expected = np.zeros(rows.size)
     for a, p, cap, col in zip(acts, points, caps, is_column):
         x = np.nan_to_num(a[rows], nan=0.0) if col else a[rows]

@@ -75,7 +75,7 @@ TARGETS = [
     ("peak_rss_mb", 10_000_000, 3072.0, "MB"),
 ]
 
-CORE_METRICS = ["load_s", "load_cold_s", "points_ms", "points_dense_ms", "threshold_ms", "full_ms", "view_ms", "decay_s", "sql_ms", "features_mb", "rescore_alloc_mb",
+CORE_METRICS = ["load_s", "load_cold_s", "points_ms", "points_dense_ms", "threshold_ms", "full_ms", "view_ms", "decay_s", "sql_ms", "features_mb", "events_mb", "rescore_alloc_mb",
                 "rss_after_load_mb", "peak_rss_mb", "peak_rss_with_sql_mb"]
 APP_METRICS = ["rerun_points_ms", "rerun_threshold_ms", "app_first_run_s", "app_peak_rss_mb"]
 
@@ -169,7 +169,7 @@ def baseline_table(config, features):
             cols["n_" + rule.column] = pa.array(features.numeric[rule.column])
     for i, rule in enumerate(config.engagement):
         key = rule_signal_key(config, rule)
-        raw = features.numeric[key[4:]] if key.startswith("col:") else features.signals[key]
+        raw = features.numeric[key[4:]] if key.startswith("col:") else features.signals[key].dense()
         cols[f"e{i}"] = pa.array(raw)
     return pa.table(cols)
 
@@ -321,8 +321,10 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     arrays = [features.lead_id, features.created_at, features.scoring_at, features.converted,
               features.mature, features.converted_at, features.deal_value,
               *(c.codes for c in features.categorical.values()), *features.numeric.values(),
-              *features.signals.values()]
+              *features.signals.values()]  # signals are sparse (``Activity.nbytes``)
     out["features_mb"] = sum(a.nbytes for a in arrays) / 2**20
+    events = features.events
+    out["events_mb"] = (events.row.nbytes + events.code.nbytes + events.age.nbytes) / 2**20 if events else 0.0
 
     # points and threshold changes, a value never used before on every repeat (leadcal
     # remembers recent configs: an alternating pair would hit its cache). demo_request fires
@@ -521,6 +523,7 @@ def markdown(rows: list[dict], info: dict, args) -> str:
         ("page rerun after points move, AppTest (ms)", "rerun_points_ms", ".0f"),
         ("page rerun after threshold move, AppTest (ms)", "rerun_threshold_ms", ".0f"),
         ("feature arrays in memory (MB)", "features_mb", ".0f"),
+        ("kept events for decay changes (MB)", "events_mb", ".0f"),
         ("one re-scoring pass, peak allocation (MB)", "rescore_alloc_mb", ".0f"),
         ("peak RSS after first load (MB)", "rss_after_load_mb", ".0f"),
         ("peak RSS, leadcal (load + re-scores + decay change) (MB)", "peak_rss_mb", ".0f"),

@@ -101,11 +101,11 @@ def clip_part(values: np.ndarray, cap, in_place: bool = False) -> np.ndarray:
 def no_segments(features: Features) -> np.ndarray:
     """The segment of every lead when the config has none (-1), one read-only array per feature set."""
     with CACHE_LOCK:
-        seg = features.__dict__.get("_no_segments")
+        seg = features.cache.get("no_segments")
         if seg is None:
             seg = np.full(features.n, -1, dtype=np.int16)
             seg.setflags(write=False)
-            features.__dict__["_no_segments"] = seg
+            features.cache["no_segments"] = seg
     return seg
 
 
@@ -145,7 +145,7 @@ CACHE_LOCK = threading.Lock()
 
 def _remembered(features: Features, key: str, compute) -> np.ndarray:
     with CACHE_LOCK:
-        cache: OrderedDict = features.__dict__.setdefault("_rule_cache", OrderedDict())
+        cache: OrderedDict = features.cache.setdefault("rule_cache", OrderedDict())
         hit = cache.get(key)
         if hit is not None:
             cache.move_to_end(key)
@@ -184,33 +184,23 @@ def fit_points_at(rule: CategoricalFit | NumericFit, features: Features, rows: n
 
 
 def engagement_inputs(config: ScoringConfig, features: Features) -> tuple:
-    """The engagement rules as the compiled loops take them: activities, points, caps, column flags, part cap."""
+    """The engagement rules as the compiled loops take them: each rule's active rows and
+    activity values (sparse, ``Features.activity``), points, caps (inf for none), part cap."""
     rules = config.engagement
     cap = config.caps.engagement
-    keys = [rule_signal_key(config, r) for r in rules]
-    activities = tuple(_read_only(features.numeric[k[4:]] if k.startswith("col:") else features.signals[k])
-                       for k in keys)
+    activities = [features.activity(rule_signal_key(config, r)) for r in rules]
+    rows = tuple(a.rows for a in activities)
+    values = tuple(a.values for a in activities)
     points = np.array([float(r.points) for r in rules], dtype=np.float64)
     caps = np.array([np.inf if r.cap is None else float(r.cap) for r in rules], dtype=np.float64)
-    is_column = np.array([k.startswith("col:") for k in keys], dtype=bool)
     low = -np.inf if cap is None or cap.min is None else float(cap.min)
     high = np.inf if cap is None or cap.max is None else float(cap.max)
-    return activities, points, caps, is_column, low, high
-
-
-def _read_only(values: np.ndarray) -> np.ndarray:
-    """A read-only contiguous float64 view (a copy only if needed): compiled loops take one array type."""
-    view = np.ascontiguousarray(values, dtype=np.float64).view()
-    view.setflags(write=False)
-    return view
+    return rows, values, points, caps, low, high
 
 
 def engagement_part_at(config: ScoringConfig, features: Features, rows: np.ndarray) -> np.ndarray:
-    """The engagement part of some leads, as ``part_sum`` of ``engagement_points`` gives it, in one pass.
-
-    A points move re-adds every engagement rule for the leads it moves; reading each lead's
-    activities together (``kernels.engagement_at``) beats one gather per rule.
-    """
+    """The engagement part of some leads (sorted positions), as ``part_sum`` of ``engagement_points``
+    gives it, in one compiled pass (``kernels.engagement_at``)."""
     if not config.engagement:
         return part_sum([], rows.size, config.caps.engagement)
     return engagement_at(np.ascontiguousarray(rows, dtype=np.int64), *engagement_inputs(config, features))

@@ -27,6 +27,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from .activity import Activity
 from .config import EngagementRule, ScoringConfig, SourceMapping, decay_key, normalise_value
 from .quality import QualityReport, check_quality
 from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, quote
@@ -151,10 +152,9 @@ class KeptEvents:
     age: np.ndarray
     """float64: days from the event to the lead's scoring point."""
 
-    def subset(self, mask: np.ndarray) -> "KeptEvents":
-        """The events of the leads where ``mask`` is true, rows renumbered as ``Features.subset`` does."""
+    def subset(self, mask: np.ndarray, position: np.ndarray) -> "KeptEvents":
+        """The events of the leads where ``mask`` is true, rows renumbered by ``position`` (``cumsum(mask) - 1``)."""
         keep = mask[self.row]
-        position = np.cumsum(mask, dtype=np.int64) - 1
         return KeptEvents(self.types, position[self.row[keep]].astype(np.int32), self.code[keep], self.age[keep])
 
 
@@ -174,11 +174,19 @@ class Features:
     deal_value: np.ndarray
     categorical: dict[str, Categorical]
     numeric: dict[str, np.ndarray]
-    signals: dict[str, np.ndarray]
+    signals: dict[str, Activity]
+    """Decayed event sums by signal key, sparse (dense arrays given here are made sparse)."""
     data_end: dt.datetime
     quality: QualityReport = field(default_factory=QualityReport)
     events: KeptEvents | None = None
     """The kept point-in-time events the signals were summed from (None without event rules)."""
+    cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Work computed from these leads (outcome status, rule points, scored configs, ...), shared
+    with the feature sets derived from this one: they have the same lead arrays, and an
+    activity under one signal key is the same array in all of them."""
+
+    def __post_init__(self) -> None:
+        self.signals = {k: v if isinstance(v, Activity) else Activity.from_dense(v) for k, v in self.signals.items()}
 
     @property
     def n(self) -> int:
@@ -193,17 +201,28 @@ class Features:
     @property
     def scoring_month(self) -> np.ndarray:
         """Calendar month of each scoring point (months since 1970), computed once."""
-        cached = self.__dict__.get("_scoring_month")
+        cached = self.cache.get("scoring_month")
         if cached is None:
-            cached = self.scoring_at.astype("datetime64[M]").astype(np.int64)
-            self.__dict__["_scoring_month"] = cached
+            cached = self.scoring_at.astype("datetime64[M]").astype(np.int32)
+            self.cache["scoring_month"] = cached
         return cached
 
     def feature(self, key: str) -> np.ndarray:
-        """The activity array an engagement rule reads (see ``rule_signal_key``)."""
+        """The activity an engagement rule reads (see ``rule_signal_key``), one float per lead
+        (a new array: for analysis, the scoring loops take ``activity``)."""
         if key.startswith("col:"):
             return np.nan_to_num(self.numeric[key[4:]], nan=0.0)
-        return self.signals[key]
+        return self.signals[key].dense()
+
+    def activity(self, key: str) -> Activity:
+        """The activity an engagement rule reads, sparse; an activity column's is made once."""
+        if not key.startswith("col:"):
+            return self.signals[key]
+        columns = self.cache.setdefault("column_activity", {})
+        found = columns.get(key)
+        if found is None:
+            found = columns[key] = Activity.from_dense(self.numeric[key[4:]])
+        return found
 
     def subset(self, mask: np.ndarray, keep_events: bool = False) -> "Features":
         """The leads where ``mask`` is true (e.g. one segment or one cohort).
@@ -211,6 +230,7 @@ class Features:
         ``keep_events`` also keeps their kept events (renumbered), for a view that
         derives other decays later; the engine's per-segment subsets skip that work.
         """
+        position = np.cumsum(mask, dtype=np.int64) - 1 if self.signals or keep_events else None
         return Features(
             spec=self.spec,
             lead_id=self.lead_id[mask],
@@ -222,10 +242,10 @@ class Features:
             deal_value=self.deal_value[mask],
             categorical={k: Categorical(v.codes[mask], v.categories) for k, v in self.categorical.items()},
             numeric={k: v[mask] for k, v in self.numeric.items()},
-            signals={k: v[mask] for k, v in self.signals.items()},
+            signals={k: v.subset(mask, position) for k, v in self.signals.items()},
             data_end=self.data_end,
             quality=self.quality,
-            events=self.events.subset(mask) if keep_events and self.events is not None else None,
+            events=self.events.subset(mask, position) if keep_events and self.events is not None else None,
         )
 
 
@@ -311,13 +331,13 @@ def _events_of(events: KeptEvents, types: tuple[str, ...]) -> tuple[np.ndarray, 
     return np.concatenate(rows).astype(np.intp), np.concatenate(ages)
 
 
-def signal_sums(events: KeptEvents | None, signals: tuple[Signal, ...], n: int) -> dict[str, np.ndarray]:
-    """Each signal's decayed event count per lead: one bincount over the kept events, 0.0 without events.
+def signal_sums(events: KeptEvents | None, signals: tuple[Signal, ...], n: int) -> dict[str, Activity]:
+    """Each signal's decayed event count per lead: one bincount over the kept events, kept sparse.
 
     Events are kept ordered by (code, row, age), so each lead's sum is added up in the
     same order on every run and every derivation.
     """
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Activity] = {}
     by_types: dict[tuple[str, ...], list[Signal]] = {}
     for signal in signals:
         by_types.setdefault(signal.events, []).append(signal)
@@ -327,7 +347,7 @@ def signal_sums(events: KeptEvents | None, signals: tuple[Signal, ...], n: int) 
         row, age = _events_of(events, types)
         for signal in group:
             sums = np.bincount(row, weights=decay_weights(signal.decay, age), minlength=n)
-            out[signal.key] = sums.astype(np.float64, copy=False)
+            out[signal.key] = Activity.from_dense(sums)
     return out
 
 
@@ -629,8 +649,7 @@ def derive_features(base: Features, spec: FeatureSpec) -> Features | None:
         numeric={c: base.numeric[c] for c in spec.numeric},
         signals={s.key: base.signals.get(s.key, computed.get(s.key)) for s in spec.signals},
     )
-    if "_scoring_month" in base.__dict__:
-        derived.__dict__["_scoring_month"] = base.__dict__["_scoring_month"]
+    derived.cache = base.cache  # same leads: what was computed from them still holds
     return derived
 
 

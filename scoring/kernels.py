@@ -112,38 +112,56 @@ def auc_ks(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:  # pragma: 
 
 
 @njit(cache=True, nogil=True)
-def engagement_at(rows: np.ndarray, activities: tuple, points: np.ndarray, caps: np.ndarray,
-                  is_column: np.ndarray, low: float, high: float) -> np.ndarray:  # pragma: no cover
-    """The engagement part of some leads: each rule's capped points added in rule order from 0.
+def _check_sorted(rows: np.ndarray) -> None:  # pragma: no cover
+    for k in range(1, rows.size):
+        if rows[k] < rows[k - 1]:
+            raise ValueError("lead positions must be sorted")
+
+
+@njit(cache=True, nogil=True)
+def engagement_at(query: np.ndarray, rows: tuple, values: tuple, points: np.ndarray, caps: np.ndarray,
+                  low: float, high: float) -> np.ndarray:  # pragma: no cover
+    """The engagement part of some leads (sorted positions ``query``): each rule's capped points
+    added in rule order from 0, then the part's cap.
 
     The same operations in the same order as ``engine.engagement_points`` + ``engine.part_sum``
-    (multiply, limit to +-cap, add; then the part's cap), one lead at a time instead of one
-    rule at a time, so it reads each lead's activities once. ``caps`` is inf for no cap;
-    ``is_column`` marks activity columns, whose NaN counts as 0 (``np.nan_to_num``);
-    ``low``/``high`` are the part's cap (-inf/inf when open).
+    (multiply, limit to +-cap, add); a rule adds nothing where its activity is 0 (its points
+    are 0 there, and adding 0 changes no sum). Each rule's active ``rows``/``values`` (see
+    ``scoring.activity``) are searched by galloping forward, as both lists are sorted.
+    ``caps`` is inf for no cap; ``low``/``high`` are the part's cap (-inf/inf when open).
     """
-    out = np.zeros(rows.size)
-    for r in range(len(activities)):  # rule by rule: the tuple is indexed once per rule, not per lead
-        _add_rule(out, activities[r], rows, points[r], caps[r], is_column[r])
-    for k in range(rows.size):
+    _check_sorted(query)
+    out = np.zeros(query.size)
+    for r in range(len(rows)):  # rule by rule: the tuple is indexed once per rule, not per lead
+        active, act = rows[r], values[r]
+        j = 0
+        for k in range(query.size):
+            j = _gallop(active, query[k], j, False)
+            if j < active.size and active[j] == query[k]:
+                out[k] += _capped(act[j], points[r], caps[r])
+    for k in range(query.size):
         out[k] = min(max(out[k], low), high)
     return out
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _capped(a: float, points: float, cap: float, is_column: bool) -> float:  # pragma: no cover
-    """One rule's points for an activity: ``engine.engagement_points`` for one lead.
+@njit(cache=True, nogil=True)
+def gather_rows(query: np.ndarray, rows: tuple, values: tuple, out: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Every rule's activity for some leads (sorted positions ``query``), one lead per row of
+    ``out`` (0 where a rule's activity is 0): the row-major input of ``engagement_rows``."""
+    _check_sorted(query)
+    for r in range(len(rows)):
+        active, act = rows[r], values[r]
+        j = 0
+        for k in range(query.size):
+            j = _gallop(active, query[k], j, False)
+            out[k, r] = act[j] if j < active.size and active[j] == query[k] else 0.0
+    return out
 
-    A column's NaN counts as 0 and +-inf as the largest float (``np.nan_to_num``); the
-    product is limited to +-cap by max then min, as ``engine.cap_points`` does.
-    """
-    if is_column:
-        if a != a:
-            a = 0.0
-        elif a == np.inf:
-            a = np.finfo(np.float64).max
-        elif a == -np.inf:
-            a = -np.finfo(np.float64).max
+
+@njit(cache=True, nogil=True, inline="always")
+def _capped(a: float, points: float, cap: float) -> float:  # pragma: no cover
+    """One rule's points for an activity: ``engine.engagement_points`` for one lead (the product
+    limited to +-cap by max then min, as ``engine.cap_points`` does)."""
     c = a * points
     if cap != np.inf:
         c = max(c, -cap)
@@ -168,21 +186,14 @@ def _tier(t: float, mql: float, sql: float) -> int:  # pragma: no cover
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _add_rule_all(out, activity, points, cap, is_column):  # pragma: no cover
-    """``out[i] +=`` the rule's points for every lead ``i``."""
-    for i in range(out.size):
-        out[i] += _capped(activity[i], points, cap, is_column)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _add_rule(out, activity, rows, points, cap, is_column):  # pragma: no cover
-    """``out[k] +=`` the rule's points for the lead ``rows[k]``."""
-    for k in range(out.size):
-        out[k] += _capped(activity[rows[k]], points, cap, is_column)
+def _add_sparse(out, rows, values, points, cap):  # pragma: no cover
+    """``out[i] +=`` the rule's points for every lead ``i`` with activity."""
+    for k in range(rows.size):
+        out[rows[k]] += _capped(values[k], points, cap)
 
 
 @njit(cache=True, nogil=True)
-def score_all(fit: np.ndarray, activities: tuple, points: np.ndarray, caps: np.ndarray, is_column: np.ndarray,
+def score_all(fit: np.ndarray, rows: tuple, values: tuple, points: np.ndarray, caps: np.ndarray,
               eng_low: float, eng_high: float, total_low: float, total_high: float, cuts: np.ndarray,
               mql: float, sql: float, status: np.ndarray, month_key: np.ndarray, months: int,
               eng: np.ndarray, total: np.ndarray, band: np.ndarray, tier: np.ndarray, pos: np.ndarray,
@@ -197,8 +208,8 @@ def score_all(fit: np.ndarray, activities: tuple, points: np.ndarray, caps: np.n
     """
     n = fit.size
     eng[:] = 0.0
-    for r in range(len(activities)):  # rule by rule, as engine.part_sum adds them
-        _add_rule_all(eng, activities[r], points[r], caps[r], is_column[r])
+    for r in range(len(rows)):  # rule by rule, as engine.part_sum adds them (0 where no activity)
+        _add_sparse(eng, rows[r], values[r], points[r], caps[r])
     k = cuts.size + 1
     band_counts = np.zeros(k * 3, dtype=np.int64)
     tier_counts = np.zeros(months * 9, dtype=np.int64)
@@ -241,15 +252,17 @@ def warm_up(n_rules: int) -> None:
     merge_replace(v, v[:1], v[1:], np.empty(2))
     auc_ks(v[:1], v[1:])
     if n_rules:
-        acts = []
-        for _ in range(n_rules):
-            a = np.zeros(2)
-            a.setflags(write=False)
-            acts.append(a)
-        engagement_at(np.zeros(1, dtype=np.int64), tuple(acts), np.zeros(n_rules), np.full(n_rules, np.inf),
-                      np.zeros(n_rules, dtype=bool), -np.inf, np.inf)
-        engagement_rows(np.zeros((1, n_rules)), np.zeros(n_rules), np.full(n_rules, np.inf),
-                        np.zeros(n_rules, dtype=bool), -np.inf, np.inf)
+        rows = tuple(_read_only(np.zeros(1, dtype=np.int32)) for _ in range(n_rules))
+        values = tuple(_read_only(np.ones(1)) for _ in range(n_rules))
+        query = np.zeros(1, dtype=np.int64)
+        engagement_at(query, rows, values, np.zeros(n_rules), np.full(n_rules, np.inf), -np.inf, np.inf)
+        matrix = gather_rows(query, rows, values, np.empty((1, n_rules)))
+        engagement_rows(matrix, np.zeros(n_rules), np.full(n_rules, np.inf), -np.inf, np.inf)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)  # as ``Activity`` arrays are: numba compiles per array type
+    return a
 
 
 @njit(cache=True, nogil=True)
@@ -299,13 +312,14 @@ def apply_moves(rows: np.ndarray, fit: np.ndarray, eng: np.ndarray, total: np.nd
 
 
 @njit(cache=True, nogil=True)
-def engagement_rows(matrix: np.ndarray, points: np.ndarray, caps: np.ndarray, is_column: np.ndarray,
+def engagement_rows(matrix: np.ndarray, points: np.ndarray, caps: np.ndarray,
                     low: float, high: float) -> np.ndarray:  # pragma: no cover
-    """``engagement_at`` on activities already gathered row-major (one lead's values side by side)."""
+    """``engagement_at`` on activities already gathered row-major (``gather_rows``: one lead's values
+    side by side); a 0 activity adds ``+-0.0``, which changes no sum."""
     out = np.empty(matrix.shape[0])
     for k in range(matrix.shape[0]):
         total = 0.0
         for r in range(matrix.shape[1]):
-            total += _capped(matrix[k, r], points[r], caps[r], is_column[r])
+            total += _capped(matrix[k, r], points[r], caps[r])
         out[k] = min(max(total, low), high)
     return out

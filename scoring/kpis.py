@@ -66,11 +66,11 @@ def kpis(features: Features, scores: Scores, sql_target: tuple[float, float] = D
 
 def outcome_status(features: Features) -> np.ndarray:
     """Per lead 0 immature, 1 mature not converted, 2 mature converted (int8, computed once)."""
-    cached = features.__dict__.get("_outcome_status")
+    cached = features.cache.get("outcome_status")
     if cached is None:
         cached = features.mature.astype(np.int8) + (features.converted & features.mature)
         cached.setflags(write=False)
-        features.__dict__["_outcome_status"] = cached
+        features.cache["outcome_status"] = cached
     return cached
 
 
@@ -80,7 +80,7 @@ def month_status_key(features: Features) -> tuple[np.ndarray, int]:
     Adding a lead's tier (0-2) gives its cell in one count over month x status x tier, from
     which every KPI follows; without creation times there is one "month".
     """
-    cached = features.__dict__.get("_month_status_key")
+    cached = features.cache.get("month_status_key")
     if cached is None:
         status = outcome_status(features).astype(np.int64)
         if features.point_in_time and features.n:
@@ -91,7 +91,7 @@ def month_status_key(features: Features) -> tuple[np.ndarray, int]:
         else:
             span, key = 1, status * 3
         cached = (key.astype(np.int32 if span * 9 < 2**31 else np.int64), span)
-        features.__dict__["_month_status_key"] = cached
+        features.cache["month_status_key"] = cached
     return cached
 
 

@@ -73,7 +73,7 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
 
 def outcome_facts(features: Features) -> dict:
     """Mature leads, conversions and date range: facts of the data, counted once per feature set."""
-    cached = features.__dict__.get("_outcome_facts")
+    cached = features.cache.get("outcome_facts")
     if cached is None:
         mature = features.mature
         y = features.converted[mature]
@@ -86,7 +86,7 @@ def outcome_facts(features: Features) -> dict:
             "first_lead": _iso(features.created_at.min()) if timed else None,
             "last_lead": _iso(features.created_at.max()) if timed else None,
         }
-        features.__dict__["_outcome_facts"] = cached
+        features.cache["outcome_facts"] = cached
     return dict(cached)
 
 

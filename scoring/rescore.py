@@ -49,7 +49,7 @@ from .engine import (
     tier_index,
 )
 from .features import Features, rule_signal_key
-from .kernels import apply_moves, engagement_rows, merge_replace, score_all
+from .kernels import apply_moves, engagement_rows, gather_rows, merge_replace, score_all
 from .kpis import month_status_key, outcome_status, tier_month_counts
 from .metrics import separation_sorted, status_counts
 
@@ -91,7 +91,7 @@ def scored(config: ScoringConfig, features: Features) -> Scored:
     key = _rules_key(config)
     result = _reuse_or_score(config, features, key)
     with CACHE_LOCK:
-        cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
+        cache: OrderedDict = features.cache.setdefault("scored_cache", OrderedDict())
         cache[key] = result
         cache.move_to_end(key)
         while len(cache) > SCORED_CACHE or (len(cache) > 2 and _kept_bytes(cache) > SCORED_CACHE_BYTES):
@@ -104,7 +104,7 @@ def scored(config: ScoringConfig, features: Features) -> Scored:
 def _reuse_or_score(config: ScoringConfig, features: Features, key: str) -> Scored:
     """Re-tier a kept config with the same rules, else move the leads from the closest kept one, else score."""
     with CACHE_LOCK:
-        cache: OrderedDict = features.__dict__.setdefault("_scored_cache", OrderedDict())
+        cache: OrderedDict = features.cache.setdefault("scored_cache", OrderedDict())
         hit = cache.get(key)
         kept = [s for s in reversed(cache.values()) if _structure_key(s.config) == _structure_key(config)]
     if hit is not None:
@@ -171,11 +171,11 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
 
 def _class_sizes(features: Features) -> tuple[int, int]:
     """Mature converted and mature not-converted leads (the sizes of the sorted arrays)."""
-    facts = features.__dict__.get("_class_sizes")
+    facts = features.cache.get("class_sizes")
     if facts is None:
         status = outcome_status(features)
         facts = (int(np.count_nonzero(status == 2)), int(np.count_nonzero(status == 1)))
-        features.__dict__["_class_sizes"] = facts
+        features.cache["class_sizes"] = facts
     return facts
 
 
@@ -264,25 +264,24 @@ def _engagement_moved(config: ScoringConfig, features: Features, rows: np.ndarra
     arrays a cache miss apart."""
     if active is None:
         return engagement_part_at(config, features, rows)
-    activities, points, caps, is_column, low, high = engagement_inputs(config, features)
+    rule_rows, rule_values, points, caps, low, high = engagement_inputs(config, features)
     keys = (active,) + tuple(rule_signal_key(config, r) for r in config.engagement)
     with CACHE_LOCK:
-        cache: OrderedDict = features.__dict__.setdefault("_row_major", OrderedDict())
+        cache: OrderedDict = features.cache.setdefault("row_major", OrderedDict())
         matrix = cache.get(keys)
         if matrix is not None:
             cache.move_to_end(keys)
     if matrix is None:
-        if rows.size * len(activities) * 8 > ROW_MAJOR_BYTES:
+        if rows.size * len(rule_rows) * 8 > ROW_MAJOR_BYTES:
             return engagement_part_at(config, features, rows)
-        matrix = np.empty((rows.size, len(activities)))
-        for r, activity in enumerate(activities):
-            np.take(activity, rows, out=matrix[:, r])
+        matrix = gather_rows(np.ascontiguousarray(rows, dtype=np.int64), rule_rows, rule_values,
+                             np.empty((rows.size, len(rule_rows))))
         matrix.setflags(write=False)
         with CACHE_LOCK:
             cache[keys] = matrix
             while len(cache) > 1 and sum(m.nbytes for m in cache.values()) > ROW_MAJOR_BYTES:
                 cache.popitem(last=False)
-    return engagement_rows(matrix, points, caps, is_column, low, high)
+    return engagement_rows(matrix, points, caps, low, high)
 
 
 def _moved_rows(old_rule, old_cfg: ScoringConfig, new_rule, config: ScoringConfig,
@@ -296,26 +295,13 @@ def _moved_rows(old_rule, old_cfg: ScoringConfig, new_rule, config: ScoringConfi
     if isinstance(old_rule, EngagementRule) and isinstance(new_rule, EngagementRule):
         key = rule_signal_key(old_cfg, old_rule)
         if key == rule_signal_key(config, new_rule):
-            return _active_rows(features, key)
+            return features.activity(key).rows
     if (isinstance(old_rule, CategoricalFit) and isinstance(new_rule, CategoricalFit)
             and old_rule.column == new_rule.column):
         cat = features.categorical[old_rule.column]
         changed = categorical_lookup(old_rule, cat) != categorical_lookup(new_rule, cat)
         return np.flatnonzero(changed[cat.codes + 1])
     return np.flatnonzero(rule_points(old_rule, old_cfg, features) != rule_points(new_rule, config, features))
-
-
-def _active_rows(features: Features, key: str) -> np.ndarray:
-    """Leads with a non-zero activity for an engagement feature, found once per feature set."""
-    with CACHE_LOCK:
-        cache: dict = features.__dict__.setdefault("_active_rows", {})
-        rows = cache.get(key)
-    if rows is None:
-        rows = np.flatnonzero(features.feature(key)).astype(np.int32 if features.n < 2**31 else np.intp)
-        rows.setflags(write=False)
-        with CACHE_LOCK:
-            cache[key] = rows
-    return rows
 
 
 def replace_sorted(values: np.ndarray, old: np.ndarray, new: np.ndarray,
@@ -338,7 +324,7 @@ def _take(features: Features, like: np.ndarray | None = None, shape: tuple | Non
     ``_recycle``) or a new one."""
     shape, dtype = (like.shape, like.dtype) if like is not None else (shape, np.dtype(dtype))
     with CACHE_LOCK:
-        free = features.__dict__.setdefault("_spare_arrays", {}).get((shape, dtype.str))
+        free = features.cache.setdefault("spare_arrays", {}).get((shape, dtype.str))
         spare = free.pop() if free else None
     if spare is None:
         return np.empty(shape, dtype=dtype)
@@ -363,7 +349,7 @@ def _recycle(features: Features, state: Scored) -> None:
     """
     if sys.getrefcount(state) > 3 or sys.getrefcount(state.scores) > 2:  # caller, argument, getrefcount
         return
-    spare = features.__dict__.setdefault("_spare_arrays", {})
+    spare = features.cache.setdefault("spare_arrays", {})
     for name, holder in (("engagement", state.scores), ("total", state.scores), ("band", state.scores),
                          ("tier", state.scores), ("fit", state.scores), ("pos", state), ("neg", state)):
         if sys.getrefcount(getattr(holder, name)) > 2:  # the holder, getrefcount

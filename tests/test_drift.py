@@ -491,7 +491,7 @@ def test_rule_psi_and_firing_rate_independent(drifted):
     pos = order[frame.loc[cohort, "lead_id"]].to_numpy()
     row = _row(report, "2026-06-01")
     # email_open gives 1 point per decayed open, cap 5: recompute its points from the raw signal
-    opens = features.signals[[k for k in features.signals if k.startswith("ev:email_open|")][0]]
+    opens = features.feature([k for k in features.signals if k.startswith("ev:email_open|")][0])
     np.testing.assert_allclose(points["engagement: email_open"], np.clip(opens * 1.0, -5, 5))
     for label in ("engagement: email_open", "engagement: whitepaper_download", "fit: seniority"):
         v_ref, v = points[label][ref_pos], points[label][pos]
@@ -536,9 +536,9 @@ def test_a_rule_that_stops_firing_is_reported(drifted):
     # demo_request fires for ~8% of the reference leads; from January its firing rate is 0.
     features = drifted["features"]
     (key,) = [k for k in features.signals if k.startswith("ev:demo_request|")]
-    broken = features.signals[key].copy()
+    broken = features.feature(key)  # a new dense array
     broken[features.created_at >= np.datetime64("2026-01-01")] = 0.0
-    features = dataclasses.replace(features, signals={**features.signals, key: broken})
+    features = dataclasses.replace(features, signals={**features.signals, key: broken})  # stored sparse again
     report = drift_report(drifted["config"], features, drifted["reference"], "month")
     label = "engagement: demo_request"
     ref_rate = np.mean(rule_points(drifted["config"], features)[label][

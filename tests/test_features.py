@@ -127,8 +127,8 @@ def test_decayed_sums_equal_a_plain_sql_aggregation(messy_db, decay, events):
         features = extract_features(source, config)
     expected_by_id = _reference_sums(messy_db, decay, [e.lower() for e in events], features.data_end)
     expected = np.array([expected_by_id.get(i, 0.0) for i in features.lead_id.tolist()])
-    got = features.signals[_signal_key(config)]
-    assert got.dtype == np.float64
+    got = features.feature(_signal_key(config))
+    assert got.dtype == np.float64 and got.shape == (features.n,)
     assert (expected != 0).sum() > 50  # the test data exercises the sums
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
@@ -145,7 +145,7 @@ def _assert_same_features(a, b) -> None:
         np.testing.assert_array_equal(a.numeric[col], b.numeric[col])
     assert a.signals.keys() == b.signals.keys()
     for key in a.signals:
-        np.testing.assert_allclose(a.signals[key], b.signals[key], rtol=1e-12, atol=1e-12, err_msg=key)
+        np.testing.assert_allclose(a.feature(key), b.feature(key), rtol=1e-12, atol=1e-12, err_msg=key)
     assert a.data_end == b.data_end and a.spec == b.spec
 
 
@@ -165,6 +165,7 @@ def test_derived_decay_equals_a_fresh_extraction_and_shares_the_leads(messy_db):
             assert np.shares_memory(derived.categorical["seniority"].codes, base.categorical["seniority"].codes)
             webinar = next(s.key for s in other.signals if s.events == ("webinar",))
             assert derived.signals[webinar] is base.signals[webinar]  # same key: the same array
+            assert derived.cache is base.cache  # same leads: work on them is shared
 
 
 def test_derive_needs_the_columns_and_event_types_base_kept(messy_db):
@@ -252,7 +253,7 @@ def test_segment_view_keeps_its_events_renumbered(messy_db):
     whole = derive_features(features, other)
     part = derive_features(sub, other)
     key = other.signals[0].key
-    np.testing.assert_array_equal(part.signals[key], whole.signals[key][mask])
+    np.testing.assert_array_equal(part.feature(key), whole.feature(key)[mask])
 
 
 # --------------------------------------------------------------------------- categorical codes

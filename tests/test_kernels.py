@@ -83,6 +83,13 @@ def test_auc_ks_hand_example():
     assert ks == 1 / 3
 
 
+def _sparse(acts):
+    from scoring.activity import Activity
+
+    sparse = [Activity.from_dense(a) for a in acts]
+    return tuple(a.rows for a in sparse), tuple(a.values for a in sparse)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_engagement_at_equals_the_rule_by_rule_numpy_sum(seed):
     from scoring.kernels import engagement_at
@@ -91,37 +98,53 @@ def test_engagement_at_equals_the_rule_by_rule_numpy_sum(seed):
     n, k = 400, 5
     acts = [rng.exponential(1.0, n) * (rng.random(n) < 0.4) for _ in range(k)]
     acts[3][:6] = [np.nan, np.inf, -np.inf, 0.0, 2.5, np.nan]  # an activity column with gaps
-    is_column = np.array([False, False, False, True, False])
+    acts[4][:] = 0.0  # a rule nobody has activity for
     points = rng.uniform(-20, 20, k)
     caps = np.array([np.inf, 7.5, 3.0, 1e300, np.inf])
     low, high = (-np.inf, 12.0) if seed % 2 else (-5.0, np.inf)
     rows = np.sort(rng.choice(n, 150, replace=False)).astype(np.int64)
-    # numpy, rule by rule: what engine.engagement_points + part_sum do
+    rows[0] = 0  # the lead with every odd value of the column
+    rows.sort()
+    # numpy on dense arrays, rule by rule, zeros included: what engine.engagement_points + part_sum do
     expected = np.zeros(rows.size)
-    for a, p, cap, col in zip(acts, points, caps, is_column):
-        x = np.nan_to_num(a[rows], nan=0.0) if col else a[rows]
+    for a, p, cap in zip(acts, points, caps):
+        x = np.nan_to_num(a[rows], nan=0.0)
         with np.errstate(over="ignore"):  # the largest float times points: inf, then capped
             c = x * p
         if cap != np.inf:
             c = np.minimum(np.maximum(c, -cap), cap)
         expected += c
     expected = np.minimum(np.maximum(expected, low), high)
-    got = engagement_at(rows, tuple(acts), points, caps, is_column, low, high)
+    with np.errstate(over="ignore"):
+        got = engagement_at(rows, *_sparse(acts), points, caps, low, high)
     np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_engagement_rows_equals_engagement_at(seed):
-    from scoring.kernels import engagement_at, engagement_rows
+def test_gathered_rows_and_engagement_rows_equal_engagement_at(seed):
+    from scoring.kernels import engagement_at, engagement_rows, gather_rows
 
     rng = np.random.default_rng(seed)
     n, k = 300, 4
     acts = [rng.exponential(1.0, n) * (rng.random(n) < 0.5) for _ in range(k)]
     acts[1][:3] = [np.nan, np.inf, -np.inf]
-    is_column = np.array([False, True, False, False])
     points, caps = rng.uniform(-9, 9, k), np.array([np.inf, 4.0, 2.5, np.inf])
     rows = np.sort(rng.choice(n, 90, replace=False)).astype(np.int64)
-    matrix = np.column_stack([a[rows] for a in acts])
+    rule_rows, rule_values = _sparse(acts)
+    matrix = gather_rows(rows, rule_rows, rule_values, np.empty((rows.size, k)))
+    np.testing.assert_array_equal(matrix, np.column_stack([np.nan_to_num(a[rows], nan=0.0) for a in acts]))
     with np.errstate(over="ignore"):
-        expected = engagement_at(rows, tuple(acts), points, caps, is_column, -3.0, 11.0)
-    np.testing.assert_array_equal(engagement_rows(matrix, points, caps, is_column, -3.0, 11.0), expected)
+        expected = engagement_at(rows, rule_rows, rule_values, points, caps, -3.0, 11.0)
+        got = engagement_rows(matrix, points, caps, -3.0, 11.0)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_lookups_refuse_unsorted_leads():
+    from scoring.kernels import engagement_at, gather_rows
+
+    rule_rows, rule_values = _sparse([np.array([0.0, 1.0, 2.0, 0.0])])
+    query = np.array([2, 1], dtype=np.int64)  # galloping forward would miss lead 1
+    with pytest.raises(ValueError, match="sorted"):
+        engagement_at(query, rule_rows, rule_values, np.ones(1), np.full(1, np.inf), -np.inf, np.inf)
+    with pytest.raises(ValueError, match="sorted"):
+        gather_rows(query, rule_rows, rule_values, np.empty((2, 1)))

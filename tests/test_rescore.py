@@ -200,11 +200,11 @@ def test_kept_states_are_bounded_by_bytes_but_keep_two(demo, monkeypatch):
     monkeypatch.setattr(rescore, "SCORED_CACHE_BYTES", 1)
     for value in (3, 4, 5):
         model_view(_config(steps=[_points("demo_request", value)]), features)
-    assert len(features.__dict__["_scored_cache"]) == 2
+    assert len(features.cache["scored_cache"]) == 2
     monkeypatch.setattr(rescore, "SCORED_CACHE_BYTES", 2**40)
     for value in (6, 7, 8, 9):
         model_view(_config(steps=[_points("demo_request", value)]), features)
-    assert len(features.__dict__["_scored_cache"]) == rescore.SCORED_CACHE
+    assert len(features.cache["scored_cache"]) == rescore.SCORED_CACHE
 
 
 def test_a_view_still_held_is_never_recycled(demo):
@@ -229,7 +229,7 @@ def test_evicted_arrays_are_reused_when_free(demo):
         features = extract_features(source, _config())
     for value in range(3, 9):
         model_view(_config(steps=[_points("demo_request", value)]), features)
-    spare = features.__dict__.get("_spare_arrays", {})
+    spare = features.cache.get("spare_arrays", {})
     assert any(shape == (features.n,) and free for (shape, _), free in spare.items())  # waiting for the next move
     ids = {id(a) for free in spare.values() for a in free}
     state = scored(_config(steps=[_points("demo_request", 40)]), features)

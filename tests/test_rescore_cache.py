@@ -57,7 +57,7 @@ def test_threshold_moves_match_a_fresh_computation(demo, segments):
         np.testing.assert_array_equal(view.scores.tier, scores.tier)
         assert _json(view.result) == _json(expected)
         assert _json(view.kpis) == _json(kpis(features, scores, auc_value=expected["auc"]))
-    assert len(features.__dict__["_scored_cache"]) == 1  # only thresholds moved: one set of scores
+    assert len(features.cache["scored_cache"]) == 1  # only thresholds moved: one set of scores
 
 
 def test_points_move_is_scored_again(demo):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,9 +135,10 @@ def segment_mask(segment: Segment, features: Features) -> np.ndarray:
     return mask
 
 
-RULE_CACHE_BYTES = 256 * 2**20
-"""Per feature set, the points of recently used rules are kept up to this size, so moving
-one slider recomputes one rule and re-adds the others."""
+RULE_CACHE_BYTES = 128 * 2**20
+"""Per feature set, the points of recently used rules are kept up to this size (at least
+the last one), so scoring again after one rule moved recomputes that rule and re-adds the
+others; 16 rules at 1M leads, one at 10M (memory is the limit there)."""
 
 
 CACHE_LOCK = threading.Lock()
@@ -206,8 +208,12 @@ def engagement_part_at(config: ScoringConfig, features: Features, rows: np.ndarr
     return engagement_at(np.ascontiguousarray(rows, dtype=np.int64), *engagement_inputs(config, features))
 
 
-def part_sum(points: list[np.ndarray], size: int, cap) -> np.ndarray:
-    """Rule points added in rule order from zero, then capped: the order the exported SQL uses."""
+def part_sum(points: Iterable[np.ndarray], size: int, cap) -> np.ndarray:
+    """Rule points added in rule order from zero, then capped: the order the exported SQL uses.
+
+    ``points`` may be a generator: then one rule's array at a time is alive (at 10M leads
+    each is 76 MB).
+    """
     out = np.zeros(size)
     for p in points:
         out += p
@@ -218,12 +224,17 @@ def _parts(fit_rules, engagement_rules, config: ScoringConfig, features: Feature
     known = known or {}
     fit = known.get("fit")
     if fit is None:
-        fit = part_sum([rule_points(r, config, features) for r in fit_rules], features.n, config.caps.fit)
+        fit = part_sum((rule_points(r, config, features) for r in fit_rules), features.n, config.caps.fit)
     eng = known.get("engagement")
     if eng is None:
-        eng = part_sum([rule_points(r, config, features) for r in engagement_rules], features.n,
+        eng = part_sum((rule_points(r, config, features) for r in engagement_rules), features.n,
                        config.caps.engagement)
     return fit, eng
+
+
+def band_dtype(cuts: list[float]) -> np.dtype:
+    """The narrowest integer type for band numbers (int8 up to 126 cut points)."""
+    return np.dtype(np.int8 if len(cuts) < 127 else np.int16)
 
 
 def band_index(total: np.ndarray, cuts: list[float]) -> np.ndarray:
@@ -231,7 +242,7 @@ def band_index(total: np.ndarray, cuts: list[float]) -> np.ndarray:
 
     One comparison per cut point: a few cheap passes beat a binary search per lead.
     """
-    band = np.zeros(total.shape, dtype=np.int16)
+    band = np.zeros(total.shape, dtype=band_dtype(cuts))
     for cut in cuts:
         band += total >= cut
     return band

@@ -36,6 +36,7 @@ from .config import CategoricalFit, EngagementRule, ScoringConfig, config_to_dic
 from .engine import (
     CACHE_LOCK,
     Scores,
+    band_dtype,
     categorical_lookup,
     engagement_inputs,
     engagement_part_at,
@@ -145,13 +146,15 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
     else:
         fit = (known_parts or {}).get("fit")
         if fit is None:
-            fit = part_sum([rule_points(r, config, features) for r in config.fit], features.n, config.caps.fit)
+            fit = _kept_fit(config, features)
+        if fit is None:
+            fit = part_sum((rule_points(r, config, features) for r in config.fit), features.n, config.caps.fit)
         total_cap = config.caps.total
         key, span = month_status_key(features)
         n_pos, n_neg = _class_sizes(features)
         n = (features.n,)
         eng, total = _take(features, shape=n), _take(features, shape=n)
-        band, tier = _take(features, shape=n, dtype=np.int16), _take(features, shape=n, dtype=np.int8)
+        band, tier = _take(features, shape=n, dtype=band_dtype(config.bands)), _take(features, shape=n, dtype=np.int8)
         pos, neg = _take(features, shape=(n_pos,)), _take(features, shape=(n_neg,))
         band_counts, tier_counts = score_all(
             np.ascontiguousarray(fit, dtype=np.float64), *engagement_inputs(config, features),
@@ -167,6 +170,20 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
                         segment=no_segments(features))
     auc, ks = separation_sorted(pos, neg)
     return _frozen(Scored(config, scores, pos, neg, auc, ks, band_counts, tier_counts))
+
+
+def _kept_fit(config: ScoringConfig, features: Features) -> np.ndarray | None:
+    """The fit part of a kept config with the same fit rules and cap, if any: it depends on
+    nothing else (a decay change scores again from scratch, but its fit part is the same)."""
+    key = _fit_key(config)
+    with CACHE_LOCK:
+        kept = list(features.cache.get("scored_cache", {}).values())
+    return next((s.scores.fit for s in kept if not s.config.segments and _fit_key(s.config) == key), None)
+
+
+def _fit_key(config: ScoringConfig) -> str:
+    return json.dumps([[r.model_dump(mode="json") for r in config.fit],
+                       None if config.caps.fit is None else config.caps.fit.model_dump(mode="json")])
 
 
 def _class_sizes(features: Features) -> tuple[int, int]:

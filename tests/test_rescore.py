@@ -238,3 +238,27 @@ def test_evicted_arrays_are_reused_when_free(demo):
     assert ids & used  # the next move wrote into recycled arrays
     _assert_same(model_view(_config(steps=[_points("demo_request", 40)]), features),
                  _config(steps=[_points("demo_request", 40)]), db)
+
+
+def test_a_decay_change_shares_the_leads_work_and_keeps_the_fit_part(demo):
+    """Features derived for another decay share the caches; the new decay is scored from
+    scratch, reusing the fit part of a kept config with the same fit rules, and still equals
+    scoring from scratch on freshly extracted features."""
+    from scoring.features import derive_features, feature_spec
+
+    db, _ = demo
+    with open_source(db) as source:
+        features = extract_features(source, _config())
+    approved = scored(_config(), features)
+
+    def slower(data):
+        data["decay"] = {"kind": "exponential", "half_life_days": 45}
+
+    config = _config(steps=[slower])
+    derived = derive_features(features, feature_spec(config))
+    assert derived.cache is features.cache
+    state = scored(config, derived)
+    assert state.path == "full" and state.scores.fit is approved.scores.fit
+    assert not np.array_equal(state.scores.engagement, approved.scores.engagement)
+    _assert_same(model_view(config, derived), config, db)
+    _assert_same(model_view(_config(), features), _config(), db)  # the approved one is still right

@@ -135,10 +135,11 @@ def segment_mask(segment: Segment, features: Features) -> np.ndarray:
     return mask
 
 
-RULE_CACHE_BYTES = 128 * 2**20
-"""Per feature set, the points of recently used rules are kept up to this size (at least
-the last one), so scoring again after one rule moved recomputes that rule and re-adds the
-others; 16 rules at 1M leads, one at 10M (memory is the limit there)."""
+RULE_CACHE_BYTES = 64 * 2**20
+"""Per feature set, the points of recently used rules are kept up to this size, so scoring
+again after one rule moved recomputes that rule and re-adds the others: 8 rules at 1M
+leads. At 10M one rule's points (76 MB) are more than this, and none are kept: memory is
+the limit there, and a slider move re-adds only the leads that moved (``scoring.rescore``)."""
 
 
 CACHE_LOCK = threading.Lock()
@@ -156,7 +157,7 @@ def _remembered(features: Features, key: str, compute) -> np.ndarray:
     points.setflags(write=False)
     with CACHE_LOCK:
         cache[key] = points
-        while len(cache) > 1 and sum(a.nbytes for a in cache.values()) > RULE_CACHE_BYTES:
+        while cache and sum(a.nbytes for a in cache.values()) > RULE_CACHE_BYTES:
             cache.popitem(last=False)
     return points
 

@@ -262,3 +262,22 @@ def test_a_decay_change_shares_the_leads_work_and_keeps_the_fit_part(demo):
     assert not np.array_equal(state.scores.engagement, approved.scores.engagement)
     _assert_same(model_view(config, derived), config, db)
     _assert_same(model_view(_config(), features), _config(), db)  # the approved one is still right
+
+
+def test_rule_points_are_kept_up_to_the_byte_limit_and_none_beyond(demo, monkeypatch):
+    import scoring.engine as engine
+
+    db, _ = demo
+    with open_source(db) as source:
+        features = extract_features(source, _config())
+    config = _config()
+    one = features.n * 8  # one rule's points
+    monkeypatch.setattr(engine, "RULE_CACHE_BYTES", 2 * one)
+    first, second, third = (engine.rule_points(r, config, features) for r in config.fit[:3])
+    assert engine.rule_points(config.fit[2], config, features) is third  # kept
+    assert engine.rule_points(config.fit[1], config, features) is second
+    assert engine.rule_points(config.fit[0], config, features) is not first  # the oldest went
+    np.testing.assert_array_equal(engine.rule_points(config.fit[0], config, features), first)
+    monkeypatch.setattr(engine, "RULE_CACHE_BYTES", one - 1)  # 10M leads: one rule is over the limit
+    engine.rule_points(config.fit[3], config, features)
+    assert len(features.cache["rule_cache"]) == 0

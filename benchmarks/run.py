@@ -324,7 +324,7 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
               *features.signals.values()]  # signals are sparse (``Activity.nbytes``)
     out["features_mb"] = sum(a.nbytes for a in arrays) / 2**20
     events = features.events
-    out["events_mb"] = (events.row.nbytes + events.code.nbytes + events.age.nbytes) / 2**20 if events else 0.0
+    out["events_mb"] = (events.row.nbytes + events.age.nbytes) / 2**20 if events else 0.0
 
     # points and threshold changes, a value never used before on every repeat (leadcal
     # remembers recent configs: an alternating pair would hit its cache). demo_request fires

@@ -8,6 +8,7 @@ extraction did before it coded them in SQL), kept events by hand.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import os
 
 import duckdb
@@ -209,8 +210,10 @@ def test_kept_events_by_hand(small_db):
         features = extract_features(source, config)
     kept = features.events
     assert kept.types == ("demo_request", "email_click", "email_open")
-    assert (kept.row.dtype, kept.code.dtype, kept.age.dtype) == (np.int32, np.int8, np.float64)
-    got = list(zip(kept.code.tolist(), kept.row.tolist(), kept.age.tolist()))
+    assert (kept.row.dtype, kept.age.dtype) == (np.int32, np.int32)  # whole seconds: kept as int32 seconds
+    assert kept.starts.tolist() == [0, 4, 5, 7]
+    code = np.repeat(np.arange(len(kept.types)), np.diff(kept.starts))
+    got = list(zip(code.tolist(), kept.row.tolist(), kept.days(0, len(kept.row)).tolist()))
     # lead 1 (row 0): demo requests 1 and 17 days before its scoring point (the one at the
     # scoring point is not kept), an email open 6 days before. Lead 2 (row 1): a click and an
     # open; its open after the scoring point is not kept. Lead 4 (row 3): demo requests 6 and
@@ -226,10 +229,11 @@ def test_kept_events_are_ordered_the_same_on_every_run(messy_db):
             runs.append(extract_features(source, config).events)
     first = runs[0]
     assert len(first.row) > 1000
-    order = np.lexsort((first.age, first.row, first.code))
-    np.testing.assert_array_equal(order, np.arange(len(order)))  # sorted by (code, row, age)
+    code = np.repeat(np.arange(len(first.types)), np.diff(first.starts))
+    order = np.lexsort((first.age, first.row, code))
+    np.testing.assert_array_equal(order, np.arange(len(order)))  # sorted by (type, row, age)
     for other in runs[1:]:
-        for name in ("row", "code", "age"):
+        for name in ("row", "starts", "age"):
             np.testing.assert_array_equal(getattr(other, name), getattr(first, name))
 
 
@@ -364,3 +368,29 @@ def test_arrow_and_numpy_types_of_the_lead_arrays(small_db):
     assert features.numeric["company_size"].dtype == np.float64
     assert np.isnan(features.numeric["company_size"]).sum() == 1
     assert features.deal_value.dtype == np.float64 and np.isnan(features.deal_value).sum() == 3
+
+
+def test_ages_kept_as_seconds_only_when_exact():
+    from scoring.features import DAY_US, _age
+
+    whole = np.array([1_000_000, 86_400_000_000, 5 * 365 * 86_400_000_000], dtype=np.int64)
+    assert _age(whole).dtype == np.int32 and _age(whole).tolist() == [1, 86_400, 5 * 365 * 86_400]
+    for inexact in ([1_500_000, 2_000_000], [2**31 * 1_000_000], [-1_000_000]):
+        got = _age(np.array(inexact, dtype=np.int64))
+        assert got.dtype == np.float64 and got.tolist() == [x / DAY_US for x in inexact]
+
+
+def test_ages_with_fractions_of_a_second_give_the_sql_sums(tmp_path, messy_db):
+    path = tmp_path / "fractions.duckdb"
+    shutil.copy(messy_db, path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE events SET occurred_at = occurred_at + INTERVAL 250 MILLISECOND WHERE lead_id % 2 = 0")
+    decay = {"kind": "exponential", "half_life_days": 9}
+    config = _config(decay, ["demo_request", "email_click"])
+    with open_source(path) as source:
+        features = extract_features(source, config)
+    assert features.events.age.dtype == np.float64  # days, as the SQL computes them
+    expected_by_id = _reference_sums(path, decay, ["demo_request", "email_click"], features.data_end)
+    expected = np.array([expected_by_id.get(i, 0.0) for i in features.lead_id.tolist()])
+    assert (expected != 0).sum() > 50
+    np.testing.assert_allclose(features.feature(_signal_key(config)), expected, rtol=1e-12, atol=1e-12)

@@ -238,6 +238,20 @@ def score_all(fit: np.ndarray, rows: tuple, values: tuple, points: np.ndarray, c
     return band_counts, tier_counts
 
 
+@njit(cache=True, nogil=True)
+def add_at(out: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``out[rows[k]] += weights[k]`` in order of ``k``: ``np.bincount(rows, weights)`` added into
+    ``out``, without bincount's int64 copy of ``rows`` and its own output array."""
+    if rows.size != weights.size:
+        raise ValueError("rows and weights differ in size")
+    for k in range(rows.size):
+        r = rows[k]
+        if r < 0 or r >= out.size:
+            raise ValueError("a row is outside the output")
+        out[r] += weights[k]
+    return out
+
+
 _WARM: set[int] = set()
 
 

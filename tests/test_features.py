@@ -394,3 +394,15 @@ def test_ages_with_fractions_of_a_second_give_the_sql_sums(tmp_path, messy_db):
     expected = np.array([expected_by_id.get(i, 0.0) for i in features.lead_id.tolist()])
     assert (expected != 0).sum() > 50
     np.testing.assert_allclose(features.feature(_signal_key(config)), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_decayed_sums_do_not_depend_on_the_chunk_size(messy_db, monkeypatch):
+    config = _config({"kind": "linear", "lifespan_days": 12}, ["demo_request", "email_click", "webinar"])
+    with open_source(messy_db) as source:
+        features = extract_features(source, config)
+    key = _signal_key(config)
+    whole = features.feature(key)
+    monkeypatch.setattr(fmod, "SUM_CHUNK", 7)  # chunk edges inside every type's events
+    again = fmod.signal_sums(features.events, features.spec.signals, features.n)[key]
+    np.testing.assert_array_equal(again.dense(), whole)
+    assert (whole != 0).sum() > 50

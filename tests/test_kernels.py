@@ -148,3 +148,28 @@ def test_lookups_refuse_unsorted_leads():
         engagement_at(query, rule_rows, rule_values, np.ones(1), np.full(1, np.inf), -np.inf, np.inf)
     with pytest.raises(ValueError, match="sorted"):
         gather_rows(query, rule_rows, rule_values, np.empty((2, 1)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_add_at_is_bincount_added_in_order(seed):
+    from scoring.kernels import add_at
+
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, 50, 2_000).astype(np.int32)  # many repeats: the order of additions shows
+    weights = rng.exponential(1.0, rows.size) * 10.0 ** rng.integers(-8, 8, rows.size)
+    start = rng.normal(size=50)
+    got = add_at(start.copy(), rows, weights)
+    expected = start.copy()
+    for r, w in zip(rows.tolist(), weights.tolist()):  # the plain sequential reference
+        expected[r] += w
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(add_at(np.zeros(50), rows, weights), np.bincount(rows, weights, minlength=50))
+
+
+def test_add_at_refuses_rows_outside_the_output():
+    from scoring.kernels import add_at
+
+    with pytest.raises(ValueError, match="outside"):
+        add_at(np.zeros(3), np.array([0, 3], dtype=np.int32), np.ones(2))
+    with pytest.raises(ValueError, match="size"):
+        add_at(np.zeros(3), np.array([0], dtype=np.int32), np.ones(2))

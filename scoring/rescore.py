@@ -58,7 +58,9 @@ SCORED_CACHE = 3
 """Scored configs kept per feature set (each holds a few arrays of one float per lead)..."""
 
 SCORED_CACHE_BYTES = 512 * 2**20
-"""... but no more than this many bytes of them, beyond the two a meeting needs (approved, draft)."""
+"""... but no more than this many bytes of them, beyond the latest (the next move starts from
+it). At 10M leads a state is about 240 MB: the latest draft is kept, and the approved model
+is held by the page's own cache of its view."""
 
 SPARE_PER_SHAPE = 2
 """Recycled arrays kept per shape and type (a move needs two float arrays per lead: part and total)."""
@@ -95,7 +97,7 @@ def scored(config: ScoringConfig, features: Features) -> Scored:
         cache: OrderedDict = features.cache.setdefault("scored_cache", OrderedDict())
         cache[key] = result
         cache.move_to_end(key)
-        while len(cache) > SCORED_CACHE or (len(cache) > 2 and _kept_bytes(cache) > SCORED_CACHE_BYTES):
+        while len(cache) > SCORED_CACHE or (len(cache) > 1 and _kept_bytes(cache) > SCORED_CACHE_BYTES):
             _, evicted = cache.popitem(last=False)
             _recycle(features, evicted)
             del evicted

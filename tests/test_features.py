@@ -406,3 +406,13 @@ def test_decayed_sums_do_not_depend_on_the_chunk_size(messy_db, monkeypatch):
     again = fmod.signal_sums(features.events, features.spec.signals, features.n)[key]
     np.testing.assert_array_equal(again.dense(), whole)
     assert (whole != 0).sum() > 50
+
+
+def test_a_base_without_sums_derives_the_same_features(messy_db):
+    config = _config({"kind": "exponential", "half_life_days": 6}, ["demo_request", "email_click"])
+    spec = feature_spec(config)
+    with open_source(messy_db) as source:
+        base = extract_features(source, decay_free_spec(spec), sum_signals=False)
+        fresh = extract_features(source, spec)
+    assert base.signals == {} and base.events is not None  # the events, no sums
+    _assert_same_features(derive_features(base, spec), fresh)

@@ -191,7 +191,7 @@ def test_page_histogram_uses_the_kept_sorted_scores(demo):
     assert view.histogram == score_histogram(view.draft.scores, features)  # computed from the arrays
 
 
-def test_kept_states_are_bounded_by_bytes_but_keep_two(demo, monkeypatch):
+def test_kept_states_are_bounded_by_bytes_but_keep_the_latest(demo, monkeypatch):
     import scoring.rescore as rescore
 
     db, _ = demo
@@ -199,8 +199,8 @@ def test_kept_states_are_bounded_by_bytes_but_keep_two(demo, monkeypatch):
         features = extract_features(source, _config())
     monkeypatch.setattr(rescore, "SCORED_CACHE_BYTES", 1)
     for value in (3, 4, 5):
-        model_view(_config(steps=[_points("demo_request", value)]), features)
-    assert len(features.cache["scored_cache"]) == 2
+        latest = scored(_config(steps=[_points("demo_request", value)]), features)
+    assert list(features.cache["scored_cache"].values()) == [latest]
     monkeypatch.setattr(rescore, "SCORED_CACHE_BYTES", 2**40)
     for value in (6, 7, 8, 9):
         model_view(_config(steps=[_points("demo_request", value)]), features)

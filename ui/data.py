@@ -76,14 +76,15 @@ def _quality(fingerprint: str, mapping_json: str, _path: str, _spec: FeatureSpec
 
 @st.cache_resource(max_entries=3, show_spinner="Reading leads and events from DuckDB...")
 def _base(fingerprint: str, base_key: str, _path: str, _spec: FeatureSpec) -> Features:
-    """One extraction per data and decay-free spec: the lead arrays and the kept events."""
+    """One extraction per data and decay-free spec: the lead arrays and the kept events (no sums:
+    every spec's are derived from the events)."""
     from scoring.features import feature_needs
     from scoring.source import check_columns
 
     with open_source(_path) as source:
         check_columns(source, feature_needs(_spec))  # every mapping problem named before any query
         quality = _quality(fingerprint, _spec.mapping_json, _path, _spec)
-        return extract_features(source, _spec, quality=quality)
+        return extract_features(source, _spec, quality=quality, sum_signals=False)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Weighing the events under the decay...")
@@ -176,7 +177,7 @@ __all__ = ["Context", "SourceError", "approved", "config_key", "database_path", 
            "features_for", "segment_view", "store", "store_path", "yaml_of"]
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)  # each holds one float per lead x a few: 300 MB at 10M leads
 def _approved_view(fingerprint: str, spec_key: str, config_json: str, segment: str | None,
                    sql_target: tuple[float, float], capacity: float | None,
                    _config: ScoringConfig, _features: Features):

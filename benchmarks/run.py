@@ -319,7 +319,7 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     out.update(load_s=statistics.median(loads), load_cold_s=loads[0], load_runs_s=loads,
                rss_after_load_mb=rss_peak_mb(), leads=features.n)
     arrays = [features.lead_id, features.created_at, features.scoring_at, features.converted,
-              features.mature, features.converted_at, features.deal_value,
+              features.mature,
               *(c.codes for c in features.categorical.values()), *features.numeric.values(),
               *features.signals.values()]  # signals are sparse (``Activity.nbytes``)
     out["features_mb"] = sum(a.nbytes for a in arrays) / 2**20

@@ -182,8 +182,6 @@ class Features:
     """Converted before scoring point + window."""
     mature: np.ndarray
     """The outcome window has fully passed before the data's end."""
-    converted_at: np.ndarray
-    deal_value: np.ndarray
     categorical: dict[str, Categorical]
     numeric: dict[str, np.ndarray]
     signals: dict[str, Activity]
@@ -250,8 +248,6 @@ class Features:
             scoring_at=self.scoring_at[mask],
             converted=self.converted[mask],
             mature=self.mature[mask],
-            converted_at=self.converted_at[mask],
-            deal_value=self.deal_value[mask],
             categorical={k: Categorical(v.codes[mask], v.categories) for k, v in self.categorical.items()},
             numeric={k: v[mask] for k, v in self.numeric.items()},
             signals={k: v.subset(mask, position) for k, v in self.signals.items()},
@@ -430,8 +426,6 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
             cols.append("NULL::TIMESTAMP AS __conv")
         else:
             cols.append(f"CAST({src}{quote(out.converted_at)} AS TIMESTAMP) AS __conv")
-        cols.append(f"CAST({src}{quote(out.deal_value)} AS DOUBLE) AS __deal" if out.deal_value
-                    else "NULL::DOUBLE AS __deal")
     select_cols = "".join(", " + c for c in cols)
     lead_id = f"{src}{quote(leads.id)}"
     created = f"CAST({src}{quote(leads.created_at)} AS TIMESTAMP)" if leads.created_at else "NULL::TIMESTAMP"
@@ -443,7 +437,6 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
            f"  FROM {quote(leads.table)} AS __src{''.join(joins)} WHERE {lead_id} IS NOT NULL",
            f"), l AS (SELECT * EXCLUDE (__rn) FROM raw WHERE __rn = 1{has_time})"]
     if out.table is not None:
-        deal = f"max(CAST({quote(out.deal_value)} AS DOUBLE))" if out.deal_value else "NULL::DOUBLE"
         if flag_mode:
             outcome = f"NULL::TIMESTAMP AS __conv, bool_or(CAST({quote(out.converted)} AS BOOLEAN)) AS __flag"
             where = ""
@@ -452,10 +445,10 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
             where = f" WHERE CAST({quote(out.converted_at)} AS TIMESTAMP) <= $data_end"
         flag = ", o.__flag" if flag_mode else ""
         sql += [", o AS (",
-                f"  SELECT {quote(out.lead_id)} AS __id, {outcome}, {deal} AS __deal",
+                f"  SELECT {quote(out.lead_id)} AS __id, {outcome}",
                 f"  FROM {quote(out.table)}{where}",
                 "  GROUP BY 1)",
-                f", b AS (SELECT l.*, o.__conv, o.__deal{flag}, "
+                f", b AS (SELECT l.*, o.__conv{flag}, "
                 "l.__created + to_microseconds($sp_us) AS __scoring FROM l LEFT JOIN o ON l.__id = o.__id)"]
     else:
         sql.append(", b AS (SELECT * REPLACE (CASE WHEN __conv <= $data_end THEN __conv END AS __conv), "
@@ -468,7 +461,7 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
     codes = "".join(f", b.__c{i}" for i in range(len(spec.categorical)))
     nums = "".join(f", b.__n{i}" for i in range(len(spec.numeric)))
     sql += ["SELECT CAST(row_number() OVER (ORDER BY b.__created, b.__id) - 1 AS INTEGER) AS __row,",
-            f"  b.__id, b.__created, b.__scoring, b.__conv, b.__deal{codes}{nums},", *outcome, "FROM b"]
+            f"  b.__id, b.__created, b.__scoring, b.__conv{codes}{nums},", *outcome, "FROM b"]
     return "\n".join(sql), params
 
 
@@ -599,7 +592,7 @@ def _age(age_us: np.ndarray) -> np.ndarray:
 
 def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: bool = True) -> Features:
     """The SQL part of an extraction: the leads once into a temp table, then narrow reads of it."""
-    names = ["__id", "__created", "__scoring", "__conv", "__deal", "__converted", "__mature"]
+    names = ["__id", "__created", "__scoring", "__converted", "__mature"]
     codes = [f"__c{i}" for i in range(len(spec.categorical))]
     nums = [f"__n{i}" for i in range(len(spec.numeric))]
     dictionaries = [_dictionary(source, spec, c) for c in spec.categorical]
@@ -616,8 +609,6 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
         scoring_at=cols["__scoring"],
         converted=cols["__converted"],
         mature=cols["__mature"],
-        converted_at=cols["__conv"],
-        deal_value=cols["__deal"],
         categorical=categorical,
         numeric={c: cols[code] for c, code in zip(spec.numeric, nums)},
         signals=signal_sums(events, spec.signals, n) if sum_signals else {},

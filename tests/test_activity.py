@@ -52,7 +52,7 @@ def test_features_store_dense_signals_sparse_and_give_them_back_dense():
     t = np.array(["2024-01-01"] * n, dtype="datetime64[us]")
     opens = np.array([0.0, 3.0, 0.0, 1.5, 0.0, 0.0])
     f = Features(spec=None, lead_id=np.arange(n), created_at=t, scoring_at=t, converted=np.zeros(n, bool),
-                 mature=np.ones(n, bool), converted_at=t, deal_value=np.zeros(n), categorical={},
+                 mature=np.ones(n, bool), categorical={},
                  numeric={"visits": np.array([np.nan, 1.0, 0.0, 2.0, np.nan, 4.0])},
                  signals={"ev:open|none": opens}, data_end=dt.datetime(2024, 2, 1))
     assert isinstance(f.signals["ev:open|none"], Activity)

@@ -129,8 +129,7 @@ def _hand_features(config) -> Features:
     demo_key = rule_signal_key(config, config.engagement[0])
     return Features(
         spec=None, lead_id=np.arange(1, n + 1), created_at=at, scoring_at=at + np.timedelta64(7, "D"),
-        converted=converted, mature=mature, converted_at=np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"),
-        deal_value=np.full(n, np.nan), categorical={"seniority": sen},
+        converted=converted, mature=mature, categorical={"seniority": sen},
         numeric={"company_size": np.array([10, 500, 2000, 5000, 10, np.nan, 150, 500, 50, 7000, 10.0])},
         signals={demo_key: np.array([1, 2, 0, 0, 0, 0, 0, 1, 0, 0, 3], dtype=np.float64)},
         data_end=dt.datetime(2024, 6, 1),

@@ -191,7 +191,6 @@ def _hand_features() -> Features:
     return Features(
         spec=None, lead_id=np.arange(1, n + 1), created_at=when, scoring_at=when,
         converted=np.zeros(n, bool), mature=np.ones(n, bool),
-        converted_at=np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"), deal_value=np.full(n, np.nan),
         categorical={"seniority": Categorical(np.array([0, 1]), np.array(["VP", "Student"], dtype=object))},
         numeric={"company_size": np.array([2000.0, 10.0])},
         signals={}, data_end=dt.datetime(2024, 12, 31),

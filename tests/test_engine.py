@@ -45,7 +45,6 @@ def test_outcome_window_and_maturity(small_db):
     assert features.data_end == dt.datetime(2024, 6, 1)
     assert _by_id(features, features.converted) == {1: True, 2: False, 3: False, 4: True, 5: False, 6: False}
     assert _by_id(features, features.mature) == {1: True, 2: True, 3: True, 4: True, 5: True, 6: False}
-    assert _by_id(features, features.deal_value)[1] == 1000.0
 
 
 def test_event_after_scoring_point_changes_no_score(tmp_path, small_db):

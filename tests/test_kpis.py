@@ -56,8 +56,6 @@ def _features(scoring_at, converted, mature) -> Features:
         scoring_at=scoring_at,
         converted=np.asarray(converted, dtype=bool),
         mature=np.asarray(mature, dtype=bool),
-        converted_at=np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"),
-        deal_value=np.full(n, np.nan),
         categorical={},
         numeric={},
         signals={},

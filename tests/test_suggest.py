@@ -100,8 +100,7 @@ def _flat_features(n=2000, seed=5, created=None) -> Features:
         n, np.datetime64(created), dtype="datetime64[us]")
     return Features(
         spec=None, lead_id=np.arange(n), created_at=at, scoring_at=at, converted=converted,
-        mature=np.ones(n, bool), converted_at=np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"),
-        deal_value=np.full(n, np.nan),
+        mature=np.ones(n, bool),
         categorical={"title": Categorical(title, np.array(["VP", "Manager", "Analyst"], dtype=object))},
         numeric={"visits": visits}, signals={}, data_end=dt.datetime(2024, 1, 1))
 

@@ -228,9 +228,13 @@ def score_all(fit: np.ndarray, rows: tuple, values: tuple, points: np.ndarray, c
         band_counts[b * 3 + s] += 1
         tier_counts[month_key[i] + tr] += 1
         if s == 2:
+            if p >= pos.size:  # checked before writing: numba does not check bounds
+                raise ValueError("pos / neg do not match the outcome status")
             pos[p] = t
             p += 1
         elif s == 1:
+            if q >= neg.size:
+                raise ValueError("pos / neg do not match the outcome status")
             neg[q] = t
             q += 1
     if p != pos.size or q != neg.size:

@@ -173,3 +173,46 @@ def test_add_at_refuses_rows_outside_the_output():
         add_at(np.zeros(3), np.array([0, 3], dtype=np.int32), np.ones(2))
     with pytest.raises(ValueError, match="size"):
         add_at(np.zeros(3), np.array([0], dtype=np.int32), np.ones(2))
+
+
+def _scoring_inputs(seed, n=20_000, k=6):
+    rng = np.random.default_rng(seed)
+    acts = [rng.exponential(2.0, n) * (rng.random(n) < share) for share in np.linspace(0.05, 0.7, k)]
+    fit = rng.choice([-5.0, 0.0, 3.0, 7.5, 12.0], n)
+    status = rng.choice([0, 1, 2], n, p=[0.2, 0.7, 0.1]).astype(np.int8)
+    months = 5
+    month_key = ((rng.integers(0, months, n) * 3 + status) * 3).astype(np.int32)
+    points, caps = rng.uniform(-4, 9, k), np.array([np.inf, 6.0, 2.0, np.inf, 9.0, 4.0])
+    return acts, fit, status, month_key, months, points, caps
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_score_all_equals_the_numpy_scoring(seed):
+    from scoring.kernels import score_all
+
+    acts, fit, status, month_key, months, points, caps = _scoring_inputs(seed)
+    n = fit.size
+    cuts = np.array([0.0, 10.0, 20.0, 30.0])
+    bounds = (-2.0, 25.0, -np.inf, 40.0)  # engagement cap, total cap
+    mql, sql = 15.0, 28.0
+    eng = np.zeros(n)  # numpy on dense arrays, zeros included, as engine.score does it
+    for a, p, cap in zip(acts, points, caps):
+        c = a * p
+        eng += np.minimum(np.maximum(c, -cap), cap) if cap != np.inf else c
+    eng = np.minimum(np.maximum(eng, bounds[0]), bounds[1])
+    total = np.minimum(np.maximum(fit + eng, bounds[2]), bounds[3])
+    band = (total[:, None] >= cuts).sum(axis=1)
+    tier = (total >= mql).astype(int) + (total >= sql)
+    out = dict(eng=np.empty(n), total=np.empty(n), band=np.empty(n, np.int8), tier=np.empty(n, np.int8),
+               pos=np.empty(int((status == 2).sum())), neg=np.empty(int((status == 1).sum())))
+    band_counts, tier_counts = score_all(fit, *_sparse(acts), points, caps, *bounds, cuts, mql, sql, status,
+                                         month_key, months, *out.values())
+    for name, expected in (("eng", eng), ("total", total), ("band", band), ("tier", tier),
+                           ("pos", total[status == 2]), ("neg", total[status == 1])):  # totals in lead order
+        np.testing.assert_array_equal(out[name], expected, err_msg=name)
+    np.testing.assert_array_equal(band_counts.reshape(-1, 3), np.array(
+        [[np.sum((band == b) & (status == s)) for s in range(3)] for b in range(cuts.size + 1)]))
+    np.testing.assert_array_equal(tier_counts, np.bincount(month_key + tier, minlength=months * 9))
+    with pytest.raises(ValueError, match="outcome status"):  # refused before writing past pos
+        score_all(fit, *_sparse(acts), points, caps, *bounds, cuts, mql, sql, status, month_key, months,
+                  out["eng"], out["total"], out["band"], out["tier"], np.empty(3), out["neg"])

@@ -631,12 +631,14 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
     check_columns(source, feature_needs(spec))
     now = now or dt.datetime.now()
     end = data_end(source, spec.mapping, now)
+    if quality is None:  # first, while no arrays are held: its queries take DuckDB memory too (0.5 GB at 10M)
+        quality = check_quality(source, spec.mapping, now=now, data_end=end)
     try:
         features = _extract(source, spec, end, sum_signals)
     except (duckdb.Error, pa.ArrowException) as exc:  # report, don't crash
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SourceError(str(source.path), [f"reading features failed: {first}"]) from None
-    features.quality = quality if quality is not None else check_quality(source, spec.mapping, now=now, data_end=end)
+    features.quality = quality
     return features
 
 

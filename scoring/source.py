@@ -32,10 +32,12 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 
 DuckDB's own default is 80% of RAM, and feature extraction then holds sorts and joins
 in memory next to the numpy arrays it fills. Measured on 2 cores, 23 GB RAM (demo data,
-default config): at 10M leads 1 GB gives a peak RSS of 3.1 GB in 44 s, 2 GB 3.7 GB in
-42 s, 16 GB 5.2 GB in 40 s (DuckDB spills the rest to ``temp_directory()``); at 1M
-leads the limit changes nothing (2.7-3.1 s either way). A lower peak is worth a few
-seconds on a first load that happens once.
+default config, dense activities then): at 10M leads 1 GB gave a peak RSS of 3.1 GB in
+44 s, 2 GB 3.7 GB in 42 s, 16 GB 5.2 GB in 40 s (DuckDB spills the rest to
+``temp_directory()``); at 1M leads the limit changes nothing (2.7-3.1 s either way). With
+sparse activities and the quality queries first, 1 GB peaks at 2.4 GB at 10M (768 MB:
+1.5 GB but 30% more CPU time). A lower peak is worth a few seconds on a first load that
+happens once.
 """
 
 

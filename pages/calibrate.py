@@ -11,6 +11,7 @@ from scoring.source import SourceError
 from scoring.store import StoreError
 from ui import data, session, sidebar
 from ui.controls import draft_from_controls
+from ui.kpi_metrics import metric, pct
 
 ctx = sidebar.render()
 st.title("Calibrate the scoring model")
@@ -58,17 +59,6 @@ with results:
     view = calibration_view(draft, ctx.approved, draft_features, sql_target, capacity_per_month,
                             approved_view=approved)
     d, a = view.draft.kpis, view.approved.kpis
-
-    def pct(x):
-        return "-" if x is None else f"{100 * x:.1f}%"
-
-    def metric(col, label, value, now, before, scale=1.0, unit="", digits=3, higher_is_better=True):
-        """A KPI with its change from the approved model (grey when unchanged)."""
-        if now is None or before is None or abs(now - before) < 1e-12:
-            col.metric(label, value, "same" if now is not None else None, delta_color="gray", delta_arrow="off")
-            return
-        col.metric(label, value, f"{scale * (now - before):+,.{digits}f}{unit}",
-                   delta_color="normal" if higher_is_better else "inverse")
 
     st.caption(f"Under each figure: the change from the approved model ({ctx.approved_ref}).")
     k = st.columns(6)

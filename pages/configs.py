@@ -62,6 +62,7 @@ else:
             view = model_view(config, features)
             store.approve(name, version, people, rationale, calibration={"result": view.result, "kpis": view.kpis},
                           data=data_fingerprint(str(ctx.db), features))
+            del view  # its per-lead scores: this page's namespace lives on in _deferred's cycle
         except (StoreError, ConfigError, SourceError) as exc:
             st.error(str(exc))
         else:

@@ -141,7 +141,7 @@ class KeptEvents:
     """The point-in-time events of the counted types, one narrow row each, ordered by (type, row, age).
 
     Kept from the one events join of an extraction, so a decay change is numpy (weigh
-    the ages again, one bincount per signal) instead of another pass over the events.
+    the ages again and add them up per lead) instead of another pass over the events.
     At 10M leads these are 40M events: 8 bytes each when their times are whole seconds.
     """
 

@@ -109,7 +109,8 @@ def _reuse_or_score(config: ScoringConfig, features: Features, key: str) -> Scor
     with CACHE_LOCK:
         cache: OrderedDict = features.cache.setdefault("scored_cache", OrderedDict())
         hit = cache.get(key)
-        kept = [s for s in reversed(cache.values()) if _structure_key(s.config) == _structure_key(config)]
+        kept = [s for s in reversed(cache.values())
+                if _structure_key(s.config) == _structure_key(config) and _readable(s.config, features)]
     if hit is not None:
         if hit.config.thresholds == config.thresholds and not config.segments:
             return hit
@@ -120,6 +121,21 @@ def _reuse_or_score(config: ScoringConfig, features: Features, key: str) -> Scor
                                                 for m in [_moved(b, config, features)])
         return _delta(base, config, features, changed, rows, active)
     return full(config, features)
+
+
+def _readable(config: ScoringConfig, features: Features) -> bool:
+    """Whether every rule of a kept config reads a feature these features have.
+
+    Kept states are shared by the feature sets derived from one base (``Features.cache``),
+    and a set derived for one spec lacks the signals of another (a rule's own decay): a
+    kept config's rules must be readable here to find the leads a move changes.
+    """
+    for rule in config.engagement:
+        key = rule_signal_key(config, rule)
+        if not (key[4:] in features.numeric if key.startswith("col:") else key in features.signals):
+            return False
+    return all(r.column in (features.categorical if isinstance(r, CategoricalFit) else features.numeric)
+               for r in config.fit)
 
 
 def _kept_bytes(cache: OrderedDict) -> int:

@@ -281,3 +281,29 @@ def test_rule_points_are_kept_up_to_the_byte_limit_and_none_beyond(demo, monkeyp
     monkeypatch.setattr(engine, "RULE_CACHE_BYTES", one - 1)  # 10M leads: one rule is over the limit
     engine.rule_points(config.fit[3], config, features)
     assert len(features.cache["rule_cache"]) == 0
+
+
+def test_a_kept_config_another_derived_set_cannot_read_is_not_a_starting_point(demo):
+    """Sets derived from one base share kept configs; a config whose rule has its own decay
+    reads a signal a set derived for another decay does not have (found in review: KeyError)."""
+    from scoring.features import decay_free_spec, derive_features, feature_spec
+
+    db, _ = demo
+
+    def own_decay(days):
+        def edit(data):
+            data["engagement"][0]["decay"] = {"kind": "exponential", "half_life_days": days}
+        return edit
+
+    first, second = _config(steps=[own_decay(10)]), _config(steps=[own_decay(60)])
+    with open_source(db) as source:  # as the app does: one base, one derived set per spec
+        base = extract_features(source, decay_free_spec(feature_spec(first)), sum_signals=False)
+    a, b = derive_features(base, feature_spec(first)), derive_features(base, feature_spec(second))
+    assert a.cache is b.cache
+    scored(first, a)
+    state = scored(second, b)
+    assert state.path == "full"
+    _assert_same(model_view(second, b), second, db)
+    moved = _config(steps=[own_decay(60), _points("demo_request", 7)])
+    assert scored(moved, b).path == "delta"  # from the second, which b can read
+    _assert_same(model_view(moved, b), moved, db)

@@ -185,61 +185,70 @@ def _tier(t: float, mql: float, sql: float) -> int:  # pragma: no cover
     return (1 if t >= mql else 0) + (1 if t >= sql else 0)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _add_sparse(out, rows, values, points, cap):  # pragma: no cover
-    """``out[i] +=`` the rule's points for every lead ``i`` with activity."""
-    for k in range(rows.size):
-        out[rows[k]] += _capped(values[k], points, cap)
+BLOCK = 1 << 14
+"""Leads scored together by ``score_range``: their engagement part stays in the CPU cache
+while every rule adds to it and the totals, bands and counts are taken."""
 
 
 @njit(cache=True, nogil=True)
-def score_all(fit: np.ndarray, rows: tuple, values: tuple, points: np.ndarray, caps: np.ndarray,
-              eng_low: float, eng_high: float, total_low: float, total_high: float, cuts: np.ndarray,
-              mql: float, sql: float, status: np.ndarray, month_key: np.ndarray, months: int,
-              eng: np.ndarray, total: np.ndarray, band: np.ndarray, tier: np.ndarray, pos: np.ndarray,
-              neg: np.ndarray):  # pragma: no cover
-    """Every lead's engagement part, total, band and tier, and the counts behind the tables, in one pass.
+def score_range(lo: int, hi: int, p: int, q: int, fit: np.ndarray, rows: tuple, values: tuple,
+                points: np.ndarray, caps: np.ndarray, eng_low: float, eng_high: float, total_low: float,
+                total_high: float, cuts: np.ndarray, mql: float, sql: float, status: np.ndarray,
+                month_key: np.ndarray, months: int, eng: np.ndarray, total: np.ndarray, band: np.ndarray,
+                tier: np.ndarray, pos: np.ndarray, neg: np.ndarray):  # pragma: no cover
+    """Leads ``lo:hi``: their engagement part, total, band and tier, and the counts behind the tables.
 
     The arithmetic of ``engine.score`` (rules in order from 0, caps by max then min, band =
     cut points at or below, tier = thresholds at or below) on a config without segments.
-    Also fills the band x status and month x status x tier counts, and collects the
-    totals of mature converted and other leads (unsorted). The per-lead outputs are
-    given (allocated by numpy, so they can be recycled like every other kept array).
+    Also fills the band x status and month x status x tier counts, and writes the totals
+    of mature converted and other leads (unsorted) from ``pos[p]`` and ``neg[q]`` on.
+
+    Block by block (``BLOCK`` leads): each rule adds its points to the block's leads in
+    rule order, then the block is totalled. One pass over memory instead of one per rule
+    (at 10M leads each pass is 80 MB). Ranges are independent: two threads can score the
+    two halves of the leads (``rescore.full``). Returns the counts and the next ``p``, ``q``.
     """
-    n = fit.size
-    eng[:] = 0.0
-    for r in range(len(rows)):  # rule by rule, as engine.part_sum adds them (0 where no activity)
-        _add_sparse(eng, rows[r], values[r], points[r], caps[r])
+    n_rules = len(rows)
+    cursor = np.empty(n_rules, dtype=np.int64)
+    for r in range(n_rules):
+        cursor[r] = np.searchsorted(rows[r], lo)
     k = cuts.size + 1
     band_counts = np.zeros(k * 3, dtype=np.int64)
     tier_counts = np.zeros(months * 9, dtype=np.int64)
-    p = 0
-    q = 0
-    for i in range(n):
-        e = min(max(eng[i], eng_low), eng_high)
-        t = min(max(fit[i] + e, total_low), total_high)
-        eng[i] = e
-        total[i] = t
-        b = _band(t, cuts)
-        band[i] = b
-        tr = _tier(t, mql, sql)
-        tier[i] = tr
-        s = status[i]
-        band_counts[b * 3 + s] += 1
-        tier_counts[month_key[i] + tr] += 1
-        if s == 2:
-            if p >= pos.size:  # checked before writing: numba does not check bounds
-                raise ValueError("pos / neg do not match the outcome status")
-            pos[p] = t
-            p += 1
-        elif s == 1:
-            if q >= neg.size:
-                raise ValueError("pos / neg do not match the outcome status")
-            neg[q] = t
-            q += 1
-    if p != pos.size or q != neg.size:
-        raise ValueError("pos / neg do not match the outcome status")
-    return band_counts, tier_counts
+    for start in range(lo, hi, BLOCK):
+        stop = min(hi, start + BLOCK)
+        for i in range(start, stop):
+            eng[i] = 0.0
+        for r in range(n_rules):  # rule by rule, as engine.part_sum adds them (0 where no activity)
+            active, act, pts, cap = rows[r], values[r], points[r], caps[r]
+            j = cursor[r]
+            while j < active.size and active[j] < stop:
+                eng[active[j]] += _capped(act[j], pts, cap)
+                j += 1
+            cursor[r] = j
+        for i in range(start, stop):
+            e = min(max(eng[i], eng_low), eng_high)
+            t = min(max(fit[i] + e, total_low), total_high)
+            eng[i] = e
+            total[i] = t
+            b = _band(t, cuts)
+            band[i] = b
+            tr = _tier(t, mql, sql)
+            tier[i] = tr
+            s = status[i]
+            band_counts[b * 3 + s] += 1
+            tier_counts[month_key[i] + tr] += 1
+            if s == 2:
+                if p >= pos.size:
+                    raise ValueError("more converted leads than pos holds")
+                pos[p] = t
+                p += 1
+            elif s == 1:
+                if q >= neg.size:
+                    raise ValueError("more other mature leads than neg holds")
+                neg[q] = t
+                q += 1
+    return band_counts, tier_counts, p, q
 
 
 @njit(cache=True, nogil=True)
@@ -253,6 +262,32 @@ def add_at(out: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray
         if r < 0 or r >= out.size:
             raise ValueError("a row is outside the output")
         out[r] += weights[k]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def merge_halves(a: np.ndarray, h: int, out: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``out`` = sorted ``a``, whose halves ``a[:h]`` and ``a[h:]`` are each sorted (one pass)."""
+    n = a.size
+    if out.size != n or h < 0 or h > n:
+        raise ValueError("the output has the wrong size")
+    i, j, o = 0, h, 0
+    while i < h and j < n:
+        if a[j] < a[i]:
+            out[o] = a[j]
+            j += 1
+        else:
+            out[o] = a[i]
+            i += 1
+        o += 1
+    while i < h:
+        out[o] = a[i]
+        i += 1
+        o += 1
+    while j < n:
+        out[o] = a[j]
+        j += 1
+        o += 1
     return out
 
 

@@ -175,27 +175,29 @@ def test_add_at_refuses_rows_outside_the_output():
         add_at(np.zeros(3), np.array([0], dtype=np.int32), np.ones(2))
 
 
-def _scoring_inputs(seed, n=20_000, k=6):
+def _scoring_inputs(seed, n=40_000, k=6):
     rng = np.random.default_rng(seed)
     acts = [rng.exponential(2.0, n) * (rng.random(n) < share) for share in np.linspace(0.05, 0.7, k)]
+    rule_rows, rule_values = _sparse(acts)
     fit = rng.choice([-5.0, 0.0, 3.0, 7.5, 12.0], n)
     status = rng.choice([0, 1, 2], n, p=[0.2, 0.7, 0.1]).astype(np.int8)
     months = 5
     month_key = ((rng.integers(0, months, n) * 3 + status) * 3).astype(np.int32)
     points, caps = rng.uniform(-4, 9, k), np.array([np.inf, 6.0, 2.0, np.inf, 9.0, 4.0])
-    return acts, fit, status, month_key, months, points, caps
+    return acts, fit, status, month_key, months, rule_rows, rule_values, points, caps
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_score_all_equals_the_numpy_scoring(seed):
-    from scoring.kernels import score_all
+def test_score_range_equals_numpy_and_two_halves_equal_one_range(seed):
+    from scoring.kernels import BLOCK, score_range
 
-    acts, fit, status, month_key, months, points, caps = _scoring_inputs(seed)
+    acts, fit, status, month_key, months, rule_rows, rule_values, points, caps = _scoring_inputs(seed)
     n = fit.size
     cuts = np.array([0.0, 10.0, 20.0, 30.0])
     bounds = (-2.0, 25.0, -np.inf, 40.0)  # engagement cap, total cap
     mql, sql = 15.0, 28.0
-    eng = np.zeros(n)  # numpy on dense arrays, zeros included, as engine.score does it
+    # numpy on dense arrays, as engine.score does it
+    eng = np.zeros(n)
     for a, p, cap in zip(acts, points, caps):
         c = a * p
         eng += np.minimum(np.maximum(c, -cap), cap) if cap != np.inf else c
@@ -203,16 +205,61 @@ def test_score_all_equals_the_numpy_scoring(seed):
     total = np.minimum(np.maximum(fit + eng, bounds[2]), bounds[3])
     band = (total[:, None] >= cuts).sum(axis=1)
     tier = (total >= mql).astype(int) + (total >= sql)
-    out = dict(eng=np.empty(n), total=np.empty(n), band=np.empty(n, np.int8), tier=np.empty(n, np.int8),
-               pos=np.empty(int((status == 2).sum())), neg=np.empty(int((status == 1).sum())))
-    band_counts, tier_counts = score_all(fit, *_sparse(acts), points, caps, *bounds, cuts, mql, sql, status,
-                                         month_key, months, *out.values())
-    for name, expected in (("eng", eng), ("total", total), ("band", band), ("tier", tier),
-                           ("pos", total[status == 2]), ("neg", total[status == 1])):  # totals in lead order
-        np.testing.assert_array_equal(out[name], expected, err_msg=name)
+    n_pos, n_neg = int((status == 2).sum()), int((status == 1).sum())
+
+    def run(split):
+        out = dict(eng=np.empty(n), total=np.empty(n), band=np.empty(n, np.int8), tier=np.empty(n, np.int8),
+                   pos=np.empty(n_pos), neg=np.empty(n_neg))
+        args = (fit, rule_rows, rule_values, points, caps, *bounds, cuts, mql, sql, status, month_key, months,
+                *out.values())
+        counts, p, q = None, 0, 0
+        for lo, hi in zip([0, *split], [*split, n]):
+            bc, tc, p, q = score_range(lo, hi, p, q, *args)
+            counts = (bc, tc) if counts is None else (counts[0] + bc, counts[1] + tc)
+        assert (p, q) == (n_pos, n_neg)
+        return out, counts
+
+    one, (band_counts, tier_counts) = run([])
+    np.testing.assert_array_equal(one["eng"], eng)
+    np.testing.assert_array_equal(one["total"], total)
+    np.testing.assert_array_equal(one["band"], band)
+    np.testing.assert_array_equal(one["tier"], tier)
+    np.testing.assert_array_equal(one["pos"], total[status == 2])  # in lead order
+    np.testing.assert_array_equal(one["neg"], total[status == 1])
     np.testing.assert_array_equal(band_counts.reshape(-1, 3), np.array(
         [[np.sum((band == b) & (status == s)) for s in range(3)] for b in range(cuts.size + 1)]))
     np.testing.assert_array_equal(tier_counts, np.bincount(month_key + tier, minlength=months * 9))
-    with pytest.raises(ValueError, match="outcome status"):  # refused before writing past pos
-        score_all(fit, *_sparse(acts), points, caps, *bounds, cuts, mql, sql, status, month_key, months,
-                  out["eng"], out["total"], out["band"], out["tier"], np.empty(3), out["neg"])
+    # two ranges (what the two threads run), split at a block edge and off one
+    pos_before = int((status[:BLOCK] == 2).sum())
+    for split in ([BLOCK], [777, 2 * BLOCK + 5]):
+        parts, counts = run(split)
+        for name in one:
+            np.testing.assert_array_equal(parts[name], one[name], err_msg=name)
+        np.testing.assert_array_equal(counts[0], band_counts)
+        np.testing.assert_array_equal(counts[1], tier_counts)
+    assert 0 < pos_before < n_pos
+
+
+def test_score_range_refuses_more_leads_than_the_outputs_hold():
+    from scoring.kernels import score_range
+
+    acts, fit, status, month_key, months, rule_rows, rule_values, points, caps = _scoring_inputs(0, n=1000)
+    n = fit.size
+    with pytest.raises(ValueError, match="converted leads"):
+        score_range(0, n, 0, 0, fit, rule_rows, rule_values, points, caps, -np.inf, np.inf, -np.inf, np.inf,
+                    np.array([1.0]), 1.0, 2.0, status, month_key, months, np.empty(n), np.empty(n),
+                    np.empty(n, np.int8), np.empty(n, np.int8), np.empty(3), np.empty(n))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_merge_halves_equals_sorting(seed):
+    from scoring.kernels import merge_halves
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 30, rng.integers(0, 400)).astype(float)  # many ties
+    h = int(rng.integers(0, a.size + 1))
+    a[:h].sort()
+    a[h:].sort()
+    np.testing.assert_array_equal(merge_halves(a, h, np.empty(a.size)), np.sort(a))
+    with pytest.raises(ValueError, match="wrong size"):
+        merge_halves(a, h, np.empty(a.size + 1))

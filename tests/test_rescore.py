@@ -307,3 +307,26 @@ def test_a_kept_config_another_derived_set_cannot_read_is_not_a_starting_point(d
     moved = _config(steps=[own_decay(60), _points("demo_request", 7)])
     assert scored(moved, b).path == "delta"  # from the second, which b can read
     _assert_same(model_view(moved, b), moved, db)
+def test_scoring_from_scratch_on_two_threads_equals_one(tmp_path, monkeypatch):
+    """Above ``PARALLEL_MIN`` leads the two halves are scored on two threads: same scores,
+    counts and sorted totals as one thread and as ``engine.score``."""
+    import scoring.rescore as rescore
+    from scoring.kernels import BLOCK
+
+    path = tmp_path / "two.duckdb"
+    generate(path, leads=3 * BLOCK, seed=5)  # two halves of one block and a half each
+    config = _config(steps=[_points("email_open", 1.5)])
+    states = {}
+    for name, minimum in (("one", 10**12), ("two", 0)):
+        with open_source(path) as source:
+            features = extract_features(source, config)
+        monkeypatch.setattr(rescore, "PARALLEL_MIN", minimum)
+        states[name] = full(config, features)
+    one, two = states["one"], states["two"]
+    assert features.cache["class_sizes_before"][0] == BLOCK  # the split the two threads used
+    for name in ("engagement", "total", "band", "tier"):
+        np.testing.assert_array_equal(getattr(two.scores, name), getattr(one.scores, name), err_msg=name)
+    for name in ("pos", "neg", "band_counts", "tier_counts"):
+        np.testing.assert_array_equal(getattr(two, name), getattr(one, name), err_msg=name)
+    assert (two.auc, two.ks) == (one.auc, one.ks)
+    _assert_same(model_view(config, features), config, path)

@@ -99,6 +99,13 @@ def clip_part(values: np.ndarray, cap, in_place: bool = False) -> np.ndarray:
     return out
 
 
+def cap_bounds(cap) -> tuple[float, float]:
+    """A part's cap as the compiled loops take it: (low, high), -inf/inf where open."""
+    low = -np.inf if cap is None or cap.min is None else float(cap.min)
+    high = np.inf if cap is None or cap.max is None else float(cap.max)
+    return low, high
+
+
 def no_segments(features: Features) -> np.ndarray:
     """The segment of every lead when the config has none (-1), one read-only array per feature set."""
     with CACHE_LOCK:
@@ -190,15 +197,12 @@ def engagement_inputs(config: ScoringConfig, features: Features) -> tuple:
     """The engagement rules as the compiled loops take them: each rule's active rows and
     activity values (sparse, ``Features.activity``), points, caps (inf for none), part cap."""
     rules = config.engagement
-    cap = config.caps.engagement
     activities = [features.activity(rule_signal_key(config, r)) for r in rules]
     rows = tuple(a.rows for a in activities)
     values = tuple(a.values for a in activities)
     points = np.array([float(r.points) for r in rules], dtype=np.float64)
     caps = np.array([np.inf if r.cap is None else float(r.cap) for r in rules], dtype=np.float64)
-    low = -np.inf if cap is None or cap.min is None else float(cap.min)
-    high = np.inf if cap is None or cap.max is None else float(cap.max)
-    return rows, values, points, caps, low, high
+    return rows, values, points, caps, *cap_bounds(config.caps.engagement)
 
 
 def engagement_part_at(config: ScoringConfig, features: Features, rows: np.ndarray) -> np.ndarray:

@@ -157,10 +157,7 @@ class KeptEvents:
 
     def days(self, lo: int, hi: int) -> np.ndarray:
         """Ages in days of events ``lo:hi``, as the SQL computes them (microseconds / 86,400e6)."""
-        age = self.age[lo:hi]
-        if age.dtype == np.float64:
-            return age
-        return (age.astype(np.int64) * 1_000_000) / float(DAY_US)
+        return _days(self.age[lo:hi])
 
     def subset(self, mask: np.ndarray, position: np.ndarray) -> "KeptEvents":
         """The events of the leads where ``mask`` is true, rows renumbered by ``position`` (``cumsum(mask) - 1``)."""
@@ -572,12 +569,19 @@ def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime
         ages.append(_age(age_us))
         del row, code, age_us
     if any(a.dtype == np.float64 for a in ages):  # one age is not whole seconds: days for all
-        ages = [a if a.dtype == np.float64 else (a.astype(np.int64) * 1_000_000) / float(DAY_US) for a in ages]
+        ages = [_days(a) for a in ages]
     row = np.concatenate(rows) if rows else np.empty(0, np.int32)
     del rows
     age = np.concatenate(ages) if ages else np.empty(0, np.int32)
     del ages
     return KeptEvents(types, row, np.concatenate([[0], np.cumsum(counts)]), age)
+
+
+def _days(age: np.ndarray) -> np.ndarray:
+    """Ages in days from either form ``_age`` keeps (int32 seconds are exact in microseconds)."""
+    if age.dtype == np.float64:
+        return age
+    return (age.astype(np.int64) * 1_000_000) / float(DAY_US)
 
 
 def _age(age_us: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from .engine import (
     CACHE_LOCK,
     Scores,
     band_dtype,
+    cap_bounds,
     categorical_lookup,
     engagement_inputs,
     engagement_part_at,
@@ -55,6 +56,7 @@ from .features import Features, rule_signal_key
 from .kernels import BLOCK, apply_moves, engagement_rows, gather_rows, merge_halves, merge_replace, score_range
 from .kpis import month_status_key, outcome_status, tier_month_counts
 from .metrics import separation_sorted, status_counts
+from .report import outcome_facts
 
 SCORED_CACHE = 3
 """Scored configs kept per feature set (each holds a few arrays of one float per lead)..."""
@@ -169,7 +171,6 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
             fit = _kept_fit(config, features)
         if fit is None:
             fit = part_sum((rule_points(r, config, features) for r in config.fit), features.n, config.caps.fit)
-        total_cap = config.caps.total
         key, span = month_status_key(features)
         n_pos, n_neg = _class_sizes(features)
         n = (features.n,)
@@ -178,8 +179,7 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
         pos, neg = _take(features, shape=(n_pos,)), _take(features, shape=(n_neg,))
         band_counts, tier_counts = _score_all(
             features, np.ascontiguousarray(fit, dtype=np.float64), *engagement_inputs(config, features),
-            -np.inf if total_cap is None or total_cap.min is None else float(total_cap.min),
-            np.inf if total_cap is None or total_cap.max is None else float(total_cap.max),
+            *cap_bounds(config.caps.total),
             np.asarray(config.bands, dtype=np.float64), float(config.thresholds.mql), float(config.thresholds.sql),
             status, key, span, eng, total, band, tier, pos, neg)
         pos, neg = _sort_both(features, pos, neg)
@@ -201,8 +201,7 @@ def _kept_fit(config: ScoringConfig, features: Features) -> np.ndarray | None:
 
 
 def _fit_key(config: ScoringConfig) -> str:
-    return json.dumps([[r.model_dump(mode="json") for r in config.fit],
-                       None if config.caps.fit is None else config.caps.fit.model_dump(mode="json")])
+    return json.dumps([[rule_key(r, config) for r in config.fit], cap_bounds(config.caps.fit)])
 
 
 PARALLEL_MIN = 1 << 18
@@ -214,13 +213,18 @@ _SECOND_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadcal-s
 """One worker shared by all sessions: a second session scoring at the same time waits for it."""
 
 
+def _two_threads(size: int) -> bool:
+    """Whether work on ``size`` values is split over two threads."""
+    return size >= PARALLEL_MIN and (os.cpu_count() or 1) >= 2
+
+
 def _score_all(features: Features, *args):
     """``kernels.score_range`` over every lead: band and tier counts, with the converted and
     other totals written in lead order. Two halves on two threads from ``PARALLEL_MIN`` leads."""
     n = features.n
     n_pos, n_neg = _class_sizes(features)
     mid = (n // 2) // BLOCK * BLOCK
-    if n < PARALLEL_MIN or (os.cpu_count() or 1) < 2 or mid == 0:
+    if not _two_threads(n) or mid == 0:
         band_counts, tier_counts, p, q = score_range(0, n, 0, 0, *args)
         if (p, q) != (n_pos, n_neg):
             raise ValueError("pos / neg do not match the outcome status")
@@ -238,7 +242,7 @@ def _sort_both(features: Features, pos: np.ndarray, neg: np.ndarray) -> tuple[np
     """``pos`` and ``neg`` sorted. From ``PARALLEL_MIN`` scores, the halves of ``neg`` (most
     mature leads) sort on two threads while ``pos`` sorts too (numpy's sort releases the GIL),
     then merge in one pass into a recycled array (sorting at 10M leads: 115 -> 70 ms, plus the merge)."""
-    if neg.size < PARALLEL_MIN or (os.cpu_count() or 1) < 2:
+    if not _two_threads(neg.size):
         pos.sort()
         neg.sort()
         return pos, neg
@@ -266,12 +270,8 @@ def _class_sizes_before(features: Features, mid: int) -> tuple[int, int]:
 
 def _class_sizes(features: Features) -> tuple[int, int]:
     """Mature converted and mature not-converted leads (the sizes of the sorted arrays)."""
-    facts = features.cache.get("class_sizes")
-    if facts is None:
-        status = outcome_status(features)
-        facts = (int(np.count_nonzero(status == 2)), int(np.count_nonzero(status == 1)))
-        features.cache["class_sizes"] = facts
-    return facts
+    facts = outcome_facts(features)
+    return facts["conversions"], facts["mature_leads"] - facts["conversions"]
 
 
 def _retier(base: Scored, config: ScoringConfig, features: Features) -> Scored:
@@ -327,12 +327,10 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
     total, band, tier = _copy(features, old.total), _copy(features, old.band), _copy(features, old.tier)
     band_counts, tier_counts = base.band_counts.ravel().copy(), base.tier_counts.ravel().copy()
     key, span = month_status_key(features)
-    total_cap = config.caps.total
     old_pos, new_pos, old_neg, new_neg = apply_moves(
         np.ascontiguousarray(rows, dtype=np.int64), parts["fit"], parts["engagement"], total, band, tier,
         outcome_status(features), key,
-        -np.inf if total_cap is None or total_cap.min is None else float(total_cap.min),
-        np.inf if total_cap is None or total_cap.max is None else float(total_cap.max),
+        *cap_bounds(config.caps.total),
         np.asarray(config.bands, dtype=np.float64), float(mql), float(sql), same_thresholds, band_counts, tier_counts)
     k = len(config.bands) + 1
     band_counts = band_counts.reshape(k, 3)

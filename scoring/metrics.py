@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .engine import TIERS
-from .kernels import auc_ks
+from .kernels import auc_ks, auc_ks_part
 
 Z95 = 1.959963984540054
 SMALL_BAND = 30
@@ -56,16 +56,26 @@ def separation(scores: np.ndarray, converted: np.ndarray) -> tuple[float, float]
     return separation_sorted(np.sort(scores[y]), np.sort(scores[~y]))
 
 
-def separation_sorted(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
+def separation_sorted(pos: np.ndarray, neg: np.ndarray, submit=None) -> tuple[float, float]:
     """AUC and KS from the sorted scores of converted (``pos``) and other (``neg``) leads.
 
     One compiled walk over both (``kernels.auc_ks``), so keeping the two sorted arrays up
     to date (``scoring.rescore``) makes a slider move cost no sort and no binary search.
+    With ``submit`` (an executor's), the converted scores are split in two at a group of
+    ties and the second part walks on that executor's thread (same result, bit for bit).
     """
     if pos.size == 0 or neg.size == 0:
         return float("nan"), float("nan")
-    auc_value, ks = auc_ks(np.ascontiguousarray(pos, dtype=np.float64), np.ascontiguousarray(neg, dtype=np.float64))
-    return float(auc_value), float(ks)
+    pos = np.ascontiguousarray(pos, dtype=np.float64)
+    neg = np.ascontiguousarray(neg, dtype=np.float64)
+    if submit is None or pos.size < 2:
+        auc_value, ks = auc_ks(pos, neg)
+        return float(auc_value), float(ks)
+    h = int(np.searchsorted(pos, pos[pos.size // 2], side="left"))  # the start of a group of ties
+    second = submit(auc_ks_part, pos, neg, h, pos.size)
+    below, ties, ks = auc_ks_part(pos, neg, 0, h)
+    below_2, ties_2, ks_2 = second.result()
+    return float(((below + below_2) + 0.5 * (ties + ties_2)) / (pos.size * neg.size)), float(max(ks, ks_2))
 
 
 def gini(auc_value: float) -> float:

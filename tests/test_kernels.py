@@ -251,15 +251,54 @@ def test_score_range_refuses_more_leads_than_the_outputs_hold():
                     np.empty(n, np.int8), np.empty(n, np.int8), np.empty(3), np.empty(n))
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_merge_halves_equals_sorting(seed):
-    from scoring.kernels import merge_halves
+@pytest.mark.parametrize("seed", range(6))
+def test_partition_below_then_sorting_the_parts_sorts_the_whole(seed):
+    from scoring.kernels import partition_below
 
     rng = np.random.default_rng(seed)
-    a = rng.integers(0, 30, rng.integers(0, 400)).astype(float)  # many ties
-    h = int(rng.integers(0, a.size + 1))
-    a[:h].sort()
-    a[h:].sort()
-    np.testing.assert_array_equal(merge_halves(a, h, np.empty(a.size)), np.sort(a))
+    a = rng.integers(0, 30, rng.integers(0, 400)).astype(float)  # many ties, the pivot among them
+    if seed == 5:
+        a[::7] = np.nan  # NaN is not below anything: it goes last, as np.sort puts it
+    pivot = float(rng.integers(-2, 33))
+    out = np.full(a.size, -99.0)
+    m = partition_below(a, pivot, out)
+    assert m == int(np.count_nonzero(a < pivot))
+    assert (out[:m] < pivot).all() and not (out[m:] < pivot).any()
+    np.testing.assert_array_equal(np.sort(out[:m]), np.sort(a[a < pivot]))
+    out[:m].sort()
+    out[m:].sort()
+    np.testing.assert_array_equal(out, np.sort(a))  # NaN compare equal here
     with pytest.raises(ValueError, match="wrong size"):
-        merge_halves(a, h, np.empty(a.size + 1))
+        partition_below(a, pivot, np.empty(a.size + 1))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_auc_ks_parts_add_up_to_the_whole(seed):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scoring.kernels import auc_ks_part
+    from scoring.metrics import separation_sorted
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 600))
+    y = rng.random(n) < 0.3
+    y[:2] = True
+    y[2] = False
+    s = (rng.integers(0, int(rng.integers(2, 25)), size=n) + 2.0 * y).astype(float)  # many ties
+    pos, neg = np.sort(s[y]), np.sort(s[~y])
+    starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])  # group starts
+    h = int(rng.choice(np.r_[starts, pos.size]))
+    a, b = auc_ks_part(pos, neg, 0, h), auc_ks_part(pos, neg, h, pos.size)
+    whole = auc_ks_part(pos, neg, 0, pos.size)
+    assert (a[0] + b[0], a[1] + b[1], max(a[2], b[2])) == whole
+    with ThreadPoolExecutor(1) as pool:
+        assert separation_sorted(pos, neg, pool.submit) == separation_sorted(pos, neg) == auc_ks(pos, neg)
+    assert auc_ks(pos, neg)[0] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    inside = [i for i in range(1, pos.size) if pos[i] == pos[i - 1]]
+    if inside:  # splitting a group of ties would count a CDF point that does not exist
+        with pytest.raises(ValueError, match="inside a group of tied scores"):
+            auc_ks_part(pos, neg, inside[0], pos.size)
+        with pytest.raises(ValueError, match="inside a group of tied scores"):
+            auc_ks_part(pos, neg, 0, inside[0])
+    with pytest.raises(ValueError, match="outside"):
+        auc_ks_part(pos, neg, 0, pos.size + 1)

@@ -307,6 +307,8 @@ def test_a_kept_config_another_derived_set_cannot_read_is_not_a_starting_point(d
     moved = _config(steps=[own_decay(60), _points("demo_request", 7)])
     assert scored(moved, b).path == "delta"  # from the second, which b can read
     _assert_same(model_view(moved, b), moved, db)
+
+
 def test_scoring_from_scratch_on_two_threads_equals_one(tmp_path, monkeypatch):
     """Above ``PARALLEL_MIN`` leads the two halves are scored on two threads: same scores,
     counts and sorted totals as one thread and as ``engine.score``."""

@@ -279,6 +279,21 @@ def score_range(lo: int, hi: int, p: int, q: int, fit: np.ndarray, rows: tuple, 
 
 
 @njit(cache=True, nogil=True)
+def tier_range(lo: int, hi: int, total: np.ndarray, mql: float, sql: float, month_key: np.ndarray,
+               months: int, tier: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Leads ``lo:hi``: their tier (``engine.tier_index``) written to ``tier``, and their count per
+    month x outcome status x tier (``kpis.tier_month_counts``), in one pass. A threshold move
+    is only this: at 10M leads numpy's comparisons, sum and bincount took 125 ms, this 34 ms
+    (17 ms as two halves on two threads, ``rescore._tiers``)."""
+    counts = np.zeros(months * 9, dtype=np.int64)
+    for i in range(lo, hi):
+        t = _tier(total[i], mql, sql)
+        tier[i] = t
+        counts[month_key[i] + t] += 1
+    return counts
+
+
+@njit(cache=True, nogil=True)
 def add_at(out: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:  # pragma: no cover
     """``out[rows[k]] += weights[k]`` in order of ``k``: ``np.bincount(rows, weights)`` added into
     ``out``, without bincount's int64 copy of ``rows`` and its own output array."""
@@ -332,6 +347,7 @@ def warm_up(n_rules: int) -> None:
     auc_ks(v[:1], v[1:])
     auc_ks_part(v[:1], v[1:], 0, 1)
     partition_below(v, 0.5, np.empty(2))
+    tier_range(0, 2, v, 0.5, 1.0, np.zeros(2, dtype=np.int32), 1, np.empty(2, dtype=np.int8))
     if n_rules:
         rows = tuple(_read_only(np.zeros(1, dtype=np.int32)) for _ in range(n_rules))
         values = tuple(_read_only(np.ones(1)) for _ in range(n_rules))

@@ -53,7 +53,7 @@ from .engine import (
     tier_index,
 )
 from .features import Features, rule_signal_key
-from .kernels import BLOCK, apply_moves, engagement_rows, gather_rows, merge_replace, partition_below, score_range
+from .kernels import BLOCK, apply_moves, engagement_rows, gather_rows, merge_replace, partition_below, score_range, tier_range
 from .kpis import month_status_key, outcome_status, tier_month_counts
 from .metrics import separation_sorted, status_counts
 from .report import outcome_facts
@@ -290,9 +290,27 @@ def _class_sizes(features: Features) -> tuple[int, int]:
 def _retier(base: Scored, config: ScoringConfig, features: Features) -> Scored:
     """Only the thresholds moved: new tiers and tier counts, everything else kept."""
     mql, sql = lead_thresholds(config, base.scores.segment)
-    tier = tier_index(base.scores.total, mql, sql)
+    if config.segments:  # thresholds per lead
+        tier = tier_index(base.scores.total, mql, sql)
+        tier_counts = tier_month_counts(features, tier)
+    else:
+        tier = _take(features, base.scores.tier)
+        tier_counts = _tiers(features, base.scores.total, float(mql), float(sql), tier)
     return _frozen(replace(base, config=config, scores=replace(base.scores, tier=tier),
-                           tier_counts=tier_month_counts(features, tier), path="thresholds"))
+                           tier_counts=tier_counts, path="thresholds"))
+
+
+def _tiers(features: Features, total: np.ndarray, mql: float, sql: float, tier: np.ndarray) -> np.ndarray:
+    """Every lead's tier written to ``tier``, and the counts per month x status x tier
+    (``kernels.tier_range``), as two halves on two threads from ``PARALLEL_MIN`` leads."""
+    key, span = month_status_key(features)
+    n = features.n
+    if not _two_threads(n):
+        counts = tier_range(0, n, total, mql, sql, key, span, tier)
+    else:
+        second = _SECOND_THREAD.submit(tier_range, n // 2, n, total, mql, sql, key, span, tier)
+        counts = tier_range(0, n // 2, total, mql, sql, key, span, tier) + second.result()
+    return counts.reshape(span, 3, 3)
 
 
 def _moved(base: Scored, config: ScoringConfig, features: Features) -> tuple[dict, np.ndarray, str | None]:
@@ -337,7 +355,8 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
         parts[part] = array
     mql, sql = lead_thresholds(config, old.segment)
     same_thresholds = config.thresholds == base.config.thresholds
-    total, band, tier = _copy(features, old.total), _copy(features, old.band), _copy(features, old.tier)
+    total, band = _copy(features, old.total), _copy(features, old.band)
+    tier = _copy(features, old.tier) if same_thresholds else _take(features, old.tier)  # else all tiers anew
     band_counts, tier_counts = base.band_counts.ravel().copy(), base.tier_counts.ravel().copy()
     key, span = month_status_key(features)
     old_pos, new_pos, old_neg, new_neg = apply_moves(
@@ -349,9 +368,8 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
     band_counts = band_counts.reshape(k, 3)
     if same_thresholds:
         tier_counts = tier_counts.reshape(span, 3, 3)
-    else:
-        tier = tier_index(total, mql, sql)
-        tier_counts = tier_month_counts(features, tier)
+    else:  # every lead's tier again (tier already holds the moved leads' under the old thresholds)
+        tier_counts = _tiers(features, total, float(mql), float(sql), tier)
     pos = replace_sorted(base.pos, old_pos, new_pos, _take(features, base.pos))
     neg = replace_sorted(base.neg, old_neg, new_neg, _take(features, base.neg))
     auc, ks = _separation(pos, neg)

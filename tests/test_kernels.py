@@ -302,3 +302,22 @@ def test_auc_ks_parts_add_up_to_the_whole(seed):
             auc_ks_part(pos, neg, 0, inside[0])
     with pytest.raises(ValueError, match="outside"):
         auc_ks_part(pos, neg, 0, pos.size + 1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tier_range_equals_numpy_tiers_and_counts(seed):
+    from scoring.engine import tier_index
+    from scoring.kernels import tier_range
+
+    rng = np.random.default_rng(seed)
+    n, months = int(rng.integers(1, 500)), int(rng.integers(1, 5))
+    total = rng.integers(0, 12, n).astype(float)  # ties at the thresholds
+    mql, sql = 4.0, float(rng.integers(4, 10))
+    key = ((rng.integers(0, months, n) * 3 + rng.integers(0, 3, n)) * 3).astype(np.int32)
+    tier = np.full(n, -1, dtype=np.int8)
+    h = int(rng.integers(0, n + 1))
+    counts = tier_range(0, h, total, mql, sql, key, months, tier) + tier_range(h, n, total, mql, sql, key, months, tier)
+    expected = tier_index(total, mql, sql)
+    np.testing.assert_array_equal(tier, expected)
+    np.testing.assert_array_equal(counts, np.bincount(key + expected, minlength=months * 9))
+    assert tier[total == mql].tolist() == [1 if mql < sql else 2] * int(np.sum(total == mql))  # at MQL is MQL

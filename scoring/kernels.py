@@ -294,6 +294,37 @@ def tier_range(lo: int, hi: int, total: np.ndarray, mql: float, sql: float, mont
 
 
 @njit(cache=True, nogil=True)
+def tier_moves(before: np.ndarray, after: np.ndarray, status: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Leads per (tier before, tier after, outcome status), cell ``(before * 3 + after) * 3 + status``:
+    every group of movers across the MQL and SQL lines follows (``kpis.movers``). One pass over
+    three int8 arrays; numpy's index arithmetic and bincount took 128 ms at 10M leads."""
+    counts = np.zeros(27, dtype=np.int64)
+    for i in range(status.size):
+        b, a, s = before[i], after[i], status[i]
+        if b < 0 or b > 2 or a < 0 or a > 2 or s < 0 or s > 2:
+            raise ValueError("a tier or outcome status outside 0-2")
+        counts[(b * 3 + a) * 3 + s] += 1
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def grid_cells(fit: np.ndarray, eng: np.ndarray, fit_low: float, fit_high: float, eng_low: float,
+               eng_high: float, status: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Leads per (fit level, engagement level, outcome status) for the fit x engagement grid
+    (``kpis.fit_engagement_grid``): level 0 at or above the high cut, 1 at or above the low
+    one, else 2 (NaN: 2). One pass; numpy's comparisons and bincount took 128 ms at 10M."""
+    counts = np.zeros(27, dtype=np.int64)
+    for i in range(status.size):
+        f = 2 - (fit[i] >= fit_low) - (fit[i] >= fit_high)
+        e = 2 - (eng[i] >= eng_low) - (eng[i] >= eng_high)
+        s = status[i]
+        if s < 0 or s > 2:
+            raise ValueError("an outcome status outside 0-2")
+        counts[(f * 3 + e) * 3 + s] += 1
+    return counts
+
+
+@njit(cache=True, nogil=True)
 def add_at(out: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:  # pragma: no cover
     """``out[rows[k]] += weights[k]`` in order of ``k``: ``np.bincount(rows, weights)`` added into
     ``out``, without bincount's int64 copy of ``rows`` and its own output array."""

@@ -2,7 +2,8 @@
 
 KPIs (AUC, MQL volume per month, MQL and SQL conversion, capture at MQL), the movers
 between the approved model and the draft, the fit x engagement grid and the score
-distributions. Pure numpy on features and scores, so a slider move stays instant.
+distributions. numpy on features and scores, and a compiled count per table where numpy
+needs several passes over every lead (``scoring.kernels``), so a slider move stays instant.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from .config import ScoringConfig
 from .engine import Scores
 from .features import Features
+from .kernels import grid_cells, tier_moves
 from .metrics import auc, gini, wilson_interval
 
 DEFAULT_SQL_TARGET = (0.10, 0.15)
@@ -151,9 +153,8 @@ class MoverGroup:
 
 def movers(features: Features, before: Scores, after: Scores) -> list[MoverGroup]:
     """How many leads cross the MQL and SQL lines each way, and how those movers converted."""
-    status = outcome_status(features)
     # one count over (tier before, tier after, outcome status): every mover group follows
-    cells = np.bincount((before.tier.astype(np.intp) * 3 + after.tier) * 3 + status, minlength=27).reshape(3, 3, 3)
+    cells = tier_moves(before.tier, after.tier, outcome_status(features)).reshape(3, 3, 3)
     out = []
     for line, level in (("MQL", 1), ("SQL", 2)):
         for direction, group in (("up", cells[:level, level:]), ("down", cells[level:, :level])):
@@ -176,14 +177,9 @@ def default_grid_cuts(config: ScoringConfig, part: str, values: np.ndarray) -> t
 def fit_engagement_grid(features: Features, scores: Scores, fit_cuts: tuple[float, float],
                         engagement_cuts: tuple[float, float]) -> list[dict]:
     """Leads and conversion per cell: fit A (best) to C, engagement 1 (most) to 3."""
-    # one comparison per cut and one count over (cell, outcome status): this runs per slider move
-    fit_level = 2 - (scores.fit >= fit_cuts[0]).astype(np.int8) - (scores.fit >= fit_cuts[1])  # 0 = A
-    eng_level = (2 - (scores.engagement >= engagement_cuts[0]).astype(np.int8)
-                 - (scores.engagement >= engagement_cuts[1]))
-    mature = features.mature
-    y = features.converted & mature
-    status = mature.astype(np.int8) + y  # 0 immature, 1 mature not converted, 2 converted
-    counts = np.bincount((fit_level * 3 + eng_level) * 3 + status, minlength=27).reshape(9, 3)
+    # one compiled count over (fit level, engagement level, outcome status): this runs per slider move
+    counts = grid_cells(scores.fit, scores.engagement, float(fit_cuts[0]), float(fit_cuts[1]),
+                        float(engagement_cuts[0]), float(engagement_cuts[1]), outcome_status(features)).reshape(9, 3)
     leads = counts[:, 1] + counts[:, 2]
     conv = counts[:, 2]
     all_leads = counts.sum(axis=1)

@@ -321,3 +321,27 @@ def test_tier_range_equals_numpy_tiers_and_counts(seed):
     np.testing.assert_array_equal(tier, expected)
     np.testing.assert_array_equal(counts, np.bincount(key + expected, minlength=months * 9))
     assert tier[total == mql].tolist() == [1 if mql < sql else 2] * int(np.sum(total == mql))  # at MQL is MQL
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tier_moves_and_grid_cells_equal_numpy_counts(seed):
+    from scoring.kernels import grid_cells, tier_moves
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 400))
+    before, after, status = (rng.integers(0, 3, n).astype(np.int8) for _ in range(3))
+    np.testing.assert_array_equal(tier_moves(before, after, status),
+                                  np.bincount((before.astype(np.intp) * 3 + after) * 3 + status, minlength=27))
+    fit, eng = rng.integers(-2, 12, n).astype(float), rng.integers(0, 9, n).astype(float)  # values on the cuts
+    fit[::11] = np.nan  # below every cut: the lowest level, as numpy's comparisons give
+    fit_level = 2 - (fit >= 3.0).astype(np.int8) - (fit >= 7.0)
+    eng_level = 2 - (eng >= 2.0).astype(np.int8) - (eng >= 5.0)
+    np.testing.assert_array_equal(grid_cells(fit, eng, 3.0, 7.0, 2.0, 5.0, status),
+                                  np.bincount((fit_level * 3 + eng_level) * 3 + status, minlength=27))
+    for bad in (np.array([3], dtype=np.int8), np.array([-1], dtype=np.int8)):  # never written out of bounds
+        with pytest.raises(ValueError, match="outside 0-2"):
+            tier_moves(bad, np.zeros(1, np.int8), np.zeros(1, np.int8))
+        with pytest.raises(ValueError, match="outside 0-2"):
+            tier_moves(np.zeros(1, np.int8), np.zeros(1, np.int8), bad)
+        with pytest.raises(ValueError, match="outside 0-2"):
+            grid_cells(np.zeros(1), np.zeros(1), 1.0, 2.0, 1.0, 2.0, bad)

@@ -108,6 +108,7 @@ def auc_ks_part(pos: np.ndarray, neg: np.ndarray, start: int, stop: int) -> tupl
     while i < stop:
         v = pos[i]
         i0 = i
+        i += 1  # at least one: a NaN equals nothing, not even itself
         while i < n_pos and pos[i] == v:
             i += 1
         jb = _gallop(neg, v, j, False)
@@ -374,11 +375,17 @@ def warm_up(n_rules: int) -> None:
         return
     _WARM.add(n_rules)
     v = np.array([0.0, 1.0])
+    frozen = _read_only(v.copy())  # kept states' arrays are read-only: numba compiles those apart
     merge_replace(v, v[:1], v[1:], np.empty(2))
     auc_ks(v[:1], v[1:])
-    auc_ks_part(v[:1], v[1:], 0, 1)
+    for pos, neg in ((v, v), (frozen, v), (v, frozen), (frozen, frozen)):
+        auc_ks_part(pos[:1], neg[1:], 0, 1)
     partition_below(v, 0.5, np.empty(2))
-    tier_range(0, 2, v, 0.5, 1.0, np.zeros(2, dtype=np.int32), 1, np.empty(2, dtype=np.int8))
+    tier = _read_only(np.zeros(2, dtype=np.int8))
+    for total in (v, frozen):
+        tier_range(0, 2, total, 0.5, 1.0, np.zeros(2, dtype=np.int32), 1, np.empty(2, dtype=np.int8))
+    tier_moves(tier, tier, tier)
+    grid_cells(frozen, frozen, 0.5, 1.0, 0.5, 1.0, tier)
     if n_rules:
         rows = tuple(_read_only(np.zeros(1, dtype=np.int32)) for _ in range(n_rules))
         values = tuple(_read_only(np.ones(1)) for _ in range(n_rules))

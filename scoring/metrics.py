@@ -64,8 +64,8 @@ def separation_sorted(pos: np.ndarray, neg: np.ndarray, submit=None) -> tuple[fl
     With ``submit`` (an executor's), the converted scores are split in two at a group of
     ties and the second part walks on that executor's thread (same result, bit for bit).
     """
-    if pos.size == 0 or neg.size == 0:
-        return float("nan"), float("nan")
+    if pos.size == 0 or neg.size == 0 or np.isnan(pos[-1]) or np.isnan(neg[-1]):  # sorting puts NaN last
+        return float("nan"), float("nan")  # a NaN score has no rank: no AUC/KS, as with no leads
     pos = np.ascontiguousarray(pos, dtype=np.float64)
     neg = np.ascontiguousarray(neg, dtype=np.float64)
     if submit is None or pos.size < 2:

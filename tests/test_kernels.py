@@ -345,3 +345,25 @@ def test_tier_moves_and_grid_cells_equal_numpy_counts(seed):
             tier_moves(np.zeros(1, np.int8), np.zeros(1, np.int8), bad)
         with pytest.raises(ValueError, match="outside 0-2"):
             grid_cells(np.zeros(1), np.zeros(1), 1.0, 2.0, 1.0, 2.0, bad)
+
+
+def test_a_nan_score_ends_the_walk_and_gives_no_auc():
+    """A NaN equals nothing, so the walk over groups of tied scores must still move on (it
+    looped forever); ``separation_sorted`` reports no AUC/KS for scores that have no rank."""
+    import threading
+
+    from scoring.kernels import auc_ks_part
+    from scoring.metrics import separation, separation_sorted
+
+    pos, neg = np.array([1.0, 2.0, np.nan, np.nan]), np.array([0.5, 1.5, np.nan])
+    result = []
+    walker = threading.Thread(target=lambda: result.append(auc_ks_part(pos, neg, 0, pos.size)), daemon=True)
+    walker.start()
+    walker.join(60)  # the compiled loop releases the GIL: a hang shows up as a live thread
+    assert not walker.is_alive() and len(result) == 1
+    assert result[0][:2] == (1 + 2 + 2 + 2, 0)  # 1 above 0.5; 2 above both; NaN galloped to the end of the finite ones
+    nan_pair = separation_sorted(pos, neg)
+    assert np.isnan(nan_pair[0]) and np.isnan(nan_pair[1])
+    scores, y = np.array([0.1, np.nan, 0.7, 0.3]), np.array([False, True, True, False])
+    assert all(np.isnan(separation(scores, y)))
+    assert separation_sorted(pos[:2], neg[:2]) == (0.75, 0.5)  # by hand: pairs (1, .5) (2, .5) (2, 1.5) of 4

@@ -341,3 +341,19 @@ def test_scoring_from_scratch_on_two_threads_equals_one(tmp_path, monkeypatch):
         np.testing.assert_array_equal(getattr(two, name), getattr(one, name), err_msg=name)
     assert (two.auc, two.ks) == (one.auc, one.ks)
     _assert_same(model_view(config, features), config, path)
+
+
+def test_the_sort_split_puts_a_large_tie_on_the_side_that_balances_the_parts():
+    from scoring.rescore import _pivot
+
+    rng = np.random.default_rng(3)
+    spread = rng.normal(size=1000)
+    assert _pivot(spread) == np.sort(spread)[500]  # no ties: the median, values below it first
+    # 10% below 0, 50% at 0 (leads at the total cap's minimum), 40% above
+    capped = np.r_[-rng.random(100) - 0.1, np.zeros(500), rng.random(400) + 0.1]
+    pivot = _pivot(capped)
+    assert np.count_nonzero(capped < pivot) == 600  # the zeros go with the lower part: 600 / 400, not 100 / 900
+    # 40% below, 50% at 0, 10% above: the zeros go up (400 / 600 rather than 900 / 100)
+    other = np.r_[-rng.random(400) - 0.1, np.zeros(500), rng.random(100) + 0.1]
+    assert np.count_nonzero(other < _pivot(other)) == 400
+    assert _pivot(np.array([])) == 0.0

@@ -111,7 +111,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         write_text_atomic(out, render_export(store, name, v.version, args.format, args.dialect, args.db))
     store.log("export", model=name, version=v.version, format=args.format,
-              dialect=args.dialect if args.format in ("sql", "dbt") else None, out=str(out.resolve()))
+              dialect=args.dialect if args.format in ("sql", "dbt", "features-sql") else None, out=str(out.resolve()))
     print(f"exported {v.ref} as {args.format} to {out}")
     return 0
 
@@ -154,7 +154,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="data the approval's calibration result is computed on")
     p.add_argument("--by", help="who records the approval (default: you)")
     p.set_defaults(func=cmd_approve)
-    p = parser("export", "write a version as YAML, SQL, a dbt model (a folder) or an HTML report")
+    p = parser("export", "write a version as YAML, SQL, a dbt model (a folder), the feature SQL or an HTML report")
     p.add_argument("ref", help="NAME or NAME@VERSION")
     p.add_argument("--version", type=int)
     p.add_argument("--format", choices=FORMATS, required=True)

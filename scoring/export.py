@@ -5,8 +5,8 @@ from __future__ import annotations
 from .config import dump_config
 from .store import ConfigStore, StoreError
 
-FORMATS = ("yaml", "sql", "html", "dbt")
-SUFFIX = {"yaml": "yaml", "sql": "sql", "html": "html"}
+FORMATS = ("yaml", "sql", "html", "dbt", "features-sql")
+SUFFIX = {"yaml": "yaml", "sql": "sql", "html": "html", "features-sql": "sql"}
 FOLDER_FORMATS = ("dbt",)
 """Formats written as a folder of files (``render_folder``), not one text."""
 
@@ -33,6 +33,10 @@ def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect
         from .export_sql import export_sql
 
         return export_sql(config, dialect)
+    if fmt == "features-sql":
+        from .export_features import export_features_sql
+
+        return export_features_sql(config, dialect)
     from .export_html import render_report
     from .kpis import default_grid_cuts, fit_engagement_grid, score_histogram
     from .report import evidence

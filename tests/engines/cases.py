@@ -28,7 +28,8 @@ TOL = 1e-9
 messy_db = _messy_db
 """The messy leads database of tests/test_export_sql.py (``"lead list"`` with ``"Lead ID"``, ...)."""
 
-__all__ = ["MESSY_EVENTS", "MESSY_LEADS", "messy_db", "CONFIGS", "config_for", "engine_scores", "assert_same_scores"]
+__all__ = ["MESSY_EVENTS", "MESSY_LEADS", "messy_db", "CONFIGS", "config_for", "engine_scores", "assert_same_scores",
+           "assert_same_features"]
 
 TIGHT_CAPS = """
 name: tight-caps
@@ -196,3 +197,28 @@ def rows_to_columns(names: list[str], rows: list[tuple]) -> dict[str, np.ndarray
         column[:] = [r[i] for r in rows]
         out[name] = column
     return out
+
+
+def assert_same_features(got: Features, want: Features) -> float:
+    """Every per-lead array equal (activities within 1e-9); returns the largest activity difference."""
+    assert got.n == want.n
+    np.testing.assert_array_equal(got.lead_id, want.lead_id)
+    np.testing.assert_array_equal(got.created_at, want.created_at)
+    np.testing.assert_array_equal(got.scoring_at, want.scoring_at)
+    np.testing.assert_array_equal(got.converted, want.converted)
+    np.testing.assert_array_equal(got.mature, want.mature)
+    assert got.data_end == want.data_end
+    assert sorted(got.categorical) == sorted(want.categorical)
+    for name, cat in want.categorical.items():
+        assert got.categorical[name].values().tolist() == cat.values().tolist(), name
+        assert got.categorical[name].categories.tolist() == cat.categories.tolist(), name  # first-seen order
+    assert sorted(got.numeric) == sorted(want.numeric)
+    for name, values in want.numeric.items():
+        np.testing.assert_array_equal(got.numeric[name], values)
+    assert sorted(got.signals) == sorted(want.signals)
+    worst = 0.0
+    for key, activity in want.signals.items():
+        diff = float(np.max(np.abs(got.signals[key].dense() - activity.dense()))) if want.n else 0.0
+        assert diff <= TOL, (key, diff)
+        worst = max(worst, diff)
+    return worst

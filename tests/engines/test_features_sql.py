@@ -12,41 +12,13 @@ from streamlit.testing.v1 import AppTest
 from scoring.calibrate import calibration_view
 from scoring.config import load_config
 from scoring.export_features import export_features_sql
-from scoring.features import Features, extract_features
+from scoring.features import extract_features
 from scoring.source import open_source
 
 from ..conftest import DEFAULT_CONFIG, ROOT
 from ..test_app import _check_page_matches
-from .cases import config_for, engine_scores
+from .cases import assert_same_features, config_for, engine_scores
 from .loading import use_spark
-
-TOL = 1e-9
-
-
-def assert_same_features(got: Features, want: Features) -> float:
-    """Every per-lead array equal (activities within 1e-9); returns the largest activity difference."""
-    assert got.n == want.n
-    np.testing.assert_array_equal(got.lead_id, want.lead_id)
-    np.testing.assert_array_equal(got.created_at, want.created_at)
-    np.testing.assert_array_equal(got.scoring_at, want.scoring_at)
-    np.testing.assert_array_equal(got.converted, want.converted)
-    np.testing.assert_array_equal(got.mature, want.mature)
-    assert got.data_end == want.data_end
-    assert sorted(got.categorical) == sorted(want.categorical)
-    for name, cat in want.categorical.items():
-        assert got.categorical[name].values().tolist() == cat.values().tolist(), name
-        assert got.categorical[name].categories.tolist() == cat.categories.tolist(), name  # first-seen order
-    assert sorted(got.numeric) == sorted(want.numeric)
-    for name, values in want.numeric.items():
-        np.testing.assert_array_equal(got.numeric[name], values)
-    assert sorted(got.signals) == sorted(want.signals)
-    worst = 0.0
-    for key, activity in want.signals.items():
-        diff = float(np.max(np.abs(got.signals[key].dense() - activity.dense()))) if want.n else 0.0
-        assert diff <= TOL, (key, diff)
-        worst = max(worst, diff)
-    return worst
-
 
 def _spark_features(spark, data, name, folder):
     use_spark(spark, data)

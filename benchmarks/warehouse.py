@@ -65,6 +65,14 @@ def _timed(run) -> float:
     return time.perf_counter() - t
 
 
+def duckdb_setup(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
+    """2 threads, DUCKDB_MEMORY, spilling into ``out_dir`` (a read-only file has no spill directory of its own)."""
+    spill = out_dir / "duckdb-tmp"
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET threads = 2; SET memory_limit = '{DUCKDB_MEMORY}'; SET temp_directory = '{spill}'; "
+                "SET preserve_insertion_order = false")
+
+
 def duckdb_runs(con: duckdb.DuckDBPyConnection, sql: str, out: Path, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
@@ -130,13 +138,13 @@ def measure(leads: int, repeats: int, spark_repeats: int, memory: str, out_dir: 
         ref = work / f"{name}-duckdb.parquet"
         log(f"{leads:,} {name}: duckdb")
         with duckdb.connect(str(db), read_only=True) as con:
-            con.execute(f"SET threads = 2; SET memory_limit = '{DUCKDB_MEMORY}'")
+            duckdb_setup(con, out_dir)
             t = duckdb_runs(con, duck_sql, ref, repeats)
         rows.append({"leads": leads, "events": events, "query": name, "engine": "duckdb", "first_s": t[0],
                      "median_s": statistics.median(t), "runs": len(t), "check": None})
         log(f"{leads:,} {name}: duckdb-parquet")
         with duckdb.connect() as con:
-            con.execute(f"SET threads = 2; SET memory_limit = '{DUCKDB_MEMORY}'")
+            duckdb_setup(con, out_dir)
             for table in TABLES:
                 con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{parquet / table}/*.parquet')")
             out = work / f"{name}-duckdb-parquet.parquet"
@@ -154,10 +162,10 @@ def measure(leads: int, repeats: int, spark_repeats: int, memory: str, out_dir: 
     return {"leads": leads, "events": events, "rows": rows}
 
 
-def markdown(sizes: list[dict], info: dict, spark_start: float | None, args) -> str:
+def markdown(sizes: list[dict], info: dict, spark_start: float | None, spark_memory: str) -> str:
     lines = [f"Measured {info['date']} at `{info['git']}` on {info['cpu']} ({info['cores']} cores, "
              f"{info['ram_gib']} GiB), load average before the run {info['load']}; DuckDB "
-             f"{info['libs']['duckdb']} (2 threads, {DUCKDB_MEMORY}), Spark {info.get('spark', '-')} local[2] with {args.spark_memory} driver "
+             f"{info['libs']['duckdb']} (2 threads, {DUCKDB_MEMORY}), Spark {info.get('spark', '-')} local[2] with {spark_memory} driver "
              f"memory (start-up {spark_start:.1f} s, not counted)." if spark_start is not None else "",
              "", "| leads | events | query | engine | time (s) | first run (s) | leads/s | checked against DuckDB |",
              "|---:|---:|---|---|---:|---:|---:|---|"]
@@ -187,7 +195,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--out-dir", type=Path, default=OUT)
     parser.add_argument("--results", type=Path, help="Markdown file whose warehouse section to replace")
+    parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
+                        help="only render saved warehouse-*.json results together (no measuring)")
     args = parser.parse_args(argv)
+
+    if args.render:
+        saved = [json.loads(p.read_text()) for p in args.render]
+        text = "\n".join(markdown(s["sizes"], s["machine"], s["spark_start_s"], s.get("spark_memory", "6g"))
+                         for s in saved)
+        print(text)
+        if args.results:
+            put_between_markers(args.results, text, "warehouse")
+        return 0
 
     info = machine()
     info["load"] = f"{os.getloadavg()[0]:.2f}"
@@ -203,12 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if spark is not None:
             spark.stop()
-    text = markdown(sizes, info, spark_start, args)
+    text = markdown(sizes, info, spark_start, args.spark_memory)
     print(text)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (args.out_dir / f"warehouse-{stamp}.json").write_text(json.dumps({"machine": info, "sizes": sizes,
-                                                                      "spark_start_s": spark_start}, default=str))
+                                                                      "spark_start_s": spark_start,
+                                                                      "spark_memory": args.spark_memory}, default=str))
     if args.results:
         put_between_markers(args.results, text, "warehouse")
     return 0

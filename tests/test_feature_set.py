@@ -194,3 +194,22 @@ def test_raw_data_checks_say_they_need_the_tables(demo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "read the raw leads, events and outcome tables; this is a feature set" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "snowflake", "bigquery", "spark"])
+def test_every_dialect_parses_with_every_column(dialect):
+    """Snowflake and BigQuery cannot run here: their text is parsed back (Spark and PostgreSQL run in tests/engines)."""
+    import sqlglot
+    from sqlglot import exp
+
+    config = config_from_dict(yaml.safe_load(EVERY_KIND))
+    tree = sqlglot.parse_one(export_features_sql(config, dialect), read=dialect)
+    assert {"leads", "events", "outcomes"} <= {t.name for t in tree.find_all(exp.Table)}
+    names = [s.alias_or_name for s in tree.selects]
+    spec_columns = ["company_size", "email_domain_type", "industry", "segment", "seniority"]
+    assert names[: len(FIXED)] == list(FIXED) and sorted(names[len(FIXED):len(FIXED) + 5]) == spec_columns
+    from scoring.features import feature_spec
+
+    assert names[len(FIXED) + 5:] == [activity_column(s) for s in feature_spec(config).signals]
+    strings = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
+    assert {"demo_request", "email_open", "email_click", "trial_signup"} <= strings

@@ -10,7 +10,7 @@ Parquet (what a scheduled job does):
 - ``scoring``: ``export_sql`` (fit, engagement, total score and tier per lead);
 - ``features``: ``export_features_sql`` (the point-in-time features per lead);
 
-- ``duckdb``: DuckDB on its own database file (2 threads, 4 GB memory limit);
+- ``duckdb``: DuckDB on its own database file (2 threads, 8 GB memory limit);
 - ``duckdb-parquet``: DuckDB over the Parquet folders (in-memory database, views);
 - ``spark``: Spark local mode (``local[2]``, ``--spark-memory``) over the Parquet folders.
 
@@ -41,8 +41,10 @@ from scoring.features import feature_spec
 
 DEFAULT_CONFIG = ROOT / "data" / "configs" / "default.yaml"
 TABLES = ("leads", "events", "outcomes")
-DUCKDB_MEMORY = "4GB"
-"""DuckDB's memory limit here (its default is 80% of RAM; Spark gets --spark-memory)."""
+DUCKDB_MEMORY = "8GB"
+"""DuckDB's memory limit here (its default is 80% of RAM; Spark gets --spark-memory). At 10M
+leads the scoring query ran out of memory within 4 GB (a window sort and a hash join over
+100M events that do not spill far enough)."""
 
 
 def parquet_tables(db: Path, out_dir: Path) -> Path:

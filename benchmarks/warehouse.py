@@ -92,6 +92,7 @@ def spark_session(memory: str, local_dir: Path):
     session = (SparkSession.builder.master("local[2]").appName("leadcal-benchmark")
                .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
                .config("spark.driver.memory", memory).config("spark.local.dir", str(local_dir))
+               .config("spark.sql.warehouse.dir", str(local_dir / "warehouse"))
                .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
                .config("spark.ui.showConsoleProgress", "false").getOrCreate())
     session.sparkContext.setLogLevel("ERROR")

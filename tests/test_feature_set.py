@@ -213,3 +213,41 @@ def test_every_dialect_parses_with_every_column(dialect):
     assert names[len(FIXED) + 5:] == [activity_column(s) for s in feature_spec(config).signals]
     strings = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
     assert {"demo_request", "email_open", "email_click", "trial_signup"} <= strings
+
+
+def test_the_app_on_a_feature_folder(demo, tmp_path, monkeypatch):
+    """Calibrate shows the numbers of the tables; what needs events or raw tables says so."""
+    from streamlit.testing.v1 import AppTest
+
+    from scoring.calibrate import calibration_view
+
+    from .conftest import ROOT
+    from .test_app import _check_page_matches
+
+    config = load_config(DEFAULT_CONFIG)
+    folder = _feature_folder(demo, config, tmp_path / "f")
+    monkeypatch.setenv("LEADCAL_DB", str(folder))
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    _check_page_matches(at, calibration_view(config, config, _extract(demo, config), (0.10, 0.15), None))
+
+    attributes = at.switch_page("pages/attributes.py")
+    attributes.run()
+    next(t for t in attributes.toggle if t.key == "attr_decays").set_value(True).run()
+    assert not attributes.exception, attributes.exception
+    assert any("hold the decayed sums they were computed with" in e.value for e in attributes.error)
+
+    for page in ("pages/data_quality.py", "pages/drift.py"):
+        other = attributes.switch_page(page)
+        other.run()
+        assert not other.exception, other.exception
+        assert any("this is a feature set computed in the warehouse" in e.value for e in other.error), page
+
+    at = other.switch_page("pages/calibrate.py")
+    at.run()
+    decay = next(s for s in at.selectbox if s.key and s.key.endswith("decay:kind"))
+    decay.set_value("window").run()
+    assert not at.exception, at.exception
+    assert any("decayed window:" in e.value and "--format features-sql" in e.value for e in at.error)

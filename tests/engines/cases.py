@@ -85,6 +85,27 @@ thresholds: {mql: 12, sql: 24}
 bands: [12, 24]
 """
 
+NO_DECAY = """
+name: no-decay
+source:
+  leads: {table: leads, id: lead_id, created_at: created_at}
+  events: {table: events, lead_id: lead_id, type: event_type, time: occurred_at}
+  outcome: {table: outcomes, lead_id: lead_id, converted_at: converted_at}
+evaluation: {scoring_point_days: 14, outcome_window_days: 90}
+decay: {kind: none}
+fit:
+  - {type: numeric, column: company_size, bins: [{max: 100, points: 1}, {min: 100, points: 7}], missing: -2}
+engagement:
+  - {event: [pricing_page_view, competitor_comparison_download], points: 2.5, cap: 10}
+  - {event: email_open, points: 0.25}
+  - {event: demo_request, points: 15, decay: {kind: exponential, half_life_days: 3}}
+caps:
+  engagement: {max: 20}
+  total: {min: 0, max: 25}
+thresholds: {mql: 10, sql: 20}
+bands: [10, 20]
+"""
+
 
 @dataclass(frozen=True)
 class Case:
@@ -100,6 +121,7 @@ CONFIGS = [
     Case("every-kind", "demo"),
     Case("tight-caps", "demo"),
     Case("window-model", "demo"),
+    Case("no-decay", "demo"),
     Case("messy-seconds", "messy"),
     Case("messy-microseconds", "messy"),
 ]
@@ -113,7 +135,8 @@ def config_for(name: str) -> ScoringConfig:
         return _messy_config(7)
     if name == "messy-microseconds":
         return _messy_config(7.0000001)  # the scoring point is not whole seconds
-    text = {"every-kind": EVERY_KIND, "tight-caps": TIGHT_CAPS, "window-model": WINDOW_MODEL}[name]
+    text = {"every-kind": EVERY_KIND, "tight-caps": TIGHT_CAPS, "window-model": WINDOW_MODEL,
+            "no-decay": NO_DECAY}[name]
     return config_from_dict(yaml.safe_load(text))
 
 

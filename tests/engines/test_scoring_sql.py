@@ -56,6 +56,7 @@ def test_the_configs_are_not_vacuous(engine_demo):
     assert bite["tight-caps"] == {"fit", "engagement", "total", "rule"}
     assert bite["default"] == {"fit", "engagement", "total", "rule"}
     assert {"total", "rule"} <= bite["every-kind"]
+    assert bite["no-decay"] == {"engagement", "total", "rule"}
     _, every = engine_scores(engine_demo.db, "every-kind")
     assert set(every.segment.tolist()) == {-1, 0, 1} and every.engagement.min() < 0
     _, tight = engine_scores(engine_demo.db, "tight-caps")

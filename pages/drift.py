@@ -42,7 +42,11 @@ if not isinstance(picked, (tuple, list)) or len(picked) != 2:
     st.info("Pick the end of the reference period.")
     st.stop()
 reference = (dt.datetime.combine(picked[0], dt.time()), dt.datetime.combine(picked[1], dt.time()) + dt.timedelta(days=1))
-quality = data.quality_for(ctx.db, config, features, grain, 0.85)
+try:
+    quality = data.quality_for(ctx.db, config, features, grain, 0.85)
+except SourceError as exc:
+    st.error(str(exc))
+    st.stop()
 try:
     result = assemble(config, features, quality, reference, grain, approval)
 except ValueError as exc:

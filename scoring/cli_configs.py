@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from .config import dump_config, load_config
-from .export import FORMATS, render_export
+from .export import FOLDER_FORMATS, FORMATS, render_export, render_folder
 from .files import write_text_atomic
 from .store import ConfigStore, SignOff, StoreError, default_store, parse_ref
 
@@ -104,10 +104,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.db and out.exists() and out.resolve() == Path(args.db).resolve():
         raise StoreError(f"--out {out} is the source database; leadcal never writes to it")
-    text = render_export(store, name, v.version, args.format, args.dialect, args.db)
-    write_text_atomic(out, text)
+    if args.format in FOLDER_FORMATS:
+        from .export_dbt import write_export
+
+        write_export(render_folder(store, name, v.version, args.format, args.dialect), out)
+    else:
+        write_text_atomic(out, render_export(store, name, v.version, args.format, args.dialect, args.db))
     store.log("export", model=name, version=v.version, format=args.format,
-              dialect=args.dialect if args.format == "sql" else None, out=str(out.resolve()))
+              dialect=args.dialect if args.format in ("sql", "dbt", "features-sql") else None, out=str(out.resolve()))
     print(f"exported {v.ref} as {args.format} to {out}")
     return 0
 
@@ -150,13 +154,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="data the approval's calibration result is computed on")
     p.add_argument("--by", help="who records the approval (default: you)")
     p.set_defaults(func=cmd_approve)
-    p = parser("export", "write a version as YAML, SQL or an HTML report")
+    p = parser("export", "write a version as YAML, SQL, a dbt model (a folder), the feature SQL or an HTML report")
     p.add_argument("ref", help="NAME or NAME@VERSION")
     p.add_argument("--version", type=int)
     p.add_argument("--format", choices=FORMATS, required=True)
     p.add_argument("--dialect", choices=DIALECTS, default="duckdb")
     p.add_argument("--db", default=os.environ.get("LEADCAL_DB"), help="data for the HTML report")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="a file; a folder for --format dbt")
     p.set_defaults(func=cmd_export)
 
 

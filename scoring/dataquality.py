@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import CategoricalFit, ScoringConfig, normalise_value
 from .features import Features, feature_spec
-from .source import Source, quote
+from .source import Source, SourceError, quote
 
 COMPLETENESS_ALARM = 0.85
 """A column filled in fewer than this share of a cohort's leads raises an alarm."""
@@ -120,6 +120,10 @@ def quality_report(source: Source, config: ScoringConfig, features: Features, gr
 
     if not features.point_in_time:
         raise ValueError("data quality per cohort needs creation times, and this data has no creation times")
+    if source.feature_set:
+        raise SourceError(str(source.path), [
+            "data-quality and drift checks read the raw leads, events and outcome tables; this is a feature set "
+            "computed in the warehouse (per-lead rows only): run `leadcal drift` where the tables are"])
     rows = completeness(source, config, grain)
     problems = problems_by_cohort(source, config, grain)
     cohorts, starts = cohort_index(features.created_at, grain)

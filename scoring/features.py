@@ -632,6 +632,10 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
     (``derive_features``) holds no sums it never uses (100 MB at 10M leads).
     """
     spec = config_or_spec if isinstance(config_or_spec, FeatureSpec) else feature_spec(config_or_spec)
+    if source.feature_set:  # per-lead features computed in the warehouse
+        from .feature_set import read_features
+
+        return read_features(source, spec)
     check_columns(source, feature_needs(spec))
     now = now or dt.datetime.now()
     end = data_end(source, spec.mapping, now)

@@ -81,7 +81,7 @@ class ColumnNeed:
 
 @dataclass
 class Source:
-    """An open, read-only DuckDB database and what its tables hold."""
+    """An open, read-only DuckDB database (or a Parquet feature set) and what its tables hold."""
 
     path: Path
     con: duckdb.DuckDBPyConnection
@@ -89,6 +89,8 @@ class Source:
     """lower-case table name -> {column name as stored: type}."""
     table_names: dict[str, str] = field(default_factory=dict)
     """lower-case table name -> name as stored."""
+    feature_set: bool = False
+    """A folder of per-lead features from the warehouse (``scoring.feature_set``), not raw tables."""
 
     def column_type(self, table: str, column: str) -> str | None:
         """The stored type of a column, or None when table or column is absent."""
@@ -116,13 +118,29 @@ class Source:
         self.close()
 
 
+def parquet_files(path: Path) -> list[Path]:
+    """The Parquet files of a feature set: the file itself, or the folder's ``*.parquet`` (sorted)."""
+    if path.is_file():
+        return [path] if path.suffix.lower() == ".parquet" else []
+    return sorted(p for p in path.glob("*.parquet") if p.is_file())
+
+
+def is_feature_set(path: str | Path) -> bool:
+    """A folder holding ``.parquet`` files, or one ``.parquet`` file: per-lead features from the warehouse."""
+    path = Path(path)
+    return path.exists() and bool(parquet_files(path))
+
+
 def check_database_file(path: str | Path) -> Path:
-    """The path, if it names a readable file; else SourceError saying what is wrong."""
+    """The path, if it names a readable file (or a feature-set folder); else SourceError saying what is wrong."""
     path = Path(path)
     if not path.exists():
         raise SourceError(str(path), ["database file not found"])
     if path.is_dir():
-        raise SourceError(str(path), ["is a directory, not a DuckDB database file"])
+        if is_feature_set(path):
+            return path
+        raise SourceError(str(path), ["is a directory without .parquet files: give a DuckDB database file, or a "
+                                      "folder of Parquet features (`leadcal configs export --format features-sql`)"])
     if not os.access(path, os.R_OK):
         raise SourceError(str(path), ["cannot read the file (permission denied)"])
     return path
@@ -183,6 +201,8 @@ def open_source(path: str | Path) -> Source:
     ``temp_directory()`` (never next to the user's file) within ``memory_limit()``.
     """
     path = check_database_file(path)
+    if is_feature_set(path):
+        return _open_feature_set(path)
     try:
         con = duckdb.connect(str(path), read_only=True)
         con.execute("SET enable_progress_bar = false")  # no progress bars on stdout
@@ -206,6 +226,27 @@ def open_source(path: str | Path) -> Source:
         tables.setdefault(table.lower(), {})[column] = data_type
         names[table.lower()] = table
     return Source(path=path, con=con, tables=tables, table_names=names)
+
+
+def _open_feature_set(path: Path) -> Source:
+    """A Parquet feature set as the view ``leadcal_features`` of an in-memory DuckDB (the files are only read)."""
+    files = parquet_files(path)
+    listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET TimeZone = 'UTC'")  # a zoned timestamp is read as its UTC wall time
+        _set(con, "temp_directory", str(temp_directory()))
+        _set(con, "memory_limit", memory_limit())
+        con.execute(f"CREATE VIEW leadcal_features AS SELECT * FROM read_parquet([{listing}])")
+        rows = con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                           "WHERE table_name = 'leadcal_features' ORDER BY ordinal_position").fetchall()
+    except (duckdb.Error, OSError) as exc:
+        con.close()
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceError(str(path), [f"cannot read the Parquet files ({first})"]) from None
+    return Source(path=path, con=con, tables={"leadcal_features": dict(rows)},
+                  table_names={"leadcal_features": "leadcal_features"}, feature_set=True)
 
 
 def check_columns(source: Source, needs: list[ColumnNeed]) -> None:

@@ -534,6 +534,10 @@ def features_with_signals(features: Features, config: ScoringConfig) -> Features
     if all(s.key in features.signals for s in spec.signals):
         return features
     derived = derive_features(features, spec)
+    if derived is None and features.events is None and features.spec is not None and features.spec.signals:
+        raise ValueError("these features hold the decayed sums they were computed with, not the events, so "
+                         "another decay cannot be weighed (a feature set from the warehouse: export the feature "
+                         "SQL with that decay to compare it)")
     if derived is None:
         raise ValueError("the features hold neither this decay's activity sums nor the events to compute them "
                          "(extract them for decay_spec(config))")

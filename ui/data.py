@@ -28,7 +28,7 @@ from scoring.features import (
     spec_cache_key,
     union_spec,
 )
-from scoring.source import SourceError, check_database_file, open_source
+from scoring.source import SourceError, check_database_file, is_feature_set, open_source
 from scoring.store import ConfigStore, default_store
 
 DEMO_DB = Path("data/demo.duckdb")
@@ -94,6 +94,9 @@ def _features(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -
     Each entry keeps its base alive, so at most 3 + 4 extractions are held (in practice
     one or two: the draft's decays do not change its base).
     """
+    if is_feature_set(_path):  # per-lead features from the warehouse: decayed sums as stored, no events
+        with open_source(_path) as source:
+            return extract_features(source, _spec)
     base_spec = decay_free_spec(_spec)
     base = _base(fingerprint, spec_cache_key(base_spec), _path, base_spec)
     derived = derive_features(base, _spec)

@@ -79,8 +79,12 @@ class Plan:
 
     @property
     def outcome_mode(self) -> str:
-        """'converted_at' (a time, with creation times) or 'converted' (yes/no, NULL open)."""
-        return "converted_at" if self.outcome_date is not None and self.point_in_time else "converted"
+        """How the starter config reads the outcome: 'time' (a conversion date alone: converted within
+        the window or not), 'states' (``converted``: won, lost, or open), or 'states+time' (both: won
+        with its date, lost, open)."""
+        if self.outcome_column is None:
+            return "time" if self.outcome_date is not None and self.point_in_time else "states"
+        return "states+time" if self.outcome_date is not None and self.point_in_time else "states"
 
 
 def match_files(mapping: ImportMapping, paths: list[Path], base: Path | None) -> tuple[dict[str, Path], list[str]]:

@@ -12,6 +12,8 @@ tables, so the calibration page opens on the user's own data in one step:
 - the evaluation: scored 7 days after creation when there are events (0 without: there is
   nothing to wait for), and an outcome window covering 90% of the observed times to
   convert (30 to 365 days; 90 when no conversion time is known);
+- the outcome as imported: a conversion date alone, won / lost / open, or both together
+  (open is never counted lost; ``open_lost_after_days`` stays off);
 - the source mapping pointing at the imported tables.
 
 It is validated by loading it like any config file before anyone sees it.
@@ -138,8 +140,9 @@ def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: st
     leads = {"table": leads_table, "id": "lead_id", "created_at": "created_at" if point_in_time else None}
     if segment:
         leads["segment"] = segment
-    outcome: dict = ({"converted_at": "converted_at"} if outcome_mode == "converted_at"
-                     else {"converted_at": None, "converted": "converted"})
+    outcome: dict = {"time": {"converted_at": "converted_at"},
+                     "states": {"converted_at": None, "converted": "converted"},
+                     "states+time": {"converted_at": "converted_at", "converted": "converted"}}[outcome_mode]
     if deal_value:
         outcome["deal_value"] = "deal_value"
     source: dict = {"leads": leads}
@@ -149,7 +152,7 @@ def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: st
     source["missing_values"] = list(missing_values)
     scoring_point = 7 if events_table else 0
     window = 90
-    if outcome_mode == "converted_at":
+    if outcome_mode != "states":
         window, note = outcome_window(con, leads_table, scoring_point, events_table, now)
         notes += [note] if note else []
     rules = []

@@ -547,17 +547,18 @@ def _check_leads(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> tu
     yes, no = summary["converted"], summary["not_converted"]
     if yes == 0 or no == 0:
         what = "outcome " + " and ".join(f"'{c.profile.original}'" for c in (outcome, date) if c is not None)
-        other = "lost" if plan.outcome_mode == "converted" else "not converted"
+        other = "not converted" if plan.outcome_mode == "time" else "lost"
         raise DataImportError(str((outcome or date).file.path), [
             f"{what} has one class only: {yes} converted, {no} {other} ({summary['open']} open); calibrating "
             "needs both converted and not converted leads"])
     if outcome is not None and date is not None:
         (won_no_date,) = con.execute(f"SELECT count(*) FROM {quote(leads_table)} WHERE converted AND "
                                      "converted_at IS NULL").fetchall()[0]
-        if won_no_date and plan.outcome_mode == "converted_at":
+        if won_no_date and plan.outcome_mode == "states+time":
             findings.append(_finding(leads_table, "converted_at", won_no_date,
                                      f"won leads have no conversion date ('{date.profile.original}')",
-                                     "count as not converted: there is no time to place the conversion"))
+                                     "count as converted; their time is unknown, so the outcome window cannot "
+                                     "place them"))
     # joined attributes: leads without a match
     for entry in plan.attributes:
         lcol = lp.column(entry.joins)
@@ -577,12 +578,10 @@ def _check_leads(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> tu
 
 def _outcome_summary(con: duckdb.DuckDBPyConnection, plan: Plan, table: str) -> dict:
     """Counts of the outcome as imported, and (for a stage) what each stage value became."""
-    if plan.outcome_mode == "converted_at":
+    if plan.outcome_mode == "time":
         yes, no = con.execute(f"SELECT count(converted_at), count(*) - count(converted_at) FROM {quote(table)}"
                               ).fetchall()[0]
-        open_ = 0
-        if "converted" in {c.name for c in plan.lead_columns} or plan.outcome_column is not None:
-            (open_,) = con.execute(f"SELECT count(*) - count(converted) FROM {quote(table)}").fetchall()[0]
+        open_ = None  # a date alone cannot tell open from lost
     else:
         yes, no, open_ = con.execute(
             "SELECT count(*) FILTER (WHERE converted), count(*) FILTER (WHERE NOT converted), "
@@ -821,9 +820,10 @@ def _report(plan: Plan, mapping: ImportMapping, summary: dict, findings: list[di
                          "times there is no scoring point to count events before.")
     elif plan.by_role("activity"):
         notes.append(TOTALS_NOTE)
-    if summary["mode"] == "converted_at" and summary["open"]:
-        notes.append("Open stages are not converted yet: a lead whose outcome window has not passed is immature "
-                     "(shown, never counted as lost).")
+    if summary["mode"] != "time" and summary["open"]:
+        notes.append("Open outcomes (neither won nor lost) are immature: shown, never counted as lost, whatever "
+                     "their age (a config can count stale open leads as lost with outcome.open_lost_after_days; "
+                     "the starter leaves it off).")
     if stale:
         notes.append(f"Dropped tables of an earlier import that this one does not make: {', '.join(stale)}.")
     ignored = [plan.files[e.file].name for e in mapping.files if e.role == "ignore"]
@@ -976,12 +976,13 @@ def _mapping_text(data: dict) -> str:
 def outcome_sentence(outcome: dict) -> str:
     """What the imported outcome is and how many leads converted, lost or are still open."""
     o = outcome
-    if o["mode"] == "converted_at":
-        src = f"'{o['date']}'" + (f" where '{o['column']}' is won" if o["column"] else "")
-        return (f"converted_at from {src}: {o['converted']:,} converted, "
-                f"{o['not_converted']:,} not (yet) converted")
-    return (f"converted (yes/no) from '{o['column'] or o['date']}': {o['converted']:,} won, "
-            f"{o['not_converted']:,} lost, {o['open']:,} open (immature)")
+    if o["mode"] == "time":
+        return (f"converted_at from '{o['date']}': {o['converted']:,} converted, {o['not_converted']:,} with no "
+                "conversion (not converted once their outcome window has passed)")
+    src = f"'{o['column'] or o['date']}'" + (f", the date of each win from '{o['date']}'"
+                                             if o["mode"] == "states+time" else "")
+    return (f"won / lost / open from {src}: {o['converted']:,} won, {o['not_converted']:,} lost, "
+            f"{o['open']:,} open (immature, never counted lost)")
 
 
 def file_identity(path: Path) -> tuple:

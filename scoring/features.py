@@ -402,19 +402,27 @@ def outcome_sql(out: OutcomeTable, timed: bool, params: dict) -> str:
     - a yes/no (won / lost / open) column: won converted, lost not, both mature; with a
       conversion time too, a win dated after the window counts as not converted (a win
       without a date counts as converted); open is immature, never lost, whatever its
-      age, unless ``open_lost_after_days`` counts it lost that many days after creation.
+      age, unless ``open_lost_after_days`` counts it lost that many days after creation;
+    - with a separate outcome table, a lead it does not name has not converted: it is
+      mature once its window has passed (as with a conversion time alone), never open.
     """
     window = "b.__scoring + to_microseconds($win_us)"
+    passed = f"coalesce({window} <= $data_end, false)"
     if out.converted is None:
         return (f", s AS (SELECT b.*, (b.__conv IS NOT NULL AND b.__conv < {window}) AS __converted, "
-                f"coalesce({window} <= $data_end, false) AS __mature, false AS __open FROM b)")
+                f"{passed} AS __mature, false AS __open FROM b)")
     stale = "false"
     if out.open_lost_after_days is not None and timed:
         params["stale_us"] = int(round(out.open_lost_after_days * DAY_US))
         stale = "coalesce(b.__created + to_microseconds($stale_us) <= $data_end, false)"
     in_window = f"(b.__conv IS NULL OR b.__scoring IS NULL OR b.__conv < {window})" if out.converted_at else "true"
+    unnamed = "false"
+    if out.table is not None:  # no row in the outcome table: not converted, by the window
+        unnamed = f"(b.__named IS NULL AND {passed if timed else 'true'})"
+    is_open = "(b.__flag IS NULL AND b.__named)" if out.table is not None else "(b.__flag IS NULL)"
     return (f", s AS (SELECT b.*, coalesce(b.__flag AND {in_window}, false) AS __converted, "
-            f"(b.__flag IS NOT NULL OR {stale}) AS __mature, (b.__flag IS NULL) AS __open FROM b)")
+            f"(b.__flag IS NOT NULL OR {unnamed} OR (coalesce({is_open}, false) AND {stale})) AS __mature, "
+            f"coalesce({is_open}, false) AS __open FROM b)")
 
 
 def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, dict]:
@@ -467,9 +475,11 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
         conv = f"CAST({quote(out.converted_at)} AS TIMESTAMP)" if has_date else ""
         parts = [f"min({conv}) FILTER (WHERE {conv} <= $data_end) AS __conv" if has_date
                  else "NULL::TIMESTAMP AS __conv"]
-        if has_flag:
-            parts.append(f"bool_or(CAST({quote(out.converted)} AS BOOLEAN)) AS __flag")
-        flag = ", o.__flag" if has_flag else ""
+        if has_flag:  # won if any row is won, else open if any row is open, else lost
+            flag_col = f"CAST({quote(out.converted)} AS BOOLEAN)"
+            parts.append(f"CASE WHEN bool_or({flag_col}) THEN true WHEN count(*) > count({flag_col}) THEN NULL "
+                         f"ELSE false END AS __flag, true AS __named")
+        flag = ", o.__flag, o.__named" if has_flag else ""
         sql += [", o AS (",
                 f"  SELECT {quote(out.lead_id)} AS __id, {', '.join(parts)}",
                 f"  FROM {quote(out.table)}",

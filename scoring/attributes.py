@@ -41,7 +41,7 @@ import numpy as np
 from .config import CategoricalFit, EngagementRule, NumericFit, ScoringConfig, normalise_value
 from .engine import engagement_points, numeric_bin_index
 from .features import Categorical, Features
-from .leakage import LEAKAGE_IV, SMOOTHING, Leak, check_features, numeric_groups, quantile_edges, woe_iv
+from .leakage import LEAKAGE_IV, SMOOTHING, check, feature_groups, numeric_groups, quantile_edges, woe_iv
 from .metrics import SMALL_BAND, wilson_interval
 
 MIN_LEADS = SMALL_BAND
@@ -193,7 +193,7 @@ class AttributeTable:
 
 
 def _attribute(name: str, kind: str, grouping: Grouping, features: Features, state: np.ndarray,
-               min_leads: int, leakage_iv: float, in_model: bool, leak: Leak | None = None) -> dict:
+               min_leads: int, leakage_iv: float, in_model: bool, column: str | None = None) -> dict:
     k = len(grouping.labels)
     leads, conv, immature = group_counts(grouping.groups, features.converted, features.mature, k, state)
     total_leads, total_conv = int(leads.sum()), int(conv.sum())
@@ -234,16 +234,18 @@ def _attribute(name: str, kind: str, grouping: Grouping, features: Features, sta
         })
     slope = _points_per_double_odds(rows, min_leads)
     iv_value = None if math.isnan(iv) else iv
+    found = feature_groups(features, column) if column is not None else None
+    # a column is judged exactly as the import and the suggestion judge it (its values or quantile bins)
+    leak = check(name, None if found is None else found[0], grouping.groups if found is None else found[1],
+                 features.converted, features.mature, getattr(features, "open", None), leakage_iv)
     return {
         "attribute": name,
         "kind": kind,
         "in_model": in_model,
         "iv": iv_value,
         "strength": iv_strength(iv),
-        "leakage": leak is not None or bool(iv_value is not None and iv_value > leakage_iv),
-        "leak": leak.message if leak is not None else (
-            f"{name}: IV {iv_value:.2f} is above {leakage_iv:g}: it predicts too well to be true; check it is "
-            "known before the scoring point" if iv_value is not None and iv_value > leakage_iv else None),
+        "leakage": leak is not None,
+        "leak": leak.message if leak is not None else None,
         "points_spread": _spread(rows, min_leads),
         "points_per_double_odds": slope,
         "rows": rows,
@@ -286,28 +288,25 @@ def attribute_table(config: ScoringConfig, features: Features, *, min_leads: int
     overall_rate = total_conv / total_leads if total_leads else None
     attrs = []
     model_columns = set()
-    columns = [r.column for r in config.fit] + [r.column for r in config.engagement if r.column] + list(extra_columns)
-    leaks = check_features(features, list(dict.fromkeys(columns)), leakage_iv)
     for rule in config.fit:
         model_columns.add(rule.column)
         if isinstance(rule, CategoricalFit):
             g = categorical_grouping(rule, features.categorical[rule.column], max_values)
             attrs.append(_attribute(rule.column, "categorical", g, features, state, min_leads, leakage_iv, True,
-                                    leaks.get(rule.column)))
+                                    rule.column))
         else:
             g = numeric_grouping(rule, features.numeric[rule.column])
             attrs.append(_attribute(rule.column, "numeric", g, features, state, min_leads, leakage_iv, True,
-                                    leaks.get(rule.column)))
+                                    rule.column))
     for rule in config.engagement:
         g = engagement_grouping(rule, config, features)
         attrs.append(_attribute(rule.label, "engagement", g, features, state, min_leads, leakage_iv, True,
-                                leaks.get(rule.column) if rule.column else None))
+                                rule.column))
     for column in extra_columns:
         if column in model_columns or column not in features.categorical:
             continue
         g = categorical_grouping(CategoricalFit(column=column), features.categorical[column], max_values)
-        attrs.append(_attribute(column, "categorical", g, features, state, min_leads, leakage_iv, False,
-                                leaks.get(column)))
+        attrs.append(_attribute(column, "categorical", g, features, state, min_leads, leakage_iv, False, column))
     attrs.sort(key=lambda a: -1.0 if a["iv"] is None else a["iv"], reverse=True)
     rate = _flag(attrs, overall_rate, min_leads)
     table = AttributeTable(

@@ -82,20 +82,29 @@ def quantile_bins(con: duckdb.DuckDBPyConnection, table: str, column: str) -> li
 
 
 def outcome_window(con: duckdb.DuckDBPyConnection, table: str, scoring_point: float,
-                   events_table: str | None, now: dt.datetime) -> tuple[int, str | None]:
+                   events_table: str | None, now: dt.datetime,
+                   outcome_table: dict | None = None) -> tuple[int, str | None]:
     """Days after the scoring point covering 90% of the observed times to convert, and a note.
 
     Shortened (down to a week) when that window would leave fewer than half the leads
     mature, so the calibration page has outcomes to show; the note says so.
+    ``outcome_table``: the conversion dates are in another table (table, lead_id, converted_at).
     """
     t = quote(table)
+    if outcome_table is not None and outcome_table.get("converted_at"):
+        o = outcome_table
+        conversions = (f"(SELECT l.created_at, c.converted_at FROM {t} AS l JOIN (SELECT {quote(o['lead_id'])} AS k, "
+                       f"min({quote(o['converted_at'])}) AS converted_at FROM {quote(o['table'])} GROUP BY 1) AS c "
+                       "ON l.lead_id = c.k)")
+    else:
+        conversions = t
     (p90,) = con.execute(
-        f"SELECT quantile_cont(epoch(converted_at) - epoch(created_at), 0.9) / 86400 FROM {t} "
+        f"SELECT quantile_cont(epoch(converted_at) - epoch(created_at), 0.9) / 86400 FROM {conversions} "
         "WHERE converted_at >= created_at"
     ).fetchall()[0]
     window = 90 if p90 is None else next((w for w in WINDOWS if w >= p90 - scoring_point), WINDOWS[-1])
     times = [f"SELECT max(created_at) AS m FROM {t} WHERE created_at <= $now",
-             f"SELECT max(converted_at) FROM {t} WHERE converted_at <= $now"]
+             f"SELECT max(converted_at) FROM {conversions} WHERE converted_at <= $now"]
     if events_table:
         times.append(f"SELECT max(occurred_at) FROM {quote(events_table)} WHERE occurred_at <= $now")
     (end,) = con.execute(f"SELECT max(m) FROM ({' UNION ALL '.join(times)})", {"now": now}).fetchall()[0]
@@ -129,6 +138,7 @@ def event_types(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: str, leads_table: str,
                    point_in_time: bool, outcome_mode: str, deal_value: bool, segment: str | None,
+                   outcome_table: dict | None = None,
                    fit: list[tuple[str, str]], activity: list[str], events_table: str | None,
                    missing_values: list[str], now: dt.datetime) -> tuple[ScoringConfig, dict, list[str]]:
     """The starter config of imported tables, its plain data, and notes on choices made.
@@ -143,7 +153,12 @@ def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: st
     outcome: dict = {"time": {"converted_at": "converted_at"},
                      "states": {"converted_at": None, "converted": "converted"},
                      "states+time": {"converted_at": "converted_at", "converted": "converted"}}[outcome_mode]
-    if deal_value:
+    if outcome_table is not None:  # the outcome is another file's table; a lead it does not name has not converted
+        outcome = {"table": outcome_table["table"], "lead_id": outcome_table["lead_id"],
+                   "converted_at": outcome_table.get("converted_at")}
+        if outcome_table.get("converted"):
+            outcome["converted"] = outcome_table["converted"]
+    elif deal_value:
         outcome["deal_value"] = "deal_value"
     source: dict = {"leads": leads}
     if events_table:
@@ -153,7 +168,7 @@ def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: st
     scoring_point = 7 if events_table else 0
     window = 90
     if outcome_mode != "states":
-        window, note = outcome_window(con, leads_table, scoring_point, events_table, now)
+        window, note = outcome_window(con, leads_table, scoring_point, events_table, now, outcome_table)
         notes += [note] if note else []
     rules = []
     for column, kind in fit:

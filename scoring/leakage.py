@@ -11,7 +11,10 @@ open ones), each with its reason in words:
 2. **filled only for closed leads**: with a won / lost / open outcome, at least half of
    the closed (won or lost) leads have a value and at most 2% of the open ones do;
 3. **information value above the leakage line** (``LEAKAGE_IV``, 1.0): a value (or a
-   numeric bin) that converts at nearly 100% or 0%.
+   numeric bin) that converts at nearly 100% or 0%; values with fewer than 30 known leads
+   are pooled for this, so chance in a small value is not taken for leakage.
+
+Each sign needs at least ``MIN_GROUP`` leads in the groups it compares.
 
 A flagged column is never proposed as a fit rule by the import and is left out of a
 suggestion by default; it is flagged on the Attributes page. Nothing is removed without
@@ -36,6 +39,9 @@ MIN_FILLED = 0.5
 """...when at least this share of the first group has a value."""
 MIN_GROUP = 10
 """Groups smaller than this are not judged (a share of three leads says nothing)."""
+MIN_VALUE_LEADS = 30
+"""For the IV sign, values with fewer known leads than this are pooled: a value held by three leads
+that all converted is chance, not leakage."""
 QUANTILE_BINS = 10
 """Numeric columns are judged in (up to) this many quantile bins, plus one for missing."""
 SMOOTHING = 0.5
@@ -105,45 +111,65 @@ def numeric_groups(values: np.ndarray, edges: np.ndarray | None = None,
     return groups.astype(np.int64), edges
 
 
-def information_value(groups: np.ndarray, converted: np.ndarray, known: np.ndarray) -> float | None:
-    """IV of a grouping over the leads whose outcome is known; None with one class only."""
+def information_value(groups: np.ndarray, converted: np.ndarray, known: np.ndarray,
+                      min_leads: int = 0) -> float | None:
+    """IV of a grouping over the leads whose outcome is known; None with one class only.
+
+    ``min_leads``: groups with fewer known leads are pooled into one (so chance in tiny
+    groups does not look like leakage).
+    """
     g = np.asarray(groups)[known]
     y = np.asarray(converted, dtype=bool)[known]
     k = int(g.max()) + 1 if g.size else 1
     conv = np.bincount(g[y], minlength=k)
     other = np.bincount(g[~y], minlength=k)
+    if min_leads:
+        small = (conv + other) < min_leads
+        if small.any():
+            conv = np.append(conv[~small], conv[small].sum())
+            other = np.append(other[~small], other[small].sum())
     _, _, iv = woe_iv(conv, other)
     return None if math.isnan(iv) else iv
 
 
-def check(column: str, filled: np.ndarray, groups: np.ndarray, converted: np.ndarray, known: np.ndarray,
+def check(column: str, filled: np.ndarray | None, groups: np.ndarray, converted: np.ndarray, known: np.ndarray,
           is_open: np.ndarray | None = None, leakage_iv: float = LEAKAGE_IV) -> Leak | None:
     """The leakage sign a column shows, or None.
 
-    ``filled``: the lead has a value; ``groups``: its value group (categories, or
-    ``numeric_groups``); ``known``: its outcome is known (mature); ``is_open``: still open
-    (three-state outcomes; None when open and lost cannot be told apart).
+    ``filled``: the lead has a value (None for an engagement rule counting events, which
+    are cut at the scoring point: only the IV sign applies); ``groups``: its value group
+    (categories, or ``numeric_groups``); ``known``: its outcome is known (mature);
+    ``is_open``: still open (three-state outcomes; None when open and lost cannot be told
+    apart).
     """
-    filled = np.asarray(filled, dtype=bool)
     known = np.asarray(known, dtype=bool)
     y = np.asarray(converted, dtype=bool) & known
     conv, other = y, known & ~y
-    if conv.sum() >= MIN_GROUP and other.sum() >= MIN_GROUP:
+    if conv.sum() < MIN_GROUP or other.sum() < MIN_GROUP:
+        return None  # too few of one class to judge anything
+    if filled is not None:
+        filled = np.asarray(filled, dtype=bool)
         share_conv, share_other = filled[conv].mean(), filled[other].mean()
         if share_conv >= MIN_FILLED and share_other <= ONLY_SHARE:
             return Leak(column, "converted only",
                         f"{column}: filled for {share_conv:.0%} of converted leads and {share_other:.1%} of the "
                         "others: it exists only once a lead has converted (post-outcome)")
-    if is_open is not None:
-        is_open = np.asarray(is_open, dtype=bool)
-        closed = known & ~is_open
-        if is_open.sum() >= MIN_GROUP and closed.sum() >= MIN_GROUP:
-            share_closed, share_open = filled[closed].mean(), filled[is_open].mean()
-            if share_closed >= MIN_FILLED and share_open <= ONLY_SHARE:
-                return Leak(column, "closed only",
-                            f"{column}: filled for {share_closed:.0%} of closed (won or lost) leads and "
-                            f"{share_open:.1%} of open ones: it is filled when the outcome is known (post-outcome)")
-    iv = information_value(groups, converted, known)
+        if is_open is not None:
+            is_open = np.asarray(is_open, dtype=bool)
+            if is_open.sum() >= MIN_GROUP:
+                closed = known & ~is_open
+                share_closed, share_open = filled[closed].mean(), filled[is_open].mean()
+                if share_closed >= MIN_FILLED and share_open <= ONLY_SHARE:
+                    return Leak(column, "closed only",
+                                f"{column}: filled for {share_closed:.0%} of closed (won or lost) leads and "
+                                f"{share_open:.1%} of open ones: it is filled when the outcome is known "
+                                "(post-outcome)")
+                share_lost, share_rest = filled[other].mean(), filled[conv | is_open].mean()
+                if share_lost >= MIN_FILLED and share_rest <= ONLY_SHARE:
+                    return Leak(column, "lost only",
+                                f"{column}: filled for {share_lost:.0%} of lost leads and {share_rest:.1%} of won "
+                                "or open ones: it is filled when a lead is lost (post-outcome)")
+    iv = information_value(groups, converted, known, MIN_VALUE_LEADS)
     if iv is not None and iv > leakage_iv:
         return Leak(column, "iv", f"{column}: IV {iv:.2f} is above {leakage_iv:g}: it predicts too well to be "
                     "true; check it is known before the scoring point", iv)

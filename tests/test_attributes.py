@@ -216,19 +216,14 @@ def test_hand_table_numeric_and_engagement(hand):
     assert ivs == sorted(ivs, reverse=True)
 
 
-def test_leakage_flag_is_configurable(hand):
+def test_leakage_needs_enough_leads_to_judge(hand):
     config, features = hand
     table = attribute_table(config, features, min_leads=3)
     assert LEAKAGE_IV == 1.0
-    demo = _attr(table, "demo_request")  # IV 1.97 > 1.0: too good to be true
-    assert demo["leakage"] and any("leakage" in f for f in demo["flags"])
-    assert any(w.startswith("Possible leakage: demo_request: IV 1.97 is above 1") for w in table.warnings)
-    # seniority's IV is 0.877378 + 0.173287 + 0.204339 = 1.255 (above): the bound decides, nothing else
-    assert _attr(table, "seniority")["leakage"]
-    between = attribute_table(config, features, min_leads=3, leakage_iv=1.3)
-    assert {a["attribute"] for a in between.attributes if a["leakage"]} == {"demo_request"}
-    relaxed = attribute_table(config, features, min_leads=3, leakage_iv=3.0)
-    assert not any(a["leakage"] for a in relaxed.attributes)
+    # demo_request's IV is 1.97, but 4 converted and 6 other leads are too few to call anything leakage
+    # (scoring.leakage needs 10 of each; its own tests check the line on enough leads)
+    assert _attr(table, "demo_request")["iv"] > LEAKAGE_IV
+    assert not any(a["leakage"] for a in table.attributes)
 
 
 # --------------------------------------------------------------------------- the demo, against pandas

@@ -17,7 +17,8 @@ from scoring.store import ConfigStore, StoreError
 
 NONE = "(none)"
 ROLE_HELP = {"leads": "one row per lead", "events": "one row per event: lead id, type, time",
-             "attributes": "joined onto the leads on a key (e.g. companies by name)", "ignore": "not imported"}
+             "attributes": "joined onto the leads on a key (e.g. companies by name)",
+             "outcome": "names some leads with their outcome (e.g. deals by contact id)", "ignore": "not imported"}
 
 
 def _pick(label: str, key: str, current: str | None, options: list[str], optional: bool = True,

@@ -157,6 +157,11 @@ def check(column: str, filled: np.ndarray | None, groups: np.ndarray, converted:
         if is_open is not None:
             is_open = np.asarray(is_open, dtype=bool)
             if is_open.sum() >= MIN_GROUP:
+                share_lost, share_rest = filled[other].mean(), filled[conv | is_open].mean()
+                if share_lost >= MIN_FILLED and share_rest <= ONLY_SHARE:
+                    return Leak(column, "lost only",
+                                f"{column}: filled for {share_lost:.0%} of lost leads and {share_rest:.1%} of won "
+                                "or open ones: it is filled when a lead is lost (post-outcome)")
                 closed = known & ~is_open
                 share_closed, share_open = filled[closed].mean(), filled[is_open].mean()
                 if share_closed >= MIN_FILLED and share_open <= ONLY_SHARE:
@@ -164,11 +169,6 @@ def check(column: str, filled: np.ndarray | None, groups: np.ndarray, converted:
                                 f"{column}: filled for {share_closed:.0%} of closed (won or lost) leads and "
                                 f"{share_open:.1%} of open ones: it is filled when the outcome is known "
                                 "(post-outcome)")
-                share_lost, share_rest = filled[other].mean(), filled[conv | is_open].mean()
-                if share_lost >= MIN_FILLED and share_rest <= ONLY_SHARE:
-                    return Leak(column, "lost only",
-                                f"{column}: filled for {share_lost:.0%} of lost leads and {share_rest:.1%} of won "
-                                "or open ones: it is filled when a lead is lost (post-outcome)")
     iv = information_value(groups, converted, known, MIN_VALUE_LEADS)
     if iv is not None and iv > leakage_iv:
         return Leak(column, "iv", f"{column}: IV {iv:.2f} is above {leakage_iv:g}: it predicts too well to be "

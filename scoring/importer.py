@@ -1252,6 +1252,32 @@ def last_import(db: str | Path) -> dict | None:
     return out
 
 
+def mismatch_sentence(db: str | Path, model: str, approved_ref: str, models: Sequence[str],
+                      store: str | Path) -> str:
+    """One sentence saying which model does not fit which database, and how to fix it.
+
+    For the app started with only ``LEADCAL_DB``: the model picked (the shipped default
+    unless an import saved one) names tables or columns the database does not have.
+    """
+    try:
+        imported = (last_import(db) or {}).get("model") if Path(db).is_file() else None
+    except (duckdb.Error, OSError, ValueError, KeyError):
+        imported = None
+    head = f"Model '{model}' ({approved_ref}) does not fit the database {db}: it names tables or columns it does not have."
+    if imported and imported != model and imported in models:
+        return (f"{head} The import into this database saved model '{imported}': pick it under Model in the "
+                f"sidebar (or start the app with LEADCAL_MODEL={imported}).")
+    if imported and imported != model:
+        return (f"{head} The import into this database made model '{imported}', which is not in the config store "
+                f"{store}: import again without --no-save-model (or with --store {store}), or point LEADCAL_STORE at "
+                "the store it was saved to.")
+    if imported == model:
+        return (f"{head} The version of '{model}' the app compares with was made for other data: save and approve "
+                f"a version that fits, or import again into a new database.")
+    return (f"{head} Pick a model made for it under Model, or import your files with `leadcal import FILES --db "
+            f"{db}`, which saves a model for it.")
+
+
 def write_starter(result: ImportResult, out: str | Path, overwrite: bool = False) -> Path:
     """Write the starter config YAML (re-validated; never over an existing file unless asked)."""
     from .files import write_text_atomic
@@ -1320,6 +1346,14 @@ def format_preview(inspection: Inspection) -> str:
             sample = ", ".join(str(v) for v, _ in c.top[:4])
             extra = f"  e.g. {sample}" if sample else ""
             lines.append(f"  {c.original:<{width}} -> {c.clean:<28} {c.kind:<8} {filled:>11}{extra}")
+    if inspection.reasons:
+        lines += ["", "why (values first, names second):", *[f"  - {r}" for r in inspection.reasons]]
+    if inspection.leaks:
+        lines += ["left out as post-outcome (possible leakage; map with --fit to score one anyway):",
+                  *[f"  - {x['message']}" for x in inspection.leaks]]
+    if inspection.columns:
+        lines += ["columns of the leads:", *[f"  - {c.column}: {c.role or 'not a rule'} ({c.why})"
+                                             for c in inspection.columns]]
     if inspection.notes:
         lines += ["", *inspection.notes]
     lines += ["", "# proposed mapping (edit and pass with --mapping FILE, or change it with flags):",
@@ -1396,6 +1430,9 @@ def drop_unset(leads: dict) -> None:
 def format_report(report: dict) -> str:
     """The import report for the terminal."""
     lines = [f"imported into {report['db']}:"]
+    if report.get("roles"):
+        lines.append("why (values first, names second):")
+        lines += [f"  - {r}" for r in report["roles"]]
     for t in report["tables"]:
         how = f" (joined on {t['joined_on']})" if t.get("joined_on") else ""
         lines.append(f"  {t['table']:<16} {t['rows']:>10,} rows from {', '.join(t['files'])}{how}")
@@ -1404,9 +1441,12 @@ def format_report(report: dict) -> str:
     for s in o.get("stages", []):
         lines.append(f"  {str(s['value']):<30} {s['is']:<8} {s['leads']:>8,}")
     lines.append("columns (file column -> table.column type, role):")
+    why = {c["column"]: c["why"] for c in report.get("column_roles", [])}
     for c in report["columns"]:
         role = f", {c['role']}" if c["role"] else ""
-        lines.append(f"  {c['file']}: '{c['original']}' -> {c['table']}.{c['column']} {c['type']}{role}")
+        reason = why.get(c["original"]) if c["role"] in ("fit", "activity", "") else None
+        reason = f" ({reason})" if reason and reason != "chosen above" else ""
+        lines.append(f"  {c['file']}: '{c['original']}' -> {c['table']}.{c['column']} {c['type']}{role}{reason}")
     if report["findings"]:
         lines.append("findings:")
         lines += [f"  - {f['table']}.{f['column']}: {f['count']:,} {f['problem']} ({f['handling']})"
@@ -1417,5 +1457,5 @@ def format_report(report: dict) -> str:
 
 __all__ = ["DataImportError", "ImportResult", "Inspection", "check", "column_rows", "confirm", "drop_unset",
            "file_identity", "format_preview", "format_report", "format_types", "inspect_files", "last_import",
-           "lead_choices", "model_name", "outcome_sentence", "parse_types", "run_import", "save_starter",
+           "lead_choices", "mismatch_sentence", "model_name", "outcome_sentence", "parse_types", "run_import", "save_starter",
            "stage_upload", "write_mapping", "write_starter"]

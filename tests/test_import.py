@@ -35,6 +35,12 @@ from .import_fixtures import (EXPECTED_CONVERTED, EXPECTED_LEADS, EXPECTED_MATUR
 T = dt.datetime
 
 
+@pytest.fixture(autouse=True)
+def _own_store(tmp_path, monkeypatch):
+    """`leadcal import` saves its starter model to the store: a store of the test's own, never data/configs."""
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "own-store"))
+
+
 def run(capsys, *argv) -> tuple[int, str, str]:
     code = leadcal_import([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -63,7 +69,8 @@ def crm(tmp_path_factory):
         files = write_crm(folder, fmt)
         digests = [file_digest(f) for f in files]
         db, starter = folder / "crm.duckdb", folder / "starter.yaml"
-        code = leadcal_import([*map(str, files), "--db", str(db), "--starter-config", str(starter)])
+        code = leadcal_import([*map(str, files), "--db", str(db), "--starter-config", str(starter), "--store",
+                               str(folder / "store")])
         assert code == 0
         assert [file_digest(f) for f in files] == digests  # the inputs are only read
         out[fmt] = (folder, files, db, starter)

@@ -81,6 +81,7 @@ def render(require_data: bool = True) -> data.Context:
             model = st.selectbox("Model", models, index=models.index(_default_model(st.session_state["db_path"], models)),
                                  key="model", help="Its champion (latest approved version) is the approved model.")
     path = data.database_path()
+    approved_ref = None
     try:
         data.ensure_demo(path)
         approved, approved_ref = data.approved(model)
@@ -90,6 +91,12 @@ def render(require_data: bool = True) -> data.Context:
                  ConfigError: f"The approved config {getattr(exc, 'source', '')} cannot be used:",
                  SourceError: f"The database {getattr(exc, 'source', '')} cannot be used:"}[type(exc)]
         problems = getattr(exc, "problems", None) or [str(exc)]
+        if isinstance(exc, SourceError) and approved_ref and path.is_file() and any(" not found in " in p or
+                                                                                     p.startswith("table '")
+                                                                                     for p in problems):
+            from scoring.importer import mismatch_sentence  # the model does not fit this database: say which, and how
+
+            title = mismatch_sentence(path, model, approved_ref, models, data.store_path()) + " What it misses:"
         if require_data:
             _stop(title, problems)
         with st.sidebar:

@@ -22,8 +22,8 @@ from typing import Sequence
 
 from .import_mapping import ROLES, won_lost_values
 from .import_read import KINDS, MISSING_VALUES, DataImportError
-from .importer import (Inspection, check, confirm, format_preview, format_report, inspect_files, run_import,
-                       save_starter, write_mapping, write_starter)
+from .importer import (Inspection, check, confirm, format_preview, format_report, inspect_files, lead_choices,
+                       run_import, save_starter, write_mapping, write_starter)
 
 NONE = "none"
 """Value of --created, --converted-date, --deal-value, --segment meaning 'no such column'."""
@@ -54,7 +54,8 @@ def _edit(ins: Inspection, args: argparse.Namespace) -> dict:
         leads["created_at"] = opt(args.created)
     outcome = dict(leads.get("outcome") or {})
     if args.outcome:
-        col = profile.column(args.outcome)
+        joined = dict(lead_choices(ins, data))  # a column of the leads file, or one joined onto it
+        col = profile.column(args.outcome) or joined.get(args.outcome)
         if col is not None and col.kind == "time":
             outcome = {"date": args.outcome}
         else:
@@ -71,6 +72,11 @@ def _edit(ins: Inspection, args: argparse.Namespace) -> dict:
     outcome = {k: v for k, v in outcome.items() if v is not None}
     if outcome:
         leads["outcome"] = outcome
+        for entry in data["files"]:  # the outcome given on the leads replaces a proposed outcome file
+            if entry["role"] == "outcome" and (args.outcome or args.won or args.lost or args.converted_date):
+                file = entry["file"]
+                entry.clear()
+                entry.update({"file": file, "role": "ignore"})
     if args.deal_value is not None:
         leads["deal_value"] = opt(args.deal_value)
     if args.segment is not None:

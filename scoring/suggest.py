@@ -966,7 +966,8 @@ def fit_platt(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float
     w = np.array([math.log(y.mean() / (1 - y.mean())), 0.0])
     A = np.column_stack([np.ones_like(z), z])
     for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(A @ w)))
+        with np.errstate(over="ignore"):  # a separating score saturates the sigmoid: 0 or 1 is right
+            p = 1 / (1 + np.exp(-(A @ w)))
         grad = A.T @ (y - p)
         h = (A * (p * (1 - p))[:, None]).T @ A
         step = np.linalg.solve(h + 1e-12 * np.eye(2), grad)
@@ -985,7 +986,8 @@ def score_probability(total: np.ndarray, converted: np.ndarray, mask: np.ndarray
     a, b = fit
 
     def prob(s):
-        return 1 / (1 + np.exp(-(a + b * np.asarray(s, dtype=np.float64))))
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-(a + b * np.asarray(s, dtype=np.float64))))
 
     def score_at(p: float) -> float | None:
         if b <= 0 or not 0 < p < 1:

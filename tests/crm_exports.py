@@ -64,6 +64,11 @@ class Export:
     activity_expected: set[str] = field(default_factory=set)
     """Clean names that must be proposed as engagement (activity) columns."""
 
+    def data_end(self) -> dt.datetime | None:
+        """The latest creation or conversion time (what leadcal calls the data's end); None without times."""
+        times = [t for t in self.created if t is not None] + [t for t in self.won_at if t is not None]
+        return max(times) if times and self.created_column else None
+
     def expected_counts(self, window_days: float, scoring_point_days: float, data_end: dt.datetime) -> dict:
         """Leads, mature, converted and open leads by the README's rules, from the truth."""
         leads = mature = converted = open_ = 0
@@ -113,7 +118,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def _created(rng: np.random.Generator, n: int, start: dt.datetime = START, end: dt.datetime = END) -> list:
     span = (end - start).total_seconds()
     secs = np.sort(rng.uniform(0, span * 0.97, n))
-    return [start + dt.timedelta(seconds=int(s)) for s in secs]
+    return [start + dt.timedelta(minutes=int(s // 60)) for s in secs]  # whole minutes, as exports write them
 
 
 def _pick(rng: np.random.Generator, values: list, n: int, p=None) -> np.ndarray:
@@ -128,13 +133,13 @@ def _outcome_times(rng, created: list[dt.datetime], will_win: np.ndarray, lost_c
     state, won_at, closed_at = [], [], []
     for i in range(n):
         if will_win[i]:
-            t = created[i] + dt.timedelta(days=float(win_days[i]))
+            t = created[i] + dt.timedelta(minutes=int(win_days[i] * 1440))
             ok = t <= END
             state.append(True if ok else None)
             won_at.append(t if ok else None)
             closed_at.append(t if ok else None)
         else:
-            t = created[i] + dt.timedelta(days=float(lose_days[i]))
+            t = created[i] + dt.timedelta(minutes=int(lose_days[i] * 1440))
             ok = t <= END and rng.random() < lost_chance
             state.append(False if ok else None)
             won_at.append(None)
@@ -246,6 +251,8 @@ def write_salesforce(folder: Path, n: int = 2400, seed: int = 12) -> Export:
     leads, opps = [], []
     open_stages = ["Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review"]
     for i in range(n):
+        if won_at[i] is not None:  # the export writes the close date without a time
+            won_at[i] = won_at[i].replace(hour=0, minute=0)
         if has_opp[i]:
             stage = {True: "Closed Won", False: "Closed Lost", None: str(rng.choice(open_stages))}[state[i]]
             close = closed_at[i] or END + dt.timedelta(days=45)
@@ -330,7 +337,7 @@ def write_pipedrive(folder: Path, n: int = 2000, seed: int = 13) -> Export:
 def write_marketing(folder: Path, n: int = 3000, seed: int = 14) -> Export:
     """mql_list.csv (day-first dates) + closed_deals.csv keyed on the MQL id, extra columns only for won leads."""
     rng = np.random.default_rng(seed)
-    created = _created(rng, n)
+    created = [t.replace(hour=0, minute=0) for t in _created(rng, n)]  # written as dates (27/03/2024)
     ids = ["".join(rng.choice(list("0123456789abcdef"), 32)) for _ in range(n)]
     origin = _pick(rng, ["organic_search", "paid_search", "social", "email", "direct_traffic", "referral",
                          "unknown"], n)
@@ -340,7 +347,7 @@ def write_marketing(folder: Path, n: int = 3000, seed: int = 14) -> Export:
     will_win = rng.random(n) < _sigmoid(logit)
     won_at = []
     for i in range(n):
-        t = created[i] + dt.timedelta(days=float(3 + rng.gamma(2.0, 15.0)))
+        t = created[i] + dt.timedelta(minutes=int((3 + rng.gamma(2.0, 15.0)) * 1440))
         won_at.append(t if will_win[i] and t <= END else None)
     mqls, deals = [], []
     for i in range(n):
@@ -426,7 +433,7 @@ def write_flat(folder: Path, n: int = 3000, seed: int = 15) -> Export:
                   fit_expected={"lead_origin", "lead_source", "do_not_email", "last_activity",
                                 "what_is_your_current_occupation", "asymmetrique_activity_score",
                                 "page_views_per_visit"},
-                  activity_expected={"totalvisits", "total_time_spent_on_website"})
+                  activity_expected={"total_visits", "total_time_spent_on_website"})
 
 
 # --------------------------------------------------------------------------- date orders
@@ -435,14 +442,14 @@ def write_flat(folder: Path, n: int = 3000, seed: int = 15) -> Export:
 def write_dates(folder: Path, order: str, n: int = 400, seed: int = 16) -> Export:
     """leads.csv with 'Date Created' written day-first, month-first, or ambiguously (every day <= 12)."""
     rng = np.random.default_rng(seed)
-    created = _created(rng, n)
+    created = [t.replace(hour=0, minute=0) for t in _created(rng, n)]
     if order == "ambiguous":  # every day of the month at most 12: both orders read every value
         created = [t.replace(day=min(t.day, 12)) for t in created]
     converted = rng.random(n) < 0.3
     rows = []
     for i in range(n):
         t = created[i]
-        text = f"{t.day:02d}/{t.month:02d}/{t.year}" if order == "day" else f"{t.month}/{t.day}/{t.year}"
+        text = f"{t.day:02d}/{t.month:02d}/{t.year}" if order != "month" else f"{t.month}/{t.day}/{t.year}"
         rows.append([f"P{i:05d}", text, str(rng.choice(["A", "B", "C"])), "Yes" if converted[i] else "No"])
     files = [_write(folder / "leads.csv", ["Person ID", "Date Created", "Tier", "Converted"], rows)]
     return Export(f"dates-{order}", files, "leads.csv", [r[0] for r in rows], created,

@@ -170,8 +170,9 @@ def starter_section(store: ConfigStore, done: dict) -> None:
         return
 
     def use_imported() -> None:
-        st.session_state["db_path"] = done["db"]
-        st.session_state["model"] = saved["model"]
+        from . import sidebar
+
+        sidebar.pick(done["db"], saved["model"])
 
     st.caption(f"To open it later: `LEADCAL_DB={done['db']} streamlit run app.py`, then pick model "
                f"**{saved['model']}** in the sidebar.")

@@ -82,3 +82,22 @@ def test_a_model_that_does_not_fit_is_named_with_the_fix(exports, monkeypatch, t
     text = " ".join(e.value for e in at.error)
     assert "Model 'default'" in text and str(db) in text and "does not fit" in text
     assert "saved model 'pipedrive': pick it under Model" in text
+
+
+@pytest.mark.parametrize("form", ["yes/no", "stage"])
+def test_drift_and_data_quality_pages_on_a_yes_no_outcome_with_creation_times(tmp_path, monkeypatch, form):
+    """The issue's crash (quote(None) in scoring/dataquality.py) on the Drift and Data quality pages."""
+    from .test_crm_exports import _form_file
+
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
+    db = tmp_path / "f.duckdb"
+    assert leadcal(["import", str(_form_file(tmp_path, form, 6000)), "--db", str(db)]) == 0
+    monkeypatch.setenv("LEADCAL_DB", str(db))
+    monkeypatch.delenv("LEADCAL_MODEL", raising=False)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    _no_trouble(at)
+    for page in ("pages/drift.py", "pages/data_quality.py"):
+        at = at.switch_page(page)
+        at.run()
+        _no_trouble(at)

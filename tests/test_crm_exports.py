@@ -274,3 +274,79 @@ def test_dates_that_read_both_ways_are_asked_about(tmp_path, capsys, monkeypatch
     # written day first: read as given
     assert got == {i: dt.datetime(t.year, t.month, t.day) for i, t in zip(export.lead_ids, export.created)}
     assert np.mean([t.day != t.month for t in export.created]) > 0.5  # the order matters for most of them
+
+
+# --------------------------------------------------------------------------- every outcome form, every command
+
+
+def _form_file(folder: Path, form: str, n: int) -> Path:
+    """A leads export with creation times and the outcome in one form: yes/no, stage, date, stage + date, none."""
+    rng = np.random.default_rng(21)
+    start = dt.datetime(2024, 1, 1)
+    created = sorted(start + dt.timedelta(minutes=int(m)) for m in rng.uniform(0, 540 * 1440, n))
+    end = created[-1]
+    source = rng.choice(["Web", "Event", "Partner"], n)
+    visits = rng.poisson(2.0, n)
+    p = 1 / (1 + np.exp(-(-1.2 + (source == "Partner") * 1.0 + 0.3 * visits)))
+    win = rng.random(n) < p
+    rows = []
+    for i in range(n):
+        closes = created[i] + dt.timedelta(days=int(rng.integers(5, 120)))
+        state = ("Won" if win[i] else "Lost") if closes <= end else "Open"
+        date = closes.strftime("%Y-%m-%d") if state == "Won" else ""
+        outcome = {"yes/no": {"Won": "Yes", "Lost": "No", "Open": ""}[state], "stage": state, "date": date,
+                   "stage+date": state}[form] if form != "none" else None
+        row = [f"L{i:05d}", created[i].strftime("%Y-%m-%d %H:%M"), str(source[i]), str(visits[i])]
+        if form == "stage+date":
+            row += [outcome, closes.strftime("%Y-%m-%d") if state != "Open" else ""]
+        elif outcome is not None:
+            row.append(outcome)
+        rows.append(row)
+    header = ["Lead ID", "Created", "Lead Source", "Page Visits"] + {
+        "yes/no": ["Converted"], "stage": ["Status"], "date": ["Converted Date"],
+        "stage+date": ["Stage", "Close Date"], "none": []}[form]
+    return ce._write(folder / "leads.csv", header, rows)
+
+
+@pytest.mark.parametrize("form", ["yes/no", "stage", "date", "stage+date"])
+@pytest.mark.parametrize("n", [800, 6000])
+def test_every_outcome_form_in_every_command_without_a_traceback(tmp_path, capsys, monkeypatch, form, n):
+    """The issue's crash: a creation time and a yes/no outcome made `drift` and the Data quality page raise
+    (quote(None)) and exit 1. Every form now works in report, score, suggest and drift; drift checks (0/1/2)
+    when cohorts are big enough and exits 3, saying why, when none can be judged."""
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
+    path = _form_file(tmp_path, form, n)
+    db, starter = tmp_path / "f.duckdb", tmp_path / "starter.yaml"
+    assert leadcal(["import", str(path), "--db", str(db), "--starter-config", str(starter)]) == 0
+    capsys.readouterr()
+    config = load_config(starter)
+    assert (config.source.outcome.converted is not None) == (form != "date")
+    assert (config.source.outcome.converted_at is not None) == (form in ("date", "stage+date"))
+    for argv in (["report", "--format", "json"], ["score", "--out", str(tmp_path / "s.csv")],
+                 ["suggest", "--out", str(tmp_path / "x.yaml")]):
+        code = leadcal([argv[0], "--db", str(db), "--config", str(starter), *argv[1:]])
+        err = capsys.readouterr().err
+        assert code == 0 and "Traceback" not in err, (argv[0], err)
+    code = leadcal(["drift", "--db", str(db), "--config", str(starter)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    if n >= 6000:  # about 330 leads a month: cohorts are judged
+        assert code in (0, 1, 2), out
+    else:  # about 45 a month: no cohort can be judged, and drift says so instead of 'stable'
+        assert code == 3 and "drift could not be checked" in out
+    from scoring.dataquality import quality_report
+
+    with open_source(db) as source:
+        features = extract_features(source, config)
+        report = quality_report(source, config, features)
+    assert report["cohorts"] and all(c["leads"] > 0 for c in report["cohorts"])
+
+
+def test_no_outcome_at_all_is_one_message(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
+    path = _form_file(tmp_path, "none", 300)
+    db = tmp_path / "f.duckdb"
+    assert leadcal(["import", str(path), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert "no column could be the outcome" in err and "leads.csv" in err and "Traceback" not in err
+    assert not db.exists()

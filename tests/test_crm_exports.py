@@ -350,3 +350,34 @@ def test_no_outcome_at_all_is_one_message(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "no column could be the outcome" in err and "leads.csv" in err and "Traceback" not in err
     assert not db.exists()
+
+
+def test_a_per_second_activity_is_judged_by_how_much(imported):
+    """The issue: 'Total Time Spent on Website' read as any activity or none had IV 0.006; read in ranges it
+    carries the signal. The Attributes page's IV equals pandas' on the same ranges (none, then quintiles)."""
+    from scoring.attributes import attribute_table
+
+    _, _, db, _, config = imported["flat"]
+    with open_source(db) as source:
+        features = extract_features(source, config)
+    table = {a["attribute"]: a for a in attribute_table(config, features).attributes}
+    attr = table["total_time_spent_on_website"]
+    m = features.mature
+    seconds = features.numeric["total_time_spent_on_website"]
+    y = pd.Series(features.converted[m])
+    positive = pd.Series(seconds[seconds > 0])
+    cuts = [c for c in sorted(set(positive.quantile([0.2, 0.4, 0.6, 0.8], interpolation="higher")))
+            if c > positive.min()]
+    binned = pd.cut(pd.Series(seconds[m]), [0.0, *cuts, np.inf], right=False).astype(str)
+    keys = pd.Series(np.where(seconds[m] > 0, binned, "none"))
+
+    def iv(keys: pd.Series) -> float:
+        t = pd.DataFrame({"k": keys, "y": y}).groupby("k")["y"].agg(["sum", "count"])
+        c, o = t["sum"].astype(float), (t["count"] - t["sum"]).astype(float)
+        pc, po = c.where(c > 0, 0.5) / c.sum(), o.where(o > 0, 0.5) / o.sum()
+        return float(((pc - po) * np.log(pc / po)).sum())
+
+    assert len(attr["rows"]) == len(cuts) + 2
+    assert attr["iv"] == pytest.approx(iv(keys), rel=1e-9)
+    any_or_none = iv(pd.Series(np.where(seconds[m] > 0, "any", "none")))
+    assert attr["iv"] > 5 * any_or_none and attr["iv"] > 0.1

@@ -41,7 +41,7 @@ FREE_TEXT_LENGTH = 40
 """Text longer than this on average, with many values, is free text (notes, descriptions)."""
 NAME_CREATED_HINT = re.compile(
     r"creat|sign_?up|first_seen|first_contact|date_added|added_(on|at|date)|registered|submitted|became_a_lead"
-    r"|lead_date|inquiry|^date$|optin|opt_in_time|confirm_time|entered|engage")
+    r"|lead_date|inquiry|^date$|optin|opt_in_time|confirm_time|entered")
 """Creation-time names of HubSpot (Create Date), Salesforce (Created Date), Pipedrive (Deal created),
 Zoho (Created Time), Dynamics (Created On), Marketo (Created At, Date Created), Mailchimp (OPTIN_TIME,
 CONFIRM_TIME): a second hint after the values."""

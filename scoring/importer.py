@@ -289,6 +289,15 @@ def _choose_leads(profiles: dict[str, FileProfile], link_map: dict, roles: dict[
     if not candidates:
         return keys[0], f"{profiles[keys[0]].name}: the only file without a given role"
 
+    def strong(k: str) -> bool:
+        col, _, lost, _ = outcome_column(profiles[k].columns)
+        return col is not None and (col.kind == "boolean" or bool(lost))
+
+    # a file whose unique ids another file repeats many times, where that other file has an outcome of its
+    # own, is a dimension of it (accounts of opportunities), not its leads
+    link_map = {k: [link for link in links_ if not (link.rows_per_key > EVENTS_ROWS_PER_KEY and strong(link.file))]
+                for k, links_ in link_map.items()}
+
     def rank(k: str):
         own = outcome_column(profiles[k].columns)[0] is not None
         return (len(link_map[k]), own, profiles[k].rows, -keys.index(k))
@@ -302,8 +311,10 @@ def _choose_leads(profiles: dict[str, FileProfile], link_map: dict, roles: dict[
         why = f"{p.name}: the leads file: its ids ('{covered[0].id_column.original}') cover the keys of {what}"
     elif len(keys) == 1:
         why = f"{p.name}: the leads file (the only file)"
+    elif outcome_column(p.columns)[0] is not None:
+        why = f"{p.name}: the leads file: one row per id and an outcome of its own; no other file's ids cover its keys"
     else:
-        why = f"{p.name}: the leads file: no file's ids cover another's keys; it has the most rows or an outcome"
+        why = f"{p.name}: the leads file: no file's ids cover another's keys, and it has the most rows"
     return best, why
 
 

@@ -14,6 +14,8 @@ importer.
   AM/PM, a sales-filled lead status).
 - ``write_pipedrive``: one deals file (status open / won / lost, won and lost times, a lost
   reason only for lost deals, an update time after every other date, a constant currency).
+- ``write_pipeline``: a CRM opportunities export (open / won / lost stages, an engage date
+  and a close date) with accounts in a second file; product and agent as keys.
 - ``write_marketing``: an MQL list and a closed-deals file keyed on the MQL id, whose extra
   columns exist only for won leads; day-first dates (``27/03/2024``).
 - ``write_flat``: a lead-scoring case-study export: no dates, a 0/1 outcome, two
@@ -331,6 +333,50 @@ def write_pipedrive(folder: Path, n: int = 2000, seed: int = 13) -> Export:
                   activity_expected={"deal_total_activities", "deal_email_messages_count"})
 
 
+# --------------------------------------------------------------------------- CRM opportunities pipeline
+
+
+def write_pipeline(folder: Path, n: int = 2400, seed: int = 17) -> Export:
+    """sales_pipeline.csv (one row per opportunity: Prospecting / Engaging / Won / Lost, an engage date on every
+    row and a close date on closed ones, product, agent and account as keys) + accounts.csv + products.csv.
+
+    The issue's first export: 'engage_date' is the creation time only by its values (filled on every row,
+    always before the close date); open deals must not count as lost; product and agent are attributes."""
+    rng = np.random.default_rng(seed)
+    created = [t.replace(hour=0, minute=0) for t in _created(rng, n)]
+    accounts = [f"Account {i:03d}" for i in range(80)]
+    sector = {a: str(rng.choice(["software", "retail", "medical", "finance", "services"])) for a in accounts}
+    employees = {a: int(np.exp(rng.normal(6, 1.2))) + 1 for a in accounts}
+    products = ["GTX Basic", "GTX Pro", "MG Special", "MG Advanced", "GTK 500"]
+    agents = [f"Agent {c}" for c in "ABCDEFGHIJ"]
+    account = _pick(rng, accounts, n)
+    product = _pick(rng, products, n)
+    agent = _pick(rng, agents, n)
+    logit = (0.5 + (product == "GTK 500") * -1.0 + (product == "MG Special") * 0.6
+             + np.array([{"software": 0.6, "retail": -0.4}.get(sector[a], 0.0) for a in account])
+             + np.array([0.3 * (ord(g[-1]) % 3 - 1) for g in agent]))
+    will_win = rng.random(n) < _sigmoid(logit)
+    state, won_at, closed_at = _outcome_times(rng, created, will_win)
+    rows = []
+    for i in range(n):
+        won_at[i] = won_at[i].replace(hour=0, minute=0) if won_at[i] else None  # written as dates
+        stage = {True: "Won", False: "Lost", None: str(rng.choice(["Prospecting", "Engaging"]))}[state[i]]
+        close = closed_at[i].strftime("%Y-%m-%d") if closed_at[i] else ""
+        value = str(int(rng.integers(500, 6000))) if state[i] is True else ("0" if state[i] is False else "")
+        rows.append([f"{rng.integers(0, 36**8):08X}{i:04d}", str(agent[i]), str(product[i]), str(account[i]),
+                     stage, created[i].strftime("%Y-%m-%d"), close, value])
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [
+        _write(folder / "sales_pipeline.csv", ["opportunity_id", "sales_agent", "product", "account", "deal_stage",
+                                               "engage_date", "close_date", "close_value"], rows),
+        _write(folder / "accounts.csv", ["account", "sector", "employees", "office_location"],
+               [[a, sector[a], str(employees[a]), "United States"] for a in accounts]),
+    ]
+    return Export("pipeline", files, "sales_pipeline.csv", [r[0] for r in rows], created, state, won_at,
+                  "engage_date", not_rules={"opportunity_id", "engage_date", "close_date", "office_location"},
+                  fit_expected={"sales_agent", "product", "account", "sector", "employees"})
+
+
 # --------------------------------------------------------------------------- marketing automation
 
 
@@ -457,4 +503,4 @@ def write_dates(folder: Path, order: str, n: int = 400, seed: int = 16) -> Expor
 
 
 WRITERS = {"hubspot": write_hubspot, "salesforce": write_salesforce, "pipedrive": write_pipedrive,
-           "marketing": write_marketing, "flat": write_flat}
+           "pipeline": write_pipeline, "marketing": write_marketing, "flat": write_flat}

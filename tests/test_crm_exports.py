@@ -146,7 +146,10 @@ def test_suggestion_keeps_the_signal_and_leaves_post_outcome_columns_out(importe
         features = extract_features(source, config)
     s = suggest_points(config, features)
     plain = _plain_auc(config, features, s.split)
-    assert abs(s.auc["holdout"] - plain) <= 0.02, (s.auc, plain)
+    # whole points keep the signal: no more than 0.02 below the plain regression (on the pipeline export, with
+    # 80 accounts as dummies, the plain one overfits and the WoE-encoded suggestion is 0.04 above it)
+    assert s.auc["holdout"] >= plain - 0.02, (s.auc, plain)
+    assert abs(s.auc["holdout"] - plain) <= 0.02 or name == "pipeline", (s.auc, plain)
     used = {r.column for r in s.config.fit} | {r.column for r in s.config.engagement if r.points}
     assert not used & export.post_outcome
     cap, th = s.config.caps.total, s.config.thresholds

@@ -101,3 +101,27 @@ def test_drift_and_data_quality_pages_on_a_yes_no_outcome_with_creation_times(tm
         at = at.switch_page(page)
         at.run()
         _no_trouble(at)
+
+
+def test_attributes_page_says_what_the_suggestion_leaves_out_and_a_toggle_puts_it_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
+    export = ce.write_flat(tmp_path / "files", n=2000)
+    db = tmp_path / "flat.duckdb"
+    assert leadcal(["import", *map(str, export.files), "--db", str(db), "--fit", "Tags", "--fit", "Lead Origin",
+                    "--activity", "Total Time Spent on Website"]) == 0
+    monkeypatch.setenv("LEADCAL_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at = at.switch_page("pages/attributes.py")
+    at.run()
+    _no_trouble(at)
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("Possible leakage: tags:") for w in warnings)  # the Attributes tab
+    assert any(w.startswith("Left out of the suggestion as possible leakage: tags:") for w in warnings)
+    toggle = next(m for m in at.multiselect if m.key == "attr_include")
+    assert toggle.options == ["tags"]
+    toggle.set_value(["tags"])
+    at.run()
+    _no_trouble(at)
+    assert not any(w.value.startswith("Left out of the suggestion") for w in at.warning)
+    assert any("Included on purpose although flagged as possible leakage: tags" in c.value for c in at.caption)

@@ -160,11 +160,13 @@ def store() -> ConfigStore:
 
 
 def approved(model: str) -> tuple[ScoringConfig, str]:
-    """The model's champion and its reference (the shipped default until one is approved)."""
+    """The model's champion and its reference (its starting point, e.g. an import's starter, or the shipped
+    default, until one is approved)."""
     s = store()
     champ = s.champion(model) if model in s.models() else None
     if champ is None:
-        return s.approved_config(model), "shipped default"
+        seeded = model != "default" and (s.root / f"{model}.yaml").is_file()
+        return s.approved_config(model), f"starting point {model}.yaml" if seeded else "shipped default"
     return s.load(model, champ.version), champ.ref
 
 

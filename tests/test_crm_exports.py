@@ -384,3 +384,16 @@ def test_a_per_second_activity_is_judged_by_how_much(imported):
     assert attr["iv"] == pytest.approx(iv(keys), rel=1e-9)
     any_or_none = iv(pd.Series(np.where(seconds[m] > 0, "any", "none")))
     assert attr["iv"] > 5 * any_or_none and attr["iv"] > 0.1
+
+
+def test_no_date_qualifies_as_creation_time_and_the_import_says_so(tmp_path):
+    """Dates filled on part of the rows only (a last-activity date) are no creation time: the proposal imports
+    without one and says which dates it checked and how to give one, instead of nothing."""
+    rows = [[f"P{i}", "Yes" if i % 3 == 0 else "No", "2024-03-0%d" % (1 + i % 9) if i % 4 == 0 else "",
+             ["A", "B"][i % 2]] for i in range(200)]
+    path = ce._write(tmp_path / "leads.csv", ["Person ID", "Converted", "Last Activity Date", "Tier"], rows)
+    ins = inspect_files([path])
+    leads = ins.mapping["files"][0]
+    assert leads["created_at"] is None
+    asked = [n for n in ins.notes if "no date/time column is filled on nearly every row" in n]
+    assert asked and "'Last Activity Date'" in asked[0] and "--created" in asked[0]

@@ -145,6 +145,7 @@ def render(require_data: bool = True) -> data.Context:
             f"**{s['leads']:,}** leads, **{s['mature_leads']:,}** mature  \n"
             f"{dates}  \n"
             f"overall conversion **{rate}**"
+            + (f"  \n{s['open_leads']:,} still open: immature, never counted as lost" if s.get("open_leads") else "")
         )
         if s["findings"]:
             with st.expander(f"{s['findings']} data-quality finding(s)"):

@@ -61,7 +61,8 @@ with tabs[0]:
     view.attributes_tab(attribute_table(draft, features, min_leads=int(min_leads), leakage_iv=float(leakage_iv),
                                         extra_columns=extra), float(leakage_iv))
 with tabs[1]:
-    view.suggestion_tab(ctx.db, features, draft, ctx.approved, ctx.approved_ref, ctx.segment_value, float(share))
+    view.suggestion_tab(ctx.db, features, draft, ctx.approved, ctx.approved_ref, ctx.segment_value, float(share),
+                        float(leakage_iv))
 with tabs[2]:
     view.decay_tab(ctx.db, features, draft, ctx.segment_value, float(share))
 with tabs[3]:

@@ -54,7 +54,7 @@ except ValueError as exc:
     st.stop()
 drift = result["drift"]
 
-show = {"stable": st.success, "investigate": st.warning, "shifted": st.error}[result["status"]]
+show = {"stable": st.success, "investigate": st.warning, "unchecked": st.warning}.get(result["status"], st.error)
 show(f"**{ref_label}: {result['status']}** (the scheduled `leadcal drift` would exit {result['exit_code']})"
      + "".join(f"\n- {r}" for r in result["reasons"]))
 

@@ -385,27 +385,56 @@ class EventsTable(_Model):
 
 
 class OutcomeTable(_Model):
-    """Where the outcome is: a conversion time per lead, optionally a deal value."""
+    """Where the outcome is: won, lost or open, and when it converted; optionally a deal value.
+
+    Three forms: a conversion time alone (``converted_at``: converted within the window or
+    not; open and lost cannot be told apart), a yes/no column alone (``converted``: true
+    won, false lost, NULL open), or both together (won with its date when known, lost,
+    open). An open lead is never counted lost, whatever its age, unless
+    ``open_lost_after_days`` says otherwise (off by default).
+    """
 
     table: Identifier | None = None
     """Table name; omit when the columns are on the leads table."""
     lead_id: Identifier = "lead_id"
     """Lead id column (ignored when the outcome is on the leads table)."""
     converted_at: Identifier | None = "converted_at"
-    """Conversion time column; NULL means not converted (yet)."""
+    """Conversion time column; NULL means not converted (yet). With ``converted`` it is the
+    date of a win (a won lead without one counts as converted, its time unknown)."""
     converted: Identifier | None = None
-    """Instead of ``converted_at``: a yes/no column (true converted, false lost, NULL still
-    open), for data that records the outcome but not when it happened."""
+    """A yes/no column: true won, false lost, NULL still open (immature, never lost). Alone, for
+    data that records the outcome but not when it happened; with ``converted_at``, the state of
+    every lead while the date places the wins in the outcome window."""
     deal_value: Identifier | None = None
     """Optional deal value column."""
+    open_lost_after_days: float | None = Field(default=None, gt=0, le=3650)
+    """Off (null) by default. A number N counts a lead still open N days after its creation as
+    lost: an explicit choice for pipelines where stale deals are dead, shown in every report."""
 
     _v = field_validator("table", "lead_id", "converted_at", "converted", "deal_value")(_check_identifier)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _flag_alone(cls, data: Any) -> Any:
+        # a yes/no column given without a conversion time means just that (the default
+        # 'converted_at' column name only applies when no outcome column is named)
+        if isinstance(data, dict) and data.get("converted") is not None and "converted_at" not in data:
+            data = {**data, "converted_at": None}
+        return data
+
     @model_validator(mode="after")
-    def _one_outcome(self) -> "OutcomeTable":
-        if (self.converted_at is None) == (self.converted is None):
-            raise ValueError("give exactly one of 'converted_at' (a time) or 'converted' (a yes/no column)")
+    def _some_outcome(self) -> "OutcomeTable":
+        if self.converted_at is None and self.converted is None:
+            raise ValueError("give 'converted_at' (a time), 'converted' (a yes/no column), or both")
+        if self.open_lost_after_days is not None and self.converted is None:
+            raise ValueError("open_lost_after_days needs 'converted' (a yes/no column with NULL for open): "
+                             "with a conversion time alone, open and lost leads cannot be told apart")
         return self
+
+    @property
+    def states(self) -> bool:
+        """Whether the outcome has three states (won, lost, open) rather than a time alone."""
+        return self.converted is not None
 
 
 class SourceMapping(_Model):
@@ -429,6 +458,9 @@ class SourceMapping(_Model):
             if self.outcome.converted is None:
                 raise ValueError("without leads.created_at the outcome must be a yes/no column "
                                  "(outcome.converted): a conversion window needs a creation time")
+            if self.outcome.open_lost_after_days is not None:
+                raise ValueError("outcome.open_lost_after_days needs leads.created_at: without a creation "
+                                 "time a lead has no age")
         return self
 
     @property

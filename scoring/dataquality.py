@@ -74,6 +74,8 @@ def problems_by_cohort(source: Source, config: ScoringConfig, grain: str) -> dic
             f"(SELECT 1 FROM {lt} l WHERE l.{lid} = e.{eid}) GROUP BY 1").fetchall(), "unknown_lead_events")
         put(source.con.execute(
             f"SELECT {_trunc(grain, eti)}, count(*) FROM {et} GROUP BY 1").fetchall(), "events")
+    if m.outcome.converted_at is None:
+        return out  # a yes/no outcome has no conversion time to compare with the creation
     conv = quote(m.outcome.converted_at)
     if m.outcome.table is not None:
         ot, oid = quote(m.outcome.table), quote(m.outcome.lead_id)

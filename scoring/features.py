@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from .activity import Activity
-from .config import EngagementRule, ScoringConfig, SourceMapping, decay_key, normalise_value
+from .config import EngagementRule, OutcomeTable, ScoringConfig, SourceMapping, decay_key, normalise_value
 from .kernels import add_at
 from .quality import QualityReport, check_quality
 from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, quote
@@ -187,6 +187,9 @@ class Features:
     quality: QualityReport = field(default_factory=QualityReport)
     events: KeptEvents | None = None
     """The kept point-in-time events the signals were summed from (None without event rules)."""
+    open: np.ndarray | None = None
+    """Still open at the data's end (a three-state outcome: neither won nor lost); None when the
+    outcome is a conversion time alone (open and lost cannot be told apart)."""
     cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """Work computed from these leads (outcome status, rule points, scored configs, ...), shared
     with the feature sets derived from this one: they have the same lead arrays, and an
@@ -251,6 +254,7 @@ class Features:
             data_end=self.data_end,
             quality=self.quality,
             events=self.events.subset(mask, position) if keep_events and self.events is not None else None,
+            open=None if self.open is None else self.open[mask],
         )
 
 
@@ -387,6 +391,40 @@ def _dictionary(source: Source, spec: FeatureSpec, column: str) -> Dictionary:
                       tuple(-1 if text is None else index[text] for _, text in rows))
 
 
+def outcome_sql(out: OutcomeTable, timed: bool, params: dict) -> str:
+    """The CTE ``s``: ``b`` with each lead's outcome as the engine counts it.
+
+    ``__converted``: converted within the window; ``__mature``: the outcome is known;
+    ``__open``: the lead is still open (three-state outcomes only). The rules:
+
+    - a conversion time alone: converted when it falls before scoring point + window;
+      mature when that moment has passed (open and lost cannot be told apart);
+    - a yes/no (won / lost / open) column: won converted, lost not, both mature; with a
+      conversion time too, a win dated after the window counts as not converted (a win
+      without a date counts as converted); open is immature, never lost, whatever its
+      age, unless ``open_lost_after_days`` counts it lost that many days after creation;
+    - with a separate outcome table, a lead it does not name has not converted: it is
+      mature once its window has passed (as with a conversion time alone), never open.
+    """
+    window = "b.__scoring + to_microseconds($win_us)"
+    passed = f"coalesce({window} <= $data_end, false)"
+    if out.converted is None:
+        return (f", s AS (SELECT b.*, (b.__conv IS NOT NULL AND b.__conv < {window}) AS __converted, "
+                f"{passed} AS __mature, false AS __open FROM b)")
+    stale = "false"
+    if out.open_lost_after_days is not None and timed:
+        params["stale_us"] = int(round(out.open_lost_after_days * DAY_US))
+        stale = "coalesce(b.__created + to_microseconds($stale_us) <= $data_end, false)"
+    in_window = f"(b.__conv IS NULL OR b.__scoring IS NULL OR b.__conv < {window})" if out.converted_at else "true"
+    unnamed = "false"
+    if out.table is not None:  # no row in the outcome table: not converted, by the window
+        unnamed = f"(b.__named IS NULL AND {passed if timed else 'true'})"
+    is_open = "(b.__flag IS NULL AND b.__named)" if out.table is not None else "(b.__flag IS NULL)"
+    return (f", s AS (SELECT b.*, coalesce(b.__flag AND {in_window}, false) AS __converted, "
+            f"(b.__flag IS NOT NULL OR {unnamed} OR (coalesce({is_open}, false) AND {stale})) AS __mature, "
+            f"coalesce({is_open}, false) AS __open FROM b)")
+
+
 def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, dict]:
     """The deduplicated leads with outcome and scoring point, categories as integer codes, and ``__row``.
 
@@ -416,13 +454,13 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
         joins.append(f" LEFT JOIN __d{i} ON {stored} = __d{i}.raw")
         cols.append(f"coalesce(__d{i}.code, -1) AS __c{i}")
     cols += [f"CAST({src}{quote(c)} AS DOUBLE) AS __n{i}" for i, c in enumerate(spec.numeric)]
-    flag_mode = out.converted is not None  # a yes/no outcome: no conversion time, no window
+    has_flag = out.converted is not None  # won true, lost false, open NULL
+    has_date = out.converted_at is not None
     if out.table is None:
-        if flag_mode:
+        if has_flag:
             cols.append(f"CAST({src}{quote(out.converted)} AS BOOLEAN) AS __flag")
-            cols.append("NULL::TIMESTAMP AS __conv")
-        else:
-            cols.append(f"CAST({src}{quote(out.converted_at)} AS TIMESTAMP) AS __conv")
+        cols.append(f"CAST({src}{quote(out.converted_at)} AS TIMESTAMP) AS __conv" if has_date
+                    else "NULL::TIMESTAMP AS __conv")
     select_cols = "".join(", " + c for c in cols)
     lead_id = f"{src}{quote(leads.id)}"
     created = f"CAST({src}{quote(leads.created_at)} AS TIMESTAMP)" if leads.created_at else "NULL::TIMESTAMP"
@@ -434,31 +472,29 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
            f"  FROM {quote(leads.table)} AS __src{''.join(joins)} WHERE {lead_id} IS NOT NULL",
            f"), l AS (SELECT * EXCLUDE (__rn) FROM raw WHERE __rn = 1{has_time})"]
     if out.table is not None:
-        if flag_mode:
-            outcome = f"NULL::TIMESTAMP AS __conv, bool_or(CAST({quote(out.converted)} AS BOOLEAN)) AS __flag"
-            where = ""
-        else:
-            outcome = f"min(CAST({quote(out.converted_at)} AS TIMESTAMP)) AS __conv"
-            where = f" WHERE CAST({quote(out.converted_at)} AS TIMESTAMP) <= $data_end"
-        flag = ", o.__flag" if flag_mode else ""
+        conv = f"CAST({quote(out.converted_at)} AS TIMESTAMP)" if has_date else ""
+        parts = [f"min({conv}) FILTER (WHERE {conv} <= $data_end) AS __conv" if has_date
+                 else "NULL::TIMESTAMP AS __conv"]
+        if has_flag:  # won if any row is won, else open if any row is open, else lost
+            flag_col = f"CAST({quote(out.converted)} AS BOOLEAN)"
+            parts.append(f"CASE WHEN bool_or({flag_col}) THEN true WHEN count(*) > count({flag_col}) THEN NULL "
+                         f"ELSE false END AS __flag, true AS __named")
+        flag = ", o.__flag, o.__named" if has_flag else ""
         sql += [", o AS (",
-                f"  SELECT {quote(out.lead_id)} AS __id, {outcome}",
-                f"  FROM {quote(out.table)}{where}",
+                f"  SELECT {quote(out.lead_id)} AS __id, {', '.join(parts)}",
+                f"  FROM {quote(out.table)}",
                 "  GROUP BY 1)",
                 f", b AS (SELECT l.*, o.__conv{flag}, "
                 "l.__created + to_microseconds($sp_us) AS __scoring FROM l LEFT JOIN o ON l.__id = o.__id)"]
     else:
         sql.append(", b AS (SELECT * REPLACE (CASE WHEN __conv <= $data_end THEN __conv END AS __conv), "
                    "__created + to_microseconds($sp_us) AS __scoring FROM l)")
-    if flag_mode:  # known outcome (won or lost) is mature; open (NULL) is not
-        outcome = ["  coalesce(b.__flag, false) AS __converted,", "  (b.__flag IS NOT NULL) AS __mature"]
-    else:
-        outcome = ["  (b.__conv IS NOT NULL AND b.__conv < b.__scoring + to_microseconds($win_us)) AS __converted,",
-                   "  coalesce(b.__scoring + to_microseconds($win_us) <= $data_end, false) AS __mature"]
+    sql.append(outcome_sql(out, bool(leads.created_at), params))
+    return_cols = "b.__converted, b.__mature, b.__open"
     codes = "".join(f", b.__c{i}" for i in range(len(spec.categorical)))
     nums = "".join(f", b.__n{i}" for i in range(len(spec.numeric)))
     sql += ["SELECT CAST(row_number() OVER (ORDER BY b.__created, b.__id) - 1 AS INTEGER) AS __row,",
-            f"  b.__id, b.__created, b.__scoring, b.__conv{codes}{nums},", *outcome, "FROM b"]
+            f"  b.__id, b.__created, b.__scoring, b.__conv{codes}{nums}, {return_cols}", "FROM s AS b"]
     return "\n".join(sql), params
 
 
@@ -596,7 +632,7 @@ def _age(age_us: np.ndarray) -> np.ndarray:
 
 def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: bool = True) -> Features:
     """The SQL part of an extraction: the leads once into a temp table, then narrow reads of it."""
-    names = ["__id", "__created", "__scoring", "__converted", "__mature"]
+    names = ["__id", "__created", "__scoring", "__converted", "__mature", "__open"]
     codes = [f"__c{i}" for i in range(len(spec.categorical))]
     nums = [f"__n{i}" for i in range(len(spec.numeric))]
     dictionaries = [_dictionary(source, spec, c) for c in spec.categorical]
@@ -618,6 +654,7 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
         signals=signal_sums(events, spec.signals, n) if sum_signals else {},
         data_end=end,
         events=events,
+        open=cols["__open"] if spec.mapping.outcome.converted is not None else None,
     )
 
 

@@ -57,6 +57,18 @@ NUMBER_RE = r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|[+-]?\.\d+"
 INTEGER_RE = r"[+-]?(\d{1,3}(,\d{3})+|\d+)"
 _TIME_TAIL = ["%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p", "%H:%M:%S.%f"]
 _NAMED = ["%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y"]
+MONTH_NAMED_FIRST = {"%b %d, %Y", "%B %d, %Y", "%b %d %Y"}
+"""Named-month formats writing the month first (US style): evidence for 3/4/2024 meaning March 4."""
+
+
+def _ordered_formats() -> set[str]:
+    """The formats whose day and month positions depend on the order (3/4/2024 and 3-4-2024)."""
+    out = set()
+    for day_first in (False, True):
+        slash = ["%d/%m/%y", "%d/%m/%Y", "%d-%m-%Y"] if day_first else ["%m/%d/%y", "%m/%d/%Y", "%m-%d-%Y"]
+        for date in slash:
+            out |= {f"{date} {t}" for t in _TIME_TAIL} | {date}
+    return out
 
 
 def _formats(day_first: bool) -> list[str]:
@@ -67,6 +79,9 @@ def _formats(day_first: bool) -> list[str]:
     for date in [*slash, "%d.%m.%y", "%d.%m.%Y", *dashed, "%Y/%m/%d"]:
         out += [f"{date} {t}" for t in _TIME_TAIL] + [date]
     return out + _NAMED
+
+
+ORDERED_FORMATS = _ordered_formats()
 
 
 class DataImportError(ProblemsError):
@@ -291,6 +306,28 @@ class ColumnProfile:
     time_formats: tuple[str, ...] = ()
     """For a date/time column: the formats its values are in (``ISO`` for ISO 8601), in the order
     tried; empty: all of them."""
+    zeros: int = 0
+    """Filled values that read as the number 0."""
+    avg_length: float = 0.0
+    """Average length of the filled values as text (free text is long)."""
+    maximum: float | None = None
+    """Largest value of a numeric column."""
+    date_order: str | None = None
+    """For a date/time column with numeric dates: 'day-first' or 'month-first'; None when its
+    values do not say (every day and month at most 12, see ``date_ambiguous``) or it has none."""
+    date_ambiguous: bool = False
+    """Its numeric dates read the same both ways (no day above 12): the order must come from
+    elsewhere (the import's other date columns, or the user)."""
+    day_first_formats: tuple[str, ...] = ()
+    """The formats read day first, kept for an ambiguous column decided later."""
+
+    def set_date_order(self, order: str) -> None:
+        """Read an ambiguous date column day first or month first, as decided for the import."""
+        if order == "day-first" and self.day_first_formats:
+            self.time_formats, self.day_first = self.day_first_formats, True
+        elif order == "month-first":
+            self.day_first = False
+        self.date_order = order
 
     @property
     def sql_type(self) -> str:
@@ -454,7 +491,9 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str, missing: Sequence[
         count(*) FILTER (WHERE v IN ('0', '1', 'true', 'false')) AS z,
         count({number_expr('v', False)}) AS n, count({number_expr('v', True)}) AS ni,
         bool_or(regexp_matches(v, '^0\\d')) AS l, count(*) FILTER (WHERE regexp_matches(v, '{DATE_LIKE}')) AS dl,
-        count(*) FILTER (WHERE regexp_full_match(v, '[+-]?\\d+(\\.0*)?')) AS w
+        count(*) FILTER (WHERE regexp_full_match(v, '[+-]?\\d+(\\.0*)?')) AS w,
+        count(*) FILTER (WHERE {number_expr('v', False)} = 0) AS zr, avg(length(v)) AS al,
+        max({number_expr('v', False)}) AS mx
         FROM {stacked(table, every)} GROUP BY i""")
     # dates: which formats read a sample of each date-like column (dozens of formats are too slow
     # to try on every value), then only those
@@ -468,9 +507,10 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str, missing: Sequence[
         native = raw_kind(duck_type)
         filled = st["f"]
         zero_one = filled > 0 and st["z"] == filled
-        day_first, formats = False, ()
+        day_first, formats, order, ambiguous, day_formats = False, (), None, False, ()
         if native is None:
-            read, sampled, day_first, formats = times.get(i, (0, 0, False, ()))
+            read, sampled, day_first, formats, order, ambiguous, day_formats = times.get(
+                i, (0, 0, False, (), None, False, ()))
             c = {"filled": filled, "bool": st["b"], "num": st["n"], "int": st["ni"], "lead0": bool(st["l"]),
                  "time": (read, sampled)}
             kind = _decide(c)
@@ -487,7 +527,12 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str, missing: Sequence[
         out.append(ColumnProfile(original=name, clean=clean[i], raw_type=duck_type, kind=kind, rows=rows,
                                  filled=filled, placeholders=st["ph"], placeholder_examples=sorted(st["pe"] or []),
                                  distinct=st["d"], unreadable=0, zero_one=zero_one, day_first=day_first,
-                                 leading_zero=leading_zero, time_formats=formats if kind == "time" else ()))
+                                 leading_zero=leading_zero, time_formats=formats if kind == "time" else (),
+                                 zeros=int(st["zr"] or 0), avg_length=float(st["al"] or 0.0),
+                                 maximum=None if st["mx"] is None else float(st["mx"]),
+                                 date_order=order if kind == "time" else None,
+                                 date_ambiguous=ambiguous and kind == "time",
+                                 day_first_formats=day_formats if kind == "time" else ()))
     _readability(con, table, out)
     listed = [(i, p.original, p.raw_type) for i, p in enumerate(out)
               if p.kind in ("text", "boolean", "empty") or p.zero_one]
@@ -503,9 +548,12 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str, missing: Sequence[
 def date_formats(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[int, str, str]],
                  sample: int = DATE_SAMPLE) -> dict[int, tuple[int, int, bool, tuple[str, ...]]]:
     """For date-like text columns (i, name, type), on a sample of their distinct values: how many
-    read as a date, of how many, whether day comes first, and the formats needed (in the order tried).
+    read as a date, of how many, whether day comes first, the formats needed (in the order tried),
+    the order the values show ('day-first', 'month-first' or None), whether they cannot tell
+    (every numeric date reads both ways), and the day-first formats (for a later decision).
 
-    Month first (M/D/YYYY) unless more values read day first (a day above 12 decides).
+    Month first (M/D/YYYY) unless more values read day first (a day above 12 decides); a
+    column whose values read both ways is marked ambiguous, for the import to decide.
     """
     if not columns:
         return {}
@@ -535,7 +583,19 @@ def date_formats(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple
             results[day_first] = (read, tuple(f for f in names if f in used))
         day_first = results[True][0] > results[False][0]
         read, formats = results[day_first]
-        out[i] = (read, len(oks), day_first, formats)
+        ordered = set(formats) & ORDERED_FORMATS
+        named = set(formats) & set(_NAMED)
+        if not ordered:  # ISO, named months, dotted: no order to decide
+            order, ambiguous = None, False
+        elif results[True][0] == results[False][0] and named:  # 'Mar 5, 2024' or '5 Mar 2024' in the column says
+            month_named = bool(named & MONTH_NAMED_FIRST)
+            order, ambiguous, day_first = ("month-first" if month_named else "day-first"), False, not month_named
+            formats = results[day_first][1]
+        elif results[True][0] == results[False][0]:  # both orders read every value: the values cannot tell
+            order, ambiguous = None, True
+        else:
+            order, ambiguous = ("day-first" if day_first else "month-first"), False
+        out[i] = (read, len(oks), day_first, formats, order, ambiguous, results[True][1])
     return out
 
 

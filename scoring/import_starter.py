@@ -11,7 +11,12 @@ tables, so the calibration page opens on the user's own data in one step:
 - the usual 0..100 scale: total capped to 0..100, MQL at 40, SQL at 60, bands every 20;
 - the evaluation: scored 7 days after creation when there are events (0 without: there is
   nothing to wait for), and an outcome window covering 90% of the observed times to
-  convert (30 to 365 days; 90 when no conversion time is known);
+  convert (30 to 365 days; 90 when no conversion time is known); 99% when the outcome has
+  won / lost / open states, where open leads are immature whatever the window, so a short
+  window would only count late wins as lost (the conversion rate then matches the closed
+  win rate);
+- the outcome as imported: a conversion date alone, won / lost / open, or both together
+  (open is never counted lost; ``open_lost_after_days`` stays off);
 - the source mapping pointing at the imported tables.
 
 It is validated by loading it like any config file before anyone sees it.
@@ -80,20 +85,32 @@ def quantile_bins(con: duckdb.DuckDBPyConnection, table: str, column: str) -> li
 
 
 def outcome_window(con: duckdb.DuckDBPyConnection, table: str, scoring_point: float,
-                   events_table: str | None, now: dt.datetime) -> tuple[int, str | None]:
-    """Days after the scoring point covering 90% of the observed times to convert, and a note.
+                   events_table: str | None, now: dt.datetime,
+                   outcome_table: dict | None = None, coverage: float = 0.9,
+                   shorten: bool = True) -> tuple[int, str | None]:
+    """Days after the scoring point covering ``coverage`` of the observed times to convert, and a note.
 
     Shortened (down to a week) when that window would leave fewer than half the leads
     mature, so the calibration page has outcomes to show; the note says so.
+    ``outcome_table``: the conversion dates are in another table (table, lead_id, converted_at).
+    ``shorten``: False when maturity does not depend on the window (won / lost / open on the
+    leads table: open leads are immature, closed ones mature, whatever the window).
     """
     t = quote(table)
+    if outcome_table is not None and outcome_table.get("converted_at"):
+        o = outcome_table
+        conversions = (f"(SELECT l.created_at, c.converted_at FROM {t} AS l JOIN (SELECT {quote(o['lead_id'])} AS k, "
+                       f"min({quote(o['converted_at'])}) AS converted_at FROM {quote(o['table'])} GROUP BY 1) AS c "
+                       "ON l.lead_id = c.k)")
+    else:
+        conversions = t
     (p90,) = con.execute(
-        f"SELECT quantile_cont(epoch(converted_at) - epoch(created_at), 0.9) / 86400 FROM {t} "
-        "WHERE converted_at >= created_at"
+        f"SELECT quantile_cont(epoch(converted_at) - epoch(created_at), $q) / 86400 FROM {conversions} "
+        "WHERE converted_at >= created_at", {"q": coverage}
     ).fetchall()[0]
     window = 90 if p90 is None else next((w for w in WINDOWS if w >= p90 - scoring_point), WINDOWS[-1])
     times = [f"SELECT max(created_at) AS m FROM {t} WHERE created_at <= $now",
-             f"SELECT max(converted_at) FROM {t} WHERE converted_at <= $now"]
+             f"SELECT max(converted_at) FROM {conversions} WHERE converted_at <= $now"]
     if events_table:
         times.append(f"SELECT max(occurred_at) FROM {quote(events_table)} WHERE occurred_at <= $now")
     (end,) = con.execute(f"SELECT max(m) FROM ({' UNION ALL '.join(times)})", {"now": now}).fetchall()[0]
@@ -105,7 +122,7 @@ def outcome_window(con: duckdb.DuckDBPyConnection, table: str, scoring_point: fl
         ).fetchall()[0]
         return share or 0.0
 
-    if end is None or mature_share(window) >= 0.5:
+    if end is None or not shorten or mature_share(window) >= 0.5:
         return window, None
     shorter = [w for w in (*WINDOWS, 14, 7) if w < window]
     pick = next((w for w in sorted(shorter, reverse=True) if mature_share(w) >= 0.5), None)
@@ -127,6 +144,7 @@ def event_types(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: str, leads_table: str,
                    point_in_time: bool, outcome_mode: str, deal_value: bool, segment: str | None,
+                   outcome_table: dict | None = None,
                    fit: list[tuple[str, str]], activity: list[str], events_table: str | None,
                    missing_values: list[str], now: dt.datetime) -> tuple[ScoringConfig, dict, list[str]]:
     """The starter config of imported tables, its plain data, and notes on choices made.
@@ -138,9 +156,15 @@ def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: st
     leads = {"table": leads_table, "id": "lead_id", "created_at": "created_at" if point_in_time else None}
     if segment:
         leads["segment"] = segment
-    outcome: dict = ({"converted_at": "converted_at"} if outcome_mode == "converted_at"
-                     else {"converted_at": None, "converted": "converted"})
-    if deal_value:
+    outcome: dict = {"time": {"converted_at": "converted_at"},
+                     "states": {"converted_at": None, "converted": "converted"},
+                     "states+time": {"converted_at": "converted_at", "converted": "converted"}}[outcome_mode]
+    if outcome_table is not None:  # the outcome is another file's table; a lead it does not name has not converted
+        outcome = {"table": outcome_table["table"], "lead_id": outcome_table["lead_id"],
+                   "converted_at": outcome_table.get("converted_at")}
+        if outcome_table.get("converted"):
+            outcome["converted"] = outcome_table["converted"]
+    elif deal_value:
         outcome["deal_value"] = "deal_value"
     source: dict = {"leads": leads}
     if events_table:
@@ -149,8 +173,10 @@ def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: st
     source["missing_values"] = list(missing_values)
     scoring_point = 7 if events_table else 0
     window = 90
-    if outcome_mode == "converted_at":
-        window, note = outcome_window(con, leads_table, scoring_point, events_table, now)
+    if outcome_mode != "states":
+        states = outcome_mode == "states+time"
+        window, note = outcome_window(con, leads_table, scoring_point, events_table, now, outcome_table,
+                                      0.99 if states else 0.9, shorten=not states or outcome_table is not None)
         notes += [note] if note else []
     rules = []
     for column, kind in fit:

@@ -35,6 +35,12 @@ from .import_fixtures import (EXPECTED_CONVERTED, EXPECTED_LEADS, EXPECTED_MATUR
 T = dt.datetime
 
 
+@pytest.fixture(autouse=True)
+def _own_store(tmp_path, monkeypatch):
+    """`leadcal import` saves its starter model to the store: a store of the test's own, never data/configs."""
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "own-store"))
+
+
 def run(capsys, *argv) -> tuple[int, str, str]:
     code = leadcal_import([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -63,7 +69,8 @@ def crm(tmp_path_factory):
         files = write_crm(folder, fmt)
         digests = [file_digest(f) for f in files]
         db, starter = folder / "crm.duckdb", folder / "starter.yaml"
-        code = leadcal_import([*map(str, files), "--db", str(db), "--starter-config", str(starter)])
+        code = leadcal_import([*map(str, files), "--db", str(db), "--starter-config", str(starter), "--store",
+                               str(folder / "store")])
         assert code == 0
         assert [file_digest(f) for f in files] == digests  # the inputs are only read
         out[fmt] = (folder, files, db, starter)
@@ -138,7 +145,9 @@ def test_report_of_the_import_names_outcome_and_findings(crm):
     stages = {s["value"]: (s["is"], s["leads"]) for s in report["outcome"]["stages"]}
     assert stages == {"Closed Won": ("won", 3), "Closed Lost": ("lost", 4), "Negotiation": ("open", 2),
                       "(missing)": ("missing", 1)}
-    assert report["outcome"]["mode"] == "converted_at" and report["point_in_time"] is True
+    assert report["outcome"]["mode"] == "states+time" and report["point_in_time"] is True
+    assert (report["outcome"]["converted"], report["outcome"]["not_converted"], report["outcome"]["open"]) == (
+        3, 4, 3)
     found = {(f["table"], f["column"], f["problem"].split(" (")[0]): f["count"] for f in report["findings"]}
     assert found[("leads", "created_at", "leads have no created time")] == 2
     assert found[("leads", "job_title", "placeholder values")] == 1
@@ -164,9 +173,12 @@ def test_starter_config_is_built_from_the_data(crm):
     assert (src.leads.table, src.leads.id, src.leads.created_at) == ("leads", "lead_id", "created_at")
     assert (src.events.table, src.events.type, src.events.time) == ("events", "event_type", "occurred_at")
     assert (src.outcome.converted_at, src.outcome.converted, src.outcome.deal_value) == (
-        "converted_at", None, "deal_value")
+        "converted_at", "converted", "deal_value")  # won / lost / open and the date of each win, together
+    assert src.outcome.open_lost_after_days is None  # stale open leads are never lost unless one says so
     fit = {r.column: r for r in config.fit}
-    assert list(fit) == ["job_title", "annual_revenue", "opted_in", "lead_source", "industry", "employees"]
+    # roles from the values: the join key 'Company' has a few repeated values, so it is offered too
+    assert list(fit) == ["job_title", "company", "annual_revenue", "opted_in", "lead_source", "industry",
+                         "employees"]
     assert fit["job_title"].points == {"VP": 0, "Manager": 0, "Director": 0, "Analyst": 0}  # 'vp' is VP
     assert fit["lead_source"].points == {"Web": 0, "Event": 0, "Partner": 0}
     assert fit["opted_in"].points == {"true": 0, "false": 0}
@@ -205,9 +217,10 @@ def test_leadcal_report_on_the_import_equals_direct_scoring(crm, capsys, tmp_pat
     assert leadcal(["report", "--db", str(db), "--config", str(cfg), "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["leads"], result["mature_leads"], result["conversions"]) == (8, 6, 2)
-    # mature scores: L01 46 (won), L02 9.12, L03 10, L04 35.07 (won), L07 16.05, L08 30.2
+    assert (result["open_leads"], result["open_counted_lost"]) == (2, 0)  # L03, L09: never lost
+    # mature scores: L01 46 (won), L02 9.12, L04 35.07 (won), L07 16.05, L08 30.2, L10 25.02
     bands = {b["band"]: (b["leads"], b["conversions"]) for b in result["bands"]}
-    assert list(bands.values()) == [(3, 0), (2, 1), (1, 1), (0, 0), (0, 0)]
+    assert list(bands.values()) == [(2, 0), (3, 1), (1, 1), (0, 0), (0, 0)]
     assert file_digest(db) == digest  # reports only read
 
 

@@ -46,13 +46,15 @@ def attributes_tab(table: AttributeTable, leakage_iv: float) -> None:
     rate = "-" if o["rate"] is None else f"{o['rate']:.1%}"
     st.caption(f"{o['leads']:,} mature leads, {o['conversions']:,} converted ({rate}); {o['immature']:,} immature "
                "leads are not counted. WoE = ln(share of converters / share of the others): positive means likelier "
-               "than average to convert. An engagement rule reads as 'did it before the scoring point or not'. "
+               "than average to convert. An engagement rule reads by how much: none, then ranges of its activity. "
                "Fields the model does not use can be added under Settings.")
     for message in table.warnings:
         st.warning(message)
     summary = summary_rows(table)
     st.plotly_chart(iv_chart(summary, leakage_iv), width="stretch", key="iv_chart")
-    st.caption("Blue: scored by the draft; grey: not in the model; red: possible leakage. "
+    st.caption("Blue: scored by the draft; grey: not in the model; red: possible leakage (filled only for "
+               "converted or closed leads, or IV above the line): the suggestion leaves it out unless you include "
+               "it. "
                f"The draft pays about {table.points_per_double_odds or 0:.0f} points per doubling of the odds "
                "(median over its attributes).")
     st.dataframe(pd.DataFrame(summary)[["attribute", "iv", "strength", "flags", "points_spread",
@@ -71,13 +73,23 @@ def attributes_tab(table: AttributeTable, leakage_iv: float) -> None:
 
 
 def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved: ScoringConfig,
-                   approved_ref: str, segment: str | None, share: float) -> None:
-    """Suggested points, their train and hold-out AUC beside the draft's and the approved model's."""
+                   approved_ref: str, segment: str | None, share: float, leakage_iv: float | None = None) -> None:
+    """Suggested points, their train and hold-out AUC beside the draft's and the approved model's.
+
+    Columns flagged as possible leakage are left out (said here); a toggle per column puts one back."""
     try:
-        suggestion = data.suggestion_for(db, features, draft, segment, share)
+        suggestion = data.suggestion_for(db, features, draft, segment, share, leakage_iv=leakage_iv)
+        flagged = [x["column"] for x in suggestion.left_out]
+        include = st.multiselect("Include anyway (possible leakage: I checked it is known before the scoring point)",
+                                 flagged, key="attr_include") if flagged else []
+        if include:
+            suggestion = data.suggestion_for(db, features, draft, segment, share, include=tuple(include),
+                                             leakage_iv=leakage_iv)
     except ValueError as exc:
         st.error(f"No suggestion: {exc}")
         return
+    for x in suggestion.left_out:
+        st.warning(f"Left out of the suggestion as possible leakage: {x['message']}.")
     split = suggestion.split
     (st.info if split.method == "time" else st.warning)(split.description)
     rows = compare_auc({"suggested": suggestion.config, "draft": draft, f"approved ({approved_ref})": approved},
@@ -88,6 +100,8 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
                    delta_color="gray", delta_arrow="off")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="auc_table",
                  column_config={"train_auc": _num("train AUC"), "holdout_auc": _num("hold-out AUC")})
+    st.caption(f"Suggested before rounding to whole points: hold-out AUC "
+               f"{'-' if suggestion.model_auc['holdout'] is None else format(suggestion.model_auc['holdout'], '.3f')}.")
     for note in suggestion.notes[1:]:
         st.caption(note)
     st.subheader("Points: draft and suggested")

@@ -163,11 +163,13 @@ def store() -> ConfigStore:
 
 
 def approved(model: str) -> tuple[ScoringConfig, str]:
-    """The model's champion and its reference (the shipped default until one is approved)."""
+    """The model's champion and its reference (its starting point, e.g. an import's starter, or the shipped
+    default, until one is approved)."""
     s = store()
     champ = s.champion(model) if model in s.models() else None
     if champ is None:
-        return s.approved_config(model), "shipped default"
+        seeded = model != "default" and (s.root / f"{model}.yaml").is_file()
+        return s.approved_config(model), f"starting point {model}.yaml" if seeded else "shipped default"
     return s.load(model, champ.version), champ.ref
 
 
@@ -241,17 +243,20 @@ def candidate_columns_for(path: Path, config: ScoringConfig) -> list[str]:
 
 @st.cache_resource(max_entries=8, show_spinner="Fitting suggested points on the training period...")
 def _suggestion(fingerprint: str, spec_key: str, config_json: str, segment: str | None, share: float,
-                seed: int, _config: ScoringConfig, _features: Features):
+                seed: int, include: tuple[str, ...], leakage_iv: float | None, _config: ScoringConfig,
+                _features: Features):
     from scoring.suggest import suggest_points
 
-    return suggest_points(_config, _features, holdout_share=share, seed=seed)
+    return suggest_points(_config, _features, holdout_share=share, seed=seed, include=include,
+                          leakage_iv=leakage_iv)
 
 
 def suggestion_for(path: Path, features: Features, config: ScoringConfig, segment: str | None,
-                   share: float, seed: int = 0):
-    """Suggested points for a draft (cached: fitting takes seconds on a million leads)."""
+                   share: float, seed: int = 0, include: tuple[str, ...] = (), leakage_iv: float | None = None):
+    """Suggested points for a draft (cached: fitting takes seconds on a million leads); ``include``: columns
+    flagged as possible leakage put back on purpose; ``leakage_iv``: the Attributes page's line."""
     return _suggestion(_fingerprint(path), spec_cache_key(features.spec), config_key(config), segment,
-                       float(share), seed, config, features)
+                       float(share), seed, tuple(include), leakage_iv, config, features)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Refitting the points under every decay option...")

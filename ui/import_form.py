@@ -17,7 +17,8 @@ from scoring.store import ConfigStore, StoreError
 
 NONE = "(none)"
 ROLE_HELP = {"leads": "one row per lead", "events": "one row per event: lead id, type, time",
-             "attributes": "joined onto the leads on a key (e.g. companies by name)", "ignore": "not imported"}
+             "attributes": "joined onto the leads on a key (e.g. companies by name)",
+             "outcome": "names some leads with their outcome (e.g. deals by contact id)", "ignore": "not imported"}
 
 
 def _pick(label: str, key: str, current: str | None, options: list[str], optional: bool = True,
@@ -47,6 +48,14 @@ def file_roles(ins: Inspection, data: dict, sig: str) -> tuple[dict, dict]:
             new_types.update(parse_types(forced))
     for note in ins.notes:
         st.caption(note)
+    for leak in ins.leaks:
+        st.warning(f"Left out as post-outcome (possible leakage): {leak['message']}.")
+    if ins.reasons:
+        with st.expander("Why each file and column got its role"):
+            for reason in ins.reasons:
+                st.caption(reason)
+            for c in ins.columns:
+                st.caption(f"{c.column}: {c.role or 'not a rule'} ({c.why})")
     return new_roles, new_types
 
 
@@ -88,8 +97,14 @@ def mapping_editor(ins: Inspection, data: dict, sig: str) -> None:
         leads["deal_value"] = _pick("Deal value", f"map_deal_{sig}", leads.get("deal_value"),
                                     [r for r in refs if kind_of[r] in ("integer", "number")])
         leads["segment"] = _pick("Segment (filter in the app)", f"map_segment_{sig}", leads.get("segment"), refs)
+    outcome_file = next((e for e in data["files"] if e["role"] == "outcome"), None)
     with c2:
-        leads["outcome"] = _outcome(leads, choices, refs, kind_of, sig)
+        if outcome_file is None:
+            leads["outcome"] = _outcome(leads, choices, refs, kind_of, sig)
+        else:  # another file names the leads with their outcome (edited below)
+            leads.pop("outcome", None)
+            st.caption(f"Outcome: from {ins.profiles[outcome_file['file']].name} (below); a lead it does not name "
+                       "has not converted.")
     with c3:
         leads["fit"] = st.multiselect("Fit attributes", refs, default=[r for r in leads.get("fit", []) if r in refs],
                                       key=f"map_fit_{sig}")
@@ -113,6 +128,19 @@ def mapping_editor(ins: Inspection, data: dict, sig: str) -> None:
                     entry["type"] = _pick("Event type", f"ev_type_{f}_{sig}", entry.get("type"), names, False)
             with e3:
                 entry["time"] = _pick("Time", f"ev_time_{f}_{sig}", entry.get("time"), names, False)
+        elif entry["role"] == "outcome":
+            st.markdown(f"**{profile.name}** (the outcome of the leads it names)")
+            o1, o2, o3 = st.columns(3)
+            o = dict(entry.get("outcome") or {})
+            with o1:
+                entry["lead_id"] = _pick("Its lead id column", f"oc_id_{f}_{sig}", entry.get("lead_id"), names, False)
+            with o2:
+                st.caption(f"Stage: {o.get('column') or 'none'}; won: {', '.join(map(str, o.get('won') or [])) or '-'}"
+                           f"; lost: {', '.join(map(str, o.get('lost') or [])) or '-'} (others are open: never lost)")
+            with o3:
+                o["date"] = _pick("Conversion time", f"oc_date_{f}_{sig}", o.get("date"),
+                                  [c.original for c in profile.columns if c.kind == "time"])
+            entry["outcome"] = {k: v for k, v in o.items() if v}
         elif entry["role"] == "attributes":
             st.markdown(f"**{profile.name}** (attributes, joined onto the leads)")
             a1, a2 = st.columns(2)
@@ -169,8 +197,9 @@ def starter_section(store: ConfigStore, done: dict) -> None:
         return
 
     def use_imported() -> None:
-        st.session_state["db_path"] = done["db"]
-        st.session_state["model"] = saved["model"]
+        from . import sidebar
+
+        sidebar.pick(done["db"], saved["model"])
 
     st.caption(f"To open it later: `LEADCAL_DB={done['db']} streamlit run app.py`, then pick model "
                f"**{saved['model']}** in the sidebar.")

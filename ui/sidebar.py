@@ -58,6 +58,22 @@ def _default_model(path_text: str, models: list[str]) -> str:
     return wanted if wanted in models else "default"
 
 
+PICKED = {"db_path": "_picked_db_path", "model": "_picked_model"}
+"""Widget key -> a plain session key holding the pick: a widget's state belongs to its page, so
+without this every page switch put the database and the model back to their defaults."""
+
+
+def _remember(key: str) -> None:
+    st.session_state[PICKED[key]] = st.session_state.get(key)
+
+
+def pick(db: str, model: str) -> None:
+    """Use this database and model on every page from the next run (the Import page's button)."""
+    for key, value in (("db_path", db), ("model", model)):
+        st.session_state[key] = value
+        st.session_state[PICKED[key]] = value
+
+
 def render(require_data: bool = True) -> data.Context:
     """Draw the sidebar and return the page context.
 
@@ -65,22 +81,31 @@ def render(require_data: bool = True) -> data.Context:
     that does not (Import) gets a warning and goes on.
     """
     _ensure_navigation()
+    for key, shadow in PICKED.items():  # the picks of the page before
+        if st.session_state.get(shadow) is not None:
+            st.session_state[key] = st.session_state[shadow]
     with st.sidebar:
         st.subheader("Data source")
         if "db_path" in st.session_state:  # set by the user or by the Import page: keep it
-            st.text_input("DuckDB file", key="db_path", help="Opened read-only. Set LEADCAL_DB to change the default.")
+            st.text_input("DuckDB file", key="db_path", help="Opened read-only. Set LEADCAL_DB to change the default.",
+                          on_change=_remember, args=("db_path",))
         else:
             st.text_input("DuckDB file", value=os.environ.get("LEADCAL_DB") or str(data.DEMO_DB), key="db_path",
-                          help="Opened read-only. Set LEADCAL_DB to change the default.")
+                          help="Opened read-only. Set LEADCAL_DB to change the default.", on_change=_remember,
+                          args=("db_path",))
         models = sorted(set(data.store().models()) | {"default"})
         if "model" in st.session_state and st.session_state["model"] in models:
-            model = st.selectbox("Model", models, key="model",
+            model = st.selectbox("Model", models, key="model", on_change=_remember, args=("model",),
                                  help="Its champion (latest approved version) is the approved model.")
         else:
             st.session_state.pop("model", None)
             model = st.selectbox("Model", models, index=models.index(_default_model(st.session_state["db_path"], models)),
-                                 key="model", help="Its champion (latest approved version) is the approved model.")
+                                 key="model", help="Its champion (latest approved version) is the approved model.",
+                                 on_change=_remember, args=("model",))
+    for key in PICKED:
+        _remember(key)
     path = data.database_path()
+    approved_ref = None
     try:
         data.ensure_demo(path)
         approved, approved_ref = data.approved(model)
@@ -90,6 +115,12 @@ def render(require_data: bool = True) -> data.Context:
                  ConfigError: f"The approved config {getattr(exc, 'source', '')} cannot be used:",
                  SourceError: f"The database {getattr(exc, 'source', '')} cannot be used:"}[type(exc)]
         problems = getattr(exc, "problems", None) or [str(exc)]
+        if isinstance(exc, SourceError) and approved_ref and path.is_file() and any(" not found in " in p or
+                                                                                     p.startswith("table '")
+                                                                                     for p in problems):
+            from scoring.importer import mismatch_sentence  # the model does not fit this database: say which, and how
+
+            title = mismatch_sentence(path, model, approved_ref, models, data.store_path()) + " What it misses:"
         if require_data:
             _stop(title, problems)
         with st.sidebar:
@@ -114,6 +145,7 @@ def render(require_data: bool = True) -> data.Context:
             f"**{s['leads']:,}** leads, **{s['mature_leads']:,}** mature  \n"
             f"{dates}  \n"
             f"overall conversion **{rate}**"
+            + (f"  \n{s['open_leads']:,} still open: immature, never counted as lost" if s.get("open_leads") else "")
         )
         if s["findings"]:
             with st.expander(f"{s['findings']} data-quality finding(s)"):

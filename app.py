@@ -4,12 +4,16 @@ Opens on the demo database (generated on first start). Set LEADCAL_DB for anothe
 DuckDB file and LEADCAL_STORE for another config store.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from scoring.runtime import tune_numpy_memory
 
 tune_numpy_memory()  # no huge-page compaction stalls on slider moves (see scoring/runtime.py)
-st.set_page_config(page_title="leadcal", page_icon=":material/tune:", layout="wide")
+# the tab icon is a local file: a ":material/...:" or emoji icon is fetched from a CDN (nothing leaves the machine)
+st.set_page_config(page_title="leadcal", page_icon=str(Path(__file__).parent / "ui" / "assets" / "icon.png"),
+                   layout="wide")
 
 page = st.navigation([
     st.Page("pages/calibrate.py", title="Calibrate", icon=":material/tune:", default=True),

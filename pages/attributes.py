@@ -11,6 +11,7 @@ from scoring.source import SourceError
 from scoring.suggest import HOLDOUT_SHARE
 from ui import attributes_view as view
 from ui import data, session, sidebar
+from ui.text import plain
 
 ctx = sidebar.render()
 st.title("Let the data speak")
@@ -27,9 +28,13 @@ if applied:
     except StreamlitAPIException:  # the page runs outside app.py's navigation (tests)
         pass
 
-draft = session.remember_valid(None) or session.base_config(ctx.approved)
-st.caption(f"The draft is the Calibrate page's current draft (**{draft.name}**); the approved model is "
-           f"**{ctx.approved_ref}**.")
+draft = session.draft_config()
+if draft is None:
+    st.error("The Calibrate page's draft is not valid, so there is nothing to analyse until it is fixed there:\n\n"
+             + "\n".join(f"- {plain(p)}" for p in session.state().problems))
+    st.stop()
+st.caption(f"The draft is the Calibrate page's current draft (**{plain(draft.name)}**, from "
+           f"{plain(session.state().base_ref)}); the approved model is **{plain(ctx.approved_ref)}**.")
 
 with st.expander("Settings", expanded=False):
     c1, c2, c3 = st.columns(3)

@@ -186,6 +186,18 @@ class ConfigStore:
         v = self.get(name, version)
         return config_from_dict(self._read(name, v.version)[1], str(v.path))
 
+    def same_as(self, name: str, config: ScoringConfig) -> Version | None:
+        """The latest version of model ``name`` that scores exactly like ``config`` (its name aside), if any.
+
+        Saving an unchanged draft again would add a second identical version awaiting approval.
+        """
+        name = check_name(name)
+        named = config.model_copy(update={"name": name})
+        for v in reversed(self.versions(name)):
+            if self.load(name, v.version) == named:
+                return v
+        return None
+
     def approval(self, name: str, version: int) -> dict | None:
         """The approval record of a version, or None while it is a draft."""
         path = self._dir(name) / f"v{version:04d}.approval.json"

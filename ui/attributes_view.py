@@ -99,8 +99,8 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
     c1, c2 = st.columns(2)
     if c1.button("Apply suggestion to the draft", type="primary", key="apply_suggestion",
                  help="Fills the Calibrate page's controls with the suggested points; nothing is saved."):
-        session.apply_to_draft(suggestion.config, "suggestion", "The suggested points are now the draft on the "
-                               "Calibrate page. Nothing is saved until you save it there.")
+        session.apply_to_draft(suggestion.config, "The suggested points are now the draft on the Calibrate page. "
+                               "Nothing is saved until you save it there.")
     c2.download_button("Download suggestion YAML", data.yaml_of(suggestion.config),
                        file_name=f"{draft.name}-suggested.yaml", mime="text/yaml", key="download_suggestion")
 
@@ -134,7 +134,7 @@ def decay_tab(db: Path, features: Features, draft: ScoringConfig, segment: str |
     if result["suggested"] is not None and not any(r["suggested"] and r["current"] for r in result["rows"]):
         label = decay_label(result["suggested"])
         if st.button(f"Apply decay '{label}' to the draft", key="apply_decay"):
-            session.apply_to_draft(with_decay(draft, result["suggested"]), "suggested decay",
+            session.apply_to_draft(with_decay(draft, result["suggested"]),
                                    f"The draft now decays engagement as {label}.")
 
 
@@ -168,7 +168,7 @@ def thresholds_tab(features: Features, draft: ScoringConfig) -> None:
                  column_config={"share": PCT, "capture": PCT, "rate": PCT, "per_month": _num("per month", "%.0f")})
     if (th["mql"], th["sql"]) != (draft.thresholds.mql, draft.thresholds.sql) and th["mql"] < th["sql"]:
         if st.button(f"Apply MQL {th['mql']:g} and SQL {th['sql']:g} to the draft", key="apply_thresholds"):
-            session.apply_to_draft(with_thresholds(draft, th["mql"], th["sql"]), "suggested thresholds",
+            session.apply_to_draft(with_thresholds(draft, th["mql"], th["sql"]),
                                    f"The draft's thresholds are now MQL {th['mql']:g} and SQL {th['sql']:g}.")
 
 

@@ -35,9 +35,10 @@ DEMO_DB = Path("data/demo.duckdb")
 
 
 def database_path() -> Path:
-    """The database picked in the sidebar, else ``$LEADCAL_DB``, else the demo."""
-    picked = st.session_state.get("db_path")
-    return Path(picked or os.environ.get("LEADCAL_DB") or DEMO_DB)
+    """The database of this browser session (picked in the sidebar; first ``$LEADCAL_DB``, else the demo)."""
+    from .session import state
+
+    return Path(state().db)
 
 
 def store_path() -> Path:

@@ -15,6 +15,8 @@ from scoring.importer import (Inspection, column_rows, drop_unset, format_types,
                               outcome_sentence, parse_types, save_starter)
 from scoring.store import ConfigStore, StoreError
 
+from . import session
+
 NONE = "(none)"
 ROLE_HELP = {"leads": "one row per lead", "events": "one row per event: lead id, type, time",
              "attributes": "joined onto the leads on a key (e.g. companies by name)", "ignore": "not imported"}
@@ -168,9 +170,8 @@ def starter_section(store: ConfigStore, done: dict) -> None:
     if not saved:
         return
 
-    def use_imported() -> None:
-        st.session_state["db_path"] = done["db"]
-        st.session_state["model"] = saved["model"]
+    def use_imported() -> None:  # the draft starts from the imported model (asks first if it has unsaved changes)
+        session.request(f"calibrate the model {saved['model']} on the imported data", done["db"], saved["model"])
 
     st.caption(f"To open it later: `LEADCAL_DB={done['db']} streamlit run app.py`, then pick model "
                f"**{saved['model']}** in the sidebar.")

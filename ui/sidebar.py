@@ -17,7 +17,8 @@ from scoring.report import data_summary
 from scoring.source import SourceError
 from scoring.store import StoreError
 
-from . import data
+from . import data, session
+from .text import plain
 
 ALL = "All leads"
 
@@ -58,6 +59,66 @@ def _default_model(path_text: str, models: list[str]) -> str:
     return wanted if wanted in models else "default"
 
 
+def _on_db_changed(key: str) -> None:
+    """The database typed in the sidebar: switch (re-seeding the draft) or ask first."""
+    db = (st.session_state.get(key) or "").strip()
+    s = session.state()
+    if not db or db == s.db:
+        return
+    models = sorted(set(data.store().models()) | {"default"})
+    session.request(f"open the database {db}", db, _default_model(db, models))
+
+
+def _on_model_changed(key: str) -> None:
+    """The model picked in the sidebar: switch (re-seeding the draft) or ask first."""
+    model = st.session_state.get(key)
+    s = session.state()
+    if model and model != s.model:
+        session.request(f"switch to the model {model}", s.db, model)
+
+
+@st.dialog("The draft has unsaved changes", dismissible=False)
+def _confirm_switch() -> None:
+    p = session.state().pending
+    if p is None:
+        return
+    st.markdown(f"You asked to **{plain(p.what)}**. That starts a new draft from "
+                + ("the version loaded" if p.config_yaml else "that model's approved version")
+                + ", and the changes on the Calibrate page that are not saved are lost.")
+    st.caption("To keep them, choose *Keep editing*, then save the draft on the Calibrate page.")
+    c1, c2 = st.columns(2)
+    if c1.button("Discard the changes and switch", type="primary", key="confirm_switch"):
+        session.confirm_pending()
+        st.rerun()
+    if c2.button("Keep editing", key="cancel_switch"):
+        session.cancel_pending()
+        st.rerun()
+
+
+def _sources(s: session.DraftState) -> str:
+    """Draw the database and model pickers (seeded from the session state); returns the model."""
+    models = sorted(set(data.store().models()) | {"default"})
+    if not s.model or s.model not in models:
+        s.model = _default_model(s.db, models)
+    st.subheader("Data source")
+    key = session.seed(f"sidebar{s.epoch}:db", s.db)
+    st.text_input("DuckDB file", key=key, on_change=_on_db_changed, args=(key,),
+                  help="Opened read-only. Set LEADCAL_DB to change the default.")
+    key = session.seed(f"sidebar{s.epoch}:model", s.model)
+    st.selectbox("Model", models, key=key, on_change=_on_model_changed, args=(key,),
+                 help="Its champion (latest approved version) is the approved model.")
+    return s.model
+
+
+def _draft_line(approved_ref: str) -> None:
+    """Where the draft started and whether it has unsaved changes."""
+    s = session.state()
+    if s.base_ref is None:
+        return
+    unsaved = session.is_dirty()
+    st.caption(f"Draft from **{plain(s.base_ref)}**" + (" · :orange[unsaved changes]" if unsaved else " · no changes"))
+
+
 def render(require_data: bool = True) -> data.Context:
     """Draw the sidebar and return the page context.
 
@@ -65,21 +126,11 @@ def render(require_data: bool = True) -> data.Context:
     that does not (Import) gets a warning and goes on.
     """
     _ensure_navigation()
+    s = session.state()
+    if s.pending is not None:
+        _confirm_switch()
     with st.sidebar:
-        st.subheader("Data source")
-        if "db_path" in st.session_state:  # set by the user or by the Import page: keep it
-            st.text_input("DuckDB file", key="db_path", help="Opened read-only. Set LEADCAL_DB to change the default.")
-        else:
-            st.text_input("DuckDB file", value=os.environ.get("LEADCAL_DB") or str(data.DEMO_DB), key="db_path",
-                          help="Opened read-only. Set LEADCAL_DB to change the default.")
-        models = sorted(set(data.store().models()) | {"default"})
-        if "model" in st.session_state and st.session_state["model"] in models:
-            model = st.selectbox("Model", models, key="model",
-                                 help="Its champion (latest approved version) is the approved model.")
-        else:
-            st.session_state.pop("model", None)
-            model = st.selectbox("Model", models, index=models.index(_default_model(st.session_state["db_path"], models)),
-                                 key="model", help="Its champion (latest approved version) is the approved model.")
+        model = _sources(s)
     path = data.database_path()
     try:
         data.ensure_demo(path)
@@ -87,9 +138,9 @@ def render(require_data: bool = True) -> data.Context:
         features = data.features_for(path, approved)
     except (StoreError, ConfigError, SourceError) as exc:
         title = {StoreError: "The config store cannot be used:",
-                 ConfigError: f"The approved config {getattr(exc, 'source', '')} cannot be used:",
-                 SourceError: f"The database {getattr(exc, 'source', '')} cannot be used:"}[type(exc)]
-        problems = getattr(exc, "problems", None) or [str(exc)]
+                 ConfigError: f"The approved config {plain(getattr(exc, 'source', ''))} cannot be used:",
+                 SourceError: f"The database {plain(getattr(exc, 'source', ''))} cannot be used:"}[type(exc)]
+        problems = [plain(p) for p in (getattr(exc, "problems", None) or [str(exc)])]
         if require_data:
             _stop(title, problems)
         with st.sidebar:
@@ -97,29 +148,33 @@ def render(require_data: bool = True) -> data.Context:
         store = data.store()
         return data.Context(db=path, store=store, model=model, approved=store.approved_config("default"),
                             approved_ref="shipped default", segment_column=None, segment_value=None)
+    session.reseed_if_needed(approved, approved_ref)
     seg_col = approved.source.leads.segment
     seg_value = None
     with st.sidebar:
         if seg_col and seg_col in features.categorical:
             values = sorted(str(v) for v in features.categorical[seg_col].categories)
-            choice = st.selectbox("Segment", [ALL] + values, key="segment")
+            kept = st.session_state.setdefault(session.KEPT, {})
+            if kept.get("segment") not in [ALL] + values:
+                kept["segment"] = ALL
+            choice = session.kept(st.selectbox, "segment", ALL, label="Segment", options=[ALL] + values)
             seg_value = None if choice == ALL else choice
         view = data.segment_view(path, features, seg_col, seg_value)
-        s = data_summary(view)
+        s_ = data_summary(view)
         st.subheader("The data")
-        rate = "-" if s["conversion_rate"] is None else f"{s['conversion_rate']:.1%}"
-        dates = (f"created {s['first_lead']} to {s['last_lead']}" if s["point_in_time"]
+        rate = "-" if s_["conversion_rate"] is None else f"{s_['conversion_rate']:.1%}"
+        dates = (f"created {s_['first_lead']} to {s_['last_lead']}" if s_["point_in_time"]
                  else "no creation times: not scored at a point in time")
         st.markdown(
-            f"**{s['leads']:,}** leads, **{s['mature_leads']:,}** mature  \n"
+            f"**{s_['leads']:,}** leads, **{s_['mature_leads']:,}** mature  \n"
             f"{dates}  \n"
             f"overall conversion **{rate}**"
         )
-        if s["findings"]:
-            with st.expander(f"{s['findings']} data-quality finding(s)"):
+        if s_["findings"]:
+            with st.expander(f"{s_['findings']} data-quality finding(s)"):
                 for message in features.quality.messages():
-                    st.caption(message)
-        st.caption(f"Approved model: **{approved_ref}** · store `{data.store_path()}`")
-    ctx = data.Context(db=path, store=data.store(), model=model, approved=approved, approved_ref=approved_ref,
-                       segment_column=seg_col, segment_value=seg_value)
-    return ctx
+                    st.caption(plain(message))
+        st.caption(f"Approved model: **{plain(approved_ref)}** · store `{data.store_path()}`")
+        _draft_line(approved_ref)
+    return data.Context(db=path, store=data.store(), model=model, approved=approved, approved_ref=approved_ref,
+                        segment_column=seg_col, segment_value=seg_value)

@@ -157,8 +157,9 @@ def distribution_chart(hist: dict) -> go.Figure:
                          marker_color="rgba(150,150,150,0.6)"))
     fig.add_trace(go.Bar(x=mids, y=[100 * v for v in hist["converted"]], name="converted",
                          marker_color=_alpha(DRAFT, 0.75)))
-    fig.update_layout(barmode="overlay", font=FONT, height=360, margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis_title="score", yaxis_title="% of group", legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(barmode="overlay", font=FONT, height=360, margin=dict(l=70, r=20, t=30, b=10),
+                      xaxis_title="score", yaxis=dict(title="share of the group", ticksuffix="%", automargin=True),
+                      legend=dict(orientation="h", y=-0.25))
     return fig
 
 

@@ -225,6 +225,11 @@ class ConfigStore:
         seed = self.root / f"{check_name(name)}.yaml"
         return load_config(seed if seed.exists() else SHIPPED_DEFAULT)
 
+    def seed_config(self, name: str = "default") -> ScoringConfig:
+        """The model's starting point before any approval: its seed file, else the shipped default."""
+        seed = self.root / f"{check_name(name)}.yaml"
+        return load_config(seed if seed.exists() else SHIPPED_DEFAULT)
+
     def audit(self) -> list[dict]:
         """Every audit entry, oldest first."""
         path = self.root / "audit.jsonl"

@@ -7,6 +7,8 @@ resets and downloads that same draft. Every number comes from ``scoring``.
 
 from __future__ import annotations
 
+import contextlib
+
 import pandas as pd
 import streamlit as st
 
@@ -67,7 +69,8 @@ def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
 def _section(view, key: str) -> None:
     """The tables and charts under the band chart, one at a time (the choice survives reruns)."""
     kept = st.session_state.setdefault(session.KEPT, {})
-    tabs = st.tabs(SECTIONS, default=kept.get(key, SECTIONS[0]), key=key, on_change="rerun")
+    session.seed(key, kept.get(key, SECTIONS[0]))
+    tabs = st.tabs(SECTIONS, key=key, on_change="rerun")
     for label, tab in zip(SECTIONS, tabs):
         if tab.open is False:
             continue
@@ -128,10 +131,14 @@ def results(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[fl
         return
     draft_features = data.segment_view(ctx.db, draft_features, ctx.segment_column, ctx.segment_value)
     features = data.segment_view(ctx.db, features, ctx.segment_column, ctx.segment_value)
-    approved = data.approved_view(ctx.db, features, ctx.approved, ctx.segment_value, sql_target,
-                                  capacity_per_month)
-    view = calibration_view(draft, ctx.approved, draft_features, sql_target, capacity_per_month,
-                            approved_view=approved)
+    first = data.first_scoring()
+    with (st.spinner("First start: preparing leadcal's compiled scoring loops (about 10 s the first time after "
+                     "installing, a second after that)...", show_time=True) if first else contextlib.nullcontext()):
+        approved = data.approved_view(ctx.db, features, ctx.approved, ctx.segment_value, sql_target,
+                                      capacity_per_month)
+        view = calibration_view(draft, ctx.approved, draft_features, sql_target, capacity_per_month,
+                                approved_view=approved)
+    data.scored_once()
     _kpis(view, ctx.approved_ref, sql_target)
     if not draft_features.point_in_time:
         st.info("This data has no creation times, so leads are not scored at a point in time: every recorded "
@@ -172,7 +179,7 @@ def draft_actions(ctx: data.Context, draft: ScoringConfig | None) -> None:
             st.rerun()
     if c2.button("Reset to approved", key="reset", help="Start over from the approved model; unsaved changes "
                                                         "are lost."):
-        session.seed_from(ctx.approved, ctx.approved_ref)
+        session.seed_from(ctx.approved, ctx.approved_ref, approved=True)
         st.rerun()
     if draft is not None:
         st.download_button("Download draft YAML", data.yaml_of(draft), file_name=f"{draft.name}-draft.yaml",

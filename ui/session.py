@@ -57,6 +57,8 @@ class DraftState:
     differences from it."""
     base_ref: str | None = None
     """Where the draft started: ``NAME@VERSION``, or e.g. 'shipped default'."""
+    follows_approved: bool = False
+    """The draft started from the approved model: while unchanged, it follows a new champion."""
     seeded: dict | None = None
     """The draft as this generation's controls were seeded (their ranges come from it)."""
     generation: int = 0
@@ -91,11 +93,12 @@ def state() -> DraftState:
     return current
 
 
-def seed_from(config: ScoringConfig, ref: str | None, *, keep_base: bool = False) -> None:
+def seed_from(config: ScoringConfig, ref: str | None, *, keep_base: bool = False,
+              approved: bool = False) -> None:
     """Make ``config`` the draft and re-seed every control from it.
 
     ``keep_base``: the draft changes but its starting point (and so "unsaved changes") does
-    not, e.g. when a suggestion is applied.
+    not, e.g. when a suggestion is applied. ``approved``: ``config`` is the approved model.
     """
     s = state()
     s.data = config_to_dict(config)
@@ -103,14 +106,17 @@ def seed_from(config: ScoringConfig, ref: str | None, *, keep_base: bool = False
     if not keep_base:
         s.base_yaml = dump_config(config)
         s.base_ref = ref
+        s.follows_approved = approved
     s.generation += 1
     s.problems = []
 
 
 def reseed_if_needed(approved: ScoringConfig, approved_ref: str) -> None:
-    """Seed the draft from the approved model when nothing has been seeded yet."""
-    if state().data is None:
-        seed_from(approved, approved_ref)
+    """Seed the draft from the approved model when nothing is seeded yet, or when an unchanged
+    draft of the previous approved model meets a new champion."""
+    s = state()
+    if s.data is None or (s.follows_approved and s.base_ref != approved_ref and not is_dirty()):
+        seed_from(approved, approved_ref, approved=True)
 
 
 def draft_config() -> ScoringConfig | None:
@@ -152,6 +158,7 @@ def mark_saved(config: ScoringConfig, ref: str) -> None:
     s = state()
     s.base_yaml = dump_config(config)
     s.base_ref = ref
+    s.follows_approved = False
 
 
 def switch(db: str, model: str, config: ScoringConfig | None = None, ref: str | None = None) -> None:

@@ -63,9 +63,6 @@ class DraftState:
     """The draft as this generation's controls were seeded (their ranges come from it)."""
     generation: int = 0
     """Part of every control's key; bumped on every re-seed so widgets start from the new draft."""
-    epoch: int = 0
-    """Part of the sidebar's keys; bumped whenever the database or model is set by other means than
-    its own widget, so the sidebar shows what is in use."""
     pending: Pending | None = None
     problems: list[str] = field(default_factory=list)
     """Why the draft is invalid (set by the controls); empty when it is valid."""
@@ -166,7 +163,6 @@ def switch(db: str, model: str, config: ScoringConfig | None = None, ref: str | 
     s = state()
     s.db, s.model = db, model
     s.pending = None
-    s.epoch += 1
     if config is None:
         s.data, s.seeded, s.base_yaml, s.base_ref = None, None, None, None
         s.generation += 1
@@ -180,8 +176,7 @@ def request(what: str, db: str, model: str, config: ScoringConfig | None = None,
     if is_dirty():
         s = state()
         s.pending = Pending(what, db, model, dump_config(config) if config is not None else None, ref)
-        s.epoch += 1  # the sidebar goes on showing what is in use until the user confirms
-        return False
+        return False  # the sidebar goes on showing what is in use until the user confirms
     switch(db, model, config, ref)
     return True
 
@@ -227,10 +222,15 @@ def seed(key: str, value: Any) -> str:
     return key
 
 
+def _keep(key: str) -> None:
+    st.session_state.setdefault(KEPT, {})[key] = st.session_state.get(key)
+
+
 def kept(widget: Callable[..., Any], key: str, default: Any, **kwargs: Any) -> Any:
-    """A page setting that survives page changes: seeded from the kept value, kept after each run."""
+    """A setting that survives page changes: the widget always shows the kept value (a widget drawn on
+    every page, like the sidebar's, is a new widget on each page); a change is kept by its callback."""
     store = st.session_state.setdefault(KEPT, {})
-    seed(key, store.get(key, default))
-    value = widget(key=key, **kwargs)
+    st.session_state[key] = store.get(key, default)
+    value = widget(key=key, on_change=_keep, args=(key,), **kwargs)
     store[key] = value
     return value

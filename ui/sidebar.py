@@ -101,11 +101,13 @@ def _sources(s: session.DraftState) -> str:
     if not s.model or s.model not in models:
         s.model = _default_model(s.db, models)
     st.subheader("Data source")
-    key = session.seed(f"sidebar{s.epoch}:db", s.db)
-    st.text_input("DuckDB file", key=key, on_change=_on_db_changed, args=(key,),
+    # controlled widgets: they show the session's database and model on every page (a sidebar widget
+    # is a new widget on each page); a change goes through the callbacks, which may ask first
+    st.session_state["sidebar_db"] = s.db
+    st.text_input("DuckDB file", key="sidebar_db", on_change=_on_db_changed, args=("sidebar_db",),
                   help="Opened read-only. Set LEADCAL_DB to change the default.")
-    key = session.seed(f"sidebar{s.epoch}:model", s.model)
-    st.selectbox("Model", models, key=key, on_change=_on_model_changed, args=(key,),
+    st.session_state["sidebar_model"] = s.model
+    st.selectbox("Model", models, key="sidebar_model", on_change=_on_model_changed, args=("sidebar_model",),
                  help="Its champion (latest approved version) is the approved model.")
     return s.model
 

@@ -61,15 +61,18 @@ except (SourceError, ConfigError, ValueError) as exc:
     st.stop()
 features = data.segment_view(ctx.db, features, ctx.segment_column, ctx.segment_value)
 
-tabs = st.tabs(["Attributes", "Suggested points", "Decay", "Thresholds", "Calibration"])
-with tabs[0]:
-    view.attributes_tab(attribute_table(draft, features, min_leads=int(min_leads), leakage_iv=float(leakage_iv),
-                                        extra_columns=extra), float(leakage_iv))
-with tabs[1]:
-    view.suggestion_tab(ctx.db, features, draft, ctx.approved, ctx.approved_ref, ctx.segment_value, float(share))
-with tabs[2]:
-    view.decay_tab(ctx.db, features, draft, ctx.segment_value, float(share))
-with tabs[3]:
-    view.thresholds_tab(features, draft)
-with tabs[4]:
-    view.calibration_tab(features, draft, float(share))
+TABS = ["Attributes", "Suggested points", "Decay", "Thresholds", "Calibration"]
+for label, tab in session.kept_tabs(TABS, "attributes_tab"):  # only the open tab runs; it stays open
+    with tab:
+        if label == "Attributes":
+            view.attributes_tab(attribute_table(draft, features, min_leads=int(min_leads),
+                                                leakage_iv=float(leakage_iv), extra_columns=extra), float(leakage_iv))
+        elif label == "Suggested points":
+            view.suggestion_tab(ctx.db, features, draft, ctx.approved, ctx.approved_ref, ctx.segment_value,
+                                float(share))
+        elif label == "Decay":
+            view.decay_tab(ctx.db, features, draft, ctx.segment_value, float(share))
+        elif label == "Thresholds":
+            view.thresholds_tab(features, draft)
+        else:
+            view.calibration_tab(features, draft, float(share))

@@ -517,6 +517,7 @@ def test_attributes_page_shows_the_suggestion_and_applies_it_on_request(demo, su
     monkeypatch.setenv("LEADCAL_DB", str(path))
     monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
     at = AppTest.from_file(str(ROOT / "pages" / "attributes.py"), default_timeout=120)
+    at.session_state["attributes_tab"] = "Suggested points"  # only the open tab runs
     at.run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}

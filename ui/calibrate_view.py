@@ -68,13 +68,7 @@ def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
 
 def _section(view, key: str) -> None:
     """The tables and charts under the band chart, one at a time (the choice survives reruns)."""
-    kept = st.session_state.setdefault(session.KEPT, {})
-    session.seed(key, kept.get(key, SECTIONS[0]))
-    tabs = st.tabs(SECTIONS, key=key, on_change="rerun")
-    for label, tab in zip(SECTIONS, tabs):
-        if tab.open is False:
-            continue
-        kept[key] = label
+    for label, tab in session.kept_tabs(SECTIONS, key):
         with tab:
             _draw(label, view)
 

@@ -234,3 +234,20 @@ def kept(widget: Callable[..., Any], key: str, default: Any, **kwargs: Any) -> A
     value = widget(key=key, on_change=_keep, args=(key,), **kwargs)
     store[key] = value
     return value
+
+
+def kept_tabs(labels: list[str], key: str) -> list:
+    """Tabs that stay on the open tab across reruns and page changes; only the open one runs.
+
+    Returns ``(label, container)`` pairs of the open tab only (a widget inside a hidden tab
+    costs nothing and cannot jump the view back to the first tab).
+    """
+    store = st.session_state.setdefault(KEPT, {})
+    seed(key, store.get(key, labels[0]))
+    tabs = st.tabs(labels, key=key, on_change="rerun")
+    shown = []
+    for label, tab in zip(labels, tabs):
+        if tab.open is not False:
+            store[key] = label
+            shown.append((label, tab))
+    return shown

@@ -65,8 +65,7 @@ def _on_db_changed(key: str) -> None:
     s = session.state()
     if not db or db == s.db:
         return
-    models = sorted(set(data.store().models()) | {"default"})
-    session.request(f"open the database {db}", db, _default_model(db, models))
+    session.request(f"open the database {db}", db, s.model)  # the model picked stays picked
 
 
 def _on_model_changed(key: str) -> None:

@@ -57,6 +57,8 @@ def server(tmp_path_factory, browser):
     base = tmp_path_factory.mktemp("e2e")
     db = base / "demo.duckdb"
     generate(db, leads=20_000, seed=5)
+    small = base / "small.duckdb"  # a second database to switch to
+    generate(small, leads=3_000, seed=3)
     store = base / "store"
     port = _free_port()
     log = open(base / "server.log", "w+")
@@ -76,23 +78,70 @@ def server(tmp_path_factory, browser):
     else:
         proc.terminate()
         pytest.fail("the Streamlit server did not start within 60 s:\n" + Path(log.name).read_text())
-    yield {"url": url, "db": db, "store": store, "log": Path(log.name)}
+    yield {"url": url, "db": db, "small": small, "store": store, "log": Path(log.name), "base": base}
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
+
+
+STREAMLIT_PROBE = "/_stcore/"
+"""Opened at a page's own URL, Streamlit's frontend first asks for ``<page>/_stcore/health`` and
+``host-config`` (404) before the app's root (streamlit/streamlit#7074): its own, not the app's."""
+
+
+class BrowserLog:
+    """Console errors, uncaught page errors and requests that leave the machine, for one page."""
+
+    def __init__(self, page, base_url: str):
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.probes: list[str] = []
+        self._base = base_url
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("request", self._request)
+        page.on("response", self._response)
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def _request(self, request) -> None:
+        url = request.url
+        if not (url.startswith(self._base) or url.startswith(("data:", "blob:", "about:"))):
+            self.outside.append(url)
+
+    def _response(self, response) -> None:
+        if response.status == 404 and STREAMLIT_PROBE in response.url:
+            self.probes.append(response.url)
+
+    def app_errors(self) -> list[str]:
+        """Console errors, leaving out the 404s of Streamlit's own probe when a page URL was opened."""
+        probes = len(self.probes)
+        return [e for e in self.errors if not (probes and "404" in e and "Failed to load resource" in e)]
 
 
 @pytest.fixture
 def page(browser, server):
     context = browser.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
     pg = context.new_page()
+    pg.log = BrowserLog(pg, server["url"])
     yield pg
     context.close()
 
 
 def shot(page, name: str) -> Path:
-    """A full-page screenshot for people to look at (git-ignored)."""
+    """A screenshot of the whole page for people to look at (git-ignored).
+
+    Streamlit scrolls inside its main area, so the window is made as tall as that area first.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                           " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    page.set_viewport_size({"width": size["width"], "height": min(max(size["height"], height + 40), 8000)})
+    page.wait_for_timeout(800)
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path

@@ -10,7 +10,7 @@ from ui.text import plain
 ctx = sidebar.render()
 store = ctx.store
 st.title("Approved configs")
-st.caption(f"Store `{plain(store.root)}`. Versions are never edited or deleted; the latest approved version of a "
+st.caption(f"Store {plain(store.root)}. Versions are never edited or deleted; the latest approved version of a "
            f"model is its champion. Approval needs sign-off from: {plain(', '.join(store.required_roles))}.")
 
 refs = [v.ref for m in store.models() for v in reversed(store.versions(m))]

@@ -75,7 +75,7 @@ def _confirm(ctx: data.Context, pending: PendingApproval) -> None:
     name, version = parse_ref(pending.ref)
     st.markdown(f"### Approve **{plain(pending.ref)}**?")
     label, champion = champion_label(ctx.store, name)
-    changes = config_diff(champion, ctx.store.load(name, version))
+    changes = [c for c in config_diff(champion, ctx.store.load(name, version)) if c["what"] != "name"]
     if changes:
         st.markdown(f"What changes from the champion (**{plain(label)}**), rule by rule:")
         st.dataframe(pd.DataFrame(changes).astype(str), hide_index=True, width="stretch", key="confirm_diff")
@@ -87,7 +87,7 @@ def _confirm(ctx: data.Context, pending: PendingApproval) -> None:
     st.markdown("**Rationale**")
     st.text(pending.rationale)
     st.caption(f"Approvals are final. The approval records the calibration of {pending.ref} on "
-               f"`{plain(ctx.db.name)}` ({plain(ctx.db)}).")
+               f"{plain(ctx.db)}.")
     c1, c2 = st.columns(2)
     if c1.button(f"Approve {pending.ref}", type="primary", key="confirm_approve"):
         try:

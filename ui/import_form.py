@@ -16,6 +16,7 @@ from scoring.importer import (Inspection, column_rows, drop_unset, format_types,
 from scoring.store import ConfigStore, StoreError
 
 from . import session
+from .text import plain
 
 NONE = "(none)"
 ROLE_HELP = {"leads": "one row per lead", "events": "one row per event: lead id, type, time",
@@ -129,7 +130,7 @@ def mapping_editor(ins: Inspection, data: dict, sig: str) -> None:
 def import_report(done: dict) -> None:
     """What was imported: tables, outcome, notes, findings, column names."""
     report = done["report"]
-    st.success(f"Imported into `{done['db']}`: " + ", ".join(f"{t['table']} ({t['rows']:,} rows)"
+    st.success(f"Imported into {plain(done['db'])}: " + ", ".join(f"{plain(t['table'])} ({t['rows']:,} rows)"
                                                             for t in report["tables"]))
     if not report["point_in_time"]:
         st.info("This data has no creation times, so leads are not scored at a point in time: every recorded "
@@ -163,8 +164,8 @@ def starter_section(store: ConfigStore, done: dict) -> None:
             st.error(str(exc))
         else:
             st.session_state["import_saved"] = {"model": version.name, "ref": version.ref}
-            st.success(f"Saved {version.ref} in `{store.root}`" + (
-                f"; it is also the model's starting point (`{seed.name}`) until a version is approved."
+            st.success(f"Saved {version.ref} in {plain(store.root)}" + (
+                f"; it is also the model's starting point ({plain(seed.name)}) until a version is approved."
                 if seed else "."))
     saved = st.session_state.get("import_saved")
     if not saved:

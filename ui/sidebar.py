@@ -175,7 +175,7 @@ def render(require_data: bool = True) -> data.Context:
             with st.expander(f"{s_['findings']} data-quality finding(s)"):
                 for message in features.quality.messages():
                     st.caption(plain(message))
-        st.caption(f"Approved model: **{plain(approved_ref)}** · store `{data.store_path()}`")
+        st.caption(f"Approved model: **{plain(approved_ref)}** · store {plain(data.store_path())}")
         _draft_line(approved_ref)
     return data.Context(db=path, store=data.store(), model=model, approved=approved, approved_ref=approved_ref,
                         segment_column=seg_col, segment_value=seg_value)

@@ -73,9 +73,12 @@ def kpis_of(db, config: ScoringConfig) -> dict:
 
 
 def expect_kpis(page, kpis: dict) -> None:
-    expect(metric(page, "AUC")).to_have_text(f"{kpis['auc']:.3f}", timeout=WAIT)
-    expect(metric(page, "MQLs per month")).to_have_text(f"{kpis['mql_per_month']:,.0f}", timeout=WAIT)
-    expect(metric(page, "MQL conversion")).to_have_text(f"{100 * kpis['mql']['rate']:.1f}%", timeout=WAIT)
+    """The KPIs on screen are ``kpis`` ('-' where there is no figure)."""
+    shown = lambda v, fmt: "-" if v is None else format(v, fmt)  # noqa: E731
+    rate = kpis["mql"]["rate"]
+    expect(metric(page, "AUC")).to_have_text(shown(kpis["auc"], ".3f"), timeout=WAIT)
+    expect(metric(page, "MQLs per month")).to_have_text(shown(kpis["mql_per_month"], ",.0f"), timeout=WAIT)
+    expect(metric(page, "MQL conversion")).to_have_text("-" if rate is None else f"{100 * rate:.1f}%", timeout=WAIT)
 
 
 def dialog(page):

@@ -106,7 +106,7 @@ def test_switch_model_and_database_with_a_changed_draft(page, server):
     expect(_sidebar(page)).to_contain_text("Approved model: other@1")
 
     # another database: typed in the sidebar, the draft unchanged, so it switches at once
-    field = _sidebar(page).get_by_label("DuckDB file", exact=True).and_(page.locator("input"))
+    field = _sidebar(page).get_by_role("textbox", name="DuckDB file", exact=True)
     field.fill(str(server["small"]))
     field.press("Enter")
     settled(page)
@@ -116,7 +116,7 @@ def test_switch_model_and_database_with_a_changed_draft(page, server):
     for title in ("Drift", "Data quality", "Calibrate"):
         nav(page, title)
         expect(_sidebar(page)).to_contain_text("3,000 leads", timeout=WAIT)
-        expect(_sidebar(page).get_by_label("DuckDB file", exact=True).and_(page.locator("input"))).to_have_value(str(server["small"]))
+        expect(_sidebar(page).get_by_role("textbox", name="DuckDB file", exact=True)).to_have_value(str(server["small"]))
     expect_kpis(page, kpis_of(server["small"], other))
     no_exception(page, server)
 
@@ -139,4 +139,46 @@ def test_change_page_and_come_back(page, server):
     expect(page.get_by_label("Sales capacity (leads a month; 0 = not set)")).to_have_value("60")
     expect_kpis(page, kpis_of(server["db"], draft))
     expect(page.get_by_text("more than the sales capacity of 60")).to_be_visible(timeout=WAIT)
+    no_exception(page, server)
+
+
+def test_import_then_calibrate_after_loading_a_version(page, server, tmp_path):
+    from tests.import_fixtures import write_crm
+
+    store = ConfigStore(server["store"])
+    if "loaded" not in store.models():
+        store.save("loaded", _config(**{"name": "loaded", "thresholds.mql": 30.0}), note="to load")
+    page.goto(server["url"])
+    settled(page)
+    select(page, "Saved versions", "loaded@1")
+    page.get_by_role("button", name="Load", exact=True).click()
+    settled(page)
+    assert value_of(thumbs(page, "MQL and SQL thresholds").first) == 30
+    nav(page, "Import data")
+    files = write_crm(tmp_path / "export")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(f) for f in files])
+    settled(page)
+    expect(page.get_by_role("heading", name="Column mapping")).to_be_visible(timeout=WAIT)
+    target = server["base"] / "crm_import.duckdb"
+    page.get_by_role("textbox", name="DuckDB file to write").fill(str(target))
+    page.keyboard.press("Enter")
+    settled(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text(re.compile("Imported into"))).to_be_visible(timeout=WAIT)
+    page.get_by_role("button", name=re.compile(r"^Save starter config to the store as model")).click()
+    settled(page)
+    page.get_by_role("button", name="Calibrate on this data").click()
+    settled(page)
+    # the imported data and its starter model, every control on it, and the way out always there
+    expect(page.get_by_role("heading", name="Calibrate the scoring model")).to_be_visible(timeout=WAIT)
+    expect(metric(page, "AUC")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_role("heading", name="Save, load, reset")).to_be_visible()
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    expect(_sidebar(page).get_by_role("textbox", name="DuckDB file", exact=True)).to_have_value(
+        str(target))
+    starter = store.load("crm_import")
+    mql, sql = thumbs(page, "MQL and SQL thresholds").all()
+    assert (value_of(mql), value_of(sql)) == (starter.thresholds.mql, starter.thresholds.sql)
+    expect_kpis(page, kpis_of(target, starter))
+    shot(page, "calibrate-after-import")
     no_exception(page, server)

@@ -15,7 +15,7 @@ import streamlit as st
 from scoring.calibrate import calibration_view
 from scoring.charts import band_chart, distribution_chart, grid_chart
 from scoring.config import ConfigError, ScoringConfig
-from scoring.glossary import HELP
+from scoring.glossary import HELP, glossary
 from scoring.source import SourceError
 from scoring.store import StoreError, parse_ref
 
@@ -143,6 +143,13 @@ def results(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[fl
                                approved_label=f"approved ({ctx.approved_ref})"),
                     width="stretch", key="band_chart")
     _section(view, "calibrate_section")
+    glossary_expander()
+
+
+def glossary_expander() -> None:
+    """Every figure and column in one sentence each, in the meeting's words."""
+    with st.expander("What the figures mean (glossary)"):
+        st.markdown("\n".join(f"- **{plain(term)}**: {plain(text)}" for term, text in glossary()))
 
 
 def draft_actions(ctx: data.Context, draft: ScoringConfig | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -49,6 +50,41 @@ def browser():
         b.close()
 
 
+@contextlib.contextmanager
+def start_app(env: dict, log_path: Path, *args: str, address: str = "127.0.0.1", wait: bool = True):
+    """`streamlit run app.py` on a free port (extra command-line ``args``), stopped afterwards.
+
+    Yields ``(url, process)``; ``url`` uses 127.0.0.1 whatever the bind address.
+    """
+    port = _free_port()
+    log = open(log_path, "w+")
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false", *args]
+    if address is not None:
+        command += ["--server.address", address]
+    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while wait and time.time() < deadline:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            if wait:
+                pytest.fail("the Streamlit server did not start within 60 s:\n" + log_path.read_text())
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, browser):
     """`streamlit run app.py` on a free local port with its own demo data and store."""
@@ -60,28 +96,10 @@ def server(tmp_path_factory, browser):
     small = base / "small.duckdb"  # a second database to switch to
     generate(small, leads=3_000, seed=3)
     store = base / "store"
-    port = _free_port()
-    log = open(base / "server.log", "w+")
-    env = {**os.environ, "LEADCAL_DB": str(db), "LEADCAL_STORE": str(store), "LEADCAL_USER": "e2e"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("the Streamlit server did not start within 60 s:\n" + Path(log.name).read_text())
-    yield {"url": url, "db": db, "small": small, "store": store, "log": Path(log.name), "base": base}
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    env = {"LEADCAL_DB": str(db), "LEADCAL_STORE": str(store), "LEADCAL_USER": "e2e"}
+    log = base / "server.log"
+    with start_app(env, log) as (url, _):
+        yield {"url": url, "db": db, "small": small, "store": store, "log": log, "base": base}
 
 
 STREAMLIT_PROBE = "/_stcore/"

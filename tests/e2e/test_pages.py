@@ -148,3 +148,21 @@ def test_html_report_in_chromium(page, server, browser, tmp_path):
     assert title and title["x"] >= chart_box["x"]
     report.screenshot(path=str(ROOT / "tests" / "artifacts" / "report.png"), full_page=True)
     report.context.close()
+
+
+def test_first_start_shows_what_it_is_doing(browser, server, tmp_path):
+    """A fresh install compiles the scoring loops (about 10 s): the page says so while it waits."""
+    from .conftest import start_app
+
+    env = {"LEADCAL_DB": str(server["small"]), "LEADCAL_STORE": str(tmp_path / "store"),
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba")}  # an empty compile cache, as after installing
+    with start_app(env, tmp_path / "server.log") as (url, _):
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        page.goto(url)
+        waiting = page.get_by_text(re.compile("preparing leadcal's compiled scoring loops"))
+        expect(waiting).to_be_visible(timeout=WAIT)
+        expect(page.get_by_text(re.compile(r"\(\d+(\.\d+)?\s*s(econds)?\)|\d+s"))).to_be_visible(timeout=WAIT)
+        page.screenshot(path=str(ROOT / "tests" / "artifacts" / "first-start.png"))
+        expect(metric(page, "AUC")).to_be_visible(timeout=120_000)
+        expect(waiting).to_have_count(0)
+        page.context.close()

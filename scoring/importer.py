@@ -673,12 +673,14 @@ def _check_target(target: Path, inputs: list[Path]) -> None:
             f"has unsaved changes in {wal.name} (another program has it open or crashed); open and close it "
             "with DuckDB first, then import again"])
     if target.exists():
+        from .source import SourceError, connect_read_only
+
         try:
-            duckdb.connect(str(target), read_only=True).close()
-        except duckdb.Error as exc:
+            connect_read_only(target).close()  # hardened: a file of another kind never triggers a download
+        except (duckdb.Error, SourceError) as exc:
+            why = "; ".join(getattr(exc, "problems", None) or [str(exc).splitlines()[0]])
             raise DataImportError(str(target), [
-                f"exists and is not a readable DuckDB database ({str(exc).splitlines()[0]}); choose another --db"
-            ]) from None
+                f"exists and is not a readable DuckDB database ({why}); choose another --db"]) from None
 
 
 def _unlink(path: Path) -> None:
@@ -872,7 +874,9 @@ def _metadata(con, plan: Plan, mapping: ImportMapping, report: dict, starter: st
 
 def last_import(db: str | Path) -> dict | None:
     """The latest import recorded in a database (mapping, report, starter YAML), or None."""
-    con = duckdb.connect(str(db), read_only=True)
+    from .source import connect_read_only
+
+    con = connect_read_only(db)  # a database from elsewhere: DuckDB's hardening for untrusted files
     try:
         tables, _, last = _existing(con)
         if IMPORT_TABLE not in tables:

@@ -61,6 +61,7 @@ def select(page, label: str, option: str, where=None) -> None:
     """Pick an option of a select box found by its label."""
     scope = where if where is not None else page
     scope.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.keyboard.type(option)  # long lists show only the options in view: type to find it
     page.get_by_role("option", name=option, exact=True).click()
     settled(page)
 

@@ -126,7 +126,7 @@ def test_change_page_and_come_back(page, server):
     settled(page)
     press(page, thumbs(page, "MQL and SQL thresholds").first, "ArrowRight", 5)  # MQL 45
     press(page, thumbs(page, "trial_signup: points"), "ArrowLeft", 3)          # 15 -> 12
-    page.get_by_text("Meeting settings").click()
+    page.get_by_text("Meeting settings", exact=True).click()
     page.get_by_label("Sales capacity (leads a month; 0 = not set)").fill("60")
     page.keyboard.press("Enter")
     settled(page)

@@ -54,7 +54,9 @@ def test_every_page_and_section_without_console_errors(page, server):
             page.get_by_text("Compare decay options").click()
             settled(page)
             expect(page.get_by_role("tab", name="Decay")).to_have_attribute("aria-selected", "true", timeout=WAIT)
-            expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=WAIT)
+            expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=240_000)  # eleven refits
+            settled(page)
+            expect(page.get_by_role("tab", name="Decay")).to_have_attribute("aria-selected", "true")
             _tab(page, "Attributes")
         shot(page, f"page-{title.lower().replace(' ', '-')}")
         no_exception(page, server)

@@ -3,6 +3,7 @@ across page changes, database and model switches, and unsaved changes."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -182,14 +183,14 @@ def test_switching_model_without_changes_switches_at_once(app, dbs):
 
 def test_database_typed_in_the_sidebar_is_used_on_every_page(app, dbs):
     big, small = dbs
-    _sidebar(app, "text_input", "db").input(str(small))
+    _sidebar(app, "selectbox", "db").set_value(os.path.realpath(small))
     _run(app)
     assert "3,000" in " ".join(m.value for m in app.sidebar.markdown)
     _assert_screen_is_what_is_scored(app, small, load_config(DEFAULT_CONFIG))
     for page in ("pages/drift.py", "pages/data_quality.py", "pages/calibrate.py"):
         app.switch_page(page)
         _run(app)
-        assert _sidebar(app, "text_input", "db").value == str(small)
+        assert _sidebar(app, "selectbox", "db").value == os.path.realpath(small)
         assert "3,000" in " ".join(m.value for m in app.sidebar.markdown), page
     _assert_screen_is_what_is_scored(app, small, load_config(DEFAULT_CONFIG))
 
@@ -197,9 +198,9 @@ def test_database_typed_in_the_sidebar_is_used_on_every_page(app, dbs):
 def test_switching_database_with_a_changed_draft_asks_first(app, dbs):
     big, small = dbs
     _change_the_draft(app)
-    _sidebar(app, "text_input", "db").input(str(small))
+    _sidebar(app, "selectbox", "db").set_value(os.path.realpath(small))
     _run(app)
-    assert _sidebar(app, "text_input", "db").value == str(big)  # not switched yet
+    assert _sidebar(app, "selectbox", "db").value == os.path.realpath(big)  # not switched yet
     assert "20,000" in " ".join(m.value for m in app.sidebar.markdown)
     _by_key(app.button, "confirm_switch").click()
     _run(app)

@@ -20,9 +20,10 @@ from scoring.config import ConfigError
 from scoring.diff import config_diff
 from scoring.report import data_fingerprint
 from scoring.source import SourceError
+from scoring.auth import AuthError, User, authenticate
 from scoring.store import SignOff, StoreError, parse_ref
 
-from . import data
+from . import auth, data
 from .text import plain
 
 ROUND = "approval_round"
@@ -104,6 +105,43 @@ def _confirm(ctx: data.Context, pending: PendingApproval) -> None:
         st.rerun()
 
 
+def _signer_fields(user: User | None, role: str, key: str) -> tuple[str, str] | None:
+    """The fields of one required role's sign-off; None when the signed-in user signs it."""
+    if user is None:  # nobody signs in on this machine: the meeting types the names
+        return st.text_input(f"Signed off for {role} by", key=key, placeholder="full name"), ""
+    if user.role == role:
+        st.markdown(f"Signed off for {plain(role)} by **{plain(user.name)}** (you)")
+        return None
+    c1, c2 = st.columns(2)
+    login = c1.text_input(f"Signed off for {role} by (their sign-in name)", key=key)
+    password = c2.text_input(f"Their password ({role})", type="password", key=key + ":password")
+    return login, password
+
+
+def _signoffs(user: User | None, entries: dict[str, tuple[str, str] | None]) -> tuple[SignOff, ...]:
+    """Sign-offs from the form. Signed in, each role is signed by a different person who has that role:
+    the signed-in user for their own, others with their password (rate-limited like a sign-in)."""
+    if user is None:
+        return tuple(SignOff(who.strip(), role) for role, (who, _) in entries.items() if who.strip())
+    people, seen = [], {user.login} if user.role in entries else set()
+    for role, entry in entries.items():
+        if entry is None:
+            people.append(SignOff(user.name, role))
+            continue
+        login, password = entry
+        if not login.strip():
+            continue  # check_approvable names the missing role
+        signer = authenticate(auth.users(), login, password, auth.client())
+        if signer.role != role:
+            raise AuthError(f"{signer.name} signs in as {signer.role}, not {role}: a person signs only for "
+                            "their own role")
+        if signer.login in seen:
+            raise AuthError(f"{signer.name} already signs this approval: each role needs a different person")
+        seen.add(signer.login)
+        people.append(SignOff(signer.name, role))
+    return tuple(people)
+
+
 def approval_section(ctx: data.Context, refs: list[str]) -> None:
     """Pick a draft version, fill its sign-offs and rationale, confirm in a dialog."""
     store = ctx.store
@@ -115,6 +153,10 @@ def approval_section(ctx: data.Context, refs: list[str]) -> None:
     if not drafts:
         st.caption("Every saved version is approved. Save a new version on the Calibrate page to change the model.")
         return
+    user = ctx.user
+    if user is not None and not user.can_edit:
+        st.info(f"You are signed in as a viewer ({plain(user.name)}): viewers see every version but cannot approve.")
+        return
     n = _round()
     pick = st.selectbox("Version to approve", drafts, index=None, placeholder="Pick the version to approve",
                         key=f"approve_pick:{n}", help="Only versions not yet approved are listed.")
@@ -123,17 +165,16 @@ def approval_section(ctx: data.Context, refs: list[str]) -> None:
         return
     with st.form(f"approve_form:{n}:{pick}"):
         st.markdown(f"#### Approve {plain(pick)}")
-        names = {role: st.text_input(f"Signed off for {role} by", key=f"approve:{n}:{pick}:{role}",
-                                     placeholder="full name") for role in store.required_roles}
+        entries = {role: _signer_fields(user, role, f"approve:{n}:{pick}:{role}") for role in store.required_roles}
         rationale = st.text_area("Rationale", key=f"approve:{n}:{pick}:rationale",
                                  placeholder="Why this version, in a sentence")
         submitted = st.form_submit_button(f"Approve {pick}...", type="primary")
     if submitted:
         name, version = parse_ref(pick)
-        people = tuple(SignOff(who.strip(), role) for role, who in names.items() if who.strip())
         try:
+            people = _signoffs(user, entries)
             store.check_approvable(name, version, list(people), rationale)
-        except StoreError as exc:
+        except (StoreError, AuthError) as exc:
             st.error(plain(exc))
         else:
             st.session_state[PENDING] = PendingApproval(pick, people, rationale.strip())

@@ -101,8 +101,9 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
                  help="Fills the Calibrate page's controls with the suggested points; nothing is saved."):
         session.apply_to_draft(suggestion.config, "The suggested points are now the draft on the Calibrate page. "
                                "Nothing is saved until you save it there.")
-    c2.download_button("Download suggestion YAML", data.yaml_of(suggestion.config),
-                       file_name=f"{draft.name}-suggested.yaml", mime="text/yaml", key="download_suggestion")
+    text = data.yaml_of(suggestion.config)
+    c2.download_button("Download suggestion YAML", lambda: text, file_name=f"{draft.name}-suggested.yaml",
+                       mime="text/yaml", key="download_suggestion", on_click="ignore")
 
 
 def decay_tab(db: Path, features: Features, draft: ScoringConfig, segment: str | None, share: float) -> None:

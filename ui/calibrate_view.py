@@ -19,7 +19,7 @@ from scoring.glossary import HELP, glossary
 from scoring.source import SourceError
 from scoring.store import StoreError, parse_ref
 
-from . import data, session
+from . import auth, data, session
 from .kpi_metrics import metric, pct
 from .text import plain
 
@@ -160,8 +160,12 @@ def draft_actions(ctx: data.Context, draft: ScoringConfig | None) -> None:
                f"The approved model here is {plain(ctx.approved_ref)}.")
     name = session.kept(st.text_input, f"save_name:{ctx.model}", ctx.model, label="Model name")
     note = session.kept(st.text_area, "save_note", "", label="Note", placeholder="What changed and why")
-    if st.button("Save draft", type="primary", key="save", disabled=draft is None):
+    editor = auth.may_edit(ctx.user)
+    if st.button("Save draft", type="primary", key="save", disabled=draft is None or not editor,
+                 help=None if editor else "Viewers cannot save."):
         _save(ctx, draft, name, note)
+    if not editor:
+        st.caption("You are signed in as a viewer: you can try changes here, but not save them.")
     message = st.session_state.pop("save_message", None)
     if message:
         (st.success if message[0] == "ok" else st.info)(message[1])
@@ -183,8 +187,9 @@ def draft_actions(ctx: data.Context, draft: ScoringConfig | None) -> None:
         session.seed_from(ctx.approved, ctx.approved_ref, approved=True)
         st.rerun()
     if draft is not None:
-        st.download_button("Download draft YAML", data.yaml_of(draft), file_name=f"{draft.name}-draft.yaml",
-                           mime="text/yaml", key="download")
+        text = data.yaml_of(draft)  # made when clicked: no file is served (or left behind) per slider move
+        st.download_button("Download draft YAML", lambda: text, file_name=f"{draft.name}-draft.yaml",
+                           mime="text/yaml", key="download", on_click="ignore")
 
 
 def _save(ctx: data.Context, draft: ScoringConfig, name: str, note: str) -> None:
@@ -195,7 +200,9 @@ def _save(ctx: data.Context, draft: ScoringConfig, name: str, note: str) -> None
             session.mark_saved(draft, same.ref)
             st.session_state["save_message"] = ("same", f"Nothing saved: the draft is the same as {same.ref}.")
             st.rerun()
-        version = ctx.store.save(name, draft, note=note, parent=session.state().parent)
+        if not auth.may_edit(ctx.user):
+            raise StoreError("viewers cannot save")
+        version = ctx.store.save(name, draft, author=auth.author(ctx.user), note=note, parent=session.state().parent)
     except (StoreError, OSError) as exc:
         st.error(plain(exc))
         return

@@ -15,7 +15,7 @@ from scoring.export import render_export
 from scoring.export_sql import DIALECTS
 from scoring.store import ConfigStore, parse_ref
 
-from . import data
+from . import auth, data
 from .approval import champion_label
 from .text import plain
 
@@ -85,7 +85,7 @@ def _deferred(ctx: data.Context, name: str, version: int, fmt: str, dialect: str
     """The export's text, made when the button is clicked, and the click logged."""
     def make() -> str:
         text = render_export(ctx.store, name, version, fmt, dialect, str(ctx.db))
-        ctx.store.log("export", model=name, version=version, format=fmt,
+        ctx.store.log("export", model=name, version=version, format=fmt, by=auth.author(ctx.user),
                       dialect=dialect if fmt == "sql" else None, out="download")
         return text
     return make

@@ -29,9 +29,14 @@ from scoring.features import (
     union_spec,
 )
 from scoring.source import SourceError, check_database_file, open_source
+from scoring.auth import User
 from scoring.store import ConfigStore, default_store
 
-DEMO_DB = Path("data/demo.duckdb")
+def demo_db() -> Path:
+    """Where the demo database is generated on first start: ``<data folder>/demo.duckdb``."""
+    from scoring.folders import data_dir
+
+    return data_dir() / "demo.duckdb"
 
 
 def database_path() -> Path:
@@ -63,7 +68,7 @@ def store_path() -> Path:
 
 def ensure_demo(path: Path) -> None:
     """Generate the demo database on first start, with a visible progress message."""
-    if path.exists() or path.resolve() != DEMO_DB.resolve():
+    if path.exists() or path.resolve() != demo_db().resolve():
         return
     from scoring.demo import generate
 
@@ -166,6 +171,8 @@ class Context:
     """``NAME@VERSION`` of the champion, or 'shipped default' before any approval."""
     segment_column: str | None
     segment_value: str | None
+    user: "User | None" = None
+    """Who is signed in (None when the app is not shared and nobody signs in)."""
 
 
 def config_key(config: ScoringConfig) -> str:

@@ -153,8 +153,9 @@ def starter_section(store: ConfigStore, done: dict) -> None:
     st.caption("Every rule at 0 points: categorical values and numeric bins (at the quartiles) from your data, "
                "each activity column and event type as an engagement rule. Calibrate it on the Calibrate page.")
     st.code(done["yaml"], language="yaml")
-    st.download_button("Download the starter config", done["yaml"], file_name=f"{done['model']}.yaml",
-                       mime="text/yaml", key="starter_download")
+    starter = done["yaml"]
+    st.download_button("Download the starter config", lambda: starter, file_name=f"{done['model']}.yaml",
+                       mime="text/yaml", key="starter_download", on_click="ignore")
     name = st.text_input("Model name in the store", value=done["model"], key="starter_name")
     if st.button(f"Save starter config to the store as model {name}", key="starter_save"):
         try:

@@ -76,9 +76,10 @@ class DraftState:
 
 
 def _initial_db() -> str:
+    """``$LEADCAL_DB`` (the admin's choice), else the demo, as an absolute path."""
     from . import data
 
-    return os.environ.get("LEADCAL_DB") or str(data.DEMO_DB)
+    return os.path.realpath(os.environ.get("LEADCAL_DB") or str(data.demo_db()))
 
 
 def state() -> DraftState:

@@ -17,7 +17,11 @@ from scoring.report import data_summary
 from scoring.source import SourceError
 from scoring.store import StoreError
 
-from . import data, session
+from pathlib import Path
+
+from scoring import folders
+
+from . import auth, data, session
 from .text import plain
 
 ALL = "All leads"
@@ -60,12 +64,17 @@ def _default_model(path_text: str, models: list[str]) -> str:
 
 
 def _on_db_changed(key: str) -> None:
-    """The database typed in the sidebar: switch (re-seeding the draft) or ask first."""
-    db = (st.session_state.get(key) or "").strip()
+    """The database picked in the sidebar: switch (re-seeding the draft) or ask first."""
+    db = st.session_state.get(key) or ""
     s = session.state()
     if not db or db == s.db:
         return
-    session.request(f"open the database {db}", db, s.model)  # the model picked stays picked
+    try:
+        db = str(folders.inside(db))  # from the list, so inside the data folders; checked all the same
+    except folders.FolderError as exc:
+        st.session_state["sidebar_refused"] = str(exc)
+        return
+    session.request(f"open the database {Path(db).name}", db, s.model)  # the model picked stays picked
 
 
 def _on_model_changed(key: str) -> None:
@@ -102,9 +111,16 @@ def _sources(s: session.DraftState) -> str:
     st.subheader("Data source")
     # controlled widgets: they show the session's database and model on every page (a sidebar widget
     # is a new widget on each page); a change goes through the callbacks, which may ask first
+    choices = {str(c.path): c.label for c in folders.databases()}
+    if s.db not in choices:  # the start-up database ($LEADCAL_DB, or the demo before it is generated)
+        choices = {s.db: Path(s.db).name + ("" if Path(s.db).exists() else " (generated on first use)"), **choices}
     st.session_state["sidebar_db"] = s.db
-    st.text_input("DuckDB file", key="sidebar_db", on_change=_on_db_changed, args=("sidebar_db",),
-                  help="Opened read-only. Set LEADCAL_DB to change the default.")
+    st.selectbox("Database", list(choices), format_func=choices.get, key="sidebar_db", on_change=_on_db_changed,
+                 args=("sidebar_db",), help="DuckDB files in the data folders the admin allowed; opened read-only "
+                                            "with DuckDB's protections for files from elsewhere.")
+    refused = st.session_state.pop("sidebar_refused", None)
+    if refused:
+        st.error(plain(refused))
     st.session_state["sidebar_model"] = s.model
     st.selectbox("Model", models, key="sidebar_model", on_change=_on_model_changed, args=("sidebar_model",),
                  help="Its champion (latest approved version) is the approved model.")
@@ -147,8 +163,11 @@ def render(require_data: bool = True) -> data.Context:
         with st.sidebar:
             st.warning(title + "\n\n" + "\n".join(f"- {p}" for p in problems))
         store = data.store()
+        with st.sidebar:
+            auth.sidebar_line(auth.current())
         return data.Context(db=path, store=store, model=model, approved=store.approved_config("default"),
-                            approved_ref="shipped default", segment_column=None, segment_value=None)
+                            approved_ref="shipped default", segment_column=None, segment_value=None,
+                            user=auth.current())
     session.reseed_if_needed(approved, approved_ref)
     seg_col = approved.source.leads.segment
     seg_value = None
@@ -177,5 +196,6 @@ def render(require_data: bool = True) -> data.Context:
                     st.caption(plain(message))
         st.caption(f"Approved model: **{plain(approved_ref)}** · store {plain(data.store_path())}")
         _draft_line(approved_ref)
+        auth.sidebar_line(auth.current())
     return data.Context(db=path, store=data.store(), model=model, approved=approved, approved_ref=approved_ref,
-                        segment_column=seg_col, segment_value=seg_value)
+                        segment_column=seg_col, segment_value=seg_value, user=auth.current())

@@ -96,7 +96,8 @@ def server(tmp_path_factory, browser):
     small = base / "small.duckdb"  # a second database to switch to
     generate(small, leads=3_000, seed=3)
     store = base / "store"
-    env = {"LEADCAL_DB": str(db), "LEADCAL_STORE": str(store), "LEADCAL_USER": "e2e"}
+    env = {"LEADCAL_DB": str(db), "LEADCAL_STORE": str(store), "LEADCAL_USER": "e2e",
+           "LEADCAL_DATA": str(base)}  # leadcal's data folder: the databases, and where imports are written
     log = base / "server.log"
     with start_app(env, log) as (url, _):
         yield {"url": url, "db": db, "small": small, "store": store, "log": log, "base": base}

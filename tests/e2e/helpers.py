@@ -57,12 +57,12 @@ def value_of(locator) -> float:
     return float(locator.input_value())
 
 
-def select(page, label: str, option: str, where=None) -> None:
+def select(page, label: str, option: str, where=None, exact: bool = True) -> None:
     """Pick an option of a select box found by its label."""
     scope = where if where is not None else page
-    scope.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    scope.get_by_role("combobox", name=label, exact=True).click()
     page.keyboard.type(option)  # long lists show only the options in view: type to find it
-    page.get_by_role("option", name=option, exact=True).click()
+    page.get_by_role("option", name=option if exact else re.compile(re.escape(option))).first.click()
     settled(page)
 
 

@@ -105,18 +105,15 @@ def test_switch_model_and_database_with_a_changed_draft(page, server):
     expect_kpis(page, kpis_of(server["db"], other))
     expect(_sidebar(page)).to_contain_text("Approved model: other@1")
 
-    # another database: typed in the sidebar, the draft unchanged, so it switches at once
-    field = _sidebar(page).get_by_role("textbox", name="DuckDB file", exact=True)
-    field.fill(str(server["small"]))
-    field.press("Enter")
-    settled(page)
+    # another database, picked in the sidebar: the draft is unchanged, so it switches at once
+    select(page, "Database", "small.duckdb", where=_sidebar(page), exact=False)
     expect(_sidebar(page)).to_contain_text("3,000 leads", timeout=WAIT)
     expect_kpis(page, kpis_of(server["small"], other))
     # and it stays on every page
     for title in ("Drift", "Data quality", "Calibrate"):
         nav(page, title)
         expect(_sidebar(page)).to_contain_text("3,000 leads", timeout=WAIT)
-        expect(_sidebar(page).get_by_role("textbox", name="DuckDB file", exact=True)).to_have_value(str(server["small"]))
+        expect(_sidebar(page).get_by_role("combobox", name="Database", exact=True)).to_have_value("small.duckdb")
     expect_kpis(page, kpis_of(server["small"], other))
     no_exception(page, server)
 
@@ -159,8 +156,8 @@ def test_import_then_calibrate_after_loading_a_version(page, server, tmp_path):
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(f) for f in files])
     settled(page)
     expect(page.get_by_role("heading", name="Column mapping")).to_be_visible(timeout=WAIT)
-    target = server["base"] / "crm_import.duckdb"
-    page.get_by_role("textbox", name="DuckDB file to write").fill(str(target))
+    target = server["base"] / "crm_import.duckdb"  # leadcal's data folder: imports are written there only
+    page.get_by_role("textbox", name="Name of the database to write").fill("crm_import")
     page.keyboard.press("Enter")
     settled(page)
     page.get_by_role("button", name="Import", exact=True).click()
@@ -174,8 +171,7 @@ def test_import_then_calibrate_after_loading_a_version(page, server, tmp_path):
     expect(metric(page, "AUC")).to_be_visible(timeout=WAIT)
     expect(page.get_by_role("heading", name="Save, load, reset")).to_be_visible()
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-    expect(_sidebar(page).get_by_role("textbox", name="DuckDB file", exact=True)).to_have_value(
-        str(target))
+    expect(_sidebar(page).get_by_role("combobox", name="Database", exact=True)).to_have_value("crm_import.duckdb")
     starter = store.load("crm_import")
     mql, sql = thumbs(page, "MQL and SQL thresholds").all()
     assert (value_of(mql), value_of(sql)) == (starter.thresholds.mql, starter.thresholds.sql)

@@ -24,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import math
 import os
 import re
 import secrets
@@ -208,7 +209,7 @@ def authenticate(users: dict[str, User], login: str, password: str, client: str 
     keys = (f"login:{login.strip().lower()}",) + ((f"client:{client}",) if client else ())
     wait = limiter.wait(*keys)
     if wait > 0:
-        raise AuthError(f"too many failed sign-ins: try again in {int(wait // 60) + 1} minute(s)")
+        raise AuthError(f"too many failed sign-ins: try again in {math.ceil(wait / 60)} minute(s)")
     user = users.get(login.strip())
     # check a hash even for an unknown name, so timing does not tell which names exist
     ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)

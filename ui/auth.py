@@ -123,6 +123,17 @@ def gate() -> User | None:
     return None
 
 
+def require() -> None:
+    """Stop a page unless the gate lets this session in: a page script run on its own (Streamlit's
+    old pages/ mode, or a test) never shows data to someone who has not signed in."""
+    if needed() and gate() is None:
+        st.warning("Your session ended after a while without use; please sign in again."
+                   if st.session_state.get("leadcal_expired") else "Please sign in first.")
+        if st.button("Go to the sign-in page", key="to_sign_in"):
+            st.rerun()
+        st.stop()
+
+
 def sign_out() -> None:
     st.session_state.pop(SESSION, None)
 

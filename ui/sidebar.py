@@ -143,6 +143,7 @@ def render(require_data: bool = True) -> data.Context:
     that does not (Import) gets a warning and goes on.
     """
     _ensure_navigation()
+    auth.require()  # every page draws the sidebar first: nothing below runs without a sign-in when one is needed
     s = session.state()
     if s.pending is not None:
         _confirm_switch()

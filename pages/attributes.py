@@ -57,7 +57,7 @@ with st.expander("Settings", expanded=False):
 try:
     features = data.features_beside(ctx.db, probe_config(draft, extra), ctx.approved)
 except (SourceError, ConfigError, ValueError) as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 features = data.segment_view(ctx.db, features, ctx.segment_column, ctx.segment_value)
 

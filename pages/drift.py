@@ -13,6 +13,7 @@ from scoring.drift import default_reference
 from scoring.monitor import assemble
 from scoring.source import SourceError
 from ui import data, sidebar
+from ui.text import plain
 
 ctx = sidebar.render()
 st.title("Score drift")
@@ -26,7 +27,7 @@ with c1:
 try:
     features = data.features_for(ctx.db, config)
 except (SourceError, ConfigError) as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 if not features.point_in_time:
     st.info("This data has no creation times, so there are no cohorts to compare: drift needs them.")
@@ -46,13 +47,13 @@ quality = data.quality_for(ctx.db, config, features, grain, 0.85)
 try:
     result = assemble(config, features, quality, reference, grain, approval)
 except ValueError as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 drift = result["drift"]
 
 show = {"stable": st.success, "investigate": st.warning, "shifted": st.error}[result["status"]]
-show(f"**{ref_label}: {result['status']}** (the scheduled `leadcal drift` would exit {result['exit_code']})"
-     + "".join(f"\n- {r}" for r in result["reasons"]))
+show(f"**{plain(ref_label)}: {result['status']}** (the scheduled `leadcal drift` would exit {result['exit_code']})"
+     + "".join(f"\n- {plain(r)}" for r in result["reasons"]))
 
 st.plotly_chart(psi_chart(drift), width="stretch", key="psi_chart")
 table = pd.DataFrame([{

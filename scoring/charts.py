@@ -7,7 +7,14 @@ read off a projector.
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
+
+def text(value: object) -> str:
+    """User data as plotly shows it literally: plotly reads <b>, <a href> and entities in labels."""
+    return html.escape(str(value), quote=False)
+
 
 DRAFT = "#1f4e9c"
 APPROVED = "#e07b00"
@@ -221,7 +228,7 @@ def rule_psi_chart(drift: dict) -> go.Figure:
     cohorts = [c for c in drift["cohorts"] if c["judged"]]
     rules = list(cohorts[0]["rules"]) if cohorts else []
     z = [[c["rules"][r]["psi"] for c in cohorts] for r in rules]
-    fig = go.Figure(go.Heatmap(z=z, x=[c["cohort"] for c in cohorts], y=rules, zmin=0, zmax=0.5,
+    fig = go.Figure(go.Heatmap(z=z, x=[c["cohort"] for c in cohorts], y=[text(r) for r in rules], zmin=0, zmax=0.5,
                                colorscale=[[0, "#ffffff"], [0.2, "#fff3c4"], [0.5, "#f9a825"], [1, "#c62828"]],
                                colorbar=dict(title="PSI"), hovertemplate="%{y}, %{x}: PSI %{z:.3f}<extra></extra>"))
     fig.update_layout(font=FONT, height=max(300, 28 * len(rules) + 120), margin=dict(l=10, r=10, t=30, b=10))
@@ -234,7 +241,7 @@ def band_mix_chart(drift: dict) -> go.Figure:
     fig = go.Figure()
     for i, label in enumerate(drift["bands"]):
         fig.add_trace(go.Bar(x=[c["cohort"] for c in cohorts], y=[100 * c["band_mix"][i] for c in cohorts],
-                             name=label))
+                             name=text(label)))
     fig.update_layout(barmode="stack", font=FONT, height=380, margin=dict(l=10, r=10, t=30, b=10),
                       yaxis_title="% of leads", legend=dict(title="band"))
     return fig
@@ -247,7 +254,7 @@ def completeness_chart(quality: dict) -> go.Figure:
     z = [[None if c["filled"][col] is None else 100 * c["filled"][col] for c in cohorts] for col in cols]
     t = quality["threshold"] * 100
     fig = go.Figure(go.Heatmap(
-        z=z, x=[c["cohort"] for c in cohorts], y=cols, zmin=max(0, t - 35), zmax=100,
+        z=z, x=[c["cohort"] for c in cohorts], y=[text(c) for c in cols], zmin=max(0, t - 35), zmax=100,
         colorscale=[[0, "#c62828"], [0.49, "#f9a825"], [0.5, "#e8f5e9"], [1, "#2e7d32"]],
         colorbar=dict(title="% filled"), hovertemplate="%{y}, %{x}: %{z:.1f}% filled<extra></extra>"))
     fig.update_layout(font=FONT, height=max(300, 28 * len(cols) + 120), margin=dict(l=10, r=10, t=30, b=10))
@@ -257,7 +264,7 @@ def completeness_chart(quality: dict) -> go.Figure:
 def iv_chart(summary: list[dict], leakage_iv: float) -> go.Figure:
     """Information value per attribute: blue scored by the draft, grey not in it, red possible leakage."""
     fig = go.Figure(go.Bar(
-        x=[a["iv"] for a in summary], y=[a["attribute"] for a in summary], orientation="h",
+        x=[a["iv"] for a in summary], y=[text(a["attribute"]) for a in summary], orientation="h",
         marker_color=["#c0392b" if a["leakage"] else (DRAFT if a["in_model"] else "#9aa5b1") for a in summary],
         hovertemplate="%{y}: IV %{x:.3f}<extra></extra>"))
     fig.add_vline(x=float(leakage_iv), line=dict(color="#c0392b", dash="dot"), annotation_text="leakage?")

@@ -81,7 +81,7 @@ def _confirm(ctx: data.Context, pending: PendingApproval) -> None:
         st.markdown(f"What changes from the champion (**{plain(label)}**), rule by rule:")
         st.dataframe(pd.DataFrame(changes).astype(str), hide_index=True, width="stretch", key="confirm_diff")
     else:
-        st.info(f"{pending.ref} scores leads exactly like the champion ({label}).")
+        st.info(f"{plain(pending.ref)} scores leads exactly like the champion ({plain(label)}).")
     st.markdown("**Signed off by**")
     st.dataframe(pd.DataFrame([{"name": s.name, "signs as": s.role} for s in pending.signoffs]),
                  hide_index=True, key="confirm_signoffs")
@@ -108,7 +108,7 @@ def _confirm(ctx: data.Context, pending: PendingApproval) -> None:
 def _signer_fields(user: User | None, role: str, key: str) -> tuple[str, str] | None:
     """The fields of one required role's sign-off; None when the signed-in user signs it."""
     if user is None:  # nobody signs in on this machine: the meeting types the names
-        return st.text_input(f"Signed off for {role} by", key=key, placeholder="full name"), ""
+        return st.text_input(f"Signed off for {plain(role)} by", key=key, placeholder="full name"), ""
     if user.role == role:
         st.markdown(f"Signed off for {plain(role)} by **{plain(user.name)}** (you)")
         return None

@@ -32,6 +32,7 @@ from scoring.suggest import (
 )
 
 from . import data, session
+from .text import plain
 
 PCT = st.column_config.NumberColumn(format="percent")
 
@@ -49,7 +50,7 @@ def attributes_tab(table: AttributeTable, leakage_iv: float) -> None:
                "than average to convert. An engagement rule reads as 'did it before the scoring point or not'. "
                "Fields the model does not use can be added under Settings.")
     for message in table.warnings:
-        st.warning(message)
+        st.warning(plain(message))
     summary = summary_rows(table)
     st.plotly_chart(iv_chart(summary, leakage_iv), width="stretch", key="iv_chart")
     st.caption("Blue: scored by the draft; grey: not in the model; red: possible leakage. "
@@ -76,7 +77,7 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
     try:
         suggestion = data.suggestion_for(db, features, draft, segment, share)
     except ValueError as exc:
-        st.error(f"No suggestion: {exc}")
+        st.error(f"No suggestion: {plain(exc)}")
         return
     split = suggestion.split
     (st.info if split.method == "time" else st.warning)(split.description)
@@ -89,7 +90,7 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="auc_table",
                  column_config={"train_auc": _num("train AUC"), "holdout_auc": _num("hold-out AUC")})
     for note in suggestion.notes[1:]:
-        st.caption(note)
+        st.caption(plain(note))
     st.subheader("Points: draft and suggested")
     st.dataframe(pd.DataFrame(suggestion.coefficients), hide_index=True, width="stretch", key="coef_table",
                  column_config={"coefficient": _num("log-odds")})
@@ -124,9 +125,9 @@ def decay_tab(db: Path, features: Features, draft: ScoringConfig, segment: str |
     try:
         result = data.decays_for(db, features, draft, segment, share)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
-    st.success(result["reason"])
+    st.success(plain(result["reason"]))
     st.plotly_chart(decay_chart(result["rows"]), width="stretch", key="decay_chart")
     table = pd.DataFrame([{**r, "decay": r["label"]} for r in result["rows"]]).drop(columns=["label"])
     st.dataframe(table, hide_index=True, width="stretch", key="decay_table",
@@ -152,7 +153,7 @@ def thresholds_tab(features: Features, draft: ScoringConfig) -> None:
         th = suggest_thresholds(draft, features, sql_target=(target[0] / 100, target[1] / 100),
                                 capacity_per_month=float(capacity) or None, mql_capture=capture / 100)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     k = st.columns(4)
     k[0].metric("Suggested MQL", f"{th['mql']:g}", f"draft {draft.thresholds.mql:g}", delta_color="gray",
@@ -163,7 +164,7 @@ def thresholds_tab(features: Features, draft: ScoringConfig) -> None:
     k[2].metric("SQL conversion", "-" if at_sql.get("rate") is None else f"{at_sql['rate']:.1%}")
     k[3].metric("Conversions ≥ MQL", "-" if at_mql.get("capture") is None else f"{at_mql['capture']:.0%}")
     for note in th["notes"]:
-        st.caption(note)
+        st.caption(plain(note))
     st.plotly_chart(tradeoff_chart(th["curve"], th["mql"], th["sql"]), width="stretch", key="tradeoff_chart")
     st.dataframe(pd.DataFrame(th["curve"]), hide_index=True, width="stretch", key="curve_table",
                  column_config={"share": PCT, "capture": PCT, "rate": PCT, "per_month": _num("per month", "%.0f")})
@@ -179,7 +180,7 @@ def calibration_tab(features: Features, draft: ScoringConfig, share: float) -> N
         split = holdout_split(features, share, 0)
         cal = reliability(draft, features, split)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     if cal["fitted"] is None:
         st.info("The hold-out has no conversions (or only conversions): nothing to calibrate.")

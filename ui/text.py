@@ -11,9 +11,15 @@ from __future__ import annotations
 import re
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:$~=^&\"'])")
+JOINER = "\u2060"
+"""An invisible word joiner: it keeps 'http://', 'www.' and 'name@host' in user text from being
+turned into links (GitHub-flavoured Markdown links them even when every character is escaped)."""
+_AUTOLINK = re.compile(r"(:)(?=\\?/)|(?<=www)(?=\\\.)|(?=@)", re.IGNORECASE)
 
 
 def plain(value: object) -> str:
-    """``value`` as Markdown that renders as exactly its characters (one line per line)."""
+    """``value`` as Markdown that renders as exactly its characters (one line per line), no link."""
     text = "" if value is None else str(value)
-    return _SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+    escaped = _SPECIAL.sub(r"\\\1", text)
+    escaped = _AUTOLINK.sub(lambda m: (m.group(1) or "") + JOINER, escaped)
+    return escaped.replace("\n", "  \n")

@@ -298,7 +298,7 @@ def test_drift_page_finds_the_demo_drift(app, demo_db):
     assert not at.exception, at.exception
     expected = monitor(load_config(DEFAULT_CONFIG), str(demo_db))
     assert expected["status"] in ("investigate", "shifted")
-    banner = (at.warning if expected["status"] == "investigate" else at.error)[0].value
+    banner = _shown(at.warning if expected["status"] == "investigate" else at.error)[0]
     assert f"would exit {expected['exit_code']}" in banner
     assert "email_open" in banner
     table = _table(at, "outcomes known")

@@ -14,7 +14,7 @@ _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:$~=^&\"'])")
 JOINER = "\u2060"
 """An invisible word joiner: it keeps 'http://', 'www.' and 'name@host' in user text from being
 turned into links (GitHub-flavoured Markdown links them even when every character is escaped)."""
-_AUTOLINK = re.compile(r"(:)(?=\\?/)|(?<=www)(?=\\\.)|(?=@)", re.IGNORECASE)
+_AUTOLINK = re.compile(r"(:)(?=\\?/)|(?<=www)(?=\\\.)|(?=@[^\s@]*\\\.[a-z])", re.IGNORECASE)
 
 
 def plain(value: object) -> str:

@@ -31,7 +31,7 @@ sql_target = (target[0] / 100, target[1] / 100)
 capacity_per_month = float(capacity) if capacity else None
 
 state = session.state()
-controls, results = st.columns([1, 2.3], gap="large")
+controls, results = st.columns([1.25, 2.3], gap="large")
 with controls:
     st.subheader("Draft model")
     st.caption(f"Started from **{plain(state.base_ref)}**"

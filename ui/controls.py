@@ -204,16 +204,18 @@ def fit_controls(data: dict, features: Features | None) -> None:
         st.markdown(f"**{plain(rule['column'])}**")
         if rule.get("type", "categorical") == "categorical":
             _editor(f"fit:{i}:points", lambda r=rule: _category_table(r, features), _set_category_points, i,
-                    disabled=["value", "leads"],
+                    disabled=["value", "leads"], column_order=["value", "points", "leads"],
+                    placeholder="other",  # a blank cell takes the rule's 'other values' points
                     column_config={
-                        "value": st.column_config.TextColumn("value", width="large", help=HELP["category value"]),
-                        "leads": st.column_config.NumberColumn("leads", format="%d", help=HELP["value leads"]),
-                        "points": st.column_config.NumberColumn("points", step=1, format="%g",
+                        "value": st.column_config.TextColumn("value", width="medium", help=HELP["category value"]),
+                        "leads": st.column_config.NumberColumn("leads", format="%d", width="small",
+                                                               help=HELP["value leads"]),
+                        "points": st.column_config.NumberColumn("points", step=1, format="%g", width="small",
                                                                 help=HELP["value points"])})
         else:
             _editor(f"fit:{i}:bins",
                     lambda r=rule: pd.DataFrame(r["bins"], columns=["min", "max", "points"]).astype(float),
-                    _set_bins, i, num_rows="dynamic",
+                    _set_bins, i, num_rows="dynamic", placeholder="open",
                     column_config={"min": st.column_config.NumberColumn("from", format="%g", help=HELP["bin min"]),
                                    "max": st.column_config.NumberColumn("to (not incl.)", format="%g",
                                                                         help=HELP["bin max"]),
@@ -275,7 +277,7 @@ def caps_controls(data: dict) -> None:
                 for part in ("fit", "engagement", "total")]
         return pd.DataFrame(rows, columns=["part", "min", "max"]).astype({"min": float, "max": float})
 
-    _editor("caps", build, _set_caps, disabled=["part"],
+    _editor("caps", build, _set_caps, disabled=["part"], placeholder="no bound",
             column_config={"part": st.column_config.TextColumn("part", help=HELP["caps"]),
                            "min": st.column_config.NumberColumn("min", format="%g"),
                            "max": st.column_config.NumberColumn("max", format="%g")})

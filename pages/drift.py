@@ -10,6 +10,7 @@ import streamlit as st
 from scoring.charts import band_mix_chart, psi_chart, rule_psi_chart
 from scoring.config import ConfigError
 from scoring.drift import default_reference
+from scoring.glossary import HELP
 from scoring.monitor import assemble
 from scoring.source import SourceError
 from ui import data, sidebar
@@ -62,8 +63,8 @@ table = pd.DataFrame([{
     "conversion": c["conversion_rate"], "AUC": c["auc"], "outcomes known": c["mature"],
 } for c in drift["cohorts"]])
 st.dataframe(table, hide_index=True, width="stretch", key="drift_table",
-             column_config={"PSI": st.column_config.NumberColumn(format="%.3f"),
-                            "AUC": st.column_config.NumberColumn(format="%.3f"),
+             column_config={"PSI": st.column_config.NumberColumn(format="%.3f", help=HELP["PSI"]),
+                            "AUC": st.column_config.NumberColumn(format="%.3f", help=HELP["AUC"]),
                             **{c: st.column_config.NumberColumn(format="percent")
                                for c in ("MQL rate", "SQL rate", "conversion")}})
 

@@ -17,6 +17,7 @@ from scoring.charts import decay_chart, iv_chart, reliability_chart, tradeoff_ch
 from scoring.config import ScoringConfig
 from scoring.diff import config_diff
 from scoring.features import Features
+from scoring.glossary import HELP
 from scoring.kpis import DEFAULT_SQL_TARGET
 from scoring.suggest import (
     MQL_CAPTURE,
@@ -37,8 +38,12 @@ from .text import plain
 PCT = st.column_config.NumberColumn(format="percent")
 
 
-def _num(label: str | None = None, fmt: str = "%.3f"):
-    return st.column_config.NumberColumn(label, format=fmt)
+def _num(label: str | None = None, fmt: str = "%.3f", help: str | None = None):
+    return st.column_config.NumberColumn(label, format=fmt, help=help or HELP.get(label or ""))
+
+
+def _pct(label: str, key: str):
+    return st.column_config.NumberColumn(label, format="percent", help=HELP[key])
 
 
 def attributes_tab(table: AttributeTable, leakage_iv: float) -> None:
@@ -59,14 +64,18 @@ def attributes_tab(table: AttributeTable, leakage_iv: float) -> None:
     st.dataframe(pd.DataFrame(summary)[["attribute", "iv", "strength", "flags", "points_spread",
                                         "points_per_double_odds", "kind", "in_model", "leakage"]],
                  hide_index=True, width="stretch", key="iv_table",
-                 column_config={"iv": _num("IV"), "points_spread": _num("points spread", "%.1f"),
+                 column_config={"iv": _num("IV"), "points_spread": _num("points spread", "%.1f",
+                                                                         "Highest minus lowest points the draft "
+                                                                         "gives for this attribute."),
                                 "points_per_double_odds": _num("points per doubling of odds", "%.1f"),
                                 "in_model": st.column_config.CheckboxColumn("in model")})
     values = pd.DataFrame(flat_rows(table))
     st.dataframe(values[["attribute", "value", "leads", "conversions", "rate", "ci_low", "ci_high", "lift", "woe",
                          "iv", "points", "avg_points", "flag"]],
                  hide_index=True, width="stretch", key="values_table",
-                 column_config={"rate": PCT, "ci_low": PCT, "ci_high": PCT, "lift": _num(None, "%.2f"),
+                 column_config={"rate": _pct("conversion", "rate"), "ci_low": _pct("95% interval, low", "ci_low"),
+                                "ci_high": _pct("95% interval, high", "ci_high"),
+                                "lift": _num("lift", "%.2f"), "leads": _num("mature leads", "%d", HELP["leads"]),
                                 "woe": _num("WoE", "%.2f"), "iv": _num("IV part"),
                                 "points": _num("draft points", "%g"), "avg_points": _num("avg points given", "%.1f")})
 

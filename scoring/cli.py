@@ -204,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_import import add_parser as add_import
 
     add_import(sub)
+
+    from .cli_users import add_parser as add_users
+
+    add_users(sub)
     return parser
 
 

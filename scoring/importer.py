@@ -1003,12 +1003,14 @@ def _check_target(target: Path, inputs: list[Path]) -> None:
             f"has unsaved changes in {wal.name} (another program has it open or crashed); open and close it "
             "with DuckDB first, then import again"])
     if target.exists():
+        from .source import SourceError, connect_read_only
+
         try:
-            duckdb.connect(str(target), read_only=True).close()
-        except duckdb.Error as exc:
+            connect_read_only(target).close()  # hardened: a file of another kind never triggers a download
+        except (duckdb.Error, SourceError) as exc:
+            why = "; ".join(getattr(exc, "problems", None) or [str(exc).splitlines()[0]])
             raise DataImportError(str(target), [
-                f"exists and is not a readable DuckDB database ({str(exc).splitlines()[0]}); choose another --db"
-            ]) from None
+                f"exists and is not a readable DuckDB database ({why}); choose another --db"]) from None
 
 
 def _unlink(path: Path) -> None:
@@ -1248,7 +1250,9 @@ def _metadata(con, plan: Plan, mapping: ImportMapping, report: dict, starter: st
 
 def last_import(db: str | Path) -> dict | None:
     """The latest import recorded in a database (mapping, report, starter YAML), or None."""
-    con = duckdb.connect(str(db), read_only=True)
+    from .source import connect_read_only
+
+    con = connect_read_only(db)  # a database from elsewhere: DuckDB's hardening for untrusted files
     try:
         tables, _, last = _existing(con)
         if IMPORT_TABLE not in tables:
@@ -1264,17 +1268,22 @@ def last_import(db: str | Path) -> dict | None:
 
 
 def mismatch_sentence(db: str | Path, model: str, approved_ref: str, models: Sequence[str],
-                      store: str | Path) -> str:
+                      store: str | Path, in_app: bool = False) -> str:
     """One sentence saying which model does not fit which database, and how to fix it.
 
     For the app started with only ``LEADCAL_DB``: the model picked (the shipped default
     unless an import saved one) names tables or columns the database does not have.
+    ``in_app``: the sentence is for the browser, which never names a server path (the
+    database by its file name, the store as "the config store").
     """
     try:
         imported = (last_import(db) or {}).get("model") if Path(db).is_file() else None
     except (duckdb.Error, OSError, ValueError, KeyError):
         imported = None
-    head = f"Model '{model}' ({approved_ref}) does not fit the database {db}: it names tables or columns it does not have."
+    db_text = Path(db).name if in_app else str(db)
+    store = "of this app" if in_app else store
+    head = (f"Model '{model}' ({approved_ref}) does not fit the database {db_text}: it names tables or columns it "
+            "does not have.")
     if imported and imported != model and imported in models:
         return (f"{head} The import into this database saved model '{imported}': pick it under Model in the "
                 f"sidebar (or start the app with LEADCAL_MODEL={imported}).")
@@ -1285,8 +1294,8 @@ def mismatch_sentence(db: str | Path, model: str, approved_ref: str, models: Seq
     if imported == model:
         return (f"{head} The version of '{model}' the app compares with was made for other data: save and approve "
                 f"a version that fits, or import again into a new database.")
-    return (f"{head} Pick a model made for it under Model, or import your files with `leadcal import FILES --db "
-            f"{db}`, which saves a model for it.")
+    return (f"{head} Pick a model made for it under Model, or import your files (the Import data page, or "
+            f"`leadcal import FILES --db {db_text}`), which saves a model for it.")
 
 
 def write_starter(result: ImportResult, out: str | Path, overwrite: bool = False) -> Path:

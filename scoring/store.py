@@ -186,6 +186,18 @@ class ConfigStore:
         v = self.get(name, version)
         return config_from_dict(self._read(name, v.version)[1], str(v.path))
 
+    def same_as(self, name: str, config: ScoringConfig) -> Version | None:
+        """The latest version of model ``name`` that scores exactly like ``config`` (its name aside), if any.
+
+        Saving an unchanged draft again would add a second identical version awaiting approval.
+        """
+        name = check_name(name)
+        named = config.model_copy(update={"name": name})
+        for v in reversed(self.versions(name)):
+            if self.load(name, v.version) == named:
+                return v
+        return None
+
     def approval(self, name: str, version: int) -> dict | None:
         """The approval record of a version, or None while it is a draft."""
         path = self._dir(name) / f"v{version:04d}.approval.json"
@@ -210,6 +222,11 @@ class ConfigStore:
         champ = self.champion(name) if self._dir(name).is_dir() else None
         if champ is not None:
             return self.load(name, champ.version)
+        seed = self.root / f"{check_name(name)}.yaml"
+        return load_config(seed if seed.exists() else SHIPPED_DEFAULT)
+
+    def seed_config(self, name: str = "default") -> ScoringConfig:
+        """The model's starting point before any approval: its seed file, else the shipped default."""
         seed = self.root / f"{check_name(name)}.yaml"
         return load_config(seed if seed.exists() else SHIPPED_DEFAULT)
 

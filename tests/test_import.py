@@ -7,6 +7,8 @@ and leave an existing database byte-for-byte as it was.
 
 from __future__ import annotations
 
+import os
+
 import datetime as dt
 import json
 import shutil
@@ -473,6 +475,8 @@ def app_env(tmp_path, monkeypatch):
     (store / "default.yaml").write_text(result.config_yaml)
     monkeypatch.setenv("LEADCAL_DB", str(db))
     monkeypatch.setenv("LEADCAL_STORE", str(store))
+    monkeypatch.setenv("LEADCAL_DATA", str(tmp_path / "data"))  # leadcal's own folder: imports go there
+    monkeypatch.setenv("LEADCAL_DATA_DIRS", str(tmp_path / "upload"))  # exports the browser may pick
     return tmp_path, db
 
 
@@ -495,15 +499,15 @@ def test_import_page_previews_imports_and_saves_the_starter(app_env):
     at = AppTest.from_file(str(ROOT / "pages" / "import_data.py"), default_timeout=60)
     at.run()
     assert not at.exception, at.exception
-    next(t for t in at.text_area if t.key == "import_paths").input(str(flat))
+    next(m for m in at.multiselect if m.key == "import_picks").set_value([os.path.realpath(flat)])
     at.run()
     assert not at.exception, at.exception
     columns = next(d.value for d in at.dataframe if "clean name" in d.value.columns)  # tables carry no key
     assert columns["clean name"].tolist() == ["email", "job_level", "country", "webinars_attended",
                                               "emails_opened", "converted"]
     assert any("no creation times" in i.value.lower() for i in at.info)
-    target = tmp_path / "mine.duckdb"
-    next(t for t in at.text_input if t.key == "import_db").input(str(target))
+    target = tmp_path / "data" / "mine.duckdb"  # a name, written to leadcal's data folder only
+    next(t for t in at.text_input if t.key == "import_db").input("mine")
     at.run()
     next(b for b in at.button if b.key == "import_run").click()
     at.run()

@@ -528,17 +528,23 @@ def test_attributes_page_shows_the_suggestion_and_applies_it_on_request(demo, su
     monkeypatch.setenv("LEADCAL_DB", str(path))
     monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
     at = AppTest.from_file(str(ROOT / "pages" / "attributes.py"), default_timeout=120)
+    at.session_state["attributes_tab"] = "Suggested points"  # only the open tab runs
     at.run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["suggested: hold-out AUC"] == f"{suggestion.auc['holdout']:.3f}"
     default_holdout = compare_auc({"d": config}, features, suggestion.split)[0]["holdout_auc"]
     assert metrics["draft: hold-out AUC"] == f"{default_holdout:.3f}"
-    assert "base_yaml" not in at.session_state  # shown, never applied silently
+    from scoring.config import config_from_dict
+
+    state = at.session_state["leadcal_state"]
+    assert config_from_dict(state.data) == config  # shown, never applied silently
     at.button(key="apply_suggestion").click()
     at.run()
     assert not at.exception, at.exception
-    assert parse_config(at.session_state["base_yaml"]) == suggestion.config
+    state = at.session_state["leadcal_state"]
+    assert config_from_dict(state.data) == suggestion.config
+    assert state.base_ref == "shipped default"  # applied, not saved: the draft has unsaved changes
     assert any("now the draft" in s.value for s in at.success)
 
 

@@ -352,6 +352,9 @@ def check_file(path: str | Path) -> Path:
         raise DataImportError(str(path), ["file not found"])
     if path.is_dir():
         raise DataImportError(str(path), ["is a directory, not a CSV or Parquet file"])
+    if not path.is_file():  # a FIFO or a device would block the import or never end
+        raise DataImportError(str(path), ["is not a regular file (a pipe, socket or device); save the export "
+                                          "to a file first"])
     try:
         with open(path, "rb"):
             pass
@@ -380,18 +383,25 @@ def load_raw(con: duckdb.DuckDBPyConnection, path: str | Path, table: str) -> tu
     if path.stat().st_size == 0:
         raise DataImportError(str(path), ["the file is empty (no header row, no data)"])
     last: Exception | None = None
+    parallel = "true"
     for encoding in ("utf-8", "latin-1"):  # Excel on Windows writes Latin-1 / cp1252
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM read_csv($p, all_varchar = true, "
-                "header = true, sample_size = -1, encoding = $enc, null_padding = true)",
-                {"p": str(path), "enc": encoding},
-            )
-            return fmt, encoding
-        except duckdb.Error as exc:
-            last = exc
-            if "unicode" not in str(exc).lower() and "utf" not in str(exc).lower():
+        while True:
+            try:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM read_csv($p, all_varchar = true, "
+                    f"header = true, sample_size = -1, encoding = $enc, null_padding = true, parallel = {parallel})",
+                    {"p": str(path), "enc": encoding},
+                )
+                return fmt, encoding
+            except duckdb.Error as exc:
+                last = exc
+                # a quoted value spanning lines (a note with line breaks) needs the single-threaded reader
+                if parallel == "true" and "parallel=false" in str(exc).replace(" ", ""):
+                    parallel = "false"
+                    continue
                 break
+        if "unicode" not in str(last).lower() and "utf" not in str(last).lower():
+            break
     raise DataImportError(str(path), [f"not a readable CSV file ({_first_line(last)})"])
 
 

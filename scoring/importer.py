@@ -43,6 +43,7 @@ from typing import Sequence
 import duckdb
 
 from .config import ScoringConfig, load_config, parse_config, save_config
+from .crash import crash_point
 from .import_mapping import (ROLES, ImportMapping, dump_mapping, leads_score, load_mapping, mapping_from_dict,
                              mapping_to_dict, propose_events, propose_id, propose_leads)
 from .import_plan import LeadColumn, Plan, joined_names, match_files, resolve
@@ -148,13 +149,13 @@ def _load(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path], mapping: 
     for i, (key, path, forced) in enumerate(keys):
         table = f"__raw_{i}"
         fmt, encoding = load_raw(con, path, table)
+        (rows,) = con.execute(f"SELECT count(*) FROM {raw_quote(table)}").fetchall()[0]
+        if rows == 0:  # before profiling: there is nothing to profile
+            raise DataImportError(str(path), ["the file has a header but no data rows"])
         try:
             columns = profile_table(con, table, missing, overrides=forced)
         except duckdb.Error as exc:
             raise DataImportError(str(path), [f"cannot read the file ({str(exc).splitlines()[0]})"]) from None
-        (rows,) = con.execute(f"SELECT count(*) FROM {raw_quote(table)}").fetchall()[0]
-        if rows == 0:
-            raise DataImportError(str(path), ["the file has a header but no data rows"])
         profiles[key] = FileProfile(path=path, format=fmt, rows=rows, columns=columns,
                                     preview=preview_rows(con, table), encoding=encoding)
         raw[key] = table
@@ -689,6 +690,61 @@ def _unlink(path: Path) -> None:
             pass
 
 
+def _lock_path(temp: Path) -> Path:
+    return temp.with_name(temp.name.removesuffix(".tmp") + ".lock")
+
+
+def _hold(temp: Path) -> int:
+    """Lock the import's working copy as in use (released by the kernel if the process is killed)."""
+    import fcntl
+
+    fd = os.open(_lock_path(temp), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _release(fd: int, temp: Path) -> None:
+    try:
+        _lock_path(temp).unlink()
+    except FileNotFoundError:
+        pass
+    os.close(fd)
+
+
+def clean_stale_imports(target: str | Path) -> list[Path]:
+    """Remove the working copies of imports into ``target`` that were killed; returns them.
+
+    A running import holds a lock on its copy, so only copies whose process is gone are
+    removed, never one another import is still building.
+    """
+    import fcntl
+    import glob
+
+    target = Path(target)
+    removed = []
+    stem = f".{glob.escape(target.name)}.import-"
+    temps = set(target.parent.glob(stem + "*.tmp")) | {
+        lock.with_name(lock.name.removesuffix(".lock") + ".tmp") for lock in target.parent.glob(stem + "*.lock")}
+    for temp in sorted(temps):
+        lock = _lock_path(temp)
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            fd = None  # the lock is taken before the copy is made and dropped after it is gone
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue  # another import is running
+        if temp.exists():
+            removed.append(temp)
+        _unlink(temp)
+        if fd is not None:
+            _release(fd, temp)
+    return removed
+
+
 def run_import(paths: Sequence[str | Path], db: str | Path,
                mapping: ImportMapping | dict | str | Path | None = None, *, model: str | None = None,
                missing_values: Sequence[str] | None = None, base: Path | None = None,
@@ -704,13 +760,16 @@ def run_import(paths: Sequence[str | Path], db: str | Path,
     inputs = paths + ([Path(e.file) if base is None else base / e.file for e in mapping.files] if mapping else [])
     _check_target(target, inputs)
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_imports(target)
     temp = target.with_name(f".{target.name}.import-{uuid.uuid4().hex[:12]}.tmp")
     name = model or model_name(target)
     now = now or dt.datetime.now()
     con = None
+    lock = _hold(temp)
     try:
         if target.exists():
             shutil.copyfile(target, temp)
+        crash_point("import:copied")
         con = new_connection(str(temp))
         loaded = _load(con, paths, mapping, base, missing_values)
         final, problems = check(loaded.mapping, loaded.profiles)
@@ -749,13 +808,21 @@ def run_import(paths: Sequence[str | Path], db: str | Path,
             mask = os.umask(0)
             os.umask(mask)
             os.chmod(temp, 0o666 & ~mask)
+        crash_point("import:built")
         os.replace(temp, target)
     except duckdb.Error as exc:
-        raise DataImportError(str(target), [f"building the tables failed ({str(exc).splitlines()[0]})"]) from None
+        first = str(exc).splitlines()[0].replace(str(temp), str(target))
+        raise DataImportError(str(target), [f"building the tables failed ({first})"]) from None
+    except DataImportError as exc:  # never name the working copy: the user knows only the target
+        if str(temp) not in str(exc):
+            raise
+        raise DataImportError(exc.source.replace(str(temp), str(target)),
+                              [p.replace(str(temp), str(target)) for p in exc.problems]) from None
     finally:
         if con is not None:
             con.close()
         _unlink(temp)
+        _release(lock, temp)
     return ImportResult(db=target, mapping=final, report=report, config=config, config_yaml=text)
 
 

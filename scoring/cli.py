@@ -38,8 +38,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with command-line mistakes of `leadcal drift` exiting 3, not 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        print(f"{self.prog}: error: {message} (see `{self.prog} --help`)", file=sys.stderr)  # one line, no usage
         raise SystemExit(DRIFT_ERROR if self.prog.split()[-1:] == ["drift"] else 2)
 
 

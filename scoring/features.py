@@ -422,10 +422,10 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
             cols.append(f"CAST({src}{quote(out.converted)} AS BOOLEAN) AS __flag")
             cols.append("NULL::TIMESTAMP AS __conv")
         else:
-            cols.append(f"CAST({src}{quote(out.converted_at)} AS TIMESTAMP) AS __conv")
+            cols.append(f"{_finite_time(src + quote(out.converted_at))} AS __conv")
     select_cols = "".join(", " + c for c in cols)
     lead_id = f"{src}{quote(leads.id)}"
-    created = f"CAST({src}{quote(leads.created_at)} AS TIMESTAMP)" if leads.created_at else "NULL::TIMESTAMP"
+    created = _finite_time(f"{src}{quote(leads.created_at)}") if leads.created_at else "NULL::TIMESTAMP"
     first = f"{src}{quote(leads.created_at)} NULLS LAST" if leads.created_at else lead_id
     has_time = " AND __created IS NOT NULL" if leads.created_at else ""
     sql = ["WITH " + "".join(dicts) + "raw AS (",
@@ -438,7 +438,7 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
             outcome = f"NULL::TIMESTAMP AS __conv, bool_or(CAST({quote(out.converted)} AS BOOLEAN)) AS __flag"
             where = ""
         else:
-            outcome = f"min(CAST({quote(out.converted_at)} AS TIMESTAMP)) AS __conv"
+            outcome = f"min({_finite_time(quote(out.converted_at))}) AS __conv"
             where = f" WHERE CAST({quote(out.converted_at)} AS TIMESTAMP) <= $data_end"
         flag = ", o.__flag" if flag_mode else ""
         sql += [", o AS (",
@@ -462,6 +462,12 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
     return "\n".join(sql), params
 
 
+def _finite_time(column: str) -> str:
+    """A time column as TIMESTAMP, with ``infinity`` / ``-infinity`` read as missing (they are no moment)."""
+    value = f"CAST({column} AS TIMESTAMP)"
+    return f"(CASE WHEN isfinite({value}) THEN {value} END)"
+
+
 def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...]) -> str:
     """The point-in-time events of the signal types: lead row, type code, microseconds to the scoring point.
 
@@ -476,7 +482,7 @@ def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...]) -> str:
         f"SELECT t.__row AS row, CAST(list_position($types, e.__type) - 1 AS {code_type}) AS code,",
         "  epoch_us(t.__scoring) - epoch_us(e.__time) AS age",
         f"FROM (SELECT {quote(ev.lead_id)} AS __lead, lower(trim(CAST({quote(ev.type)} AS VARCHAR))) AS __type,",
-        f"        CAST({quote(ev.time)} AS TIMESTAMP) AS __time FROM {quote(ev.table)}) AS e",
+        f"        {_finite_time(quote(ev.time))} AS __time FROM {quote(ev.table)}) AS e",
         f"JOIN {table} AS t ON e.__lead = t.__id",
         "WHERE e.__time < least(t.__scoring, coalesce(t.__conv, t.__scoring)) AND e.__time <= $data_end",
         "  AND list_contains($types, e.__type)",

@@ -208,6 +208,12 @@ def open_source(path: str | Path) -> Source:
     return Source(path=path, con=con, tables=tables, table_names=names)
 
 
+def is_nested_type(data_type: str) -> bool:
+    """A STRUCT, LIST, MAP, UNION or fixed-size ARRAY: not one value per row."""
+    t = data_type.strip().upper()
+    return t.startswith(("STRUCT", "MAP", "UNION")) or t.endswith("]")
+
+
 def check_columns(source: Source, needs: list[ColumnNeed]) -> None:
     """Raise SourceError naming every missing table/column and unusable type at once."""
     problems: list[str] = []
@@ -243,6 +249,11 @@ def check_columns(source: Source, needs: list[ColumnNeed]) -> None:
         elif need.kind == "numeric" and not is_numeric_type(data_type):
             problems.append(
                 f"column '{need.table}.{need.column}' ({need.role}) is {data_type}, needs a number"
+            )
+        elif is_nested_type(data_type):
+            problems.append(
+                f"column '{need.table}.{need.column}' ({need.role}) is {data_type}, a nested type; "
+                "needs one text, number or yes/no value per row"
             )
     if problems:
         raise SourceError(str(source.path), problems)

@@ -37,9 +37,15 @@ DRIFT_ERROR = 3
 class _Parser(argparse.ArgumentParser):
     """argparse, with command-line mistakes of `leadcal drift` exiting 3, not 2."""
 
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
+
     def error(self, message: str):  # type: ignore[override]
         print(f"{self.prog}: error: {message} (see `{self.prog} --help`)", file=sys.stderr)  # one line, no usage
-        raise SystemExit(DRIFT_ERROR if self.prog.split()[-1:] == ["drift"] else 2)
+        # unknown options are reported by the top parser: `leadcal drift --colour` is still drift's
+        drift = self.prog.split()[-1:] == ["drift"] or getattr(self, "_argv", [None])[:1] == ["drift"]
+        raise SystemExit(DRIFT_ERROR if drift else 2)
 
 
 def _env_db() -> Path:

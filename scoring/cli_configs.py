@@ -45,11 +45,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"{v.ref:<28} {store.status(name, v.version):<10} {v.created_at:<26} {v.author[:14]:<14} "
                   f"{v.note.splitlines()[0] if v.note else ''}")
     unreadable = store.unreadable()
-    for message in unreadable:
-        print(f"error: {message}", file=sys.stderr)
-    if unreadable:
-        print(f"error: {len(unreadable)} version file(s) cannot be read; the others are listed above "
-              "(run `leadcal configs check`)", file=sys.stderr)
+    if unreadable:  # one message: what is wrong, and that the rest is listed
+        print(f"error: {'; '.join(unreadable)} (the other versions are listed above; `leadcal configs check` "
+              "checks the whole store)", file=sys.stderr)
     return 1 if unreadable else 0
 
 

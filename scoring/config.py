@@ -643,6 +643,8 @@ def parse_config(text: str, source: str = "config") -> ScoringConfig:
 def load_config(path: str | Path) -> ScoringConfig:
     """Read and validate a YAML config file."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a directory, or a FIFO that would block for ever
+        raise ConfigError(str(path), ["is not a regular file (a directory, pipe or device)"])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

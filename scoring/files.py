@@ -66,11 +66,11 @@ def check_output(out: str | Path, *, force: bool = False, stores: Iterable[str |
                                 "through `leadcal configs save/approve`, never as an export")
     dbs = {Path(d).resolve() for d in databases if d}
     if out.is_symlink() or out.exists():
+        if not resolved.is_file():  # checked first: reading a FIFO's header would block
+            raise OutputRefused(f"{flag} {out} exists and is not a regular file (a directory, pipe or device)")
         if resolved in dbs or is_duckdb_file(resolved):
             raise OutputRefused(f"{flag} {out} is a DuckDB database; leadcal never writes to it "
                                 "(not even with --force)")
-        if not resolved.is_file():
-            raise OutputRefused(f"{flag} {out} exists and is not a regular file (a directory, pipe or device)")
         if not force:
             raise OutputRefused(f"{flag} {out} already exists; choose another name (or --force to replace it)")
     elif resolved in dbs:

@@ -123,6 +123,8 @@ def check_database_file(path: str | Path) -> Path:
         raise SourceError(str(path), ["database file not found"])
     if path.is_dir():
         raise SourceError(str(path), ["is a directory, not a DuckDB database file"])
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise SourceError(str(path), ["is not a regular file (a pipe, socket or device), not a DuckDB database"])
     if not os.access(path, os.R_OK):
         raise SourceError(str(path), ["cannot read the file (permission denied)"])
     return path

@@ -226,7 +226,7 @@ class ConfigStore:
         """``store.yaml`` validated (defaults when there is none); StoreError names every problem."""
         path = self.root / "store.yaml"
         try:
-            text = path.read_text(encoding="utf-8")
+            text = _read(path).decode("utf-8")
         except FileNotFoundError:
             return StoreSettings()
         except (OSError, UnicodeDecodeError) as exc:
@@ -284,7 +284,7 @@ class ConfigStore:
         path = self._path(name, version)
         rel = self._rel(path)
         try:
-            raw = path.read_bytes()
+            raw = _read(path)
         except FileNotFoundError:
             have = self._numbers(name)
             which = f"versions 1-{max(have)}" if have else "no versions"
@@ -359,7 +359,7 @@ class ConfigStore:
         path = self._dir(name) / f"v{version:04d}.approval.json"
         rel = self._rel(path)
         try:
-            raw = path.read_bytes()
+            raw = _read(path)
         except FileNotFoundError:
             return ApprovalState("draft")
         except OSError as exc:
@@ -376,7 +376,7 @@ class ConfigStore:
             return ApprovalState("approved", record, f"{rel}: has no content hash (approved before leadcal "
                                                      "recorded one), so edits to the version cannot be detected")
         try:
-            current = sha256_bytes(self._path(name, version).read_bytes())
+            current = sha256_bytes(_read(self._path(name, version)))
         except OSError:
             return ApprovalState("tampered", record, f"{rel}: the version file it approves is gone")
         if current != recorded:
@@ -416,9 +416,11 @@ class ConfigStore:
     def _audit_lines(self) -> tuple[list[dict], list[str]]:
         path = self.root / "audit.jsonl"
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text = _read(path).decode("utf-8", errors="replace")
         except FileNotFoundError:
             return [], []
+        except OSError as exc:
+            return [], [f"audit.jsonl: cannot read it ({exc.strerror or exc})"]
         entries, bad = [], []
         for i, line in enumerate(text.splitlines(), 1):
             if not line.strip():
@@ -784,6 +786,20 @@ def _describe(entry: dict) -> str:
     action = entry.get("action", "write")
     ref = f"{entry.get('model')}@{entry.get('version')}"
     return f"export of {ref} to {entry.get('out')}" if action == "export" else f"{action} of {ref}"
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of a store file; OSError for a directory, pipe or device (a FIFO would block for ever)."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
 
 
 def _write_file(path: Path, data: bytes, mode: int | None = None) -> None:

@@ -133,3 +133,58 @@ def test_errors_never_name_the_working_copy(tmp_path, monkeypatch):
     with pytest.raises(importer.DataImportError) as info:
         run_import([csv], db)
     assert ".import-" not in str(info.value) and str(db) in str(info.value)
+
+
+def test_many_categorical_columns_read_in_one_query_give_the_same_features(tmp_path, monkeypatch):
+    """The UNPIVOT reads of dictionaries and first appearances (wide tables) equal the per-column reads."""
+    import numpy as np
+
+    import scoring.features as features
+    from scoring.config import config_from_dict
+    from scoring.source import open_source
+
+    db = tmp_path / "wide.duckdb"
+    con = duckdb.connect(str(db))
+    n_cols = features.MANY_COLUMNS + 4
+    cols = ", ".join(f"c{i} VARCHAR" for i in range(n_cols))
+    con.execute(f"CREATE TABLE leads (lead_id INTEGER, created_at TIMESTAMP, converted_at TIMESTAMP, {cols})")
+    rng = np.random.default_rng(3)
+    words = ["VP", " vp", "Select", "", None, "N/A", "Manager", "CEO", "manager "]
+    rows = [(i, f"2024-01-{1 + i % 28:02d}", f"2024-03-{1 + i % 28:02d}" if i % 3 == 0 else None,
+             *[words[k] for k in rng.integers(0, len(words), n_cols)]) for i in range(300)]
+    con.executemany(f"INSERT INTO leads VALUES ({', '.join('?' * (n_cols + 3))})", rows)
+    con.close()
+    config = config_from_dict({
+        "source": {"outcome": {}},
+        "fit": [{"type": "categorical", "column": f"c{i}", "points": {"vp": 1}} for i in range(n_cols)],
+        "thresholds": {"mql": 1, "sql": 2}, "bands": [1]})
+    with open_source(db) as source:
+        batched = features.extract_features(source, config)
+    monkeypatch.setattr(features, "MANY_COLUMNS", 10_000)  # the per-column reads
+    with open_source(db) as source:
+        single = features.extract_features(source, config)
+    assert batched.categorical.keys() == single.categorical.keys()
+    for c in single.categorical:
+        np.testing.assert_array_equal(batched.categorical[c].codes, single.categorical[c].codes)
+        assert list(batched.categorical[c].categories) == list(single.categorical[c].categories)
+
+
+def test_a_wide_file_imports_the_same_in_slices(tmp_path, monkeypatch):
+    """A leads table built in slices of columns (wide files) equals one built in one query."""
+    import scoring.importer as importer
+
+    header = ["Lead ID", "Created", "Won?"] + [f"Field {i}" for i in range(40)]
+    rows = [[str(r), f"2024-01-{1 + r % 28:02d}", "Yes" if r % 3 == 0 else "No"] +
+            [str((r * 7 + i) % 11) if i % 2 else f"v{(r + i) % 5}" for i in range(40)] for r in range(60)]
+    csv = tmp_path / "wide.csv"
+    csv.write_text("\n".join(",".join(r) for r in [header] + rows) + "\n")
+    assert len(header) > importer.WIDE_SLICE
+    run_import([csv], tmp_path / "sliced.duckdb")
+    monkeypatch.setattr(importer, "WIDE_SLICE", 10_000)
+    run_import([csv], tmp_path / "whole.duckdb")
+    tables = []
+    for name in ("sliced", "whole"):
+        con = duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True)
+        tables.append((con.execute("DESCRIBE leads").fetchall(), con.execute("SELECT * FROM leads").fetchall()))
+        con.close()
+    assert tables[0] == tables[1] and len(tables[0][1]) == 60 and len(tables[0][0]) == 43

@@ -188,3 +188,16 @@ def test_a_wide_file_imports_the_same_in_slices(tmp_path, monkeypatch):
         tables.append((con.execute("DESCRIBE leads").fetchall(), con.execute("SELECT * FROM leads").fetchall()))
         con.close()
     assert tables[0] == tables[1] and len(tables[0][1]) == 60 and len(tables[0][0]) == 43
+
+
+def test_starter_values_and_bins_of_many_columns_equal_the_per_column_ones():
+    from scoring.import_starter import category_values, category_values_of, quantile_bins, quantile_bins_of
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a VARCHAR, b VARCHAR, e VARCHAR, x DOUBLE, y BIGINT, z DOUBLE)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)", [
+        ("VP", " vp", None, 1.5, 10, None), ("vp ", "", None, 2.5, 20, None), ("CEO", "Manager", None, None, 30, None),
+        (" ", "manager", None, 1e6, None, None), ("Director", "Manager", None, -3.0, 40, None)])
+    assert category_values_of(con, "t", ["a", "b", "e"]) == {c: category_values(con, "t", c) for c in ("a", "b", "e")}
+    assert quantile_bins_of(con, "t", ["x", "y", "z"]) == {c: quantile_bins(con, "t", c) for c in ("x", "y", "z")}
+    assert category_values_of(con, "t", []) == {} and quantile_bins_of(con, "t", []) == {}

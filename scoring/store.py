@@ -676,6 +676,10 @@ class ConfigStore:
         """
         v = self.check_approvable(name, version, signoffs, rationale)
         approved_by = _one_line(by if by is not None else current_user(), "approved by")
+        result = (calibration or {}).get("result") if isinstance(calibration, dict) else None
+        if isinstance(result, dict) and not result.get("mature_leads"):
+            raise StoreError(f"cannot approve {v.ref}: its result has no mature lead to judge it on; "
+                             "nothing was written")
         current = self.read_version(name, v.version).sha256
         if version_sha256 is not None and version_sha256 != current:
             raise StoreError(f"{v.ref} changed on disk after its result was computed; not approved")

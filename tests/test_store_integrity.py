@@ -357,3 +357,32 @@ def test_audit_lines_carry_ids_and_hashes(store):
     assert entry["sha256"] == hashlib.sha256(v.path.read_bytes()).hexdigest()
     assert len(entry["id"]) == 32 and dt.datetime.fromisoformat(entry["at"])
     assert json.loads((store.root / "audit.jsonl").read_text().splitlines()[0]) == entry
+
+
+def test_the_configs_page_shows_a_tampered_version_as_tampered(tmp_path, monkeypatch):
+    """The app reads the same store state: the version is 'tampered', no 'Approved' caption, not a draft to approve."""
+    from streamlit.testing.v1 import AppTest
+
+    from scoring.config import load_config
+    from scoring.demo import generate
+
+    from .conftest import DEFAULT_CONFIG, ROOT
+
+    db = tmp_path / "demo.duckdb"
+    generate(db, leads=2_000, seed=5)
+    store = ConfigStore(tmp_path / "store")
+    store.save("default", load_config(DEFAULT_CONFIG))
+    store.approve("default", 1, [SALES, MARKETING], "ok")
+    path = _writable(store.get("default", 1).path)
+    path.write_text(path.read_text().replace("mql: 40", "mql: 41"))
+    monkeypatch.setenv("LEADCAL_DB", str(db))
+    monkeypatch.setenv("LEADCAL_STORE", str(store.root))
+    at = AppTest.from_file(str(ROOT / "pages" / "configs.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    versions = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert versions.set_index("version").loc["default@1", "status"] == "tampered"
+    captions = [c.value for c in at.caption]
+    assert not [c for c in captions if c.startswith("Approved 20")]  # no "Approved <date> by ..." of the version
+    assert any(c.startswith("Approved model: **shipped default**") for c in captions)  # not the champion
+    assert not [s for s in at.selectbox if s.key == "approve_ref"]  # nothing offered for approval

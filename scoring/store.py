@@ -485,7 +485,8 @@ class ConfigStore:
         journal.mkdir(exist_ok=True)
         audit_fd = self._open_audit()
         tmp = target.parent / f".{target.name}.{entry['id'][:12]}.tmp"
-        intent = {"id": entry["id"], "target": str(target.resolve()), "tmp": str(tmp.resolve()),
+        # the path itself, not where a symlink points: a replace swaps the link, not its target
+        intent = {"id": entry["id"], "target": os.path.abspath(target), "tmp": os.path.abspath(tmp),
                   "sha256": sha256_bytes(data), "replace": replace, "audit": entry}
         intent_path = journal / f"{entry['id']}.json"
         linked = False
@@ -521,6 +522,7 @@ class ConfigStore:
             return True
         finally:
             _unlink(tmp)
+            _unlink(journal / f".{entry['id']}.tmp")
             if not linked:  # refused or failed before the file was in place: nothing to recover
                 _unlink(intent_path)
             os.close(audit_fd)

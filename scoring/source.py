@@ -95,10 +95,14 @@ class Source:
         cols = self.tables.get(table.lower())
         if cols is None:
             return None
-        for name, data_type in cols.items():
-            if name.lower() == column.lower():
-                return data_type
-        return None
+        index = self.__dict__.setdefault("_lower_index", {})  # per table: lower-case name -> type, first wins
+        key = (table.lower(), len(cols))
+        if key not in index:
+            lower: dict[str, str] = {}
+            for name, data_type in cols.items():
+                lower.setdefault(name.lower(), data_type)
+            index[key] = lower
+        return index[key].get(column.lower())
 
     def fingerprint(self) -> dict:
         """File identity, for caches and approval records."""

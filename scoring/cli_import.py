@@ -101,9 +101,18 @@ def _edit(ins: Inspection, args: argparse.Namespace) -> dict:
 def cmd_import(args: argparse.Namespace) -> int:
     if not args.files and not args.mapping:
         raise DataImportError("leadcal import", ["give the CSV or Parquet files to import (or --mapping MAP.yaml)"])
-    for out in (args.starter_config, None if args.dry_run else args.save_mapping):
-        if out and Path(out).exists() and not args.force:
-            raise DataImportError(str(out), ["already exists; choose another name (or --force to replace it)"])
+    from .files import check_output
+    from .store import check_name, default_store
+
+    for flag, out in (("--starter-config", args.starter_config),
+                      ("--save-mapping", None if args.dry_run else args.save_mapping)):
+        if out:  # checked before anything is read or written
+            check_output(out, force=args.force, stores=[default_store(), args.store], databases=[args.db],
+                         flag=flag)
+    if args.save_model:  # the store's name for the model, refused before the database is written
+        from .importer import model_name
+
+        check_name(args.model if args.model is not None else model_name(args.db))
     types = _pairs(args.type, "--type", KINDS)
     roles = _pairs(args.role, "--role", ROLES)
     if args.leads:

@@ -29,9 +29,11 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     from .source import open_source
     from .suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
 
+    from .files import check_output
+    from .store import default_store
+
     out = Path(args.out)
-    if out.exists():
-        raise CliError(f"--out {out} already exists; leadcal never overwrites a file, choose another name")
+    check_output(out, stores=[default_store()], databases=[args.db])  # never overwrites, never in the store
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise CliError(f"--out {out}: use a .yaml or .yml file name")
     config = load_config(args.config)

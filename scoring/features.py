@@ -384,7 +384,49 @@ def _dictionary(source: Source, spec: FeatureSpec, column: str) -> Dictionary:
     sql = (f"SELECT raw, {_category_text('raw')} FROM (SELECT DISTINCT CAST({quote(column)} AS VARCHAR) AS raw "
            f"FROM {quote(mapping.leads.table)} WHERE {quote(column)} IS NOT NULL) ORDER BY raw")
     missing = [normalise_value(v) for v in mapping.missing_values]
-    rows = source.con.execute(sql, {"missing": missing}).fetchall()
+    return _as_dictionary(source.con.execute(sql, {"missing": missing}).fetchall())
+
+
+MANY_COLUMNS = 16
+"""From this many categorical columns on, their dictionaries and first appearances are read
+in one query each (an UNPIVOT) instead of a query per column: on a wide table every query
+costs time in proportion to the table's width, so a query per column grows as columns
+squared (an import of 2,000 columns tries its starter config this way)."""
+
+
+def _dictionaries(source: Source, spec: FeatureSpec) -> list[Dictionary]:
+    """The dictionary of every categorical column of the spec, as ``_dictionary`` gives each."""
+    columns = spec.categorical
+    if len(columns) < MANY_COLUMNS:
+        return [_dictionary(source, spec, c) for c in columns]
+    text = ", ".join(f'CAST({quote(c)} AS VARCHAR) AS "{i}"' for i, c in enumerate(columns))
+    names = ", ".join(f'"{i}"' for i in range(len(columns)))
+    sql = (f"SELECT CAST(i AS INTEGER), raw, {_category_text('raw')} FROM (SELECT DISTINCT i, raw FROM "
+           f"(SELECT {text} FROM {quote(spec.mapping.leads.table)}) UNPIVOT (raw FOR i IN ({names}))) "
+           "ORDER BY 1, raw")
+    missing = [normalise_value(v) for v in spec.mapping.missing_values]
+    rows: list[list[tuple]] = [[] for _ in columns]
+    for i, raw, category in source.con.execute(sql, {"missing": missing}).fetchall():
+        rows[i].append((raw, category))
+    return [_as_dictionary(r) for r in rows]
+
+
+def _first_appearances(source: Source, table: str, codes: list[str]) -> list[list[int]] | None:
+    """Per code column, its codes in order of first appearance (one query); None when few columns."""
+    if len(codes) < MANY_COLUMNS:
+        return None
+    text = ", ".join(f'{c} AS "{i}"' for i, c in enumerate(codes))
+    names = ", ".join(f'"{i}"' for i in range(len(codes)))
+    out: list[list[int]] = [[] for _ in codes]
+    for i, code in source.con.execute(
+            f"SELECT CAST(i AS INTEGER), code FROM (SELECT __row, {text} FROM {table}) UNPIVOT (code FOR i IN "
+            f"({names})) WHERE code >= 0 GROUP BY 1, 2 ORDER BY 1, min(__row)").fetchall():
+        out[i].append(code)
+    return out
+
+
+def _as_dictionary(rows: list[tuple]) -> Dictionary:
+    """A dictionary from (stored text, category text or None) rows ordered by stored text."""
     texts = sorted({text for _, text in rows if text is not None})
     index = {text: i for i, text in enumerate(texts)}
     return Dictionary(tuple(texts), tuple(raw for raw, _ in rows),
@@ -459,11 +501,11 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
     if out.table is None:
         if has_flag:
             cols.append(f"CAST({src}{quote(out.converted)} AS BOOLEAN) AS __flag")
-        cols.append(f"CAST({src}{quote(out.converted_at)} AS TIMESTAMP) AS __conv" if has_date
+        cols.append(f"{_finite_time(src + quote(out.converted_at))} AS __conv" if has_date
                     else "NULL::TIMESTAMP AS __conv")
     select_cols = "".join(", " + c for c in cols)
     lead_id = f"{src}{quote(leads.id)}"
-    created = f"CAST({src}{quote(leads.created_at)} AS TIMESTAMP)" if leads.created_at else "NULL::TIMESTAMP"
+    created = _finite_time(f"{src}{quote(leads.created_at)}") if leads.created_at else "NULL::TIMESTAMP"
     first = f"{src}{quote(leads.created_at)} NULLS LAST" if leads.created_at else lead_id
     has_time = " AND __created IS NOT NULL" if leads.created_at else ""
     sql = ["WITH " + "".join(dicts) + "raw AS (",
@@ -472,7 +514,7 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
            f"  FROM {quote(leads.table)} AS __src{''.join(joins)} WHERE {lead_id} IS NOT NULL",
            f"), l AS (SELECT * EXCLUDE (__rn) FROM raw WHERE __rn = 1{has_time})"]
     if out.table is not None:
-        conv = f"CAST({quote(out.converted_at)} AS TIMESTAMP)" if has_date else ""
+        conv = _finite_time(quote(out.converted_at)) if has_date else ""
         parts = [f"min({conv}) FILTER (WHERE {conv} <= $data_end) AS __conv" if has_date
                  else "NULL::TIMESTAMP AS __conv"]
         if has_flag:  # won if any row is won, else open if any row is open, else lost
@@ -498,6 +540,12 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
     return "\n".join(sql), params
 
 
+def _finite_time(column: str) -> str:
+    """A time column as TIMESTAMP, with ``infinity`` / ``-infinity`` read as missing (they are no moment)."""
+    value = f"CAST({column} AS TIMESTAMP)"
+    return f"(CASE WHEN isfinite({value}) THEN {value} END)"
+
+
 def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...]) -> str:
     """The point-in-time events of the signal types: lead row, type code, microseconds to the scoring point.
 
@@ -512,7 +560,7 @@ def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...]) -> str:
         f"SELECT t.__row AS row, CAST(list_position($types, e.__type) - 1 AS {code_type}) AS code,",
         "  epoch_us(t.__scoring) - epoch_us(e.__time) AS age",
         f"FROM (SELECT {quote(ev.lead_id)} AS __lead, lower(trim(CAST({quote(ev.type)} AS VARCHAR))) AS __type,",
-        f"        CAST({quote(ev.time)} AS TIMESTAMP) AS __time FROM {quote(ev.table)}) AS e",
+        f"        {_finite_time(quote(ev.time))} AS __time FROM {quote(ev.table)}) AS e",
         f"JOIN {table} AS t ON e.__lead = t.__id",
         "WHERE e.__time < least(t.__scoring, coalesce(t.__conv, t.__scoring)) AND e.__time <= $data_end",
         "  AND list_contains($types, e.__type)",
@@ -571,11 +619,15 @@ def _read_leads(source: Source, table: str, names: list[str]) -> dict[str, np.nd
     return out
 
 
-def _categorical(source: Source, table: str, column: str, texts: tuple[str, ...], raw: np.ndarray) -> Categorical:
+def _categorical(source: Source, table: str, column: str, texts: tuple[str, ...], raw: np.ndarray,
+                 used: list[int] | None = None) -> Categorical:
     """Renumber a column's codes by first appearance in the lead order (as Arrow's dictionary
-    encoding of the sorted leads numbered them), keeping only values the kept leads hold."""
-    used = [code for (code,) in source.con.execute(
-        f"SELECT {column} FROM {table} WHERE {column} >= 0 GROUP BY 1 ORDER BY min(__row)").fetchall()]
+    encoding of the sorted leads numbered them), keeping only values the kept leads hold.
+
+    ``used``: those codes in that order, when already read (``_first_appearances``)."""
+    if used is None:
+        used = [code for (code,) in source.con.execute(
+            f"SELECT {column} FROM {table} WHERE {column} >= 0 GROUP BY 1 ORDER BY min(__row)").fetchall()]
     dtype = np.int16 if len(used) < np.iinfo(np.int16).max else np.int32
     lut = np.full(len(texts) + 1, -1, dtype=dtype)
     lut[np.asarray(used, dtype=np.int64) + 1] = np.arange(len(used), dtype=dtype)
@@ -635,10 +687,11 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
     names = ["__id", "__created", "__scoring", "__converted", "__mature", "__open"]
     codes = [f"__c{i}" for i in range(len(spec.categorical))]
     nums = [f"__n{i}" for i in range(len(spec.numeric))]
-    dictionaries = [_dictionary(source, spec, c) for c in spec.categorical]
+    dictionaries = _dictionaries(source, spec)
     with _temp_leads(source, spec, dictionaries, end) as table:
         cols = _read_leads(source, table, names + codes + nums)
-        categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code))
+        firsts = _first_appearances(source, table, codes) or [None] * len(codes)
+        categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code), firsts[i])
                        for i, (c, code) in enumerate(zip(spec.categorical, codes))}
         events = _keep_events(source, spec, table, end)
     n = len(cols["__id"])

@@ -197,14 +197,16 @@ def mapping_from_dict(data: object, source: str = "mapping") -> ImportMapping:
 def load_mapping(path: str | Path) -> ImportMapping:
     """Read a mapping YAML file."""
     path = Path(path)
+    from .yamlsafe import YamlError, load_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataImportError(str(path), ["mapping file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataImportError(str(path), [f"cannot read the mapping ({exc})"]) from None
-    except yaml.YAMLError as exc:
-        raise DataImportError(str(path), [f"not valid YAML ({getattr(exc, 'problem', None) or exc})"]) from None
+    except YamlError as exc:  # duplicate keys, aliases, YAML 1.1 number forms, too deep
+        raise DataImportError(str(path), [str(exc)]) from None
     return mapping_from_dict(data, str(path))
 
 

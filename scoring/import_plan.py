@@ -179,12 +179,19 @@ def resolve(mapping: ImportMapping, profiles: dict[str, FileProfile]) -> tuple[P
         for c, name in zip(extra, joined_names(extra, tables[entry.file], [lc.name for lc in lead_columns])):
             lead_columns.append(LeadColumn(c, ap, entry, name))
 
+    own_columns: dict[int, LeadColumn] = {}  # the leads file's columns by profile: one lookup per mapped name
+    for lc in lead_columns:
+        if lc.joined is None:
+            own_columns.setdefault(id(lc.profile), lc)
+
     def lead(ref: str | None, key: str) -> LeadColumn | None:
         """A leads-table column: the leads file first, then joined columns (by original or final name)."""
         if ref is None:
             return None
-        for test in (lambda lc: lc.joined is None and lc.profile is lp.column(ref),
-                     lambda lc: lc.name == ref,
+        own = lp.column(ref)
+        if own is not None and id(own) in own_columns:
+            return own_columns[id(own)]
+        for test in (lambda lc: lc.name == ref,
                      lambda lc: lc.joined is not None and lc.profile.original == ref,
                      lambda lc: lc.joined is not None and lc.profile is lc.file.column(ref)):
             hit = [lc for lc in lead_columns if test(lc)]

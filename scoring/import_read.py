@@ -359,16 +359,32 @@ class FileProfile:
         return clean_name(self.path.stem)
 
     def column(self, ref: str) -> ColumnProfile | None:
-        """A column by original name, clean name, or original ignoring case and spaces."""
-        for attr in ("original", "clean"):
-            for c in self.columns:
-                if getattr(c, attr) == ref:
-                    return c
-        key = clean_name(ref)
-        for c in self.columns:
-            if c.original.strip().casefold() == ref.strip().casefold() or c.clean == key:
-                return c
-        return None
+        """A column by original name, clean name, or original ignoring case and spaces.
+
+        Looked up in an index (built once per list of columns), not by scanning: a mapping
+        of a file with thousands of columns asks this for every column, several times.
+        """
+        original, clean, folded = self._index()
+        for table in (original, clean):
+            if ref in table:
+                return self.columns[table[ref]]
+        hits = [i for i in (folded.get(ref.strip().casefold()), clean.get(clean_name(ref))) if i is not None]
+        return self.columns[min(hits)] if hits else None
+
+    def _index(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        key = (id(self.columns), len(self.columns))
+        cached = self.__dict__.get("_column_index")
+        if cached is None or cached[0] != key:
+            original: dict[str, int] = {}
+            clean: dict[str, int] = {}
+            folded: dict[str, int] = {}
+            for i, c in enumerate(self.columns):  # the first column wins, as a scan in file order would
+                original.setdefault(c.original, i)
+                clean.setdefault(c.clean, i)
+                folded.setdefault(c.original.strip().casefold(), i)
+            cached = (key, (original, clean, folded))
+            self.__dict__["_column_index"] = cached
+        return cached[1]
 
 
 def file_format(path: Path) -> str:
@@ -389,6 +405,9 @@ def check_file(path: str | Path) -> Path:
         raise DataImportError(str(path), ["file not found"])
     if path.is_dir():
         raise DataImportError(str(path), ["is a directory, not a CSV or Parquet file"])
+    if not path.is_file():  # a FIFO or a device would block the import or never end
+        raise DataImportError(str(path), ["is not a regular file (a pipe, socket or device); save the export "
+                                          "to a file first"])
     try:
         with open(path, "rb"):
             pass
@@ -417,18 +436,25 @@ def load_raw(con: duckdb.DuckDBPyConnection, path: str | Path, table: str) -> tu
     if path.stat().st_size == 0:
         raise DataImportError(str(path), ["the file is empty (no header row, no data)"])
     last: Exception | None = None
+    parallel = "true"
     for encoding in ("utf-8", "latin-1"):  # Excel on Windows writes Latin-1 / cp1252
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM read_csv($p, all_varchar = true, "
-                "header = true, sample_size = -1, encoding = $enc, null_padding = true)",
-                {"p": str(path), "enc": encoding},
-            )
-            return fmt, encoding
-        except duckdb.Error as exc:
-            last = exc
-            if "unicode" not in str(exc).lower() and "utf" not in str(exc).lower():
+        while True:
+            try:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM read_csv($p, all_varchar = true, "
+                    f"header = true, sample_size = -1, encoding = $enc, null_padding = true, parallel = {parallel})",
+                    {"p": str(path), "enc": encoding},
+                )
+                return fmt, encoding
+            except duckdb.Error as exc:
+                last = exc
+                # a quoted value spanning lines (a note with line breaks) needs the single-threaded reader
+                if parallel == "true" and "parallel=false" in str(exc).replace(" ", ""):
+                    parallel = "false"
+                    continue
                 break
+        if "unicode" not in str(last).lower() and "utf" not in str(last).lower():
+            break
     raise DataImportError(str(path), [f"not a readable CSV file ({_first_line(last)})"])
 
 
@@ -459,11 +485,17 @@ def _decide(c: dict) -> str:
 
 def stacked(table: str, cols: list[tuple[int, str, str]]) -> str:
     """The columns of a table stacked as rows (i, raw text r, value v): one set of aggregates
-    GROUP BY i then profiles every column, however many there are."""
+    GROUP BY i then profiles every column, however many there are.
+
+    One UNPIVOT (NULLs kept), not a UNION ALL of a query per column: DuckDB plans a union
+    of n branches in superlinear time (2,000 columns: 3.3 s against 0.15 s).
+    """
     src = raw_quote(table)
-    parts = [f"SELECT {i} AS i, {raw_quote(name) if t.upper() == 'VARCHAR' else f'CAST({raw_quote(name)} AS VARCHAR)'} "
-             f"AS r FROM {src}" for i, name, t in cols]
-    return f"(SELECT i, r, {nz('r')} AS v FROM ({' UNION ALL '.join(parts)}))"
+    text = ", ".join(f"{raw_quote(name) if t.upper() == 'VARCHAR' else f'CAST({raw_quote(name)} AS VARCHAR)'} "
+                     f"AS \"{int(i)}\"" for i, name, t in cols)
+    names = ", ".join(f'"{int(i)}"' for i, _, _ in cols)
+    return (f"(SELECT CAST(i AS INTEGER) AS i, r, {nz('r')} AS v FROM (SELECT {text} FROM {src}) "
+            f"UNPIVOT INCLUDE NULLS (r FOR i IN ({names})))")
 
 
 def _grouped(con: duckdb.DuckDBPyConnection, sql: str) -> dict[int, dict]:

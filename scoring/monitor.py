@@ -26,6 +26,9 @@ def monitor(config: ScoringConfig, db: str, reference: tuple[dt.datetime, dt.dat
     """Drift and data quality of a config on a database, with the overall status and exit code."""
     with open_source(db) as source:
         features = extract_features(source, config)
+        if features.n == 0:  # nothing to put in cohorts: say so, not a numpy error
+            raise ValueError(f"{db}: no lead could be scored (the leads table is empty or no lead has a creation "
+                             "time), so there is nothing to check for drift")
         quality = quality_report(source, config, features, grain, completeness_alarm)
     return assemble(config, features, quality, reference, grain, approval)
 

@@ -100,10 +100,14 @@ class Source:
         cols = self.tables.get(table.lower())
         if cols is None:
             return None
-        for name, data_type in cols.items():
-            if name.lower() == column.lower():
-                return data_type
-        return None
+        index = self.__dict__.setdefault("_lower_index", {})  # per table: lower-case name -> type, first wins
+        key = (table.lower(), len(cols))
+        if key not in index:
+            lower: dict[str, str] = {}
+            for name, data_type in cols.items():
+                lower.setdefault(name.lower(), data_type)
+            index[key] = lower
+        return index[key].get(column.lower())
 
     def fingerprint(self) -> dict:
         """File identity, for caches and approval records."""
@@ -144,6 +148,8 @@ def check_database_file(path: str | Path) -> Path:
             return path
         raise SourceError(str(path), ["is a directory without .parquet files: give a DuckDB database file, or a "
                                       "folder of Parquet features (`leadcal configs export --format features-sql`)"])
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise SourceError(str(path), ["is not a regular file (a pipe, socket or device), not a DuckDB database"])
     if not os.access(path, os.R_OK):
         raise SourceError(str(path), ["cannot read the file (permission denied)"])
     return path
@@ -331,6 +337,12 @@ def _open_feature_set(path: Path) -> Source:
                   table_names={"leadcal_features": "leadcal_features"}, feature_set=True)
 
 
+def is_nested_type(data_type: str) -> bool:
+    """A STRUCT, LIST, MAP, UNION or fixed-size ARRAY: not one value per row."""
+    t = data_type.strip().upper()
+    return t.startswith(("STRUCT", "MAP", "UNION")) or t.endswith("]")
+
+
 def check_columns(source: Source, needs: list[ColumnNeed]) -> None:
     """Raise SourceError naming every missing table/column and unusable type at once."""
     problems: list[str] = []
@@ -366,6 +378,11 @@ def check_columns(source: Source, needs: list[ColumnNeed]) -> None:
         elif need.kind == "numeric" and not is_numeric_type(data_type):
             problems.append(
                 f"column '{need.table}.{need.column}' ({need.role}) is {data_type}, needs a number"
+            )
+        elif is_nested_type(data_type):
+            problems.append(
+                f"column '{need.table}.{need.column}' ({need.role}) is {data_type}, a nested type; "
+                "needs one text, number or yes/no value per row"
             )
     if problems:
         raise SourceError(str(source.path), problems)

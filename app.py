@@ -1,15 +1,27 @@
 """leadcal: the calibration meeting's app. `streamlit run app.py`
 
 Opens on the demo database (generated on first start). Set LEADCAL_DB for another
-DuckDB file and LEADCAL_STORE for another config store.
+DuckDB file and LEADCAL_STORE for another config store. Listens on this machine only
+(.streamlit/config.toml); shared on a network, every page needs a sign-in (ui/auth.py).
 """
+
+from pathlib import Path
 
 import streamlit as st
 
 from scoring.runtime import tune_numpy_memory
+from ui import auth
 
 tune_numpy_memory()  # no huge-page compaction stalls on slider moves (see scoring/runtime.py)
-st.set_page_config(page_title="leadcal", page_icon=":material/tune:", layout="wide")
+# the tab icon is a local file: a ":material/...:" or emoji icon is fetched from a CDN (nothing leaves the machine)
+st.set_page_config(page_title="leadcal", page_icon=str(Path(__file__).parent / "ui" / "assets" / "icon.png"),
+                   layout="wide")
+
+user = auth.gate()  # shared on the network: sign in first (see ui/auth.py); on this machine: nobody signs in
+if auth.needed() and user is None:
+    page = st.navigation([st.Page(auth.login_page, title="Sign in", icon=":material/login:")])
+    page.run()
+    st.stop()
 
 page = st.navigation([
     st.Page("pages/calibrate.py", title="Calibrate", icon=":material/tune:", default=True),

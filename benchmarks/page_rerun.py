@@ -50,8 +50,9 @@ def measure(leads: int, repeats: int, db: Path | None = None) -> dict:
     timings: dict[str, list[float]] = {"points": [], "threshold": []}
     for i in range(repeats):
         # a value never used before each time: the app remembers recent configs
-        for name, key, value in (("points", "v0:eng:0:points", 12.0 + 0.5 * i),
-                                 ("threshold", "v0:mql", 30.0 + i)):
+        generation = at.session_state["leadcal_state"].generation  # the draft controls' key prefix
+        for name, key, value in (("points", f"v{generation}:eng:0:points", 5 + i),
+                                 ("threshold", f"v{generation}:thresholds", (30 + i, 60))):
             at.slider(key=key).set_value(value)
             t = time.perf_counter()
             at.run()

@@ -78,7 +78,7 @@ def profile_page(db: Path, repeats: int = 5) -> None:
 
     for module, name in ((scoring.calibrate, "calibration_view"), (scoring.charts, "band_chart"),
                          (scoring.charts, "grid_chart"), (scoring.charts, "distribution_chart"),
-                         (ui.controls, "draft_from_controls"), (ui.sidebar, "render"),
+                         (ui.controls, "draft_controls"), (ui.sidebar, "render"),
                          (ui.data, "approved_view")):
         wrap(module, name)
     os.environ["LEADCAL_DB"] = str(db)
@@ -89,7 +89,7 @@ def profile_page(db: Path, repeats: int = 5) -> None:
     spent.clear()
     reruns = []
     for i in range(repeats):
-        at.slider(key="v0:eng:0:points").set_value((12.0, 20.0)[i % 2])
+        at.slider(key=f"v{at.session_state['leadcal_state'].generation}:eng:0:points").set_value((12, 20)[i % 2])
         t = time.perf_counter()
         at.run()
         reruns.append(time.perf_counter() - t)

@@ -11,6 +11,7 @@ from scoring.source import SourceError
 from scoring.suggest import HOLDOUT_SHARE
 from ui import attributes_view as view
 from ui import data, session, sidebar
+from ui.text import plain
 
 ctx = sidebar.render()
 st.title("Let the data speak")
@@ -27,9 +28,13 @@ if applied:
     except StreamlitAPIException:  # the page runs outside app.py's navigation (tests)
         pass
 
-draft = session.remember_valid(None) or session.base_config(ctx.approved)
-st.caption(f"The draft is the Calibrate page's current draft (**{draft.name}**); the approved model is "
-           f"**{ctx.approved_ref}**.")
+draft = session.draft_config()
+if draft is None:
+    st.error("The Calibrate page's draft is not valid, so there is nothing to analyse until it is fixed there:\n\n"
+             + "\n".join(f"- {plain(p)}" for p in session.state().problems))
+    st.stop()
+st.caption(f"The draft is the Calibrate page's current draft (**{plain(draft.name)}**, from "
+           f"{plain(session.state().base_ref)}); the approved model is **{plain(ctx.approved_ref)}**.")
 
 with st.expander("Settings", expanded=False):
     c1, c2, c3 = st.columns(3)
@@ -52,19 +57,22 @@ with st.expander("Settings", expanded=False):
 try:
     features = data.features_beside(ctx.db, probe_config(draft, extra), ctx.approved)
 except (SourceError, ConfigError, ValueError) as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 features = data.segment_view(ctx.db, features, ctx.segment_column, ctx.segment_value)
 
-tabs = st.tabs(["Attributes", "Suggested points", "Decay", "Thresholds", "Calibration"])
-with tabs[0]:
-    view.attributes_tab(attribute_table(draft, features, min_leads=int(min_leads), leakage_iv=float(leakage_iv),
-                                        extra_columns=extra), float(leakage_iv))
-with tabs[1]:
-    view.suggestion_tab(ctx.db, features, draft, ctx.approved, ctx.approved_ref, ctx.segment_value, float(share))
-with tabs[2]:
-    view.decay_tab(ctx.db, features, draft, ctx.segment_value, float(share))
-with tabs[3]:
-    view.thresholds_tab(features, draft)
-with tabs[4]:
-    view.calibration_tab(features, draft, float(share))
+TABS = ["Attributes", "Suggested points", "Decay", "Thresholds", "Calibration"]
+for label, tab in session.kept_tabs(TABS, "attributes_tab"):  # only the open tab runs; it stays open
+    with tab:
+        if label == "Attributes":
+            view.attributes_tab(attribute_table(draft, features, min_leads=int(min_leads),
+                                                leakage_iv=float(leakage_iv), extra_columns=extra), float(leakage_iv))
+        elif label == "Suggested points":
+            view.suggestion_tab(ctx.db, features, draft, ctx.approved, ctx.approved_ref, ctx.segment_value,
+                                float(share), float(leakage_iv))
+        elif label == "Decay":
+            view.decay_tab(ctx.db, features, draft, ctx.segment_value, float(share))
+        elif label == "Thresholds":
+            view.thresholds_tab(features, draft)
+        else:
+            view.calibration_tab(features, draft, float(share))

@@ -9,6 +9,7 @@ from scoring.charts import completeness_chart
 from scoring.config import ConfigError
 from scoring.source import SourceError
 from ui import data, sidebar
+from ui.text import plain
 
 ctx = sidebar.render()
 st.title("Data quality")
@@ -28,11 +29,11 @@ try:
         st.stop()
     quality = data.quality_for(ctx.db, config, features, grain, threshold)
 except (SourceError, ConfigError) as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 
 if quality["alarms"]:
-    st.warning(f"{len(quality['alarms'])} alarm(s):\n" + "".join(f"\n- {a['message']}" for a in quality["alarms"]))
+    st.warning(f"{len(quality['alarms'])} alarm(s):\n" + "".join(f"\n- {plain(a['message'])}" for a in quality["alarms"]))
 else:
     st.success(f"No alarms: every mapped column is at least {threshold:.0%} filled in every cohort.")
 
@@ -44,8 +45,8 @@ st.dataframe(filled, hide_index=True, width="stretch", key="completeness_table",
 
 st.subheader("Values the model does not name")
 for column, info in quality["unnamed_values"].items():
-    top = ", ".join(f"{v} ({n:,})" for v, n in info["top_unnamed"]) or "none"
-    st.markdown(f"**{column}**: most common unnamed values: {top}")
+    top = ", ".join(f"{plain(v)} ({n:,})" for v, n in info["top_unnamed"]) or "none"
+    st.markdown(f"**{plain(column)}**: most common unnamed values: {top}")
 if quality["unnamed_values"]:
     unnamed = pd.DataFrame([{"cohort": cohort, **{col: info["by_cohort"].get(cohort)
                                                   for col, info in quality["unnamed_values"].items()}}

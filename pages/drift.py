@@ -10,9 +10,11 @@ import streamlit as st
 from scoring.charts import band_mix_chart, psi_chart, rule_psi_chart
 from scoring.config import ConfigError
 from scoring.drift import default_reference
+from scoring.glossary import HELP
 from scoring.monitor import assemble
 from scoring.source import SourceError
 from ui import data, sidebar
+from ui.text import plain
 
 ctx = sidebar.render()
 st.title("Score drift")
@@ -26,7 +28,7 @@ with c1:
 try:
     features = data.features_for(ctx.db, config)
 except (SourceError, ConfigError) as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 if not features.point_in_time:
     st.info("This data has no creation times, so there are no cohorts to compare: drift needs them.")
@@ -42,17 +44,21 @@ if not isinstance(picked, (tuple, list)) or len(picked) != 2:
     st.info("Pick the end of the reference period.")
     st.stop()
 reference = (dt.datetime.combine(picked[0], dt.time()), dt.datetime.combine(picked[1], dt.time()) + dt.timedelta(days=1))
-quality = data.quality_for(ctx.db, config, features, grain, 0.85)
+try:
+    quality = data.quality_for(ctx.db, config, features, grain, 0.85)
+except SourceError as exc:
+    st.error(str(exc))
+    st.stop()
 try:
     result = assemble(config, features, quality, reference, grain, approval)
 except ValueError as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 drift = result["drift"]
 
-show = {"stable": st.success, "investigate": st.warning, "shifted": st.error}[result["status"]]
-show(f"**{ref_label}: {result['status']}** (the scheduled `leadcal drift` would exit {result['exit_code']})"
-     + "".join(f"\n- {r}" for r in result["reasons"]))
+show = {"stable": st.success, "investigate": st.warning, "unchecked": st.warning}.get(result["status"], st.error)
+show(f"**{plain(ref_label)}: {result['status']}** (the scheduled `leadcal drift` would exit {result['exit_code']})"
+     + "".join(f"\n- {plain(r)}" for r in result["reasons"]))
 
 st.plotly_chart(psi_chart(drift), width="stretch", key="psi_chart")
 table = pd.DataFrame([{
@@ -61,8 +67,8 @@ table = pd.DataFrame([{
     "conversion": c["conversion_rate"], "AUC": c["auc"], "outcomes known": c["mature"],
 } for c in drift["cohorts"]])
 st.dataframe(table, hide_index=True, width="stretch", key="drift_table",
-             column_config={"PSI": st.column_config.NumberColumn(format="%.3f"),
-                            "AUC": st.column_config.NumberColumn(format="%.3f"),
+             column_config={"PSI": st.column_config.NumberColumn(format="%.3f", help=HELP["PSI"]),
+                            "AUC": st.column_config.NumberColumn(format="%.3f", help=HELP["AUC"]),
                             **{c: st.column_config.NumberColumn(format="percent")
                                for c in ("MQL rate", "SQL rate", "conversion")}})
 

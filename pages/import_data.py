@@ -3,30 +3,42 @@ Preview the files, confirm or edit the proposed column mapping, import, and star
 calibrating on your own data with the generated starter config."""
 
 import json
+import os
 import tempfile
-from pathlib import Path
 
 import streamlit as st
 
+from scoring import folders
 from scoring.import_mapping import dump_mapping
 from scoring.import_read import DataImportError
 from scoring.importer import check, file_identity, inspect_files, model_name, run_import, stage_upload
-from ui import import_form, sidebar
+from ui import auth, import_form, sidebar
+from ui.text import plain
 
 ctx = sidebar.render(require_data=False)
 st.title("Import your data")
 st.caption("CSV or Parquet exports of your CRM or marketing platform: a leads (contacts) file, optionally "
            "an activities file (lead id, type, time) and attribute files joined on a key (e.g. companies). "
            "Your files are only read; leadcal writes a DuckDB file of its own, whole or not at all.")
+if not auth.may_edit(ctx.user):
+    st.info("You are signed in as a viewer: viewers cannot import data.")
+    st.stop()
 
 # ------------------------------------------------------------------ 1. files
 uploads = st.file_uploader("Files", type=["csv", "tsv", "txt", "parquet", "pq"], accept_multiple_files=True,
                            key="import_uploads")
-typed = st.text_area("…or paths of files on this machine, one per line", key="import_paths", height=80)
+exports = {str(c.path): c.label for c in folders.exports()}
+picked = st.multiselect("…or exports already in the data folders", list(exports), format_func=exports.get,
+                        key="import_picks", help="CSV and Parquet files in the folders the admin allowed "
+                                                 "(LEADCAL_DATA_DIRS); the browser cannot name other server files.")
 if "import_upload_dir" not in st.session_state:
     st.session_state["import_upload_dir"] = tempfile.mkdtemp(prefix="leadcal-uploads-")
 paths = [stage_upload(st.session_state["import_upload_dir"], f.name, f.getvalue()) for f in uploads or []]
-paths += [Path(line.strip()) for line in typed.splitlines() if line.strip()]
+try:
+    paths += [folders.inside(p) for p in picked]
+except folders.FolderError as exc:
+    st.error(plain(exc))
+    st.stop()
 if not paths:
     st.info("Add the files to import. leadcal proposes which file is which and what each column is; you "
             "confirm or change it before anything is written.")
@@ -44,7 +56,7 @@ types_asked = json.dumps(st.session_state.get("import_types", {}), sort_keys=Tru
 try:
     ins = _inspect(tuple(file_identity(p) for p in paths), roles_asked, types_asked)
 except DataImportError as exc:
-    st.error("These files cannot be imported:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
+    st.error("These files cannot be imported:\n\n" + "\n".join(f"- {plain(p)}" for p in exc.problems))
     if (roles_asked != "{}" or types_asked != "{}") and st.button("Forget the roles and types chosen",
                                                                     key="reset_roles"):
         st.session_state.pop("import_roles", None)
@@ -70,7 +82,7 @@ import_form.mapping_editor(ins, mapping_data, sig)
 mapping, problems = check(mapping_data, ins.profiles)
 leads = next(e for e in mapping_data["files"] if e["role"] == "leads")
 if problems:
-    st.error("Fix these before importing:\n\n" + "\n".join(f"- {p}" for p in problems))
+    st.error("Fix these before importing:\n\n" + "\n".join(f"- {plain(p)}" for p in problems))
 elif not leads.get("created_at"):
     st.info("No creation times (none is mapped): leads will not be scored at a point in time. Every recorded "
             "activity counts, the outcome is the yes/no result, and open outcomes are left out as immature.")
@@ -78,20 +90,27 @@ elif not leads.get("created_at"):
 # ------------------------------------------------------------------ 4. import
 st.subheader("Import")
 d1, d2 = st.columns(2)
-target = d1.text_input("DuckDB file to write", value="data/imported.duckdb", key="import_db",
-                       help="Created, or updated from a copy that replaces it only when the import succeeds.")
-model = d2.text_input("Name of the starter model", value=model_name(target), key=f"import_model_{target}")
+name = d1.text_input("Name of the database to write", value="imported", key="import_db",
+                     help=f"Written to {folders.data_dir()}/NAME.duckdb, leadcal's data folder, and nowhere else: "
+                          "created, or updated from a copy that replaces it only when the import succeeds.")
+try:
+    target = str(folders.import_target(name))
+except folders.FolderError as exc:
+    st.error(plain(exc))
+    target = ""
+model = d2.text_input("Name of the starter model", value=model_name(target or "imported"),
+                      key=f"import_model_{target}")
 if mapping is not None:
-    st.download_button("Download the mapping YAML", dump_mapping(mapping), file_name="leadcal-mapping.yaml",
-                       mime="text/yaml", key="mapping_download")
+    st.download_button("Download the mapping YAML", lambda text=dump_mapping(mapping): text, file_name="leadcal-mapping.yaml",
+                       mime="text/yaml", key="mapping_download", on_click="ignore")
 if st.button("Import", type="primary", key="import_run", disabled=mapping is None or not target.strip()):
     try:
         result = run_import(paths, target.strip(), mapping, model=model.strip() or None)
     except (DataImportError, OSError, ValueError) as exc:
         st.session_state.pop("import_result", None)
-        st.error(f"Nothing was written. {exc}")
+        st.error(f"Nothing was written. {plain(exc)}")
     else:
-        st.session_state["import_result"] = {"db": str(result.db), "report": result.report,
+        st.session_state["import_result"] = {"db": os.path.realpath(result.db), "report": result.report,
                                              "yaml": result.config_yaml, "model": result.config.name}
 
 # ------------------------------------------------------------------ 5. what was imported

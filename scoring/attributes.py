@@ -18,10 +18,13 @@ Conventions (as in credit scoring, signs flipped so "good" means "converts"):
   a value with no mature leads at all has no WoE and adds nothing to IV;
 - conversion rate with a Wilson 95% interval, lift = value rate / overall rate.
 
-An engagement rule is read as a flag: did the lead do it before its scoring point
-(activity > 0) or not. An attribute whose IV is above ``LEAKAGE_IV`` is flagged as
-possible leakage: a field filled in after the outcome is known scores too well to be
-true (see the README for why the default is 1.0 for leads, not credit scoring's 0.5).
+An engagement rule is read by how much: no activity before its scoring point, then
+quantile bins of the activity (a count, a decayed sum, seconds on the site), so a
+per-second column is judged by its spread, not as "any or none". Possible leakage (a
+field filled in after the outcome is known) is ``scoring.leakage``'s one definition: a
+column filled only for converted or only for closed leads, or with IV above
+``LEAKAGE_IV`` (see the README for why the default is 1.0 for leads, not credit
+scoring's 0.5).
 
 Everything is one ``np.bincount`` per attribute on the cached feature arrays: no
 DuckDB, no per-lead Python, well under a second for a million leads.
@@ -38,12 +41,9 @@ import numpy as np
 from .config import CategoricalFit, EngagementRule, NumericFit, ScoringConfig, normalise_value
 from .engine import engagement_points, numeric_bin_index
 from .features import Categorical, Features
+from .leakage import LEAKAGE_IV, SMOOTHING, check, feature_groups, numeric_groups, quantile_edges, woe_iv
 from .metrics import SMALL_BAND, wilson_interval
 
-SMOOTHING = 0.5
-"""Leads counted in a class that is empty in a value (Haldane-Anscombe style), so WoE is finite."""
-LEAKAGE_IV = 1.0
-"""IV above which an attribute is flagged as possible leakage (credit scoring uses 0.5; see README)."""
 MIN_LEADS = SMALL_BAND
 """Values with fewer mature leads than this get a warning: their rate is noise."""
 MAX_VALUES = 50
@@ -55,28 +55,6 @@ OTHER_LABEL = "(other values)"
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def woe_iv(conversions: np.ndarray, non_conversions: np.ndarray,
-           smoothing: float = SMOOTHING) -> tuple[np.ndarray, np.ndarray, float]:
-    """WoE per group, each group's IV term, and the IV, from class counts per group.
-
-    ``WoE = ln((c_i / C) / (n_i / N))`` with an empty class cell counted as ``smoothing``
-    leads (the totals C, N stay the real ones). Groups without leads get NaN WoE and a
-    zero IV term. With one class only (no converters or none lost) everything is NaN.
-    """
-    c = np.asarray(conversions, dtype=np.float64)
-    n = np.asarray(non_conversions, dtype=np.float64)
-    total_c, total_n = c.sum(), n.sum()
-    if total_c <= 0 or total_n <= 0:
-        nan = np.full(c.shape, np.nan)
-        return nan, nan.copy(), math.nan
-    has = (c + n) > 0
-    p_c = np.where(c > 0, c, smoothing) / total_c
-    p_n = np.where(n > 0, n, smoothing) / total_n
-    woe = np.where(has, np.log(p_c / p_n), np.nan)
-    part = np.where(has, (p_c - p_n) * np.nan_to_num(woe), 0.0)
-    return woe, part, float(part.sum())
 
 
 def iv_strength(iv: float | None) -> str | None:
@@ -161,15 +139,31 @@ def numeric_grouping(rule: NumericFit, values: np.ndarray) -> Grouping:
     return Grouping(groups.astype(np.int64), labels, np.asarray(points))
 
 
-def engagement_grouping(rule: EngagementRule, config: ScoringConfig, features: Features) -> Grouping:
-    """Two groups: leads that did not do it before the scoring point, and leads that did."""
+ACTIVITY_BINS = 5
+"""An engagement rule's leads with activity are split in (up to) this many quantile bins."""
+
+
+def engagement_grouping(rule: EngagementRule, config: ScoringConfig, features: Features,
+                        bins: int = ACTIVITY_BINS) -> Grouping:
+    """No activity, then quantile bins of the activity before the scoring point (by how much, not just any)."""
     from .features import rule_signal_key
 
     activity = features.feature(rule_signal_key(config, rule))
-    fired = activity != 0
-    what = "activity" if rule.column is not None else "event"
-    return Grouping(fired.astype(np.int64), [f"no {what}", f"any {what}"],
-                    np.array([0.0, float(rule.points)]), engagement_points(rule, config, features))
+    edges = quantile_edges(activity[activity > 0], bins)
+    edges = np.concatenate([[np.nextafter(0.0, 1.0)], edges])  # 0 is its own group
+    groups, _ = numeric_groups(activity, edges)
+    groups = np.minimum(groups, edges.size)  # activity is never missing (0 = none)
+    what = "activity" if rule.column is not None else "events"
+    cuts = [_g(x) for x in edges[1:]]
+    labels = [f"no {what}"] + [f"> 0 to < {cuts[0]}"] if cuts else [f"no {what}", f"any {what}"]
+    if cuts:
+        labels += [f"{lo} to < {hi}" for lo, hi in zip(cuts, cuts[1:])] + [f">= {cuts[-1]}"]
+    points = np.array([0.0] + [float(rule.points)] * (len(labels) - 1))
+    return Grouping(groups, labels, points, engagement_points(rule, config, features))
+
+
+def _g(x: float) -> str:
+    return f"{x:.3g}"
 
 
 def bin_label(lo: float | None, hi: float | None) -> str:
@@ -199,7 +193,7 @@ class AttributeTable:
 
 
 def _attribute(name: str, kind: str, grouping: Grouping, features: Features, state: np.ndarray,
-               min_leads: int, leakage_iv: float, in_model: bool) -> dict:
+               min_leads: int, leakage_iv: float, in_model: bool, column: str | None = None) -> dict:
     k = len(grouping.labels)
     leads, conv, immature = group_counts(grouping.groups, features.converted, features.mature, k, state)
     total_leads, total_conv = int(leads.sum()), int(conv.sum())
@@ -240,13 +234,18 @@ def _attribute(name: str, kind: str, grouping: Grouping, features: Features, sta
         })
     slope = _points_per_double_odds(rows, min_leads)
     iv_value = None if math.isnan(iv) else iv
+    found = feature_groups(features, column) if column is not None else None
+    # a column is judged exactly as the import and the suggestion judge it (its values or quantile bins)
+    leak = check(name, None if found is None else found[0], grouping.groups if found is None else found[1],
+                 features.converted, features.mature, getattr(features, "open", None), leakage_iv)
     return {
         "attribute": name,
         "kind": kind,
         "in_model": in_model,
         "iv": iv_value,
         "strength": iv_strength(iv),
-        "leakage": bool(iv_value is not None and iv_value > leakage_iv),
+        "leakage": leak is not None,
+        "leak": leak.message if leak is not None else None,
         "points_spread": _spread(rows, min_leads),
         "points_per_double_odds": slope,
         "rows": rows,
@@ -293,18 +292,21 @@ def attribute_table(config: ScoringConfig, features: Features, *, min_leads: int
         model_columns.add(rule.column)
         if isinstance(rule, CategoricalFit):
             g = categorical_grouping(rule, features.categorical[rule.column], max_values)
-            attrs.append(_attribute(rule.column, "categorical", g, features, state, min_leads, leakage_iv, True))
+            attrs.append(_attribute(rule.column, "categorical", g, features, state, min_leads, leakage_iv, True,
+                                    rule.column))
         else:
             g = numeric_grouping(rule, features.numeric[rule.column])
-            attrs.append(_attribute(rule.column, "numeric", g, features, state, min_leads, leakage_iv, True))
+            attrs.append(_attribute(rule.column, "numeric", g, features, state, min_leads, leakage_iv, True,
+                                    rule.column))
     for rule in config.engagement:
         g = engagement_grouping(rule, config, features)
-        attrs.append(_attribute(rule.label, "engagement", g, features, state, min_leads, leakage_iv, True))
+        attrs.append(_attribute(rule.label, "engagement", g, features, state, min_leads, leakage_iv, True,
+                                rule.column))
     for column in extra_columns:
         if column in model_columns or column not in features.categorical:
             continue
         g = categorical_grouping(CategoricalFit(column=column), features.categorical[column], max_values)
-        attrs.append(_attribute(column, "categorical", g, features, state, min_leads, leakage_iv, False))
+        attrs.append(_attribute(column, "categorical", g, features, state, min_leads, leakage_iv, False, column))
     attrs.sort(key=lambda a: -1.0 if a["iv"] is None else a["iv"], reverse=True)
     rate = _flag(attrs, overall_rate, min_leads)
     table = AttributeTable(
@@ -326,8 +328,8 @@ def _flag(attrs: list[dict], overall: float | None, min_leads: int) -> float | N
     for a in attrs:
         iv = a["iv"] or 0.0
         if a["leakage"]:
-            a["flags"].append("possible leakage: predicts too well; check the field is known before "
-                              "the scoring point")
+            a["flags"].append("possible leakage: " + a["leak"].split(": ", 1)[-1] + "; left out of the "
+                              "suggestion unless you include it")
         if a["in_model"] and iv < 0.02 and a["points_spread"] > 0:
             a["flags"].append("over-scored: the draft gives points for an attribute that does not "
                               "predict conversion (IV < 0.02)")
@@ -372,9 +374,8 @@ def _warnings(table: AttributeTable, min_leads: int, leakage_iv: float) -> list[
     out = []
     for a in table.attributes:
         if a["leakage"]:
-            out.append(f"{a['attribute']}: IV {a['iv']:.2f} is above {leakage_iv:g}. A field that is filled in "
-                       "after the outcome is known scores too well to be true; check it exists before the "
-                       "scoring point.")
+            out.append(f"Possible leakage: {a['leak']}. A field filled in after the outcome is known scores "
+                       "too well to be true; the suggestion leaves it out unless you include it.")
         small = [r["value"] for r in a["rows"] if r["small"] and (r["leads"] or r["immature"])]
         if small:
             out.append(f"{a['attribute']}: {len(small)} value(s) with fewer than {min_leads} mature leads "

@@ -7,7 +7,14 @@ read off a projector.
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
+
+def text(value: object) -> str:
+    """User data as plotly shows it literally: plotly reads <b>, <a href> and entities in labels."""
+    return html.escape(str(value), quote=False)
+
 
 DRAFT = "#1f4e9c"
 APPROVED = "#e07b00"
@@ -26,22 +33,71 @@ def _band_position(value: float, bands: list[dict]) -> float:
     return -0.5
 
 
-def _rate_traces(result: dict, name: str, colour: str, dash: str) -> list[go.Scatter]:
-    """A result's conversion by band with its Wilson interval as a shaded band (left axis)."""
+def _rate_traces(result: dict, name: str, colour: str) -> list[go.Scatter]:
+    """A result's conversion by band (left axis): the line, and its Wilson interval as a shaded band."""
     bands = result["bands"]
     x = list(range(len(bands)))
-    pct = lambda v: None if v is None else 100 * v  # noqa: E731
     return [
-        go.Scatter(x=x, y=[pct(b["ci_high"]) for b in bands], mode="lines", line=dict(width=0, color=colour),
+        go.Scatter(x=x, y=[_pct(b["ci_high"]) for b in bands], mode="lines", line=dict(width=0, color=colour),
                    hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"),
-        go.Scatter(x=x, y=[pct(b["ci_low"]) for b in bands], mode="lines", fill="tonexty",
-                   line=dict(width=0, color=colour), fillcolor=_alpha(colour, 0.18),
-                   name=f"{name} 95% interval", hoverinfo="skip", xaxis="x", yaxis="y"),
-        go.Scatter(x=x, y=[pct(b["rate"]) for b in bands], mode="lines+markers", name=f"{name} conversion",
-                   line=dict(color=colour, width=3, dash=dash), marker=dict(size=9),
+        go.Scatter(x=x, y=[_pct(b["ci_low"]) for b in bands], mode="lines", fill="tonexty",
+                   line=dict(width=0, color=colour), fillcolor=_alpha(colour, 0.16),
+                   name=f"{name}: 95% interval", hoverinfo="skip", xaxis="x", yaxis="y"),
+        go.Scatter(x=x, y=[_pct(b["rate"]) for b in bands], mode="lines+markers", name=f"{name}: conversion",
+                   line=dict(color=colour, width=3), marker=dict(size=9),
                    customdata=[[b["leads"], b["conversions"], b["band"]] for b in bands],
-                   hovertemplate="%{customdata[2]}: %{y:.1f}% (%{customdata[1]} of %{customdata[0]})<extra>"
+                   hovertemplate="%{customdata[2]}: %{y:.1f}% (%{customdata[1]:,} of %{customdata[0]:,})<extra>"
                    + name + "</extra>", xaxis="x", yaxis="y"),
+    ]
+
+
+def _pct(v: float | None) -> float | None:
+    return None if v is None else 100 * v
+
+
+def _span(low: float | None, high: float | None, bands: list[dict]) -> tuple[float, float]:
+    """Where a score range sits on the band axis of ``bands`` (open ends at the axis ends)."""
+    x0 = -0.5 if low is None else _band_position(low, bands)
+    x1 = len(bands) - 0.5 if high is None else _band_position(high, bands)
+    return x0, x1
+
+
+def same_cuts(a: list[dict], b: list[dict]) -> bool:
+    """True when two band tables cut the score at the same points."""
+    return [(x["low"], x["high"]) for x in a] == [(x["low"], x["high"]) for x in b]
+
+
+def _compared_traces(result: dict, bands: list[dict], name: str, colour: str) -> list[go.Scatter]:
+    """The approved model's conversion by band on the draft's band axis, placed by score range.
+
+    With the same cut points each band sits on the draft's band; with other cut points each
+    approved band is drawn as a step over the scores it covers, so a rate is never read under
+    another band's label. The 95% interval is a whisker (a second shaded band would blend).
+    """
+    own = result["bands"]
+    aligned = same_cuts(own, bands)
+    spans = [(i - 0.5, i + 0.5) if aligned else _span(b["low"], b["high"], bands) for i, b in enumerate(own)]
+    mids = [(x0 + x1) / 2 for x0, x1 in spans]
+    rates = [_pct(b["rate"]) for b in own]
+    error = dict(type="data", symmetric=False, color=colour, thickness=2, width=6,
+                 array=[None if b["ci_high"] is None else 100 * (b["ci_high"] - b["rate"]) for b in own],
+                 arrayminus=[None if b["ci_low"] is None else 100 * (b["rate"] - b["ci_low"]) for b in own])
+    hover = dict(customdata=[[b["leads"], b["conversions"], b["band"]] for b in own],
+                 hovertemplate="%{customdata[2]}: %{y:.1f}% (%{customdata[1]:,} of %{customdata[0]:,})<extra>"
+                 + name + "</extra>")
+    if aligned:
+        return [go.Scatter(x=mids, y=rates, mode="lines+markers", name=f"{name}: conversion (whiskers: 95%)",
+                           line=dict(color=colour, width=3, dash="dash"), marker=dict(size=9, symbol="diamond"),
+                           error_y=error, xaxis="x", yaxis="y", **hover)]
+    step_x, step_y = [], []
+    for (x0, x1), rate in zip(spans, rates):
+        step_x += [x0, x1, None]
+        step_y += [rate, rate, None]
+    return [
+        go.Scatter(x=step_x, y=step_y, mode="lines", line=dict(color=colour, width=3, dash="dash"),
+                   name=f"{name}: conversion over its own bands", hoverinfo="skip", xaxis="x", yaxis="y"),
+        go.Scatter(x=mids, y=rates, mode="markers", marker=dict(size=9, symbol="diamond", color=colour),
+                   error_y=error, name=f"{name}: 95% interval", xaxis="x", yaxis="y", **hover),
     ]
 
 
@@ -60,35 +116,42 @@ def _threshold_line(x: float, colour: str, text: str, dash: str | None = None, b
     return line, label
 
 
-def band_chart(draft: dict, approved: dict | None = None) -> go.Figure:
+def band_chart(draft: dict, approved: dict | None = None, *, draft_label: str = "draft",
+               approved_label: str = "approved") -> go.Figure:
     """Conversion by band (line, Wilson band) over lead counts (bars), with thresholds.
 
-    Built as one figure from its parts: plotly's ``make_subplots`` and ``add_vline`` validate
-    the figure again on every call, which took 40-55 ms of each slider move's rerun.
+    ``draft_label`` names the main result in the legend (the HTML report of an approved
+    version says "approved"). The compared result is placed by score range (see
+    :func:`_compared_traces`). Built as one figure from its parts: plotly's
+    ``make_subplots`` and ``add_vline`` validate the figure again on every call, which took
+    40-55 ms of each slider move's rerun.
     """
     bands = draft["bands"]
     x = list(range(len(bands)))
-    traces = [go.Bar(x=x, y=[b["leads"] for b in bands], name="draft leads", marker_color=BARS,
-                     hovertemplate="%{y:,} mature leads<extra></extra>", xaxis="x", yaxis="y2")]
-    if approved is not None:
-        traces += _rate_traces(approved, "approved", APPROVED, "dash")
-    traces += _rate_traces(draft, "draft", DRAFT, "solid")
+    traces = [go.Bar(x=x, y=[b["leads"] for b in bands], name=f"{draft_label}: mature leads (right axis)",
+                     marker_color=BARS, hovertemplate="%{y:,} mature leads<extra></extra>", xaxis="x", yaxis="y2")]
+    if approved is not None:  # under the draft's line, which stays readable where the two agree
+        traces += _compared_traces(approved, bands, approved_label, APPROVED)
+    traces += _rate_traces(draft, draft_label, DRAFT)
     lines = []
     for label, key in (("MQL", "mql"), ("SQL", "sql")):
         value = draft["thresholds"][key]
         lines.append(_threshold_line(_band_position(value, bands), DRAFT, f"{label} {value:g}"))
         if approved is not None and approved["thresholds"][key] != value:
-            lines.append(_threshold_line(_band_position(approved["thresholds"][key], bands), APPROVED,
-                                         f"approved {label}", dash="dot", below=True))
+            theirs = approved["thresholds"][key]
+            lines.append(_threshold_line(_band_position(theirs, bands), APPROVED,
+                                         f"{approved_label.split(' (')[0]} {label} {theirs:g}", dash="dot",
+                                         below=True))
     layout = dict(
-        xaxis=dict(anchor="y", domain=[0.0, 0.94], title=dict(text="score band"), tickmode="array",
-                   tickvals=x, ticktext=[b["band"] for b in bands]),
-        yaxis=dict(anchor="x", domain=[0.0, 1.0], title=dict(text="conversion rate (%)"), rangemode="tozero"),
+        xaxis=dict(anchor="y", domain=[0.0, 1.0], title=dict(text="score band"), tickmode="array",
+                   tickvals=x, ticktext=[b["band"] for b in bands], range=[-0.5, len(bands) - 0.5]),
+        yaxis=dict(anchor="x", domain=[0.0, 1.0], title=dict(text="conversion rate"), rangemode="tozero",
+                   ticksuffix="%", tickformat=",.0f", automargin=True),
         yaxis2=dict(anchor="x", overlaying="y", side="right", title=dict(text="mature leads"),
-                    rangemode="tozero", showgrid=False),
+                    rangemode="tozero", showgrid=False, tickmode="auto", tickformat=",d", automargin=True),
         shapes=[line for line, _ in lines], annotations=[label for _, label in lines],
-        font=FONT, height=460, margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", y=-0.25), barmode="overlay", hovermode="x unified")
+        font=FONT, height=480, margin=dict(l=70, r=70, t=40, b=10),
+        legend=dict(orientation="h", y=-0.22), barmode="overlay", hovermode="x unified")
     return go.Figure(data=traces, layout=layout)
 
 
@@ -101,13 +164,22 @@ def distribution_chart(hist: dict) -> go.Figure:
                          marker_color="rgba(150,150,150,0.6)"))
     fig.add_trace(go.Bar(x=mids, y=[100 * v for v in hist["converted"]], name="converted",
                          marker_color=_alpha(DRAFT, 0.75)))
-    fig.update_layout(barmode="overlay", font=FONT, height=360, margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis_title="score", yaxis_title="% of group", legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(barmode="overlay", font=FONT, height=360, margin=dict(l=70, r=20, t=30, b=10),
+                      xaxis_title="score", yaxis=dict(title="share of the group", ticksuffix="%", automargin=True),
+                      legend=dict(orientation="h", y=-0.25))
     return fig
 
 
+GRID_FIT = ["fit A (best)", "fit B", "fit C"]
+GRID_ENGAGEMENT = ["engagement 1 (most)", "engagement 2", "engagement 3 (least)"]
+
+
 def grid_chart(grid: list[dict]) -> go.Figure:
-    """Fit x engagement heatmap: conversion rate per cell, leads in the label."""
+    """Fit x engagement heatmap: each cell coloured by its conversion rate and labelled with it.
+
+    Both axes are categories (plotly would read labels such as "2" as numbers and pile them
+    up); a cell without mature leads is grey and says so.
+    """
     z, text = [], []
     for fit in "ABC":
         row_z, row_t = [], []
@@ -115,15 +187,17 @@ def grid_chart(grid: list[dict]) -> go.Figure:
             cell = next(c for c in grid if c["fit"] == fit and c["engagement"] == eng)
             rate = cell["rate"]
             row_z.append(None if rate is None else 100 * rate)
-            row_t.append(f"{cell['cell']}<br>{'-' if rate is None else f'{100 * rate:.1f}%'}"
-                         f"<br>{cell['mature']:,} leads")
+            shown = "no mature leads" if rate is None else f"{100 * rate:.1f}%"
+            row_t.append(f"<b>{cell['cell']}</b>: {shown}<br>{cell['mature']:,} leads")
         z.append(row_z)
         text.append(row_t)
-    fig = go.Figure(go.Heatmap(z=z, x=["engagement 1 (high)", "2", "3 (low)"], y=["fit A (best)", "B", "C"],
-                               text=text, texttemplate="%{text}", colorscale="Blues",
-                               colorbar=dict(title="conv %"), hoverinfo="skip"))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(font=FONT, height=360, margin=dict(l=10, r=10, t=30, b=10))
+    fig = go.Figure(go.Heatmap(
+        z=z, x=GRID_ENGAGEMENT, y=GRID_FIT, text=text, texttemplate="%{text}", textfont=dict(size=17),
+        colorscale=[[0, "#f1f5fb"], [1, "#5b8fd6"]], zmin=0, xgap=3, ygap=3,
+        colorbar=dict(title=dict(text="conversion"), ticksuffix="%"), hoverinfo="skip"))
+    fig.update_layout(font=FONT, height=380, margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="#d9d9d9",
+                      xaxis=dict(type="category", side="top"),
+                      yaxis=dict(type="category", autorange="reversed"))
     return fig
 
 
@@ -154,7 +228,7 @@ def rule_psi_chart(drift: dict) -> go.Figure:
     cohorts = [c for c in drift["cohorts"] if c["judged"]]
     rules = list(cohorts[0]["rules"]) if cohorts else []
     z = [[c["rules"][r]["psi"] for c in cohorts] for r in rules]
-    fig = go.Figure(go.Heatmap(z=z, x=[c["cohort"] for c in cohorts], y=rules, zmin=0, zmax=0.5,
+    fig = go.Figure(go.Heatmap(z=z, x=[c["cohort"] for c in cohorts], y=[text(r) for r in rules], zmin=0, zmax=0.5,
                                colorscale=[[0, "#ffffff"], [0.2, "#fff3c4"], [0.5, "#f9a825"], [1, "#c62828"]],
                                colorbar=dict(title="PSI"), hovertemplate="%{y}, %{x}: PSI %{z:.3f}<extra></extra>"))
     fig.update_layout(font=FONT, height=max(300, 28 * len(rules) + 120), margin=dict(l=10, r=10, t=30, b=10))
@@ -167,7 +241,7 @@ def band_mix_chart(drift: dict) -> go.Figure:
     fig = go.Figure()
     for i, label in enumerate(drift["bands"]):
         fig.add_trace(go.Bar(x=[c["cohort"] for c in cohorts], y=[100 * c["band_mix"][i] for c in cohorts],
-                             name=label))
+                             name=text(label)))
     fig.update_layout(barmode="stack", font=FONT, height=380, margin=dict(l=10, r=10, t=30, b=10),
                       yaxis_title="% of leads", legend=dict(title="band"))
     return fig
@@ -180,7 +254,7 @@ def completeness_chart(quality: dict) -> go.Figure:
     z = [[None if c["filled"][col] is None else 100 * c["filled"][col] for c in cohorts] for col in cols]
     t = quality["threshold"] * 100
     fig = go.Figure(go.Heatmap(
-        z=z, x=[c["cohort"] for c in cohorts], y=cols, zmin=max(0, t - 35), zmax=100,
+        z=z, x=[c["cohort"] for c in cohorts], y=[text(c) for c in cols], zmin=max(0, t - 35), zmax=100,
         colorscale=[[0, "#c62828"], [0.49, "#f9a825"], [0.5, "#e8f5e9"], [1, "#2e7d32"]],
         colorbar=dict(title="% filled"), hovertemplate="%{y}, %{x}: %{z:.1f}% filled<extra></extra>"))
     fig.update_layout(font=FONT, height=max(300, 28 * len(cols) + 120), margin=dict(l=10, r=10, t=30, b=10))
@@ -190,7 +264,7 @@ def completeness_chart(quality: dict) -> go.Figure:
 def iv_chart(summary: list[dict], leakage_iv: float) -> go.Figure:
     """Information value per attribute: blue scored by the draft, grey not in it, red possible leakage."""
     fig = go.Figure(go.Bar(
-        x=[a["iv"] for a in summary], y=[a["attribute"] for a in summary], orientation="h",
+        x=[a["iv"] for a in summary], y=[text(a["attribute"]) for a in summary], orientation="h",
         marker_color=["#c0392b" if a["leakage"] else (DRAFT if a["in_model"] else "#9aa5b1") for a in summary],
         hovertemplate="%{y}: IV %{x:.3f}<extra></extra>"))
     fig.add_vline(x=float(leakage_iv), line=dict(color="#c0392b", dash="dot"), annotation_text="leakage?")

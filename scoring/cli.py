@@ -3,7 +3,12 @@
 Errors are one clear message each on stderr and a non-zero exit, never a traceback:
 1 for a problem with the input (config, data, files), 2 for a wrong command line.
 `leadcal drift` uses 0/1/2 for its verdict, so its errors (input or command line) exit 3:
-a scheduler can tell a broken job from drift.
+a scheduler can tell a broken job from drift. An error leadcal did not foresee is still
+one line ("internal error: ..."), with the traceback only under ``LEADCAL_DEBUG=1``.
+
+Output files (``--out``) are only ever new files: never over an existing file (unless
+``--force``), never over a DuckDB database, never inside the config store
+(:func:`scoring.files.check_output`), checked before anything is computed.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .config import load_config
-from .files import write_atomic
+from .files import check_output, write_atomic
 
 DEFAULT_DB = Path("data/demo.duckdb")
 DEFAULT_CONFIG = Path("data/configs/default.yaml")
@@ -32,10 +37,15 @@ DRIFT_ERROR = 3
 class _Parser(argparse.ArgumentParser):
     """argparse, with command-line mistakes of `leadcal drift` exiting 3, not 2."""
 
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
+
     def error(self, message: str):  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(DRIFT_ERROR if self.prog.split()[-1:] == ["drift"] else 2)
+        print(f"{self.prog}: error: {message} (see `{self.prog} --help`)", file=sys.stderr)  # one line, no usage
+        # unknown options are reported by the top parser: `leadcal drift --colour` is still drift's
+        drift = self.prog.split()[-1:] == ["drift"] or getattr(self, "_argv", [None])[:1] == ["drift"]
+        raise SystemExit(DRIFT_ERROR if drift else 2)
 
 
 def _env_db() -> Path:
@@ -107,12 +117,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     from .metrics import band_bounds, band_label
     from .report import total_bounds
 
+    from .store import default_store
+
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise CliError(f"--out {out}: use a .csv or .parquet file name")
-    if out.exists() and out.resolve() == Path(args.db).resolve():
-        raise CliError(f"--out {out} is the source database; leadcal never writes to it")
+    check_output(out, force=args.force, stores=[default_store()], databases=[args.db, os.environ.get("LEADCAL_DB")])
     config, features = _load(args)
     scores = score(config, features)
     bounds = band_bounds(config.bands, *total_bounds(config))
@@ -131,11 +142,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     if suffix == ".csv":
         import pyarrow.csv as pacsv
 
-        write_atomic(out, lambda tmp: pacsv.write_csv(table, tmp))
+        from .csv_safety import escape_formulas
+
+        csv_table = table if args.no_escape_formulas else escape_formulas(table)
+        write_atomic(out, lambda tmp: pacsv.write_csv(csv_table, tmp), overwrite=args.force)
     else:
         import pyarrow.parquet as pq
 
-        write_atomic(out, lambda tmp: pq.write_table(table, tmp))
+        write_atomic(out, lambda tmp: pq.write_table(table, tmp), overwrite=args.force)
     print(f"wrote {out}: {table.num_rows:,} leads")
     return 0
 
@@ -182,7 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "report":
             p.add_argument("--format", choices=("table", "json"), default="table")
         else:
-            p.add_argument("--out", required=True, help="output file, .csv or .parquet")
+            p.add_argument("--out", required=True, help="output file, .csv or .parquet (a new file)")
+            p.add_argument("--force", action="store_true",
+                           help="replace an existing --out file (never a database or a store file)")
+            p.add_argument("--no-escape-formulas", action="store_true",
+                           help="write CSV text cells starting with = + - @ as they are (by default they get a "
+                                "leading ' so a spreadsheet does not run them as formulas)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("drift", help="score drift and data quality; exit 0 stable, 1 investigate, 2 shifted")
@@ -204,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_import import add_parser as add_import
 
     add_import(sub)
+
+    from .cli_users import add_parser as add_users
+
+    add_users(sub)
     return parser
 
 
@@ -221,6 +244,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+        import duckdb
+
+        if os.environ.get("LEADCAL_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if isinstance(exc, duckdb.Error):
+            where = getattr(args, "db", None) or "the database"
+            print(f"error: {where}: DuckDB could not run leadcal's query on this data ({first})", file=sys.stderr)
+        else:
+            print(f"error: internal error: {type(exc).__name__}: {first} (a bug in leadcal; run again with "
+                  "LEADCAL_DEBUG=1 for the details and please report it)", file=sys.stderr)
+        return DRIFT_ERROR if args.command == "drift" else 1
 
 
 if __name__ == "__main__":

@@ -1,28 +1,36 @@
 """`leadcal configs ...`: the config store from the command line.
 
-    leadcal configs list|show|save|diff|approve|export [--store DIR]
+    leadcal configs list|show|save|diff|approve|export|check [--store DIR]
 
 Every refusal (bad name, invalid YAML, missing sign-off, approving twice, unknown
-version) is one message on stderr, exit 1, and the store left exactly as it was.
+version) is one message on stderr, exit 1, and the store left exactly as it was. Every
+command first finishes or rolls back a write a crash interrupted, and says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import sys
 from pathlib import Path
 
 from .config import dump_config, load_config
-from .export import FORMATS, render_export
-from .files import write_text_atomic
+from .crash import crash_point
+from .export import FOLDER_FORMATS, FORMATS, render_export, render_folder
+from .files import check_output, check_output_folder
 from .store import ConfigStore, SignOff, StoreError, default_store, parse_ref
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export_sql
 
 
 def _store(args: argparse.Namespace) -> ConfigStore:
-    return ConfigStore(args.store or default_store())
+    """The store, after finishing or rolling back any write a crash interrupted (said on stderr)."""
+    store = ConfigStore(args.store or default_store())
+    for message in store.recover():
+        print(f"note: {store.root}: {message}", file=sys.stderr)
+    return store
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -31,27 +39,35 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not models:
         print(f"no saved versions in {store.root} (the approved model is the shipped default)")
         return 0
-    print(f"{'version':<28} {'status':<9} {'saved':<26} {'author':<14} note")
+    print(f"{'version':<28} {'status':<10} {'saved':<26} {'author':<14} note")
     for name in models:
         for v in store.versions(name):
-            print(f"{v.ref:<28} {store.status(name, v.version):<9} {v.created_at:<26} {v.author[:14]:<14} "
+            print(f"{v.ref:<28} {store.status(name, v.version):<10} {v.created_at:<26} {v.author[:14]:<14} "
                   f"{v.note.splitlines()[0] if v.note else ''}")
-    return 0
+    unreadable = store.unreadable()
+    if unreadable:  # one message: what is wrong, and that the rest is listed
+        print(f"error: {'; '.join(unreadable)} (the other versions are listed above; `leadcal configs check` "
+              "checks the whole store)", file=sys.stderr)
+    return 1 if unreadable else 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     store = _store(args)
     name, version = parse_ref(args.ref)
     v = store.get(name, version if args.version is None else args.version)
+    config = store.load(name, v.version)
+    state = store.approval_state(name, v.version)
     approval = store.approval(name, v.version)
     print(f"# {v.ref} ({store.status(name, v.version)}), saved {v.created_at} by {v.author}"
           + (f", from {v.parent}" if v.parent else ""))
     for line in v.note.splitlines():
         print(f"# note: {line}")
     if approval:
-        who = ", ".join(f"{s['name']} ({s['role']})" for s in approval["signoffs"])
-        print(f"# approved {approval['approved_at']} by {who}: {approval['rationale']}")
-    print(dump_config(store.load(name, v.version)), end="")
+        who = ", ".join(f"{s.get('name')} ({s.get('role')})" for s in approval["signoffs"] if isinstance(s, dict))
+        print(f"# approved {approval.get('approved_at')} by {who}: {approval.get('rationale')}")
+    elif state.problem:
+        print(f"# NOT APPROVED: {state.problem}")
+    print(dump_config(config), end="")
     return 0
 
 
@@ -81,7 +97,22 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _approval_summary(ref: str, result: dict, data: dict, db: str) -> str:
+    """The line `approve` prints, made before anything is written; StoreError if there is nothing to judge."""
+    mature = result.get("mature_leads") or 0
+    if not mature:
+        why = ("no lead has a creation time, so none could be scored at a point in time"
+               if not data.get("leads_scored") else "no lead's outcome window has passed yet")
+        raise StoreError(f"cannot approve {ref} on {db}: no mature lead to judge it on ({why}); nothing was written")
+    auc = result.get("auc")
+    auc_text = f"AUC {auc:.3f}" if isinstance(auc, (int, float)) and math.isfinite(auc) else \
+        "AUC not computable (every mature lead " + ("converted" if result.get("conversions") == mature
+                                                  else "did not convert") + ")"
+    return f"approved {ref}: {auc_text} on {data.get('leads_scored', 0):,} leads ({mature:,} mature)"
+
+
 def cmd_approve(args: argparse.Namespace) -> int:
+    from .config import config_from_dict
     from .report import evidence
 
     store = _store(args)
@@ -89,27 +120,55 @@ def cmd_approve(args: argparse.Namespace) -> int:
     v = store.get(name, version if args.version is None else args.version)
     signoffs = [SignOff.parse(s) for s in args.signoff]
     store.check_approvable(name, v.version, signoffs, args.rationale)  # refuse before the slow part
-    calibration, data, _ = evidence(store.load(name, v.version), args.db)
-    record = store.approve(name, v.version, signoffs, args.rationale, calibration=calibration, data=data,
-                           by=args.by)
-    print(f"approved {v.ref}: AUC {calibration['result']['auc']:.3f} on {data['leads_scored']:,} leads; "
-          f"{name} champion is now {store.champion(name).ref}")
-    return 0 if record else 1
+    vf = store.read_version(name, v.version)  # the bytes the result is computed on, and their hash
+    calibration, data, _ = evidence(config_from_dict(vf.config_data, str(v.path)), args.db)
+    summary = _approval_summary(v.ref, calibration["result"], data, args.db)
+    crash_point("approve:computed")
+    store.approve(name, v.version, signoffs, args.rationale, calibration=calibration, data=data, by=args.by,
+                  version_sha256=vf.sha256)
+    champion = store.champion(name)
+    print(summary + (f"; {name} champion is now {champion.ref}" if champion else ""))
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     store = _store(args)
     name, version = parse_ref(args.ref)
     v = store.get(name, version if args.version is None else args.version)
-    out = Path(args.out)
-    if args.db and out.exists() and out.resolve() == Path(args.db).resolve():
-        raise StoreError(f"--out {out} is the source database; leadcal never writes to it")
-    text = render_export(store, name, v.version, args.format, args.dialect, args.db)
-    write_text_atomic(out, text)
-    store.log("export", model=name, version=v.version, format=args.format,
-              dialect=args.dialect if args.format == "sql" else None, out=str(out.resolve()))
+    stores, databases = [store.root, default_store()], [args.db, os.environ.get("LEADCAL_DB")]
+    dialect = args.dialect if args.format in ("sql", "dbt", "features-sql") else None
+    if args.format in FOLDER_FORMATS:  # a folder written whole (never over a file unless --force), then audited
+        from .export_dbt import write_export
+
+        out = check_output_folder(args.out, stores=stores, databases=databases)
+        write_export(render_folder(store, name, v.version, args.format, args.dialect), out, overwrite=args.force)
+        store.log("export", model=name, version=v.version, format=args.format, dialect=dialect,
+                  out=str(out.resolve()))
+    else:
+        out = check_output(args.out, force=args.force, stores=stores, databases=databases)
+        text = render_export(store, name, v.version, args.format, args.dialect, args.db)
+        store.commit_export(out, text, replace=args.force and out.exists(), model=name, version=v.version,
+                            format=args.format, dialect=dialect)
     print(f"exported {v.ref} as {args.format} to {out}")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    store = ConfigStore(args.store or default_store())
+    if not store.root.is_dir():
+        raise StoreError(f"{store.root}: no such store directory")
+    check = store.verify()
+    for note in check.notes:
+        print(f"note: {note}")
+    for problem in check.problems:
+        print(f"problem: {problem}")
+    counts = (f"{check.models} model(s), {check.versions} readable version(s), {check.approvals} approval(s), "
+              f"{check.audit_lines} audit line(s)")
+    if check.ok:
+        print(f"{store.root}: ok ({counts})")
+        return 0
+    print(f"error: {store.root}: {len(check.problems)} problem(s) ({counts})", file=sys.stderr)
+    return 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -150,14 +209,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="data the approval's calibration result is computed on")
     p.add_argument("--by", help="who records the approval (default: you)")
     p.set_defaults(func=cmd_approve)
-    p = parser("export", "write a version as YAML, SQL or an HTML report")
+    p = parser("export", "write a version as YAML, SQL, a dbt model (a folder), the feature SQL or an HTML report")
     p.add_argument("ref", help="NAME or NAME@VERSION")
     p.add_argument("--version", type=int)
     p.add_argument("--format", choices=FORMATS, required=True)
     p.add_argument("--dialect", choices=DIALECTS, default="duckdb")
     p.add_argument("--db", default=os.environ.get("LEADCAL_DB"), help="data for the HTML report")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True,
+                   help="a new file (a folder for --format dbt); never inside the store, never a database")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file that is not a database")
     p.set_defaults(func=cmd_export)
+    p = parser("check", "verify the whole store: files parse, approvals match their versions, audit complete")
+    p.set_defaults(func=cmd_check)
 
 
 __all__ = ["add_parser"]

@@ -2,6 +2,9 @@
 
     leadcal import FILE... --db DB [--starter-config OUT.yaml] [--mapping MAP.yaml] [--dry-run] ...
 
+The starter model is saved to the config store (``--no-save-model`` to skip), so the app
+started with only ``LEADCAL_DB`` opens on it.
+
 leadcal proposes a mapping (which file is the leads, events or attributes; which column
 is the id, creation time, outcome, ...); ``--dry-run`` shows it with every column's
 type and writes nothing; flags or an edited mapping YAML change it. Every refusal (a
@@ -19,8 +22,8 @@ from typing import Sequence
 
 from .import_mapping import ROLES, won_lost_values
 from .import_read import KINDS, MISSING_VALUES, DataImportError
-from .importer import (Inspection, check, confirm, format_preview, format_report, inspect_files, run_import,
-                       save_starter, write_mapping, write_starter)
+from .importer import (Inspection, check, confirm, format_preview, format_report, inspect_files, lead_choices,
+                       run_import, save_starter, write_mapping, write_starter)
 
 NONE = "none"
 """Value of --created, --converted-date, --deal-value, --segment meaning 'no such column'."""
@@ -51,7 +54,8 @@ def _edit(ins: Inspection, args: argparse.Namespace) -> dict:
         leads["created_at"] = opt(args.created)
     outcome = dict(leads.get("outcome") or {})
     if args.outcome:
-        col = profile.column(args.outcome)
+        joined = dict(lead_choices(ins, data))  # a column of the leads file, or one joined onto it
+        col = profile.column(args.outcome) or joined.get(args.outcome)
         if col is not None and col.kind == "time":
             outcome = {"date": args.outcome}
         else:
@@ -68,6 +72,11 @@ def _edit(ins: Inspection, args: argparse.Namespace) -> dict:
     outcome = {k: v for k, v in outcome.items() if v is not None}
     if outcome:
         leads["outcome"] = outcome
+        for entry in data["files"]:  # the outcome given on the leads replaces a proposed outcome file
+            if entry["role"] == "outcome" and (args.outcome or args.won or args.lost or args.converted_date):
+                file = entry["file"]
+                entry.clear()
+                entry.update({"file": file, "role": "ignore"})
     if args.deal_value is not None:
         leads["deal_value"] = opt(args.deal_value)
     if args.segment is not None:
@@ -92,9 +101,18 @@ def _edit(ins: Inspection, args: argparse.Namespace) -> dict:
 def cmd_import(args: argparse.Namespace) -> int:
     if not args.files and not args.mapping:
         raise DataImportError("leadcal import", ["give the CSV or Parquet files to import (or --mapping MAP.yaml)"])
-    for out in (args.starter_config, None if args.dry_run else args.save_mapping):
-        if out and Path(out).exists() and not args.force:
-            raise DataImportError(str(out), ["already exists; choose another name (or --force to replace it)"])
+    from .files import check_output
+    from .store import check_name, default_store
+
+    for flag, out in (("--starter-config", args.starter_config),
+                      ("--save-mapping", None if args.dry_run else args.save_mapping)):
+        if out:  # checked before anything is read or written
+            check_output(out, force=args.force, stores=[default_store(), args.store], databases=[args.db],
+                         flag=flag)
+    if args.save_model:  # the store's name for the model, refused before the database is written
+        from .importer import model_name
+
+        check_name(args.model if args.model is not None else model_name(args.db))
     types = _pairs(args.type, "--type", KINDS)
     roles = _pairs(args.role, "--role", ROLES)
     if args.leads:
@@ -105,7 +123,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise DataImportError("leadcal import", ["--type, --role, --leads and --missing change the proposal; with "
                                                  "--mapping, edit the mapping file instead"])
     ins = inspect_files(args.files, args.mapping, missing_values=missing, types=types or None,
-                        roles=roles or None, base=base)
+                        roles=roles or None, base=base, date_order=args.date_order)
     data = _edit(ins, args)
     if args.dry_run:
         _, ins.problems = check(data, ins.profiles)
@@ -117,7 +135,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                   (" (incomplete: fix the problems above in it)" if ins.problems else ""))
         return 0 if not ins.problems else 1
     mapping = confirm(ins, data)
-    result = run_import(args.files, args.db, mapping, model=args.model, base=base)
+    result = run_import(args.files, args.db, mapping, model=args.model, base=base, inspection=ins)
     if args.format == "json":
         print(json.dumps(result.report, indent=2, default=str))
     else:
@@ -131,14 +149,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.starter_config:
         write_starter(result, args.starter_config, overwrite=args.force)
         say(f"  written to {args.starter_config}; try: leadcal report --db {args.db} --config {args.starter_config}")
-    if args.save_model:
+    if not args.no_save_model:
         from .store import ConfigStore, default_store
 
         store = ConfigStore(args.store or default_store())
         version, seed = save_starter(store, c.name, c, note=f"starter config from leadcal import into {args.db}")
         say(f"  saved to the store {store.root} as {version.ref}" + (f" (and as its starting model {seed})" if seed
                                                                     else ""))
-        say(f"  open it: LEADCAL_DB={args.db} streamlit run app.py, then pick model '{c.name}' in the sidebar")
+        say(f"  open it: LEADCAL_DB={args.db} streamlit run app.py (it opens on model '{c.name}')")
     return 0
 
 
@@ -152,8 +170,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", required=True, help="the DuckDB file to create or update (never one of the inputs)")
     p.add_argument("--starter-config", metavar="OUT.yaml", help="write the starter config here")
     p.add_argument("--model", help="name of the starter model (default: from the --db file name)")
-    p.add_argument("--save-model", action="store_true", help="save the starter config to the config store")
-    p.add_argument("--store", help="config store for --save-model (default: $LEADCAL_STORE or data/configs)")
+    p.add_argument("--save-model", action="store_true", help="save the starter config to the config store (the "
+                                                              "default; kept for scripts)")
+    p.add_argument("--no-save-model", action="store_true", help="do not save the starter config to the store")
+    p.add_argument("--store", help="config store the starter model is saved to (default: $LEADCAL_STORE or "
+                                   "data/configs)")
+    p.add_argument("--date-order", choices=("day-first", "month-first"),
+                   help="how to read dates like 03/04/2024 when the values cannot tell (no day above 12)")
     p.add_argument("--mapping", metavar="MAP.yaml", help="use this mapping (e.g. an edited --save-mapping file)")
     p.add_argument("--save-mapping", metavar="OUT.yaml", help="write the mapping used (with --dry-run: the proposal)")
     p.add_argument("--dry-run", action="store_true", help="show the files, column types and proposed mapping; "

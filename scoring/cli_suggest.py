@@ -1,7 +1,10 @@
 """`leadcal suggest`: suggested points from outcomes, written as a valid config.
 
     leadcal suggest [--db DB] [--config CONFIG] --out SUGGESTED.yaml
-                    [--holdout 0.25] [--seed 0] [--decays] [--format text|json]
+                    [--holdout 0.25] [--seed 0] [--decays] [--include COLUMN] [--format text|json]
+
+Columns flagged as possible leakage (``scoring.leakage``) are left out unless --include
+names them; the output says which and why, in text and JSON.
 
 Fits the points on the earlier mature leads, judges them on the later ones (a seeded
 random hold-out where the data has no usable time, said so), writes the suggestion as a
@@ -26,16 +29,18 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     from .source import open_source
     from .suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
 
+    from .files import check_output
+    from .store import default_store
+
     out = Path(args.out)
-    if out.exists():
-        raise CliError(f"--out {out} already exists; leadcal never overwrites a file, choose another name")
+    check_output(out, stores=[default_store()], databases=[args.db])  # never overwrites, never in the store
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise CliError(f"--out {out}: use a .yaml or .yml file name")
     config = load_config(args.config)
     ensure_demo(Path(args.db))
     with open_source(args.db) as source:
         features = extract_features(source, config)  # decay options are derived from its kept events
-    suggestion = suggest_points(config, features, holdout_share=args.holdout, seed=args.seed)
+    suggestion = suggest_points(config, features, holdout_share=args.holdout, seed=args.seed, include=args.include)
     split = suggestion.split
     rows = compare_auc({"suggested": suggestion.config, config.name: config}, features, split)
     calibration = reliability(suggestion.config, features, split)
@@ -49,6 +54,11 @@ def cmd_suggest(args: argparse.Namespace) -> int:
             "split": split.to_dict(),
             "points_to_double_odds": suggestion.pdo,
             "auc": rows,
+            "auc_before_rounding": {"train_auc": suggestion.model_auc["train"],
+                                    "holdout_auc": suggestion.model_auc["holdout"]},
+            "left_out": suggestion.left_out,
+            "included": suggestion.included,
+            "binned": suggestion.binned,
             "notes": suggestion.notes,
             "coefficients": suggestion.coefficients,
             "calibration": {k: calibration[k] for k in ("brier_holdout", "brier_reference", "brier_skill",
@@ -63,7 +73,11 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     print(f"{'model':<{width}}  {'train AUC':>9}  {'hold-out AUC':>12}")
     for r in rows:
         print(f"{r['model']:<{width}}  {_f(r['train_auc']):>9}  {_f(r['holdout_auc']):>12}")
+    print(f"(suggested before rounding to whole points: train {_f(suggestion.model_auc['train'])}, hold-out "
+          f"{_f(suggestion.model_auc['holdout'])})")
     print()
+    for x in suggestion.left_out:
+        print(f"left out (possible leakage): {x['message']}; put it back with --include {x['column']}")
     for note in suggestion.notes[1:]:
         print(f"- {note}")
     if calibration["brier_holdout"] is not None:
@@ -98,6 +112,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random hold-out used when the data has no "
                    "usable time (default %(default)s)")
     p.add_argument("--decays", action="store_true", help="also compare decay options (refitted) on the hold-out")
+    p.add_argument("--include", action="append", default=[], metavar="COLUMN",
+                   help="fit a column flagged as possible leakage anyway (repeatable); by default it is left out")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_suggest)
 

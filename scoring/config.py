@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -24,6 +25,7 @@ from pydantic import (
 )
 
 from .errors import ProblemsError
+from .yamlsafe import YamlError, dump_yaml, load_yaml
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .\-]{0,127}$")
 """Allowed table and column names: letters, digits, spaces, '_', '.', '-' (quoted in SQL)."""
@@ -42,7 +44,7 @@ class _Model(BaseModel):
 
 
 def _check_identifier(value: str | None) -> str | None:
-    if value is not None and not IDENTIFIER.match(value):
+    if value is not None and not IDENTIFIER.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a usable table or column name "
             "(letters, digits, spaces, '_', '.', '-'; must start with a letter or '_')"
@@ -51,6 +53,35 @@ def _check_identifier(value: str | None) -> str | None:
 
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()} (YAML reads yes/no, on/off and "
+                         "true/false as true or false)")
+    if isinstance(value, float):
+        _finite(value)  # before range checks, so .nan is not reported as out of range
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number (not .nan or .inf)")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_bool), AfterValidator(_finite)]
+"""A finite number; a YAML boolean (``points: yes``) is refused, not read as 1."""
+
+
+def _one_line_name(value: str | None) -> str | None:
+    if value is not None and (value != value.strip() or any(ord(ch) < 32 for ch in value)):
+        raise ValueError(f"{value!r}: a name is one line without leading or trailing spaces")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_one_line_name)]
+"""A label (model, rule or segment name): exactly what was typed, on one line."""
 
 
 # --------------------------------------------------------------------------- decay
@@ -66,7 +97,7 @@ class ExponentialDecay(_Model):
     """An event's weight halves every ``half_life_days`` before the scoring point."""
 
     kind: Literal["exponential"] = "exponential"
-    half_life_days: float = Field(gt=0, le=3650)
+    half_life_days: Number = Field(gt=0, le=3650)
     """Days after which an event counts half."""
 
 
@@ -74,7 +105,7 @@ class LinearDecay(_Model):
     """An event's weight falls linearly from 1 to 0 over ``lifespan_days``."""
 
     kind: Literal["linear"] = "linear"
-    lifespan_days: float = Field(gt=0, le=3650)
+    lifespan_days: Number = Field(gt=0, le=3650)
     """Days after which an event counts nothing."""
 
 
@@ -82,7 +113,7 @@ class WindowDecay(_Model):
     """Only events in the last ``days`` before the scoring point count (fully)."""
 
     kind: Literal["window"] = "window"
-    days: float = Field(gt=0, le=3650)
+    days: Number = Field(gt=0, le=3650)
     """Length of the window in days."""
 
 
@@ -111,11 +142,11 @@ class CategoricalFit(_Model):
     type: Literal["categorical"] = "categorical"
     column: Identifier
     """Column of the leads table."""
-    points: dict[str, float] = Field(default_factory=dict)
+    points: dict[str, Number] = Field(default_factory=dict)
     """Value -> points. Matched case-insensitively after trimming spaces."""
-    other: float = 0
+    other: Number = 0
     """Points for a value not listed in ``points``."""
-    missing: float = 0
+    missing: Number = 0
     """Points when the value is missing (NULL or one of ``source.missing_values``)."""
 
     _v_column = field_validator("column")(_check_identifier)
@@ -141,11 +172,11 @@ class CategoricalFit(_Model):
 class NumericBin(_Model):
     """A half-open range ``[min, max)`` of a numeric column and its points."""
 
-    min: float | None = None
+    min: Number | None = None
     """Lower bound, inclusive; omit for no lower bound."""
-    max: float | None = None
+    max: Number | None = None
     """Upper bound, exclusive; omit for no upper bound."""
-    points: float
+    points: Number
     """Points for a value in this range."""
 
     @model_validator(mode="after")
@@ -163,9 +194,9 @@ class NumericFit(_Model):
     """Column of the leads table."""
     bins: list[NumericBin] = Field(min_length=1)
     """Ranges, in increasing order, not overlapping."""
-    other: float = 0
+    other: Number = 0
     """Points for a value outside every range."""
-    missing: float = 0
+    missing: Number = 0
     """Points when the value is missing."""
 
     _v_column = field_validator("column")(_check_identifier)
@@ -198,15 +229,15 @@ FitRule = Annotated[Union[CategoricalFit, NumericFit], Field(discriminator="type
 class EngagementRule(_Model):
     """Points per event (implicit data) or per unit of a numeric activity column."""
 
-    name: Identifier | None = None
+    name: Name | None = None
     """Label shown in the app; defaults to the event type or column."""
     event: str | list[str] | None = None
     """Event type(s) this rule counts. Give ``event`` or ``column``, not both."""
     column: Identifier | None = None
     """A numeric activity column of the leads table (e.g. a count); no decay applies."""
-    points: float
+    points: Number
     """Points per event (after decay) or per unit; negative for bad signs."""
-    cap: float | None = Field(default=None, gt=0)
+    cap: Number | None = Field(default=None, gt=0)
     """The most this rule can add (or take away, for negative points)."""
     decay: Decay | None = None
     """Overrides the model's default decay for this rule."""
@@ -259,9 +290,9 @@ class EngagementRule(_Model):
 class Cap(_Model):
     """Bounds for a part of the score; either side may be omitted."""
 
-    min: float | None = None
+    min: Number | None = None
     """Lowest value the part can take."""
-    max: float | None = None
+    max: Number | None = None
     """Highest value the part can take."""
 
     @model_validator(mode="after")
@@ -285,9 +316,9 @@ class Caps(_Model):
 class Thresholds(_Model):
     """Where a lead becomes marketing-qualified (MQL) and sales-ready (SQL)."""
 
-    mql: float
+    mql: Number
     """Score at or above which a lead is an MQL."""
-    sql: float
+    sql: Number
     """Score at or above which a lead is sales-ready; above ``mql``."""
 
     @model_validator(mode="after")
@@ -300,9 +331,9 @@ class Thresholds(_Model):
 class Evaluation(_Model):
     """When a lead is scored and how long we wait to see whether it converted."""
 
-    scoring_point_days: float = Field(default=7, ge=0, le=3650)
+    scoring_point_days: Number = Field(default=7, ge=0, le=3650)
     """Days after creation at which a lead is scored; only earlier events count."""
-    outcome_window_days: float = Field(default=90, gt=0, le=3650)
+    outcome_window_days: Number = Field(default=90, gt=0, le=3650)
     """Days after the scoring point within which a conversion counts."""
 
 
@@ -316,9 +347,9 @@ class SegmentFilter(_Model):
     """Column of the leads table."""
     values: list[str] | None = None
     """Matching values (case-insensitive)."""
-    min: float | None = None
+    min: Number | None = None
     """Lower bound, inclusive."""
-    max: float | None = None
+    max: Number | None = None
     """Upper bound, exclusive."""
 
     _v_column = field_validator("column")(_check_identifier)
@@ -338,7 +369,7 @@ class SegmentFilter(_Model):
 class Segment(_Model):
     """A group of leads with its own rules; the first matching segment wins."""
 
-    name: Identifier
+    name: Name
     """Shown in the app and reports."""
     filter: SegmentFilter
     """Which leads belong to it."""
@@ -385,27 +416,56 @@ class EventsTable(_Model):
 
 
 class OutcomeTable(_Model):
-    """Where the outcome is: a conversion time per lead, optionally a deal value."""
+    """Where the outcome is: won, lost or open, and when it converted; optionally a deal value.
+
+    Three forms: a conversion time alone (``converted_at``: converted within the window or
+    not; open and lost cannot be told apart), a yes/no column alone (``converted``: true
+    won, false lost, NULL open), or both together (won with its date when known, lost,
+    open). An open lead is never counted lost, whatever its age, unless
+    ``open_lost_after_days`` says otherwise (off by default).
+    """
 
     table: Identifier | None = None
     """Table name; omit when the columns are on the leads table."""
     lead_id: Identifier = "lead_id"
     """Lead id column (ignored when the outcome is on the leads table)."""
     converted_at: Identifier | None = "converted_at"
-    """Conversion time column; NULL means not converted (yet)."""
+    """Conversion time column; NULL means not converted (yet). With ``converted`` it is the
+    date of a win (a won lead without one counts as converted, its time unknown)."""
     converted: Identifier | None = None
-    """Instead of ``converted_at``: a yes/no column (true converted, false lost, NULL still
-    open), for data that records the outcome but not when it happened."""
+    """A yes/no column: true won, false lost, NULL still open (immature, never lost). Alone, for
+    data that records the outcome but not when it happened; with ``converted_at``, the state of
+    every lead while the date places the wins in the outcome window."""
     deal_value: Identifier | None = None
     """Optional deal value column."""
+    open_lost_after_days: float | None = Field(default=None, gt=0, le=3650)
+    """Off (null) by default. A number N counts a lead still open N days after its creation as
+    lost: an explicit choice for pipelines where stale deals are dead, shown in every report."""
 
     _v = field_validator("table", "lead_id", "converted_at", "converted", "deal_value")(_check_identifier)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _flag_alone(cls, data: Any) -> Any:
+        # a yes/no column given without a conversion time means just that (the default
+        # 'converted_at' column name only applies when no outcome column is named)
+        if isinstance(data, dict) and data.get("converted") is not None and "converted_at" not in data:
+            data = {**data, "converted_at": None}
+        return data
+
     @model_validator(mode="after")
-    def _one_outcome(self) -> "OutcomeTable":
-        if (self.converted_at is None) == (self.converted is None):
-            raise ValueError("give exactly one of 'converted_at' (a time) or 'converted' (a yes/no column)")
+    def _some_outcome(self) -> "OutcomeTable":
+        if self.converted_at is None and self.converted is None:
+            raise ValueError("give 'converted_at' (a time), 'converted' (a yes/no column), or both")
+        if self.open_lost_after_days is not None and self.converted is None:
+            raise ValueError("open_lost_after_days needs 'converted' (a yes/no column with NULL for open): "
+                             "with a conversion time alone, open and lost leads cannot be told apart")
         return self
+
+    @property
+    def states(self) -> bool:
+        """Whether the outcome has three states (won, lost, open) rather than a time alone."""
+        return self.converted is not None
 
 
 class SourceMapping(_Model):
@@ -429,6 +489,9 @@ class SourceMapping(_Model):
             if self.outcome.converted is None:
                 raise ValueError("without leads.created_at the outcome must be a yes/no column "
                                  "(outcome.converted): a conversion window needs a creation time")
+            if self.outcome.open_lost_after_days is not None:
+                raise ValueError("outcome.open_lost_after_days needs leads.created_at: without a creation "
+                                 "time a lead has no age")
         return self
 
     @property
@@ -443,7 +506,7 @@ class SourceMapping(_Model):
 class ScoringConfig(_Model):
     """A whole lead-scoring model: rules, decay, caps, thresholds, bands, data mapping."""
 
-    name: Identifier = "default"
+    name: Name = "default"
     """The model's name."""
     description: str | None = None
     """A line on what the model is for."""
@@ -461,7 +524,7 @@ class ScoringConfig(_Model):
     """Bounds on the fit, engagement and total score."""
     thresholds: Thresholds
     """MQL and SQL thresholds."""
-    bands: list[float] = Field(min_length=1)
+    bands: list[Number] = Field(min_length=1)
     """Cut points of the score bands to report, increasing (e.g. [20, 40, 60, 80])."""
     segments: list[Segment] = Field(default_factory=list)
     """Optional segments with their own rules; leads in none use the model's rules."""
@@ -479,12 +542,10 @@ class ScoringConfig(_Model):
     def _unique_names(self) -> "ScoringConfig":
         problems = []
         for where, rules in self.rule_sets():
-            labels = [r.label for r in rules["engagement"]]
-            dupes = sorted({x for x in labels if labels.count(x) > 1})
+            dupes = _repeated(r.label for r in rules["engagement"])
             if dupes:
                 problems.append(f"{where}engagement: rule names must be unique, repeated: {dupes}")
-            cols = [r.column for r in rules["fit"]]
-            dupes = sorted({x for x in cols if cols.count(x) > 1})
+            dupes = _repeated(r.column for r in rules["fit"])
             if dupes:
                 problems.append(f"{where}fit: a column has two fit rules: {dupes}")
         names = [s.name for s in self.segments]
@@ -515,6 +576,13 @@ class ScoringConfig(_Model):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _repeated(items: Any) -> list:
+    """The items that occur more than once, sorted (one pass: a config may have thousands of rules)."""
+    from collections import Counter
+
+    return sorted(x for x, n in Counter(items).items() if n > 1)
 
 
 def normalise_value(value: Any) -> str:
@@ -561,6 +629,11 @@ def _message(err: dict) -> str:
         return f"{ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}"
     if err["type"] == "union_tag_not_found":
         return "required, but missing"
+    if err["type"] == "string_type":
+        got = err.get("input")
+        shown = str(got).lower() if isinstance(got, bool) else repr(got)
+        return f"expected text, got {shown}; put the value in quotes (YAML reads some words and numbers " \
+               "as other types)"
     return msg
 
 
@@ -593,18 +666,17 @@ def config_from_dict(data: Any, source: str = "config") -> ScoringConfig:
 def parse_config(text: str, source: str = "config") -> ScoringConfig:
     """Parse YAML text into a config."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, [f"{where}not valid YAML ({problem})"]) from None
+        data = load_yaml(text)
+    except YamlError as exc:
+        raise ConfigError(source, [str(exc)]) from None
     return config_from_dict(data, source)
 
 
 def load_config(path: str | Path) -> ScoringConfig:
     """Read and validate a YAML config file."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a directory, or a FIFO that would block for ever
+        raise ConfigError(str(path), ["is not a regular file (a directory, pipe or device)"])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -621,7 +693,7 @@ def config_to_dict(config: ScoringConfig) -> dict:
 
 def dump_config(config: ScoringConfig) -> str:
     """YAML text of a config, keys in model order."""
-    return yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True, width=100)
+    return dump_yaml(config_to_dict(config))
 
 
 def save_config(config: ScoringConfig, path: str | Path, overwrite: bool = False) -> Path:

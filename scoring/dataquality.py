@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import CategoricalFit, ScoringConfig, normalise_value
 from .features import Features, feature_spec
-from .source import Source, quote
+from .source import Source, SourceError, quote
 
 COMPLETENESS_ALARM = 0.85
 """A column filled in fewer than this share of a cohort's leads raises an alarm."""
@@ -74,6 +74,8 @@ def problems_by_cohort(source: Source, config: ScoringConfig, grain: str) -> dic
             f"(SELECT 1 FROM {lt} l WHERE l.{lid} = e.{eid}) GROUP BY 1").fetchall(), "unknown_lead_events")
         put(source.con.execute(
             f"SELECT {_trunc(grain, eti)}, count(*) FROM {et} GROUP BY 1").fetchall(), "events")
+    if m.outcome.converted_at is None:
+        return out  # a yes/no outcome has no conversion time to compare with the creation
     conv = quote(m.outcome.converted_at)
     if m.outcome.table is not None:
         ot, oid = quote(m.outcome.table), quote(m.outcome.lead_id)
@@ -120,6 +122,10 @@ def quality_report(source: Source, config: ScoringConfig, features: Features, gr
 
     if not features.point_in_time:
         raise ValueError("data quality per cohort needs creation times, and this data has no creation times")
+    if source.feature_set:
+        raise SourceError(str(source.path), [
+            "data-quality and drift checks read the raw leads, events and outcome tables; this is a feature set "
+            "computed in the warehouse (per-lead rows only): run `leadcal drift` where the tables are"])
     rows = completeness(source, config, grain)
     problems = problems_by_cohort(source, config, grain)
     cohorts, starts = cohort_index(features.created_at, grain)

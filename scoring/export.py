@@ -1,16 +1,31 @@
-"""Exports of a stored version: YAML, SQL for the warehouse, and the HTML report."""
+"""Exports of a stored version: YAML, SQL for the warehouse, a dbt model, and the HTML report."""
 
 from __future__ import annotations
 
 from .config import dump_config
 from .store import ConfigStore, StoreError
 
-FORMATS = ("yaml", "sql", "html")
-SUFFIX = {"yaml": "yaml", "sql": "sql", "html": "html"}
+FORMATS = ("yaml", "sql", "html", "dbt", "features-sql")
+SUFFIX = {"yaml": "yaml", "sql": "sql", "html": "html", "features-sql": "sql"}
+FOLDER_FORMATS = ("dbt",)
+"""Formats written as a folder of files (``render_folder``), not one text."""
+
+
+def render_folder(store: ConfigStore, name: str, version: int, fmt: str, dialect: str):
+    """The files of a folder export of one version (``FOLDER_FORMATS``): a ``DbtExport``."""
+    from .export_dbt import VersionInfo, export_dbt
+
+    if fmt != "dbt":
+        raise StoreError(f"--format {fmt} is written as one file, not a folder")
+    v = store.get(name, version)
+    info = VersionInfo(v.name, v.version, v.author, v.created_at, v.note)
+    return export_dbt(store.load(name, version), info, store.approval(name, version), dialect)
 
 
 def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect: str, db: str | None) -> str:
     """The text of an export of one version."""
+    if fmt in FOLDER_FORMATS:
+        raise StoreError(f"--format {fmt} writes a folder of files (render_folder), not one text")
     config = store.load(name, version)
     if fmt == "yaml":
         return dump_config(config)
@@ -18,6 +33,10 @@ def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect
         from .export_sql import export_sql
 
         return export_sql(config, dialect)
+    if fmt == "features-sql":
+        from .export_features import export_features_sql
+
+        return export_features_sql(config, dialect)
     from .export_html import render_report
     from .kpis import default_grid_cuts, fit_engagement_grid, score_histogram
     from .report import evidence

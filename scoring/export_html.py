@@ -289,13 +289,13 @@ def _kpi_cards(result: dict, kpis: dict) -> str:
     return f'<div class="kpis" id="kpis">{"".join(cards)}</div>'
 
 
-def _charts(result: dict, histogram: dict | None, grid: list[dict] | None) -> str:
+def _charts(result: dict, histogram: dict | None, grid: list[dict] | None, status: str = "draft") -> str:
     from . import charts  # plotly is heavy; only imported when a report is rendered
 
     figures = [("band-chart", "Conversion by score band",
                 "Line: conversion rate of mature leads per band, with its 95% interval shaded. "
                 "Bars: mature leads per band. Vertical lines: the MQL and SQL thresholds.",
-                charts.band_chart(result))]
+                charts.band_chart(result, draft_label=status))]
     if histogram and histogram.get("edges"):
         figures.append(("distribution-chart", "Score distribution, converted vs not converted",
                         "Share of each group per score; the further apart, the better the score separates.",
@@ -467,37 +467,53 @@ def _segments(config: ScoringConfig) -> str:
 
 
 def _approval(approval: dict | None) -> str:
+    """Who signed as what and when, and why: a table and the rationale (no raw record)."""
     if not approval:
         return _section("approval", "Approval",
                         '<p class="warning-line" id="not-approved">Not approved: this is a draft.</p>')
+    from .audit import local_time
+
     parts = []
-    who = approval.get("approved_by")
     when = approval.get("approved_at")
-    if who or when:
-        line = "Approved" + (f" by <b>{esc(_plain(who))}</b>" if who else "") \
-            + (f" on {esc(_plain(when))}" if when else "") + "."
-        parts.append(f'<p id="approved-by">{line}</p>')
+    if when:
+        parts.append(f'<p id="approved-on">Approved on <b>{esc(local_time(when))}</b>.</p>')
+    signoffs = [s for s in approval.get("signoffs") or [] if isinstance(s, dict)]
+    if signoffs:
+        rows = [[esc(_plain(s.get("name"))), esc(_plain(s.get("role"))), esc(local_time(s.get("at") or when))]
+                for s in signoffs]
+        parts.append("<h3>Signed off by</h3>" + _table(["Name", "Signed as", "When"], rows, table_id="signoffs",
+                                                       numeric=()))
     if approval.get("rationale"):
         parts.append(f'<h3>Why</h3><blockquote id="rationale">{esc(approval["rationale"])}</blockquote>')
-    signoffs = approval.get("signoffs") or []
-    if signoffs:
-        rows = [[esc(_plain(s.get("name"))), esc(_plain(s.get("role"))), esc(_plain(s.get("at")))]
-                for s in signoffs if isinstance(s, dict)]
-        parts.append("<h3>Sign-offs</h3>" + _table(["Name", "Role", "Signed"], rows, table_id="signoffs",
-                                                   numeric=()))
-    known = {"signoffs", "rationale", "approved_at", "approved_by", "status"}
-    extra = [(esc(_label(k)), esc(_plain(v))) for k, v in approval.items() if k not in known]
-    if extra:
-        parts.append(_kv_table(extra, table_id="approval-extra"))
     return _section("approval", "Approval", "".join(parts))
+
+
+def fingerprint_line(data: dict) -> str:
+    """The data a result was computed on, in one line (not yet escaped)."""
+    from .audit import local_time
+
+    words = []
+    if data.get("path"):
+        words.append(f"{data['path']}")
+    if data.get("leads_scored") is not None:
+        span = ""
+        if data.get("first_lead") and data.get("last_lead"):
+            span = f", created {str(data['first_lead'])[:10]} to {str(data['last_lead'])[:10]}"
+        words.append(f"{_plain(data['leads_scored'])} leads scored{span}")
+    if data.get("data_end"):
+        words.append(f"data up to {str(data['data_end'])[:10]}")
+    if data.get("size_bytes") is not None:
+        modified = f", modified {local_time(data['modified'])}" if data.get("modified") else ""
+        words.append(f"file of {data['size_bytes'] / 1e6:,.1f} MB{modified}")
+    known = {"path", "leads_scored", "first_lead", "last_lead", "data_end", "size_bytes", "modified", "rows"}
+    words += [f"{_label(k)} {_plain(v)}" for k, v in data.items() if k not in known]
+    return " · ".join(words)
 
 
 def _data(result: dict, data: dict | None) -> str:
     parts = []
     if data:
-        parts.append("<h3>Data source</h3>"
-                     + _kv_table([(esc(_label(k)), esc(_plain(v))) for k, v in data.items()],
-                                 table_id="data-fingerprint"))
+        parts.append(f'<p id="data-fingerprint"><b>Data:</b> {esc(fingerprint_line(data))}</p>')
     facts = result.get("data") or {}
     if facts:
         labels = {"data_end": "data end", "first_lead": "first lead", "last_lead": "last lead",
@@ -640,7 +656,7 @@ def render_report(config: ScoringConfig, result: dict, kpis: dict, *, version: d
     body = [
         header,
         _section("summary-section", "In short", _summary(config, result, kpis) + _kpi_cards(result, kpis)),
-        _section("charts", "Charts", _charts(result, histogram, grid)),
+        _section("charts", "Charts", _charts(result, histogram, grid, _status(approval))),
         _band_table(result),
         _tiers_table(result),
         _model(config),

@@ -543,17 +543,48 @@ def _header(config: ScoringConfig, dialect: str) -> str:
     return "".join(f"-- {line}\n" for line in lines)
 
 
+def check_exportable(config: ScoringConfig, dialect: str) -> None:
+    """ValueError (one line) when ``config`` cannot be exported to ``dialect``."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}; choose one of: {', '.join(DIALECTS)}")
+    if not config.source.point_in_time:
+        raise ValueError("SQL export scores leads at a point in time, but this config's data has no "
+                         "creation time (source.leads.created_at)")
+
+
+def replace_tables(tree: exp.Expression, tables: dict[str, exp.Table]) -> exp.Expression:
+    """The tree with each of the user's tables (by mapped name) read from another relation.
+
+    The user's tables are the only quoted table names in the tree (CTE references are
+    unquoted), so nothing of leadcal's own is replaced; aliases are kept.
+    """
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.this.args.get("quoted") and node.name in tables:
+            new = tables[node.name].copy()
+            if node.args.get("alias") is not None:
+                new.set("alias", node.args["alias"].copy())
+            return new
+        return node
+
+    return tree.transform(swap)
+
+
+def render(tree: exp.Expression, dialect: str) -> str:
+    """A query tree as ``dialect`` SQL text (no header)."""
+    return _for_dialect(tree, dialect).sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
+
+
+def header(config: ScoringConfig, dialect: str) -> str:
+    """The comment lines that say what the scoring query computes."""
+    return _header(config, dialect)
+
+
 def export_sql(config: ScoringConfig, dialect: str = "duckdb") -> str:
     """One SELECT (with CTEs) giving the engine's scores for every lead, in ``dialect``.
 
     Columns: ``lead_id, scored_at, fit_score, engagement_score, score, tier``.
     Raises ValueError for a dialect not in ``DIALECTS``.
     """
-    if dialect not in DIALECTS:
-        raise ValueError(f"unknown SQL dialect {dialect!r}; choose one of: {', '.join(DIALECTS)}")
-    if not config.source.point_in_time:
-        raise ValueError("SQL export scores leads at a point in time, but this config's data has no "
-                         "creation time (source.leads.created_at)")
-    tree = _for_dialect(build_query(config), dialect)
-    body = tree.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
-    return _header(config, dialect) + body + "\n"
+    check_exportable(config, dialect)
+    return _header(config, dialect) + render(build_query(config), dialect) + "\n"

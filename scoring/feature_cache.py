@@ -38,8 +38,12 @@ from .features import Categorical, FeatureSpec, Features, KeptEvents, data_end, 
 from .quality import Finding, QualityReport
 from .source import Source
 
-FORMAT = 1
+FORMAT = 2
 """Bumped whenever what an entry holds changes: older entries are then never read."""
+FIELDS = ("spec", "lead_id", "created_at", "scoring_at", "converted", "mature", "categorical", "numeric",
+          "signals", "data_end", "quality", "events", "open", "cache")
+"""The ``Features`` fields an entry holds (``spec`` and ``cache`` are the caller's); a test fails when
+``Features`` gains one this module does not know, so a new field is never silently lost."""
 MAX_ENTRIES = 4
 """Entries kept (least recently used go first); each is one database's extraction."""
 
@@ -83,6 +87,8 @@ def _arrays(features: Features) -> dict[str, np.ndarray]:
     if features.events is not None:
         out["events.row"], out["events.starts"], out["events.age"] = (
             features.events.row, features.events.starts, features.events.age)
+    if features.open is not None:
+        out["open"] = features.open
     return out
 
 
@@ -204,7 +210,7 @@ def load(source: Source, spec: FeatureSpec, folder: Path | None = None,
 def _rebuild(target: Path, spec: FeatureSpec, manifest: dict, end: dt.datetime) -> Features:
     n = int(manifest["n"])
     arrays = {name: _load(target, name) for name in manifest["arrays"]}
-    for name in ("lead_id", "created_at", "scoring_at", "converted", "mature"):
+    for name in ("lead_id", "created_at", "scoring_at", "converted", "mature", *(["open"] if "open" in arrays else [])):
         if len(arrays[name]) != n:
             raise ValueError(f"{name}: {len(arrays[name])} values for {n} leads")
     categorical = {c: Categorical(arrays[f"cat{i}.codes"], arrays[f"cat{i}.categories"])
@@ -221,7 +227,7 @@ def _rebuild(target: Path, spec: FeatureSpec, manifest: dict, end: dt.datetime) 
     return Features(spec=spec, lead_id=arrays["lead_id"], created_at=arrays["created_at"],
                     scoring_at=arrays["scoring_at"], converted=arrays["converted"], mature=arrays["mature"],
                     categorical=categorical, numeric=numeric, signals=signals, data_end=end, quality=quality,
-                    events=events)
+                    events=events, open=arrays.get("open"))
 
 
 # --------------------------------------------------------------------------- decayed sums

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from .activity import Activity
-from .config import EngagementRule, ScoringConfig, SourceMapping, decay_key, normalise_value
+from .config import EngagementRule, OutcomeTable, ScoringConfig, SourceMapping, decay_key, normalise_value
 from .kernels import add_at
 from .quality import QualityReport, check_quality
 from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, quote
@@ -187,6 +187,9 @@ class Features:
     quality: QualityReport = field(default_factory=QualityReport)
     events: KeptEvents | None = None
     """The kept point-in-time events the signals were summed from (None without event rules)."""
+    open: np.ndarray | None = None
+    """Still open at the data's end (a three-state outcome: neither won nor lost); None when the
+    outcome is a conversion time alone (open and lost cannot be told apart)."""
     cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """Work computed from these leads (outcome status, rule points, scored configs, ...), shared
     with the feature sets derived from this one: they have the same lead arrays, and an
@@ -251,6 +254,7 @@ class Features:
             data_end=self.data_end,
             quality=self.quality,
             events=self.events.subset(mask, position) if keep_events and self.events is not None else None,
+            open=None if self.open is None else self.open[mask],
         )
 
 
@@ -380,11 +384,87 @@ def _dictionary(source: Source, spec: FeatureSpec, column: str) -> Dictionary:
     sql = (f"SELECT raw, {_category_text('raw')} FROM (SELECT DISTINCT CAST({quote(column)} AS VARCHAR) AS raw "
            f"FROM {quote(mapping.leads.table)} WHERE {quote(column)} IS NOT NULL) ORDER BY raw")
     missing = [normalise_value(v) for v in mapping.missing_values]
-    rows = source.con.execute(sql, {"missing": missing}).fetchall()
+    return _as_dictionary(source.con.execute(sql, {"missing": missing}).fetchall())
+
+
+MANY_COLUMNS = 16
+"""From this many categorical columns on, their dictionaries and first appearances are read
+in one query each (an UNPIVOT) instead of a query per column: on a wide table every query
+costs time in proportion to the table's width, so a query per column grows as columns
+squared (an import of 2,000 columns tries its starter config this way)."""
+
+
+def _dictionaries(source: Source, spec: FeatureSpec) -> list[Dictionary]:
+    """The dictionary of every categorical column of the spec, as ``_dictionary`` gives each."""
+    columns = spec.categorical
+    if len(columns) < MANY_COLUMNS:
+        return [_dictionary(source, spec, c) for c in columns]
+    text = ", ".join(f'CAST({quote(c)} AS VARCHAR) AS "{i}"' for i, c in enumerate(columns))
+    names = ", ".join(f'"{i}"' for i in range(len(columns)))
+    sql = (f"SELECT CAST(i AS INTEGER), raw, {_category_text('raw')} FROM (SELECT DISTINCT i, raw FROM "
+           f"(SELECT {text} FROM {quote(spec.mapping.leads.table)}) UNPIVOT (raw FOR i IN ({names}))) "
+           "ORDER BY 1, raw")
+    missing = [normalise_value(v) for v in spec.mapping.missing_values]
+    rows: list[list[tuple]] = [[] for _ in columns]
+    for i, raw, category in source.con.execute(sql, {"missing": missing}).fetchall():
+        rows[i].append((raw, category))
+    return [_as_dictionary(r) for r in rows]
+
+
+def _first_appearances(source: Source, table: str, codes: list[str]) -> list[list[int]] | None:
+    """Per code column, its codes in order of first appearance (one query); None when few columns."""
+    if len(codes) < MANY_COLUMNS:
+        return None
+    text = ", ".join(f'{c} AS "{i}"' for i, c in enumerate(codes))
+    names = ", ".join(f'"{i}"' for i in range(len(codes)))
+    out: list[list[int]] = [[] for _ in codes]
+    for i, code in source.con.execute(
+            f"SELECT CAST(i AS INTEGER), code FROM (SELECT __row, {text} FROM {table}) UNPIVOT (code FOR i IN "
+            f"({names})) WHERE code >= 0 GROUP BY 1, 2 ORDER BY 1, min(__row)").fetchall():
+        out[i].append(code)
+    return out
+
+
+def _as_dictionary(rows: list[tuple]) -> Dictionary:
+    """A dictionary from (stored text, category text or None) rows ordered by stored text."""
     texts = sorted({text for _, text in rows if text is not None})
     index = {text: i for i, text in enumerate(texts)}
     return Dictionary(tuple(texts), tuple(raw for raw, _ in rows),
                       tuple(-1 if text is None else index[text] for _, text in rows))
+
+
+def outcome_sql(out: OutcomeTable, timed: bool, params: dict) -> str:
+    """The CTE ``s``: ``b`` with each lead's outcome as the engine counts it.
+
+    ``__converted``: converted within the window; ``__mature``: the outcome is known;
+    ``__open``: the lead is still open (three-state outcomes only). The rules:
+
+    - a conversion time alone: converted when it falls before scoring point + window;
+      mature when that moment has passed (open and lost cannot be told apart);
+    - a yes/no (won / lost / open) column: won converted, lost not, both mature; with a
+      conversion time too, a win dated after the window counts as not converted (a win
+      without a date counts as converted); open is immature, never lost, whatever its
+      age, unless ``open_lost_after_days`` counts it lost that many days after creation;
+    - with a separate outcome table, a lead it does not name has not converted: it is
+      mature once its window has passed (as with a conversion time alone), never open.
+    """
+    window = "b.__scoring + to_microseconds($win_us)"
+    passed = f"coalesce({window} <= $data_end, false)"
+    if out.converted is None:
+        return (f", s AS (SELECT b.*, (b.__conv IS NOT NULL AND b.__conv < {window}) AS __converted, "
+                f"{passed} AS __mature, false AS __open FROM b)")
+    stale = "false"
+    if out.open_lost_after_days is not None and timed:
+        params["stale_us"] = int(round(out.open_lost_after_days * DAY_US))
+        stale = "coalesce(b.__created + to_microseconds($stale_us) <= $data_end, false)"
+    in_window = f"(b.__conv IS NULL OR b.__scoring IS NULL OR b.__conv < {window})" if out.converted_at else "true"
+    unnamed = "false"
+    if out.table is not None:  # no row in the outcome table: not converted, by the window
+        unnamed = f"(b.__named IS NULL AND {passed if timed else 'true'})"
+    is_open = "(b.__flag IS NULL AND b.__named)" if out.table is not None else "(b.__flag IS NULL)"
+    return (f", s AS (SELECT b.*, coalesce(b.__flag AND {in_window}, false) AS __converted, "
+            f"(b.__flag IS NOT NULL OR {unnamed} OR (coalesce({is_open}, false) AND {stale})) AS __mature, "
+            f"coalesce({is_open}, false) AS __open FROM b)")
 
 
 def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, dict]:
@@ -416,16 +496,16 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
         joins.append(f" LEFT JOIN __d{i} ON {stored} = __d{i}.raw")
         cols.append(f"coalesce(__d{i}.code, -1) AS __c{i}")
     cols += [f"CAST({src}{quote(c)} AS DOUBLE) AS __n{i}" for i, c in enumerate(spec.numeric)]
-    flag_mode = out.converted is not None  # a yes/no outcome: no conversion time, no window
+    has_flag = out.converted is not None  # won true, lost false, open NULL
+    has_date = out.converted_at is not None
     if out.table is None:
-        if flag_mode:
+        if has_flag:
             cols.append(f"CAST({src}{quote(out.converted)} AS BOOLEAN) AS __flag")
-            cols.append("NULL::TIMESTAMP AS __conv")
-        else:
-            cols.append(f"CAST({src}{quote(out.converted_at)} AS TIMESTAMP) AS __conv")
+        cols.append(f"{_finite_time(src + quote(out.converted_at))} AS __conv" if has_date
+                    else "NULL::TIMESTAMP AS __conv")
     select_cols = "".join(", " + c for c in cols)
     lead_id = f"{src}{quote(leads.id)}"
-    created = f"CAST({src}{quote(leads.created_at)} AS TIMESTAMP)" if leads.created_at else "NULL::TIMESTAMP"
+    created = _finite_time(f"{src}{quote(leads.created_at)}") if leads.created_at else "NULL::TIMESTAMP"
     first = f"{src}{quote(leads.created_at)} NULLS LAST" if leads.created_at else lead_id
     has_time = " AND __created IS NOT NULL" if leads.created_at else ""
     sql = ["WITH " + "".join(dicts) + "raw AS (",
@@ -434,32 +514,36 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
            f"  FROM {quote(leads.table)} AS __src{''.join(joins)} WHERE {lead_id} IS NOT NULL",
            f"), l AS (SELECT * EXCLUDE (__rn) FROM raw WHERE __rn = 1{has_time})"]
     if out.table is not None:
-        if flag_mode:
-            outcome = f"NULL::TIMESTAMP AS __conv, bool_or(CAST({quote(out.converted)} AS BOOLEAN)) AS __flag"
-            where = ""
-        else:
-            outcome = f"min(CAST({quote(out.converted_at)} AS TIMESTAMP)) AS __conv"
-            where = f" WHERE CAST({quote(out.converted_at)} AS TIMESTAMP) <= $data_end"
-        flag = ", o.__flag" if flag_mode else ""
+        conv = _finite_time(quote(out.converted_at)) if has_date else ""
+        parts = [f"min({conv}) FILTER (WHERE {conv} <= $data_end) AS __conv" if has_date
+                 else "NULL::TIMESTAMP AS __conv"]
+        if has_flag:  # won if any row is won, else open if any row is open, else lost
+            flag_col = f"CAST({quote(out.converted)} AS BOOLEAN)"
+            parts.append(f"CASE WHEN bool_or({flag_col}) THEN true WHEN count(*) > count({flag_col}) THEN NULL "
+                         f"ELSE false END AS __flag, true AS __named")
+        flag = ", o.__flag, o.__named" if has_flag else ""
         sql += [", o AS (",
-                f"  SELECT {quote(out.lead_id)} AS __id, {outcome}",
-                f"  FROM {quote(out.table)}{where}",
+                f"  SELECT {quote(out.lead_id)} AS __id, {', '.join(parts)}",
+                f"  FROM {quote(out.table)}",
                 "  GROUP BY 1)",
                 f", b AS (SELECT l.*, o.__conv{flag}, "
                 "l.__created + to_microseconds($sp_us) AS __scoring FROM l LEFT JOIN o ON l.__id = o.__id)"]
     else:
         sql.append(", b AS (SELECT * REPLACE (CASE WHEN __conv <= $data_end THEN __conv END AS __conv), "
                    "__created + to_microseconds($sp_us) AS __scoring FROM l)")
-    if flag_mode:  # known outcome (won or lost) is mature; open (NULL) is not
-        outcome = ["  coalesce(b.__flag, false) AS __converted,", "  (b.__flag IS NOT NULL) AS __mature"]
-    else:
-        outcome = ["  (b.__conv IS NOT NULL AND b.__conv < b.__scoring + to_microseconds($win_us)) AS __converted,",
-                   "  coalesce(b.__scoring + to_microseconds($win_us) <= $data_end, false) AS __mature"]
+    sql.append(outcome_sql(out, bool(leads.created_at), params))
+    return_cols = "b.__converted, b.__mature, b.__open"
     codes = "".join(f", b.__c{i}" for i in range(len(spec.categorical)))
     nums = "".join(f", b.__n{i}" for i in range(len(spec.numeric)))
     sql += ["SELECT CAST(row_number() OVER (ORDER BY b.__created, b.__id) - 1 AS INTEGER) AS __row,",
-            f"  b.__id, b.__created, b.__scoring, b.__conv{codes}{nums},", *outcome, "FROM b"]
+            f"  b.__id, b.__created, b.__scoring, b.__conv{codes}{nums}, {return_cols}", "FROM s AS b"]
     return "\n".join(sql), params
+
+
+def _finite_time(column: str) -> str:
+    """A time column as TIMESTAMP, with ``infinity`` / ``-infinity`` read as missing (they are no moment)."""
+    value = f"CAST({column} AS TIMESTAMP)"
+    return f"(CASE WHEN isfinite({value}) THEN {value} END)"
 
 
 def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...]) -> str:
@@ -476,7 +560,7 @@ def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...]) -> str:
         f"SELECT t.__row AS row, CAST(list_position($types, e.__type) - 1 AS {code_type}) AS code,",
         "  epoch_us(t.__scoring) - epoch_us(e.__time) AS age",
         f"FROM (SELECT {quote(ev.lead_id)} AS __lead, lower(trim(CAST({quote(ev.type)} AS VARCHAR))) AS __type,",
-        f"        CAST({quote(ev.time)} AS TIMESTAMP) AS __time FROM {quote(ev.table)}) AS e",
+        f"        {_finite_time(quote(ev.time))} AS __time FROM {quote(ev.table)}) AS e",
         f"JOIN {table} AS t ON e.__lead = t.__id",
         "WHERE e.__time < least(t.__scoring, coalesce(t.__conv, t.__scoring)) AND e.__time <= $data_end",
         "  AND list_contains($types, e.__type)",
@@ -535,11 +619,15 @@ def _read_leads(source: Source, table: str, names: list[str]) -> dict[str, np.nd
     return out
 
 
-def _categorical(source: Source, table: str, column: str, texts: tuple[str, ...], raw: np.ndarray) -> Categorical:
+def _categorical(source: Source, table: str, column: str, texts: tuple[str, ...], raw: np.ndarray,
+                 used: list[int] | None = None) -> Categorical:
     """Renumber a column's codes by first appearance in the lead order (as Arrow's dictionary
-    encoding of the sorted leads numbered them), keeping only values the kept leads hold."""
-    used = [code for (code,) in source.con.execute(
-        f"SELECT {column} FROM {table} WHERE {column} >= 0 GROUP BY 1 ORDER BY min(__row)").fetchall()]
+    encoding of the sorted leads numbered them), keeping only values the kept leads hold.
+
+    ``used``: those codes in that order, when already read (``_first_appearances``)."""
+    if used is None:
+        used = [code for (code,) in source.con.execute(
+            f"SELECT {column} FROM {table} WHERE {column} >= 0 GROUP BY 1 ORDER BY min(__row)").fetchall()]
     dtype = np.int16 if len(used) < np.iinfo(np.int16).max else np.int32
     lut = np.full(len(texts) + 1, -1, dtype=dtype)
     lut[np.asarray(used, dtype=np.int64) + 1] = np.arange(len(used), dtype=dtype)
@@ -611,14 +699,15 @@ def _age(age_us: np.ndarray) -> np.ndarray:
 def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: bool = True,
              progress: Progress = _no_progress, expected_events: int | None = None) -> Features:
     """The SQL part of an extraction: the leads once into a temp table, then narrow reads of it."""
-    names = ["__id", "__created", "__scoring", "__converted", "__mature"]
+    names = ["__id", "__created", "__scoring", "__converted", "__mature", "__open"]
     codes = [f"__c{i}" for i in range(len(spec.categorical))]
     nums = [f"__n{i}" for i in range(len(spec.numeric))]
     progress("Reading the leads and their outcomes...", 0.0)
-    dictionaries = [_dictionary(source, spec, c) for c in spec.categorical]
+    dictionaries = _dictionaries(source, spec)
     with _temp_leads(source, spec, dictionaries, end) as table:
         cols = _read_leads(source, table, names + codes + nums)
-        categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code))
+        firsts = _first_appearances(source, table, codes) or [None] * len(codes)
+        categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code), firsts[i])
                        for i, (c, code) in enumerate(zip(spec.categorical, codes))}
         progress(f"Read {len(cols['__id']):,} leads", 1.0)
         events = _keep_events(source, spec, table, end, progress, expected_events)
@@ -635,6 +724,7 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
         signals=signal_sums(events, spec.signals, n) if sum_signals else {},
         data_end=end,
         events=events,
+        open=cols["__open"] if spec.mapping.outcome.converted is not None else None,
     )
 
 
@@ -651,6 +741,10 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
     """
     progress = progress or _no_progress
     spec = config_or_spec if isinstance(config_or_spec, FeatureSpec) else feature_spec(config_or_spec)
+    if source.feature_set:  # per-lead features computed in the warehouse
+        from .feature_set import read_features
+
+        return read_features(source, spec)
     check_columns(source, feature_needs(spec))
     now = now or dt.datetime.now()
     end = data_end(source, spec.mapping, now)

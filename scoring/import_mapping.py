@@ -31,6 +31,11 @@ file (its header), or by their clean snake_case name::
         role: attributes              # joined onto the leads (one row per key)
         key: Company Name             # the key column in this file
         joins: Company                # the leads column it matches (trimmed, ignoring case)
+      - file: deals.csv               # instead of the leads file's outcome: a file naming some leads
+        role: outcome                 # (kept as its own table; a lead it does not name has not converted)
+        lead_id: Associated Contact ID
+        outcome: {column: Deal Stage, won: [closedwon], lost: [closedlost], date: Close Date}
+    date_order: day-first             # only when a file's dates read both ways (no day above 12)
 
 Fit, activity, outcome, deal value and segment may name columns of an attributes file
 (after the join they are columns of the leads table); a joined column whose clean name
@@ -49,11 +54,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .config import format_errors
 from .import_read import MISSING_VALUES, ColumnProfile, DataImportError, FileProfile
 
-ROLES = ("leads", "events", "attributes", "ignore")
+ROLES = ("leads", "events", "attributes", "outcome", "ignore")
 ROLE_KEYS = {
     "leads": {"id", "created_at", "outcome", "deal_value", "segment", "fit", "activity"},
     "events": {"lead_id", "type", "type_value", "time"},
     "attributes": {"key", "joins"},
+    "outcome": {"lead_id", "outcome"},
     "ignore": set(),
 }
 COMMON_KEYS = {"file", "role", "table", "types"}
@@ -89,7 +95,7 @@ class FileMapping(_Model):
 
     file: str
     """Path of the file, or the name of a file given on the command line."""
-    role: Literal["leads", "events", "attributes", "ignore"]
+    role: Literal["leads", "events", "attributes", "outcome", "ignore"]
     table: str | None = None
     """Table name in the database (default: leads, events, or the file's clean name)."""
     types: dict[str, Literal["text", "boolean", "integer", "number", "time"]] = Field(default_factory=dict)
@@ -119,8 +125,11 @@ class FileMapping(_Model):
         if self.role == "leads":
             if not self.id:
                 problems.append("a leads file needs 'id' (the lead id column)")
-            if self.outcome is None:
-                problems.append("a leads file needs 'outcome' (a yes/no or stage column, or a conversion date)")
+        elif self.role == "outcome":
+            missing = [k for k in ("lead_id", "outcome") if not getattr(self, k)]
+            if missing:
+                problems.append(f"an outcome file needs {' and '.join(repr(k) for k in missing)} (its lead id "
+                                "column, and its stage or yes/no column and/or conversion date)")
         elif self.role == "events":
             missing = [k for k in ("lead_id", "time") if not getattr(self, k)]
             if missing:
@@ -143,13 +152,31 @@ class ImportMapping(_Model):
     missing_values: list[str] = Field(default_factory=lambda: list(MISSING_VALUES))
     """Text values meaning missing (compared trimmed, ignoring case); they become NULL."""
     files: list[FileMapping] = Field(min_length=1)
+    date_order: Literal["day-first", "month-first"] | None = None
+    """How to read numeric dates whose values read both ways (every day at most 12); None:
+    decided from the import's other date columns, else the import asks."""
 
     @model_validator(mode="after")
     def _one_leads(self) -> "ImportMapping":
         leads = [f.file for f in self.files if f.role == "leads"]
         if len(leads) != 1:
             raise ValueError(f"exactly one file must have role 'leads' (found {len(leads)}: {leads})")
+        outcome_files = [f.file for f in self.files if f.role == "outcome"]
+        if len(outcome_files) > 1:
+            raise ValueError(f"at most one file can have role 'outcome' (found {outcome_files})")
+        has_own = self.leads.outcome is not None
+        if has_own and outcome_files:
+            raise ValueError("the outcome is given twice: in the leads file ('outcome') and by an outcome file; "
+                             "keep one")
+        if not has_own and not outcome_files:
+            raise ValueError("a leads file needs 'outcome' (a yes/no or stage column, or a conversion date), or "
+                             "another file needs role 'outcome'")
         return self
+
+    @property
+    def outcome_file(self) -> FileMapping | None:
+        """The file holding the outcome, when it is not the leads file."""
+        return next((f for f in self.files if f.role == "outcome"), None)
 
     @property
     def leads(self) -> FileMapping:
@@ -170,20 +197,24 @@ def mapping_from_dict(data: object, source: str = "mapping") -> ImportMapping:
 def load_mapping(path: str | Path) -> ImportMapping:
     """Read a mapping YAML file."""
     path = Path(path)
+    from .yamlsafe import YamlError, load_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataImportError(str(path), ["mapping file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataImportError(str(path), [f"cannot read the mapping ({exc})"]) from None
-    except yaml.YAMLError as exc:
-        raise DataImportError(str(path), [f"not valid YAML ({getattr(exc, 'problem', None) or exc})"]) from None
+    except YamlError as exc:  # duplicate keys, aliases, YAML 1.1 number forms, too deep
+        raise DataImportError(str(path), [str(exc)]) from None
     return mapping_from_dict(data, str(path))
 
 
 def mapping_to_dict(mapping: ImportMapping) -> dict:
     """Plain data of a mapping, without empty keys."""
     data = mapping.model_dump(mode="json", exclude_none=True)
+    if mapping.date_order is None:
+        data.pop("date_order", None)
     for f, model in zip(data["files"], mapping.files):
         for key in ("fit", "activity", "types"):
             if not f.get(key) and key not in model.model_fields_set:
@@ -202,23 +233,14 @@ def dump_mapping(mapping: ImportMapping) -> str:
 
 WON = re.compile(r"\b(won|win|customer|converted|purchased|paid|signed)\b|closed[ _-]*won", re.I)
 LOST = re.compile(r"\b(lost|disqualified|unqualified|rejected|dead|junk|churned|closed[ _-]*lost|no[ _-]*sale)\b"
-                  r"|closed[ _-]*lost|\bdq\b", re.I)
+                  r"|closed[ _-]*lost|\bdq\b|\bnot[ _-]*(converted|won)\b|\b(un|non)[ _-]?converted\b", re.I)
 NAME_ID = re.compile(r"^(lead|contact|person|prospect|record|customer|user)?_?id$"
                      r"|^(lead|contact|prospect)_(id|key|number)$")
-NAME_CREATED = re.compile(r"creat|sign_?up|first_seen|date_added|added_(on|at|date)|registered|submitted|became_a_lead"
-                          r"|lead_date|inquiry|^date$")
-NAME_OUTCOME = re.compile(r"convert|(^|_)won($|_)|is_won|closed_won|became_customer|customer|outcome|result|success"
-                          r"|purchased|^sale$|deal_won|^won$|is_customer|win")
-NAME_STAGE = re.compile(r"stage|status|lifecycle|outcome|result|disposition")
 NAME_CONV_DATE = re.compile(r"convert|won|close|became_(a_)?customer|customer_since|purchase|sale_date|win")
 NAME_DEAL = re.compile(r"amount|deal_value|deal_size|revenue_won|value|acv|arr|mrr|contract|opportunity_amount|booking")
 NAME_ACTIVITY = re.compile(r"visit|view|open|click|download|webinar|attend|session|email|call|meeting|page"
                            r"|count|number_of|^num_|_num$|total|activit|form|submission|event|login|repl|touch"
-                           r"|sent|demo|trial")
-NAME_NOT_FIT = re.compile(r"(^|_)(id|uuid|guid|key)$|e_?mail|(^|_)name$|first_name|last_name|full_name|phone|mobile"
-                          r"|fax|url|website|web_site|linkedin|address|street|zip|postal|post_code|description"
-                          r"|notes?$|comment|lost_reason|reason|owner|close|won|lost|stage|status|lifecycle"
-                          r"|convert|outcome|date|_at$|_on$")
+                           r"|sent|demo|trial|message|time_spent|duration")
 NAME_EVENT_TYPE = re.compile(r"type|event|activity|action|kind|name|category")
 NAME_EVENT_TIME = re.compile(r"time|date|_at$|when|occurred|timestamp")
 MAX_CATEGORIES = 100
@@ -237,34 +259,6 @@ def _best(candidates: list[tuple[float, ColumnProfile]]) -> ColumnProfile | None
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
-def propose_outcome(columns: list[ColumnProfile]) -> tuple[ColumnProfile | None, list[str] | None,
-                                                         list[str] | None, ColumnProfile | None] | None:
-    """(yes/no or stage column, won values, lost values, conversion date), from names and values.
-
-    None when no column could be the outcome.
-    """
-    flag = _best([(2.0 if NAME_OUTCOME.search(c.clean) else 0.0, c) for c in columns if c.kind == "boolean"])
-    stage = None
-    if flag is None:
-        scored = []
-        for c in columns:
-            if c.kind != "text" or c.distinct > 50:
-                continue
-            won, lost = won_lost_values(c)
-            if won:
-                scored.append(((2.0 if NAME_STAGE.search(c.clean) else 1.0) + (1.0 if lost else 0.0), c))
-        stage = _best(scored)
-    date = _best([(1.0 + (1.0 if "convert" in c.clean or "won" in c.clean else 0.0), c)
-                  for c in columns if c.kind == "time" and NAME_CONV_DATE.search(c.clean)
-                  and not NAME_CREATED.search(c.clean)])
-    if flag is None and stage is None and date is None:
-        return None
-    if stage is not None:
-        won, lost = won_lost_values(stage)
-        return stage, won, lost, date
-    return flag, None, None, date
-
-
 def _unique(c: ColumnProfile) -> bool:
     return c.filled > 0 and c.distinct == c.filled and c.kind in ("text", "integer")
 
@@ -273,91 +267,27 @@ def propose_id(columns: list[ColumnProfile]) -> ColumnProfile | None:
     """The lead id: an id-like name (unique or not: a repeated id is reported), else a unique column."""
     named = [c for c in columns if NAME_ID.search(c.clean) and c.kind in ("text", "integer")]
     if named:
-        return max(named, key=lambda c: (_unique(c), "lead" in c.clean or "contact" in c.clean, -columns.index(c)))
+        return max(named, key=lambda c: (_unique(c), c.kind == "text", "lead" in c.clean or "contact" in c.clean,
+                                         -columns.index(c)))
     for c in columns:
         if _unique(c) and c.clean.endswith(("_id", "id", "email", "e_mail", "key")):
             return c
     return next((c for c in columns if _unique(c) and c.kind == "text"), None)  # numbers are rarely ids
 
 
-def propose_created(columns: list[ColumnProfile]) -> ColumnProfile | None:
-    """The creation time: a date/time column named like 'created', 'sign-up', 'date added'."""
-    return _best([(2.0 if "creat" in c.clean else 1.0, c) for c in columns
-                  if c.kind == "time" and NAME_CREATED.search(c.clean) and not NAME_CONV_DATE.search(c.clean)])
-
-
-def is_activity(c: ColumnProfile) -> bool:
-    """A count-like numeric column with an activity name."""
-    numeric = c.kind in ("integer", "number") or (c.kind == "boolean" and c.zero_one)
-    return numeric and (c.minimum is None or c.minimum >= 0) and bool(NAME_ACTIVITY.search(c.clean))
-
-
-def is_fit(c: ColumnProfile) -> bool:
-    """A column worth scoring for who the lead is: a few categories, a yes/no, or a number."""
-    if NAME_NOT_FIT.search(c.clean) or c.filled == 0:
-        return False
-    if c.kind == "boolean":
-        return True
-    if c.kind in ("integer", "number"):
-        return True
-    if c.kind == "text":
-        return c.distinct <= MAX_CATEGORIES and (c.filled < 50 or c.distinct <= 0.5 * c.filled)
-    return False
-
-
-def propose_leads(file: str, columns: list[ColumnProfile], joined: list[tuple[ColumnProfile, str]] = (),
-                  joins: set[str] = frozenset()) -> dict:
-    """The proposed mapping (plain data) of a leads file from its columns and joined ones.
-
-    ``joined``: (column, name to use for it) of attribute files joined onto the leads;
-    ``joins``: leads columns used as join keys (never proposed as fit attributes). Keys
-    that cannot be proposed (no id, no outcome) are left out, for the user to give.
-    """
-    refs = {id(c): c.original for c in columns} | {id(c): name for c, name in joined}
-    universe = list(columns) + [c for c, _ in joined]
-
-    def ref(c: ColumnProfile | None) -> str | None:
-        return None if c is None else refs[id(c)]
-
-    outcome = propose_outcome(universe)
-    lead_id = propose_id(columns)
-    created = propose_created(universe)
-    used = {id(c) for c in (outcome[0], outcome[3]) if c is not None} if outcome else set()
-    deal = _best([(1.0, c) for c in universe if c.kind in ("integer", "number") and NAME_DEAL.search(c.clean)
-                  and id(c) not in used and c is not lead_id])
-    segment = next((c for c in universe if c.clean == "segment" and c.kind in ("text", "boolean")), None)
-    taken = {id(c) for c in (lead_id, created, deal, segment) if c is not None} | used
-    taken |= {id(c) for c in columns if c.original in joins}
-    activity = [c for c in universe if id(c) not in taken and is_activity(c)]
-    fit = [c for c in universe if id(c) not in taken and c not in activity and is_fit(c)]
-    data: dict = {"file": file, "role": "leads"}
-    if lead_id is not None:
-        data["id"] = ref(lead_id)
-    data["created_at"] = ref(created)
-    if outcome is not None:
-        column, won, lost, date = outcome
-        data["outcome"] = {k: v for k, v in {"column": ref(column), "won": won, "lost": lost,
-                                              "date": ref(date)}.items() if v is not None}
-    if deal is not None:
-        data["deal_value"] = ref(deal)
-    if segment is not None:
-        data["segment"] = ref(segment)
-    data["fit"] = [ref(c) for c in fit]
-    data["activity"] = [ref(c) for c in activity]
-    return data
-
-
-def propose_events(profile: FileProfile, lead_id_names: set[str]) -> dict | None:
-    """An events file: a lead id column, an event type column (or one type), a time column."""
+def propose_events(profile: FileProfile, lead_id_names: set[str], lead: ColumnProfile | None = None) -> dict | None:
+    """An events file: a lead id column (``lead`` when its values are known to be lead ids), an event
+    type column (or one type), a time column."""
     times = [c for c in profile.columns if c.kind == "time"]
     if not times:
         return None
     time = _best([(2.0 if NAME_EVENT_TIME.search(c.clean) else 1.0, c) for c in times])
-    ids = [c for c in profile.columns if c.kind in ("text", "integer") and c is not time
-           and (c.clean in lead_id_names or NAME_ID.search(c.clean))]
-    if not ids:
-        return None
-    lead = max(ids, key=lambda c: (c.clean in lead_id_names, "lead" in c.clean or "contact" in c.clean))
+    if lead is None:
+        ids = [c for c in profile.columns if c.kind in ("text", "integer") and c is not time
+               and (c.clean in lead_id_names or NAME_ID.search(c.clean))]
+        if not ids:
+            return None
+        lead = max(ids, key=lambda c: (c.clean in lead_id_names, "lead" in c.clean or "contact" in c.clean))
     types = [c for c in profile.columns if c.kind == "text" and c not in (lead, time) and 0 < c.distinct <= 200]
     kind = _best([(2.0 if NAME_EVENT_TYPE.search(c.clean) else 0.5, c) for c in types])
     if kind is None:
@@ -365,11 +295,3 @@ def propose_events(profile: FileProfile, lead_id_names: set[str]) -> dict | None
                 "type_value": profile.stem, "time": time.original}
     return {"file": str(profile.path), "role": "events", "lead_id": lead.original, "type": kind.original,
             "time": time.original}
-
-
-def leads_score(profile: FileProfile) -> float:
-    """How much a file looks like the leads file (an outcome and a unique id)."""
-    outcome = propose_outcome(profile.columns)
-    lead_id = propose_id(profile.columns)
-    score = (2.0 if outcome else 0.0) + (1.0 if lead_id and _unique(lead_id) else 0.0)
-    return score + (0.5 if outcome and outcome[0] is not None else 0.0)

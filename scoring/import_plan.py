@@ -60,6 +60,12 @@ class Plan:
     """The outcome column is a stage (text with won/lost values), not a yes/no."""
     tables: dict[str, str] = field(default_factory=dict)
     """mapping file key -> output table name."""
+    outcome_file: FileMapping | None = None
+    """The file holding the outcome, when it is not the leads file (kept as its own table)."""
+    outcome_key: ColumnProfile | None = None
+    """Its column of lead ids."""
+    outcome_names: dict[str, str] = field(default_factory=dict)
+    """'converted' / 'converted_at' -> the derived column's name in the outcome file's table."""
     raw: dict[str, str] = field(default_factory=dict)
     """mapping file key -> the raw TEMP table it was read into (set by the importer)."""
 
@@ -79,8 +85,17 @@ class Plan:
 
     @property
     def outcome_mode(self) -> str:
-        """'converted_at' (a time, with creation times) or 'converted' (yes/no, NULL open)."""
-        return "converted_at" if self.outcome_date is not None and self.point_in_time else "converted"
+        """How the starter config reads the outcome: 'time' (a conversion date alone: converted within
+        the window or not), 'states' (``converted``: won, lost, or open), or 'states+time' (both: won
+        with its date, lost, open)."""
+        if self.outcome_file is not None:
+            column = self.outcome_file.outcome.column is not None
+            if not column:
+                return "time" if self.point_in_time else "states"
+            return "states+time" if self.outcome_file.outcome.date and self.point_in_time else "states"
+        if self.outcome_column is None:
+            return "time" if self.outcome_date is not None and self.point_in_time else "states"
+        return "states+time" if self.outcome_date is not None and self.point_in_time else "states"
 
 
 def match_files(mapping: ImportMapping, paths: list[Path], base: Path | None) -> tuple[dict[str, Path], list[str]]:
@@ -137,6 +152,8 @@ def resolve(mapping: ImportMapping, profiles: dict[str, FileProfile]) -> tuple[P
         if entry.role == "ignore":
             continue
         default = {"leads": "leads", "events": "events"}.get(entry.role) or clean_name(profiles[entry.file].path.stem)
+        if entry.role == "outcome" and default in ("leads", "events"):
+            default = f"{default}_outcome"
         tables[entry.file] = entry.table or default
     names = [t for f, t in tables.items() if next(e for e in mapping.files if e.file == f).role != "events"]
     names += sorted({tables[e.file] for e in events})
@@ -162,12 +179,19 @@ def resolve(mapping: ImportMapping, profiles: dict[str, FileProfile]) -> tuple[P
         for c, name in zip(extra, joined_names(extra, tables[entry.file], [lc.name for lc in lead_columns])):
             lead_columns.append(LeadColumn(c, ap, entry, name))
 
+    own_columns: dict[int, LeadColumn] = {}  # the leads file's columns by profile: one lookup per mapped name
+    for lc in lead_columns:
+        if lc.joined is None:
+            own_columns.setdefault(id(lc.profile), lc)
+
     def lead(ref: str | None, key: str) -> LeadColumn | None:
         """A leads-table column: the leads file first, then joined columns (by original or final name)."""
         if ref is None:
             return None
-        for test in (lambda lc: lc.joined is None and lc.profile is lp.column(ref),
-                     lambda lc: lc.name == ref,
+        own = lp.column(ref)
+        if own is not None and id(own) in own_columns:
+            return own_columns[id(own)]
+        for test in (lambda lc: lc.name == ref,
                      lambda lc: lc.joined is not None and lc.profile.original == ref,
                      lambda lc: lc.joined is not None and lc.profile is lc.file.column(ref)):
             hit = [lc for lc in lead_columns if test(lc)]
@@ -240,6 +264,32 @@ def resolve(mapping: ImportMapping, profiles: dict[str, FileProfile]) -> tuple[P
     for lc, name in zip(others, unique_names([lc.name for lc in others], canonical + derived)):
         lc.name = name
 
+    # an outcome file: its lead ids, its stage or yes/no column and/or date, derived column names
+    outcome_file = mapping.outcome_file
+    outcome_key, outcome_names = None, {}
+    if outcome_file is not None:
+        op = profiles[outcome_file.file]
+        outcome_key = find(op, outcome_file.lead_id, "lead_id")
+        if outcome_key is not None and outcome_key.kind not in ("text", "integer", "number"):
+            problems.append(f"column '{outcome_key.original}' of {op.name} (lead_id) is {KIND_WORDS[outcome_key.kind]}, "
+                            "needs lead ids (text or whole numbers)")
+        o = outcome_file.outcome
+        col = find(op, o.column, "outcome.column")
+        stage_file = bool(o.won or o.lost)
+        if col is not None and col.kind not in (("text", "boolean", "integer", "number") if stage_file
+                                                else ("boolean",)):
+            problems.append(f"column '{col.original}' of {op.name} (outcome.column) is {KIND_WORDS[col.kind]}, needs "
+                            + ("a stage" if stage_file else "yes/no") + (_stage_hint(col) if col.kind == "text" else ""))
+        if stage_file and not o.won:
+            problems.append(f"outcome.won: list the values of '{o.column}' that mean won")
+        date = find(op, o.date, "outcome.date")
+        if date is not None and date.kind != "time":
+            problems.append(f"column '{date.original}' of {op.name} (outcome.date) is {KIND_WORDS[date.kind]}, needs "
+                            f"a date/time" + _hint(date, ("time",)))
+        taken = [c.clean for c in op.columns]
+        derived = unique_names(["converted", "converted_at"], taken)
+        outcome_names = {"converted": derived[0], "converted_at": derived[1]}
+
     # events files
     for entry in events:
         ep = profiles[entry.file]
@@ -253,7 +303,7 @@ def resolve(mapping: ImportMapping, profiles: dict[str, FileProfile]) -> tuple[P
         return None, problems
     return Plan(mapping=mapping, files=profiles, leads=leads, lead_columns=lead_columns, events=events,
                 attributes=attributes, outcome_column=outcome_column, outcome_date=outcome_date, stage=stage,
-                tables=tables), []
+                tables=tables, outcome_file=outcome_file, outcome_key=outcome_key, outcome_names=outcome_names), []
 
 
 def _hint(profile: ColumnProfile, kinds: tuple[str, ...]) -> str:

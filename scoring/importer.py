@@ -43,8 +43,11 @@ from typing import Sequence
 import duckdb
 
 from .config import ScoringConfig, load_config, parse_config, save_config
-from .import_mapping import (ROLES, ImportMapping, dump_mapping, leads_score, load_mapping, mapping_from_dict,
-                             mapping_to_dict, propose_events, propose_id, propose_leads)
+from .crash import crash_point
+from .import_mapping import (NAME_DEAL, ROLES, ImportMapping, dump_mapping, load_mapping, mapping_from_dict,
+                             mapping_to_dict, propose_events, propose_id)
+from .import_roles import (EVENTS_ROWS_PER_KEY, ColumnChoice, Outcome, creation_time, leads_entry, links,
+                           outcome_column, outcome_date)
 from .import_plan import LeadColumn, Plan, joined_names, match_files, resolve
 from .import_read import (KINDS, MISSING_VALUES, SQL_TYPE, ColumnProfile, DataImportError, FileProfile, bind,
                           check_file, clean_expr, clean_name, load_raw, new_connection, nz, prepare, preview_rows,
@@ -75,6 +78,12 @@ class Inspection:
     problems: list[str] = field(default_factory=list)
     """Why the mapping cannot be imported yet (empty when it can)."""
     notes: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    """Why each file and the main columns got their role (values first, names second)."""
+    columns: list[ColumnChoice] = field(default_factory=list)
+    """Why each leads column got its role (fit, activity, or none)."""
+    leaks: list[dict] = field(default_factory=list)
+    """Columns left out as post-outcome (possible leakage), with the reason."""
 
     @property
     def files(self) -> list[FileProfile]:
@@ -94,6 +103,53 @@ class _Loaded:
     """mapping file key -> raw TEMP table."""
     mapping: dict
     notes: list[str]
+    reasons: list[str] = field(default_factory=list)
+    columns: list[ColumnChoice] = field(default_factory=list)
+
+
+def _date_orders(profiles: dict[str, FileProfile], given: str | None) -> list[str]:
+    """Decide the order of date columns whose values read both ways; the reasons.
+
+    Given (``--date-order``, the mapping's ``date_order``) wins; else the order every other
+    numeric date column of the import shows; else it stays undecided and ``check`` asks.
+    """
+    reasons = []
+    shown = {c.date_order for p in profiles.values() for c in p.columns if c.kind == "time" and c.date_order}
+    for p in profiles.values():
+        for c in p.columns:
+            if c.kind != "time":
+                continue
+            if c.date_ambiguous and c.date_order is None:
+                if given:
+                    c.set_date_order(given)
+                    reasons.append(f"dates of {p.name} '{c.original}': read {given}, as given (every day and "
+                                   "month in it is at most 12, so its values cannot tell)")
+                elif len(shown) == 1:
+                    order = next(iter(shown))
+                    c.set_date_order(order)
+                    reasons.append(f"dates of {p.name} '{c.original}': read {order}, as the import's other date "
+                                   "columns show (its own values read both ways)")
+            elif c.date_order:
+                reasons.append(f"dates of {p.name} '{c.original}': {c.date_order} (values with a "
+                               f"{'day' if c.date_order == 'day-first' else 'month'} first read and the other way "
+                               "round do not)")
+    return reasons
+
+
+def undecided_dates(profiles: dict[str, FileProfile], data: dict) -> list[str]:
+    """Date columns (of files not ignored) whose values read both day-first and month-first: the import asks."""
+    ignored = {f.get("file") for f in data.get("files", []) if f.get("role") == "ignore"}
+    out = []
+    for key, p in profiles.items():
+        if key in ignored:
+            continue
+        for c in p.columns:
+            if c.kind == "time" and c.date_ambiguous and c.date_order is None:
+                example = next((str(v) for v, _ in c.top[:1]), "")
+                out.append(f"{p.name}: the dates of '{c.original}' read both day-first and month-first (no day above "
+                           f"12{', e.g. ' + repr(example) if example else ''}); say which: --date-order "
+                           "day-first|month-first (mapping: date_order)")
+    return out
 
 
 def _as_mapping(mapping: ImportMapping | dict | str | Path | None,
@@ -108,7 +164,7 @@ def _as_mapping(mapping: ImportMapping | dict | str | Path | None,
 
 def _load(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path], mapping: ImportMapping | None,
           base: Path | None, missing: Sequence[str] | None, types: dict[str, str] | None = None,
-          roles: dict[str, str] | None = None) -> _Loaded:
+          roles: dict[str, str] | None = None, date_order: str | None = None) -> _Loaded:
     """Read and profile every file, and propose a mapping unless one is given.
 
     ``types`` (column -> kind) applies to every file that has the column; ``roles`` (file
@@ -148,29 +204,32 @@ def _load(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path], mapping: 
     for i, (key, path, forced) in enumerate(keys):
         table = f"__raw_{i}"
         fmt, encoding = load_raw(con, path, table)
+        (rows,) = con.execute(f"SELECT count(*) FROM {raw_quote(table)}").fetchall()[0]
+        if rows == 0:  # before profiling: there is nothing to profile
+            raise DataImportError(str(path), ["the file has a header but no data rows"])
         try:
             columns = profile_table(con, table, missing, overrides=forced)
         except duckdb.Error as exc:
             raise DataImportError(str(path), [f"cannot read the file ({str(exc).splitlines()[0]})"]) from None
-        (rows,) = con.execute(f"SELECT count(*) FROM {raw_quote(table)}").fetchall()[0]
-        if rows == 0:
-            raise DataImportError(str(path), ["the file has a header but no data rows"])
         profiles[key] = FileProfile(path=path, format=fmt, rows=rows, columns=columns,
                                     preview=preview_rows(con, table), encoding=encoding)
         raw[key] = table
+    date_reasons = _date_orders(profiles, mapping.date_order if mapping is not None else date_order)
     if mapping is not None:
-        return _Loaded(profiles, raw, mapping_to_dict(mapping), [])
+        return _Loaded(profiles, raw, mapping_to_dict(mapping), [], date_reasons)
     if types:
         unknown = [f"no file has a column '{c}'" for c in types if not any(p.column(c) for p in profiles.values())]
         unknown += [f"'{c}': type {k!r} is not one of {', '.join(KINDS)}" for c, k in types.items() if k not in KINDS]
         if unknown:
             raise DataImportError("types", unknown)
-    data, notes = _propose(con, profiles, raw, missing, _roles(roles or {}, profiles))
+    data, notes, reasons, choices = _propose(con, profiles, raw, missing, _roles(roles or {}, profiles))
     for entry in data["files"]:  # record forced types in the mapping, per file that has the column
         forced = {c: k for c, k in (types or {}).items() if profiles[entry["file"]].column(c)}
         if forced:
             entry["types"] = forced
-    return _Loaded(profiles, raw, data, notes)
+    if date_order:
+        data["date_order"] = date_order
+    return _Loaded(profiles, raw, data, notes, reasons + date_reasons, choices)
 
 
 def _roles(roles: dict[str, str], profiles: dict[str, FileProfile]) -> dict[str, str]:
@@ -220,52 +279,124 @@ def _key_pair(con, p: FileProfile, table: str, lp: FileProfile, leads_table: str
     return n, keys_a[i], keys_l[j]
 
 
-def _propose(con: duckdb.DuckDBPyConnection, profiles: dict[str, FileProfile], raw: dict[str, str],
-             missing: list[str], roles: dict[str, str]) -> tuple[dict, list[str]]:
-    """A proposed mapping (plain data; may lack an id or outcome) and notes on the choices."""
+def _choose_leads(profiles: dict[str, FileProfile], link_map: dict, roles: dict[str, str]) -> tuple[str, str]:
+    """The leads file and why: given, else the one whose unique ids cover the most other files' keys,
+    then the one with an outcome of its own, then the most rows."""
     keys = list(profiles)
     given = [k for k, r in roles.items() if r == "leads"]
-    lead_key = given[0] if given else max((k for k in keys if roles.get(k) in (None, "leads")),
-                                          key=lambda k: (leads_score(profiles[k]), -keys.index(k)), default=keys[0])
+    if given:
+        return given[0], f"{profiles[given[0]].name}: the leads file, as given"
+    candidates = [k for k in keys if roles.get(k) is None]
+    if not candidates:
+        return keys[0], f"{profiles[keys[0]].name}: the only file without a given role"
+
+    def strong(k: str) -> bool:
+        col, _, lost, _ = outcome_column(profiles[k].columns)
+        return col is not None and (col.kind == "boolean" or bool(lost))
+
+    # a file whose unique ids another file repeats many times, where that other file has an outcome of its
+    # own, is a dimension of it (accounts of opportunities), not its leads
+    link_map = {k: [link for link in links_ if not (link.rows_per_key > EVENTS_ROWS_PER_KEY and strong(link.file))]
+                for k, links_ in link_map.items()}
+
+    def rank(k: str):
+        own = outcome_column(profiles[k].columns)[0] is not None
+        return (len(link_map[k]), own, profiles[k].rows, -keys.index(k))
+
+    best = max(candidates, key=rank)
+    p = profiles[best]
+    covered = link_map[best]
+    if covered:
+        what = ", ".join(f"{profiles[l.file].name} ('{l.column.original}': {l.coverage:.0%} of its values)"
+                         for l in covered)
+        why = f"{p.name}: the leads file: its ids ('{covered[0].id_column.original}') cover the keys of {what}"
+    elif len(keys) == 1:
+        why = f"{p.name}: the leads file (the only file)"
+    elif outcome_column(p.columns)[0] is not None:
+        why = f"{p.name}: the leads file: one row per id and an outcome of its own; no other file's ids cover its keys"
+    else:
+        why = f"{p.name}: the leads file: no file's ids cover another's keys, and it has the most rows"
+    return best, why
+
+
+def _propose(con: duckdb.DuckDBPyConnection, profiles: dict[str, FileProfile], raw: dict[str, str],
+             missing: list[str], roles: dict[str, str]) -> tuple[dict, list[str], list[str], list[ColumnChoice]]:
+    """A proposed mapping (plain data; may lack an id or outcome), notes, why each file and the main
+    columns got their role, and why each leads column got its role."""
+    keys = list(profiles)
+    link_map = links(con, profiles, raw)
+    lead_key, why_leads = _choose_leads(profiles, link_map, roles)
     lp = profiles[lead_key]
-    lead_id = propose_id(lp.columns)
+    lead_links = {link.file: link for link in link_map[lead_key]}
+    linked_ids = [link.id_column for link in lead_links.values()]
+    lead_id = max(linked_ids, key=linked_ids.count) if linked_ids else propose_id(lp.columns)
+    reasons = [why_leads]
+    if lead_id is not None:
+        reasons.append(f"lead id '{lead_id.original}': " + ("unique, and the other files' keys are its values"
+                                                          if linked_ids else "unique, named like an id"))
+    own_col, own_won, own_lost, own_why = outcome_column(lp.columns)
+    own_date, own_date_why = outcome_date(con, lp, raw[lead_key], own_col, own_won,
+                                          exclude={lead_id.original} if lead_id else set())
+    own_strong = (own_col is not None and (own_col.kind == "boolean" or bool(own_lost))) or (
+        own_col is None and own_date is not None)
     id_names = {"lead_id", "contact_id", "id"} | ({lead_id.clean} if lead_id else set())
     files: list[dict] = []
     notes: list[str] = []
     attrs: list[tuple[dict, FileProfile]] = []
+    outcome_entry: dict | None = None
     for key in keys:
         if key == lead_key:
             continue
         p, role = profiles[key], roles.get(key)
+        link = lead_links.get(key)
         if role == "ignore":
             files.append({"file": key, "role": "ignore"})
+            reasons.append(f"{p.name}: ignored, as given")
             continue
+        if outcome_entry is None and role in (None, "outcome") and link is not None and (
+                role == "outcome" or not own_strong):
+            entry = _outcome_file(con, key, p, raw[key], link)
+            if entry is not None and (role == "outcome" or entry[2] or link.rows_per_key <= EVENTS_ROWS_PER_KEY):
+                outcome_entry = entry[0]
+                files.append(outcome_entry)
+                reasons.append(entry[1])
+                continue
         if role in (None, "events"):
-            ev = propose_events(p, id_names)
-            if ev is not None and (role == "events" or lead_id is not None and _looks_like_events(
-                    con, p, ev, raw[key], lead_id, raw[lead_key])):
+            ev = propose_events(p, id_names, link.column if link is not None else None)
+            if ev is not None and (role == "events" or (link is not None and link.rows_per_key > EVENTS_ROWS_PER_KEY)
+                                   or (link is None and lead_id is not None and _looks_like_events(
+                                       con, p, ev, raw[key], lead_id, raw[lead_key]))):
                 files.append(ev)
+                reasons.append(f"{p.name}: events: " + (f"'{link.column.original}' names lead ids, "
+                                                         f"{link.rows_per_key:.1f} rows per lead, with a time"
+                                                         if link is not None else "a lead id, a type and a time"))
                 continue
             if role == "events":
                 raise DataImportError(str(p.path), [
                     "cannot tell which columns are the lead id, event type and time (an events file needs a "
                     "lead id and a date/time column); say so in a mapping YAML (role: events, lead_id, type, time)"])
+        if role == "outcome":
+            raise DataImportError(str(p.path), [
+                "cannot tell which column names the leads and which is the outcome (an outcome file needs a "
+                "column of lead ids, and a stage or yes/no column or a date); say so in a mapping YAML "
+                "(role: outcome, lead_id, outcome)"])
         n, ka, kl = _key_pair(con, p, raw[key], lp, raw[lead_key], unique_only=role is None)
         if ka is not None and (n >= max(1, 0.2 * ka.distinct) or role == "attributes" and n):
             entry = {"file": key, "role": "attributes", "key": ka.original, "joins": kl.original}
             files.append(entry)
             attrs.append((entry, p))
+            reasons.append(f"{p.name}: attributes joined onto the leads: its '{ka.original}' (one row per value) "
+                           f"matches {n:,} values of the leads' '{kl.original}'")
         elif role == "attributes":
             raise DataImportError(str(p.path), [
                 f"no column of it shares values with a column of {lp.name}, so it cannot be joined; give 'key' "
                 "and 'joins' in a mapping YAML"])
         else:
             files.append({"file": key, "role": "ignore"})
-            notes.append(f"{p.name}: not an events file (lead id, type, time) and no column matches a column of "
-                         f"{lp.name}; it is ignored unless you give it a role")
+            notes.append(f"{p.name}: not an events, outcome or attributes file (no column matches a column of "
+                         f"{lp.name}); it is ignored unless you give it a role")
     # joined columns are named as on the leads table after the join (as resolve() names them)
     joined: list[tuple] = []
-    joins = set()
     taken = [c.clean for c in lp.columns]
     for entry, p in attrs:
         key_col = p.column(entry["key"])
@@ -273,9 +404,54 @@ def _propose(con: duckdb.DuckDBPyConnection, profiles: dict[str, FileProfile], r
         names = joined_names(extra, clean_name(p.path.stem), taken)
         taken += names
         joined += list(zip(extra, names))
-        joins.add(entry["joins"])
-    leads = propose_leads(lead_key, lp.columns, joined, joins)
-    return {"import_version": 1, "missing_values": list(missing), "files": [leads] + files}, notes
+    outcome = None
+    if outcome_entry is None and (own_col is not None or own_date is not None):
+        outcome = Outcome(own_col, own_won, own_lost, own_date, own_strong,
+                          "; ".join(w for w in (own_why, own_date_why) if w))
+        reasons.append(f"outcome: {outcome.why}")
+    elif outcome_entry is not None and own_col is not None:
+        reasons.append(f"not the outcome: {own_why} (the outcome file says more)")
+    outcome_sql = _outcome_date_sql(lp, lead_id, outcome, outcome_entry, profiles, raw)
+    exclude = {c.original for c in (lead_id, own_date if outcome else None) if c is not None}
+    created = creation_time(con, lp, raw[lead_key], outcome_sql, exclude)
+    reasons.append(("creation time " + created.why) if created.column is not None else created.why)
+    if created.ask:
+        notes.append(created.why)
+    leads, choices = leads_entry(lead_key, lp.columns, joined, lead_id, created.column, outcome, NAME_DEAL)
+    if outcome_entry is not None:
+        leads.pop("outcome", None)
+    return ({"import_version": 1, "missing_values": list(missing), "files": [leads] + files}, notes, reasons,
+            choices)
+
+
+def _outcome_file(con, key: str, p: FileProfile, table: str, link) -> tuple[dict, str, bool] | None:
+    """An outcome file's mapping entry, why, and whether it has a stage (None: no stage and no date)."""
+    col, won, lost, why = outcome_column([c for c in p.columns if c is not link.column])
+    date, date_why = outcome_date(con, p, table, col, won, exclude={link.column.original}, whole=True)
+    if col is None and date is None:
+        return None
+    outcome = Outcome(col, won, lost, date, True, "; ".join(w for w in (why, date_why) if w))
+    entry = {"file": key, "role": "outcome", "lead_id": link.column.original, "outcome": outcome.mapping()}
+    named = (f"{p.name}: the outcome file: '{link.column.original}' names {link.named:,} leads "
+             f"({link.coverage:.0%} of its values are lead ids); {outcome.why}; a lead it does not name has not "
+             "converted")
+    return entry, named, col is not None
+
+
+def _outcome_date_sql(lp: FileProfile, lead_id, outcome: Outcome | None, outcome_entry: dict | None,
+                      profiles: dict[str, FileProfile], raw: dict[str, str]) -> str | None:
+    """SQL of each leads row's outcome date (raw alias ``r``), for the creation-time evidence; None if none."""
+    if outcome is not None and outcome.date is not None:
+        d = outcome.date
+        return clean_expr(f"r.{raw_quote(d.original)}", d.raw_type, "time", d.time_formats)
+    if outcome_entry is None or lead_id is None or "date" not in outcome_entry["outcome"]:
+        return None
+    op = profiles[outcome_entry["file"]]
+    d, k = op.column(outcome_entry["outcome"]["date"]), op.column(outcome_entry["lead_id"])
+    value = clean_expr(f"o.{raw_quote(d.original)}", d.raw_type, "time", d.time_formats)
+    okey = nz(f"CAST(o.{raw_quote(k.original)} AS VARCHAR)")
+    lkey = nz(f"CAST(r.{raw_quote(lead_id.original)} AS VARCHAR)")
+    return f"(SELECT min({value}) FROM {raw_quote(raw[outcome_entry['file']])} AS o WHERE lower({okey}) = lower({lkey}))"
 
 
 def _looks_like_events(con, p: FileProfile, ev: dict, table: str, lead_id: ColumnProfile, leads_table: str) -> bool:
@@ -297,7 +473,7 @@ def gaps(data: dict, profiles: dict[str, FileProfile]) -> list[str]:
     if not leads.get("id"):
         problems.append(f"{lp.name}: no column could be the lead id (one unique id per row); map one "
                         f"(--id COLUMN); columns: {columns}")
-    if not leads.get("outcome"):
+    if not leads.get("outcome") and not any(f.get("role") == "outcome" for f in data.get("files", [])):
         problems.append(
             f"{lp.name}: no column could be the outcome (a yes/no or 0/1 column such as 'Converted', a stage "
             f"column with won and lost values, or a conversion date); map one (--outcome COLUMN); columns: {columns}")
@@ -306,7 +482,7 @@ def gaps(data: dict, profiles: dict[str, FileProfile]) -> list[str]:
 
 def check(data: dict, profiles: dict[str, FileProfile]) -> tuple[ImportMapping | None, list[str]]:
     """A mapping (plain data) checked against the files: the mapping, or every problem."""
-    problems = gaps(data, profiles)
+    problems = gaps(data, profiles) + undecided_dates(profiles, data)
     if problems:
         return None, problems
     try:
@@ -319,7 +495,8 @@ def check(data: dict, profiles: dict[str, FileProfile]) -> tuple[ImportMapping |
 
 def inspect_files(paths: Sequence[str | Path], mapping: ImportMapping | dict | str | Path | None = None, *,
                   missing_values: Sequence[str] | None = None, types: dict[str, str] | None = None,
-                  roles: dict[str, str] | None = None, base: Path | None = None) -> Inspection:
+                  roles: dict[str, str] | None = None, base: Path | None = None,
+                  date_order: str | None = None) -> Inspection:
     """Read and profile the files and propose (or check) a mapping; writes nothing.
 
     Problems with the files (missing, unreadable) raise DataImportError; problems of the
@@ -328,12 +505,72 @@ def inspect_files(paths: Sequence[str | Path], mapping: ImportMapping | dict | s
     """
     mapping, base = _as_mapping(mapping, base)
     con = new_connection()
+    leaks: list[dict] = []
     try:
-        loaded = _load(con, paths, mapping, base, missing_values, types, roles)
+        loaded = _load(con, paths, mapping, base, missing_values, types, roles, date_order)
+        if mapping is None:
+            leaks = _leave_out_leaks(con, loaded)
     finally:
         con.close()
     _, problems = check(loaded.mapping, loaded.profiles)
-    return Inspection(profiles=loaded.profiles, mapping=loaded.mapping, problems=problems, notes=loaded.notes)
+    return Inspection(profiles=loaded.profiles, mapping=loaded.mapping, problems=problems, notes=loaded.notes,
+                      reasons=loaded.reasons, columns=loaded.columns, leaks=leaks)
+
+
+def _leave_out_leaks(con: duckdb.DuckDBPyConnection, loaded: _Loaded) -> list[dict]:
+    """Build the proposal in the inspection's own (in-memory) connection, score it as the starter would,
+    and take the columns ``scoring.leakage`` flags out of the proposed fit and activity lists.
+
+    The proposal never offers a post-outcome column as a rule; the reasons go to the report.
+    A proposal that cannot be built yet (no outcome, one class) is left as it is: ``check`` and
+    the import say why.
+    """
+    from .leakage import config_leaks
+
+    final, problems = check(loaded.mapping, loaded.profiles)
+    if problems:
+        return []
+    plan, _ = resolve(final, loaded.profiles)
+    plan.raw = loaded.raw
+    now = dt.datetime.now()
+    try:
+        _build(con, plan, {})
+        config, _, _ = _starter(con, plan, final, "proposal", now)
+        features = _features(con, None, config, now)
+    except (DataImportError, SourceError, duckdb.Error, ValueError):
+        return []
+    leaks = config_leaks(config, features)
+    if not leaks:
+        return []
+    leads = next(f for f in loaded.mapping["files"] if f["role"] == "leads")
+    names = {lc.name: lc for lc in plan.lead_columns}
+    out = []
+    for column, leak in leaks.items():
+        lc = names.get(column)
+        if lc is None:
+            continue
+        ref = lc.profile.original if lc.joined is None else lc.name
+        for key in ("fit", "activity"):
+            if ref in leads.get(key, []):
+                leads[key].remove(ref)
+        out.append({**leak.to_dict(), "column": ref, "table_column": column})
+        for choice in loaded.columns:
+            if choice.column == ref:
+                choice.role, choice.why = "", f"post-outcome: {leak.message.split(': ', 1)[-1]}"
+    return out
+
+
+def _features(con: duckdb.DuckDBPyConnection, path: Path | None, config: ScoringConfig, now: dt.datetime):
+    """Features of a config on the tables of an import connection, as the app will read them."""
+    from .features import extract_features
+
+    source = Source(path=path or Path(":memory:"), con=con)
+    for table, column, data_type in con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() ORDER BY table_name, ordinal_position").fetchall():
+        source.tables.setdefault(table.lower(), {})[column] = data_type
+        source.table_names[table.lower()] = table
+    return extract_features(source, config, now=now)
 
 
 def lead_choices(inspection: Inspection, data: dict) -> list[tuple[str, ColumnProfile]]:
@@ -435,6 +672,8 @@ def _build(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> tuple[di
     """Create the clean tables and check them; the outcome summary and findings. Raises DataImportError."""
     findings = _build_attributes(con, plan, params)
     findings += _build_leads(con, plan, params)
+    if plan.outcome_file is not None:
+        findings += _build_outcome_file(con, plan, params)
     summary, more = _check_leads(con, plan, params)
     findings += more
     if plan.events:
@@ -467,6 +706,30 @@ def _build_attributes(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) 
     return findings
 
 
+WIDE_SLICE = 16
+"""Columns computed per query when building a wide leads table (see ``_wide_select``)."""
+
+
+def _wide_select(con: duckdb.DuckDBPyConnection, items: list[str], source: str) -> str:
+    """``SELECT items FROM source``, built in slices of WIDE_SLICE columns when there are more.
+
+    DuckDB's time to run one projection of n reading expressions grows about as n squared
+    (250 columns: 3.5 s, 500: 39 s, on 200 rows); slices of 16, each stored in the raw
+    file's row order and put side by side with a POSITIONAL JOIN (a join on the row id
+    of 125 slices took 4.4 s, side by side 0.2 s), keep an import linear in its columns.
+    The result then has a ``__rid`` column to order by.
+    """
+    if len(items) <= WIDE_SLICE:
+        return f"SELECT {', '.join(items)} FROM {source}"
+    parts = []
+    for k, start in enumerate(range(0, len(items), WIDE_SLICE)):
+        part = f"__leads_part_{k}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS SELECT l.rowid AS __rid, "
+                    f"{', '.join(items[start:start + WIDE_SLICE])} FROM {source} ORDER BY l.rowid")
+        parts.append(part if k == 0 else f"(SELECT * EXCLUDE (__rid) FROM {part})")
+    return "SELECT * FROM " + " POSITIONAL JOIN ".join(parts)
+
+
 def _build_leads(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> list[dict]:
     """The leads table: the leads file's columns cleaned, attribute columns joined, the outcome derived."""
     lp = plan.files[plan.leads.file]
@@ -479,7 +742,8 @@ def _build_leads(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> li
         left = nz(f"CAST(l.{raw_quote(lcol.original)} AS VARCHAR)")
         joins.append(f"LEFT JOIN {quote(plan.tables[entry.file])} AS j{k} "
                      f"ON lower({left}) = lower(trim(CAST(j{k}.{quote(key.clean)} AS VARCHAR)))")
-    base = ", ".join(f"{_lead_expr(lc, plan)} AS {quote(lc.name)}" for lc in plan.lead_columns)
+    base = _wide_select(con, [f"{_lead_expr(lc, plan)} AS {quote(lc.name)}" for lc in plan.lead_columns],
+                        f"{raw_quote(plan.raw[plan.leads.file])} AS l {' '.join(joins)}")
     outer: list[str] = []
     outcome, date = plan.outcome_column, plan.outcome_date
     derived: dict[str, str] = {}
@@ -502,13 +766,65 @@ def _build_leads(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> li
         elif name in names:
             outer.append(quote(name))
     outer += [quote(lc.name) for lc in plan.lead_columns if lc.name not in first]
-    sql = (f"CREATE OR REPLACE TABLE {quote(leads_table)} AS WITH base AS (SELECT {base} FROM "
-           f"{raw_quote(plan.raw[plan.leads.file])} AS l {' '.join(joins)}) SELECT {', '.join(outer)} FROM base")
-    con.execute(sql, bind(sql, params))
+    sql = f"CREATE OR REPLACE TABLE {quote(leads_table)} AS WITH base AS ({base}) SELECT {', '.join(outer)} FROM base"
+    con.execute(sql + (" ORDER BY __rid" if "__rid" in base else ""), bind(sql, params))
+    for part in range(len(plan.lead_columns) // WIDE_SLICE + 1):
+        con.execute(f"DROP TABLE IF EXISTS __leads_part_{part}")
     own = [(lc.profile.original, lc.profile.raw_type, lc.kind, lc.profile.time_formats,
             lc.profile.kind == "boolean" and lc.kind in ("integer", "number"), lc.name)
            for lc in plan.lead_columns if lc.joined is None]
     return _column_findings(con, plan, plan.leads.file, leads_table, own, params)
+
+
+def _build_outcome_file(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> list[dict]:
+    """The outcome file as its own table: its columns cleaned (lead ids as text, as on the leads table), then
+    ``converted`` (won true, lost false, open NULL) and/or ``converted_at`` (the date of each win)."""
+    entry = plan.outcome_file
+    op = plan.files[entry.file]
+    table = plan.tables[entry.file]
+    o = entry.outcome
+    cols = [(c.original, c.raw_type, "text" if c is plan.outcome_key else (c.kind if c.kind != "empty" else "text"),
+             c.time_formats, False, c.clean) for c in op.columns]
+    select = [f"{clean_expr(raw_quote(orig), t, kd, df)} AS {quote(n)}" for orig, t, kd, df, _, n in cols]
+    names = plan.outcome_names
+    converted = None
+    if o.column is not None:
+        col = op.column(o.column)
+        v = nz(f"CAST({raw_quote(col.original)} AS VARCHAR)")
+        if o.won or o.lost:
+            params["o_won"] = [w.strip().lower() for w in o.won or []]
+            params["o_lost"] = [w.strip().lower() for w in o.lost or []]
+            converted = (f"CASE WHEN list_contains($o_won, lower({v})) THEN true "
+                         f"WHEN list_contains($o_lost, lower({v})) THEN false END")
+        else:
+            converted = clean_expr(raw_quote(col.original), col.raw_type, "boolean")
+    date = None
+    if o.date is not None:
+        d = op.column(o.date)
+        date = clean_expr(raw_quote(d.original), d.raw_type, "time", d.time_formats)
+    if converted is None and not plan.point_in_time:  # a date alone, no creation times: named with a date = won
+        converted = f"({date} IS NOT NULL)"
+    if converted is not None:
+        select.append(f"{converted} AS {quote(names['converted'])}")
+    if date is not None:
+        select.append(f"{f'CASE WHEN {converted} THEN {date} END' if o.column is not None else date} "
+                      f"AS {quote(names['converted_at'])}")
+    sql = f"CREATE OR REPLACE TABLE {quote(table)} AS SELECT {', '.join(select)} FROM {raw_quote(plan.raw[entry.file])}"
+    con.execute(sql, bind(sql, params))
+    findings = _column_findings(con, plan, entry.file, table, cols, params)
+    key = quote(plan.outcome_key.clean)
+    leads_table = plan.tables[plan.leads.file]
+    unknown, repeated = con.execute(
+        f"SELECT count(*) FILTER (WHERE {key} IS NOT NULL AND {key} NOT IN (SELECT lead_id FROM {quote(leads_table)} "
+        f"WHERE lead_id IS NOT NULL)), count({key}) - count(DISTINCT {key}) FROM {quote(table)}").fetchall()[0]
+    if unknown:
+        findings.append(_finding(table, plan.outcome_key.clean, unknown, f"rows of {op.name} name no lead of the "
+                                 "leads file", "not counted"))
+    if repeated:
+        findings.append(_finding(table, plan.outcome_key.clean, repeated, f"extra rows of {op.name} for a lead "
+                                 "(several deals)", "won if any is won, else open if any is open, else lost; "
+                                 "the earliest win's date"))
+    return findings
 
 
 def _check_leads(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> tuple[dict, list[dict]]:
@@ -546,18 +862,24 @@ def _check_leads(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> tu
     summary = _outcome_summary(con, plan, leads_table)
     yes, no = summary["converted"], summary["not_converted"]
     if yes == 0 or no == 0:
+        if plan.outcome_file is not None:
+            of = plan.files[plan.outcome_file.file]
+            raise DataImportError(str(of.path), [
+                f"the outcome from {of.name} has one class only: {yes} converted, {no} not converted "
+                f"({summary['open']} open); calibrating needs both converted and not converted leads"])
         what = "outcome " + " and ".join(f"'{c.profile.original}'" for c in (outcome, date) if c is not None)
-        other = "lost" if plan.outcome_mode == "converted" else "not converted"
+        other = "not converted" if plan.outcome_mode == "time" else "lost"
         raise DataImportError(str((outcome or date).file.path), [
             f"{what} has one class only: {yes} converted, {no} {other} ({summary['open']} open); calibrating "
             "needs both converted and not converted leads"])
     if outcome is not None and date is not None:
         (won_no_date,) = con.execute(f"SELECT count(*) FROM {quote(leads_table)} WHERE converted AND "
                                      "converted_at IS NULL").fetchall()[0]
-        if won_no_date and plan.outcome_mode == "converted_at":
+        if won_no_date and plan.outcome_mode == "states+time":
             findings.append(_finding(leads_table, "converted_at", won_no_date,
                                      f"won leads have no conversion date ('{date.profile.original}')",
-                                     "count as not converted: there is no time to place the conversion"))
+                                     "count as converted; their time is unknown, so the outcome window cannot "
+                                     "place them"))
     # joined attributes: leads without a match
     for entry in plan.attributes:
         lcol = lp.column(entry.joins)
@@ -577,12 +899,12 @@ def _check_leads(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict) -> tu
 
 def _outcome_summary(con: duckdb.DuckDBPyConnection, plan: Plan, table: str) -> dict:
     """Counts of the outcome as imported, and (for a stage) what each stage value became."""
-    if plan.outcome_mode == "converted_at":
+    if plan.outcome_file is not None:
+        return _outcome_file_summary(con, plan, table)
+    if plan.outcome_mode == "time":
         yes, no = con.execute(f"SELECT count(converted_at), count(*) - count(converted_at) FROM {quote(table)}"
                               ).fetchall()[0]
-        open_ = 0
-        if "converted" in {c.name for c in plan.lead_columns} or plan.outcome_column is not None:
-            (open_,) = con.execute(f"SELECT count(*) - count(converted) FROM {quote(table)}").fetchall()[0]
+        open_ = None  # a date alone cannot tell open from lost
     else:
         yes, no, open_ = con.execute(
             "SELECT count(*) FILTER (WHERE converted), count(*) FILTER (WHERE NOT converted), "
@@ -593,6 +915,41 @@ def _outcome_summary(con: duckdb.DuckDBPyConnection, plan: Plan, table: str) -> 
     if plan.stage:
         text = quote(plan.outcome_column.name)
         rows = con.execute(f"SELECT {text}, converted, count(*) AS n FROM {quote(table)} GROUP BY ALL "
+                           "ORDER BY n DESC, 1 NULLS LAST").fetchall()
+        summary["stages"] = [{"value": "(missing)" if v is None else v,
+                              "is": "missing" if v is None else {True: "won", False: "lost"}.get(c, "open"),
+                              "leads": n} for v, c, n in rows]
+    return summary
+
+
+def _outcome_file_summary(con: duckdb.DuckDBPyConnection, plan: Plan, table: str) -> dict:
+    """Per lead, as the engine reads an outcome table: won if any row is won, else open if any is open,
+    else lost; a lead the file does not name has not converted."""
+    entry, names = plan.outcome_file, plan.outcome_names
+    op = plan.files[entry.file]
+    t, key = quote(plan.tables[entry.file]), quote(plan.outcome_key.clean)
+    has_col = entry.outcome.column is not None or not plan.point_in_time
+    state = (f"CASE WHEN bool_or({quote(names['converted'])}) THEN true WHEN count(*) > "
+             f"count({quote(names['converted'])}) THEN NULL ELSE false END" if has_col else "NULL::BOOLEAN")
+    at = f"min({quote(names['converted_at'])})" if entry.outcome.date is not None else "NULL::TIMESTAMP"
+    row = con.execute(
+        f"WITH o AS (SELECT {key} AS k, {state} AS c, {at} AS at FROM {t} WHERE {key} IS NOT NULL GROUP BY 1) "
+        "SELECT count(*) FILTER (WHERE o.c), count(*) FILTER (WHERE NOT o.c), "
+        "count(*) FILTER (WHERE o.k IS NOT NULL AND o.c IS NULL), count(*) FILTER (WHERE o.k IS NULL), "
+        f"count(o.at) FROM {quote(table)} AS l LEFT JOIN o ON l.lead_id = o.k WHERE l.lead_id IS NOT NULL"
+    ).fetchall()[0]
+    won, lost, open_, unnamed, dated = row
+    summary = {"mode": plan.outcome_mode, "file": op.name,
+               "column": op.column(entry.outcome.column).original if entry.outcome.column else None,
+               "date": op.column(entry.outcome.date).original if entry.outcome.date else None,
+               "named": won + lost + open_ if has_col else dated, "unnamed": unnamed}
+    if has_col:
+        summary |= {"converted": won, "not_converted": lost + unnamed, "open": open_, "lost": lost}
+    else:
+        summary |= {"converted": dated, "not_converted": row[3] + (won + lost + open_ - dated), "open": None}
+    if entry.outcome.won or entry.outcome.lost:
+        col = quote(op.column(entry.outcome.column).clean)
+        rows = con.execute(f"SELECT {col}, {quote(names['converted'])}, count(*) AS n FROM {t} GROUP BY ALL "
                            "ORDER BY n DESC, 1 NULLS LAST").fetchall()
         summary["stages"] = [{"value": "(missing)" if v is None else v,
                               "is": "missing" if v is None else {True: "won", False: "lost"}.get(c, "open"),
@@ -673,12 +1030,14 @@ def _check_target(target: Path, inputs: list[Path]) -> None:
             f"has unsaved changes in {wal.name} (another program has it open or crashed); open and close it "
             "with DuckDB first, then import again"])
     if target.exists():
+        from .source import SourceError, connect_read_only
+
         try:
-            duckdb.connect(str(target), read_only=True).close()
-        except duckdb.Error as exc:
+            connect_read_only(target).close()  # hardened: a file of another kind never triggers a download
+        except (duckdb.Error, SourceError) as exc:
+            why = "; ".join(getattr(exc, "problems", None) or [str(exc).splitlines()[0]])
             raise DataImportError(str(target), [
-                f"exists and is not a readable DuckDB database ({str(exc).splitlines()[0]}); choose another --db"
-            ]) from None
+                f"exists and is not a readable DuckDB database ({why}); choose another --db"]) from None
 
 
 def _unlink(path: Path) -> None:
@@ -689,28 +1048,92 @@ def _unlink(path: Path) -> None:
             pass
 
 
+def _lock_path(temp: Path) -> Path:
+    return temp.with_name(temp.name.removesuffix(".tmp") + ".lock")
+
+
+def _hold(temp: Path) -> int:
+    """Lock the import's working copy as in use (released by the kernel if the process is killed)."""
+    import fcntl
+
+    fd = os.open(_lock_path(temp), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _release(fd: int, temp: Path) -> None:
+    try:
+        _lock_path(temp).unlink()
+    except FileNotFoundError:
+        pass
+    os.close(fd)
+
+
+def clean_stale_imports(target: str | Path) -> list[Path]:
+    """Remove the working copies of imports into ``target`` that were killed; returns them.
+
+    A running import holds a lock on its copy, so only copies whose process is gone are
+    removed, never one another import is still building.
+    """
+    import fcntl
+    import glob
+
+    target = Path(target)
+    removed = []
+    stem = f".{glob.escape(target.name)}.import-"
+    temps = set(target.parent.glob(stem + "*.tmp")) | {
+        lock.with_name(lock.name.removesuffix(".lock") + ".tmp") for lock in target.parent.glob(stem + "*.lock")}
+    for temp in sorted(temps):
+        lock = _lock_path(temp)
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            fd = None  # the lock is taken before the copy is made and dropped after it is gone
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue  # another import is running
+        if temp.exists():
+            removed.append(temp)
+        _unlink(temp)
+        if fd is not None:
+            _release(fd, temp)
+    return removed
+
+
 def run_import(paths: Sequence[str | Path], db: str | Path,
                mapping: ImportMapping | dict | str | Path | None = None, *, model: str | None = None,
                missing_values: Sequence[str] | None = None, base: Path | None = None,
-               now: dt.datetime | None = None) -> ImportResult:
+               now: dt.datetime | None = None, inspection: Inspection | None = None,
+               date_order: str | None = None) -> ImportResult:
     """Import the files into ``db`` (created, or updated from a copy) atomically.
 
-    Without a mapping the proposed one is used. Raises DataImportError naming the file and
+    Without a mapping the proposed one is used (``inspect_files``: roles from the values,
+    post-outcome columns left out). ``inspection``: the inspection the mapping was confirmed
+    from, whose reasons go into the report. Raises DataImportError naming the file and
     column at fault; the target is then exactly as it was.
     """
     mapping, base = _as_mapping(mapping, base)
+    if mapping is None:
+        inspection = inspect_files(paths, missing_values=missing_values, base=base, date_order=date_order)
+        mapping = confirm(inspection)
     target = Path(db)
     paths = [Path(p) for p in paths]
     inputs = paths + ([Path(e.file) if base is None else base / e.file for e in mapping.files] if mapping else [])
     _check_target(target, inputs)
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_imports(target)
     temp = target.with_name(f".{target.name}.import-{uuid.uuid4().hex[:12]}.tmp")
     name = model or model_name(target)
     now = now or dt.datetime.now()
     con = None
+    lock = _hold(temp)
     try:
         if target.exists():
             shutil.copyfile(target, temp)
+        crash_point("import:copied")
         con = new_connection(str(temp))
         loaded = _load(con, paths, mapping, base, missing_values)
         final, problems = check(loaded.mapping, loaded.profiles)
@@ -732,8 +1155,9 @@ def run_import(paths: Sequence[str | Path], db: str | Path,
         summary, findings = _build(con, plan, params)
         report = _report(plan, final, summary, findings, target, name, now, stale)
         config, data, config_notes = _starter(con, plan, final, name, now)
-        _try_config(con, temp, config, now)
+        features = _try_config(con, temp, config, now)
         report["notes"] += config_notes
+        _explain(report, loaded, inspection, config, features, plan)
         report["starter"] = {"model": name, "fit_rules": len(config.fit), "engagement_rules": len(config.engagement),
                              "scoring_point_days": config.evaluation.scoring_point_days,
                              "outcome_window_days": config.evaluation.outcome_window_days}
@@ -749,28 +1173,54 @@ def run_import(paths: Sequence[str | Path], db: str | Path,
             mask = os.umask(0)
             os.umask(mask)
             os.chmod(temp, 0o666 & ~mask)
+        crash_point("import:built")
         os.replace(temp, target)
     except duckdb.Error as exc:
-        raise DataImportError(str(target), [f"building the tables failed ({str(exc).splitlines()[0]})"]) from None
+        first = str(exc).splitlines()[0].replace(str(temp), str(target))
+        raise DataImportError(str(target), [f"building the tables failed ({first})"]) from None
+    except DataImportError as exc:  # never name the working copy: the user knows only the target
+        if str(temp) not in str(exc):
+            raise
+        raise DataImportError(exc.source.replace(str(temp), str(target)),
+                              [p.replace(str(temp), str(target)) for p in exc.problems]) from None
     finally:
         if con is not None:
             con.close()
         _unlink(temp)
+        _release(lock, temp)
     return ImportResult(db=target, mapping=final, report=report, config=config, config_yaml=text)
 
 
-def _try_config(con: duckdb.DuckDBPyConnection, path: Path, config: ScoringConfig, now: dt.datetime) -> None:
-    """Score the imported data with the starter config, as the app will: it must work before anything is kept."""
-    from .features import extract_features
+def _explain(report: dict, loaded: _Loaded, inspection: Inspection | None, config: ScoringConfig, features,
+             plan: Plan) -> None:
+    """Why each file and column got its role, and the post-outcome columns (left out, or kept as mapped)."""
+    from .leakage import config_leaks
 
-    source = Source(path=path, con=con)
-    for table, column, data_type in con.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
-            "AND table_catalog = current_database() ORDER BY table_name, ordinal_position").fetchall():
-        source.tables.setdefault(table.lower(), {})[column] = data_type
-        source.table_names[table.lower()] = table
+    reasons = list(inspection.reasons) if inspection is not None else []
+    reasons += [r for r in loaded.reasons if r not in reasons]
+    report["roles"] = reasons
+    report["column_roles"] = [{"column": c.column, "role": c.role, "why": c.why}
+                              for c in (inspection.columns if inspection is not None else loaded.columns)]
+    left_out = [dict(x, kept=False) for x in (inspection.leaks if inspection is not None else [])]
+    names = {lc.name: lc for lc in plan.lead_columns}
+    kept = []
+    for column, leak in config_leaks(config, features).items():
+        lc = names.get(column)
+        ref = column if lc is None else (lc.profile.original if lc.joined is None else lc.name)
+        kept.append({**leak.to_dict(), "column": ref, "table_column": column, "kept": True})
+    report["leakage"] = left_out + kept
+    if left_out:
+        report["notes"].append("Left out of the starter as post-outcome (possible leakage): " + "; ".join(
+            x["message"] for x in left_out) + ". Map one with --fit to score it anyway.")
+    if kept:
+        report["notes"].append("Mapped, but looks post-outcome (possible leakage): " + "; ".join(
+            x["message"] for x in kept) + ". `leadcal suggest` leaves it out unless --include.")
+
+
+def _try_config(con: duckdb.DuckDBPyConnection, path: Path, config: ScoringConfig, now: dt.datetime):
+    """Score the imported data with the starter config, as the app will: it must work before anything is kept."""
     try:
-        extract_features(source, config, now=now)
+        return _features(con, path, config, now)
     except SourceError as exc:
         raise DataImportError("starter config", [f"does not work on the imported tables: {p}"
                                                  for p in exc.problems]) from None
@@ -803,6 +1253,20 @@ def _report(plan: Plan, mapping: ImportMapping, summary: dict, findings: list[di
         columns += [{"table": plan.tables[entry.file], "column": c.clean, "type": SQL_TYPE[c.kind],
                      "role": "key" if c.original == ap.column(entry.key).original else "",
                      "file": ap.name, "original": c.original} for c in ap.columns]
+    if plan.outcome_file is not None:
+        entry, op = plan.outcome_file, plan.files[plan.outcome_file.file]
+        table = plan.tables[entry.file]
+        tables.append({"table": table, "rows": op.rows, "files": [op.name], "role": "outcome",
+                       "joined_on": f"{plan.outcome_key.original} = {leads_table}.lead_id"})
+        columns += [{"table": table, "column": c.clean, "type": "VARCHAR" if c is plan.outcome_key else SQL_TYPE[c.kind],
+                     "role": "lead_id" if c is plan.outcome_key else "", "file": op.name, "original": c.original}
+                    for c in op.columns]
+        src = ", ".join(f"'{x}'" for x in (entry.outcome.column, entry.outcome.date) if x)
+        for derived, kind in (("converted", "BOOLEAN"), ("converted_at", "TIMESTAMP")):
+            if (derived == "converted" and (entry.outcome.column or not plan.point_in_time)) or (
+                    derived == "converted_at" and entry.outcome.date):
+                columns.append({"table": table, "column": plan.outcome_names[derived], "type": kind,
+                                "role": "outcome (derived)", "file": op.name, "original": src})
     if plan.events:
         table = plan.tables[plan.events[0].file]
         tables.append({"table": table, "rows": sum(plan.files[e.file].rows for e in plan.events),
@@ -821,9 +1285,10 @@ def _report(plan: Plan, mapping: ImportMapping, summary: dict, findings: list[di
                          "times there is no scoring point to count events before.")
     elif plan.by_role("activity"):
         notes.append(TOTALS_NOTE)
-    if summary["mode"] == "converted_at" and summary["open"]:
-        notes.append("Open stages are not converted yet: a lead whose outcome window has not passed is immature "
-                     "(shown, never counted as lost).")
+    if summary["mode"] != "time" and summary["open"]:
+        notes.append("Open outcomes (neither won nor lost) are immature: shown, never counted as lost, whatever "
+                     "their age (a config can count stale open leads as lost with outcome.open_lost_after_days; "
+                     "the starter leaves it off).")
     if stale:
         notes.append(f"Dropped tables of an earlier import that this one does not make: {', '.join(stale)}.")
     ignored = [plan.files[e.file].name for e in mapping.files if e.role == "ignore"]
@@ -842,9 +1307,15 @@ def _starter(con, plan: Plan, mapping: ImportMapping, name: str,
     if not plan.point_in_time:
         description += "; no creation times, so not scored at a point in time"
     segment = plan.one("segment")
+    outcome_table = None
+    if plan.outcome_file is not None:
+        o, names = plan.outcome_file.outcome, plan.outcome_names
+        outcome_table = {"table": plan.tables[plan.outcome_file.file], "lead_id": plan.outcome_key.clean,
+                         "converted": names["converted"] if plan.outcome_mode != "time" else None,
+                         "converted_at": names["converted_at"] if o.date and plan.outcome_mode != "states" else None}
     return starter_config(
         con, name=name, description=description, leads_table=plan.tables[plan.leads.file],
-        point_in_time=plan.point_in_time, outcome_mode=plan.outcome_mode,
+        point_in_time=plan.point_in_time, outcome_mode=plan.outcome_mode, outcome_table=outcome_table,
         deal_value=plan.one("deal_value") is not None, segment=segment.name if segment else None,
         fit=fit, activity=[lc.name for lc in plan.by_role("activity")],
         events_table=plan.tables[plan.events[0].file] if plan.events and plan.point_in_time else None,
@@ -862,9 +1333,17 @@ def _metadata(con, plan: Plan, mapping: ImportMapping, report: dict, starter: st
     con.execute(f"INSERT INTO {IMPORT_TABLE} VALUES ($id, $at, $model, $files, $tables, $mapping, $report, $starter)",
                 {"id": import_id, "at": now, "model": name, "files": files, "tables": tables,
                  "mapping": dump_mapping(mapping), "report": json.dumps(report, default=str), "starter": starter})
-    rows = [(import_id, c["table"], c["column"], c["type"], c["role"], c["file"], c["original"])
-            for c in report["columns"]]
-    con.executemany(f"INSERT INTO {COLUMNS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    import pyarrow as pa  # one insert of every column's row: executemany is a query per row
+
+    cols = report["columns"]
+    rows = pa.table({"import_id": pa.array([import_id] * len(cols), pa.int32()),
+                     **{k: pa.array([c[k] for c in cols], pa.string())
+                        for k in ("table", "column", "type", "role", "file", "original")}})
+    con.register("__leadcal_columns", rows)
+    try:
+        con.execute(f"INSERT INTO {COLUMNS_TABLE} SELECT * FROM __leadcal_columns")
+    finally:
+        con.unregister("__leadcal_columns")
 
 
 # --------------------------------------------------------------------------- after an import
@@ -872,7 +1351,9 @@ def _metadata(con, plan: Plan, mapping: ImportMapping, report: dict, starter: st
 
 def last_import(db: str | Path) -> dict | None:
     """The latest import recorded in a database (mapping, report, starter YAML), or None."""
-    con = duckdb.connect(str(db), read_only=True)
+    from .source import connect_read_only
+
+    con = connect_read_only(db)  # a database from elsewhere: DuckDB's hardening for untrusted files
     try:
         tables, _, last = _existing(con)
         if IMPORT_TABLE not in tables:
@@ -885,6 +1366,37 @@ def last_import(db: str | Path) -> dict | None:
     out = dict(zip(keys, row))
     out["report"] = json.loads(out["report"])
     return out
+
+
+def mismatch_sentence(db: str | Path, model: str, approved_ref: str, models: Sequence[str],
+                      store: str | Path, in_app: bool = False) -> str:
+    """One sentence saying which model does not fit which database, and how to fix it.
+
+    For the app started with only ``LEADCAL_DB``: the model picked (the shipped default
+    unless an import saved one) names tables or columns the database does not have.
+    ``in_app``: the sentence is for the browser, which never names a server path (the
+    database by its file name, the store as "the config store").
+    """
+    try:
+        imported = (last_import(db) or {}).get("model") if Path(db).is_file() else None
+    except (duckdb.Error, OSError, ValueError, KeyError):
+        imported = None
+    db_text = Path(db).name if in_app else str(db)
+    store = "of this app" if in_app else store
+    head = (f"Model '{model}' ({approved_ref}) does not fit the database {db_text}: it names tables or columns it "
+            "does not have.")
+    if imported and imported != model and imported in models:
+        return (f"{head} The import into this database saved model '{imported}': pick it under Model in the "
+                f"sidebar (or start the app with LEADCAL_MODEL={imported}).")
+    if imported and imported != model:
+        return (f"{head} The import into this database made model '{imported}', which is not in the config store "
+                f"{store}: import again without --no-save-model (or with --store {store}), or point LEADCAL_STORE at "
+                "the store it was saved to.")
+    if imported == model:
+        return (f"{head} The version of '{model}' the app compares with was made for other data: save and approve "
+                f"a version that fits, or import again into a new database.")
+    return (f"{head} Pick a model made for it under Model, or import your files (the Import data page, or "
+            f"`leadcal import FILES --db {db_text}`), which saves a model for it.")
 
 
 def write_starter(result: ImportResult, out: str | Path, overwrite: bool = False) -> Path:
@@ -955,6 +1467,14 @@ def format_preview(inspection: Inspection) -> str:
             sample = ", ".join(str(v) for v, _ in c.top[:4])
             extra = f"  e.g. {sample}" if sample else ""
             lines.append(f"  {c.original:<{width}} -> {c.clean:<28} {c.kind:<8} {filled:>11}{extra}")
+    if inspection.reasons:
+        lines += ["", "why (values first, names second):", *[f"  - {r}" for r in inspection.reasons]]
+    if inspection.leaks:
+        lines += ["left out as post-outcome (possible leakage; map with --fit to score one anyway):",
+                  *[f"  - {x['message']}" for x in inspection.leaks]]
+    if inspection.columns:
+        lines += ["columns of the leads:", *[f"  - {c.column}: {c.role or 'not a rule'} ({c.why})"
+                                             for c in inspection.columns]]
     if inspection.notes:
         lines += ["", *inspection.notes]
     lines += ["", "# proposed mapping (edit and pass with --mapping FILE, or change it with flags):",
@@ -976,12 +1496,17 @@ def _mapping_text(data: dict) -> str:
 def outcome_sentence(outcome: dict) -> str:
     """What the imported outcome is and how many leads converted, lost or are still open."""
     o = outcome
-    if o["mode"] == "converted_at":
-        src = f"'{o['date']}'" + (f" where '{o['column']}' is won" if o["column"] else "")
-        return (f"converted_at from {src}: {o['converted']:,} converted, "
-                f"{o['not_converted']:,} not (yet) converted")
-    return (f"converted (yes/no) from '{o['column'] or o['date']}': {o['converted']:,} won, "
-            f"{o['not_converted']:,} lost, {o['open']:,} open (immature)")
+    where = f" of {o['file']}" if o.get("file") else ""
+    unnamed = (f"; {o['unnamed']:,} leads {o['file']} does not name have not converted (counted once their outcome "
+               "window has passed)") if o.get("file") else ""
+    if o["mode"] == "time":
+        return (f"converted_at from '{o['date']}'{where}: {o['converted']:,} converted, {o['not_converted']:,} with "
+                "no conversion (not converted once their outcome window has passed)")
+    src = f"'{o['column'] or o['date']}'{where}" + (f", the date of each win from '{o['date']}'"
+                                                    if o["mode"] == "states+time" else "")
+    lost = o.get("lost", o["not_converted"])
+    return (f"won / lost / open from {src}: {o['converted']:,} won, {lost:,} lost, "
+            f"{o['open']:,} open (immature, never counted lost){unnamed}")
 
 
 def file_identity(path: Path) -> tuple:
@@ -1026,6 +1551,9 @@ def drop_unset(leads: dict) -> None:
 def format_report(report: dict) -> str:
     """The import report for the terminal."""
     lines = [f"imported into {report['db']}:"]
+    if report.get("roles"):
+        lines.append("why (values first, names second):")
+        lines += [f"  - {r}" for r in report["roles"]]
     for t in report["tables"]:
         how = f" (joined on {t['joined_on']})" if t.get("joined_on") else ""
         lines.append(f"  {t['table']:<16} {t['rows']:>10,} rows from {', '.join(t['files'])}{how}")
@@ -1034,9 +1562,12 @@ def format_report(report: dict) -> str:
     for s in o.get("stages", []):
         lines.append(f"  {str(s['value']):<30} {s['is']:<8} {s['leads']:>8,}")
     lines.append("columns (file column -> table.column type, role):")
+    why = {c["column"]: c["why"] for c in report.get("column_roles", [])}
     for c in report["columns"]:
         role = f", {c['role']}" if c["role"] else ""
-        lines.append(f"  {c['file']}: '{c['original']}' -> {c['table']}.{c['column']} {c['type']}{role}")
+        reason = why.get(c["original"]) if c["role"] in ("fit", "activity", "") else None
+        reason = f" ({reason})" if reason and reason != "chosen above" else ""
+        lines.append(f"  {c['file']}: '{c['original']}' -> {c['table']}.{c['column']} {c['type']}{role}{reason}")
     if report["findings"]:
         lines.append("findings:")
         lines += [f"  - {f['table']}.{f['column']}: {f['count']:,} {f['problem']} ({f['handling']})"
@@ -1047,5 +1578,5 @@ def format_report(report: dict) -> str:
 
 __all__ = ["DataImportError", "ImportResult", "Inspection", "check", "column_rows", "confirm", "drop_unset",
            "file_identity", "format_preview", "format_report", "format_types", "inspect_files", "last_import",
-           "lead_choices", "model_name", "outcome_sentence", "parse_types", "run_import", "save_starter",
+           "lead_choices", "mismatch_sentence", "model_name", "outcome_sentence", "parse_types", "run_import", "save_starter",
            "stage_upload", "write_mapping", "write_starter"]

@@ -2,7 +2,8 @@
 
 Exit codes (stable, for schedulers): 0 stable; 1 investigate (a cohort's score PSI in
 0.1-0.25, a rule's own PSI >= 0.25, or a data-quality alarm); 2 shifted (a cohort's score
-PSI >= 0.25).
+PSI >= 0.25); 3 unchecked (no cohort after the reference period has enough scored leads
+to judge: the check could not tell, which a scheduler must not read as stable).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .drift import default_reference, drift_report
 from .features import extract_features
 from .source import open_source
 
-EXIT = {"stable": 0, "investigate": 1, "shifted": 2}
+EXIT = {"stable": 0, "investigate": 1, "shifted": 2, "unchecked": 3}
 MONITOR_VERSION = 1
 
 
@@ -25,6 +26,9 @@ def monitor(config: ScoringConfig, db: str, reference: tuple[dt.datetime, dt.dat
     """Drift and data quality of a config on a database, with the overall status and exit code."""
     with open_source(db) as source:
         features = extract_features(source, config)
+        if features.n == 0:  # nothing to put in cohorts: say so, not a numpy error
+            raise ValueError(f"{db}: no lead could be scored (the leads table is empty or no lead has a creation "
+                             "time), so there is nothing to check for drift")
         quality = quality_report(source, config, features, grain, completeness_alarm)
     return assemble(config, features, quality, reference, grain, approval)
 
@@ -43,6 +47,10 @@ def assemble(config: ScoringConfig, features, quality: dict, reference=None, gra
             reasons.append(f"{c['cohort']}: score PSI {c['psi']:.3f} ({c['status']})")
     reasons += [f"rule '{r}' shifted (its own PSI >= 0.25)" for r in drift["rules_shifted"]]
     reasons += [a["message"] for a in quality["alarms"]]
+    if not any(c["judged"] and not c["in_reference"] for c in drift["cohorts"]):
+        status = "unchecked"
+        reasons.insert(0, "no cohort after the reference period has enough scored leads to judge "
+                          "(the data ends too soon after it): drift could not be checked")
     return {"monitor_version": MONITOR_VERSION, "model": config.name, "status": status,
             "exit_code": EXIT[status], "reasons": reasons, "drift": drift, "quality": quality,
             "data_end": features.data_end.isoformat(sep=" ")}

@@ -74,8 +74,8 @@ def check_quality(source: Source, mapping: SourceMapping, now: dt.datetime,
     else:
         rows, null_id, distinct, null_created, future_created = con.execute(
             f"SELECT count(*), count(*) - count({lid}), count(DISTINCT {lid}), "
-            f"count(*) FILTER (WHERE {lcr} IS NULL), "
-            f"count(*) FILTER (WHERE CAST({lcr} AS TIMESTAMP) > $now) FROM {lt}",
+            f"count(*) FILTER (WHERE {lcr} IS NULL OR NOT isfinite(CAST({lcr} AS TIMESTAMP))), "  # infinity: no time
+            f"count(*) FILTER (WHERE CAST({lcr} AS TIMESTAMP) > $now AND isfinite(CAST({lcr} AS TIMESTAMP))) FROM {lt}",
             {"now": now},
         ).fetchall()[0]
     report.counts[leads.table] = int(rows)

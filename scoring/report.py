@@ -50,6 +50,8 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
         "leads": int(features.n),
         "mature_leads": facts["mature_leads"],
         "immature_leads": facts["immature_leads"],
+        "open_leads": facts["open_leads"],
+        "open_counted_lost": facts["open_counted_lost"],
         "conversions": facts["conversions"],
         "conversion_rate": facts["conversion_rate"],
         "auc": None if math.isnan(a) else a,
@@ -66,6 +68,8 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
             "last_lead": facts["last_lead"],
             "scoring_point_days": config.evaluation.scoring_point_days,
             "outcome_window_days": config.evaluation.outcome_window_days,
+            "outcome": outcome_form(config),
+            "open_lost_after_days": config.source.outcome.open_lost_after_days,
         },
         "quality": features.quality.to_dict(),
     }
@@ -78,9 +82,12 @@ def outcome_facts(features: Features) -> dict:
         mature = features.mature
         y = features.converted[mature]
         timed = bool(features.n) and features.point_in_time
+        is_open = getattr(features, "open", None)
         cached = {
             "mature_leads": int(mature.sum()),
             "immature_leads": int(features.n - mature.sum()),
+            "open_leads": None if is_open is None else int(is_open.sum()),
+            "open_counted_lost": None if is_open is None else int((is_open & mature).sum()),
             "conversions": int(y.sum()),
             "conversion_rate": float(y.mean()) if y.size else None,
             "first_lead": _iso(features.created_at.min()) if timed else None,
@@ -88,6 +95,27 @@ def outcome_facts(features: Features) -> dict:
         }
         features.cache["outcome_facts"] = cached
     return dict(cached)
+
+
+def outcome_form(config: ScoringConfig) -> str:
+    """'time' (a conversion time alone), 'states' (won / lost / open) or 'states+time' (both)."""
+    out = config.source.outcome
+    if out.converted is None:
+        return "time"
+    return "states+time" if out.converted_at is not None else "states"
+
+
+def outcome_sentence(result: dict) -> str | None:
+    """How open leads were counted, in words; None when the outcome is a conversion time alone."""
+    open_leads = result.get("open_leads")
+    if open_leads is None:
+        return None
+    days = result["data"].get("open_lost_after_days")
+    lost = result.get("open_counted_lost") or 0
+    if days is not None:
+        return (f"{open_leads:,} leads are still open: {lost:,} open for more than {days:g} days count as lost "
+                f"(open_lost_after_days), {open_leads - lost:,} are immature")
+    return f"{open_leads:,} leads are still open: immature, never counted as lost"
 
 
 def _none_nan(x: float) -> float | None:
@@ -108,6 +136,9 @@ def format_table(result: dict) -> str:
     ]
     if not result["data"].get("point_in_time", True):
         lines.append(NO_TIME_NOTE)
+    sentence = outcome_sentence(result)
+    if sentence:
+        lines.append(sentence)
     lines += [
         "",
         f"{'band':>10} {'leads':>9} {'conv':>7} {'rate':>7} {'95% CI':>15} {'lift':>6} {'share':>6} {'capture':>8}",
@@ -151,6 +182,7 @@ def data_summary(features: Features) -> dict:
         "data_end": features.data_end.strftime("%Y-%m-%d"),
         "conversions": facts["conversions"],
         "conversion_rate": facts["conversion_rate"],
+        "open_leads": facts["open_leads"],
         "findings": len(features.quality.findings),
     }
 

@@ -5,14 +5,29 @@ Layout of a store directory (default ``data/configs``, or ``$LEADCAL_STORE``)::
     store.yaml                       optional settings (required_roles)
     default.yaml                     the shipped starting model (seed, not a version)
     models/NAME/v0001.yaml           version 1 of model NAME: its metadata and config
-    models/NAME/v0001.approval.json  the approval of version 1 (sign-offs, result, data)
+    models/NAME/v0001.approval.json  the approval of version 1 (sign-offs, result, data,
+                                     and the SHA-256 of the version file it approves)
     audit.jsonl                      one line per save, approval and export
+    .lock, .journal/                 how writes stay all-or-nothing (below)
 
-Every write goes to a temporary file first and is then hard-linked into place. A link
-never replaces an existing file, so two people saving at once each get their own
-version number (the loser of a race takes the next number), a version or approval can
-never be overwritten, and a crash mid-write leaves only an ignored temporary file.
-Nothing here edits or deletes a version.
+**All or nothing.** Every write (a version, an approval, an export) is one commit, made
+while holding the store's lock (``.lock``, released by the kernel if the process dies):
+
+1. a journal entry ``.journal/ID.json`` names the file, its SHA-256 and its audit line;
+2. the text goes to a temporary file, then is hard-linked into place (a link never
+   replaces an existing file, so nothing is overwritten and two writers get two numbers);
+3. the audit line is appended; 4. the journal entry is removed.
+
+A crash at any step leaves a journal entry, and the next writer (or any ``leadcal
+configs`` command, or :meth:`ConfigStore.recover`) finishes it: a file in place with the
+recorded hash gets its missing audit line (*completed*), anything else is removed
+(*rolled back*). What recovery did is written to the audit trail and returned.
+
+**Approvals bind to content.** An approval records the SHA-256 of the exact version file
+it approved; a version edited afterwards shows as ``tampered``, never as approved, and is
+never a champion. A version or approval file that does not parse is reported by name and
+the rest of the store stays usable. :meth:`ConfigStore.verify` checks all of it
+(``leadcal configs check``).
 """
 
 from __future__ import annotations
@@ -20,23 +35,30 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import getpass
+import hashlib
 import json
 import os
 import re
-import tempfile
-from dataclasses import dataclass
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .config import ConfigError, ScoringConfig, config_from_dict, config_to_dict, load_config
+from .config import ConfigError, ScoringConfig, config_from_dict, config_to_dict, format_errors, load_config
+from .crash import crash_point
+from .yamlsafe import YamlError, dump_yaml, load_yaml
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-VERSION_FILE = re.compile(r"^v(\d{4,})\.yaml$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+VERSION_FILE = re.compile(r"v(\d{4,})\.yaml")
+APPROVAL_FILE = re.compile(r"v(\d{4,})\.approval\.json")
 DEFAULT_ROLES = ("sales", "marketing")
 SHIPPED_DEFAULT = Path(__file__).resolve().parents[1] / "data" / "configs" / "default.yaml"
 STORE_FORMAT = 1
+JOURNAL = ".journal"
+LOCK = ".lock"
 
 
 class StoreError(ValueError):
@@ -57,13 +79,13 @@ def current_user() -> str:
 
 
 def check_name(name: str) -> str:
-    """A model name usable as a directory name; StoreError says what is wrong."""
-    if not isinstance(name, str) or not NAME.match(name.strip()):
+    """A model name usable as a directory name, exactly as typed; StoreError says what is wrong."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise StoreError(
             f"model name {name!r}: use 1-64 letters, digits, '-' or '_', starting with a letter or digit "
             "(no spaces, dots or path separators)"
         )
-    return name.strip()
+    return name
 
 
 def _one_line(value: str, what: str) -> str:
@@ -71,6 +93,11 @@ def _one_line(value: str, what: str) -> str:
     if any(ord(ch) < 32 for ch in value):
         raise StoreError(f"{what}: use a single line of text")
     return value
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of some bytes."""
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -90,6 +117,29 @@ class Version:
     def ref(self) -> str:
         """``NAME@VERSION``."""
         return f"{self.name}@{self.version}"
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    """A version as read from disk: its metadata, its config data and the hash of its bytes."""
+
+    version: Version
+    config_data: dict
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ApprovalState:
+    """Whether a version is approved, and whether the approval still matches the file.
+
+    ``status``: ``draft`` (no approval file), ``approved`` (the recorded hash matches the
+    version file, or an older approval has no hash), ``tampered`` (the version file changed
+    after approval) or ``unreadable`` (the approval file does not parse).
+    """
+
+    status: str
+    record: dict | None = None
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,59 +168,177 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     return check_name(name), int(version)
 
 
+def _person(name: str) -> str:
+    """A person's name compared ignoring case and runs of spaces."""
+    return " ".join(name.split()).casefold()
+
+
+class StoreSettings(BaseModel):
+    """``store.yaml``: validated like a config (unknown keys refused, every problem listed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    required_roles: list[str] = Field(default_factory=lambda: list(DEFAULT_ROLES), min_length=1)
+    """Roles that must each sign off, by a different person, before a version is approved."""
+
+    @field_validator("required_roles")
+    @classmethod
+    def _roles(cls, roles: list[str]) -> list[str]:
+        clean = []
+        for role in roles:
+            if role != role.strip() or not role or ":" in role or any(ord(ch) < 32 for ch in role):
+                raise ValueError(f"{role!r} is not a role name (one word or phrase, no ':' or line breaks, "
+                                 "no leading or trailing spaces)")
+            clean.append(role.lower())
+        if len(set(clean)) != len(clean):
+            raise ValueError("a role is listed twice")
+        return clean
+
+
+@dataclass
+class StoreCheck:
+    """What :meth:`ConfigStore.verify` found: problems (the store is not sound) and notes."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    models: int = 0
+    versions: int = 0
+    approvals: int = 0
+    audit_lines: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+
 class ConfigStore:
     """A directory of versioned configs. Safe for concurrent writers (threads and processes)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self.recovered: list[str] = []
+        """What recoveries by this object completed or rolled back, in words."""
 
-    # ------------------------------------------------------------------ reading
+    # ------------------------------------------------------------------ settings
+
+    def settings(self) -> StoreSettings:
+        """``store.yaml`` validated (defaults when there is none); StoreError names every problem."""
+        path = self.root / "store.yaml"
+        try:
+            text = _read(path).decode("utf-8")
+        except FileNotFoundError:
+            return StoreSettings()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreError(f"{path}: cannot read it ({exc})") from None
+        try:
+            data = load_yaml(text)
+        except YamlError as exc:
+            raise StoreError(f"{path}: {exc}") from None
+        if data is None:
+            return StoreSettings()
+        if not isinstance(data, dict):
+            raise StoreError(f"{path}: expected keys and values, e.g. 'required_roles: [sales, marketing]'")
+        try:
+            return StoreSettings.model_validate(data)
+        except ValidationError as exc:
+            raise StoreError(f"{path}: " + "; ".join(format_errors(exc, data))) from None
 
     @property
     def required_roles(self) -> tuple[str, ...]:
-        """Roles that must all sign off before a version is approved."""
-        path = self.root / "store.yaml"
-        if not path.exists():
-            return DEFAULT_ROLES
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            roles = data.get("required_roles", list(DEFAULT_ROLES))
-            if not isinstance(roles, list) or not all(isinstance(r, str) and r.strip() for r in roles):
-                raise ValueError
-        except (yaml.YAMLError, ValueError, AttributeError):
-            raise StoreError(f"{path}: required_roles must be a list of role names") from None
-        return tuple(r.strip().lower() for r in roles)
+        """Roles that must all sign off, each by a different person, before a version is approved."""
+        return tuple(self.settings().required_roles)
+
+    # ------------------------------------------------------------------ reading
 
     def _dir(self, name: str) -> Path:
         return self.root / "models" / check_name(name)
 
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
     def models(self) -> list[str]:
-        """Model names with at least one version, sorted."""
+        """Model names with at least one version file, sorted."""
         base = self.root / "models"
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if p.is_dir() and NAME.match(p.name) and self._numbers(p.name))
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and NAME.fullmatch(p.name) and self._numbers(p.name))
 
     def _numbers(self, name: str) -> list[int]:
         folder = self._dir(name)
         if not folder.is_dir():
             return []
-        return sorted(int(m.group(1)) for p in folder.iterdir() if (m := VERSION_FILE.match(p.name)))
+        return sorted(int(m.group(1)) for p in folder.iterdir() if (m := VERSION_FILE.fullmatch(p.name)))
 
-    def _read(self, name: str, version: int) -> tuple[Version, dict]:
-        path = self._dir(name) / f"v{version:04d}.yaml"
-        if not path.exists():
+    def _path(self, name: str, version: int) -> Path:
+        return self._dir(name) / f"v{version:04d}.yaml"
+
+    def read_version(self, name: str, version: int) -> VersionFile:
+        """A version's metadata, config data and content hash, from one read of its file.
+
+        StoreError names the file when it is missing, unreadable or not a leadcal version.
+        """
+        path = self._path(name, version)
+        rel = self._rel(path)
+        try:
+            raw = _read(path)
+        except FileNotFoundError:
             have = self._numbers(name)
             which = f"versions 1-{max(have)}" if have else "no versions"
-            raise StoreError(f"model '{name}' has no version {version} ({which})")
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raise StoreError(f"model '{name}' has no version {version} ({which})") from None
+        except OSError as exc:
+            raise StoreError(f"{rel}: cannot read it ({exc.strerror or exc})") from None
+        try:
+            doc = load_yaml(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise StoreError(f"{rel}: not a leadcal version: not UTF-8 text") from None
+        except YamlError as exc:
+            raise StoreError(f"{rel}: not a leadcal version: {exc}") from None
+        if not isinstance(doc, dict):
+            raise StoreError(f"{rel}: not a leadcal version: expected keys 'version' and 'config'")
+        for key in ("version", "config"):
+            if not isinstance(doc.get(key), dict):
+                raise StoreError(f"{rel}: not a leadcal version: missing '{key}'" if key not in doc
+                                 else f"{rel}: not a leadcal version: '{key}' is not a mapping")
         meta = doc["version"]
-        return Version(name, int(meta["version"]), meta.get("author", ""), meta.get("created_at", ""),
-                       meta.get("note", ""), meta.get("parent"), path), doc["config"]
+        if meta.get("version") != version or meta.get("name", name) != name:
+            raise StoreError(f"{rel}: not a leadcal version: it says it is "
+                             f"{meta.get('name', name)!r}@{meta.get('version')!r}, not {name}@{version}")
+        text = {k: meta.get(k) for k in ("author", "created_at", "note")}
+        if any(v is not None and not isinstance(v, str) for v in text.values()) or \
+                (meta.get("parent") is not None and not isinstance(meta.get("parent"), str)):
+            raise StoreError(f"{rel}: not a leadcal version: author, created_at, note and parent must be text")
+        v = Version(name, version, text["author"] or "", text["created_at"] or "", text["note"] or "",
+                    meta.get("parent"), path)
+        return VersionFile(v, doc["config"], sha256_bytes(raw))
+
+    def _read(self, name: str, version: int) -> tuple[Version, dict]:
+        vf = self.read_version(name, version)
+        return vf.version, vf.config_data
 
     def versions(self, name: str) -> list[Version]:
-        """Every version of a model, oldest first."""
-        return [self._read(name, n)[0] for n in self._numbers(name)]
+        """Every readable version of a model, oldest first (see :meth:`unreadable` for the others)."""
+        out = []
+        for n in self._numbers(name):
+            try:
+                out.append(self.read_version(name, n).version)
+            except StoreError:
+                continue
+        return out
+
+    def unreadable(self, name: str | None = None) -> list[str]:
+        """One message per version file of a model (or of every model) that cannot be read."""
+        out = []
+        for model in [name] if name else self.models():
+            for n in self._numbers(model):
+                try:
+                    self.read_version(model, n)
+                except StoreError as exc:
+                    out.append(str(exc))
+        return out
 
     def get(self, name: str, version: int | None = None) -> Version:
         """One version (the latest when ``version`` is None)."""
@@ -179,29 +347,73 @@ class ConfigStore:
             if not numbers:
                 raise StoreError(f"no model named '{check_name(name)}' in {self.root}")
             version = numbers[-1]
-        return self._read(name, version)[0]
+        return self.read_version(name, version).version
 
     def load(self, name: str, version: int | None = None) -> ScoringConfig:
         """The config of a version (the latest when ``version`` is None)."""
         v = self.get(name, version)
-        return config_from_dict(self._read(name, v.version)[1], str(v.path))
+        return config_from_dict(self.read_version(name, v.version).config_data, str(v.path))
+
+    def approval_state(self, name: str, version: int) -> ApprovalState:
+        """Draft, approved, tampered (the version changed after approval) or unreadable."""
+        path = self._dir(name) / f"v{version:04d}.approval.json"
+        rel = self._rel(path)
+        try:
+            raw = _read(path)
+        except FileNotFoundError:
+            return ApprovalState("draft")
+        except OSError as exc:
+            return ApprovalState("unreadable", None, f"{rel}: cannot read it ({exc.strerror or exc})")
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return ApprovalState("unreadable", None, f"{rel}: not a leadcal approval: not JSON")
+        if not isinstance(record, dict) or not isinstance(record.get("signoffs"), list) \
+                or record.get("version") != version:
+            return ApprovalState("unreadable", None, f"{rel}: not a leadcal approval of {name}@{version}")
+        recorded = record.get("version_sha256")
+        if recorded is None:
+            return ApprovalState("approved", record, f"{rel}: has no content hash (approved before leadcal "
+                                                     "recorded one), so edits to the version cannot be detected")
+        try:
+            current = sha256_bytes(_read(self._path(name, version)))
+        except OSError:
+            return ApprovalState("tampered", record, f"{rel}: the version file it approves is gone")
+        if current != recorded:
+            return ApprovalState("tampered", record,
+                                 f"{self._rel(self._path(name, version))}: changed after it was approved "
+                                 "(its content hash no longer matches the approval); not approved")
+        return ApprovalState("approved", record)
+
+    def same_as(self, name: str, config: ScoringConfig) -> Version | None:
+        """The latest version of model ``name`` that scores exactly like ``config`` (its name aside), if any.
+
+        Saving an unchanged draft again would add a second identical version awaiting approval.
+        """
+        name = check_name(name)
+        named = config.model_copy(update={"name": name})
+        for v in reversed(self.versions(name)):
+            if self.load(name, v.version) == named:
+                return v
+        return None
 
     def approval(self, name: str, version: int) -> dict | None:
-        """The approval record of a version, or None while it is a draft."""
-        path = self._dir(name) / f"v{version:04d}.approval.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        """The approval record of a version, or None unless it is approved and still matches its file."""
+        state = self.approval_state(name, version)
+        return state.record if state.status == "approved" else None
 
     def champion(self, name: str) -> Version | None:
-        """The latest approved version of a model: what production should run."""
+        """The latest version with a valid approval: what production should run."""
         for v in reversed(self.versions(name)):
             if self.approval(name, v.version) is not None:
                 return v
         return None
 
     def status(self, name: str, version: int) -> str:
-        """'champion', 'approved' or 'draft'."""
-        if self.approval(name, version) is None:
-            return "draft"
+        """'champion', 'approved', 'draft', 'tampered' or 'unreadable'."""
+        state = self.approval_state(name, version)
+        if state.status != "approved":
+            return state.status
         champ = self.champion(name)
         return "champion" if champ is not None and champ.version == version else "approved"
 
@@ -213,46 +425,195 @@ class ConfigStore:
         seed = self.root / f"{check_name(name)}.yaml"
         return load_config(seed if seed.exists() else SHIPPED_DEFAULT)
 
-    def audit(self) -> list[dict]:
-        """Every audit entry, oldest first."""
+    def seed_config(self, name: str = "default") -> ScoringConfig:
+        """The model's starting point before any approval: its seed file, else the shipped default."""
+        seed = self.root / f"{check_name(name)}.yaml"
+        return load_config(seed if seed.exists() else SHIPPED_DEFAULT)
+
+    def _audit_lines(self) -> tuple[list[dict], list[str]]:
         path = self.root / "audit.jsonl"
-        if not path.exists():
+        try:
+            text = _read(path).decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return [], []
+        except OSError as exc:
+            return [], [f"audit.jsonl: cannot read it ({exc.strerror or exc})"]
+        entries, bad = [], []
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                bad.append(f"audit.jsonl line {i}: not a JSON line")
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+            else:
+                bad.append(f"audit.jsonl line {i}: not an audit entry")
+        return entries, bad
+
+    def audit(self) -> list[dict]:
+        """Every readable audit entry, oldest first."""
+        return self._audit_lines()[0]
+
+    # ------------------------------------------------------------------ the commit protocol
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The store's write lock (a flock, so a killed holder releases it)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _open_audit(self) -> int:
+        """The audit trail opened for appending: checked before anything else is written."""
+        path = self.root / "audit.jsonl"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot append to the audit trail ({exc.strerror or exc}); "
+                             "nothing was written") from None
+
+    def _append(self, fd: int, entry: dict) -> None:
+        """Append one line; a line cut short by an earlier crash is ended first."""
+        line = json.dumps(entry, sort_keys=True, default=str) + "\n"
+        size = os.fstat(fd).st_size
+        if size:
+            with open(self.root / "audit.jsonl", "rb") as fh:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    line = "\n" + line
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+
+    def _entry(self, action: str, by: str | None, fields: dict) -> dict:
+        return {"at": _now(), "action": action, "by": by or current_user(), "id": uuid.uuid4().hex, **fields}
+
+    def _commit(self, target: Path, text: str, entry: dict, step: str, replace: bool = False) -> bool:
+        """Write ``target`` and its audit line all or nothing (hold the lock). False if it exists."""
+        data = text.encode("utf-8")
+        journal = self.root / JOURNAL
+        journal.mkdir(exist_ok=True)
+        audit_fd = self._open_audit()
+        tmp = target.parent / f".{target.name}.{entry['id'][:12]}.tmp"
+        # the path itself, not where a symlink points: a replace swaps the link, not its target
+        intent = {"id": entry["id"], "target": os.path.abspath(target), "tmp": os.path.abspath(tmp),
+                  "sha256": sha256_bytes(data), "replace": replace, "audit": entry}
+        intent_path = journal / f"{entry['id']}.json"
+        linked = False
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_file(journal / f".{entry['id']}.tmp", json.dumps(intent, default=str).encode("utf-8"))
+            os.rename(journal / f".{entry['id']}.tmp", intent_path)
+            _fsync_dir(journal)
+            crash_point(f"{step}:journal")
+            _write_file(tmp, data, mode=0o444 if not replace else None)
+            crash_point(f"{step}:written")
+            try:
+                if replace:
+                    os.replace(tmp, target)
+                else:
+                    os.link(tmp, target)
+            except FileExistsError:
+                return False
+            linked = True
+            _fsync_dir(target.parent)
+            crash_point(f"{step}:linked")
+            try:
+                self._append(audit_fd, entry)
+            except OSError as exc:
+                if not replace:  # roll back: the new file goes, the store is as it was
+                    _unlink(target)
+                    _unlink(intent_path)
+                raise StoreError(f"{self.root / 'audit.jsonl'}: writing the audit line failed "
+                                 f"({exc.strerror or exc}); " + ("nothing was written" if not replace else
+                                 "the next leadcal command will complete it")) from None
+            crash_point(f"{step}:audited")
+            _unlink(intent_path)
+            return True
+        finally:
+            _unlink(tmp)
+            _unlink(journal / f".{entry['id']}.tmp")
+            if not linked:  # refused or failed before the file was in place: nothing to recover
+                _unlink(intent_path)
+            os.close(audit_fd)
+
+    def recover(self) -> list[str]:
+        """Finish or undo writes a crash interrupted; what was done, in words (also in the audit)."""
+        journal = self.root / JOURNAL
+        try:
+            if not any(journal.iterdir()):
+                return []
+        except OSError:
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        with self._locked():
+            return self._recover_locked()
+
+    def _recover_locked(self) -> list[str]:
+        journal = self.root / JOURNAL
+        if not journal.is_dir():
+            return []
+        messages: list[str] = []
+        audited = None
+        for path in sorted(journal.iterdir()):
+            if not path.name.endswith(".json"):
+                _unlink(path)  # an entry cut short before it was complete: nothing followed it
+                continue
+            try:
+                intent = json.loads(path.read_text(encoding="utf-8"))
+                target, tmp, entry = Path(intent["target"]), Path(intent["tmp"]), intent["audit"]
+            except (OSError, ValueError, KeyError, TypeError):
+                _unlink(path)
+                messages.append(f"removed an unreadable journal entry {path.name}")
+                continue
+            what = _describe(entry)
+            try:
+                done = sha256_bytes(target.read_bytes()) == intent["sha256"]
+            except OSError:
+                done = False
+            if done:
+                if audited is None:
+                    audited = {e.get("id") for e in self.audit()}
+                if entry.get("id") not in audited:
+                    fd = self._open_audit()
+                    try:
+                        self._append(fd, {**entry, "recovered_at": _now()})
+                    finally:
+                        os.close(fd)
+                    audited.add(entry.get("id"))
+                messages.append(f"completed an interrupted {what} ({target.name} was in place; its audit "
+                                "line is now written)")
+            else:
+                messages.append(f"rolled back an interrupted {what} (nothing of it was kept)")
+            _unlink(tmp)
+            _unlink(path)
+        if messages:
+            fd = self._open_audit()
+            try:
+                self._append(fd, self._entry("recover", None, {"messages": messages}))
+            finally:
+                os.close(fd)
+            self.recovered.extend(messages)
+        return messages
 
     # ------------------------------------------------------------------ writing
 
-    def _write_new(self, target: Path, text: str) -> bool:
-        """Create ``target`` with ``text`` atomically; False if it already exists."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o444)  # versions and approvals are never edited
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                return False
-            return True
-        finally:
-            os.unlink(tmp)
-
     def log(self, action: str, **fields: Any) -> dict:
         """Append one audit entry (who, when, what); lines are never rewritten."""
-        entry = {"at": _now(), "action": action, "by": fields.pop("by", None) or current_user(), **fields}
-        self.root.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(entry, sort_keys=True, default=str) + "\n"
-        with open(self.root / "audit.jsonl", "a", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        entry = self._entry(action, fields.pop("by", None), fields)
+        with self._locked():
+            self._recover_locked()
+            fd = self._open_audit()
             try:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
+                self._append(fd, entry)
             finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                os.close(fd)
         return entry
 
     def save(self, name: str, config: ScoringConfig, author: str | None = None, note: str = "",
@@ -266,74 +627,251 @@ class ConfigStore:
         named = config.model_copy(update={"name": name})
         config_data = config_to_dict(named)
         try:  # never store what would not load back as the same config
-            if config_from_dict(json.loads(json.dumps(config_data))) != named:
+            if config_from_dict(json.loads(json.dumps(config_data, allow_nan=False))) != named:
                 raise ValueError
         except (ConfigError, ValueError):
             raise StoreError(f"model '{name}': the config would not read back as given; nothing saved") from None
         folder = self._dir(name)
-        while True:
-            numbers = self._numbers(name)
-            number = (numbers[-1] if numbers else 0) + 1
-            meta = {"name": name, "version": number, "author": author, "created_at": _now(),
-                    "note": (note or "").strip(), "parent": parent}
-            text = yaml.safe_dump({"store_format": STORE_FORMAT, "version": meta, "config": config_data},
-                                  sort_keys=False, allow_unicode=True, width=100)
-            if self._write_new(folder / f"v{number:04d}.yaml", text):
-                break  # someone else took this number: try the next
-        self.log("save", by=author, model=name, version=number, parent=parent)
+        with self._locked():
+            self._recover_locked()
+            while True:
+                numbers = self._numbers(name)
+                number = (numbers[-1] if numbers else 0) + 1
+                meta = {"name": name, "version": number, "author": author, "created_at": _now(),
+                        "note": (note or "").strip(), "parent": parent}
+                text = dump_yaml({"store_format": STORE_FORMAT, "version": meta, "config": config_data})
+                entry = self._entry("save", author, {"model": name, "version": number, "parent": parent,
+                                                     "sha256": sha256_bytes(text.encode("utf-8"))})
+                if self._commit(folder / f"v{number:04d}.yaml", text, entry, "save"):
+                    break  # a file appeared under this number outside leadcal: take the next
         return self.get(name, number)
 
     def check_approvable(self, name: str, version: int, signoffs: list[SignOff], rationale: str) -> Version:
-        """Refuse (StoreError) unless the version exists, is a draft, and has every sign-off."""
+        """Refuse (StoreError) unless the version exists and is a draft, and the sign-offs meet the policy.
+
+        The policy: a rationale; a sign-off from every required role (``store.yaml``); a different
+        person for each required role; nobody listed twice.
+        """
         v = self.get(name, version)
-        existing = self.approval(name, v.version)
-        if existing is not None:
-            raise StoreError(f"{v.ref} is already approved (on {existing['approved_at']}); "
+        state = self.approval_state(name, v.version)
+        if state.status == "approved":
+            raise StoreError(f"{v.ref} is already approved (on {state.record.get('approved_at')}); "
                              "approvals are final - save a new version to change it")
+        if state.status != "draft":
+            raise StoreError(f"{v.ref} cannot be approved: {state.problem}; approvals are final - save a new "
+                             "version to change it")
+        required = self.required_roles
         problems = []
         if not (rationale or "").strip():
             problems.append("a short rationale is required")
-        roles = {s.role.lower() for s in signoffs if s.name.strip()}
-        missing = [r for r in self.required_roles if r not in roles]
+        signed = [s for s in signoffs if s.name.strip()]
+        seen: dict[str, SignOff] = {}
+        for s in signed:
+            key = _person(s.name)
+            if key in seen:
+                first = seen[key]
+                problems.append(f"{s.name} signs more than once ({first.role} and {s.role}); each required role "
+                                "needs a different person" if first.role != s.role
+                                else f"{s.name} is listed twice for {s.role}")
+            else:
+                seen[key] = s
+        roles = {s.role.lower() for s in signed}
+        missing = [r for r in required if r not in roles]
         if missing:
-            problems.append(f"missing sign-off from: {', '.join(missing)} "
-                            f"(required: {', '.join(self.required_roles)})")
+            problems.append(f"missing sign-off from: {', '.join(missing)} (required: {', '.join(required)})")
         if problems:
             raise StoreError(f"cannot approve {v.ref}: " + "; ".join(problems))
         return v
 
     def approve(self, name: str, version: int, signoffs: list[SignOff], rationale: str,
-                calibration: dict | None = None, data: dict | None = None, by: str | None = None) -> dict:
+                calibration: dict | None = None, data: dict | None = None, by: str | None = None,
+                version_sha256: str | None = None) -> dict:
         """Approve a version with sign-offs from every required role and a rationale.
 
-        Records the calibration result it was approved on and a fingerprint of the data.
+        Records the calibration result it was approved on, a fingerprint of the data, and the
+        SHA-256 of the version file. Everything is validated before the approval is written;
+        ``version_sha256`` (from :meth:`read_version`) refuses the approval if the file changed
+        since the result was computed on it.
         """
         v = self.check_approvable(name, version, signoffs, rationale)
-        rationale = rationale.strip()
+        approved_by = _one_line(by if by is not None else current_user(), "approved by")
+        result = (calibration or {}).get("result") if isinstance(calibration, dict) else None
+        if isinstance(result, dict) and not result.get("mature_leads"):
+            raise StoreError(f"cannot approve {v.ref}: its result has no mature lead to judge it on; "
+                             "nothing was written")
+        current = self.read_version(name, v.version).sha256
+        if version_sha256 is not None and version_sha256 != current:
+            raise StoreError(f"{v.ref} changed on disk after its result was computed; not approved")
         record = {
-            "model": name, "version": v.version, "approved_at": _now(),
-            "approved_by": _one_line(by if by is not None else current_user(), "approved by"),
-            "signoffs": [{"name": s.name, "role": s.role} for s in signoffs],
-            "rationale": rationale, "calibration": calibration, "data": data,
+            "model": name, "version": v.version, "approved_at": _now(), "approved_by": approved_by,
+            "signoffs": [{"name": s.name, "role": s.role} for s in signoffs if s.name.strip()],
+            "rationale": rationale.strip(), "calibration": calibration, "data": data,
+            "version_sha256": current,
         }
-        text = json.dumps(record, indent=2, sort_keys=True, default=str)
-        if not self._write_new(self._dir(name) / f"v{v.version:04d}.approval.json", text):
-            raise StoreError(f"{v.ref} was approved by someone else just now; approvals are final")
-        self.log("approve", by=record["approved_by"], model=name, version=v.version,
-                 signoffs=record["signoffs"])
+        try:
+            text = json.dumps(record, indent=2, sort_keys=True, default=str, allow_nan=False)
+        except ValueError:
+            raise StoreError(f"cannot approve {v.ref}: its calibration result holds a number that is not finite; "
+                             "nothing was written") from None
+        target = self._dir(name) / f"v{v.version:04d}.approval.json"
+        with self._locked():
+            self._recover_locked()
+            self.check_approvable(name, v.version, signoffs, rationale)
+            if self.read_version(name, v.version).sha256 != current:
+                raise StoreError(f"{v.ref} changed on disk while it was being approved; not approved")
+            crash_point("approve:checked")
+            entry = self._entry("approve", approved_by, {"model": name, "version": v.version,
+                                                        "signoffs": record["signoffs"], "sha256": current})
+            if not self._commit(target, text, entry, "approve"):
+                raise StoreError(f"{v.ref} was approved by someone else just now; approvals are final")
         return record
+
+    def commit_export(self, out: Path, text: str, replace: bool = False, by: str | None = None,
+                      **fields: Any) -> dict:
+        """Write an export to ``out`` and its audit line, all or nothing.
+
+        ``out`` must not exist unless ``replace`` (the caller has checked it is no store file
+        and no database); StoreError if it appeared meanwhile.
+        """
+        entry = self._entry("export", by, {**fields, "out": str(Path(out).resolve()),
+                                           "sha256": sha256_bytes(text.encode("utf-8"))})
+        with self._locked():
+            self._recover_locked()
+            if not self._commit(Path(out), text, entry, "export", replace=replace):
+                raise StoreError(f"{out}: already exists; choose another name (or --force to replace it)")
+        return entry
+
+    # ------------------------------------------------------------------ checking
+
+    def verify(self) -> StoreCheck:
+        """Check the whole store: every file parses, approvals match their versions' content
+        hashes, and the audit trail has a line for every version and approval."""
+        check = StoreCheck()
+        check.notes.extend(self.recover())
+        try:
+            self.settings()
+        except StoreError as exc:
+            check.problems.append(str(exc))
+        for seed in sorted(self.root.glob("*.yaml")):
+            if seed.name == "store.yaml":
+                continue
+            try:
+                load_config(seed)
+            except ConfigError as exc:
+                check.problems.append(str(exc).replace("\n", " "))
+        entries, bad = self._audit_lines()
+        check.problems.extend(bad)
+        check.audit_lines = len(entries) + len(bad)
+        logged = {(e.get("action"), e.get("model"), e.get("version")) for e in entries}
+        base = self.root / "models"
+        folders = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+        for folder in folders:
+            if not NAME.fullmatch(folder.name):
+                check.problems.append(f"{self._rel(folder)}: not a valid model name; leadcal ignores it")
+                continue
+            name = folder.name
+            check.models += 1
+            numbers = set(self._numbers(name))
+            for p in sorted(folder.iterdir()):
+                m = APPROVAL_FILE.fullmatch(p.name)
+                if m and int(m.group(1)) not in numbers:
+                    check.problems.append(f"{self._rel(p)}: an approval of a version that does not exist")
+                elif not m and not VERSION_FILE.fullmatch(p.name):
+                    check.problems.append(f"{self._rel(p)}: not a file leadcal writes here")
+            for n in sorted(numbers):
+                try:
+                    vf = self.read_version(name, n)
+                    config_from_dict(vf.config_data, self._rel(vf.version.path))
+                except (StoreError, ConfigError) as exc:
+                    check.problems.append(str(exc).replace("\n", " "))
+                    continue
+                check.versions += 1
+                if ("save", name, n) not in logged:
+                    check.problems.append(f"{self._rel(vf.version.path)}: no 'save' line in audit.jsonl")
+                state = self.approval_state(name, n)
+                if state.status == "draft":
+                    continue
+                if state.status == "approved":
+                    check.approvals += 1
+                    if ("approve", name, n) not in logged:
+                        check.problems.append(f"{self._rel(self._dir(name) / f'v{n:04d}.approval.json')}: "
+                                              "no 'approve' line in audit.jsonl")
+                if state.problem:
+                    check.problems.append(state.problem)
+        return check
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _describe(entry: dict) -> str:
+    action = entry.get("action", "write")
+    ref = f"{entry.get('model')}@{entry.get('version')}"
+    return f"export of {ref} to {entry.get('out')}" if action == "export" else f"{action} of {ref}"
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of a store file; OSError for a directory, pipe or device (a FIFO would block for ever)."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Create ``path`` (it must not exist) with ``data``, flushed to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if mode is not None:
+        os.chmod(path, mode)  # versions and approvals are never edited
+    else:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(path, 0o666 & ~mask)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def tree_digest(root: str | Path) -> dict[str, str]:
     """Path -> SHA-256 of every file below ``root``: proof that a refused command wrote nothing."""
-    import hashlib
-
     root = Path(root)
     if not root.exists():
         return {}
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+

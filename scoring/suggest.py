@@ -173,15 +173,29 @@ def _enough(y: np.ndarray, n: int) -> bool:
 
 @dataclass
 class Column:
-    """One column of the design matrix: which rule and which value (or activity) it is."""
+    """One column of the design matrix: a fit rule (its values' weight of evidence) or an engagement rule."""
 
     rule: int
     """Index in config.fit for fit columns, len(fit) + index in config.engagement otherwise."""
     kind: str
-    """'value' (categorical), 'missing', 'other' (pooled rare values), 'bin', 'outside', 'activity'."""
+    """'woe' (a fit rule, WoE-encoded) or 'activity' (an engagement rule)."""
     label: str
-    key: object = None
+    groups: list["Group"] = field(default_factory=list)
+    """For a fit rule: its value groups with their training WoE."""
+
+
+@dataclass
+class Group:
+    """A value group of a fit rule as the regression sees it: one weight of evidence for its leads."""
+
+    kind: str
+    """'value' (categorical), 'missing', 'other' (pooled rare values), 'bin', 'outside'."""
+    label: str
+    key: object
     """Normalised value (categorical), bin index (numeric), None otherwise."""
+    woe: float
+    """ln(share of training converters / share of other training leads) in it; 0 for no training leads."""
+    train_leads: int
 
 
 @dataclass
@@ -200,17 +214,35 @@ def _saturation(rule: EngagementRule) -> float | None:
     return float(rule.cap) / abs(float(rule.points))
 
 
+def _woe_column(group: np.ndarray, kinds: list[tuple[str, str, object]], y: np.ndarray, train: np.ndarray,
+                rule: int, label: str) -> tuple[np.ndarray, Column]:
+    """A fit rule's column: each lead's group replaced by the group's weight of evidence on the training leads."""
+    from .leakage import woe_iv
+
+    k = len(kinds)
+    conv = np.bincount(group[train & y], minlength=k)
+    other = np.bincount(group[train & ~y], minlength=k)
+    woe, _, _ = woe_iv(conv, other)
+    woe = np.nan_to_num(woe, nan=0.0)
+    groups = [Group(kind, name, key, float(woe[i]), int(conv[i] + other[i])) for i, (kind, name, key) in enumerate(kinds)]
+    return woe[group], Column(rule, "woe", label, groups)
+
+
 def design_matrix(config: ScoringConfig, features: Features, train: np.ndarray,
                   min_leads: int = MIN_LEADS) -> Design:
-    """One-hot fit values and bins, capped engagement activity: what the engine scores, as columns.
+    """One weight-of-evidence column per fit rule, capped activity per engagement rule: what the engine scores.
 
-    Categorical values with fewer than ``min_leads`` training leads share one 'other'
-    column (the config's ``other`` points); missing is its own column when it is
-    common enough, else pooled too. Numeric rules get one column per bin that has
-    training leads, plus 'outside the bins' and 'missing'. An engagement rule's activity
-    is capped where the rule's cap binds (cap / points events), so the regression sees
-    the saturation the engine applies.
+    Each fit rule's values (categorical values as the engine matches them, numeric bins)
+    are encoded by their weight of evidence on the training leads (the Attributes page's
+    WoE, half a lead counted in an empty class), so the regression fits one coefficient per
+    attribute and the points keep the order and sign of the WoE. Categorical values with
+    fewer than ``min_leads`` training leads share one 'other' group (the config's ``other``
+    points); missing is its own group when it is common enough, else pooled too. Numeric
+    rules get one group per bin, 'outside the bins' and 'missing'. An engagement rule's
+    activity is capped where the rule's cap binds (cap / points events), so the
+    regression sees the saturation the engine applies.
     """
+    y = features.converted
     cols: list[np.ndarray] = []
     meta: list[Column] = []
     for r, rule in enumerate(config.fit):
@@ -220,8 +252,8 @@ def design_matrix(config: ScoringConfig, features: Features, train: np.ndarray,
             uniq = sorted(set(keys))
             position = {key: i for i, key in enumerate(uniq)}
             lut = np.array([0] + [1 + position[key] for key in keys], dtype=np.int64)
-            group = lut[cat.codes + 1]  # 0 missing, 1 + index of the normalised value
-            counts = np.bincount(group[train], minlength=len(uniq) + 1)
+            raw = lut[cat.codes + 1]  # 0 missing, 1 + index of the normalised value
+            counts = np.bincount(raw[train], minlength=len(uniq) + 1)
             by_code = np.bincount(cat.codes[train & (cat.codes >= 0)], minlength=len(cat.categories))
             best: dict[str, int] = {}
             for i, key in enumerate(keys):
@@ -229,31 +261,27 @@ def design_matrix(config: ScoringConfig, features: Features, train: np.ndarray,
                     best[key] = i
             named = {normalise_value(k): k for k in rule.points}
             common = [j for j in range(1, len(uniq) + 1) if counts[j] >= min_leads]
-            rare = np.ones(len(uniq) + 1, bool)
-            rare[common] = False
+            kinds: list[tuple[str, str, object]] = []
+            remap = np.full(len(uniq) + 1, -1, dtype=np.int64)
             for j in common:
                 key = uniq[j - 1]
-                cols.append(group == j)
-                meta.append(Column(r, "value", named.get(key, str(cat.categories[best[key]])), key))
+                remap[j] = len(kinds)
+                kinds.append(("value", named.get(key, str(cat.categories[best[key]])), key))
             if counts[0] >= min_leads:
-                rare[0] = False
-                cols.append(group == 0)
-                meta.append(Column(r, "missing", "(missing)"))
-            if counts[rare].sum() > 0:
-                cols.append(rare[group])
-                meta.append(Column(r, "other", "(other values)"))
+                remap[0] = len(kinds)
+                kinds.append(("missing", "(missing)", None))
+            if (remap < 0).any():
+                remap[remap < 0] = len(kinds)
+                kinds.append(("other", "(other values)", None))
+            column, info = _woe_column(remap[raw], kinds, y, train, r, rule.column)
         else:
             k = len(rule.bins)
-            group = numeric_bin_index(rule, features.numeric[rule.column])
-            counts = np.bincount(group[train], minlength=k + 2)
-            for j in range(k + 2):
-                if counts[j] == 0:
-                    continue
-                kind = "bin" if j < k else ("outside" if j == k else "missing")
-                label = (bin_label(rule.bins[j].min, rule.bins[j].max) if j < k
-                         else "(outside the bins)" if j == k else "(missing)")
-                cols.append(group == j)
-                meta.append(Column(r, kind, label, j))
+            raw = numeric_bin_index(rule, features.numeric[rule.column])
+            kinds = [("bin", bin_label(b.min, b.max), j) for j, b in enumerate(rule.bins)]
+            kinds += [("outside", "(outside the bins)", k), ("missing", "(missing)", k + 1)]
+            column, info = _woe_column(raw, kinds, y, train, r, rule.column)
+        cols.append(column)
+        meta.append(info)
     saturation: dict[int, float | None] = {}
     for e, rule in enumerate(config.engagement):
         activity = features.feature(rule_signal_key(config, rule))
@@ -261,7 +289,7 @@ def design_matrix(config: ScoringConfig, features: Features, train: np.ndarray,
         saturation[e] = sat
         cols.append(activity if sat is None else np.minimum(activity, sat))
         meta.append(Column(len(config.fit) + e, "activity", rule.label))
-    # float32 halves the memory of a million-lead design; one-hots are exact, activities need no more
+    # float32 halves the memory of a million-lead design; WoE and activities need no more
     X = np.column_stack([c.astype(np.float32) for c in cols]) if cols else np.zeros((features.n, 0), np.float32)
     return Design(X, meta, saturation)
 
@@ -311,8 +339,14 @@ class Suggestion:
     auc: dict
     """{'train', 'holdout'} AUC of the suggested config's scores (whole points, caps)."""
     model_auc: dict
-    """{'train', 'holdout'} AUC of the unrounded regression, for reference."""
+    """{'train', 'holdout'} AUC of the unrounded regression (before rounding to whole points)."""
     notes: list[str] = field(default_factory=list)
+    left_out: list[dict] = field(default_factory=list)
+    """Columns left out as possible leakage (``scoring.leakage``): column, reason, message."""
+    included: list[str] = field(default_factory=list)
+    """Flagged columns put back on purpose (``include``)."""
+    binned: list[str] = field(default_factory=list)
+    """Activity columns whose per-unit points would round away, suggested as ranges instead."""
 
 
 def _scope(config: ScoringConfig, features: Features) -> np.ndarray:
@@ -331,85 +365,161 @@ def _total_range(config: ScoringConfig) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+UNIT_LOSS = 0.25
+"""An activity column's per-unit points 'round away' when whole points change them by more than this share..."""
+UNIT_SIGNAL = 1.0
+"""...while a typical active lead (95th percentile) would get at least this many points from them."""
+ACTIVITY_RANGES = 5
+"""Such a column is suggested as (up to) this many quantile ranges of its values, plus one for none."""
+
+
+def _without(config: ScoringConfig, columns: set[str]) -> ScoringConfig:
+    """The config without the rules that read ``columns`` (fit columns and activity columns)."""
+    if not columns:
+        return config
+    data = config_to_dict(config)
+    data["fit"] = [r for r in data.get("fit", []) if r["column"] not in columns]
+    data["engagement"] = [r for r in data.get("engagement", []) if r.get("column") not in columns]
+    return config_from_dict(data, "suggestion")
+
+
+def _rounds_away(config: ScoringConfig, features: Features, design: Design, beta: np.ndarray, b: float,
+                 train: np.ndarray) -> list[str]:
+    """Activity columns whose per-unit points would lose their signal as whole points (0.002 a second -> 0)."""
+    n_fit = len(config.fit)
+    out = []
+    for e, rule in enumerate(config.engagement):
+        if rule.column is None:
+            continue
+        j = next(j for j, c in enumerate(design.columns) if c.rule == n_fit + e)
+        per_unit = b * float(beta[j])
+        active = design.X[train, j]
+        active = active[active > 0]
+        if per_unit == 0 or not active.size:
+            continue
+        typical = float(np.quantile(active, 0.95))
+        if abs(round(per_unit) - per_unit) > UNIT_LOSS * abs(per_unit) and abs(per_unit) * typical >= UNIT_SIGNAL:
+            out.append(rule.column)
+    return out
+
+
+def _ranges(values: np.ndarray) -> list[dict]:
+    """Bins of an activity: none (below the smallest positive value), then quantile ranges of the rest."""
+    from .import_starter import nice
+    from .leakage import quantile_edges
+
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+    positive = v[v > 0]
+    cuts: list[float] = []
+    for edge in [float(positive.min())] + quantile_edges(positive, ACTIVITY_RANGES).tolist():
+        edge = nice(edge)
+        if edge > 0 and (not cuts or edge > cuts[-1]):
+            cuts.append(edge)
+    bins = [{"max": cuts[0], "points": 0}]
+    bins += [{"min": lo, "max": hi, "points": 0} for lo, hi in zip(cuts, cuts[1:])]
+    bins.append({"min": cuts[-1], "points": 0})
+    return bins
+
+
+def _binned(config: ScoringConfig, features: Features, columns: list[str], train: np.ndarray) -> ScoringConfig:
+    """The config with those activity columns as numeric ranges (bins) instead of points per unit."""
+    data = config_to_dict(config)
+    data["engagement"] = [r for r in data.get("engagement", []) if r.get("column") not in columns]
+    for column in columns:
+        data.setdefault("fit", []).append({"type": "numeric", "column": column,
+                                           "bins": _ranges(features.numeric[column][train]), "other": 0,
+                                           "missing": 0})
+    return config_from_dict(data, "suggestion")
+
+
 def suggest_points(config: ScoringConfig, features: Features, split: Split | None = None, *,
                    holdout_share: float = HOLDOUT_SHARE, seed: int = 0, C: float = REGULARISATION_C,
-                   min_leads: int = MIN_LEADS, max_train: int | None = MAX_TRAIN) -> Suggestion:
+                   min_leads: int = MIN_LEADS, max_train: int | None = MAX_TRAIN,
+                   include: list[str] | tuple[str, ...] = (), leakage_iv: float | None = None) -> Suggestion:
     """Fit points on the training period and return them as a config on the draft's scale.
 
-    Scaling (points-to-double-odds): ``score = mid + B * (log-odds - centre)`` with
-    ``B = PDO / ln 2``; PDO is the whole number of points that maps the central 99% of
-    the training leads' log-odds onto the total cap (0-100 by default), so scores use the
-    scale the meeting knows. Each fit attribute's points are centred on its average lead
-    (positive = likelier than average to convert, like a positive WoE) and the constant
-    is shared equally between the fit rules, as scorecards do. Engagement points are
-    per event; a rule's cap keeps its saturation (same number of events). Part caps are
-    dropped (the regression fitted uncapped parts; a cap would clip what it learned);
-    the total cap, bands, decay and segments stay. The thresholds pass the same share of
-    the training leads as the draft's (``same_volume_thresholds``).
+    - Possible leakage (``scoring.leakage``: a column filled only for converted or closed
+      leads, or with IV above the line) is left out unless named in ``include``: its rule
+      stays in the config at 0 points, and a note says so.
+    - An activity column whose points per unit would round away as whole points (0.002 a
+      second) becomes a numeric rule with quantile ranges (whole points per range).
+    - The regression sees each fit attribute as its values' weight of evidence on the
+      training leads (``design_matrix``): one coefficient per attribute, so a value's
+      points are ``B * coefficient * WoE``: positive when it converts better than average,
+      negative when worse, in the Attributes page's order. An attribute whose coefficient
+      comes out negative next to the others gets 0 points (said in a note).
+    - Scaling (points-to-double-odds): ``score = B * (log-odds - intercept)`` with
+      ``B = PDO / ln 2``; PDO is the whole number of points that maps the central 99% of
+      the training leads onto the width of the draft's total cap; the cap (and the bands)
+      move by a multiple of 5 so that range fits in it.
+    - Part caps are dropped (the regression fitted uncapped parts); decay and segments stay.
+    - Thresholds pass the same share of the training leads as the draft's, or, when the
+      draft's pass nobody or everybody, come from the thresholds tool; always inside the
+      total cap, MQL below SQL, each passing at least one lead.
     """
+    from .leakage import LEAKAGE_IV, config_leaks
+
     scope = _scope(config, features)
     split = split or holdout_split(features, holdout_share, seed, scope)
     train = split.train & scope
-    design = design_matrix(config, features, train, min_leads)
     y = features.converted
-    if design.X.shape[1] == 0:
-        raise ValueError("the config has no fit or engagement rules to suggest points for")
-    model = fit_logistic(design.X[train], y[train], C, max_train, seed)
-    beta, beta0 = model.coef_[0], float(model.intercept_[0])
-    logit = linear_predictor(design.X, model)
+    leaks = config_leaks(config, features, LEAKAGE_IV if leakage_iv is None else leakage_iv, mask=train)
+    include = list(include)
+    unknown = [c for c in include if c not in {r.column for r in config.fit}
+               | {r.column for r in config.engagement if r.column}]
+    if unknown:
+        raise ValueError(f"--include {', '.join(unknown)}: not a column the config scores")
+    left_out = {c: leak for c, leak in leaks.items() if c not in include}
+    work = _without(config, set(left_out))
+    if not work.fit and not work.engagement:
+        raise ValueError("the config has no fit or engagement rules to suggest points for"
+                         + (" (every rule reads a column left out as possible leakage)" if left_out else ""))
     lo, hi = _total_range(config)
-    q_lo, q_hi = np.quantile(logit[train], SCORE_RANGE_QUANTILES)
-    spread = max(float(q_hi - q_lo), 1e-6)
-    pdo = float(max(1, round((hi - lo) / spread * math.log(2))))
-    b = pdo / math.log(2)
-    mid, centre = (lo + hi) / 2, float(q_lo + q_hi) / 2
-
-    n_fit = len(config.fit)
-    weights = design.X[train].mean(axis=0, dtype=np.float64) if train.any() else np.zeros(len(beta))
-    means = {r: 0.0 for r in range(n_fit)}
-    for j, col in enumerate(design.columns):
-        if col.rule < n_fit:
-            means[col.rule] += beta[j] * weights[j]
-    constant = mid + b * (beta0 + sum(means.values()) - centre)
-    share = constant / n_fit if n_fit else 0.0
+    design, model, reversed_ = _fit(work, features, train, y, C, min_leads, max_train, seed)
+    b = _scale(design, model, train, hi - lo)[1]
+    binned = _rounds_away(work, features, design, model.coef_[0], b, train)
+    if binned:
+        work = _binned(work, features, binned, train)
+        design, model, reversed_ = _fit(work, features, train, y, C, min_leads, max_train, seed)
+    beta, beta0 = model.coef_[0], float(model.intercept_[0])
+    logit, b = _scale(design, model, train, hi - lo)
+    pdo = float(round(b * math.log(2)))
+    n_fit = len(work.fit)
+    q_lo = float(np.quantile(logit[train], SCORE_RANGE_QUANTILES[0]))
+    shift = 5 * round((b * (q_lo - beta0) - lo) / 5)
     notes = [split.description]
-    if not n_fit:
-        notes.append("There are no fit rules to carry the constant part of the score, so scores start at 0 "
-                     "for a lead without engagement.")
-
-    data = config_to_dict(config)
+    data = config_to_dict(work)
     rule_dicts = {"fit": data.get("fit", []), "engagement": data.get("engagement", [])}
     coefficients = []
     fit_rules = []
-    for r, rule in enumerate(config.fit):
-        entries = [(j, c) for j, c in enumerate(design.columns) if c.rule == r]
-        pts = {j: round(b * (beta[j] - means[r]) + share) for j, _ in entries}
-        average = round(share)
-        by_kind = {c.kind: pts[j] for j, c in entries if c.kind in ("missing", "other", "outside")}
-        other = by_kind.get("other", by_kind.get("outside", average))
+    for r, rule in enumerate(work.fit):
+        j, col = next((j, c) for j, c in enumerate(design.columns) if c.rule == r)
+        slope = max(float(beta[j]), 0.0)  # a reversed attribute was refitted without it: 0 points
+        pts = [round(b * slope * g.woe) + 0 for g in col.groups]  # + 0: no -0.0
+        by_kind = {g.kind: p for g, p in zip(col.groups, pts) if g.kind in ("missing", "other", "outside")}
+        other = by_kind.get("other", by_kind.get("outside", 0))
         rd = dict(rule_dicts["fit"][r])
         if isinstance(rule, CategoricalFit):
-            rd["points"] = {c.label: float(pts[j]) for j, c in entries if c.kind == "value"}
+            rd["points"] = {g.label: float(p) for g, p in zip(col.groups, pts) if g.kind == "value"}
             rd["other"] = float(other)
             rd["missing"] = float(by_kind.get("missing", other))
         else:
-            bins = []
-            for i, b_ in enumerate(rule.bins):
-                j = next((j for j, c in entries if c.kind == "bin" and c.key == i), None)
-                bins.append({**({"min": b_.min} if b_.min is not None else {}),
-                             **({"max": b_.max} if b_.max is not None else {}),
-                             "points": float(pts[j] if j is not None else average)})
-            rd["bins"] = bins
-            rd["other"] = float(by_kind.get("outside", average))
-            rd["missing"] = float(by_kind.get("missing", average))
+            at = {g.key: p for g, p in zip(col.groups, pts) if g.kind == "bin"}
+            rd["bins"] = [{**({"min": b_.min} if b_.min is not None else {}),
+                           **({"max": b_.max} if b_.max is not None else {}), "points": float(at.get(i, 0))}
+                          for i, b_ in enumerate(rule.bins)]
+            rd["other"] = float(by_kind.get("outside", 0))
+            rd["missing"] = float(by_kind.get("missing", 0))
         fit_rules.append(rd)
-        for j, c in entries:
-            coefficients.append({"rule": f"fit '{rule.column}'", "value": c.label, "coefficient": float(beta[j]),
-                                 "points": int(pts[j]), "train_leads": int(np.count_nonzero(design.X[train, j]))})
+        for g, p in zip(col.groups, pts):
+            if not g.train_leads:
+                continue  # a group no training lead is in (e.g. no rare values): nothing was fitted on it
+            coefficients.append({"rule": f"fit '{rule.column}'", "value": g.label, "woe": g.woe,
+                                 "coefficient": float(beta[j]), "points": int(p), "train_leads": g.train_leads})
     eng_rules = []
-    for e, rule in enumerate(config.engagement):
+    for e, rule in enumerate(work.engagement):
         j = next(j for j, c in enumerate(design.columns) if c.rule == n_fit + e)
-        p = round(b * beta[j])
+        p = round(b * beta[j]) + 0
         rd = dict(rule_dicts["engagement"][e])
         rd["points"] = float(p)
         sat = design.saturation[e]
@@ -419,28 +529,136 @@ def suggest_points(config: ScoringConfig, features: Features, split: Split | Non
         coefficients.append({"rule": f"engagement '{rule.label}'", "value": "per event" if rule.column is None
                              else "per unit", "coefficient": float(beta[j]), "points": int(p),
                              "train_leads": int(np.count_nonzero(design.X[train, j]))})
+    # rules left out as possible leakage stay in the config at 0 points, so the meeting sees them
+    for rd in config_to_dict(config).get("fit", []):
+        if rd["column"] in left_out:
+            rd = dict(rd, other=0.0, missing=0.0)
+            if rd["type"] == "categorical":
+                rd["points"] = {k: 0.0 for k in rd.get("points", {})}
+            else:
+                rd["bins"] = [dict(x, points=0.0) for x in rd["bins"]]
+            fit_rules.append(rd)
+    for rd in config_to_dict(config).get("engagement", []):
+        if rd.get("column") in left_out:
+            eng_rules.append(dict(rd, points=0.0))
     data["fit"] = fit_rules
     data["engagement"] = eng_rules
     caps = dict(data.get("caps") or {})
     dropped = [part for part in ("fit", "engagement") if caps.pop(part, None) is not None]
     if dropped:
         notes.append(f"The {' and '.join(dropped)} cap(s) are dropped: the regression fitted the parts uncapped, "
-                     "and a cap would clip what it learned. The total cap stays.")
+                     "and a cap would clip what it learned.")
+    total_cap = caps.get("total")
+    if total_cap is not None:
+        caps["total"] = {k: v + shift for k, v in total_cap.items() if v is not None}
     data["caps"] = caps
-    data["description"] = (f"Suggested by leadcal from outcomes ({pdo:g} points double the odds); "
+    data["bands"] = [float(x + shift) for x in config.bands]
+    if shift:
+        notes.append(f"Each value's points follow its weight of evidence: positive for values that convert better than "
+                     f"average, negative for worse, 0 for average (and no activity); so the total cap and the bands "
+                     f"move by {shift:+g} to keep the central 99% of the training leads inside the cap.")
+    data["description"] = (f"Suggested by leadcal from outcomes ({pdo:.3g} points double the odds); "
                            f"from '{config.name}'")
+    data["thresholds"] = {"mql": config.thresholds.mql + shift, "sql": config.thresholds.sql + shift}
     draft = config_from_dict(data, "suggestion")
     scores = score(draft, features)
-    mql, sql, note = same_volume_thresholds(config, draft, features, scores.total, train)
+    mql, sql, note = suggested_thresholds(config, draft, features, scores.total, train)
     data["thresholds"] = {"mql": mql, "sql": sql}
     suggested = config_from_dict(data, "suggestion")
     notes.append(note)
-    notes.append(f"{pdo:g} points double the odds of converting; whole points, fitted on the training period "
-                 f"(L2-regularised logistic regression, C={C:g}).")
+    left = [leaks[c].to_dict() for c in left_out]
+    if left_out:
+        notes.append("Left out as possible leakage (0 points; put one back with --include COLUMN or the Attributes "
+                     "page's toggle): " + "; ".join(x["message"] for x in left) + ".")
+    if include:
+        notes.append("Included on purpose although flagged as possible leakage: " + ", ".join(
+            c for c in include if c in leaks) + ".")
+    if binned:
+        notes.append("Scored as ranges (whole points per range) instead of points per unit, which would round away "
+                     f"as whole points: {', '.join(binned)}.")
+    if reversed_:
+        notes.append("0 points for " + ", ".join(reversed_) + ": with the other attributes in the model it would "
+                     "point against its own weight of evidence (its effect is carried by correlated attributes).")
     sub = features.converted
     result_auc = {"train": _auc(scores.total, sub, train), "holdout": _auc(scores.total, sub, split.holdout & scope)}
     model_auc = {"train": _auc(logit, sub, train), "holdout": _auc(logit, sub, split.holdout & scope)}
-    return Suggestion(suggested, split, pdo, coefficients, result_auc, model_auc, notes)
+    notes.append(f"{pdo:.3g} points double the odds of converting; whole points, fitted on the training period "
+                 f"(L2-regularised logistic regression, C={C:g}). Hold-out AUC before rounding "
+                 f"{_fmt(model_auc['holdout'])}, after {_fmt(result_auc['holdout'])}.")
+    return Suggestion(suggested, split, pdo, coefficients, result_auc, model_auc, notes, left,
+                      [c for c in include if c in leaks], binned)
+
+
+def _fit(config: ScoringConfig, features: Features, train: np.ndarray, y: np.ndarray, C: float, min_leads: int,
+         max_train: int | None, seed: int):
+    """The design and the regression; a fit attribute whose coefficient comes out negative (it would point
+    against its own WoE, a collinearity artefact) is taken out and the rest refitted. Returns its names too."""
+    design = design_matrix(config, features, train, min_leads)
+    reversed_: list[str] = []
+    keep = np.ones(design.X.shape[1], bool)
+    for _ in range(len(config.fit) + 1):
+        X = np.where(keep, design.X, np.float32(0))
+        model = fit_logistic(X[train], y[train], C, max_train, seed)
+        bad = [j for j, c in enumerate(design.columns) if c.kind == "woe" and keep[j] and model.coef_[0][j] < 0]
+        if not bad:
+            break
+        j = min(bad, key=lambda j: model.coef_[0][j])  # the most reversed first; others may recover
+        keep[j] = False
+        reversed_.append(design.columns[j].label)
+    design.X = np.where(keep, design.X, np.float32(0))
+    return design, model, reversed_
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _scale(design: Design, model, train: np.ndarray, width: float) -> tuple[np.ndarray, float]:
+    """The regression's log-odds per lead and B (points per unit of log-odds): the central 99% of the
+    training leads span ``width`` points, with PDO (= B ln 2) a whole number of at least one point."""
+    logit = linear_predictor(design.X, model)
+    q_lo, q_hi = np.quantile(logit[train], SCORE_RANGE_QUANTILES)
+    spread = max(float(q_hi - q_lo), 1e-6)
+    pdo = float(max(1, round(width / spread * math.log(2))))
+    return logit, pdo / math.log(2)
+
+
+def suggested_thresholds(config: ScoringConfig, suggested: ScoringConfig, features: Features, total: np.ndarray,
+                         mask: np.ndarray) -> tuple[float, float, str]:
+    """MQL and SQL on the suggested scale: the draft's volumes when they are usable, always sound.
+
+    The draft's thresholds are kept in volume (``same_volume_thresholds``) when they pass
+    some but not all leads; otherwise (a zero-point starter passes nobody) the thresholds
+    tool places them (SQL by the target conversion rate, MQL by the conversions it keeps).
+    Either way they end inside the total cap, MQL below SQL, each passing at least one
+    training lead.
+    """
+    draft_total = score(config, features).total[mask]
+    shares = [float((draft_total >= t).mean()) if draft_total.size else 0.0
+              for t in (config.thresholds.mql, config.thresholds.sql)]
+    if 0 < shares[1] and shares[0] < 1:
+        mql, sql, note = same_volume_thresholds(config, suggested, features, total, mask)
+    else:
+        mql, sql = float(suggested.thresholds.mql), float(suggested.thresholds.sql)
+        note = (f"The draft's thresholds ({config.thresholds.mql:g}, {config.thresholds.sql:g}) pass "
+                f"{'no' if shares[1] == 0 else 'every'} training lead, so they say nothing about volume: MQL "
+                f"{mql:g} and SQL {sql:g} keep their place on the scale (moved with the cap)")
+    note = note.rstrip(".")
+    passed = total[mask]
+    cap = suggested.caps.total
+    low = cap.min if cap and cap.min is not None else -math.inf
+    high = cap.max if cap and cap.max is not None else math.inf
+    top = math.floor(float(passed.max())) if passed.size else high
+    wanted = (mql, sql)
+    sql = min(sql, top, high)          # at least one lead passes SQL, inside the cap
+    mql = max(min(mql, sql - 1), low)  # below SQL, inside the cap
+    if (mql, sql) != wanted:
+        note += (f"; moved to MQL {mql:g} and SQL {sql:g} so both lie inside the total cap, MQL below SQL, and "
+                 "at least one lead passes each")
+    if not low <= mql < sql <= high:
+        raise ValueError(f"the suggested scores ({float(passed.min()):g} to {float(passed.max()):g}) leave no room "
+                         f"for MQL below SQL inside the total cap ({low:g} to {high:g})")
+    return float(mql), float(sql), note + "."
 
 
 def same_volume_thresholds(config: ScoringConfig, suggested: ScoringConfig, features: Features,
@@ -534,6 +752,10 @@ def features_with_signals(features: Features, config: ScoringConfig) -> Features
     if all(s.key in features.signals for s in spec.signals):
         return features
     derived = derive_features(features, spec)
+    if derived is None and features.events is None and features.spec is not None and features.spec.signals:
+        raise ValueError("these features hold the decayed sums they were computed with, not the events, so "
+                         "another decay cannot be weighed (a feature set from the warehouse: export the feature "
+                         "SQL with that decay to compare it)")
     if derived is None:
         raise ValueError("the features hold neither this decay's activity sums nor the events to compute them "
                          "(extract them for decay_spec(config))")
@@ -748,7 +970,8 @@ def fit_platt(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float
     w = np.array([math.log(y.mean() / (1 - y.mean())), 0.0])
     A = np.column_stack([np.ones_like(z), z])
     for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(A @ w)))
+        with np.errstate(over="ignore"):  # a separating score saturates the sigmoid: 0 or 1 is right
+            p = 1 / (1 + np.exp(-(A @ w)))
         grad = A.T @ (y - p)
         h = (A * (p * (1 - p))[:, None]).T @ A
         step = np.linalg.solve(h + 1e-12 * np.eye(2), grad)
@@ -767,7 +990,8 @@ def score_probability(total: np.ndarray, converted: np.ndarray, mask: np.ndarray
     a, b = fit
 
     def prob(s):
-        return 1 / (1 + np.exp(-(a + b * np.asarray(s, dtype=np.float64))))
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-(a + b * np.asarray(s, dtype=np.float64))))
 
     def score_at(p: float) -> float | None:
         if b <= 0 or not 0 < p < 1:

@@ -101,8 +101,10 @@ EXPECTED_SCORES = {
     "L09": 5 + 0 + 3 + 0 + 0.01 + 1,
     "L10": 10 + 5 + 3 + 2 + 0.02 + 5,
 }
-# mature: the scoring point + 30 days is on or before 2024-04-05; converted within the window
-EXPECTED_MATURE = {"L01", "L02", "L03", "L04", "L07", "L08"}
+# the outcome has three states (stage + close date): won and lost leads are mature whatever their
+# age (L10, lost, created Mar 25); open ones (L03, L09: Negotiation) are immature, never lost;
+# a win counts when it falls within the window (scoring point + 30 days)
+EXPECTED_MATURE = {"L01", "L02", "L04", "L07", "L08", "L10"}
 EXPECTED_CONVERTED = {"L01", "L04"}  # L08 won on Mar 15, after its window (Feb 15)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,32 @@ def _by_key(elements, key):
     found = [e for e in elements if getattr(e, "key", None) == key]
     assert found, f"no element with key {key!r}"
     return found[0]
+
+
+def _shown(elements):
+    """The texts of message elements as the reader sees them (Markdown escapes removed)."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]
+
+
+def _state(at):
+    """The session's draft state (ui.session.DraftState)."""
+    return at.session_state["leadcal_state"]
+
+
+def _key(at, name):
+    """A draft control's key in the current generation."""
+    return f"v{_state(at).generation}:{name}"
+
+
+def _ctl(at, kind, name):
+    return _by_key(getattr(at, kind), _key(at, name))
+
+
+def _open_section(at, label):
+    """Open a section (tab) under the band chart; only the open one is computed."""
+    at.session_state["calibrate_section"] = label
+    at.run()
+    assert not at.exception, at.exception
 
 
 def _table(at, column):
@@ -86,13 +113,14 @@ def test_page_runs_on_demo_and_shows_the_default(app, demo_db):
     sidebar = " ".join(m.value for m in app.sidebar.markdown)
     assert "20,000" in sidebar and "leads" in sidebar
     # draft == approved: no changes listed
-    assert any("The draft is the approved model." in i.value for i in app.info)
+    _open_section(app, "Changes vs approved")
+    assert any("The draft is the approved model." in t for t in _shown(app.info))
 
 
 def test_points_and_threshold_sliders_change_table_and_kpis(app, demo_db):
     before = {m.label: m.value for m in app.metric}
-    _by_key(app.slider, "v0:eng:0:points").set_value(5.0)  # demo_request 20 -> 5
-    _by_key(app.slider, "v0:mql").set_value(30.0)
+    _ctl(app, "slider", "eng:0:points").set_value(5)  # demo_request 20 -> 5
+    _ctl(app, "slider", "thresholds").set_value((30, 60))
     app.run()
     assert not app.exception, app.exception
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
@@ -103,54 +131,66 @@ def test_points_and_threshold_sliders_change_table_and_kpis(app, demo_db):
     _check_page_matches(app, view)
     after = {m.label: m.value for m in app.metric}
     assert after["AUC"] != before["AUC"] and after["MQLs per month"] != before["MQLs per month"]
+    _open_section(app, "Movers")
     movers = _table(app, "direction")
     assert movers["leads"].tolist() == [m.leads for m in view.movers]
+    _open_section(app, "Changes vs approved")
     diff = _table(app, "what")
     assert set(diff["what"]) == {"thresholds.mql", "engagement 'demo_request' points"}
 
 
 def test_invalid_draft_is_reported_and_not_saved(app):
-    _by_key(app.slider, "v0:mql").set_value(70.0)  # above SQL (60)
+    _ctl(app, "slider", "thresholds").set_value((60, 60))  # the handles meet: MQL must stay below SQL
     app.run()
     assert not app.exception
-    assert any("mql (70) must be below sql (60)" in e.value for e in app.error)
+    assert any("mql (60) must be below sql (60)" in t for t in _shown(app.error))
     assert _by_key(app.button, "save").disabled
+    assert not app.metric  # nothing scored is shown for a draft the controls do not show
 
 
 def test_save_draft_adds_a_version_that_loads_back(app, tmp_path):
     from scoring.store import ConfigStore, tree_digest
 
-    _by_key(app.slider, "v0:eng:1:points").set_value(11.0)
+    _ctl(app, "slider", "eng:1:points").set_value(11)
     app.run()
-    _by_key(app.text_input, "save_name").input("trial-heavy")
+    _by_key(app.text_input, "save_name:default").input("trial-heavy")
     _by_key(app.text_area, "save_note").input("trial sign-ups matter less")
     _by_key(app.button, "save").click()
     app.run()
     assert not app.exception, app.exception
     store = ConfigStore(tmp_path / "store")
-    assert any("trial-heavy@1" in s.value for s in app.success)
+    assert any("trial-heavy@1" in t for t in _shown(app.success))
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["engagement"][1]["points"] = 11.0
     data["name"] = "trial-heavy"
     assert store.load("trial-heavy", 1) == config_from_dict(data)
     v1 = store.get("trial-heavy", 1)
     assert v1.note == "trial sign-ups matter less" and v1.parent is None
-    # saving again adds version 2 and leaves version 1 as it was
+    # saving the unchanged draft again adds nothing and says which version it equals
     before = tree_digest(store.root / "models" / "trial-heavy")
     _by_key(app.button, "save").click()
     app.run()
-    assert any("trial-heavy@2" in s.value for s in app.success)
+    assert any("the same as trial-heavy@1" in t for t in _shown(app.info)), [i.value for i in app.info]
+    assert tree_digest(store.root / "models" / "trial-heavy") == before
+    # a changed draft adds version 2 and leaves version 1 as it was
+    _ctl(app, "slider", "eng:1:points").set_value(12)
+    app.run()
+    _by_key(app.button, "save").click()
+    app.run()
+    assert any("trial-heavy@2" in t for t in _shown(app.success))
     after = tree_digest(store.root / "models" / "trial-heavy")
     assert {k: after[k] for k in before} == before
     assert [a["action"] for a in store.audit()] == ["save", "save"]
+    assert store.get("trial-heavy", 2).parent == "trial-heavy@1"  # started from the saved version
     # load version 1 back, then reset to the approved model
-    _by_key(app.selectbox, "load_name").set_value("trial-heavy@1")
+    _by_key(app.selectbox, "load_pick").set_value("trial-heavy@1")
+    app.run()
     _by_key(app.button, "load").click()
     app.run()
-    assert _by_key(app.slider, "v1:eng:1:points").value == 11.0
+    assert _ctl(app, "slider", "eng:1:points").value == 11
     _by_key(app.button, "reset").click()
     app.run()
-    assert _by_key(app.slider, "v2:eng:1:points").value == 15.0
+    assert _ctl(app, "slider", "eng:1:points").value == 15
 
 
 def test_broken_database_path_gives_a_message_not_a_traceback(tmp_path, monkeypatch):
@@ -159,7 +199,7 @@ def test_broken_database_path_gives_a_message_not_a_traceback(tmp_path, monkeypa
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     assert not at.exception
-    assert any("database file not found" in e.value and "missing.duckdb" in e.value for e in at.error)
+    assert any("database file not found" in t and "missing.duckdb" in t for t in _shown(at.error))
     assert not (tmp_path / "missing.duckdb").exists()
 
 
@@ -205,29 +245,43 @@ def test_configs_page_lists_diffs_and_approves(app, demo_db, tmp_path):
     assert versions["status"].tolist() == ["draft", "draft"]
     assert _table(at, "what")["what"].tolist() == ["thresholds.mql"]
     # approving without the marketing sign-off is refused and writes nothing
-    _by_key(at.selectbox, "approve_ref").set_value("default@2")
-    _by_key(at.text_input, "signoff_sales").input("Sam Sales")
-    _by_key(at.text_area, "rationale").input("MQL 35 fits sales capacity")
-    at.button[0].click()  # the form's submit button
+    assert _by_key(at.selectbox, "approve_pick:0").value is None  # nothing is picked for the user
+    _by_key(at.selectbox, "approve_pick:0").set_value("default@2")
     at.run()
-    assert any("missing sign-off from: marketing" in e.value for e in at.error)
-    assert store.approval("default", 2) is None
-    _by_key(at.text_input, "signoff_marketing").input("Mia Marketing")
-    at.button[0].click()
+    _by_key(at.text_input, "approve:0:default@2:sales").input("Sam Sales")
+    _by_key(at.text_area, "approve:0:default@2:rationale").input("MQL 35 fits sales capacity")
+    _submit(at, "Approve default@2...")
+    assert any("missing sign-off from: marketing" in t for t in _shown(at.error))
+    assert store.approval("default", 2) is None and "approval_pending" not in at.session_state
+    _by_key(at.text_input, "approve:0:default@2:marketing").input("Mia Marketing")
+    _submit(at, "Approve default@2...")
+    assert store.approval("default", 2) is None  # not yet: the dialog asks first
+    assert any("Approve **default@2**?" in t for t in _shown(at.markdown))
+    _by_key(at.button, "confirm_approve").click()
     at.run()
     assert not at.exception, at.exception
-    assert any("champion is now default@2" in s.value for s in at.success)
+    assert any("champion is now default@2" in t for t in _shown(at.success))
     record = store.approval("default", 2)
     assert record["rationale"] == "MQL 35 fits sales capacity"
+    assert record["approved_by"] == "Sam Sales, Mia Marketing"  # the sign-offs, not the server's login
     expected = _expected_view(demo_db, store.load("default", 2)).draft.result
     assert record["calibration"]["result"]["bands"] == json_round(expected["bands"])
     assert record["data"]["leads_scored"] == 20_000
-    # the calibrate page now compares against the new champion
+    # the calibrate page now compares against the new champion (the unchanged draft follows it)
     at = at.switch_page("pages/calibrate.py")
     at.run()
     assert not at.exception
     assert any("default@2" in c.value for c in at.sidebar.caption)
-    assert _by_key(at.slider, "v0:mql").value == 35.0
+    assert _ctl(at, "slider", "thresholds").value == (35, 60)
+
+
+def _submit(at, label):
+    """Click a form's submit button by its label."""
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no button {label!r}: {[b.label for b in at.button]}"
+    found[0].click()
+    at.run()
+    assert not at.exception, at.exception
 
 
 def json_round(value):
@@ -244,7 +298,7 @@ def test_drift_page_finds_the_demo_drift(app, demo_db):
     assert not at.exception, at.exception
     expected = monitor(load_config(DEFAULT_CONFIG), str(demo_db))
     assert expected["status"] in ("investigate", "shifted")
-    banner = (at.warning if expected["status"] == "investigate" else at.error)[0].value
+    banner = _shown(at.warning if expected["status"] == "investigate" else at.error)[0]
     assert f"would exit {expected['exit_code']}" in banner
     assert "email_open" in banner
     table = _table(at, "outcomes known")
@@ -280,7 +334,7 @@ def test_a_rerun_frees_the_previous_draft_without_the_cycle_collector(app):
     gc.disable()  # what is still tracked afterwards is alive or cyclic garbage
     try:
         for value in (3.0, 4.0, 5.0, 6.0):
-            _by_key(app.slider, "v0:eng:0:points").set_value(value)
+            _ctl(app, "slider", "eng:0:points").set_value(int(value))
             app.run()
             assert not app.exception, app.exception
         views = [o for o in gc.get_objects() if isinstance(o, CalibrationView)]

@@ -137,16 +137,21 @@ def test_console_entry_point_runs_as_a_process(tmp_path, small_db, small_cfg):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
 
 
-def test_import_is_a_leadcal_command(capsys, tmp_path):
+def test_import_is_a_leadcal_command(capsys, tmp_path, monkeypatch):
     """`leadcal import` is wired into the main command (the importer itself: tests/test_import.py)."""
     import duckdb
 
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))  # the import saves its starter model there
     csv = tmp_path / "leads.csv"
     csv.write_text("Lead ID,Created Date,Job Title,Won?\n1,3/1/2024,VP,Yes\n2,3/2/2024,Analyst,No\n"
                    "3,3/3/2024,Select,No\n4,3/4/2024,VP,\n")
     db = tmp_path / "mine.duckdb"
-    code = main(["import", str(csv), "--db", str(db)])
+    # every day is at most 12: 3/1/2024 reads both ways, so the import asks instead of guessing
+    assert main(["import", str(csv), "--db", str(db)]) == 1
+    assert "--date-order day-first|month-first" in capsys.readouterr().err and not db.exists()
+    code = main(["import", str(csv), "--db", str(db), "--date-order", "month-first"])
     assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "store" / "models" / "mine" / "v0001.yaml").exists()
     con = duckdb.connect(str(db), read_only=True)
     rows = con.execute("SELECT lead_id, job_title, converted FROM leads ORDER BY lead_id").fetchall()
     con.close()

@@ -210,7 +210,7 @@ def test_source_errors_for_bad_files(tmp_path):
     junk = tmp_path / "junk.duckdb"
     junk.write_text("this is not a database")
     digest = file_digest(junk)
-    with pytest.raises(SourceError, match="not a readable DuckDB database"):
+    with pytest.raises(SourceError, match="not a DuckDB database file"):
         open_source(junk)
     assert file_digest(junk) == digest
 

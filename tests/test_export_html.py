@@ -258,7 +258,8 @@ def test_model_approval_data_quality_and_footer(small_view):
     assert p.tables["signoffs"]["tbody"] == [["Dana Whitfield", "VP Sales", "2026-02-27 16:05"],
                                             ["Sam Okafor", "Head of Marketing Ops", "2026-02-27 16:07"]]
     assert p.by_id["rationale"] == "Demo requests convert at 3x the base rate; raise their points."
-    assert "Sam Okafor" in p.by_id["approved-by"] and "2026-02-27 16:07" in p.by_id["approved-by"]
+    assert p.by_id["approved-on"] == "Approved on 2026-02-27 16:07."
+    assert "approved-by" not in p.by_id  # the server's login is not an approver: the sign-offs are
 
     # the model, readably: value -> points, bins, engagement rules, caps
     assert p.by_id["model-basics"].startswith("Thresholds MQL at 10 or more")
@@ -271,7 +272,7 @@ def test_model_approval_data_quality_and_footer(small_view):
         assert fragment in model, fragment
 
     # data fingerprint and backtest facts
-    assert p.by_id["data-fingerprint"] == "path /data/leads.duckdb leads 6"
+    assert p.by_id["data-fingerprint"] == "Data: /data/leads.duckdb · leads 6"
     assert result["data"]["data_end"] in p.by_id["backtest"]
 
     # data-quality findings, one row each
@@ -321,7 +322,7 @@ def test_user_strings_only_ever_escaped(small_db):
     assert p.by_id["rationale"] == EVIL
     assert p.tables["signoffs"]["tbody"] == [[EVIL, EVIL_IMG, "now"]]
     assert EVIL in p.by_id["model"] and EVIL_IMG in p.by_id["model"]
-    assert p.by_id["data-fingerprint"] == f"path {EVIL} {EVIL} {EVIL_IMG}"
+    assert p.by_id["data-fingerprint"] == f"Data: {EVIL} · {EVIL} {EVIL_IMG}"
     title = next(s for s in re.findall(r"<title>(.*?)</title>", page, re.DOTALL))
     assert "<" not in title
 
@@ -369,6 +370,7 @@ def test_report_on_demo_data(demo, tmp_path):
     assert p.kpis["mql_per_month"]["value"] == f"{k['mql_per_month']:,.0f}"
     # the generator's summary (with datetimes) renders as a small table
     assert f"leads {summary['leads']:,}" in p.by_id["data-fingerprint"]
+    assert p.by_id["data-fingerprint"].count("\n") == 0
     assert summary["start"].isoformat(sep=" ") in p.by_id["data-fingerprint"]
     # every engagement rule of the default model is listed
     for rule in config.engagement:

@@ -379,3 +379,43 @@ def test_every_dialect_parses_and_keeps_tables_and_events(dialect, which):
     body = tree.sql(dialect=dialect, comments=False)  # the text itself, not the header comment
     for table in _mapped_tables(config):
         assert table in body
+
+
+@pytest.mark.parametrize("separate", [False, True])
+def test_three_state_outcome_with_dates_matches_engine(tmp_path, separate):
+    """A won / lost / open column and a conversion date together (on the leads table or in a deals table):
+    the exported SQL cuts events at the conversion as the engine does, and scores the same."""
+    import datetime as dt
+
+    import duckdb
+
+    from scoring.config import config_from_dict
+
+    path = tmp_path / "states.duckdb"
+    con = duckdb.connect(str(path))
+    t0 = dt.datetime(2024, 1, 1)
+    leads = [(i, t0 + dt.timedelta(days=i), [True, False, None][i % 3],
+              t0 + dt.timedelta(days=i + 3) if i % 3 == 0 else None, ["VP", "Manager"][i % 2]) for i in range(60)]
+    con.execute("CREATE TABLE leads (lead_id BIGINT, created_at TIMESTAMP, won BOOLEAN, won_at TIMESTAMP, "
+                "title VARCHAR)")
+    con.executemany("INSERT INTO leads VALUES (?, ?, ?, ?, ?)", leads)
+    # a demo request the day before and two days after each lead's win (after it: never counted)
+    events = [(i, "demo_request", t0 + dt.timedelta(days=i + d)) for i in range(60) for d in (2, 5)]
+    con.execute("CREATE TABLE events (lead_id BIGINT, event_type VARCHAR, occurred_at TIMESTAMP)")
+    con.executemany("INSERT INTO events VALUES (?, ?, ?)", events)
+    if separate:
+        con.execute("CREATE TABLE deals AS SELECT lead_id, won, won_at FROM leads WHERE lead_id % 5 <> 4")
+    con.close()
+    outcome = {"converted": "won", "converted_at": "won_at"} | ({"table": "deals"} if separate else {})
+    config = config_from_dict({
+        "source": {"events": {}, "outcome": outcome},
+        "evaluation": {"scoring_point_days": 7, "outcome_window_days": 30},
+        "fit": [{"type": "categorical", "column": "title", "points": {"VP": 10}}],
+        "engagement": [{"event": "demo_request", "points": 5}],
+        "thresholds": {"mql": 10, "sql": 15}, "bands": [5, 10, 15]})
+    _, expected = _compare(path, config)
+    # won leads (every third) scored 7 days in: only the demo request before their win (day 3) counts, where
+    # the win's date is known (the deals table does not name every fifth lead)
+    dated = [i for i in range(0, 60, 3) if not (separate and i % 5 == 4)]
+    assert set(expected.engagement[dated].tolist()) == {5.0}
+    assert set(expected.engagement[1::3].tolist()) == {10.0}

@@ -46,15 +46,20 @@ def _load(db, spec, folder, now=None):
 def _same(a, b) -> None:
     for name in ("lead_id", "created_at", "scoring_at", "converted", "mature"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert (a.open is None) == (b.open is None)
+    if a.open is not None:
+        np.testing.assert_array_equal(a.open, b.open)
     assert list(a.categorical) == list(b.categorical) and list(a.numeric) == list(b.numeric)
     for k in a.categorical:
         np.testing.assert_array_equal(a.categorical[k].codes, b.categorical[k].codes)
         assert list(a.categorical[k].categories) == list(b.categorical[k].categories)
     for k in a.numeric:
         np.testing.assert_array_equal(a.numeric[k], b.numeric[k])
-    assert a.events.types == b.events.types
-    for name in ("row", "starts", "age"):
-        np.testing.assert_array_equal(getattr(a.events, name), getattr(b.events, name))
+    assert (a.events is None) == (b.events is None)
+    if a.events is not None:
+        assert a.events.types == b.events.types
+        for name in ("row", "starts", "age"):
+            np.testing.assert_array_equal(getattr(a.events, name), getattr(b.events, name))
     assert a.data_end == b.data_end
     assert a.quality.to_dict() == b.quality.to_dict()
 
@@ -178,3 +183,29 @@ def test_old_entries_are_evicted(demo, tmp_path, monkeypatch):
         entries.append(feature_cache.save(demo, base, tmp_path))
         os.utime(entries[-1], (1e9 + window, 1e9 + window))  # distinct, increasing use times
     assert not entries[0].exists() and entries[1].exists() and entries[2].exists()
+
+
+def test_every_features_field_is_known_to_the_cache():
+    """A field added to Features must be saved and loaded too, or a restart would lose it."""
+    from dataclasses import fields
+
+    from scoring.features import Features
+
+    assert {f.name for f in fields(Features)} == set(feature_cache.FIELDS)
+
+
+def test_a_three_state_outcome_keeps_its_open_leads(tmp_path):
+    db = tmp_path / "stages.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE deals (id INTEGER, created TIMESTAMP, won BOOLEAN, closed TIMESTAMP)")
+    con.execute("INSERT INTO deals VALUES (1, '2024-01-01', true, '2024-01-20'), (2, '2024-01-02', NULL, NULL),"
+                " (3, '2024-01-03', false, '2024-02-01'), (4, '2024-01-04', NULL, NULL)")
+    con.close()
+    config = config_from_dict({"source": {"leads": {"table": "deals", "id": "id", "created_at": "created"},
+                                          "outcome": {"converted": "won", "converted_at": "closed"}},
+                               "thresholds": {"mql": 1, "sql": 2}, "bands": [1]})
+    spec, base = _base(db, config, now=dt.datetime(2024, 12, 1))
+    assert base.open is not None and base.open.tolist() == [False, True, False, True]
+    feature_cache.save(db, base, tmp_path / "c")
+    loaded = _load(db, spec, tmp_path / "c", now=dt.datetime(2024, 12, 1))
+    _same(base, loaded)

@@ -79,8 +79,16 @@ def test_flat_config_rules():
         config_from_dict({**FLAT, "source": {**FLAT["source"], "events": {}}})
     with pytest.raises(ConfigError, match="outcome must be a yes/no column"):
         config_from_dict({**FLAT, "source": {"leads": {"created_at": None}}})
-    with pytest.raises(ConfigError, match="exactly one of 'converted_at'"):
-        config_from_dict({**FLAT, "source": {"outcome": {"converted": "won"}}})
+    # a yes/no column alone (converted_at not named) is the yes/no form; both together are the
+    # three-state form with dates; neither is refused
+    alone = config_from_dict({**FLAT, "source": {"outcome": {"converted": "won"}}}).source.outcome
+    assert (alone.converted, alone.converted_at) == ("won", None)
+    both = config_from_dict({**FLAT, "source": {"outcome": {"converted": "won", "converted_at": "won_at"}}})
+    assert (both.source.outcome.converted, both.source.outcome.converted_at) == ("won", "won_at")
+    with pytest.raises(ConfigError, match="give 'converted_at' .* or both"):
+        config_from_dict({**FLAT, "source": {"outcome": {"converted_at": None}}})
+    with pytest.raises(ConfigError, match="open_lost_after_days needs 'converted'"):
+        config_from_dict({**FLAT, "source": {"outcome": {"open_lost_after_days": 90}}})
     from scoring.export_sql import export_sql
 
     with pytest.raises(ValueError, match="no creation time"):

@@ -7,6 +7,8 @@ and leave an existing database byte-for-byte as it was.
 
 from __future__ import annotations
 
+import os
+
 import datetime as dt
 import json
 import shutil
@@ -33,6 +35,12 @@ from .import_fixtures import (EXPECTED_CONVERTED, EXPECTED_LEADS, EXPECTED_MATUR
                               FLAT_CONVERTED, FLAT_HEADER, POINTS, write_crm, write_flat, write_table)
 
 T = dt.datetime
+
+
+@pytest.fixture(autouse=True)
+def _own_store(tmp_path, monkeypatch):
+    """`leadcal import` saves its starter model to the store: a store of the test's own, never data/configs."""
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "own-store"))
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -63,7 +71,8 @@ def crm(tmp_path_factory):
         files = write_crm(folder, fmt)
         digests = [file_digest(f) for f in files]
         db, starter = folder / "crm.duckdb", folder / "starter.yaml"
-        code = leadcal_import([*map(str, files), "--db", str(db), "--starter-config", str(starter)])
+        code = leadcal_import([*map(str, files), "--db", str(db), "--starter-config", str(starter), "--store",
+                               str(folder / "store")])
         assert code == 0
         assert [file_digest(f) for f in files] == digests  # the inputs are only read
         out[fmt] = (folder, files, db, starter)
@@ -138,7 +147,9 @@ def test_report_of_the_import_names_outcome_and_findings(crm):
     stages = {s["value"]: (s["is"], s["leads"]) for s in report["outcome"]["stages"]}
     assert stages == {"Closed Won": ("won", 3), "Closed Lost": ("lost", 4), "Negotiation": ("open", 2),
                       "(missing)": ("missing", 1)}
-    assert report["outcome"]["mode"] == "converted_at" and report["point_in_time"] is True
+    assert report["outcome"]["mode"] == "states+time" and report["point_in_time"] is True
+    assert (report["outcome"]["converted"], report["outcome"]["not_converted"], report["outcome"]["open"]) == (
+        3, 4, 3)
     found = {(f["table"], f["column"], f["problem"].split(" (")[0]): f["count"] for f in report["findings"]}
     assert found[("leads", "created_at", "leads have no created time")] == 2
     assert found[("leads", "job_title", "placeholder values")] == 1
@@ -164,9 +175,12 @@ def test_starter_config_is_built_from_the_data(crm):
     assert (src.leads.table, src.leads.id, src.leads.created_at) == ("leads", "lead_id", "created_at")
     assert (src.events.table, src.events.type, src.events.time) == ("events", "event_type", "occurred_at")
     assert (src.outcome.converted_at, src.outcome.converted, src.outcome.deal_value) == (
-        "converted_at", None, "deal_value")
+        "converted_at", "converted", "deal_value")  # won / lost / open and the date of each win, together
+    assert src.outcome.open_lost_after_days is None  # stale open leads are never lost unless one says so
     fit = {r.column: r for r in config.fit}
-    assert list(fit) == ["job_title", "annual_revenue", "opted_in", "lead_source", "industry", "employees"]
+    # roles from the values: the join key 'Company' has a few repeated values, so it is offered too
+    assert list(fit) == ["job_title", "company", "annual_revenue", "opted_in", "lead_source", "industry",
+                         "employees"]
     assert fit["job_title"].points == {"VP": 0, "Manager": 0, "Director": 0, "Analyst": 0}  # 'vp' is VP
     assert fit["lead_source"].points == {"Web": 0, "Event": 0, "Partner": 0}
     assert fit["opted_in"].points == {"true": 0, "false": 0}
@@ -205,9 +219,10 @@ def test_leadcal_report_on_the_import_equals_direct_scoring(crm, capsys, tmp_pat
     assert leadcal(["report", "--db", str(db), "--config", str(cfg), "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["leads"], result["mature_leads"], result["conversions"]) == (8, 6, 2)
-    # mature scores: L01 46 (won), L02 9.12, L03 10, L04 35.07 (won), L07 16.05, L08 30.2
+    assert (result["open_leads"], result["open_counted_lost"]) == (2, 0)  # L03, L09: never lost
+    # mature scores: L01 46 (won), L02 9.12, L04 35.07 (won), L07 16.05, L08 30.2, L10 25.02
     bands = {b["band"]: (b["leads"], b["conversions"]) for b in result["bands"]}
-    assert list(bands.values()) == [(3, 0), (2, 1), (1, 1), (0, 0), (0, 0)]
+    assert list(bands.values()) == [(2, 0), (3, 1), (1, 1), (0, 0), (0, 0)]
     assert file_digest(db) == digest  # reports only read
 
 
@@ -460,6 +475,8 @@ def app_env(tmp_path, monkeypatch):
     (store / "default.yaml").write_text(result.config_yaml)
     monkeypatch.setenv("LEADCAL_DB", str(db))
     monkeypatch.setenv("LEADCAL_STORE", str(store))
+    monkeypatch.setenv("LEADCAL_DATA", str(tmp_path / "data"))  # leadcal's own folder: imports go there
+    monkeypatch.setenv("LEADCAL_DATA_DIRS", str(tmp_path / "upload"))  # exports the browser may pick
     return tmp_path, db
 
 
@@ -482,15 +499,15 @@ def test_import_page_previews_imports_and_saves_the_starter(app_env):
     at = AppTest.from_file(str(ROOT / "pages" / "import_data.py"), default_timeout=60)
     at.run()
     assert not at.exception, at.exception
-    next(t for t in at.text_area if t.key == "import_paths").input(str(flat))
+    next(m for m in at.multiselect if m.key == "import_picks").set_value([os.path.realpath(flat)])
     at.run()
     assert not at.exception, at.exception
     columns = next(d.value for d in at.dataframe if "clean name" in d.value.columns)  # tables carry no key
     assert columns["clean name"].tolist() == ["email", "job_level", "country", "webinars_attended",
                                               "emails_opened", "converted"]
     assert any("no creation times" in i.value.lower() for i in at.info)
-    target = tmp_path / "mine.duckdb"
-    next(t for t in at.text_input if t.key == "import_db").input(str(target))
+    target = tmp_path / "data" / "mine.duckdb"  # a name, written to leadcal's data folder only
+    next(t for t in at.text_input if t.key == "import_db").input("mine")
     at.run()
     next(b for b in at.button if b.key == "import_run").click()
     at.run()

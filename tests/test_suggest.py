@@ -175,7 +175,8 @@ def test_suggestion_recovers_the_generators_truth(suggestion):
     assert min(sen["C-level"], sen["VP"]) > sen["Director"] > sen["Manager"] > sen["Individual Contributor"]
     assert sen["Student"] < sen["Individual Contributor"] - 10
     email = _points(cfg, "fit", "email_domain_type").points
-    assert email["business"] > email["education"] > email["free"]
+    # points follow each value's weight of evidence; free and education convert nearly alike in this sample
+    assert email["business"] > email["education"] >= email["free"] and email["business"] > email["free"]
     size = [b.points for b in _points(cfg, "fit", "company_size").bins]
     assert size == sorted(size) and size[-1] > size[0]  # larger companies convert more
     industry = _points(cfg, "fit", "industry").points
@@ -200,9 +201,12 @@ def test_suggestion_beats_the_default_on_the_holdout(demo, suggestion):
     assert rows["suggested"]["holdout_auc"] == pytest.approx(suggestion.auc["holdout"], abs=1e-12)
 
 
-def _independent_design(config, features) -> pd.DataFrame:
-    """The engine's encoding rebuilt with pandas (get_dummies / cut), named like the suggestion's rows."""
-    parts = []
+def _independent_design(config, features, train) -> tuple[pd.DataFrame, dict]:
+    """The suggestion's encoding rebuilt with pandas: each fit attribute's values (as the engine groups them:
+    cut bins, missing) replaced by their weight of evidence on the training leads (half a lead in an empty
+    class), each engagement rule's capped activity. Every value of the demo has 30+ training leads."""
+    parts, woes = {}, {}
+    y = pd.Series(features.converted)
     for rule in config.fit:
         if rule.type == "categorical":
             values = features.categorical[rule.column].values()
@@ -215,57 +219,57 @@ def _independent_design(config, features) -> pd.DataFrame:
             labels = [f"< {b.max:g}" if b.min is None else f">= {b.min:g}" if b.max is None
                       else f"{b.min:g} to < {b.max:g}" for b in rule.bins]
             names = pd.cut(v, edges, right=False, labels=labels).astype(object).where(v.notna(), "(missing)")
-        dummies = pd.get_dummies(names, dtype=float)
-        dummies.columns = [f"fit '{rule.column}'|{c}" for c in dummies.columns]
-        parts.append(dummies)
+        if rule.type == "categorical":  # values (and missing) with fewer than 30 training leads share one group
+            counts = names[train].value_counts()
+            names = names.where(names.map(counts).fillna(0) >= 30, "(other values)")
+        t = pd.DataFrame({"k": names[train], "y": y[train]}).groupby("k")["y"].agg(["sum", "count"])
+        conv, other = t["sum"].astype(float), (t["count"] - t["sum"]).astype(float)
+        woe = np.log((conv.where(conv > 0, 0.5) / conv.sum()) / (other.where(other > 0, 0.5) / other.sum()))
+        woes[rule.column] = woe.to_dict()
+        parts[f"fit '{rule.column}'"] = names.map(woe).astype(float).fillna(0.0)
     for rule in config.engagement:
         activity = features.feature(rule_signal_key(config, rule))
         capped = np.minimum(activity, rule.cap / abs(rule.points)) if rule.cap else activity
-        parts.append(pd.DataFrame({f"engagement '{rule.label}'|per event": capped}))
-    return pd.concat(parts, axis=1)
+        parts[f"engagement '{rule.label}'"] = capped
+    return pd.DataFrame(parts), woes
 
 
 def test_points_are_the_regression_scaled_to_double_the_odds(demo, suggestion):
     _, config, features = demo
     train = suggestion.split.train
-    X = _independent_design(config, features)
+    X, woes = _independent_design(config, features, train)
     model = LogisticRegression(C=1.0, solver="lbfgs", max_iter=20_000, tol=1e-9)
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: threads only cost time
         model.fit(X[train].to_numpy(), features.converted[train])
     beta = dict(zip(X.columns, model.coef_[0]))
-    ours = {f"{c['rule']}|{c['value']}": c for c in suggestion.coefficients}
-    assert set(ours) == set(beta)  # the same columns: every value incl. missing, every bin, every rule
-    # a fit attribute's one-hot columns may all shift together against the intercept (points are centred
-    # per attribute, so they do not care): compare contrasts within each attribute, and engagement as is
-    first = {}
-    for name in beta:
-        rule = name.split("|")[0]
-        first.setdefault(rule, name)
+    ours = {}
+    for c in suggestion.coefficients:
+        ours.setdefault(c["rule"], c)
+        if c["rule"].startswith("fit"):  # the WoE of every value, as pandas computes it
+            column = c["rule"][5:-1]
+            assert c["woe"] == pytest.approx(woes[column][c["value"]], abs=1e-9), (column, c["value"])
+    assert set(ours) == set(beta)  # one coefficient per attribute and per engagement rule
     for name, b in beta.items():
-        ref = first[name.split("|")[0]] if name.startswith("fit") else None
-        got = ours[name]["coefficient"] - (ours[ref]["coefficient"] if ref else 0.0)
-        want = b - (beta[ref] if ref else 0.0)
-        assert got == pytest.approx(want, abs=5e-4), name
-    # PDO: the central 99% of training log-odds span the total cap 0..100
+        assert b > 0 or name.startswith("engagement"), name  # no attribute reversed on the demo
+        assert ours[name]["coefficient"] == pytest.approx(b, abs=5e-4), name
+    # PDO: the central 99% of training log-odds span the width of the total cap (100 points)
     logit = model.decision_function(X[train].to_numpy())
     lo, hi = np.quantile(logit, [0.005, 0.995])
     assert suggestion.pdo == round(100 / (hi - lo) * math.log(2))
     factor = suggestion.pdo / math.log(2)
     # engagement points per event are factor x coefficient, whole points
     for rule in suggestion.config.engagement:
-        c = ours[f"engagement '{rule.label}'|per event"]
+        c = ours[f"engagement '{rule.label}'"]
         assert rule.points == round(factor * c["coefficient"]) and float(rule.points).is_integer()
-    # within a fit attribute, points differ by factor x the coefficients' difference (each rounded once)
+    # a fit value's points are factor x coefficient x its WoE, rounded once
     sen = _points(suggestion.config, "fit", "seniority")
-    for a, b in (("VP", "Individual Contributor"), ("Director", "Student"), ("Manager", "(missing)")):
-        pa = sen.points[a] if a in sen.points else sen.missing
-        pb = sen.points[b] if b in sen.points else sen.missing
-        expected = factor * (beta[f"fit 'seniority'|{a}"] - beta[f"fit 'seniority'|{b}"])
-        assert abs((pa - pb) - expected) <= 1.05
+    for value, woe in woes["seniority"].items():
+        points = sen.missing if value == "(missing)" else sen.points[value]
+        assert abs(points - factor * beta["fit 'seniority'"] * woe) <= 0.5 + 0.05, value
 
 
 def test_suggested_config_is_valid_whole_and_keeps_saturation(demo, suggestion):
-    _, config, _ = demo
+    _, config, features = demo
     cfg = suggestion.config
     assert parse_config(dump_config(cfg)) == cfg  # a valid config that round-trips
     for rule in cfg.fit:
@@ -276,9 +280,15 @@ def test_suggested_config_is_valid_whole_and_keeps_saturation(demo, suggestion):
         if new.points != 0 and old.cap is not None:
             # the cap binds after the same number of events as in the draft
             assert new.cap == max(1, round(abs(new.points) * old.cap / abs(old.points)))
-    assert cfg.caps.fit is None and cfg.caps.engagement is None and cfg.caps.total == config.caps.total
-    assert (cfg.decay, cfg.bands, cfg.source, cfg.evaluation) == (config.decay, config.bands, config.source,
-                                                                 config.evaluation)
+    assert cfg.caps.fit is None and cfg.caps.engagement is None
+    # 0 points is the average lead, so the scale moves: the total cap and the bands by one multiple of 5
+    shift = cfg.caps.total.min - config.caps.total.min
+    assert shift % 5 == 0 and cfg.caps.total.max == config.caps.total.max + shift
+    assert cfg.bands == [b + shift for b in config.bands]
+    total = score(cfg, features).total[suggestion.split.train]
+    inside = (total >= cfg.caps.total.min) & (total <= cfg.caps.total.max)
+    assert inside.mean() >= 0.98  # the central 99% of the training leads, give or take the rounding
+    assert (cfg.decay, cfg.source, cfg.evaluation) == (config.decay, config.source, config.evaluation)
     assert any("caps are dropped" in n or "cap(s) are dropped" in n for n in suggestion.notes)
 
 
@@ -441,9 +451,10 @@ def test_reliability_curve_and_brier_against_independent_computations(demo, sugg
         assert (row["leads"], row["conversions"]) == (n, k)
         ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         assert row["ci_low"] == pytest.approx(ci.low, abs=1e-9) and row["ci_high"] == pytest.approx(ci.high, abs=1e-9)
-    # "a score of 80 means about X% convert"
+    # "a score of 50 means about X% convert" (the highest band cut point)
     at = {p["score"]: p["probability"] for p in result["probability_at"]}
-    assert at[80.0] == pytest.approx(ref.predict_proba([[80.0]])[0, 1], rel=1e-4)
+    top = cfg.bands[-1]
+    assert at[top] == pytest.approx(ref.predict_proba([[top]])[0, 1], rel=1e-4)
     probs = [at[s] for s in sorted(at)]
     assert probs == sorted(probs)  # a higher score never means a lower probability
     # the fitted curve agrees with what was observed in the well-filled bands
@@ -517,15 +528,64 @@ def test_attributes_page_shows_the_suggestion_and_applies_it_on_request(demo, su
     monkeypatch.setenv("LEADCAL_DB", str(path))
     monkeypatch.setenv("LEADCAL_STORE", str(tmp_path / "store"))
     at = AppTest.from_file(str(ROOT / "pages" / "attributes.py"), default_timeout=120)
+    at.session_state["attributes_tab"] = "Suggested points"  # only the open tab runs
     at.run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["suggested: hold-out AUC"] == f"{suggestion.auc['holdout']:.3f}"
     default_holdout = compare_auc({"d": config}, features, suggestion.split)[0]["holdout_auc"]
     assert metrics["draft: hold-out AUC"] == f"{default_holdout:.3f}"
-    assert "base_yaml" not in at.session_state  # shown, never applied silently
+    from scoring.config import config_from_dict
+
+    state = at.session_state["leadcal_state"]
+    assert config_from_dict(state.data) == config  # shown, never applied silently
     at.button(key="apply_suggestion").click()
     at.run()
     assert not at.exception, at.exception
-    assert parse_config(at.session_state["base_yaml"]) == suggestion.config
+    state = at.session_state["leadcal_state"]
+    assert config_from_dict(state.data) == suggestion.config
+    assert state.base_ref == "shipped default"  # applied, not saved: the draft has unsaved changes
     assert any("now the draft" in s.value for s in at.success)
+
+
+def test_points_point_the_way_the_data_does(demo, suggestion):
+    """Signs as the README says: a value likelier than average to convert gets more points (positive WoE,
+    positive points); the constant part of the score goes to no value (the issue: -0.155 log-odds got +7)."""
+    _, config, features = demo
+    from scoring.attributes import attribute_table
+
+    table = attribute_table(config, features)
+    for column in ("seniority", "email_domain_type"):
+        rule = _points(suggestion.config, "fit", column)
+        attr = next(a for a in table.attributes if a["attribute"] == column)
+        rows = [(r["woe"], rule.missing if r["value"] == "(missing)" else rule.points[r["value"]])
+                for r in attr["rows"] if r["leads"] >= 300 and r["woe"] is not None]
+        assert len(rows) >= 3
+        for woe, points in rows:
+            if abs(woe) >= 0.1:
+                assert np.sign(points) == np.sign(woe), (column, woe, points)
+        # and in the same order: a better value never gets fewer points than a worse one
+        ordered = [p for _, p in sorted(rows)]
+        assert ordered == sorted(ordered), (column, rows)
+
+
+def test_a_zero_point_starter_gets_sound_thresholds(demo):
+    """From a starter with every rule at 0 points, MQL and SQL land inside the total cap, MQL below SQL,
+    each passing some training leads (not 100 / 101 above the cap)."""
+    _, config, features = demo
+    data = config.model_dump(mode="json", exclude_unset=True)
+    for rule in data["fit"]:
+        rule["other"] = rule["missing"] = 0
+        if rule["type"] == "categorical":
+            rule["points"] = {k: 0 for k in rule["points"]}
+        else:
+            rule["bins"] = [dict(b, points=0) for b in rule["bins"]]
+    for rule in data["engagement"]:
+        rule["points"] = 0
+    zero = config_from_dict(data)
+    s = suggest_points(zero, features)
+    cap, th = s.config.caps.total, s.config.thresholds
+    total = score(s.config, features).total[s.split.train]
+    assert cap.min <= th.mql < th.sql <= cap.max
+    assert 0 < (total >= th.sql).mean() < (total >= th.mql).mean() < 1
+    assert any("say nothing about volume" in n for n in s.notes)

@@ -17,6 +17,7 @@ from scoring.charts import decay_chart, iv_chart, reliability_chart, tradeoff_ch
 from scoring.config import ScoringConfig
 from scoring.diff import config_diff
 from scoring.features import Features
+from scoring.glossary import HELP
 from scoring.kpis import DEFAULT_SQL_TARGET
 from scoring.suggest import (
     MQL_CAPTURE,
@@ -32,12 +33,17 @@ from scoring.suggest import (
 )
 
 from . import data, session
+from .text import plain
 
 PCT = st.column_config.NumberColumn(format="percent")
 
 
-def _num(label: str | None = None, fmt: str = "%.3f"):
-    return st.column_config.NumberColumn(label, format=fmt)
+def _num(label: str | None = None, fmt: str = "%.3f", help: str | None = None):
+    return st.column_config.NumberColumn(label, format=fmt, help=help or HELP.get(label or ""))
+
+
+def _pct(label: str, key: str):
+    return st.column_config.NumberColumn(label, format="percent", help=HELP[key])
 
 
 def attributes_tab(table: AttributeTable, leakage_iv: float) -> None:
@@ -46,38 +52,54 @@ def attributes_tab(table: AttributeTable, leakage_iv: float) -> None:
     rate = "-" if o["rate"] is None else f"{o['rate']:.1%}"
     st.caption(f"{o['leads']:,} mature leads, {o['conversions']:,} converted ({rate}); {o['immature']:,} immature "
                "leads are not counted. WoE = ln(share of converters / share of the others): positive means likelier "
-               "than average to convert. An engagement rule reads as 'did it before the scoring point or not'. "
+               "than average to convert. An engagement rule reads by how much: none, then ranges of its activity. "
                "Fields the model does not use can be added under Settings.")
     for message in table.warnings:
-        st.warning(message)
+        st.warning(plain(message))
     summary = summary_rows(table)
     st.plotly_chart(iv_chart(summary, leakage_iv), width="stretch", key="iv_chart")
-    st.caption("Blue: scored by the draft; grey: not in the model; red: possible leakage. "
+    st.caption("Blue: scored by the draft; grey: not in the model; red: possible leakage (filled only for "
+               "converted or closed leads, or IV above the line): the suggestion leaves it out unless you include "
+               "it. "
                f"The draft pays about {table.points_per_double_odds or 0:.0f} points per doubling of the odds "
                "(median over its attributes).")
     st.dataframe(pd.DataFrame(summary)[["attribute", "iv", "strength", "flags", "points_spread",
                                         "points_per_double_odds", "kind", "in_model", "leakage"]],
                  hide_index=True, width="stretch", key="iv_table",
-                 column_config={"iv": _num("IV"), "points_spread": _num("points spread", "%.1f"),
+                 column_config={"iv": _num("IV"), "points_spread": _num("points spread", "%.1f",
+                                                                         "Highest minus lowest points the draft "
+                                                                         "gives for this attribute."),
                                 "points_per_double_odds": _num("points per doubling of odds", "%.1f"),
                                 "in_model": st.column_config.CheckboxColumn("in model")})
     values = pd.DataFrame(flat_rows(table))
     st.dataframe(values[["attribute", "value", "leads", "conversions", "rate", "ci_low", "ci_high", "lift", "woe",
                          "iv", "points", "avg_points", "flag"]],
                  hide_index=True, width="stretch", key="values_table",
-                 column_config={"rate": PCT, "ci_low": PCT, "ci_high": PCT, "lift": _num(None, "%.2f"),
+                 column_config={"rate": _pct("conversion", "rate"), "ci_low": _pct("95% interval, low", "ci_low"),
+                                "ci_high": _pct("95% interval, high", "ci_high"),
+                                "lift": _num("lift", "%.2f"), "leads": _num("mature leads", "%d", HELP["leads"]),
                                 "woe": _num("WoE", "%.2f"), "iv": _num("IV part"),
                                 "points": _num("draft points", "%g"), "avg_points": _num("avg points given", "%.1f")})
 
 
 def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved: ScoringConfig,
-                   approved_ref: str, segment: str | None, share: float) -> None:
-    """Suggested points, their train and hold-out AUC beside the draft's and the approved model's."""
+                   approved_ref: str, segment: str | None, share: float, leakage_iv: float | None = None) -> None:
+    """Suggested points, their train and hold-out AUC beside the draft's and the approved model's.
+
+    Columns flagged as possible leakage are left out (said here); a toggle per column puts one back."""
     try:
-        suggestion = data.suggestion_for(db, features, draft, segment, share)
+        suggestion = data.suggestion_for(db, features, draft, segment, share, leakage_iv=leakage_iv)
+        flagged = [x["column"] for x in suggestion.left_out]
+        include = st.multiselect("Include anyway (possible leakage: I checked it is known before the scoring point)",
+                                 flagged, key="attr_include") if flagged else []
+        if include:
+            suggestion = data.suggestion_for(db, features, draft, segment, share, include=tuple(include),
+                                             leakage_iv=leakage_iv)
     except ValueError as exc:
-        st.error(f"No suggestion: {exc}")
+        st.error(f"No suggestion: {plain(exc)}")
         return
+    for x in suggestion.left_out:
+        st.warning(f"Left out of the suggestion as possible leakage: {x['message']}.")
     split = suggestion.split
     (st.info if split.method == "time" else st.warning)(split.description)
     rows = compare_auc({"suggested": suggestion.config, "draft": draft, f"approved ({approved_ref})": approved},
@@ -88,8 +110,10 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
                    delta_color="gray", delta_arrow="off")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="auc_table",
                  column_config={"train_auc": _num("train AUC"), "holdout_auc": _num("hold-out AUC")})
+    st.caption(f"Suggested before rounding to whole points: hold-out AUC "
+               f"{'-' if suggestion.model_auc['holdout'] is None else format(suggestion.model_auc['holdout'], '.3f')}.")
     for note in suggestion.notes[1:]:
-        st.caption(note)
+        st.caption(plain(note))
     st.subheader("Points: draft and suggested")
     st.dataframe(pd.DataFrame(suggestion.coefficients), hide_index=True, width="stretch", key="coef_table",
                  column_config={"coefficient": _num("log-odds")})
@@ -99,10 +123,11 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
     c1, c2 = st.columns(2)
     if c1.button("Apply suggestion to the draft", type="primary", key="apply_suggestion",
                  help="Fills the Calibrate page's controls with the suggested points; nothing is saved."):
-        session.apply_to_draft(suggestion.config, "suggestion", "The suggested points are now the draft on the "
-                               "Calibrate page. Nothing is saved until you save it there.")
-    c2.download_button("Download suggestion YAML", data.yaml_of(suggestion.config),
-                       file_name=f"{draft.name}-suggested.yaml", mime="text/yaml", key="download_suggestion")
+        session.apply_to_draft(suggestion.config, "The suggested points are now the draft on the Calibrate page. "
+                               "Nothing is saved until you save it there.")
+    text = data.yaml_of(suggestion.config)
+    c2.download_button("Download suggestion YAML", lambda: text, file_name=f"{draft.name}-suggested.yaml",
+                       mime="text/yaml", key="download_suggestion", on_click="ignore")
 
 
 def decay_tab(db: Path, features: Features, draft: ScoringConfig, segment: str | None, share: float) -> None:
@@ -123,9 +148,9 @@ def decay_tab(db: Path, features: Features, draft: ScoringConfig, segment: str |
     try:
         result = data.decays_for(db, features, draft, segment, share)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
-    st.success(result["reason"])
+    st.success(plain(result["reason"]))
     st.plotly_chart(decay_chart(result["rows"]), width="stretch", key="decay_chart")
     table = pd.DataFrame([{**r, "decay": r["label"]} for r in result["rows"]]).drop(columns=["label"])
     st.dataframe(table, hide_index=True, width="stretch", key="decay_table",
@@ -134,7 +159,7 @@ def decay_tab(db: Path, features: Features, draft: ScoringConfig, segment: str |
     if result["suggested"] is not None and not any(r["suggested"] and r["current"] for r in result["rows"]):
         label = decay_label(result["suggested"])
         if st.button(f"Apply decay '{label}' to the draft", key="apply_decay"):
-            session.apply_to_draft(with_decay(draft, result["suggested"]), "suggested decay",
+            session.apply_to_draft(with_decay(draft, result["suggested"]),
                                    f"The draft now decays engagement as {label}.")
 
 
@@ -151,7 +176,7 @@ def thresholds_tab(features: Features, draft: ScoringConfig) -> None:
         th = suggest_thresholds(draft, features, sql_target=(target[0] / 100, target[1] / 100),
                                 capacity_per_month=float(capacity) or None, mql_capture=capture / 100)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     k = st.columns(4)
     k[0].metric("Suggested MQL", f"{th['mql']:g}", f"draft {draft.thresholds.mql:g}", delta_color="gray",
@@ -162,13 +187,13 @@ def thresholds_tab(features: Features, draft: ScoringConfig) -> None:
     k[2].metric("SQL conversion", "-" if at_sql.get("rate") is None else f"{at_sql['rate']:.1%}")
     k[3].metric("Conversions ≥ MQL", "-" if at_mql.get("capture") is None else f"{at_mql['capture']:.0%}")
     for note in th["notes"]:
-        st.caption(note)
+        st.caption(plain(note))
     st.plotly_chart(tradeoff_chart(th["curve"], th["mql"], th["sql"]), width="stretch", key="tradeoff_chart")
     st.dataframe(pd.DataFrame(th["curve"]), hide_index=True, width="stretch", key="curve_table",
                  column_config={"share": PCT, "capture": PCT, "rate": PCT, "per_month": _num("per month", "%.0f")})
     if (th["mql"], th["sql"]) != (draft.thresholds.mql, draft.thresholds.sql) and th["mql"] < th["sql"]:
         if st.button(f"Apply MQL {th['mql']:g} and SQL {th['sql']:g} to the draft", key="apply_thresholds"):
-            session.apply_to_draft(with_thresholds(draft, th["mql"], th["sql"]), "suggested thresholds",
+            session.apply_to_draft(with_thresholds(draft, th["mql"], th["sql"]),
                                    f"The draft's thresholds are now MQL {th['mql']:g} and SQL {th['sql']:g}.")
 
 
@@ -178,7 +203,7 @@ def calibration_tab(features: Features, draft: ScoringConfig, share: float) -> N
         split = holdout_split(features, share, 0)
         cal = reliability(draft, features, split)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     if cal["fitted"] is None:
         st.info("The hold-out has no conversions (or only conversions): nothing to calibrate.")

@@ -1,22 +1,30 @@
-"""The draft model's controls: each part of the config as widgets, read back as a config.
+"""The draft model's controls: each part of the draft as widgets that write back into it.
 
-Widgets are keyed by a version number that changes when a config is loaded or reset, so
-a fresh set of widgets starts from that config's values (no stale widget state). Every
-rerun rebuilds the draft from the widgets' current values and validates it with the same
-rules as a YAML file; an invalid draft shows its problems and is never saved.
+The draft lives in ``ui.session`` (one state per browser session). Every control is
+seeded from the draft when its widget is (re)created and writes its value back into the
+draft data on every run, so the draft survives page changes and what is scored is
+exactly what the controls show. Keys carry the draft's generation: a re-seed (load,
+reset, another model or database) starts every control afresh from the new draft.
+
+Slider ranges come from the config the generation was seeded from, so a slider keeps its
+identity (and its value) while the draft changes. Data editors start from a snapshot of
+the draft taken when the editor is created; their edits apply to that snapshot.
 """
 
 from __future__ import annotations
 
-import copy
 import math
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from scoring.config import ConfigError, ScoringConfig, config_from_dict, config_to_dict
-from scoring.features import Features
 from scoring.config import normalise_value
+from scoring.features import Features
+from scoring.glossary import HELP
+
+from . import session
+from .text import plain
 
 DECAY_KINDS = {"none": "No decay", "exponential": "Exponential (half-life)",
                "linear": "Linear (lifespan)", "window": "Window (last N days)"}
@@ -24,59 +32,132 @@ DECAY_PARAM = {"exponential": ("half_life_days", "Half-life (days)"),
                "linear": ("lifespan_days", "Lifespan (days)"), "window": ("days", "Window (days)")}
 
 
-def _k(name: str) -> str:
-    return f"v{st.session_state.get('controls_version', 0)}:{name}"
+def _whole(*values: float | None) -> bool:
+    return all(v is None or float(v).is_integer() for v in values)
 
 
-def threshold_range(config: ScoringConfig) -> tuple[float, float]:
+def _number(value: float, whole: bool) -> float | int:
+    return int(value) if whole else float(value)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _edited(snapshot: pd.DataFrame, state: Any) -> pd.DataFrame:
+    """A data editor's snapshot with its pending edits (``DataEditorState``) applied, as the editor returns it."""
+    df = snapshot.copy()
+    for row, changes in (state.get("edited_rows") or {}).items():
+        for column, value in changes.items():
+            df.iloc[int(row), df.columns.get_loc(column)] = math.nan if value is None else value
+    deleted = sorted(int(r) for r in state.get("deleted_rows") or [])
+    if deleted:
+        df = df.drop(df.index[deleted])
+    added = state.get("added_rows") or []
+    if added:
+        df = pd.concat([df, pd.DataFrame(added, columns=df.columns)], ignore_index=True)
+    return df.reset_index(drop=True)
+
+
+def _changed(key: str, apply, args: tuple) -> None:
+    """A control's on_change callback: write its new value into the draft before the page runs.
+
+    So the sidebar and the page see the changed draft from the start of the rerun.
+    """
+    data = session.state().data
+    if data is None or key not in st.session_state:
+        return
+    value = st.session_state[key]
+    snapshot = st.session_state.get(f"snapshot:{key}")
+    if snapshot is not None:
+        value = _edited(snapshot, value)
+    apply(data, value, *args)
+
+
+def _bound(key: str, apply, *args) -> dict:
+    """Widget arguments that write the widget's changes into the draft (see :func:`_changed`)."""
+    return {"key": key, "on_change": _changed, "args": (key, apply, args)}
+
+
+def threshold_range(data: dict) -> tuple[float, float]:
     """Slider range of the thresholds: the total cap, else 0-100, widened to fit the values."""
-    cap = config.caps.total
-    lo = cap.min if cap and cap.min is not None else 0.0
-    hi = cap.max if cap and cap.max is not None else 100.0
-    lo = min(lo, config.thresholds.mql)
-    hi = max(hi, config.thresholds.sql)
-    return float(lo), float(hi)
+    total = (data.get("caps") or {}).get("total") or {}
+    lo = total.get("min", 0.0) if total.get("min") is not None else 0.0
+    hi = total.get("max", 100.0) if total.get("max") is not None else 100.0
+    th = data["thresholds"]
+    return float(min(lo, th["mql"])), float(max(hi, th["sql"]))
 
 
-def threshold_controls(data: dict, config: ScoringConfig) -> None:
-    """MQL and SQL sliders."""
-    lo, hi = threshold_range(config)
-    mql = st.slider("MQL threshold", lo, hi, float(config.thresholds.mql), step=1.0, key=_k("mql"),
-                    help="Score at or above which a lead is marketing-qualified.")
-    sql = st.slider("SQL (sales-ready) threshold", lo, hi, float(config.thresholds.sql), step=1.0,
-                    key=_k("sql"), help="Score at or above which sales takes the lead; above MQL.")
-    data["thresholds"] = {"mql": mql, "sql": sql}
+def _set_thresholds(data: dict, value: tuple) -> None:
+    data["thresholds"] = {"mql": float(value[0]), "sql": float(value[1])}
 
 
-def engagement_controls(data: dict, config: ScoringConfig) -> None:
+def threshold_controls(data: dict, seeded: dict) -> None:
+    """MQL and SQL as one two-handled slider: they cannot cross."""
+    lo, hi = threshold_range(seeded)
+    th = data["thresholds"]
+    whole = _whole(lo, hi, seeded["thresholds"]["mql"], seeded["thresholds"]["sql"])
+    key = session.seed(session.control_key("thresholds"),
+                       (_number(th["mql"], whole), _number(th["sql"], whole)))
+    value = st.slider("MQL and SQL thresholds", _number(lo, whole), _number(hi, whole),
+                      step=1 if whole else 0.5, format="%d" if whole else "%.1f", **_bound(key, _set_thresholds),
+                      help="Left handle: MQL, the score at or above which a lead is marketing-qualified. "
+                           "Right handle: SQL, the score at or above which sales takes the lead.")
+    _set_thresholds(data, value)
+    st.caption(f"MQL at **{value[0]:g}** or more · SQL (sales-ready) at **{value[1]:g}** or more")
+
+
+def _set_points(data: dict, value: float, i: int) -> None:
+    data["engagement"][i]["points"] = float(value)
+
+
+def _set_cap(data: dict, value: float | None, i: int) -> None:
+    if value:
+        data["engagement"][i]["cap"] = float(value)
+    else:
+        data["engagement"][i].pop("cap", None)
+
+
+def engagement_controls(data: dict, seeded: dict) -> None:
     """A points slider and a cap per engagement rule (negative points allowed)."""
-    rules = copy.deepcopy(data.get("engagement", []))
-    for i, rule in enumerate(config.engagement):
-        label = rule.label
-        lo, hi = min(-50.0, rule.points), max(50.0, rule.points)
+    for i, rule in enumerate(data.get("engagement", [])):
+        first = seeded["engagement"][i]
+        lo, hi = min(-50.0, first["points"]), max(50.0, first["points"])
+        whole = _whole(lo, hi, first["points"])
         c1, c2 = st.columns([3, 1])
         with c1:
-            pts = st.slider(f"{label}: points", float(lo), float(hi), float(rule.points), step=0.5,
-                            key=_k(f"eng:{i}:points"))
+            key = session.seed(session.control_key(f"eng:{i}:points"), _number(rule["points"], whole))
+            pts = st.slider(f"{plain(_rule_label(rule))}: points", _number(lo, whole), _number(hi, whole),
+                            step=1 if whole else 0.5, format="%d" if whole else "%.1f", **_bound(key, _set_points, i),
+                            help="Points per event (after decay) or per unit of the activity column.")
         with c2:
-            cap = st.number_input("cap", min_value=0.0, value=float(rule.cap or 0.0), step=1.0,
-                                  key=_k(f"eng:{i}:cap"), help="Most this rule can add or take; 0 = no cap.")
-        rules[i]["points"] = pts
-        if cap > 0:
-            rules[i]["cap"] = cap
-        else:
-            rules[i].pop("cap", None)
-    data["engagement"] = rules
+            cap_whole = _whole(first.get("cap"))
+            key = session.seed(session.control_key(f"eng:{i}:cap"), _number(rule.get("cap") or 0, cap_whole))
+            cap = st.number_input("cap", min_value=0 if cap_whole else 0.0, step=1 if cap_whole else 0.5,
+                                  format="%d" if cap_whole else "%.1f", **_bound(key, _set_cap, i),
+                                  help="The most this rule can add (or take away); 0 = no cap.")
+        _set_points(data, pts, i)
+        _set_cap(data, cap, i)
 
 
-def _category_table(rule, features: Features | None) -> pd.DataFrame:
+def _rule_label(rule: dict) -> str:
+    if rule.get("name"):
+        return str(rule["name"])
+    if rule.get("column"):
+        return str(rule["column"])
+    events = rule.get("event")
+    return "+".join(events) if isinstance(events, list) else str(events)
+
+
+def _category_table(rule: dict, features: Features | None) -> pd.DataFrame:
     """One row per value seen in the data or named in the config, with its lead count."""
     counts: dict[str, int] = {}
-    if features is not None and rule.column in features.categorical:
-        cat = features.categorical[rule.column]
+    column = rule["column"]
+    if features is not None and column in features.categorical:
+        cat = features.categorical[column]
         for value, count in zip(cat.categories, cat.counts()):
             counts[str(value)] = counts.get(str(value), 0) + int(count)
-    configured = {normalise_value(k): (k, v) for k, v in rule.points.items()}
+    configured = {normalise_value(k): (k, v) for k, v in (rule.get("points") or {}).items()}
     rows = []
     seen = set()
     for value, count in sorted(counts.items(), key=lambda kv: -kv[1]):
@@ -84,120 +165,179 @@ def _category_table(rule, features: Features | None) -> pd.DataFrame:
         if key in seen:
             continue
         seen.add(key)
-        pts = configured.get(key, (value, None))[1]
-        rows.append({"value": configured.get(key, (value, None))[0], "leads": count, "points": pts})
+        name, pts = configured.get(key, (value, None))
+        rows.append({"value": name, "leads": count, "points": math.nan if pts is None else float(pts)})
     for key, (value, pts) in configured.items():
         if key not in seen:
-            rows.append({"value": value, "leads": 0, "points": pts})
-    return pd.DataFrame(rows, columns=["value", "leads", "points"])
+            rows.append({"value": value, "leads": 0, "points": float(pts)})
+    return pd.DataFrame(rows, columns=["value", "leads", "points"]).astype({"value": str, "leads": int,
+                                                                            "points": float})
 
 
-def fit_controls(data: dict, config: ScoringConfig, features: Features | None) -> None:
+def _editor(name: str, build, apply, *args, **kwargs) -> None:
+    """A data editor over a snapshot of the draft taken when the editor is (re)created."""
+    key = session.control_key(name)
+    snap = f"snapshot:{key}"
+    if key not in st.session_state or snap not in st.session_state:
+        st.session_state[snap] = build()
+    table = st.data_editor(st.session_state[snap], hide_index=True, width="stretch", **_bound(key, apply, *args),
+                           **kwargs)
+    apply(session.state().data, table, *args)
+
+
+def _set_category_points(data: dict, table: pd.DataFrame, i: int) -> None:
+    data["fit"][i]["points"] = {str(v): float(p) for v, p in zip(table["value"], table["points"]) if not _blank(p)}
+
+
+def _set_bins(data: dict, table: pd.DataFrame, i: int) -> None:
+    data["fit"][i]["bins"] = [{k: float(v) for k, v in row.items() if not _blank(v)}
+                              for row in table.to_dict("records")]
+
+
+def _set_fit_part(data: dict, value: float, i: int, part: str) -> None:
+    data["fit"][i][part] = float(value)
+
+
+def fit_controls(data: dict, features: Features | None) -> None:
     """An editable points table per categorical rule (blank = 'other'); bins per numeric rule."""
-    rules = copy.deepcopy(data.get("fit", []))
-    for i, rule in enumerate(config.fit):
-        st.markdown(f"**{rule.column}**")
-        if rule.type == "categorical":
-            table = st.data_editor(
-                _category_table(rule, features), key=_k(f"fit:{i}:points"), hide_index=True,
-                width="stretch", disabled=["value", "leads"],
-                column_config={"points": st.column_config.NumberColumn("points", step=1.0,
-                                                                       help="Blank: the 'other' points")},
-            )
-            points = {}
-            for value, pts in zip(table["value"], table["points"]):
-                if pts is not None and not (isinstance(pts, float) and math.isnan(pts)):
-                    points[str(value)] = float(pts)
-            rules[i]["points"] = points
+    for i, rule in enumerate(data.get("fit", [])):
+        st.markdown(f"**{plain(rule['column'])}**")
+        if rule.get("type", "categorical") == "categorical":
+            _editor(f"fit:{i}:points", lambda r=rule: _category_table(r, features), _set_category_points, i,
+                    disabled=["value", "leads"], column_order=["value", "points", "leads"],
+                    placeholder="other",  # a blank cell takes the rule's 'other values' points
+                    column_config={
+                        "value": st.column_config.TextColumn("value", width="medium", help=HELP["category value"]),
+                        "leads": st.column_config.NumberColumn("leads", format="%d", width="small",
+                                                               help=HELP["value leads"]),
+                        "points": st.column_config.NumberColumn("points", step=1, format="%g", width="small",
+                                                                help=HELP["value points"])})
         else:
-            bins = pd.DataFrame([b.model_dump() for b in rule.bins], columns=["min", "max", "points"])
-            table = st.data_editor(bins, key=_k(f"fit:{i}:bins"), hide_index=True, width="stretch",
-                                   num_rows="dynamic")
-            rules[i]["bins"] = [
-                {k: float(v) for k, v in row.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}
-                for row in table.to_dict("records")
-            ]
+            _editor(f"fit:{i}:bins",
+                    lambda r=rule: pd.DataFrame(r["bins"], columns=["min", "max", "points"]).astype(float),
+                    _set_bins, i, num_rows="dynamic", placeholder="open",
+                    column_config={"min": st.column_config.NumberColumn("from", format="%g", help=HELP["bin min"]),
+                                   "max": st.column_config.NumberColumn("to (not incl.)", format="%g",
+                                                                        help=HELP["bin max"]),
+                                   "points": st.column_config.NumberColumn("points", format="%g")})
         c1, c2 = st.columns(2)
-        with c1:
-            rules[i]["other"] = st.number_input("other values", value=float(rule.other), step=1.0,
-                                                key=_k(f"fit:{i}:other"))
-        with c2:
-            rules[i]["missing"] = st.number_input("missing", value=float(rule.missing), step=1.0,
-                                                  key=_k(f"fit:{i}:missing"))
-    data["fit"] = rules
+        for col, part, label in ((c1, "other", "other values"), (c2, "missing", "missing")):
+            value = float(rule.get(part, 0.0))
+            whole = value.is_integer()
+            key = session.seed(session.control_key(f"fit:{i}:{part}"), _number(value, whole))
+            with col:
+                got = st.number_input(label, step=1 if whole else 0.5, format="%d" if whole else "%.1f",
+                                      help=HELP[f"fit {part}"], **_bound(key, _set_fit_part, i, part))
+            _set_fit_part(data, got, i, part)
 
 
-def decay_controls(data: dict, config: ScoringConfig) -> None:
-    """The model's default decay: kind and its number of days."""
-    kinds = list(DECAY_KINDS)
-    kind = st.selectbox("Decay of engagement", kinds, index=kinds.index(config.decay.kind),
-                        format_func=DECAY_KINDS.get, key=_k("decay:kind"))
+def _set_decay_kind(data: dict, kind: str) -> None:
     if kind == "none":
         data["decay"] = {"kind": "none"}
         return
+    decay = data.get("decay") or {}
+    field = DECAY_PARAM[kind][0]
+    if decay.get("kind") != kind:
+        data["decay"] = {"kind": kind, field: 30.0}
+
+
+def _set_decay_days(data: dict, days: int, kind: str) -> None:
+    data["decay"] = {"kind": kind, DECAY_PARAM[kind][0]: float(days)}
+
+
+def decay_controls(data: dict) -> None:
+    """The model's default decay: kind and its number of days."""
+    decay = data.get("decay") or {"kind": "none"}
+    key = session.seed(session.control_key("decay:kind"), decay.get("kind", "none"))
+    kind = st.selectbox("Decay of engagement", list(DECAY_KINDS), format_func=DECAY_KINDS.get, help=HELP["decay"],
+                        **_bound(key, _set_decay_kind))
+    _set_decay_kind(data, kind)
+    if kind == "none":
+        return
     field, label = DECAY_PARAM[kind]
-    current = getattr(config.decay, field, 30.0) if config.decay.kind == kind else 30.0
-    days = st.slider(label, 1.0, 365.0, float(current), step=1.0, key=_k("decay:days"))
-    data["decay"] = {"kind": kind, field: days}
+    key = session.seed(session.control_key(f"decay:days:{kind}"), int(round(data["decay"].get(field, 30.0))))
+    days = st.slider(label, 1, 365, step=1, format="%d", **_bound(key, _set_decay_days, kind))
+    _set_decay_days(data, days, kind)
 
 
-def caps_controls(data: dict, config: ScoringConfig) -> None:
-    """Bounds of fit, engagement and total as a small table (blank = no bound)."""
-    rows = []
-    for part in ("fit", "engagement", "total"):
-        cap = getattr(config.caps, part)
-        rows.append({"part": part, "min": None if cap is None else cap.min,
-                     "max": None if cap is None else cap.max})
-    table = st.data_editor(pd.DataFrame(rows, columns=["part", "min", "max"]).astype({"min": float, "max": float}),
-                           key=_k("caps"), hide_index=True, disabled=["part"], width="stretch")
+def _set_caps(data: dict, table: pd.DataFrame) -> None:
     caps = {}
     for row in table.to_dict("records"):
-        bounds = {k: float(row[k]) for k in ("min", "max") if row[k] is not None and not math.isnan(row[k])}
+        bounds = {k: float(row[k]) for k in ("min", "max") if not _blank(row[k])}
         if bounds:
             caps[row["part"]] = bounds
     data["caps"] = caps
 
 
-def evaluation_controls(data: dict, config: ScoringConfig) -> None:
+def caps_controls(data: dict) -> None:
+    """Bounds of fit, engagement and total as a small table (blank = no bound)."""
+    def build() -> pd.DataFrame:
+        caps = data.get("caps") or {}
+        rows = [{"part": part, "min": (caps.get(part) or {}).get("min"), "max": (caps.get(part) or {}).get("max")}
+                for part in ("fit", "engagement", "total")]
+        return pd.DataFrame(rows, columns=["part", "min", "max"]).astype({"min": float, "max": float})
+
+    _editor("caps", build, _set_caps, disabled=["part"], placeholder="no bound",
+            column_config={"part": st.column_config.TextColumn("part", help=HELP["caps"]),
+                           "min": st.column_config.NumberColumn("min", format="%g"),
+                           "max": st.column_config.NumberColumn("max", format="%g")})
+
+
+def _set_evaluation(data: dict, value: int, field: str) -> None:
+    data.setdefault("evaluation", {})[field] = float(value)
+
+
+def evaluation_controls(data: dict) -> None:
     """Scoring point and outcome window (changing them re-reads the data)."""
+    ev = data.setdefault("evaluation", {})
     c1, c2 = st.columns(2)
-    with c1:
-        sp = st.number_input("Scoring point (days after creation)", min_value=0.0, max_value=3650.0,
-                             value=float(config.evaluation.scoring_point_days), step=1.0, key=_k("eval:sp"))
-    with c2:
-        win = st.number_input("Outcome window (days)", min_value=1.0, max_value=3650.0,
-                              value=float(config.evaluation.outcome_window_days), step=1.0, key=_k("eval:win"))
-    data["evaluation"] = {"scoring_point_days": sp, "outcome_window_days": win}
+    for col, field, label, default, low in ((c1, "scoring_point_days", "Scoring point (days after creation)", 7, 0),
+                                            (c2, "outcome_window_days", "Outcome window (days)", 90, 1)):
+        key = session.seed(session.control_key(f"eval:{field}"), int(round(ev.get(field, default))))
+        with col:
+            value = st.number_input(label, min_value=low, max_value=3650, step=1,
+                                    help=HELP["scoring point" if field == "scoring_point_days" else "outcome window"],
+                                    **_bound(key, _set_evaluation, field))
+        _set_evaluation(data, value, field)
 
 
-def bands_control(data: dict, config: ScoringConfig) -> None:
-    """Band cut points as text."""
-    text = st.text_input("Band cut points", value=", ".join(f"{b:g}" for b in config.bands), key=_k("bands"))
+def bands_text(bands: Any) -> str:
+    """The band cut points as the text box shows them (kept as typed while it does not parse)."""
+    return bands if isinstance(bands, str) else ", ".join(f"{b:g}" for b in bands)
+
+
+def parse_bands(text: str) -> list[float] | str:
+    """Cut points from '20, 40; 60', or the text itself when a part is not a number."""
     try:
-        data["bands"] = [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
+        return [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
     except ValueError:
-        data["bands"] = text  # validation names the problem
+        return text
 
 
-def draft_from_controls(base: ScoringConfig, features: Features | None) -> tuple[ScoringConfig | None, list[str]]:
-    """Render every control; return the validated draft (or None) and its problems."""
-    data = config_to_dict(base)
-    data.setdefault("thresholds", {})
+def _set_bands(data: dict, text: str) -> None:
+    data["bands"] = parse_bands(text)
+
+
+def bands_control(data: dict) -> None:
+    """Band cut points as text."""
+    key = session.seed(session.control_key("bands"), bands_text(data.get("bands", [])))
+    text = st.text_input("Band cut points", help=HELP["bands"], **_bound(key, _set_bands))
+    _set_bands(data, text)
+
+
+def draft_controls(data: dict, seeded: dict, features: Features | None) -> None:
+    """Render every control; each writes its value into ``data`` (the session's draft)."""
     with st.expander("Thresholds", expanded=True):
-        threshold_controls(data, base)
-    with st.expander(f"Engagement rules ({len(base.engagement)})", expanded=True):
-        engagement_controls(data, base)
-    with st.expander(f"Fit rules ({len(base.fit)})", expanded=False):
-        fit_controls(data, base, features)
+        threshold_controls(data, seeded)
+    with st.expander(f"Engagement rules ({len(data.get('engagement', []))})", expanded=True):
+        engagement_controls(data, seeded)
+    with st.expander(f"Fit rules ({len(data.get('fit', []))})", expanded=False):
+        fit_controls(data, features)
     with st.expander("Decay, caps, bands and evaluation", expanded=False):
-        decay_controls(data, base)
-        caps_controls(data, base)
-        bands_control(data, base)
-        evaluation_controls(data, base)
-    if base.segments:
-        st.caption(f"This model has {len(base.segments)} segment(s) with their own rules; "
+        decay_controls(data)
+        caps_controls(data)
+        bands_control(data)
+        evaluation_controls(data)
+    if data.get("segments"):
+        st.caption(f"This model has {len(data['segments'])} segment(s) with their own rules; "
                    "edit those in the YAML config.")
-    try:
-        return config_from_dict(data, "draft"), []
-    except ConfigError as exc:
-        return None, exc.problems

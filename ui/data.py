@@ -29,18 +29,40 @@ from scoring.features import (
     spec_cache_key,
     union_spec,
 )
-from scoring.source import SourceError, check_database_file, open_source
+from scoring.auth import User
+from scoring.source import SourceError, check_database_file, is_feature_set, open_source
 from scoring.store import ConfigStore, default_store
 
 from .jobs import Job, wait_with_progress
 
-DEMO_DB = Path("data/demo.duckdb")
+
+def demo_db() -> Path:
+    """Where the demo database is generated on first start: ``<data folder>/demo.duckdb``."""
+    from scoring.folders import data_dir
+
+    return data_dir() / "demo.duckdb"
 
 
 def database_path() -> Path:
-    """The database picked in the sidebar, else ``$LEADCAL_DB``, else the demo."""
-    picked = st.session_state.get("db_path")
-    return Path(picked or os.environ.get("LEADCAL_DB") or DEMO_DB)
+    """The database of this browser session (picked in the sidebar; first ``$LEADCAL_DB``, else the demo)."""
+    from .session import state
+
+    return Path(state().db)
+
+
+_scored_once = False
+"""Whether this server process has scored a model yet (the first time loads the compiled loops)."""
+
+
+def first_scoring() -> bool:
+    """True until this process has scored once: the first time compiles (or loads) the scoring loops."""
+    return not _scored_once
+
+
+def scored_once() -> None:
+    """Remember that the scoring loops are ready in this process."""
+    global _scored_once
+    _scored_once = True
 
 
 def store_path() -> Path:
@@ -50,7 +72,7 @@ def store_path() -> Path:
 
 def ensure_demo(path: Path) -> None:
     """Generate the demo database on first start, with a visible progress message."""
-    if path.exists() or path.resolve() != DEMO_DB.resolve():
+    if path.exists() or path.resolve() != demo_db().resolve():
         return
     from scoring.demo import generate
 
@@ -105,7 +127,8 @@ def _base(fingerprint: str, _path: str, spec: FeatureSpec) -> Features:
         raise
 
 
-@st.cache_resource(max_entries=4, show_spinner="Weighing the events under the decay...")
+@st.cache_resource(max_entries=4, show_time=True,
+                   show_spinner="Weighing the events under the decay (about a second per million leads)...")
 def _derived(fingerprint: str, spec_key: str, _base: Features, _spec: FeatureSpec) -> Features:
     """A spec's features, derived from its base: shared lead arrays, its own decayed sums.
 
@@ -134,7 +157,16 @@ def _save_signals(base: Features, signals: dict) -> None:
     feature_cache.save_signals(base, signals)
 
 
+@st.cache_resource(max_entries=4, show_time=True, show_spinner="Reading the feature set...")
+def _feature_set(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -> Features:
+    """Per-lead features from the warehouse (a Parquet feature set): decayed sums as stored, no events."""
+    with open_source(_path) as source:
+        return extract_features(source, _spec)
+
+
 def _features(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -> Features:
+    if is_feature_set(_path):
+        return _feature_set(fingerprint, spec_key, _path, _spec)
     base = _base(fingerprint, _path, decay_free_spec(_spec))
     return _derived(fingerprint, spec_key, base, _spec)
 
@@ -185,6 +217,8 @@ class Context:
     """``NAME@VERSION`` of the champion, or 'shipped default' before any approval."""
     segment_column: str | None
     segment_value: str | None
+    user: "User | None" = None
+    """Who is signed in (None when the app is not shared and nobody signs in)."""
 
 
 def config_key(config: ScoringConfig) -> str:
@@ -198,11 +232,13 @@ def store() -> ConfigStore:
 
 
 def approved(model: str) -> tuple[ScoringConfig, str]:
-    """The model's champion and its reference (the shipped default until one is approved)."""
+    """The model's champion and its reference (its starting point, e.g. an import's starter, or the shipped
+    default, until one is approved)."""
     s = store()
     champ = s.champion(model) if model in s.models() else None
     if champ is None:
-        return s.approved_config(model), "shipped default"
+        seeded = model != "default" and (s.root / f"{model}.yaml").is_file()
+        return s.approved_config(model), f"starting point {model}.yaml" if seeded else "shipped default"
     return s.load(model, champ.version), champ.ref
 
 
@@ -231,7 +267,8 @@ def approved_view(path: Path, features: Features, config: ScoringConfig, segment
                           tuple(sql_target), capacity, config, features)
 
 
-@st.cache_data(max_entries=8, show_spinner="Checking data quality in DuckDB...")
+@st.cache_data(max_entries=8, show_time=True,
+               show_spinner="Checking data quality per cohort in DuckDB (a few seconds per million leads)...")
 def quality(path_key: str, config_json: str, grain: str, threshold: float, _path: str,
             _config: ScoringConfig, _features: Features) -> dict:
     """The data-quality report (SQL per cohort), cached per data, config, grain and threshold."""
@@ -274,22 +311,29 @@ def candidate_columns_for(path: Path, config: ScoringConfig) -> list[str]:
     return _candidate_columns(_fingerprint(path), config_key(config), str(path), config)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Fitting suggested points on the training period...")
+@st.cache_resource(max_entries=8, show_time=True,
+                   show_spinner="Fitting suggested points on the training period (a few seconds per million "
+                                "leads)...")
 def _suggestion(fingerprint: str, spec_key: str, config_json: str, segment: str | None, share: float,
-                seed: int, _config: ScoringConfig, _features: Features):
+                seed: int, include: tuple[str, ...], leakage_iv: float | None, _config: ScoringConfig,
+                _features: Features):
     from scoring.suggest import suggest_points
 
-    return suggest_points(_config, _features, holdout_share=share, seed=seed)
+    return suggest_points(_config, _features, holdout_share=share, seed=seed, include=include,
+                          leakage_iv=leakage_iv)
 
 
 def suggestion_for(path: Path, features: Features, config: ScoringConfig, segment: str | None,
-                   share: float, seed: int = 0):
-    """Suggested points for a draft (cached: fitting takes seconds on a million leads)."""
+                   share: float, seed: int = 0, include: tuple[str, ...] = (), leakage_iv: float | None = None):
+    """Suggested points for a draft (cached: fitting takes seconds on a million leads); ``include``: columns
+    flagged as possible leakage put back on purpose; ``leakage_iv``: the Attributes page's line."""
     return _suggestion(_fingerprint(path), spec_cache_key(features.spec), config_key(config), segment,
-                       float(share), seed, config, features)
+                       float(share), seed, tuple(include), leakage_iv, config, features)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Refitting the points under every decay option...")
+@st.cache_resource(max_entries=4, show_time=True,
+                   show_spinner="Refitting the points under each of the eleven decay options (about ten times "
+                                "as long as one suggestion)...")
 def _decays(fingerprint: str, spec_key: str, config_json: str, segment: str | None, share: float, seed: int,
             _config: ScoringConfig, _features: Features) -> dict:
     from scoring.suggest import compare_decays, holdout_split

@@ -6,6 +6,8 @@ Widget keys carry a signature of the proposal (``sig``), so a re-read starts fre
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -15,9 +17,13 @@ from scoring.importer import (Inspection, column_rows, drop_unset, format_types,
                               outcome_sentence, parse_types, save_starter)
 from scoring.store import ConfigStore, StoreError
 
+from . import session
+from .text import plain
+
 NONE = "(none)"
 ROLE_HELP = {"leads": "one row per lead", "events": "one row per event: lead id, type, time",
-             "attributes": "joined onto the leads on a key (e.g. companies by name)", "ignore": "not imported"}
+             "attributes": "joined onto the leads on a key (e.g. companies by name)",
+             "outcome": "names some leads with their outcome (e.g. deals by contact id)", "ignore": "not imported"}
 
 
 def _pick(label: str, key: str, current: str | None, options: list[str], optional: bool = True,
@@ -33,7 +39,7 @@ def file_roles(ins: Inspection, data: dict, sig: str) -> tuple[dict, dict]:
     new_roles, new_types = {}, {}
     for key, profile in ins.profiles.items():
         entry = entries[key]
-        with st.expander(f"{profile.name}: {profile.rows:,} rows, {len(profile.columns)} columns, "
+        with st.expander(f"{plain(profile.name)}: {profile.rows:,} rows, {len(profile.columns)} columns, "
                          f"proposed as **{entry['role']}**", expanded=entry["role"] == "leads"):
             role = st.selectbox("What this file is", ROLES, index=ROLES.index(entry["role"]), key=f"role_{key}",
                                 format_func=lambda r: f"{r}: {ROLE_HELP[r]}")
@@ -46,7 +52,15 @@ def file_roles(ins: Inspection, data: dict, sig: str) -> tuple[dict, dict]:
                                    value=format_types(entry.get("types", {})), key=f"types_{key}_{sig}")
             new_types.update(parse_types(forced))
     for note in ins.notes:
-        st.caption(note)
+        st.caption(plain(note))
+    for leak in ins.leaks:
+        st.warning(plain(f"Left out as post-outcome (possible leakage): {leak['message']}."))
+    if ins.reasons:
+        with st.expander("Why each file and column got its role"):
+            for reason in ins.reasons:
+                st.caption(plain(reason))
+            for c in ins.columns:
+                st.caption(plain(f"{c.column}: {c.role or 'not a rule'} ({c.why})"))
     return new_roles, new_types
 
 
@@ -88,8 +102,14 @@ def mapping_editor(ins: Inspection, data: dict, sig: str) -> None:
         leads["deal_value"] = _pick("Deal value", f"map_deal_{sig}", leads.get("deal_value"),
                                     [r for r in refs if kind_of[r] in ("integer", "number")])
         leads["segment"] = _pick("Segment (filter in the app)", f"map_segment_{sig}", leads.get("segment"), refs)
+    outcome_file = next((e for e in data["files"] if e["role"] == "outcome"), None)
     with c2:
-        leads["outcome"] = _outcome(leads, choices, refs, kind_of, sig)
+        if outcome_file is None:
+            leads["outcome"] = _outcome(leads, choices, refs, kind_of, sig)
+        else:  # another file names the leads with their outcome (edited below)
+            leads.pop("outcome", None)
+            st.caption(f"Outcome: from {ins.profiles[outcome_file['file']].name} (below); a lead it does not name "
+                       "has not converted.")
     with c3:
         leads["fit"] = st.multiselect("Fit attributes", refs, default=[r for r in leads.get("fit", []) if r in refs],
                                       key=f"map_fit_{sig}")
@@ -101,7 +121,7 @@ def mapping_editor(ins: Inspection, data: dict, sig: str) -> None:
         names = [c.original for c in profile.columns]
         f = entry["file"]
         if entry["role"] == "events":
-            st.markdown(f"**{profile.name}** (events)")
+            st.markdown(f"**{plain(profile.name)}** (events)")
             e1, e2, e3 = st.columns(3)
             with e1:
                 entry["lead_id"] = _pick("Lead id", f"ev_id_{f}_{sig}", entry.get("lead_id"), names, False)
@@ -113,13 +133,26 @@ def mapping_editor(ins: Inspection, data: dict, sig: str) -> None:
                     entry["type"] = _pick("Event type", f"ev_type_{f}_{sig}", entry.get("type"), names, False)
             with e3:
                 entry["time"] = _pick("Time", f"ev_time_{f}_{sig}", entry.get("time"), names, False)
+        elif entry["role"] == "outcome":
+            st.markdown(f"**{plain(profile.name)}** (the outcome of the leads it names)")
+            o1, o2, o3 = st.columns(3)
+            o = dict(entry.get("outcome") or {})
+            with o1:
+                entry["lead_id"] = _pick("Its lead id column", f"oc_id_{f}_{sig}", entry.get("lead_id"), names, False)
+            with o2:
+                st.caption(plain(f"Stage: {o.get('column') or 'none'}; won: {', '.join(map(str, o.get('won') or [])) or '-'}"
+                                 f"; lost: {', '.join(map(str, o.get('lost') or [])) or '-'} (others are open: never lost)"))
+            with o3:
+                o["date"] = _pick("Conversion time", f"oc_date_{f}_{sig}", o.get("date"),
+                                  [c.original for c in profile.columns if c.kind == "time"])
+            entry["outcome"] = {k: v for k, v in o.items() if v}
         elif entry["role"] == "attributes":
-            st.markdown(f"**{profile.name}** (attributes, joined onto the leads)")
+            st.markdown(f"**{plain(profile.name)}** (attributes, joined onto the leads)")
             a1, a2 = st.columns(2)
             with a1:
                 entry["key"] = _pick("Key in this file", f"at_key_{f}_{sig}", entry.get("key"), names, False)
             with a2:
-                entry["joins"] = _pick(f"Matches this column of {lp.name}", f"at_joins_{f}_{sig}",
+                entry["joins"] = _pick(f"Matches this column of {plain(lp.name)}", f"at_joins_{f}_{sig}",
                                        entry.get("joins"), [c.original for c in lp.columns], False)
     drop_unset(leads)
 
@@ -127,16 +160,16 @@ def mapping_editor(ins: Inspection, data: dict, sig: str) -> None:
 def import_report(done: dict) -> None:
     """What was imported: tables, outcome, notes, findings, column names."""
     report = done["report"]
-    st.success(f"Imported into `{done['db']}`: " + ", ".join(f"{t['table']} ({t['rows']:,} rows)"
+    st.success(f"Imported into {plain(done['db'])}: " + ", ".join(f"{plain(t['table'])} ({t['rows']:,} rows)"
                                                             for t in report["tables"]))
     if not report["point_in_time"]:
         st.info("This data has no creation times, so leads are not scored at a point in time: every recorded "
                 "activity counts, and open outcomes are left out as immature.")
-    st.markdown(f"**Outcome**: {outcome_sentence(report['outcome'])}.")
+    st.markdown(f"**Outcome**: {plain(outcome_sentence(report['outcome']))}.")
     if report["outcome"].get("stages"):
         st.dataframe(pd.DataFrame(report["outcome"]["stages"]), hide_index=True, key="import_stages")
     for note in report["notes"]:
-        st.caption(note)
+        st.caption(plain(note))
     if report["findings"]:
         st.markdown("**Findings** (reported, not fatal)")
         st.dataframe(pd.DataFrame(report["findings"]), hide_index=True, width="stretch", key="import_findings")
@@ -150,29 +183,29 @@ def starter_section(store: ConfigStore, done: dict) -> None:
     st.caption("Every rule at 0 points: categorical values and numeric bins (at the quartiles) from your data, "
                "each activity column and event type as an engagement rule. Calibrate it on the Calibrate page.")
     st.code(done["yaml"], language="yaml")
-    st.download_button("Download the starter config", done["yaml"], file_name=f"{done['model']}.yaml",
-                       mime="text/yaml", key="starter_download")
+    starter = done["yaml"]
+    st.download_button("Download the starter config", lambda: starter, file_name=f"{done['model']}.yaml",
+                       mime="text/yaml", key="starter_download", on_click="ignore")
     name = st.text_input("Model name in the store", value=done["model"], key="starter_name")
-    if st.button(f"Save starter config to the store as model {name}", key="starter_save"):
+    if st.button(f"Save starter config to the store as model {plain(name)}", key="starter_save"):
         try:
             version, seed = save_starter(store, name, parse_config(done["yaml"], "starter config"),
                                          note=f"starter config from the import into {done['db']}")
         except (StoreError, ValueError, OSError) as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         else:
             st.session_state["import_saved"] = {"model": version.name, "ref": version.ref}
-            st.success(f"Saved {version.ref} in `{store.root}`" + (
-                f"; it is also the model's starting point (`{seed.name}`) until a version is approved."
+            st.success(f"Saved {version.ref} in {plain(store.root)}" + (
+                f"; it is also the model's starting point ({plain(seed.name)}) until a version is approved."
                 if seed else "."))
     saved = st.session_state.get("import_saved")
     if not saved:
         return
 
-    def use_imported() -> None:
-        st.session_state["db_path"] = done["db"]
-        st.session_state["model"] = saved["model"]
+    def use_imported() -> None:  # the draft starts from the imported model (asks first if it has unsaved changes)
+        session.request(f"calibrate the model {saved['model']} on the imported data", done["db"], saved["model"])
 
-    st.caption(f"To open it later: `LEADCAL_DB={done['db']} streamlit run app.py`, then pick model "
-               f"**{saved['model']}** in the sidebar.")
+    st.caption(f"To open it later: pick {plain(Path(done['db']).name)} as the database and model "
+               f"**{plain(saved['model'])}** in the sidebar.")
     if st.button("Calibrate on this data", key="open_calibrate", type="primary", on_click=use_imported):
         st.switch_page("pages/calibrate.py")

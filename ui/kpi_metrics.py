@@ -7,17 +7,33 @@ scores, 250 MB at 10M leads) lived until Python's cycle collector ran.
 
 from __future__ import annotations
 
+from scoring.glossary import HELP
+
 
 def pct(x: float | None) -> str:
     """A share as a percentage with one decimal, '-' when there is none."""
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def delta_text(now: float | None, before: float | None, scale: float = 1.0, unit: str = "",
+               digits: int = 3) -> str | None:
+    """The change as shown ('+1.2 pts'), 'same' when it rounds to nothing, None without a figure."""
+    if now is None:
+        return None
+    if before is None:
+        return "same"
+    text = f"{scale * (now - before):+,.{digits}f}"
+    if float(text.replace(",", "")) == 0:  # '+0.000' is no change: no green arrow on it
+        return "same"
+    return text + unit
+
+
 def metric(col, label: str, value: str, now: float | None, before: float | None, scale: float = 1.0,
            unit: str = "", digits: int = 3, higher_is_better: bool = True) -> None:
-    """A KPI with its change from the approved model (grey when unchanged)."""
-    if now is None or before is None or abs(now - before) < 1e-12:
-        col.metric(label, value, "same" if now is not None else None, delta_color="gray", delta_arrow="off")
+    """A KPI with its change from the approved model (grey when it rounds to no change), and its help."""
+    delta = delta_text(now, before, scale, unit, digits)
+    help_text = HELP.get(label)
+    if delta in (None, "same"):
+        col.metric(label, value, delta, delta_color="gray", delta_arrow="off", help=help_text)
         return
-    col.metric(label, value, f"{scale * (now - before):+,.{digits}f}{unit}",
-               delta_color="normal" if higher_is_better else "inverse")
+    col.metric(label, value, delta, delta_color="normal" if higher_is_better else "inverse", help=help_text)

@@ -17,7 +17,12 @@ from scoring.report import data_summary
 from scoring.source import SourceError
 from scoring.store import StoreError
 
-from . import data
+from pathlib import Path
+
+from scoring import folders
+
+from . import auth, data, session
+from .text import plain
 
 ALL = "All leads"
 
@@ -58,6 +63,79 @@ def _default_model(path_text: str, models: list[str]) -> str:
     return wanted if wanted in models else "default"
 
 
+def _on_db_changed(key: str) -> None:
+    """The database picked in the sidebar: switch (re-seeding the draft) or ask first."""
+    db = st.session_state.get(key) or ""
+    s = session.state()
+    if not db or db == s.db:
+        return
+    try:
+        db = str(folders.inside(db))  # from the list, so inside the data folders; checked all the same
+    except folders.FolderError as exc:
+        st.session_state["sidebar_refused"] = str(exc)
+        return
+    session.request(f"open the database {Path(db).name}", db, s.model)  # the model picked stays picked
+
+
+def _on_model_changed(key: str) -> None:
+    """The model picked in the sidebar: switch (re-seeding the draft) or ask first."""
+    model = st.session_state.get(key)
+    s = session.state()
+    if model and model != s.model:
+        session.request(f"switch to the model {model}", s.db, model)
+
+
+@st.dialog("The draft has unsaved changes", dismissible=False)
+def _confirm_switch() -> None:
+    p = session.state().pending
+    if p is None:
+        return
+    st.markdown(f"You asked to **{plain(p.what)}**. That starts a new draft from "
+                + ("the version loaded" if p.config_yaml else "that model's approved version")
+                + ", and the changes on the Calibrate page that are not saved are lost.")
+    st.caption("To keep them, choose *Keep editing*, then save the draft on the Calibrate page.")
+    c1, c2 = st.columns(2)
+    if c1.button("Discard the changes and switch", type="primary", key="confirm_switch"):
+        session.confirm_pending()
+        st.rerun()
+    if c2.button("Keep editing", key="cancel_switch"):
+        session.cancel_pending()
+        st.rerun()
+
+
+def _sources(s: session.DraftState) -> str:
+    """Draw the database and model pickers (seeded from the session state); returns the model."""
+    models = sorted(set(data.store().models()) | {"default"})
+    if not s.model or s.model not in models:
+        s.model = _default_model(s.db, models)
+    st.subheader("Data source")
+    # controlled widgets: they show the session's database and model on every page (a sidebar widget
+    # is a new widget on each page); a change goes through the callbacks, which may ask first
+    choices = {str(c.path): c.label for c in folders.databases()}
+    if s.db not in choices:  # the start-up database ($LEADCAL_DB, or the demo before it is generated)
+        choices = {s.db: Path(s.db).name + ("" if Path(s.db).exists() else " (generated on first use)"), **choices}
+    st.session_state["sidebar_db"] = s.db
+    st.selectbox("Database", list(choices), format_func=choices.get, key="sidebar_db", on_change=_on_db_changed,
+                 args=("sidebar_db",), help="DuckDB files in the data folders the admin allowed; opened read-only "
+                                            "with DuckDB's protections for files from elsewhere.")
+    refused = st.session_state.pop("sidebar_refused", None)
+    if refused:
+        st.error(plain(refused))
+    st.session_state["sidebar_model"] = s.model
+    st.selectbox("Model", models, key="sidebar_model", on_change=_on_model_changed, args=("sidebar_model",),
+                 help="Its champion (latest approved version) is the approved model.")
+    return s.model
+
+
+def _draft_line(approved_ref: str) -> None:
+    """Where the draft started and whether it has unsaved changes."""
+    s = session.state()
+    if s.base_ref is None:
+        return
+    unsaved = session.is_dirty()
+    st.caption(f"Draft from **{plain(s.base_ref)}**" + (" · :orange[unsaved changes]" if unsaved else " · no changes"))
+
+
 def render(require_data: bool = True) -> data.Context:
     """Draw the sidebar and return the page context.
 
@@ -65,61 +143,69 @@ def render(require_data: bool = True) -> data.Context:
     that does not (Import) gets a warning and goes on.
     """
     _ensure_navigation()
+    auth.require()  # every page draws the sidebar first: nothing below runs without a sign-in when one is needed
+    s = session.state()
+    if s.pending is not None:
+        _confirm_switch()
     with st.sidebar:
-        st.subheader("Data source")
-        if "db_path" in st.session_state:  # set by the user or by the Import page: keep it
-            st.text_input("DuckDB file", key="db_path", help="Opened read-only. Set LEADCAL_DB to change the default.")
-        else:
-            st.text_input("DuckDB file", value=os.environ.get("LEADCAL_DB") or str(data.DEMO_DB), key="db_path",
-                          help="Opened read-only. Set LEADCAL_DB to change the default.")
-        models = sorted(set(data.store().models()) | {"default"})
-        if "model" in st.session_state and st.session_state["model"] in models:
-            model = st.selectbox("Model", models, key="model",
-                                 help="Its champion (latest approved version) is the approved model.")
-        else:
-            st.session_state.pop("model", None)
-            model = st.selectbox("Model", models, index=models.index(_default_model(st.session_state["db_path"], models)),
-                                 key="model", help="Its champion (latest approved version) is the approved model.")
+        model = _sources(s)
     path = data.database_path()
+    approved_ref = None
     try:
         data.ensure_demo(path)
         approved, approved_ref = data.approved(model)
         features = data.features_for(path, approved)
     except (StoreError, ConfigError, SourceError) as exc:
         title = {StoreError: "The config store cannot be used:",
-                 ConfigError: f"The approved config {getattr(exc, 'source', '')} cannot be used:",
-                 SourceError: f"The database {getattr(exc, 'source', '')} cannot be used:"}[type(exc)]
-        problems = getattr(exc, "problems", None) or [str(exc)]
+                 ConfigError: f"The approved config {plain(getattr(exc, 'source', ''))} cannot be used:",
+                 SourceError: f"The database {plain(getattr(exc, 'source', ''))} cannot be used:"}[type(exc)]
+        problems = [plain(p) for p in (getattr(exc, "problems", None) or [str(exc)])]
+        if isinstance(exc, SourceError) and approved_ref and path.is_file() and any(" not found in " in p or
+                                                                                     p.startswith("table '")
+                                                                                     for p in problems):
+            from scoring.importer import mismatch_sentence  # the model does not fit this database: say which, and how
+
+            models = sorted(set(data.store().models()) | {"default"})
+            title = plain(mismatch_sentence(path, model, approved_ref, models, data.store_path(), in_app=True)) + " What it misses:"
         if require_data:
             _stop(title, problems)
         with st.sidebar:
             st.warning(title + "\n\n" + "\n".join(f"- {p}" for p in problems))
         store = data.store()
+        with st.sidebar:
+            auth.sidebar_line(auth.current())
         return data.Context(db=path, store=store, model=model, approved=store.approved_config("default"),
-                            approved_ref="shipped default", segment_column=None, segment_value=None)
+                            approved_ref="shipped default", segment_column=None, segment_value=None,
+                            user=auth.current())
+    session.reseed_if_needed(approved, approved_ref)
     seg_col = approved.source.leads.segment
     seg_value = None
     with st.sidebar:
         if seg_col and seg_col in features.categorical:
             values = sorted(str(v) for v in features.categorical[seg_col].categories)
-            choice = st.selectbox("Segment", [ALL] + values, key="segment")
+            kept = st.session_state.setdefault(session.KEPT, {})
+            if kept.get("segment") not in [ALL] + values:
+                kept["segment"] = ALL
+            choice = session.kept(st.selectbox, "segment", ALL, label="Segment", options=[ALL] + values)
             seg_value = None if choice == ALL else choice
         view = data.segment_view(path, features, seg_col, seg_value)
-        s = data_summary(view)
+        s_ = data_summary(view)
         st.subheader("The data")
-        rate = "-" if s["conversion_rate"] is None else f"{s['conversion_rate']:.1%}"
-        dates = (f"created {s['first_lead']} to {s['last_lead']}" if s["point_in_time"]
+        rate = "-" if s_["conversion_rate"] is None else f"{s_['conversion_rate']:.1%}"
+        dates = (f"created {s_['first_lead']} to {s_['last_lead']}" if s_["point_in_time"]
                  else "no creation times: not scored at a point in time")
         st.markdown(
-            f"**{s['leads']:,}** leads, **{s['mature_leads']:,}** mature  \n"
+            f"**{s_['leads']:,}** leads, **{s_['mature_leads']:,}** mature  \n"
             f"{dates}  \n"
             f"overall conversion **{rate}**"
+            + (f"  \n{s_['open_leads']:,} still open: immature, never counted as lost" if s_.get("open_leads") else "")
         )
-        if s["findings"]:
-            with st.expander(f"{s['findings']} data-quality finding(s)"):
+        if s_["findings"]:
+            with st.expander(f"{s_['findings']} data-quality finding(s)"):
                 for message in features.quality.messages():
-                    st.caption(message)
-        st.caption(f"Approved model: **{approved_ref}** · store `{data.store_path()}`")
-    ctx = data.Context(db=path, store=data.store(), model=model, approved=approved, approved_ref=approved_ref,
-                       segment_column=seg_col, segment_value=seg_value)
-    return ctx
+                    st.caption(plain(message))
+        st.caption(f"Approved model: **{plain(approved_ref)}**")
+        _draft_line(approved_ref)
+        auth.sidebar_line(auth.current())
+    return data.Context(db=path, store=data.store(), model=model, approved=approved, approved_ref=approved_ref,
+                        segment_column=seg_col, segment_value=seg_value, user=auth.current())

@@ -1,0 +1,211 @@
+"""The Calibrate page's results and draft actions, drawn from the session's draft.
+
+``results`` reads the draft from ``ui.session`` (the state the controls write) and draws
+the KPIs, charts and tables against the approved model; ``draft_actions`` saves, loads,
+resets and downloads that same draft. Every number comes from ``scoring``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pandas as pd
+import streamlit as st
+
+from scoring.calibrate import calibration_view
+from scoring.charts import band_chart, distribution_chart, grid_chart
+from scoring.config import ConfigError, ScoringConfig
+from scoring.glossary import HELP, glossary
+from scoring.source import SourceError
+from scoring.store import StoreError, parse_ref
+
+from . import auth, data, session
+from .kpi_metrics import metric, pct
+from .text import plain
+
+PCT = st.column_config.NumberColumn
+
+SECTIONS = ["Band table", "Movers", "Fit × engagement", "Score distribution", "Changes vs approved"]
+
+
+def band_columns() -> dict:
+    """Column titles and one-sentence help of the band table."""
+    pct_col = lambda title, key: st.column_config.NumberColumn(title, format="percent", help=HELP[key])  # noqa: E731
+    return {
+        "band": st.column_config.TextColumn("score band", help=HELP["band"]),
+        "leads": st.column_config.NumberColumn("mature leads", format="%d", help=HELP["leads"]),
+        "conversions": st.column_config.NumberColumn("conversions", format="%d", help=HELP["conversions"]),
+        "rate": pct_col("conversion", "rate"),
+        "ci_low": pct_col("95% interval, low", "ci_low"),
+        "ci_high": pct_col("95% interval, high", "ci_high"),
+        "lift": st.column_config.NumberColumn("lift", format="%.2f", help=HELP["lift"]),
+        "share": pct_col("share of leads", "share"),
+        "capture": pct_col("conversions at or above", "capture"),
+        "immature": st.column_config.NumberColumn("immature", format="%d", help=HELP["immature"]),
+        "small": st.column_config.CheckboxColumn("< 30 leads", help=HELP["small"]),
+    }
+
+
+def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
+    d, a = view.draft.kpis, view.approved.kpis
+    st.caption(f"Under each figure: the change from the approved model ({plain(approved_ref)}). "
+               "Hover the question mark beside a figure for what it means.")
+    k = [c for row in (st.columns(3), st.columns(3)) for c in row]
+    metric(k[0], "AUC", "-" if d["auc"] is None else f"{d['auc']:.3f}", d["auc"], a["auc"])
+    metric(k[1], "Gini", "-" if d["gini"] is None else f"{d['gini']:.3f}", d["gini"], a["gini"])
+    metric(k[2], "MQLs per month", "-" if d["mql_per_month"] is None else f"{d['mql_per_month']:,.0f}",
+           d["mql_per_month"], a["mql_per_month"], digits=0)
+    metric(k[3], "MQL conversion", pct(d["mql"]["rate"]), d["mql"]["rate"], a["mql"]["rate"], 100, " pts", 1)
+    rate = d["sql"]["rate"]
+    where = ("no SQLs" if rate is None else "on target" if d["sql_on_target"]
+             else "above target" if rate > sql_target[1] else "below target")
+    k[4].metric("SQL conversion", pct(rate), where,
+                help=HELP["SQL conversion"] + f" Target {100 * sql_target[0]:g}–{100 * sql_target[1]:g}%.",
+                delta_color="green" if d["sql_on_target"] else "orange", delta_arrow="off")
+    metric(k[5], "Conversions ≥ MQL", pct(d["capture_at_mql"]), d["capture_at_mql"], a["capture_at_mql"],
+           100, " pts", 1)
+
+
+def _section(view, key: str) -> None:
+    """The tables and charts under the band chart, one at a time (the choice survives reruns)."""
+    for label, tab in session.kept_tabs(SECTIONS, key):
+        with tab:
+            _draw(label, view)
+
+
+def _draw(label: str, view) -> None:
+    if label == "Band table":
+        bands = pd.DataFrame(view.draft.result["bands"])[list(band_columns())]
+        st.dataframe(bands.iloc[::-1], hide_index=True, width="stretch", key="band_table",
+                     column_config=band_columns())
+    elif label == "Movers":
+        st.caption("Leads that cross the MQL or SQL line going from the approved model to the draft, "
+                   "and how they actually converted (mature leads).")
+        st.dataframe(pd.DataFrame([{"line": m.line, "direction": m.direction, "leads": m.leads,
+                                    "mature": m.mature, "conversions": m.conversions, "rate": m.rate}
+                                   for m in view.movers]),
+                     hide_index=True, width="stretch", key="movers",
+                     column_config={"line": st.column_config.TextColumn("line", help=HELP["line"]),
+                                    "direction": st.column_config.TextColumn("direction", help=HELP["direction"]),
+                                    "leads": st.column_config.NumberColumn("leads", format="%d",
+                                                                           help="Leads crossing the line this way."),
+                                    "mature": st.column_config.NumberColumn("mature", format="%d",
+                                                                            help=HELP["mature"]),
+                                    "conversions": st.column_config.NumberColumn("conversions", format="%d",
+                                                                                 help=HELP["conversions"]),
+                                    "rate": st.column_config.NumberColumn("conversion", format="percent",
+                                                                          help=HELP["rate"])})
+    elif label == "Fit × engagement":
+        fc, ec = view.grid_cuts["fit"], view.grid_cuts["engagement"]
+        st.caption(f"{HELP['grid']} Fit A ≥ {fc[1]:g} > B ≥ {fc[0]:g} > C; "
+                   f"engagement 1 ≥ {ec[1]:g} > 2 ≥ {ec[0]:g} > 3.")
+        st.plotly_chart(grid_chart(view.grid), width="stretch", key="grid_chart")
+    elif label == "Score distribution":
+        st.plotly_chart(distribution_chart(view.histogram), width="stretch", key="dist_chart")
+    elif view.diff:
+        st.dataframe(pd.DataFrame(view.diff).astype(str), hide_index=True, width="stretch", key="diff")
+    else:
+        st.info("The draft is the approved model.")
+
+
+def results(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[float, float],
+            capacity_per_month: float | None) -> None:
+    """KPIs, band chart and tables of the session's draft against the approved model."""
+    problems = session.state().problems
+    if draft is None:
+        st.error("The draft is not valid, so nothing is scored, shown or saved until it is fixed:\n\n"
+                 + "\n".join(f"- {plain(p)}" for p in problems))
+        return
+    try:  # one extraction for both, unless the evaluation window changed (each on its own point in time)
+        draft_features = data.features_beside(ctx.db, draft, ctx.approved)
+        features = data.features_beside(ctx.db, ctx.approved, draft)
+    except (SourceError, ConfigError, ValueError) as exc:
+        lines = getattr(exc, "problems", None) or [str(exc)]
+        st.error("The draft cannot be scored on this database:\n\n" + "\n".join(f"- {plain(p)}" for p in lines))
+        return
+    draft_features = data.segment_view(ctx.db, draft_features, ctx.segment_column, ctx.segment_value)
+    features = data.segment_view(ctx.db, features, ctx.segment_column, ctx.segment_value)
+    first = data.first_scoring()
+    with (st.spinner("First start: preparing leadcal's compiled scoring loops (about 10 s the first time after "
+                     "installing, a second after that)...", show_time=True) if first else contextlib.nullcontext()):
+        approved = data.approved_view(ctx.db, features, ctx.approved, ctx.segment_value, sql_target,
+                                      capacity_per_month)
+        view = calibration_view(draft, ctx.approved, draft_features, sql_target, capacity_per_month,
+                                approved_view=approved)
+    data.scored_once()
+    _kpis(view, ctx.approved_ref, sql_target)
+    if not draft_features.point_in_time:
+        st.info("This data has no creation times, so leads are not scored at a point in time: every recorded "
+                "activity counts, open outcomes are left out as immature, and there are no monthly volumes.")
+    for message in view.warnings:
+        st.warning(plain(message))
+    st.plotly_chart(band_chart(view.draft.result, view.approved.result,
+                               approved_label=f"approved ({ctx.approved_ref})"),
+                    width="stretch", key="band_chart")
+    _section(view, "calibrate_section")
+    glossary_expander()
+
+
+def glossary_expander() -> None:
+    """Every figure and column in one sentence each, in the meeting's words."""
+    with st.expander("What the figures mean (glossary)"):
+        st.markdown("\n".join(f"- **{plain(term)}**: {plain(text)}" for term, text in glossary()))
+
+
+def draft_actions(ctx: data.Context, draft: ScoringConfig | None) -> None:
+    """Save, load, reset and download the session's draft; always drawn, even when the draft is invalid."""
+    s = session.state()
+    st.subheader("Save, load, reset")
+    st.caption(f"Saving adds a new version of the model; nothing is ever overwritten. "
+               f"The approved model here is {plain(ctx.approved_ref)}.")
+    name = session.kept(st.text_input, f"save_name:{ctx.model}", ctx.model, label="Model name")
+    note = session.kept(st.text_area, "save_note", "", label="Note", placeholder="What changed and why")
+    editor = auth.may_edit(ctx.user)
+    if st.button("Save draft", type="primary", key="save", disabled=draft is None or not editor,
+                 help=None if editor else "Viewers cannot save."):
+        _save(ctx, draft, name, note)
+    if not editor:
+        st.caption("You are signed in as a viewer: you can try changes here, but not save them.")
+    message = st.session_state.pop("save_message", None)
+    if message:
+        (st.success if message[0] == "ok" else st.info)(message[1])
+    refs = [v.ref for m in ctx.store.models() for v in reversed(ctx.store.versions(m))]
+    pick = session.kept(st.selectbox, "load_pick", None, label="Saved versions", options=refs,
+                        index=None, placeholder="Pick a saved version") if refs else None
+    c1, c2 = st.columns(2)
+    if c1.button("Load", key="load", disabled=pick is None):
+        try:
+            ref_name, ref_version = parse_ref(pick)
+            config = ctx.store.load(ref_name, ref_version)
+        except (ConfigError, StoreError) as exc:
+            st.error(plain(exc))
+        else:
+            session.request(f"load {pick}", s.db, s.model, config, pick)
+            st.rerun()
+    if c2.button("Reset to approved", key="reset", help="Start over from the approved model; unsaved changes "
+                                                        "are lost."):
+        session.seed_from(ctx.approved, ctx.approved_ref, approved=True)
+        st.rerun()
+    if draft is not None:
+        text = data.yaml_of(draft)  # made when clicked: no file is served (or left behind) per slider move
+        st.download_button("Download draft YAML", lambda: text, file_name=f"{draft.name}-draft.yaml",
+                           mime="text/yaml", key="download", on_click="ignore")
+
+
+def _save(ctx: data.Context, draft: ScoringConfig, name: str, note: str) -> None:
+    """A new version, unless the draft is already saved as one (then say which)."""
+    try:
+        same = ctx.store.same_as(name, draft)
+        if same is not None:
+            session.mark_saved(draft, same.ref)
+            st.session_state["save_message"] = ("same", f"Nothing saved: the draft is the same as {same.ref}.")
+            st.rerun()
+        if not auth.may_edit(ctx.user):
+            raise StoreError("viewers cannot save")
+        version = ctx.store.save(name, draft, author=auth.author(ctx.user), note=note, parent=session.state().parent)
+    except (StoreError, OSError) as exc:
+        st.error(plain(exc))
+        return
+    session.mark_saved(draft, version.ref)
+    st.session_state["save_message"] = ("ok", f"Saved as {version.ref} ({plain(version.path)})")
+    st.rerun()

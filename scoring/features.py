@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 
@@ -636,11 +636,21 @@ def _categorical(source: Source, table: str, column: str, texts: tuple[str, ...]
     return Categorical(codes=lut[raw + 1], categories=categories)
 
 
-def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime) -> KeptEvents | None:
+Progress = Callable[[str, float], None]
+"""Told what an extraction is doing and how far it is (0..1), for a progress bar."""
+
+
+def _no_progress(message: str, fraction: float) -> None:
+    return None
+
+
+def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime,
+                 progress: Progress = _no_progress, expected: int | None = None) -> KeptEvents | None:
     """The spec's point-in-time events as narrow arrays (None when the spec counts no events).
 
     Read in batches: rows as int32, types counted into ``starts``, ages as int32 seconds
     while every age so far is a whole second (else float64 days, see ``KeptEvents.age``).
+    ``expected`` (the events table's rows, an upper bound) turns batches into progress.
     """
     types = event_types(spec)
     if not types:
@@ -650,12 +660,16 @@ def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime
     rows: list[np.ndarray] = []
     ages: list[np.ndarray] = []
     counts = np.zeros(len(types), dtype=np.int64)
+    progress("Joining the events to the leads as of each scoring point...", 0.0)
     for batch in reader:
         row, code, age_us = (column.to_numpy() for column in batch.columns)
         rows.append(row.astype(np.int32, copy=False))
         counts += np.bincount(code, minlength=len(types))
         ages.append(_age(age_us))
         del row, code, age_us
+        done = int(counts.sum())
+        progress(f"Reading point-in-time events: {done:,}" + (f" of at most {expected:,}" if expected else ""),
+                 min(1.0, done / expected) if expected else 0.5)
     if any(a.dtype == np.float64 for a in ages):  # one age is not whole seconds: days for all
         ages = [_days(a) for a in ages]
     row = np.concatenate(rows) if rows else np.empty(0, np.int32)
@@ -682,18 +696,21 @@ def _age(age_us: np.ndarray) -> np.ndarray:
     return age_us / float(DAY_US)
 
 
-def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: bool = True) -> Features:
+def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: bool = True,
+             progress: Progress = _no_progress, expected_events: int | None = None) -> Features:
     """The SQL part of an extraction: the leads once into a temp table, then narrow reads of it."""
     names = ["__id", "__created", "__scoring", "__converted", "__mature", "__open"]
     codes = [f"__c{i}" for i in range(len(spec.categorical))]
     nums = [f"__n{i}" for i in range(len(spec.numeric))]
+    progress("Reading the leads and their outcomes...", 0.0)
     dictionaries = _dictionaries(source, spec)
     with _temp_leads(source, spec, dictionaries, end) as table:
         cols = _read_leads(source, table, names + codes + nums)
         firsts = _first_appearances(source, table, codes) or [None] * len(codes)
         categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code), firsts[i])
                        for i, (c, code) in enumerate(zip(spec.categorical, codes))}
-        events = _keep_events(source, spec, table, end)
+        progress(f"Read {len(cols['__id']):,} leads", 1.0)
+        events = _keep_events(source, spec, table, end, progress, expected_events)
     n = len(cols["__id"])
     return Features(
         spec=spec,
@@ -713,14 +730,16 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
 
 def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec,
                      now: dt.datetime | None = None, quality: QualityReport | None = None,
-                     sum_signals: bool = True) -> Features:
+                     sum_signals: bool = True, progress: Progress | None = None) -> Features:
     """Read the spec's leads and point-in-time events once; return aligned arrays plus a data-quality report.
 
     The quality report depends only on the data and the mapping, not on decay or rules;
     pass one computed earlier (``quality``) to skip its table scans. ``sum_signals=False``
     keeps the events but sums none: a base that features are only derived from
-    (``derive_features``) holds no sums it never uses (100 MB at 10M leads).
+    (``derive_features``) holds no sums it never uses (100 MB at 10M leads). ``progress``
+    is told each step (the app's progress bar on a long first load).
     """
+    progress = progress or _no_progress
     spec = config_or_spec if isinstance(config_or_spec, FeatureSpec) else feature_spec(config_or_spec)
     if source.feature_set:  # per-lead features computed in the warehouse
         from .feature_set import read_features
@@ -730,9 +749,11 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
     now = now or dt.datetime.now()
     end = data_end(source, spec.mapping, now)
     if quality is None:  # first, while no arrays are held: its queries take DuckDB memory too (0.5 GB at 10M)
+        progress("Checking data quality (duplicates, unknown leads, dates)...", 0.0)
         quality = check_quality(source, spec.mapping, now=now, data_end=end)
+    expected = quality.counts.get(spec.mapping.events.table) if spec.mapping.events is not None else None
     try:
-        features = _extract(source, spec, end, sum_signals)
+        features = _extract(source, spec, end, sum_signals, progress, expected)
     except (duckdb.Error, pa.ArrowException) as exc:  # report, don't crash
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SourceError(str(source.path), [f"reading features failed: {first}"]) from None
@@ -740,14 +761,16 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
     return features
 
 
-def derive_features(base: Features, spec: FeatureSpec) -> Features | None:
+def derive_features(base: Features, spec: FeatureSpec,
+                    known: dict[str, Activity] | None = None) -> Features | None:
     """The features of ``spec`` computed from ``base`` without DuckDB, or None when that is not possible.
 
     Possible when the spec differs from base's only in decays (or needs fewer columns):
     same mapping, scoring point and window, its columns among base's, every event type
     its signals count among the events base kept. The result shares base's lead arrays
     (no copies) and base's signal arrays where the key is the same; other signals are
-    decayed again from the kept events (a bincount each).
+    decayed again from the kept events (a bincount each), unless ``known`` has them
+    (sums of these very leads kept from an earlier run).
     """
     have = base.spec
     if (spec.mapping_json, spec.scoring_point_days, spec.outcome_window_days) != (
@@ -756,11 +779,12 @@ def derive_features(base: Features, spec: FeatureSpec) -> Features | None:
         return None
     if not (set(spec.categorical) <= set(base.categorical) and set(spec.numeric) <= set(base.numeric)):
         return None
-    new = [s for s in spec.signals if s.key not in base.signals]
+    known = known or {}
+    new = [s for s in spec.signals if s.key not in base.signals and s.key not in known]
     kept = set(base.events.types) if base.events is not None else set()
     if not {t for s in new for t in s.events} <= kept:
         return None
-    computed = signal_sums(base.events, tuple(new), base.n)
+    computed = {**known, **signal_sums(base.events, tuple(new), base.n)}
     derived = replace(
         base,
         spec=spec,

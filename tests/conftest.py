@@ -100,3 +100,17 @@ def small_db(tmp_path):
         (4, T0 + 3 * DAY + dt.timedelta(hours=60), 10.0),  # day 5.5 after its creation (T0+3)
     ]
     return make_db(tmp_path / "small.duckdb", leads, events, outcomes)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _feature_cache_in_tmp(tmp_path_factory):
+    """The app's on-disk feature cache goes to a temporary folder, never the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("LEADCAL_CACHE")
+    os.environ["LEADCAL_CACHE"] = str(tmp_path_factory.mktemp("feature-cache"))
+    yield
+    if old is None:
+        os.environ.pop("LEADCAL_CACHE", None)
+    else:
+        os.environ["LEADCAL_CACHE"] = old

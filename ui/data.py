@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from scoring.features import (
 from scoring.auth import User
 from scoring.source import SourceError, check_database_file, is_feature_set, open_source
 from scoring.store import ConfigStore, default_store
+
+from .jobs import Job, wait_with_progress
+
 
 def demo_db() -> Path:
     """Where the demo database is generated on first start: ``<data folder>/demo.duckdb``."""
@@ -82,50 +86,89 @@ def _fingerprint(path: Path) -> str:
     return f"{path.resolve()}:{st_.st_size}:{st_.st_mtime_ns}"
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _quality(fingerprint: str, mapping_json: str, _path: str, _spec: FeatureSpec):
-    """Data-quality counts per data and mapping: a decay or rule change does not redo them."""
-    import datetime as dt
-
-    from scoring.features import data_end
-    from scoring.quality import check_quality
-
-    with open_source(_path) as source:
-        now = dt.datetime.now()
-        return check_quality(source, _spec.mapping, now=now, data_end=data_end(source, _spec.mapping, now))
-
-
-@st.cache_resource(max_entries=3, show_time=True,
-                   show_spinner="Reading leads and events from DuckDB (once per data and mapping; about 4 s per "
-                                "million leads)...")
-def _base(fingerprint: str, base_key: str, _path: str, _spec: FeatureSpec) -> Features:
-    """One extraction per data and decay-free spec: the lead arrays and the kept events (no sums:
-    every spec's are derived from the events)."""
+def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
+    """The base of a spec: from the disk cache when this database and spec were extracted
+    before (a restart at 10M leads takes a second instead of half a minute), else from
+    DuckDB, then written to the disk cache in the background (nobody waits for that)."""
+    from scoring import feature_cache
     from scoring.features import feature_needs
     from scoring.source import check_columns
 
-    with open_source(_path) as source:
-        check_columns(source, feature_needs(_spec))  # every mapping problem named before any query
-        quality = _quality(fingerprint, _spec.mapping_json, _path, _spec)
-        return extract_features(source, _spec, quality=quality, sum_signals=False)
+    with open_source(path) as source:
+        check_columns(source, feature_needs(spec))  # every mapping problem named before any query
+        progress("Looking for a saved extraction of this database...", 0.0)
+        cached = feature_cache.load(source, spec)
+        if cached is not None:
+            return cached
+        features = extract_features(source, spec, sum_signals=False, progress=progress)
+    saving = threading.Thread(target=feature_cache.save, args=(path, features), name="leadcal-feature-cache",
+                              daemon=True)
+    features.cache["disk_save"] = saving  # the decayed sums are saved beside it once it is written
+    saving.start()
+    return features
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _base_job(fingerprint: str, base_key: str, _path: str, _spec: FeatureSpec) -> Job[Features]:
+    """One extraction per data and decay-free spec, running in the background: the lead arrays
+    and the kept events (no sums: every spec's are derived from the events)."""
+    return Job(lambda progress: _extract_base(_path, _spec, progress), "leadcal-extraction")
+
+
+def _base(fingerprint: str, _path: str, spec: FeatureSpec) -> Features:
+    """The base extraction, with a progress bar while it runs; a failed one is not kept."""
+    key = spec_cache_key(spec)
+    job = _base_job(fingerprint, key, _path, spec)
+    try:
+        return wait_with_progress(job, "Reading the leads:")
+    except BaseException:
+        if job.failed:  # the next run tries again (e.g. after the mapping is fixed)
+            _base_job.clear(fingerprint, key, _path, spec)
+        raise
 
 
 @st.cache_resource(max_entries=4, show_time=True,
                    show_spinner="Weighing the events under the decay (about a second per million leads)...")
-def _features(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -> Features:
+def _derived(fingerprint: str, spec_key: str, _base: Features, _spec: FeatureSpec) -> Features:
     """A spec's features, derived from its base: shared lead arrays, its own decayed sums.
 
     Each entry keeps its base alive, so at most 3 + 4 extractions are held (in practice
     one or two: the draft's decays do not change its base).
     """
-    if is_feature_set(_path):  # per-lead features from the warehouse: decayed sums as stored, no events
-        with open_source(_path) as source:
-            return extract_features(source, _spec)
-    base_spec = decay_free_spec(_spec)
-    base = _base(fingerprint, spec_cache_key(base_spec), _path, base_spec)
-    derived = derive_features(base, _spec)
+    from scoring import feature_cache
+
+    keys = [s.key for s in _spec.signals if s.key not in _base.signals]
+    known = feature_cache.load_signals(_base, keys)
+    derived = derive_features(_base, _spec, known)
     assert derived is not None  # the base has the spec's columns and event types by construction
+    new = {k: derived.signals[k] for k in keys if k not in known}
+    if new:
+        threading.Thread(target=_save_signals, args=(_base, new), name="leadcal-feature-cache", daemon=True).start()
     return derived
+
+
+def _save_signals(base: Features, signals: dict) -> None:
+    """Save decayed sums beside the base's disk entry, once the base itself is written."""
+    from scoring import feature_cache
+
+    saving = base.cache.get("disk_save")
+    if saving is not None:
+        saving.join()
+    feature_cache.save_signals(base, signals)
+
+
+@st.cache_resource(max_entries=4, show_time=True, show_spinner="Reading the feature set...")
+def _feature_set(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -> Features:
+    """Per-lead features from the warehouse (a Parquet feature set): decayed sums as stored, no events."""
+    with open_source(_path) as source:
+        return extract_features(source, _spec)
+
+
+def _features(fingerprint: str, spec_key: str, _path: str, _spec: FeatureSpec) -> Features:
+    if is_feature_set(_path):
+        return _feature_set(fingerprint, spec_key, _path, _spec)
+    base = _base(fingerprint, _path, decay_free_spec(_spec))
+    return _derived(fingerprint, spec_key, base, _spec)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -1,0 +1,405 @@
+"""What the meeting feels: key press on a slider to KPIs and band chart redrawn, in Chromium.
+
+    python -m benchmarks.browser --sizes 50000 1000000 10000000 --moves 20 --results benchmarks/RESULTS.md
+
+For each size: generates the demo data once (``benchmarks/out/``), starts ``streamlit run
+app.py`` on a free loopback port, opens it in Debian's Chromium (Playwright) and presses
+one arrow key at a time on a slider, as a person does, for three cases: the MQL threshold,
+the points of a sparse rule (demo_request, 8% of leads) and of a dense one (email_open,
+65%). Each move goes to a value not used before.
+
+How a move is timed, all on the browser's clock (``performance.now()``):
+
+- *key*: the ``keydown`` event on the slider;
+- *KPIs* / *chart*: the last DOM mutation inside the KPI row / the band chart after the
+  key, until the script run is over (a KPI that shows the same rounded value does not
+  change: then the chart alone counts; a move that changes neither is reported apart);
+- *done*: Streamlit's ``script_finished`` message received on the websocket, then the
+  page quiet (no mutation) for 150 ms; the quiet time is not counted.
+
+"redrawn" is the later of KPIs and chart. Also reported: the server's CPU seconds per move
+(``/proc/PID/stat``), the first paint of every page after navigation from the sidebar,
+the app's first start (process start to KPIs on screen) and a restart on the unchanged
+database. The timings are not asserted anywhere; ``tests/test_benchmarks_smoke.py`` runs
+a tiny version so the harness keeps working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TARGET_MS = {1_000_000: 150.0, 10_000_000: 250.0}
+PAGES = [("Attributes", "Let the data speak"), ("Configs", "Approved configs"), ("Drift", "Score drift"),
+         ("Data quality", "Data quality"), ("Import data", "Import your data"), ("Calibrate", None)]
+
+# Marks kept in the page: the last keydown, and the last mutation per watched region.
+OBSERVER_JS = """
+() => {
+  if (window.__lc) return;
+  const lc = window.__lc = {key: null, kpi: null, chart: null, any: null, msgs: []};
+  document.addEventListener('keydown', () => {
+    lc.key = performance.now(); lc.kpi = lc.chart = lc.any = null; lc.msgs = [];
+  }, true);
+  const Socket = window.WebSocket;  // message arrival times: when the server's answer reached the browser
+  window.WebSocket = function (...args) {
+    const ws = new Socket(...args);
+    ws.addEventListener('message', () => lc.msgs.push(performance.now()));
+    return ws;
+  };
+  window.WebSocket.prototype = Socket.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  new MutationObserver((records) => {
+    const t = performance.now();
+    lc.any = t;
+    for (const r of records) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      if (!el) continue;
+      if (el.closest('[data-testid="stMetric"]')) lc.kpi = t;
+      if (el.closest('.st-key-band_chart')) lc.chart = t;
+    }
+  }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+}
+"""
+
+
+def log(msg: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    raise SystemExit("Chromium is not installed (apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def demo_db(leads: int, out_dir: Path = OUT) -> Path:
+    """The seeded demo database of this size, generated once (same as benchmarks.run)."""
+    from benchmarks.run import demo_db as generate_once
+
+    return generate_once(leads, out_dir)[0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
+
+
+@dataclass
+class Server:
+    """A running ``streamlit run app.py`` on a database, with its own store."""
+
+    proc: subprocess.Popen
+    url: str
+    log_path: Path
+    started: float
+
+    @classmethod
+    def start(cls, db: Path, store: Path, env: dict | None = None) -> "Server":
+        port = free_port()
+        log_path = Path(tempfile.mkstemp(prefix="leadcal-browser-bench-", suffix=".log")[1])
+        full_env = {**os.environ, "LEADCAL_DB": str(db), "LEADCAL_STORE": str(store), "LEADCAL_USER": "bench",
+                    **(env or {})}
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=full_env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    return cls(proc, url, log_path, started)
+            except OSError:
+                time.sleep(0.1)
+        proc.kill()
+        raise RuntimeError("the app did not start:\n" + log_path.read_text()[-3000:])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Session:
+    """One browser tab on the app, with the websocket's script_finished messages counted."""
+
+    def __init__(self, browser, url: str):
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._forward = ForwardMsg
+        self.context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        self.page = self.context.new_page()
+        self.finished = 0
+        self.page.on("websocket", self._watch)
+        self.page.add_init_script(f"({OBSERVER_JS})()")
+        self.url = url
+
+    def _watch(self, ws) -> None:
+        def frame(payload):
+            if isinstance(payload, (bytes, bytearray)):
+                try:
+                    msg = self._forward.FromString(bytes(payload))
+                except Exception:  # not a ForwardMsg: ignore
+                    return
+                if msg.WhichOneof("type") == "script_finished":
+                    self.finished += 1
+        ws.on("framereceived", frame)
+
+    def wait_idle(self, after: int, timeout_s: float = 120.0, quiet_ms: float = 150.0) -> None:
+        """Until a script run finished after ``after`` and the page has been quiet a moment."""
+        deadline = time.time() + timeout_s
+        while self.finished <= after:
+            if time.time() > deadline:
+                raise TimeoutError("the script run did not finish")
+            self.page.wait_for_timeout(5)
+        while True:
+            since = self.page.evaluate("() => performance.now() - (window.__lc.any || 0)")
+            if since >= quiet_ms:
+                return
+            if time.time() > deadline:
+                raise TimeoutError("the page did not settle")
+            self.page.wait_for_timeout(max(5, quiet_ms - since))
+
+    def open(self, timeout_ms: int = 600_000) -> float:
+        """Open the app; seconds until the KPIs are on screen."""
+        t = time.perf_counter()
+        self.page.goto(self.url)
+        self.metric("AUC").wait_for(timeout=timeout_ms)
+        seconds = time.perf_counter() - t
+        self.wait_idle(0, timeout_ms / 1000)
+        return seconds
+
+    def metric(self, label: str):
+        return (self.page.locator('[data-testid="stMetric"]').filter(has_text=label)
+                .locator('[data-testid="stMetricValue"]'))
+
+    def slider(self, label: str, thumb: int = 0):
+        return (self.page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
+                .nth(thumb))
+
+    def move(self, label: str, key: str, thumb: int = 0) -> dict:
+        """Press one key on a slider's thumb; ms from key to KPIs, chart and run done."""
+        thumb = self.slider(label, thumb)
+        thumb.focus()
+        before = self.finished
+        self.page.keyboard.press(key)
+        self.wait_idle(before)
+        m = self.page.evaluate("() => ({...window.__lc, now: performance.now()})")
+        done = m["any"] if m["any"] is not None else m["now"]
+        kpi = None if m["kpi"] is None else m["kpi"] - m["key"]
+        chart = None if m["chart"] is None else m["chart"] - m["key"]
+        msgs = m["msgs"] or [m["key"]]
+        changed = [t for t in (kpi, chart) if t is not None]
+        return {"kpi": kpi, "chart": chart, "redrawn": max(changed) if changed else None,
+                "done": done - m["key"], "first_msg": msgs[0] - m["key"], "last_msg": msgs[-1] - m["key"],
+                "msgs": len(m["msgs"])}
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@dataclass
+class Case:
+    """One kind of slider move: its label, the key pressed, the number of moves."""
+
+    name: str
+    slider: str
+    key: str
+    thumb: int = 0
+
+
+CASES = [Case("threshold", "MQL and SQL thresholds", "ArrowLeft"),  # the MQL thumb of the two-handled slider
+         Case("points_sparse", "demo_request: points", "ArrowLeft"),
+         Case("points_dense", "email_open: points", "ArrowRight")]
+
+
+@dataclass
+class SizeResult:
+    leads: int
+    start_s: float
+    restart_s: float | None = None
+    moves: dict = field(default_factory=dict)
+    first_moves: dict = field(default_factory=dict)
+    cpu_per_move_s: dict = field(default_factory=dict)
+    pages_s: dict = field(default_factory=dict)
+    unchanged: dict = field(default_factory=dict)
+
+
+def summarise(samples: list[dict]) -> dict:
+    redrawn = [s["redrawn"] for s in samples if s["redrawn"] is not None]
+    done = [s["done"] for s in samples]
+    kpi = [s["kpi"] for s in samples if s["kpi"] is not None]
+    return {"n": len(samples), "redrawn_median": statistics.median(redrawn) if redrawn else None,
+            "redrawn_p95": pct(redrawn, 0.95) if redrawn else None,
+            "kpi_median": statistics.median(kpi) if kpi else None,
+            "done_median": statistics.median(done), "done_p95": pct(done, 0.95),
+            "not_redrawn": len(samples) - len(redrawn),
+            "first_msg_median": statistics.median(s["first_msg"] for s in samples),
+            "last_msg_median": statistics.median(s["last_msg"] for s in samples),
+            "msgs_median": statistics.median(s["msgs"] for s in samples), "raw": samples}
+
+
+def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, out_dir: Path) -> SizeResult:
+    db = demo_db(leads, out_dir)
+    store = Path(tempfile.mkdtemp(prefix="leadcal-browser-store-"))
+    log(f"{leads:,} leads: starting the app")
+    server = Server.start(db, store)
+    try:
+        session = Session(browser, server.url)
+        session.open()
+        result = SizeResult(leads, time.perf_counter() - server.started)
+        log(f"  first paint {result.start_s:.1f} s after the process started")
+        for case in CASES:
+            samples, cpu = [], []
+            for i in range(moves):
+                c0 = cpu_seconds(server.proc.pid)
+                samples.append(session.move(case.slider, case.key, case.thumb))
+                cpu.append(cpu_seconds(server.proc.pid) - c0)
+            result.first_moves[case.name] = [s["redrawn"] for s in samples[:3]]
+            result.moves[case.name] = summarise(samples)
+            result.cpu_per_move_s[case.name] = statistics.median(cpu)
+            s = result.moves[case.name]
+            log(f"  {case.name}: redrawn median {s['redrawn_median']} ms, p95 {s['redrawn_p95']} ms, "
+                f"done {s['done_median']:.0f} ms, CPU {result.cpu_per_move_s[case.name]:.3f} s, "
+                f"first/last message {s['first_msg_median']:.0f}/{s['last_msg_median']:.0f} ms "
+                f"({s['msgs_median']:.0f} messages)")
+        if pages:
+            for title, heading in PAGES:
+                before = session.finished
+                t = time.perf_counter()
+                session.page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+                if heading:
+                    session.page.get_by_role("heading", name=heading).first.wait_for(timeout=600_000)
+                else:
+                    session.metric("AUC").wait_for(timeout=600_000)
+                session.wait_idle(before, 600)
+                result.pages_s[title] = time.perf_counter() - t
+                log(f"  {title}: {result.pages_s[title]:.2f} s")
+        session.close()
+    finally:
+        server.stop()
+    if restart:
+        server = Server.start(db, store)
+        try:
+            session = Session(browser, server.url)
+            session.open()
+            result.restart_s = time.perf_counter() - server.started
+            log(f"  restart: first paint {result.restart_s:.1f} s")
+            session.close()
+        finally:
+            server.stop()
+    shutil.rmtree(store, ignore_errors=True)
+    return result
+
+
+def _ms(x) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def markdown(results: list[SizeResult], info: dict) -> str:
+    lines = [f"Browser run: {info['date']}, git {info['git']}, {info['cpus']} CPUs, load average "
+             f"{info['load']}, Chromium {info['chromium']}, {info['moves']} moves per case.", "",
+             "| leads | case | redrawn median (p95) ms | KPIs median ms | done median (p95) ms | first 3 moves ms | "
+             "server CPU / move | target |", "|---:|---|---:|---:|---:|---|---:|---|"]
+    for r in results:
+        target = TARGET_MS.get(r.leads)
+        for name, s in r.moves.items():
+            met = ""
+            if target is not None and s["redrawn_median"] is not None:
+                ok = (s["redrawn_median"] <= target and s["redrawn_p95"] <= 2 * s["redrawn_median"]
+                      and all(x is not None and x <= target for x in r.first_moves[name]))
+                met = f"<= {target:.0f}: {'met' if ok else 'not met'}"
+            first = ", ".join(_ms(x) for x in r.first_moves[name])
+            lines.append(f"| {r.leads:,} | {name} | {_ms(s['redrawn_median'])} ({_ms(s['redrawn_p95'])}) | "
+                         f"{_ms(s['kpi_median'])} | {_ms(s['done_median'])} ({_ms(s['done_p95'])}) | {first} | "
+                         f"{r.cpu_per_move_s[name]:.3f} s | {met} |")
+    lines += ["", "| leads | first start: KPIs on screen | restart, same database | "
+              + " | ".join(t for t, _ in PAGES) + " |", "|---:|---:|---:|" + "---:|" * len(PAGES)]
+    for r in results:
+        pages = " | ".join("-" if t not in r.pages_s else f"{r.pages_s[t]:.2f} s" for t, _ in PAGES)
+        restart = "-" if r.restart_s is None else f"{r.restart_s:.1f} s"
+        lines.append(f"| {r.leads:,} | {r.start_s:.1f} s | {restart} | {pages} |")
+    return "\n".join(lines) + "\n"
+
+
+def machine_info(browser, moves: int) -> dict:
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    return {"date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC", "git": git.strip() or "?",
+            "cpus": os.cpu_count(), "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+            "chromium": browser.version, "moves": moves}
+
+
+def main(argv: list[str] | None = None, browser=None) -> int:
+    """Run the benchmark; ``browser`` is a Playwright browser already open (the test suite's)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 1_000_000])
+    parser.add_argument("--moves", type=int, default=20, help="moves per case (each to a new value)")
+    parser.add_argument("--no-pages", action="store_true", help="skip the other pages' first paint")
+    parser.add_argument("--no-restart", action="store_true", help="skip the restart on the same database")
+    parser.add_argument("--out-dir", type=Path, default=OUT)
+    parser.add_argument("--results", type=Path, help="put the table into this Markdown file between markers")
+    args = parser.parse_args(argv)
+    if browser is None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            opened = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+            try:
+                return _run(opened, args)
+            finally:
+                opened.close()
+    return _run(browser, args)
+
+
+def _run(browser, args) -> int:
+    info = machine_info(browser, args.moves)
+    results = [measure_size(browser, n, args.moves, not args.no_pages, not args.no_restart, args.out_dir)
+               for n in args.sizes]
+    text = markdown(results, info)
+    print(text)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "browser.json").write_text(json.dumps({"info": info, "results": [asdict(r) for r in results]},
+                                                          indent=1))
+    if args.results:
+        from benchmarks.run import put_between_markers
+
+        put_between_markers(args.results, text, tag="browser")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""A small run of the browser benchmark (benchmarks/browser.py): it still drives the app, not a timing test.
+
+Asserts what the harness measures is there and consistent (every move redrew the KPIs and
+the band chart before the run was over, the results land between the markers), never how
+fast it was: timings are for benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks import browser as bench
+
+
+def test_browser_benchmark_runs_end_to_end(browser, tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# results\n\nkept\n\n<!-- results-browser:start -->\nOLD\n<!-- results-browser:end -->\n")
+    assert bench.main(["--sizes", "2000", "--moves", "2", "--out-dir", str(tmp_path),
+                       "--results", str(results)], browser=browser) == 0
+    data = json.loads((tmp_path / "browser.json").read_text())
+    (size,) = data["results"]
+    assert size["leads"] == 2000
+    assert set(size["moves"]) == {case.name for case in bench.CASES}
+    for name, summary in size["moves"].items():
+        assert summary["n"] == 2 and summary["not_redrawn"] == 0, (name, summary)
+        for move in summary["raw"]:
+            # the chart changed after the key and no later than the run's last change (a KPI may show
+            # the same rounded value on 2,000 leads), and "redrawn" is the later of what changed
+            assert 0 < move["chart"] <= move["done"], move
+            assert move["kpi"] is None or 0 < move["kpi"] <= move["done"], move
+            assert move["redrawn"] == max(t for t in (move["kpi"], move["chart"]) if t is not None)
+    assert set(size["pages_s"]) == {title for title, _ in bench.PAGES}
+    assert size["restart_s"] > 0
+    text = results.read_text()
+    assert "kept" in text and "OLD" not in text and "| 2,000 | threshold |" in text

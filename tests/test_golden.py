@@ -49,7 +49,21 @@ def _digest(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> dict[str, str]:
-    """Each command's output (and each file it writes) on the demo and on an imported CRM export."""
+    """Each command's output (and each file it writes) on the demo and on an imported CRM export.
+
+    plotly's default template is set as a fresh process has it: importing Streamlit (other tests) changes it.
+    """
+    import plotly.io as pio
+
+    template = pio.templates.default
+    pio.templates.default = "plotly"
+    try:
+        return _outputs(tmp_path_factory)
+    finally:
+        pio.templates.default = template
+
+
+def _outputs(tmp_path_factory) -> dict[str, str]:
     from scoring.demo import generate
 
     tmp = tmp_path_factory.mktemp("golden")

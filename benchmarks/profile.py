@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--section", choices=["all", "rescore", "page"], default="all")
     args = parser.parse_args()
     from scoring.config import load_config
-    from scoring.features import extract_features
+    from scoring.extract import extract_features
     from scoring.source import open_source
 
     db, _ = demo_db(args.leads)

@@ -249,8 +249,7 @@ FROM wil2 ORDER BY band
 
 def baseline_rows(con, sql: str, config, z: float) -> list[dict]:
     """Run the baseline and shape its rows like ``metrics.band_table``'s."""
-    from scoring.metrics import SMALL_BAND, band_bounds, band_label
-    from scoring.report import total_bounds
+    from scoring.metrics import SMALL_BAND, band_bounds, band_label, total_bounds
 
     result = con.execute(sql, {"z": z}).fetchall()
     low, high = total_bounds(config)
@@ -292,7 +291,8 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     from scoring import rescore
     from scoring.calibrate import calibration_view, model_view
     from scoring.config import load_config
-    from scoring.features import derive_features, extract_features, feature_spec
+    from scoring.extract import extract_features
+    from scoring.features import derive_features, feature_spec
     from scoring.kernels import warm_up
     from scoring.metrics import Z95
     from scoring.source import open_source

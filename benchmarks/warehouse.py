@@ -35,8 +35,9 @@ import duckdb
 
 from benchmarks.run import OUT, ROOT, demo_db, log, machine, put_between_markers
 from scoring.config import load_config
-from scoring.export_features import activity_column, export_features_sql
+from scoring.export_features import export_features_sql
 from scoring.export_sql import export_sql
+from scoring.feature_set import activity_column
 from scoring.features import feature_spec
 
 DEFAULT_CONFIG = ROOT / "data" / "configs" / "default.yaml"

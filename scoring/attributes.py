@@ -41,7 +41,7 @@ import numpy as np
 from .config import CategoricalFit, EngagementRule, NumericFit, ScoringConfig, normalise_value
 from .engine import engagement_points, numeric_bin_index
 from .features import Categorical, Features
-from .leakage import LEAKAGE_IV, SMOOTHING, check, feature_groups, numeric_groups, quantile_edges, woe_iv
+from .leakage import LEAKAGE_IV, check, feature_groups, numeric_groups, quantile_edges, woe_iv
 from .metrics import SMALL_BAND, wilson_interval
 
 MIN_LEADS = SMALL_BAND
@@ -164,6 +164,15 @@ def engagement_grouping(rule: EngagementRule, config: ScoringConfig, features: F
 
 def _g(x: float) -> str:
     return f"{x:.3g}"
+
+
+def nice(x: float) -> float:
+    """``x`` rounded to two significant digits (1234 -> 1200, 0.456 -> 0.46)."""
+    if x == 0 or not math.isfinite(x):
+        return 0.0
+    digits = 1 - int(math.floor(math.log10(abs(x))))
+    value = round(x, digits)
+    return float(int(value)) if value == int(value) else value
 
 
 def bin_label(lo: float | None, hi: float | None) -> str:

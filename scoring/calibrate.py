@@ -13,6 +13,7 @@ from .config import ScoringConfig
 from .diff import config_diff
 from .engine import Scores
 from .features import Features
+from .kernels import warm_up
 from .kpis import (
     DEFAULT_SQL_TARGET,
     MoverGroup,
@@ -22,9 +23,8 @@ from .kpis import (
     movers,
     score_histogram,
 )
-from .kernels import warm_up
-from .metrics import band_rows, tier_rows
-from .report import calibration, total_bounds
+from .metrics import band_rows, tier_rows, total_bounds
+from .report import calibration
 from .rescore import scored
 
 

@@ -88,7 +88,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace):
-    from .features import extract_features
+    from .extract import extract_features
     from .source import open_source
 
     config = load_config(args.config)
@@ -114,9 +114,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
     from .engine import TIERS, score
-    from .metrics import band_bounds, band_label
-    from .report import total_bounds
-
+    from .metrics import band_bounds, band_label, total_bounds
     from .store import default_store
 
     out = Path(args.out)

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import sys
-from pathlib import Path
 
 from .config import dump_config, load_config
 from .crash import crash_point
@@ -113,7 +112,7 @@ def _approval_summary(ref: str, result: dict, data: dict, db: str) -> str:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     from .config import config_from_dict
-    from .report import evidence
+    from .evidence import evidence
 
     store = _store(args)
     name, version = parse_ref(args.ref)

@@ -25,12 +25,11 @@ SUGGEST_VERSION = 1
 
 def cmd_suggest(args: argparse.Namespace) -> int:
     from .cli import CliError, ensure_demo
-    from .features import extract_features
-    from .source import open_source
-    from .suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
-
+    from .extract import extract_features
     from .files import check_output
+    from .source import open_source
     from .store import default_store
+    from .suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
 
     out = Path(args.out)
     check_output(out, stores=[default_store()], databases=[args.db])  # never overwrites, never in the store

@@ -273,7 +273,6 @@ def drift_report(config: ScoringConfig, features: Features, reference: tuple[dt.
 
 
 def _band_labels(config: ScoringConfig) -> list[str]:
-    from .metrics import band_bounds, band_label
-    from .report import total_bounds
+    from .metrics import band_bounds, band_label, total_bounds
 
     return [band_label(lo, hi) for lo, hi in band_bounds(config.bands, *total_bounds(config))]

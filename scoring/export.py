@@ -37,9 +37,9 @@ def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect
         from .export_features import export_features_sql
 
         return export_features_sql(config, dialect)
+    from .evidence import evidence
     from .export_html import render_report
     from .kpis import default_grid_cuts, fit_engagement_grid, score_histogram
-    from .report import evidence
 
     if not db:
         raise StoreError("--format html needs --db: the report is computed on data")

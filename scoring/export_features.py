@@ -19,11 +19,11 @@ Columns (``FIXED`` first, every one named by leadcal, never by a value):
 - each fit or segment column under its own (mapped) name: categorical ones as trimmed
   text (NULL when missing or a missing marker), numeric ones as DOUBLE;
 - ``leadcal_act_<hash>`` per signal (``activity_column``): its decayed sum, 0 without events.
+
+The column names are the feature set's contract, defined where it is read (``scoring.feature_set``).
 """
 
 from __future__ import annotations
-
-import hashlib
 
 from sqlglot import exp
 
@@ -53,26 +53,12 @@ from .export_sql import (
     check_exportable,
     render,
 )
-from .features import FeatureSpec, Signal, feature_spec
+from .feature_set import PREFIX, activity_column
+from .features import FeatureSpec, feature_spec
 
-FIXED = ("leadcal_lead_id", "leadcal_created_at", "leadcal_scored_at", "leadcal_converted", "leadcal_mature",
-         "leadcal_data_end", "leadcal_outcome_window_days")
-"""The columns every feature set has, in order."""
-
-PREFIX = "leadcal_"
 _RANKED = "leadcal_ranked_leads"
 _FLAGS = "leadcal_outcome_flags"
 _BOOL = exp.DataType.build("BOOLEAN")
-
-
-def activity_column(signal: Signal) -> str:
-    """The column of one signal: ``leadcal_act_`` + 16 hex digits of a hash of its key.
-
-    Named from the signal itself (event types and decay), not from the config, so any
-    config whose signals a feature set holds can be calibrated on it; a hash keeps the
-    name a plain identifier whatever characters the event types hold.
-    """
-    return PREFIX + "act_" + hashlib.sha256(signal.key.encode("utf-8")).hexdigest()[:16]
 
 
 def _flag_mode(config: ScoringConfig) -> bool:

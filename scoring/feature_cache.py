@@ -34,8 +34,9 @@ import pyarrow as pa
 import pyarrow.ipc  # noqa: F401  (pa.ipc)
 
 from .activity import Activity
-from .features import Categorical, FeatureSpec, Features, KeptEvents, data_end, spec_cache_key
-from .quality import Finding, QualityReport
+from .extract import data_end
+from .features import Categorical, Features, FeatureSpec, KeptEvents, spec_cache_key
+from .findings import Finding, QualityReport
 from .source import Source
 
 FORMAT = 2

@@ -15,18 +15,34 @@ window the set does not hold is refused with a message saying what to export aga
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import hashlib
 
 import numpy as np
 import pyarrow as pa
 
-from .export_features import FIXED, activity_column
-from .features import DAY_US, Categorical, Features, FeatureSpec
-from .quality import QualityReport
+from .features import DAY_US, Categorical, Features, FeatureSpec, Signal
+from .findings import QualityReport
 from .source import Source, SourceError, is_feature_set, parquet_files, quote
 
 VIEW = "leadcal_features"
 """The name the feature set is read under."""
+
+FIXED = ("leadcal_lead_id", "leadcal_created_at", "leadcal_scored_at", "leadcal_converted", "leadcal_mature",
+         "leadcal_data_end", "leadcal_outcome_window_days")
+"""The columns every feature set has, in order."""
+
+PREFIX = "leadcal_"
+"""Column names starting with this are leadcal's own (a mapped column may not)."""
+
+
+def activity_column(signal: Signal) -> str:
+    """The column of one signal: ``leadcal_act_`` + 16 hex digits of a hash of its key.
+
+    Named from the signal itself (event types and decay), not from the config, so any
+    config whose signals a feature set holds can be calibrated on it; a hash keeps the
+    name a plain identifier whatever characters the event types hold.
+    """
+    return PREFIX + "act_" + hashlib.sha256(signal.key.encode("utf-8")).hexdigest()[:16]
 
 
 def _problem(source: Source, problems: list[str]) -> SourceError:
@@ -133,4 +149,4 @@ def read_features(source: Source, spec: FeatureSpec) -> Features:
     )
 
 
-__all__ = ["VIEW", "is_feature_set", "parquet_files", "read_features"]
+__all__ = ["FIXED", "PREFIX", "VIEW", "activity_column", "is_feature_set", "parquet_files", "read_features"]

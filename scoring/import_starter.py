@@ -30,6 +30,7 @@ import math
 import duckdb
 import yaml
 
+from .attributes import nice
 from .config import ScoringConfig, config_from_dict, dump_config, normalise_value, parse_config
 from .source import quote
 
@@ -39,15 +40,6 @@ QUANTILES = (0.25, 0.5, 0.75)
 WINDOWS = (30, 60, 90, 120, 180, 270, 365)
 SCALE = {"caps": {"total": {"min": 0, "max": 100}}, "thresholds": {"mql": 40, "sql": 60},
          "bands": [20, 40, 60, 80]}
-
-
-def nice(x: float) -> float:
-    """``x`` rounded to two significant digits (1234 -> 1200, 0.456 -> 0.46)."""
-    if x == 0 or not math.isfinite(x):
-        return 0.0
-    digits = 1 - int(math.floor(math.log10(abs(x))))
-    value = round(x, digits)
-    return float(int(value)) if value == int(value) else value
 
 
 def category_values(con: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[list[str], int]:

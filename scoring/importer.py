@@ -44,14 +44,49 @@ import duckdb
 
 from .config import ScoringConfig, load_config, parse_config, save_config
 from .crash import crash_point
-from .import_mapping import (NAME_DEAL, ROLES, ImportMapping, dump_mapping, load_mapping, mapping_from_dict,
-                             mapping_to_dict, propose_events, propose_id)
-from .import_roles import (EVENTS_ROWS_PER_KEY, ColumnChoice, Outcome, creation_time, leads_entry, links,
-                           outcome_column, outcome_date)
+from .import_mapping import (
+    NAME_DEAL,
+    ROLES,
+    ImportMapping,
+    dump_mapping,
+    load_mapping,
+    mapping_from_dict,
+    mapping_to_dict,
+    propose_events,
+    propose_id,
+)
 from .import_plan import LeadColumn, Plan, joined_names, match_files, resolve
-from .import_read import (KINDS, MISSING_VALUES, SQL_TYPE, ColumnProfile, DataImportError, FileProfile, bind,
-                          check_file, clean_expr, clean_name, load_raw, new_connection, nz, prepare, preview_rows,
-                          profile_table, raw_quote, stacked, unreadable)
+from .import_read import (
+    KINDS,
+    MISSING_VALUES,
+    SQL_TYPE,
+    ColumnProfile,
+    DataImportError,
+    FileProfile,
+    bind,
+    check_file,
+    clean_expr,
+    clean_name,
+    load_raw,
+    new_connection,
+    nz,
+    prepare,
+    preview_rows,
+    profile_table,
+    raw_quote,
+    stacked,
+    unreadable,
+)
+from .import_roles import (
+    EVENTS_ROWS_PER_KEY,
+    ColumnChoice,
+    Outcome,
+    creation_time,
+    leads_entry,
+    links,
+    outcome_column,
+    outcome_date,
+)
 from .import_starter import starter_config, starter_yaml
 from .source import Source, SourceError, quote
 
@@ -562,7 +597,7 @@ def _leave_out_leaks(con: duckdb.DuckDBPyConnection, loaded: _Loaded) -> list[di
 
 def _features(con: duckdb.DuckDBPyConnection, path: Path | None, config: ScoringConfig, now: dt.datetime):
     """Features of a config on the tables of an import connection, as the app will read them."""
-    from .features import extract_features
+    from .extract import extract_features
 
     source = Source(path=path or Path(":memory:"), con=con)
     for table, column, data_type in con.execute(

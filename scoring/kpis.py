@@ -54,6 +54,32 @@ def _rate(k: int, n: int) -> dict:
     }
 
 
+def outcome_facts(features: Features) -> dict:
+    """Mature leads, conversions and date range: facts of the data, counted once per feature set."""
+    cached = features.cache.get("outcome_facts")
+    if cached is None:
+        mature = features.mature
+        y = features.converted[mature]
+        timed = bool(features.n) and features.point_in_time
+        is_open = getattr(features, "open", None)
+        cached = {
+            "mature_leads": int(mature.sum()),
+            "immature_leads": int(features.n - mature.sum()),
+            "open_leads": None if is_open is None else int(is_open.sum()),
+            "open_counted_lost": None if is_open is None else int((is_open & mature).sum()),
+            "conversions": int(y.sum()),
+            "conversion_rate": float(y.mean()) if y.size else None,
+            "first_lead": _iso(features.created_at.min()) if timed else None,
+            "last_lead": _iso(features.created_at.max()) if timed else None,
+        }
+        features.cache["outcome_facts"] = cached
+    return dict(cached)
+
+
+def _iso(t: np.datetime64) -> str:
+    return str(np.datetime_as_string(t, unit="s")).replace("T", " ")
+
+
 def kpis(features: Features, scores: Scores, sql_target: tuple[float, float] = DEFAULT_SQL_TARGET,
          capacity_per_month: float | None = None, auc_value: float | None = None) -> dict:
     """The KPI row: AUC/Gini, MQL volume and rate, SQL rate vs target, capture at MQL.

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from .config import ScoringConfig
 from .engine import TIERS
 from .kernels import auc_ks, auc_ks_part
 
@@ -99,6 +100,12 @@ def band_bounds(cuts: list[float], low: float | None, high: float | None) -> lis
     """(low, high) of each band; the open ends take the given bounds (None if unknown)."""
     edges = [low] + list(cuts) + [high]
     return list(zip(edges[:-1], edges[1:]))
+
+
+def total_bounds(config: ScoringConfig) -> tuple[float | None, float | None]:
+    """Bounds of the outer bands: the total cap where set, else open (None)."""
+    cap = config.caps.total
+    return (cap.min if cap else None), (cap.max if cap else None)
 
 
 def band_table(total: np.ndarray, band: np.ndarray, converted: np.ndarray, mature: np.ndarray,

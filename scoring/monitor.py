@@ -13,7 +13,7 @@ import datetime as dt
 from .config import ScoringConfig
 from .dataquality import COMPLETENESS_ALARM, quality_report
 from .drift import default_reference, drift_report
-from .features import extract_features
+from .extract import extract_features
 from .source import open_source
 
 EXIT = {"stable": 0, "investigate": 1, "shifted": 2, "unchecked": 3}

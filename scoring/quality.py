@@ -3,55 +3,16 @@
 Real exports have duplicate ids, events for leads that are not in the leads table,
 missing or future timestamps, and conversions dated before the lead existed. The
 engine decides what to do with each (documented per finding); this module counts them
-so the report and the app can say so.
+(``findings`` holds what it finds) so the report and the app can say so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 
 from .config import SourceMapping
+from .findings import Finding, QualityReport
 from .source import Source, quote
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One kind of problem: where, how many rows, and what leadcal does about it."""
-
-    table: str
-    column: str
-    count: int
-    problem: str
-    handling: str
-
-    def message(self) -> str:
-        """One line for people."""
-        return f"{self.table}.{self.column}: {self.count:,} {self.problem} ({self.handling})"
-
-
-@dataclass
-class QualityReport:
-    """All findings of one data source; empty when the data is clean."""
-
-    findings: list[Finding] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    """Row counts per table, for context and fingerprints."""
-
-    def messages(self) -> list[str]:
-        """One line per finding."""
-        return [f.message() for f in self.findings]
-
-    def to_dict(self) -> dict:
-        """Stable JSON form."""
-        return {
-            "rows": dict(self.counts),
-            "findings": [
-                {"table": f.table, "column": f.column, "count": f.count, "problem": f.problem,
-                 "handling": f.handling}
-                for f in self.findings
-            ],
-        }
 
 
 def check_quality(source: Source, mapping: SourceMapping, now: dt.datetime,

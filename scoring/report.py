@@ -6,25 +6,17 @@ features and scores; the CLI and the app both render it, so they never disagree.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-
-import numpy as np
 
 from .config import ScoringConfig
 from .engine import Scores, score
 from .features import Features
-from .metrics import band_table, gini, separation, tier_table
+from .kpis import outcome_facts
+from .metrics import band_table, gini, separation, tier_table, total_bounds
 
 REPORT_VERSION = 1
 NO_TIME_NOTE = ("Note: this data has no creation times, so leads are not scored at a point in time: "
                 "every recorded activity counts, and open outcomes are left out as immature.")
-
-
-def total_bounds(config: ScoringConfig) -> tuple[float | None, float | None]:
-    """Bounds of the outer bands: the total cap where set, else open (None)."""
-    cap = config.caps.total
-    return (cap.min if cap else None), (cap.max if cap else None)
 
 
 def calibration(config: ScoringConfig, features: Features, scores: Scores | None = None,
@@ -75,28 +67,6 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
     }
 
 
-def outcome_facts(features: Features) -> dict:
-    """Mature leads, conversions and date range: facts of the data, counted once per feature set."""
-    cached = features.cache.get("outcome_facts")
-    if cached is None:
-        mature = features.mature
-        y = features.converted[mature]
-        timed = bool(features.n) and features.point_in_time
-        is_open = getattr(features, "open", None)
-        cached = {
-            "mature_leads": int(mature.sum()),
-            "immature_leads": int(features.n - mature.sum()),
-            "open_leads": None if is_open is None else int(is_open.sum()),
-            "open_counted_lost": None if is_open is None else int((is_open & mature).sum()),
-            "conversions": int(y.sum()),
-            "conversion_rate": float(y.mean()) if y.size else None,
-            "first_lead": _iso(features.created_at.min()) if timed else None,
-            "last_lead": _iso(features.created_at.max()) if timed else None,
-        }
-        features.cache["outcome_facts"] = cached
-    return dict(cached)
-
-
 def outcome_form(config: ScoringConfig) -> str:
     """'time' (a conversion time alone), 'states' (won / lost / open) or 'states+time' (both)."""
     out = config.source.outcome
@@ -120,10 +90,6 @@ def outcome_sentence(result: dict) -> str | None:
 
 def _none_nan(x: float) -> float | None:
     return None if math.isnan(x) else x
-
-
-def _iso(t: np.datetime64) -> str:
-    return str(np.datetime_as_string(t, unit="s")).replace("T", " ")
 
 
 def format_table(result: dict) -> str:
@@ -185,36 +151,3 @@ def data_summary(features: Features) -> dict:
         "open_leads": facts["open_leads"],
         "findings": len(features.quality.findings),
     }
-
-
-def data_fingerprint(path: str, features: Features) -> dict:
-    """What data a result was computed on: file, row counts, date range."""
-    from pathlib import Path
-
-    p = Path(path)
-    st = p.stat()
-    return {
-        "path": str(p.resolve()),
-        "size_bytes": st.st_size,
-        "modified": dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
-        "rows": dict(features.quality.counts),
-        "leads_scored": int(features.n),
-        "first_lead": outcome_facts(features)["first_lead"],
-        "last_lead": outcome_facts(features)["last_lead"],
-        "data_end": features.data_end.isoformat(sep=" "),
-    }
-
-
-def evidence(config: ScoringConfig, db: str) -> tuple[dict, dict, "object"]:
-    """The calibration result and KPIs of a config on a database, and the data's fingerprint.
-
-    Recorded with an approval, so the record says what the approvers saw.
-    """
-    from .calibrate import model_view
-    from .features import extract_features
-    from .source import open_source
-
-    with open_source(db) as source:
-        features = extract_features(source, config)
-    view = model_view(config, features)
-    return {"result": view.result, "kpis": view.kpis}, data_fingerprint(db, features), (view, features)

@@ -43,20 +43,28 @@ from .engine import (
     categorical_lookup,
     engagement_inputs,
     engagement_part_at,
+    fit_points_at,
     lead_thresholds,
     no_segments,
     part_sum,
     rule_key,
     rule_points,
-    fit_points_at,
     score,
     tier_index,
 )
 from .features import Features, rule_signal_key
-from .kernels import BLOCK, apply_moves, engagement_rows, gather_rows, merge_replace, partition_below, score_range, tier_range
-from .kpis import month_status_key, outcome_status, tier_month_counts
+from .kernels import (
+    BLOCK,
+    apply_moves,
+    engagement_rows,
+    gather_rows,
+    merge_replace,
+    partition_below,
+    score_range,
+    tier_range,
+)
+from .kpis import month_status_key, outcome_facts, outcome_status, tier_month_counts
 from .metrics import separation_sorted, status_counts
-from .report import outcome_facts
 
 SCORED_CACHE = 3
 """Scored configs kept per feature set (each holds a few arrays of one float per lead)..."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .attributes import bin_label
+from .attributes import bin_label, nice
 from .config import (
     CategoricalFit,
     EngagementRule,
@@ -405,7 +405,6 @@ def _rounds_away(config: ScoringConfig, features: Features, design: Design, beta
 
 def _ranges(values: np.ndarray) -> list[dict]:
     """Bins of an activity: none (below the smallest positive value), then quantile ranges of the rest."""
-    from .import_starter import nice
     from .leakage import quantile_edges
 
     v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from scoring.calibrate import calibration_view
 from scoring.config import config_from_dict, load_config
 from scoring.demo import generate
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG, ROOT

@@ -18,7 +18,6 @@ from scipy import stats
 from scoring.attributes import (
     LEAKAGE_IV,
     MISSING_LABEL,
-    SMOOTHING,
     attribute_table,
     candidate_columns,
     flat_rows,
@@ -31,7 +30,9 @@ from scoring.attributes import (
 from scoring.config import config_from_dict, load_config, normalise_value
 from scoring.demo import generate
 from scoring.engine import engagement_points
-from scoring.features import Categorical, Features, extract_features, rule_signal_key
+from scoring.extract import extract_features
+from scoring.features import Categorical, Features, rule_signal_key
+from scoring.leakage import SMOOTHING
 from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG

@@ -17,7 +17,7 @@ import pytest
 from benchmarks import run as bench
 from scoring.calibrate import model_view
 from scoring.config import load_config
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.metrics import Z95
 from scoring.source import open_source
 

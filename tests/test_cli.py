@@ -14,7 +14,7 @@ import pytest
 from scoring.cli import main
 from scoring.config import parse_config
 from scoring.engine import TIERS, score
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.report import calibration
 from scoring.source import open_source
 

@@ -123,7 +123,7 @@ def test_export_sql_and_html(capsys, setup, tmp_path, monkeypatch):
     import numpy as np
 
     from scoring.engine import score
-    from scoring.features import extract_features
+    from scoring.extract import extract_features
     from scoring.source import open_source
 
     store, cfg, db = setup

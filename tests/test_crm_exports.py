@@ -24,7 +24,8 @@ import yaml
 
 from scoring.cli import main as leadcal
 from scoring.config import load_config
-from scoring.features import extract_features, rule_signal_key
+from scoring.extract import extract_features
+from scoring.features import rule_signal_key
 from scoring.importer import inspect_files
 from scoring.source import open_source
 from scoring.store import ConfigStore

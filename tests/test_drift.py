@@ -43,7 +43,7 @@ from scoring.drift import (
     rule_points,
 )
 from scoring.engine import score
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.monitor import EXIT, assemble, format_text, monitor
 from scoring.source import open_source
 

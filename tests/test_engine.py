@@ -10,7 +10,8 @@ import yaml
 
 from scoring.config import config_from_dict, parse_config
 from scoring.engine import TIERS, score
-from scoring.features import extract_features, feature_spec
+from scoring.extract import extract_features
+from scoring.features import feature_spec
 from scoring.source import SourceError, open_source
 
 from .conftest import DAY, SMALL_CONFIG, T0, file_digest, make_db

@@ -21,7 +21,7 @@ from scoring.calibrate import calibration_view
 from scoring.config import config_from_dict, load_config, parse_config
 from scoring.demo import generate
 from scoring.export_html import render_report
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG, SMALL_CONFIG

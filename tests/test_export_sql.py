@@ -21,7 +21,7 @@ from scoring.config import config_from_dict, load_config, normalise_value
 from scoring.demo import generate
 from scoring.engine import TIERS, score
 from scoring.export_sql import DIALECTS, export_sql
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.source import open_source
 
 from .conftest import DAY, DEFAULT_CONFIG, T0, file_digest

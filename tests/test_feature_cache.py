@@ -15,7 +15,8 @@ from scoring import feature_cache
 from scoring.calibrate import calibration_view
 from scoring.config import config_from_dict, config_to_dict, load_config
 from scoring.demo import generate
-from scoring.features import decay_free_spec, derive_features, extract_features, feature_spec
+from scoring.extract import extract_features
+from scoring.features import decay_free_spec, derive_features, feature_spec
 from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG

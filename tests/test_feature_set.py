@@ -5,10 +5,9 @@ tests/engines/test_features_sql.py runs the same query on Spark and PostgreSQL.
 
 from __future__ import annotations
 
-import re
-
 import datetime as dt
 import json
+import re
 
 import duckdb
 import pytest
@@ -17,8 +16,10 @@ import yaml
 from scoring.cli import main
 from scoring.config import config_from_dict, config_to_dict, load_config
 from scoring.demo import generate
-from scoring.export_features import FIXED, activity_column, export_features_sql
-from scoring.features import Signal, extract_features
+from scoring.export_features import export_features_sql
+from scoring.extract import extract_features
+from scoring.feature_set import FIXED, activity_column
+from scoring.features import Signal
 from scoring.source import SourceError, open_source
 
 from .conftest import DAY, DEFAULT_CONFIG, T0

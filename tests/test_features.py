@@ -8,8 +8,8 @@ extraction did before it coded them in SQL), kept events by hand.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import os
+import shutil
 
 import duckdb
 import numpy as np
@@ -17,16 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from scoring import extract as xmod
 from scoring import features as fmod
 from scoring.config import config_from_dict, normalise_value, parse_config
-from scoring.features import (
-    FeatureSpec,
-    Signal,
-    decay_free_spec,
-    derive_features,
-    extract_features,
-    feature_spec,
-)
+from scoring.extract import extract_features
+from scoring.features import FeatureSpec, Signal, decay_free_spec, derive_features, feature_spec
 from scoring.source import open_source
 
 from .conftest import DAY, SMALL_CONFIG, T0, file_digest, make_db
@@ -280,7 +275,7 @@ def _old_encoding(db, column: str, missing: list[str]) -> tuple[list, list]:
 
 @pytest.mark.parametrize("lookup_max", [64, 0], ids=["list-scan", "hash-join"])
 def test_categorical_codes_match_the_old_encoding(tmp_path, monkeypatch, lookup_max):
-    monkeypatch.setattr(fmod, "LIST_LOOKUP_MAX", lookup_max)
+    monkeypatch.setattr(xmod, "LIST_LOOKUP_MAX", lookup_max)
     leads = [
         (5, T0 + 2 * DAY, " vp ", 1, "free"),
         (1, T0, "CEO", 1, "Select"),
@@ -350,9 +345,9 @@ def test_temp_table_is_dropped_when_extraction_fails(small_db, monkeypatch):
     def broken(*args):
         raise duckdb.InvalidInputException("broken on purpose")
 
-    monkeypatch.setattr(fmod, "_keep_events", broken)
+    monkeypatch.setattr(xmod, "_keep_events", broken)
     with open_source(small_db) as source:
-        with pytest.raises(fmod.SourceError, match="broken on purpose"):
+        with pytest.raises(xmod.SourceError, match="broken on purpose"):
             extract_features(source, parse_config(SMALL_CONFIG))
         assert source.con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]
 
@@ -369,7 +364,8 @@ def test_arrow_and_numpy_types_of_the_lead_arrays(small_db):
 
 
 def test_ages_kept_as_seconds_only_when_exact():
-    from scoring.features import DAY_US, _age
+    from scoring.extract import _age
+    from scoring.features import DAY_US
 
     whole = np.array([1_000_000, 86_400_000_000, 5 * 365 * 86_400_000_000], dtype=np.int64)
     assert _age(whole).dtype == np.int32 and _age(whole).tolist() == [1, 86_400, 5 * 365 * 86_400]

@@ -11,7 +11,7 @@ import pytest
 from scoring.cli import main
 from scoring.config import ConfigError, config_from_dict
 from scoring.engine import score
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.source import SourceError, open_source
 
 from .conftest import DAY, T0, file_digest

@@ -7,10 +7,9 @@ and leave an existing database byte-for-byte as it was.
 
 from __future__ import annotations
 
-import os
-
 import datetime as dt
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from scoring import importer
 from scoring.cli import main as leadcal
 from scoring.cli_import import main as leadcal_import
 from scoring.config import load_config
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.import_read import clean_name
 from scoring.importer import run_import, save_starter
 from scoring.report import calibration
@@ -31,8 +30,18 @@ from scoring.source import open_source
 from scoring.store import ConfigStore
 
 from .conftest import ROOT, file_digest
-from .import_fixtures import (EXPECTED_CONVERTED, EXPECTED_LEADS, EXPECTED_MATURE, EXPECTED_SCORES,
-                              FLAT_CONVERTED, FLAT_HEADER, POINTS, write_crm, write_flat, write_table)
+from .import_fixtures import (
+    EXPECTED_CONVERTED,
+    EXPECTED_LEADS,
+    EXPECTED_MATURE,
+    EXPECTED_SCORES,
+    FLAT_CONVERTED,
+    FLAT_HEADER,
+    POINTS,
+    write_crm,
+    write_flat,
+    write_table,
+)
 
 T = dt.datetime
 

@@ -139,13 +139,13 @@ def test_many_categorical_columns_read_in_one_query_give_the_same_features(tmp_p
     """The UNPIVOT reads of dictionaries and first appearances (wide tables) equal the per-column reads."""
     import numpy as np
 
-    import scoring.features as features
+    import scoring.extract as extract
     from scoring.config import config_from_dict
     from scoring.source import open_source
 
     db = tmp_path / "wide.duckdb"
     con = duckdb.connect(str(db))
-    n_cols = features.MANY_COLUMNS + 4
+    n_cols = extract.MANY_COLUMNS + 4
     cols = ", ".join(f"c{i} VARCHAR" for i in range(n_cols))
     con.execute(f"CREATE TABLE leads (lead_id INTEGER, created_at TIMESTAMP, converted_at TIMESTAMP, {cols})")
     rng = np.random.default_rng(3)
@@ -159,10 +159,10 @@ def test_many_categorical_columns_read_in_one_query_give_the_same_features(tmp_p
         "fit": [{"type": "categorical", "column": f"c{i}", "points": {"vp": 1}} for i in range(n_cols)],
         "thresholds": {"mql": 1, "sql": 2}, "bands": [1]})
     with open_source(db) as source:
-        batched = features.extract_features(source, config)
-    monkeypatch.setattr(features, "MANY_COLUMNS", 10_000)  # the per-column reads
+        batched = extract.extract_features(source, config)
+    monkeypatch.setattr(extract, "MANY_COLUMNS", 10_000)  # the per-column reads
     with open_source(db) as source:
-        single = features.extract_features(source, config)
+        single = extract.extract_features(source, config)
     assert batched.categorical.keys() == single.categorical.keys()
     for c in single.categorical:
         np.testing.assert_array_equal(batched.categorical[c].codes, single.categorical[c].codes)

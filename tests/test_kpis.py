@@ -20,7 +20,8 @@ from sklearn.metrics import roc_auc_score
 from scoring.calibrate import ModelView, calibration_view, model_view, warnings_for
 from scoring.config import config_from_dict, parse_config
 from scoring.engine import Scores, score
-from scoring.features import Features, extract_features
+from scoring.extract import extract_features
+from scoring.features import Features
 from scoring.kpis import (
     DEFAULT_SQL_TARGET,
     MoverGroup,
@@ -36,7 +37,6 @@ from scoring.report import calibration
 from scoring.source import open_source
 
 from .conftest import SMALL_CONFIG
-
 
 # --------------------------------------------------------------------------- helpers
 

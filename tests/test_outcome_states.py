@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from scoring.config import config_from_dict
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.report import calibration
 from scoring.source import open_source
 

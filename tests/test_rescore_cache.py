@@ -12,7 +12,7 @@ from scoring.calibrate import model_view
 from scoring.config import config_from_dict
 from scoring.demo import generate
 from scoring.engine import score
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.kpis import kpis
 from scoring.report import calibration
 from scoring.source import open_source

@@ -28,7 +28,8 @@ from scoring.cli_suggest import add_parser
 from scoring.config import ConfigError, config_from_dict, dump_config, load_config, normalise_value, parse_config
 from scoring.demo import TRUTH, generate
 from scoring.engine import score
-from scoring.features import Categorical, Features, extract_features, rule_signal_key
+from scoring.extract import extract_features
+from scoring.features import Categorical, Features, rule_signal_key
 from scoring.kpis import monthly_volume_from_months
 from scoring.source import open_source
 from scoring.suggest import (

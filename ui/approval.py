@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from scoring.auth import AuthError, User, authenticate
 from scoring.calibrate import model_view
 from scoring.config import ConfigError
 from scoring.diff import config_diff
-from scoring.report import data_fingerprint
+from scoring.evidence import data_fingerprint
 from scoring.source import SourceError
-from scoring.auth import AuthError, User, authenticate
 from scoring.store import SignOff, StoreError, parse_ref
 
 from . import auth, data

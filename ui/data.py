@@ -10,7 +10,6 @@ and only a mapping, window, column or event-type change reads DuckDB again.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,18 +17,18 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from scoring.auth import User
 from scoring.config import ScoringConfig, config_to_dict, dump_config
+from scoring.extract import extract_features
 from scoring.features import (
     Features,
     FeatureSpec,
     decay_free_spec,
     derive_features,
-    extract_features,
     feature_spec,
     spec_cache_key,
     union_spec,
 )
-from scoring.auth import User
 from scoring.source import SourceError, check_database_file, is_feature_set, open_source
 from scoring.store import ConfigStore, default_store
 
@@ -91,7 +90,7 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
     before (a restart at 10M leads takes a second instead of half a minute), else from
     DuckDB, then written to the disk cache in the background (nobody waits for that)."""
     from scoring import feature_cache
-    from scoring.features import feature_needs
+    from scoring.extract import feature_needs
     from scoring.source import check_columns
 
     with open_source(path) as source:

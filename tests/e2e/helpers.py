@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from scoring.calibrate import calibration_view
 from scoring.config import ScoringConfig
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.source import open_source
 
 WAIT = 60_000

@@ -17,7 +17,8 @@ import yaml
 
 from scoring.config import ScoringConfig, config_from_dict, load_config
 from scoring.engine import TIERS, Scores, score
-from scoring.features import Features, extract_features
+from scoring.extract import extract_features
+from scoring.features import Features
 from scoring.source import open_source
 
 from ..conftest import DEFAULT_CONFIG

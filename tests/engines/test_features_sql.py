@@ -3,7 +3,6 @@ leadcal calibrating on it: the same features as the DuckDB extraction, the same 
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -12,13 +11,14 @@ from streamlit.testing.v1 import AppTest
 from scoring.calibrate import calibration_view
 from scoring.config import load_config
 from scoring.export_features import export_features_sql
-from scoring.features import extract_features
+from scoring.extract import extract_features
 from scoring.source import open_source
 
 from ..conftest import DEFAULT_CONFIG, ROOT
 from ..test_app import _check_page_matches
 from .cases import assert_same_features, config_for, engine_scores
 from .loading import use_spark
+
 
 def _spark_features(spark, data, name, folder):
     use_spark(spark, data)

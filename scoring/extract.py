@@ -1,0 +1,487 @@
+"""Point-in-time feature extraction: DuckDB -> the compact numpy arrays of ``Features``, once.
+
+The expensive part of scoring (reading leads, joining events to each lead's scoring
+point) depends on the data, the mapping and the evaluation window, never on points or
+thresholds. It is done here once: the deduplicated leads go into a temp table (categories
+as integer codes), their columns are read into numpy, and the point-in-time events are
+kept as narrow arrays (lead row, type code, age). Decayed sums are numpy over the kept
+events (``scoring.model.features``), so a decay change runs no SQL, and neither does a
+slider move. The point-in-time rules are in that module's docstring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .config import OutcomeTable, ScoringConfig, SourceMapping, normalise_value
+from .feature_set import read_features
+from .features import (
+    DAY_US,
+    Categorical,
+    Features,
+    FeatureSpec,
+    KeptEvents,
+    age_days,
+    event_types,
+    feature_spec,
+    signal_sums,
+)
+from .findings import QualityReport
+from .quality import check_quality
+from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, quote
+
+TEMP_PREFIX = "__leadcal_leads_"
+"""Name prefix of the per-extraction temp table (a random suffix makes it unique)."""
+BATCH_ROWS = 1_000_000
+"""Rows per Arrow record batch when reading results into numpy."""
+LIST_LOOKUP_MAX = 64
+"""A categorical column with at most this many distinct stored values is coded by a list
+scan per lead, a longer one by a hash join (scanning 10,000 values per lead took 10 s for
+a million leads, the join 0.05 s)."""
+
+
+def _category_text(value: str) -> str:
+    """SQL: the trimmed text of a value, NULL when it is one of the missing markers."""
+    text = f"trim(CAST({value} AS VARCHAR))"
+    return f"CASE WHEN list_contains($missing, lower({text})) THEN NULL ELSE {text} END"
+
+
+def data_end(source: Source, mapping: SourceMapping, now: dt.datetime) -> dt.datetime:
+    """The last moment the data knows about (latest creation, event or conversion, not in the future).
+
+    Data without any time (a flat export with a yes/no outcome) ends now.
+    """
+    leads, out = mapping.leads, mapping.outcome
+    columns = [(leads.table, leads.created_at)]
+    if mapping.events is not None:
+        columns.append((mapping.events.table, mapping.events.time))
+    columns.append((out.table or leads.table, out.converted_at))
+    parts = [f"SELECT max(CAST({quote(c)} AS TIMESTAMP)) AS t FROM {quote(t)} WHERE CAST({quote(c)} AS TIMESTAMP) <= $now"
+             for t, c in columns if c is not None]
+    if not parts:
+        return now
+    sql = "SELECT max(t) FROM (" + " UNION ALL ".join(parts) + ")"
+    (end,) = source.con.execute(sql, {"now": now}).fetchall()[0]
+    if end is None:
+        raise SourceError(str(source.path), [f"table '{leads.table}' has no leads with a creation time"])
+    return end
+
+
+def feature_needs(spec: FeatureSpec) -> list[ColumnNeed]:
+    """Every column the spec reads, for one up-front check."""
+    mapping = spec.mapping
+    table = mapping.leads.table
+    needs = mapping_needs(mapping)
+    needs += [ColumnNeed(table, c, "any", "fit or segment column") for c in spec.categorical]
+    needs += [ColumnNeed(table, c, "numeric", "numeric fit or activity column") for c in spec.numeric]
+    if spec.signals and mapping.events is None:
+        raise SourceError(
+            "config", ["engagement rules count events, but source.events is not mapped to a table"]
+        )
+    return needs
+
+
+# --------------------------------------------------------------------------- SQL: leads into a temp table
+
+
+@dataclass(frozen=True)
+class Dictionary:
+    """How one categorical column is coded in SQL: each distinct stored text -> a code.
+
+    Built from the distinct values (few, even for many leads), so the per-lead work in
+    DuckDB is one lookup of the stored text: trimming and the missing markers are applied
+    to the dictionary, not to every row.
+    """
+
+    texts: tuple[str, ...]
+    """Distinct trimmed, non-missing values; a code indexes them."""
+    raw: tuple[str, ...]
+    """Distinct stored values (as VARCHAR)."""
+    codes: tuple[int, ...]
+    """Code of each ``raw`` value (-1: a missing marker)."""
+
+
+def _dictionary(source: Source, spec: FeatureSpec, column: str) -> Dictionary:
+    """The dictionary of a column over all rows of the leads table.
+
+    A superset of what the kept leads hold (duplicates and leads without a creation time
+    are dropped later); the codes are renumbered by first appearance afterwards.
+    """
+    mapping = spec.mapping
+    sql = (f"SELECT raw, {_category_text('raw')} FROM (SELECT DISTINCT CAST({quote(column)} AS VARCHAR) AS raw "
+           f"FROM {quote(mapping.leads.table)} WHERE {quote(column)} IS NOT NULL) ORDER BY raw")
+    missing = [normalise_value(v) for v in mapping.missing_values]
+    return _as_dictionary(source.con.execute(sql, {"missing": missing}).fetchall())
+
+
+MANY_COLUMNS = 16
+"""From this many categorical columns on, their dictionaries and first appearances are read
+in one query each (an UNPIVOT) instead of a query per column: on a wide table every query
+costs time in proportion to the table's width, so a query per column grows as columns
+squared (an import of 2,000 columns tries its starter config this way)."""
+
+
+def _dictionaries(source: Source, spec: FeatureSpec) -> list[Dictionary]:
+    """The dictionary of every categorical column of the spec, as ``_dictionary`` gives each."""
+    columns = spec.categorical
+    if len(columns) < MANY_COLUMNS:
+        return [_dictionary(source, spec, c) for c in columns]
+    text = ", ".join(f'CAST({quote(c)} AS VARCHAR) AS "{i}"' for i, c in enumerate(columns))
+    names = ", ".join(f'"{i}"' for i in range(len(columns)))
+    sql = (f"SELECT CAST(i AS INTEGER), raw, {_category_text('raw')} FROM (SELECT DISTINCT i, raw FROM "
+           f"(SELECT {text} FROM {quote(spec.mapping.leads.table)}) UNPIVOT (raw FOR i IN ({names}))) "
+           "ORDER BY 1, raw")
+    missing = [normalise_value(v) for v in spec.mapping.missing_values]
+    rows: list[list[tuple]] = [[] for _ in columns]
+    for i, raw, category in source.con.execute(sql, {"missing": missing}).fetchall():
+        rows[i].append((raw, category))
+    return [_as_dictionary(r) for r in rows]
+
+
+def _first_appearances(source: Source, table: str, codes: list[str]) -> list[list[int]] | None:
+    """Per code column, its codes in order of first appearance (one query); None when few columns."""
+    if len(codes) < MANY_COLUMNS:
+        return None
+    text = ", ".join(f'{c} AS "{i}"' for i, c in enumerate(codes))
+    names = ", ".join(f'"{i}"' for i in range(len(codes)))
+    out: list[list[int]] = [[] for _ in codes]
+    for i, code in source.con.execute(
+            f"SELECT CAST(i AS INTEGER), code FROM (SELECT __row, {text} FROM {table}) UNPIVOT (code FOR i IN "
+            f"({names})) WHERE code >= 0 GROUP BY 1, 2 ORDER BY 1, min(__row)").fetchall():
+        out[i].append(code)
+    return out
+
+
+def _as_dictionary(rows: list[tuple]) -> Dictionary:
+    """A dictionary from (stored text, category text or None) rows ordered by stored text."""
+    texts = sorted({text for _, text in rows if text is not None})
+    index = {text: i for i, text in enumerate(texts)}
+    return Dictionary(tuple(texts), tuple(raw for raw, _ in rows),
+                      tuple(-1 if text is None else index[text] for _, text in rows))
+
+
+def outcome_sql(out: OutcomeTable, timed: bool, params: dict) -> str:
+    """The CTE ``s``: ``b`` with each lead's outcome as the engine counts it.
+
+    ``__converted``: converted within the window; ``__mature``: the outcome is known;
+    ``__open``: the lead is still open (three-state outcomes only). The rules:
+
+    - a conversion time alone: converted when it falls before scoring point + window;
+      mature when that moment has passed (open and lost cannot be told apart);
+    - a yes/no (won / lost / open) column: won converted, lost not, both mature; with a
+      conversion time too, a win dated after the window counts as not converted (a win
+      without a date counts as converted); open is immature, never lost, whatever its
+      age, unless ``open_lost_after_days`` counts it lost that many days after creation;
+    - with a separate outcome table, a lead it does not name has not converted: it is
+      mature once its window has passed (as with a conversion time alone), never open.
+    """
+    window = "b.__scoring + to_microseconds($win_us)"
+    passed = f"coalesce({window} <= $data_end, false)"
+    if out.converted is None:
+        return (f", s AS (SELECT b.*, (b.__conv IS NOT NULL AND b.__conv < {window}) AS __converted, "
+                f"{passed} AS __mature, false AS __open FROM b)")
+    stale = "false"
+    if out.open_lost_after_days is not None and timed:
+        params["stale_us"] = int(round(out.open_lost_after_days * DAY_US))
+        stale = "coalesce(b.__created + to_microseconds($stale_us) <= $data_end, false)"
+    in_window = f"(b.__conv IS NULL OR b.__scoring IS NULL OR b.__conv < {window})" if out.converted_at else "true"
+    unnamed = "false"
+    if out.table is not None:  # no row in the outcome table: not converted, by the window
+        unnamed = f"(b.__named IS NULL AND {passed if timed else 'true'})"
+    is_open = "(b.__flag IS NULL AND b.__named)" if out.table is not None else "(b.__flag IS NULL)"
+    return (f", s AS (SELECT b.*, coalesce(b.__flag AND {in_window}, false) AS __converted, "
+            f"(b.__flag IS NOT NULL OR {unnamed} OR (coalesce({is_open}, false) AND {stale})) AS __mature, "
+            f"coalesce({is_open}, false) AS __open FROM b)")
+
+
+def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, dict]:
+    """The deduplicated leads with outcome and scoring point, categories as integer codes, and ``__row``.
+
+    ``__row`` is the 0-based position in the final order (creation time, then lead id).
+    Each categorical column is coded by looking its stored text up in its dictionary
+    (bound as lists: a list scan when short, else a hash join), before the
+    deduplication, so only integers travel through the window sorts.
+    """
+    mapping = spec.mapping
+    leads, out = mapping.leads, mapping.outcome
+    params: dict = {
+        "missing": [normalise_value(v) for v in mapping.missing_values],
+        "sp_us": int(round(spec.scoring_point_days * DAY_US)),
+        "win_us": int(round(spec.outcome_window_days * DAY_US)),
+    }
+    src = "__src."
+    dicts, joins, cols = [], [], []
+    for i, (column, dictionary) in enumerate(zip(spec.categorical, dictionaries)):
+        params[f"raw{i}"], params[f"code{i}"] = list(dictionary.raw), list(dictionary.codes)
+        stored = f"CAST({src}{quote(column)} AS VARCHAR)"
+        if len(dictionary.raw) <= LIST_LOOKUP_MAX:  # a short list scan beats a join
+            cols.append(f"coalesce(CAST($code{i} AS INTEGER[])[list_position(CAST($raw{i} AS VARCHAR[]), {stored})], "
+                        f"-1) AS __c{i}")
+            continue
+        dicts.append(f"__d{i} AS (SELECT unnest(CAST($raw{i} AS VARCHAR[])) AS raw, "
+                     f"unnest(CAST($code{i} AS INTEGER[])) AS code), ")
+        joins.append(f" LEFT JOIN __d{i} ON {stored} = __d{i}.raw")
+        cols.append(f"coalesce(__d{i}.code, -1) AS __c{i}")
+    cols += [f"CAST({src}{quote(c)} AS DOUBLE) AS __n{i}" for i, c in enumerate(spec.numeric)]
+    has_flag = out.converted is not None  # won true, lost false, open NULL
+    has_date = out.converted_at is not None
+    if out.table is None:
+        if has_flag:
+            cols.append(f"CAST({src}{quote(out.converted)} AS BOOLEAN) AS __flag")
+        cols.append(f"{_finite_time(src + quote(out.converted_at))} AS __conv" if has_date
+                    else "NULL::TIMESTAMP AS __conv")
+    select_cols = "".join(", " + c for c in cols)
+    lead_id = f"{src}{quote(leads.id)}"
+    created = _finite_time(f"{src}{quote(leads.created_at)}") if leads.created_at else "NULL::TIMESTAMP"
+    first = f"{src}{quote(leads.created_at)} NULLS LAST" if leads.created_at else lead_id
+    has_time = " AND __created IS NOT NULL" if leads.created_at else ""
+    sql = ["WITH " + "".join(dicts) + "raw AS (",
+           f"  SELECT {lead_id} AS __id, {created} AS __created{select_cols},",
+           f"    row_number() OVER (PARTITION BY {lead_id} ORDER BY {first}) AS __rn",
+           f"  FROM {quote(leads.table)} AS __src{''.join(joins)} WHERE {lead_id} IS NOT NULL",
+           f"), l AS (SELECT * EXCLUDE (__rn) FROM raw WHERE __rn = 1{has_time})"]
+    if out.table is not None:
+        conv = _finite_time(quote(out.converted_at)) if has_date else ""
+        parts = [f"min({conv}) FILTER (WHERE {conv} <= $data_end) AS __conv" if has_date
+                 else "NULL::TIMESTAMP AS __conv"]
+        if has_flag:  # won if any row is won, else open if any row is open, else lost
+            flag_col = f"CAST({quote(out.converted)} AS BOOLEAN)"
+            parts.append(f"CASE WHEN bool_or({flag_col}) THEN true WHEN count(*) > count({flag_col}) THEN NULL "
+                         f"ELSE false END AS __flag, true AS __named")
+        flag = ", o.__flag, o.__named" if has_flag else ""
+        sql += [", o AS (",
+                f"  SELECT {quote(out.lead_id)} AS __id, {', '.join(parts)}",
+                f"  FROM {quote(out.table)}",
+                "  GROUP BY 1)",
+                f", b AS (SELECT l.*, o.__conv{flag}, "
+                "l.__created + to_microseconds($sp_us) AS __scoring FROM l LEFT JOIN o ON l.__id = o.__id)"]
+    else:
+        sql.append(", b AS (SELECT * REPLACE (CASE WHEN __conv <= $data_end THEN __conv END AS __conv), "
+                   "__created + to_microseconds($sp_us) AS __scoring FROM l)")
+    sql.append(outcome_sql(out, bool(leads.created_at), params))
+    return_cols = "b.__converted, b.__mature, b.__open"
+    codes = "".join(f", b.__c{i}" for i in range(len(spec.categorical)))
+    nums = "".join(f", b.__n{i}" for i in range(len(spec.numeric)))
+    sql += ["SELECT CAST(row_number() OVER (ORDER BY b.__created, b.__id) - 1 AS INTEGER) AS __row,",
+            f"  b.__id, b.__created, b.__scoring, b.__conv{codes}{nums}, {return_cols}", "FROM s AS b"]
+    return "\n".join(sql), params
+
+
+def _finite_time(column: str) -> str:
+    """A time column as TIMESTAMP, with ``infinity`` / ``-infinity`` read as missing (they are no moment)."""
+    value = f"CAST({column} AS TIMESTAMP)"
+    return f"(CASE WHEN isfinite({value}) THEN {value} END)"
+
+
+def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...]) -> str:
+    """The point-in-time events of the signal types: lead row, type code, microseconds to the scoring point.
+
+    Strictly before the scoring point and before the conversion, not after the data's
+    end (as the README says). Ordered by (code, row, age): each type is one contiguous
+    slice, and sums over them come out the same on every run.
+    """
+    ev = spec.mapping.events
+    assert ev is not None
+    code_type = "TINYINT" if len(types) <= 127 else "SMALLINT"
+    return "\n".join([
+        f"SELECT t.__row AS row, CAST(list_position($types, e.__type) - 1 AS {code_type}) AS code,",
+        "  epoch_us(t.__scoring) - epoch_us(e.__time) AS age",
+        f"FROM (SELECT {quote(ev.lead_id)} AS __lead, lower(trim(CAST({quote(ev.type)} AS VARCHAR))) AS __type,",
+        f"        {_finite_time(quote(ev.time))} AS __time FROM {quote(ev.table)}) AS e",
+        f"JOIN {table} AS t ON e.__lead = t.__id",
+        "WHERE e.__time < least(t.__scoring, coalesce(t.__conv, t.__scoring)) AND e.__time <= $data_end",
+        "  AND list_contains($types, e.__type)",
+        "ORDER BY code, row, age",
+    ])
+
+
+# --------------------------------------------------------------------------- reading into numpy
+
+
+def _used(sql: str, params: dict) -> dict:
+    """The parameters a statement names (DuckDB rejects unused ones)."""
+    return {k: v for k, v in params.items() if "$" + k in sql}
+
+
+def _to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow column as numpy; timestamps as datetime64[us] (NaT for NULL), doubles NaN for NULL."""
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.timestamp("us"))
+    return column.to_numpy(zero_copy_only=False)
+
+
+@contextmanager
+def _temp_leads(source: Source, spec: FeatureSpec, dictionaries: list[Dictionary],
+                end: dt.datetime) -> Iterator[str]:
+    """The leads materialised once into a uniquely named TEMP table (dropped afterwards, also on error).
+
+    Temp tables live in the connection's temp storage, never in the user's file, so
+    this works on the read-only connection.
+    """
+    name = quote(TEMP_PREFIX + uuid.uuid4().hex)
+    sql, params = _leads_sql(spec, dictionaries)
+    params["data_end"] = end
+    try:
+        source.con.execute(f"CREATE TEMP TABLE {name} AS {sql}", _used(sql, params))
+        yield name
+    finally:
+        with suppress(duckdb.Error):  # a broken connection has no temp table left to drop
+            source.con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+
+
+def _read_leads(source: Source, table: str, names: list[str]) -> dict[str, np.ndarray]:
+    """Columns of the temp table, each placed at its ``__row``: record batches straight into numpy.
+
+    Batches are written into arrays allocated once, so no full Arrow table sits next to
+    the numpy copies, and no sort is needed: ``__row`` says where each lead goes.
+    """
+    ((n,),) = source.con.execute(f"SELECT count(*) FROM {table}").fetchall()
+    reader = source.con.sql(f"SELECT __row, {', '.join(names)} FROM {table}").to_arrow_reader(BATCH_ROWS)
+    out = {name: np.empty(n, dtype=_to_numpy(pa.array([], type=reader.schema.field(name).type)).dtype)
+           for name in names}
+    for batch in reader:
+        rows = batch.column(0).to_numpy()
+        for name, column in zip(names, batch.columns[1:]):
+            out[name][rows] = _to_numpy(column)
+    return out
+
+
+def _categorical(source: Source, table: str, column: str, texts: tuple[str, ...], raw: np.ndarray,
+                 used: list[int] | None = None) -> Categorical:
+    """Renumber a column's codes by first appearance in the lead order (as Arrow's dictionary
+    encoding of the sorted leads numbered them), keeping only values the kept leads hold.
+
+    ``used``: those codes in that order, when already read (``_first_appearances``)."""
+    if used is None:
+        used = [code for (code,) in source.con.execute(
+            f"SELECT {column} FROM {table} WHERE {column} >= 0 GROUP BY 1 ORDER BY min(__row)").fetchall()]
+    dtype = np.int16 if len(used) < np.iinfo(np.int16).max else np.int32
+    lut = np.full(len(texts) + 1, -1, dtype=dtype)
+    lut[np.asarray(used, dtype=np.int64) + 1] = np.arange(len(used), dtype=dtype)
+    categories = np.empty(len(used), dtype=object)
+    categories[:] = [texts[code] for code in used]
+    return Categorical(codes=lut[raw + 1], categories=categories)
+
+
+Progress = Callable[[str, float], None]
+"""Told what an extraction is doing and how far it is (0..1), for a progress bar."""
+
+
+def _no_progress(message: str, fraction: float) -> None:
+    return None
+
+
+def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime,
+                 progress: Progress = _no_progress, expected: int | None = None) -> KeptEvents | None:
+    """The spec's point-in-time events as narrow arrays (None when the spec counts no events).
+
+    Read in batches: rows as int32, types counted into ``starts``, ages as int32 seconds
+    while every age so far is a whole second (else float64 days, see ``KeptEvents.age``).
+    ``expected`` (the events table's rows, an upper bound) turns batches into progress.
+    """
+    types = event_types(spec)
+    if not types:
+        return None
+    sql = _events_sql(spec, table, types)
+    reader = source.con.sql(sql, params={"types": list(types), "data_end": end}).to_arrow_reader(BATCH_ROWS)
+    rows: list[np.ndarray] = []
+    ages: list[np.ndarray] = []
+    counts = np.zeros(len(types), dtype=np.int64)
+    progress("Joining the events to the leads as of each scoring point...", 0.0)
+    for batch in reader:
+        row, code, age_us = (column.to_numpy() for column in batch.columns)
+        rows.append(row.astype(np.int32, copy=False))
+        counts += np.bincount(code, minlength=len(types))
+        ages.append(_age(age_us))
+        del row, code, age_us
+        done = int(counts.sum())
+        progress(f"Reading point-in-time events: {done:,}" + (f" of at most {expected:,}" if expected else ""),
+                 min(1.0, done / expected) if expected else 0.5)
+    if any(a.dtype == np.float64 for a in ages):  # one age is not whole seconds: days for all
+        ages = [age_days(a) for a in ages]
+    row = np.concatenate(rows) if rows else np.empty(0, np.int32)
+    del rows
+    age = np.concatenate(ages) if ages else np.empty(0, np.int32)
+    del ages
+    return KeptEvents(types, row, np.concatenate([[0], np.cumsum(counts)]), age)
+
+
+def _age(age_us: np.ndarray) -> np.ndarray:
+    """int32 seconds when exact (whole seconds within int32's range), else float64 days as the SQL divides."""
+    if age_us.size and (age_us.max() < 2**31 * 1_000_000 and age_us.min() >= 0
+                        and not np.any(age_us % 1_000_000)):
+        return (age_us // 1_000_000).astype(np.int32)
+    if not age_us.size:
+        return np.empty(0, np.int32)
+    return age_us / float(DAY_US)
+
+
+def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: bool = True,
+             progress: Progress = _no_progress, expected_events: int | None = None) -> Features:
+    """The SQL part of an extraction: the leads once into a temp table, then narrow reads of it."""
+    names = ["__id", "__created", "__scoring", "__converted", "__mature", "__open"]
+    codes = [f"__c{i}" for i in range(len(spec.categorical))]
+    nums = [f"__n{i}" for i in range(len(spec.numeric))]
+    progress("Reading the leads and their outcomes...", 0.0)
+    dictionaries = _dictionaries(source, spec)
+    with _temp_leads(source, spec, dictionaries, end) as table:
+        cols = _read_leads(source, table, names + codes + nums)
+        firsts = _first_appearances(source, table, codes) or [None] * len(codes)
+        categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code), firsts[i])
+                       for i, (c, code) in enumerate(zip(spec.categorical, codes))}
+        progress(f"Read {len(cols['__id']):,} leads", 1.0)
+        events = _keep_events(source, spec, table, end, progress, expected_events)
+    n = len(cols["__id"])
+    return Features(
+        spec=spec,
+        lead_id=cols["__id"],
+        created_at=cols["__created"],
+        scoring_at=cols["__scoring"],
+        converted=cols["__converted"],
+        mature=cols["__mature"],
+        categorical=categorical,
+        numeric={c: cols[code] for c, code in zip(spec.numeric, nums)},
+        signals=signal_sums(events, spec.signals, n) if sum_signals else {},
+        data_end=end,
+        events=events,
+        open=cols["__open"] if spec.mapping.outcome.converted is not None else None,
+    )
+
+
+def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec,
+                     now: dt.datetime | None = None, quality: QualityReport | None = None,
+                     sum_signals: bool = True, progress: Progress | None = None) -> Features:
+    """Read the spec's leads and point-in-time events once; return aligned arrays plus a data-quality report.
+
+    The quality report depends only on the data and the mapping, not on decay or rules;
+    pass one computed earlier (``quality``) to skip its table scans. ``sum_signals=False``
+    keeps the events but sums none: a base that features are only derived from
+    (``derive_features``) holds no sums it never uses (100 MB at 10M leads). ``progress``
+    is told each step (the app's progress bar on a long first load).
+    """
+    progress = progress or _no_progress
+    spec = config_or_spec if isinstance(config_or_spec, FeatureSpec) else feature_spec(config_or_spec)
+    if source.feature_set:  # per-lead features computed in the warehouse
+        return read_features(source, spec)
+    check_columns(source, feature_needs(spec))
+    now = now or dt.datetime.now()
+    end = data_end(source, spec.mapping, now)
+    if quality is None:  # first, while no arrays are held: its queries take DuckDB memory too (0.5 GB at 10M)
+        progress("Checking data quality (duplicates, unknown leads, dates)...", 0.0)
+        quality = check_quality(source, spec.mapping, now=now, data_end=end)
+    expected = quality.counts.get(spec.mapping.events.table) if spec.mapping.events is not None else None
+    try:
+        features = _extract(source, spec, end, sum_signals, progress, expected)
+    except (duckdb.Error, pa.ArrowException) as exc:  # report, don't crash
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceError(str(source.path), [f"reading features failed: {first}"]) from None
+    features.quality = quality
+    return features

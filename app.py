@@ -9,10 +9,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from scoring.runtime import tune_numpy_memory
+from scoring.base.runtime import tune_numpy_memory
 from ui import auth
 
-tune_numpy_memory()  # no huge-page compaction stalls on slider moves (see scoring/runtime.py)
+tune_numpy_memory()  # no huge-page compaction stalls on slider moves (see scoring/base/runtime.py)
 # the tab icon is a local file: a ":material/...:" or emoji icon is fetched from a CDN (nothing leaves the machine)
 st.set_page_config(page_title="leadcal", page_icon=str(Path(__file__).parent / "ui" / "assets" / "icon.png"),
                    layout="wide")

@@ -580,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.child:
-        from scoring.runtime import tune_numpy_memory
+        from scoring.base.runtime import tune_numpy_memory
 
         tune_numpy_memory()  # as the app does (app.py)
         fn = run_core if args.child == "core" else run_apptest

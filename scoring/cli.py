@@ -8,7 +8,7 @@ one line ("internal error: ..."), with the traceback only under ``LEADCAL_DEBUG=
 
 Output files (``--out``) are only ever new files: never over an existing file (unless
 ``--force``), never over a DuckDB database, never inside the config store
-(:func:`scoring.files.check_output`), checked before anything is computed.
+(:func:`scoring.base.files.check_output`), checked before anything is computed.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .base.files import check_output, write_atomic
 from .config import load_config
-from .files import check_output, write_atomic
 
 DEFAULT_DB = Path("data/demo.duckdb")
 DEFAULT_CONFIG = Path("data/configs/default.yaml")
@@ -140,7 +140,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if suffix == ".csv":
         import pyarrow.csv as pacsv
 
-        from .csv_safety import escape_formulas
+        from .base.csv_safety import escape_formulas
 
         csv_table = table if args.no_escape_formulas else escape_formulas(table)
         write_atomic(out, lambda tmp: pacsv.write_csv(csv_table, tmp), overwrite=args.force)

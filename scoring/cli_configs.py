@@ -15,10 +15,10 @@ import math
 import os
 import sys
 
+from .base.crash import crash_point
+from .base.files import check_output, check_output_folder
 from .config import dump_config, load_config
-from .crash import crash_point
 from .export import FOLDER_FORMATS, FORMATS, render_export, render_folder
-from .files import check_output, check_output_folder
 from .store import ConfigStore, SignOff, StoreError, default_store, parse_ref
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export_sql

@@ -22,8 +22,19 @@ from typing import Sequence
 
 from .import_mapping import ROLES, won_lost_values
 from .import_read import KINDS, MISSING_VALUES, DataImportError
-from .importer import (Inspection, check, confirm, format_preview, format_report, inspect_files, lead_choices,
-                       run_import, save_starter, write_mapping, write_starter)
+from .importer import (
+    Inspection,
+    check,
+    confirm,
+    format_preview,
+    format_report,
+    inspect_files,
+    lead_choices,
+    run_import,
+    save_starter,
+    write_mapping,
+    write_starter,
+)
 
 NONE = "none"
 """Value of --created, --converted-date, --deal-value, --segment meaning 'no such column'."""
@@ -101,7 +112,7 @@ def _edit(ins: Inspection, args: argparse.Namespace) -> dict:
 def cmd_import(args: argparse.Namespace) -> int:
     if not args.files and not args.mapping:
         raise DataImportError("leadcal import", ["give the CSV or Parquet files to import (or --mapping MAP.yaml)"])
-    from .files import check_output
+    from .base.files import check_output
     from .store import check_name, default_store
 
     for flag, out in (("--starter-config", args.starter_config),

@@ -24,9 +24,9 @@ SUGGEST_VERSION = 1
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
+    from .base.files import check_output
     from .cli import CliError, ensure_demo
     from .extract import extract_features
-    from .files import check_output
     from .source import open_source
     from .store import default_store
     from .suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points

@@ -197,7 +197,7 @@ def mapping_from_dict(data: object, source: str = "mapping") -> ImportMapping:
 def load_mapping(path: str | Path) -> ImportMapping:
     """Read a mapping YAML file."""
     path = Path(path)
-    from .yamlsafe import YamlError, load_yaml
+    from .base.yamlsafe import YamlError, load_yaml
 
     try:
         data = load_yaml(path.read_text(encoding="utf-8"))

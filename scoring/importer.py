@@ -42,8 +42,8 @@ from typing import Sequence
 
 import duckdb
 
+from .base.crash import crash_point
 from .config import ScoringConfig, load_config, parse_config, save_config
-from .crash import crash_point
 from .import_mapping import (
     NAME_DEAL,
     ROLES,
@@ -637,7 +637,7 @@ def stage_upload(folder: str | Path, name: str, data: bytes) -> Path:
     safe = Path(name).name.strip() or "upload.csv"
     path = folder / safe
     if not path.exists() or path.read_bytes() != data:
-        from .files import write_atomic
+        from .base.files import write_atomic
 
         write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
     return path
@@ -1436,7 +1436,7 @@ def mismatch_sentence(db: str | Path, model: str, approved_ref: str, models: Seq
 
 def write_starter(result: ImportResult, out: str | Path, overwrite: bool = False) -> Path:
     """Write the starter config YAML (re-validated; never over an existing file unless asked)."""
-    from .files import write_text_atomic
+    from .base.files import write_text_atomic
 
     out = Path(out)
     if out.exists() and not overwrite:
@@ -1449,7 +1449,7 @@ def write_starter(result: ImportResult, out: str | Path, overwrite: bool = False
 
 def write_mapping(mapping: ImportMapping | dict, out: str | Path, overwrite: bool = False) -> Path:
     """Write a mapping YAML; file paths relative to its folder where they can be (so it moves with the data)."""
-    from .files import write_text_atomic
+    from .base.files import write_text_atomic
 
     out = Path(out)
     if out.exists() and not overwrite:

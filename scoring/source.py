@@ -20,9 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from .base.errors import ProblemsError
 from .config import IDENTIFIER, SourceMapping
-from .errors import ProblemsError
-
 
 NUMERIC_TYPES = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from scoring.base.crash import CRASH_ENV, CRASH_EXIT
 from scoring.cli import main
-from scoring.crash import CRASH_ENV, CRASH_EXIT
 from scoring.store import ConfigStore, tree_digest
 
 from .conftest import SMALL_CONFIG

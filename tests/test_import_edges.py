@@ -9,8 +9,8 @@ import os
 import duckdb
 import pytest
 
+from scoring.base.crash import CRASH_ENV, CRASH_EXIT
 from scoring.cli import main
-from scoring.crash import CRASH_ENV, CRASH_EXIT
 from scoring.importer import _hold, _release, clean_stale_imports, run_import
 from scoring.store import tree_digest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from numpy._core.multiarray import _set_madvise_hugepage
 
-from scoring.runtime import tune_numpy_memory
+from scoring.base.runtime import tune_numpy_memory
 
 
 def test_huge_pages_off_by_default(monkeypatch):

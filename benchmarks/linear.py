@@ -57,7 +57,7 @@ def wide_csv(path: Path, columns: int, rows: int = 200, seed: int = 1) -> Path:
 
 
 def time_validate(folder: Path, rules: int) -> float:
-    from scoring.config import load_config
+    from scoring.model.config import load_config
 
     path = folder / f"rules{rules}.yaml"
     path.write_text(config_text(rules))

@@ -29,7 +29,7 @@ def show(label: str, ms: float) -> None:
 def profile_model_view(config, features, event: str, values: list[float]) -> None:
     """cProfile of ``model_view`` over points moves of one engagement rule."""
     from scoring.calibrate import model_view
-    from scoring.rescore import scored
+    from scoring.model.rescore import scored
 
     i = rule_index(config, event)
     configs = [variant(config, **{f"engagement__{i}__points": v}) for v in values]
@@ -111,8 +111,8 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--section", choices=["all", "rescore", "page"], default="all")
     args = parser.parse_args()
-    from scoring.config import load_config
     from scoring.extract import extract_features
+    from scoring.model.config import load_config
     from scoring.source import open_source
 
     db, _ = demo_db(args.leads)

@@ -115,7 +115,7 @@ def demo_db(leads: int, out_dir: Path = OUT) -> tuple[Path, float | None]:
 
 def variant(config, **changes):
     """A copy of a config with changes applied to its plain-data form (validated again)."""
-    from scoring.config import config_from_dict, config_to_dict
+    from scoring.model.config import config_from_dict, config_to_dict
 
     data = config_to_dict(config)
     for path, value in changes.items():
@@ -156,7 +156,7 @@ def baseline_table(config, features):
     import numpy as np
     import pyarrow as pa
 
-    from scoring.features import rule_signal_key
+    from scoring.model.features import rule_signal_key
 
     if config.segments:
         raise NotImplementedError("the SQL baseline covers configs without segments")
@@ -182,7 +182,7 @@ def baseline_sql(config, features, z: float) -> str:
     numeric bins as ranges [min, max), engagement as points x activity capped per rule,
     caps on the parts and the total, band = number of cut points at or below the score.
     """
-    from scoring.config import normalise_value
+    from scoring.model.config import normalise_value
 
     fit_terms = []
     for rule in config.fit:
@@ -249,7 +249,7 @@ FROM wil2 ORDER BY band
 
 def baseline_rows(con, sql: str, config, z: float) -> list[dict]:
     """Run the baseline and shape its rows like ``metrics.band_table``'s."""
-    from scoring.metrics import SMALL_BAND, band_bounds, band_label, total_bounds
+    from scoring.model.metrics import SMALL_BAND, band_bounds, band_label, total_bounds
 
     result = con.execute(sql, {"z": z}).fetchall()
     low, high = total_bounds(config)
@@ -288,13 +288,13 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     import duckdb
     import numpy as np
 
-    from scoring import rescore
     from scoring.calibrate import calibration_view, model_view
-    from scoring.config import load_config
     from scoring.extract import extract_features
-    from scoring.features import derive_features, feature_spec
-    from scoring.kernels import warm_up
-    from scoring.metrics import Z95
+    from scoring.model import rescore
+    from scoring.model.config import load_config
+    from scoring.model.features import derive_features, feature_spec
+    from scoring.model.kernels import warm_up
+    from scoring.model.metrics import Z95
     from scoring.source import open_source
 
     out: dict = {"rss_start_mb": rss_peak_mb()}

@@ -34,11 +34,11 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.run import OUT, ROOT, demo_db, log, machine, put_between_markers
-from scoring.config import load_config
 from scoring.export_features import export_features_sql
 from scoring.export_sql import export_sql
 from scoring.feature_set import activity_column
-from scoring.features import feature_spec
+from scoring.model.config import load_config
+from scoring.model.features import feature_spec
 
 DEFAULT_CONFIG = ROOT / "data" / "configs" / "default.yaml"
 TABLES = ("leads", "events", "outcomes")

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from scoring.attributes import LEAKAGE_IV, MIN_LEADS, attribute_table, probe_config
-from scoring.config import ConfigError
+from scoring.model.config import ConfigError
 from scoring.source import SourceError
 from scoring.suggest import HOLDOUT_SHARE
 from ui import attributes_view as view

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .config import ScoringConfig
-from .diff import config_diff
-from .engine import Scores
-from .features import Features
-from .kernels import warm_up
-from .kpis import (
+from .model.config import ScoringConfig
+from .model.diff import config_diff
+from .model.engine import Scores
+from .model.features import Features
+from .model.kernels import warm_up
+from .model.kpis import (
     DEFAULT_SQL_TARGET,
     MoverGroup,
     default_grid_cuts,
@@ -23,9 +23,9 @@ from .kpis import (
     movers,
     score_histogram,
 )
-from .metrics import band_rows, tier_rows, total_bounds
+from .model.metrics import band_rows, tier_rows, total_bounds
+from .model.rescore import scored
 from .report import calibration
-from .rescore import scored
 
 
 @dataclass

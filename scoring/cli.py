@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .base.files import check_output, write_atomic
-from .config import load_config
+from .model.config import load_config
 
 DEFAULT_DB = Path("data/demo.duckdb")
 DEFAULT_CONFIG = Path("data/configs/default.yaml")
@@ -113,8 +113,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
-    from .engine import TIERS, score
-    from .metrics import band_bounds, band_label, total_bounds
+    from .model.engine import TIERS, score
+    from .model.metrics import band_bounds, band_label, total_bounds
     from .store import default_store
 
     out = Path(args.out)

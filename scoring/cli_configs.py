@@ -17,8 +17,8 @@ import sys
 
 from .base.crash import crash_point
 from .base.files import check_output, check_output_folder
-from .config import dump_config, load_config
 from .export import FOLDER_FORMATS, FORMATS, render_export, render_folder
+from .model.config import dump_config, load_config
 from .store import ConfigStore, SignOff, StoreError, default_store, parse_ref
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export_sql
@@ -79,7 +79,7 @@ def cmd_save(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .diff import config_diff
+    from .model.diff import config_diff
 
     store = _store(args)
     (n1, v1), (n2, v2) = parse_ref(args.before), parse_ref(args.after)
@@ -111,8 +111,8 @@ def _approval_summary(ref: str, result: dict, data: dict, db: str) -> str:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from .config import config_from_dict
     from .evidence import evidence
+    from .model.config import config_from_dict
 
     store = _store(args)
     name, version = parse_ref(args.ref)

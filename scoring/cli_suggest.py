@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .config import load_config, save_config
+from .model.config import load_config, save_config
 
 SUGGEST_VERSION = 1
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import CategoricalFit, ScoringConfig, normalise_value
-from .features import Features, feature_spec
+from .model.config import CategoricalFit, ScoringConfig, normalise_value
+from .model.features import Features, feature_spec
 from .source import Source, SourceError, quote
 
 COMPLETENESS_ALARM = 0.85

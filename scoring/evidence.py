@@ -10,10 +10,10 @@ import datetime as dt
 from pathlib import Path
 
 from .calibrate import ModelView, model_view
-from .config import ScoringConfig
 from .extract import extract_features
-from .features import Features
-from .kpis import outcome_facts
+from .model.config import ScoringConfig
+from .model.features import Features
+from .model.kpis import outcome_facts
 from .source import open_source
 
 

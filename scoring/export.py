@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .config import dump_config
+from .model.config import dump_config
 from .store import ConfigStore, StoreError
 
 FORMATS = ("yaml", "sql", "html", "dbt", "features-sql")
@@ -39,7 +39,7 @@ def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect
         return export_features_sql(config, dialect)
     from .evidence import evidence
     from .export_html import render_report
-    from .kpis import default_grid_cuts, fit_engagement_grid, score_histogram
+    from .model.kpis import default_grid_cuts, fit_engagement_grid, score_histogram
 
     if not db:
         raise StoreError("--format html needs --db: the report is computed on data")

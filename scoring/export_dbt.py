@@ -34,8 +34,8 @@ import yaml
 from sqlglot import exp
 
 from .base.files import write_text_atomic
-from .config import Cap, ScoringConfig
 from .export_sql import build_query, check_exportable, header, render, replace_tables
+from .model.config import Cap, ScoringConfig
 
 TEST_MACRO = "leadcal_between"
 """Name of the generic dbt test that checks a column lies within bounds."""

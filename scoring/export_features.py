@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from .config import ScoringConfig, normalise_value
 from .export_sql import (
     _ACTIVITY,
     _CONVERSIONS,
@@ -54,7 +53,8 @@ from .export_sql import (
     render,
 )
 from .feature_set import PREFIX, activity_column
-from .features import FeatureSpec, feature_spec
+from .model.config import ScoringConfig, normalise_value
+from .model.features import FeatureSpec, feature_spec
 
 _RANKED = "leadcal_ranked_leads"
 _FLAGS = "leadcal_outcome_flags"

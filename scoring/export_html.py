@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import __version__
-from .config import (
+from .model.config import (
     CategoricalFit,
     EngagementRule,
     ExponentialDecay,

@@ -21,9 +21,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .config import OutcomeTable, ScoringConfig, SourceMapping, normalise_value
 from .feature_set import read_features
-from .features import (
+from .model.config import OutcomeTable, ScoringConfig, SourceMapping, normalise_value
+from .model.features import (
     DAY_US,
     Categorical,
     Features,
@@ -34,7 +34,7 @@ from .features import (
     feature_spec,
     signal_sums,
 )
-from .findings import QualityReport
+from .model.findings import QualityReport
 from .quality import check_quality
 from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, quote
 

@@ -51,8 +51,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .config import format_errors
 from .import_read import MISSING_VALUES, ColumnProfile, DataImportError, FileProfile
+from .model.config import format_errors
 
 ROLES = ("leads", "events", "attributes", "outcome", "ignore")
 ROLE_KEYS = {

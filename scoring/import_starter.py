@@ -31,7 +31,7 @@ import duckdb
 import yaml
 
 from .attributes import nice
-from .config import ScoringConfig, config_from_dict, dump_config, normalise_value, parse_config
+from .model.config import ScoringConfig, config_from_dict, dump_config, normalise_value, parse_config
 from .source import quote
 
 MAX_VALUES = 100

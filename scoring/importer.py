@@ -43,7 +43,6 @@ from typing import Sequence
 import duckdb
 
 from .base.crash import crash_point
-from .config import ScoringConfig, load_config, parse_config, save_config
 from .import_mapping import (
     NAME_DEAL,
     ROLES,
@@ -88,6 +87,7 @@ from .import_roles import (
     outcome_date,
 )
 from .import_starter import starter_config, starter_yaml
+from .model.config import ScoringConfig, load_config, parse_config, save_config
 from .source import Source, SourceError, quote
 
 IMPORT_TABLE = "leadcal_import"

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from .base.errors import ProblemsError
-from .config import IDENTIFIER, SourceMapping
+from .model.config import IDENTIFIER, SourceMapping
 
 NUMERIC_TYPES = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",

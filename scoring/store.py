@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .base.crash import crash_point
 from .base.yamlsafe import YamlError, dump_yaml, load_yaml
-from .config import ConfigError, ScoringConfig, config_from_dict, config_to_dict, format_errors, load_config
+from .model.config import ConfigError, ScoringConfig, config_from_dict, config_to_dict, format_errors, load_config
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 VERSION_FILE = re.compile(r"v(\d{4,})\.yaml")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .attributes import bin_label, nice
-from .config import (
+from .model.config import (
     CategoricalFit,
     EngagementRule,
     ScoringConfig,
@@ -39,10 +39,10 @@ from .config import (
     config_to_dict,
     normalise_value,
 )
-from .engine import numeric_bin_index, score, segment_index
-from .features import Features, FeatureSpec, derive_features, feature_spec, rule_signal_key, union_spec
-from .kpis import DEFAULT_SQL_TARGET
-from .metrics import SMALL_BAND, auc, band_bounds, band_label, wilson_interval
+from .model.engine import numeric_bin_index, score, segment_index
+from .model.features import Features, FeatureSpec, derive_features, feature_spec, rule_signal_key, union_spec
+from .model.kpis import DEFAULT_SQL_TARGET
+from .model.metrics import SMALL_BAND, auc, band_bounds, band_label, wilson_interval
 
 HOLDOUT_SHARE = 0.25
 """Share of the mature leads kept back (the latest ones, when the data has usable times)."""

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from scoring.activity import Activity, row_dtype
+from scoring.model.activity import Activity, row_dtype
 
 
 def test_sparse_form_keeps_every_non_zero_value_and_reads_nan_as_zero():
@@ -46,7 +46,7 @@ def test_subset_equals_the_dense_subset(seed):
 
 
 def test_features_store_dense_signals_sparse_and_give_them_back_dense():
-    from scoring.features import Features
+    from scoring.model.features import Features
 
     n = 6
     t = np.array(["2024-01-01"] * n, dtype="datetime64[us]")

@@ -11,9 +11,9 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from scoring.calibrate import calibration_view
-from scoring.config import config_from_dict, load_config
 from scoring.demo import generate
 from scoring.extract import extract_features
+from scoring.model.config import config_from_dict, load_config
 from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG, ROOT

@@ -27,12 +27,12 @@ from scoring.attributes import (
     summary_rows,
     woe_iv,
 )
-from scoring.config import config_from_dict, load_config, normalise_value
 from scoring.demo import generate
-from scoring.engine import engagement_points
 from scoring.extract import extract_features
-from scoring.features import Categorical, Features, rule_signal_key
 from scoring.leakage import SMOOTHING
+from scoring.model.config import config_from_dict, load_config, normalise_value
+from scoring.model.engine import engagement_points
+from scoring.model.features import Categorical, Features, rule_signal_key
 from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.linear import config_text, time_import, time_validate, wide_csv
-from scoring.config import parse_config
+from scoring.model.config import parse_config
 
 
 def test_generated_inputs_are_valid_and_timed(tmp_path):

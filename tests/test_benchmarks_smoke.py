@@ -16,9 +16,9 @@ import pytest
 
 from benchmarks import run as bench
 from scoring.calibrate import model_view
-from scoring.config import load_config
 from scoring.extract import extract_features
-from scoring.metrics import Z95
+from scoring.model.config import load_config
+from scoring.model.metrics import Z95
 from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from scoring.cli import main
-from scoring.config import parse_config
-from scoring.engine import TIERS, score
 from scoring.extract import extract_features
+from scoring.model.config import parse_config
+from scoring.model.engine import TIERS, score
 from scoring.report import calibration
 from scoring.source import open_source
 

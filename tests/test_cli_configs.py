@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from scoring.cli import main
-from scoring.config import load_config, parse_config
+from scoring.model.config import load_config, parse_config
 from scoring.store import ConfigStore, tree_digest
 
 from .conftest import SMALL_CONFIG, file_digest
@@ -122,8 +122,8 @@ def test_export_sql_and_html(capsys, setup, tmp_path, monkeypatch):
     import duckdb
     import numpy as np
 
-    from scoring.engine import score
     from scoring.extract import extract_features
+    from scoring.model.engine import score
     from scoring.source import open_source
 
     store, cfg, db = setup

@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from scoring.config import (
+from scoring.model.config import (
     ConfigError,
     config_from_dict,
     config_to_dict,

@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from scoring.cli import main as leadcal
-from scoring.config import load_config
 from scoring.extract import extract_features
-from scoring.features import rule_signal_key
 from scoring.importer import inspect_files
+from scoring.model.config import load_config
+from scoring.model.features import rule_signal_key
 from scoring.source import open_source
 from scoring.store import ConfigStore
 

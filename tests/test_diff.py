@@ -7,11 +7,10 @@ import datetime as dt
 
 import numpy as np
 
-from scoring.config import config_from_dict
-from scoring.diff import config_diff
-from scoring.engine import score
-from scoring.features import Categorical, Features
-
+from scoring.model.config import config_from_dict
+from scoring.model.diff import config_diff
+from scoring.model.engine import score
+from scoring.model.features import Categorical, Features
 
 # --------------------------------------------------------------------------- config_diff
 

@@ -25,7 +25,6 @@ from scipy.stats import chi2
 from sklearn.metrics import roc_auc_score
 
 from scoring.cli import main
-from scoring.config import load_config, parse_config
 from scoring.dataquality import completeness, problems_by_cohort, quality_report, unnamed_values
 from scoring.demo import generate
 from scoring.drift import (
@@ -42,8 +41,9 @@ from scoring.drift import (
     reference_edges,
     rule_points,
 )
-from scoring.engine import score
 from scoring.extract import extract_features
+from scoring.model.config import load_config, parse_config
+from scoring.model.engine import score
 from scoring.monitor import EXIT, assemble, format_text, monitor
 from scoring.source import open_source
 

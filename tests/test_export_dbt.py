@@ -61,7 +61,7 @@ def test_model_reads_every_mapped_table_through_source():
 
 @pytest.mark.parametrize("dialect", ["postgres", "snowflake", "bigquery", "spark"])
 def test_model_in_each_dialect(dialect):
-    from scoring.config import load_config
+    from scoring.model.config import load_config
 
     config = load_config(DEFAULT_CONFIG)
     sql = export_dbt(config, DRAFT, None, dialect).files["models/leadcal_messy.sql"]

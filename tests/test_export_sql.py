@@ -17,11 +17,11 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from scoring.config import config_from_dict, load_config, normalise_value
 from scoring.demo import generate
-from scoring.engine import TIERS, score
 from scoring.export_sql import DIALECTS, export_sql
 from scoring.extract import extract_features
+from scoring.model.config import config_from_dict, load_config, normalise_value
+from scoring.model.engine import TIERS, score
 from scoring.source import open_source
 
 from .conftest import DAY, DEFAULT_CONFIG, T0, file_digest
@@ -389,7 +389,7 @@ def test_three_state_outcome_with_dates_matches_engine(tmp_path, separate):
 
     import duckdb
 
-    from scoring.config import config_from_dict
+    from scoring.model.config import config_from_dict
 
     path = tmp_path / "states.duckdb"
     con = duckdb.connect(str(path))

@@ -13,10 +13,10 @@ import pytest
 
 from scoring import feature_cache
 from scoring.calibrate import calibration_view
-from scoring.config import config_from_dict, config_to_dict, load_config
 from scoring.demo import generate
 from scoring.extract import extract_features
-from scoring.features import decay_free_spec, derive_features, feature_spec
+from scoring.model.config import config_from_dict, config_to_dict, load_config
+from scoring.model.features import decay_free_spec, derive_features, feature_spec
 from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG
@@ -190,7 +190,7 @@ def test_every_features_field_is_known_to_the_cache():
     """A field added to Features must be saved and loaded too, or a restart would lose it."""
     from dataclasses import fields
 
-    from scoring.features import Features
+    from scoring.model.features import Features
 
     assert {f.name for f in fields(Features)} == set(feature_cache.FIELDS)
 

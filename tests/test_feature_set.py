@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from scoring.cli import main
-from scoring.config import config_from_dict, config_to_dict, load_config
 from scoring.demo import generate
 from scoring.export_features import export_features_sql
 from scoring.extract import extract_features
 from scoring.feature_set import FIXED, activity_column
-from scoring.features import Signal
+from scoring.model.config import config_from_dict, config_to_dict, load_config
+from scoring.model.features import Signal
 from scoring.source import SourceError, open_source
 
 from .conftest import DAY, DEFAULT_CONFIG, T0
@@ -211,7 +211,7 @@ def test_every_dialect_parses_with_every_column(dialect):
     names = [s.alias_or_name for s in tree.selects]
     spec_columns = ["company_size", "email_domain_type", "industry", "segment", "seniority"]
     assert names[: len(FIXED)] == list(FIXED) and sorted(names[len(FIXED):len(FIXED) + 5]) == spec_columns
-    from scoring.features import feature_spec
+    from scoring.model.features import feature_spec
 
     assert names[len(FIXED) + 5:] == [activity_column(s) for s in feature_spec(config).signals]
     strings = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}

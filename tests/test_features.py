@@ -18,10 +18,10 @@ import pyarrow.compute as pc
 import pytest
 
 from scoring import extract as xmod
-from scoring import features as fmod
-from scoring.config import config_from_dict, normalise_value, parse_config
 from scoring.extract import extract_features
-from scoring.features import FeatureSpec, Signal, decay_free_spec, derive_features, feature_spec
+from scoring.model import features as fmod
+from scoring.model.config import config_from_dict, normalise_value, parse_config
+from scoring.model.features import FeatureSpec, Signal, decay_free_spec, derive_features, feature_spec
 from scoring.source import open_source
 
 from .conftest import DAY, SMALL_CONFIG, T0, file_digest, make_db
@@ -365,7 +365,7 @@ def test_arrow_and_numpy_types_of_the_lead_arrays(small_db):
 
 def test_ages_kept_as_seconds_only_when_exact():
     from scoring.extract import _age
-    from scoring.features import DAY_US
+    from scoring.model.features import DAY_US
 
     whole = np.array([1_000_000, 86_400_000_000, 5 * 365 * 86_400_000_000], dtype=np.int64)
     assert _age(whole).dtype == np.int32 and _age(whole).tolist() == [1, 86_400, 5 * 365 * 86_400]

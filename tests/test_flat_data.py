@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from scoring.cli import main
-from scoring.config import ConfigError, config_from_dict
-from scoring.engine import score
 from scoring.extract import extract_features
+from scoring.model.config import ConfigError, config_from_dict
+from scoring.model.engine import score
 from scoring.source import SourceError, open_source
 
 from .conftest import DAY, T0, file_digest

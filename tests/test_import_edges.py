@@ -140,7 +140,7 @@ def test_many_categorical_columns_read_in_one_query_give_the_same_features(tmp_p
     import numpy as np
 
     import scoring.extract as extract
-    from scoring.config import config_from_dict
+    from scoring.model.config import config_from_dict
     from scoring.source import open_source
 
     db = tmp_path / "wide.duckdb"

@@ -7,8 +7,8 @@ import pytest
 from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
-from scoring.kernels import auc_ks
-from scoring.kernels import merge_replace as _merge_into
+from scoring.model.kernels import auc_ks
+from scoring.model.kernels import merge_replace as _merge_into
 
 
 def merge_replace(values, old, new):
@@ -84,7 +84,7 @@ def test_auc_ks_hand_example():
 
 
 def _sparse(acts):
-    from scoring.activity import Activity
+    from scoring.model.activity import Activity
 
     sparse = [Activity.from_dense(a) for a in acts]
     return tuple(a.rows for a in sparse), tuple(a.values for a in sparse)
@@ -92,7 +92,7 @@ def _sparse(acts):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_engagement_at_equals_the_rule_by_rule_numpy_sum(seed):
-    from scoring.kernels import engagement_at
+    from scoring.model.kernels import engagement_at
 
     rng = np.random.default_rng(seed)
     n, k = 400, 5
@@ -122,7 +122,7 @@ def test_engagement_at_equals_the_rule_by_rule_numpy_sum(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_gathered_rows_and_engagement_rows_equal_engagement_at(seed):
-    from scoring.kernels import engagement_at, engagement_rows, gather_rows
+    from scoring.model.kernels import engagement_at, engagement_rows, gather_rows
 
     rng = np.random.default_rng(seed)
     n, k = 300, 4
@@ -140,7 +140,7 @@ def test_gathered_rows_and_engagement_rows_equal_engagement_at(seed):
 
 
 def test_lookups_refuse_unsorted_leads():
-    from scoring.kernels import engagement_at, gather_rows
+    from scoring.model.kernels import engagement_at, gather_rows
 
     rule_rows, rule_values = _sparse([np.array([0.0, 1.0, 2.0, 0.0])])
     query = np.array([2, 1], dtype=np.int64)  # galloping forward would miss lead 1
@@ -152,7 +152,7 @@ def test_lookups_refuse_unsorted_leads():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_add_at_is_bincount_added_in_order(seed):
-    from scoring.kernels import add_at
+    from scoring.model.kernels import add_at
 
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, 50, 2_000).astype(np.int32)  # many repeats: the order of additions shows
@@ -167,7 +167,7 @@ def test_add_at_is_bincount_added_in_order(seed):
 
 
 def test_add_at_refuses_rows_outside_the_output():
-    from scoring.kernels import add_at
+    from scoring.model.kernels import add_at
 
     with pytest.raises(ValueError, match="outside"):
         add_at(np.zeros(3), np.array([0, 3], dtype=np.int32), np.ones(2))
@@ -189,7 +189,7 @@ def _scoring_inputs(seed, n=40_000, k=6):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_score_range_equals_numpy_and_two_halves_equal_one_range(seed):
-    from scoring.kernels import BLOCK, score_range
+    from scoring.model.kernels import BLOCK, score_range
 
     acts, fit, status, month_key, months, rule_rows, rule_values, points, caps = _scoring_inputs(seed)
     n = fit.size
@@ -241,7 +241,7 @@ def test_score_range_equals_numpy_and_two_halves_equal_one_range(seed):
 
 
 def test_score_range_refuses_more_leads_than_the_outputs_hold():
-    from scoring.kernels import score_range
+    from scoring.model.kernels import score_range
 
     acts, fit, status, month_key, months, rule_rows, rule_values, points, caps = _scoring_inputs(0, n=1000)
     n = fit.size
@@ -253,7 +253,7 @@ def test_score_range_refuses_more_leads_than_the_outputs_hold():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_partition_below_then_sorting_the_parts_sorts_the_whole(seed):
-    from scoring.kernels import partition_below
+    from scoring.model.kernels import partition_below
 
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 30, rng.integers(0, 400)).astype(float)  # many ties, the pivot among them
@@ -276,8 +276,8 @@ def test_partition_below_then_sorting_the_parts_sorts_the_whole(seed):
 def test_auc_ks_parts_add_up_to_the_whole(seed):
     from concurrent.futures import ThreadPoolExecutor
 
-    from scoring.kernels import auc_ks_part
-    from scoring.metrics import separation_sorted
+    from scoring.model.kernels import auc_ks_part
+    from scoring.model.metrics import separation_sorted
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 600))
@@ -306,8 +306,8 @@ def test_auc_ks_parts_add_up_to_the_whole(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_tier_range_equals_numpy_tiers_and_counts(seed):
-    from scoring.engine import tier_index
-    from scoring.kernels import tier_range
+    from scoring.model.engine import tier_index
+    from scoring.model.kernels import tier_range
 
     rng = np.random.default_rng(seed)
     n, months = int(rng.integers(1, 500)), int(rng.integers(1, 5))
@@ -325,7 +325,7 @@ def test_tier_range_equals_numpy_tiers_and_counts(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_tier_moves_and_grid_cells_equal_numpy_counts(seed):
-    from scoring.kernels import grid_cells, tier_moves
+    from scoring.model.kernels import grid_cells, tier_moves
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(0, 400))
@@ -352,8 +352,8 @@ def test_a_nan_score_ends_the_walk_and_gives_no_auc():
     looped forever); ``separation_sorted`` reports no AUC/KS for scores that have no rank."""
     import threading
 
-    from scoring.kernels import auc_ks_part
-    from scoring.metrics import separation, separation_sorted
+    from scoring.model.kernels import auc_ks_part
+    from scoring.model.metrics import separation, separation_sorted
 
     pos, neg = np.array([1.0, 2.0, np.nan, np.nan]), np.array([0.5, 1.5, np.nan])
     result = []

@@ -18,11 +18,11 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from scoring.calibrate import ModelView, calibration_view, model_view, warnings_for
-from scoring.config import config_from_dict, parse_config
-from scoring.engine import Scores, score
 from scoring.extract import extract_features
-from scoring.features import Features
-from scoring.kpis import (
+from scoring.model.config import config_from_dict, parse_config
+from scoring.model.engine import Scores, score
+from scoring.model.features import Features
+from scoring.model.kpis import (
     DEFAULT_SQL_TARGET,
     MoverGroup,
     default_grid_cuts,

@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from scoring.engine import TIERS, band_index, tier_index
-from scoring.metrics import (
+from scoring.model.engine import TIERS, band_index, tier_index
+from scoring.model.metrics import (
     SMALL_BAND,
     Z95,
     auc,

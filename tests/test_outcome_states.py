@@ -12,8 +12,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from scoring.config import config_from_dict
 from scoring.extract import extract_features
+from scoring.model.config import config_from_dict
 from scoring.report import calibration
 from scoring.source import open_source
 

@@ -15,14 +15,14 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 from scoring.calibrate import model_view
-from scoring.config import config_from_dict
 from scoring.demo import generate
-from scoring.engine import score
 from scoring.extract import extract_features
-from scoring.kpis import kpis
-from scoring.metrics import separation_sorted
+from scoring.model.config import config_from_dict
+from scoring.model.engine import score
+from scoring.model.kpis import kpis
+from scoring.model.metrics import separation_sorted
+from scoring.model.rescore import full, replace_sorted, scored
 from scoring.report import calibration
-from scoring.rescore import full, replace_sorted, scored
 from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG
@@ -134,7 +134,7 @@ MOVES = [
 def test_a_chain_of_moves_matches_scratch_at_every_step(demo, threads, monkeypatch):
     """Every move, incremental or not, equals scoring from scratch with numpy. With
     ``PARALLEL_MIN`` 0 the two-thread sort, AUC/KS and re-tiering run on this small demo too."""
-    import scoring.rescore as rescore
+    import scoring.model.rescore as rescore
 
     db, features = demo
     if threads != "as shipped":
@@ -182,7 +182,7 @@ def test_kept_arrays_are_read_only(demo):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_histogram_from_sorted_classes_equals_numpy_histogram(seed):
-    from scoring.kpis import _bin_counts
+    from scoring.model.kpis import _bin_counts
 
     rng = np.random.default_rng(seed)
     values = np.sort(rng.integers(0, 12, size=300).astype(float))  # values sit on the edges
@@ -192,7 +192,7 @@ def test_histogram_from_sorted_classes_equals_numpy_histogram(seed):
 
 def test_page_histogram_uses_the_kept_sorted_scores(demo):
     from scoring.calibrate import calibration_view
-    from scoring.kpis import score_histogram
+    from scoring.model.kpis import score_histogram
 
     _, features = demo
     draft = _config(steps=[_points("webinar_attended", 2)])
@@ -201,7 +201,7 @@ def test_page_histogram_uses_the_kept_sorted_scores(demo):
 
 
 def test_kept_states_are_bounded_by_bytes_but_keep_the_latest(demo, monkeypatch):
-    import scoring.rescore as rescore
+    import scoring.model.rescore as rescore
 
     db, _ = demo
     with open_source(db) as source:
@@ -253,7 +253,7 @@ def test_a_decay_change_shares_the_leads_work_and_keeps_the_fit_part(demo):
     """Features derived for another decay share the caches; the new decay is scored from
     scratch, reusing the fit part of a kept config with the same fit rules, and still equals
     scoring from scratch on freshly extracted features."""
-    from scoring.features import derive_features, feature_spec
+    from scoring.model.features import derive_features, feature_spec
 
     db, _ = demo
     with open_source(db) as source:
@@ -274,7 +274,7 @@ def test_a_decay_change_shares_the_leads_work_and_keeps_the_fit_part(demo):
 
 
 def test_rule_points_are_kept_up_to_the_byte_limit_and_none_beyond(demo, monkeypatch):
-    import scoring.engine as engine
+    import scoring.model.engine as engine
 
     db, _ = demo
     with open_source(db) as source:
@@ -295,7 +295,7 @@ def test_rule_points_are_kept_up_to_the_byte_limit_and_none_beyond(demo, monkeyp
 def test_a_kept_config_another_derived_set_cannot_read_is_not_a_starting_point(demo):
     """Sets derived from one base share kept configs; a config whose rule has its own decay
     reads a signal a set derived for another decay does not have (found in review: KeyError)."""
-    from scoring.features import decay_free_spec, derive_features, feature_spec
+    from scoring.model.features import decay_free_spec, derive_features, feature_spec
 
     db, _ = demo
 
@@ -321,8 +321,8 @@ def test_a_kept_config_another_derived_set_cannot_read_is_not_a_starting_point(d
 def test_scoring_from_scratch_on_two_threads_equals_one(tmp_path, monkeypatch):
     """Above ``PARALLEL_MIN`` leads the two halves are scored on two threads: same scores,
     counts and sorted totals as one thread and as ``engine.score``."""
-    import scoring.rescore as rescore
-    from scoring.kernels import BLOCK
+    import scoring.model.rescore as rescore
+    from scoring.model.kernels import BLOCK
 
     path = tmp_path / "two.duckdb"
     generate(path, leads=3 * BLOCK, seed=5)  # two halves of one block and a half each
@@ -344,7 +344,7 @@ def test_scoring_from_scratch_on_two_threads_equals_one(tmp_path, monkeypatch):
 
 
 def test_the_sort_split_puts_a_large_tie_on_the_side_that_balances_the_parts():
-    from scoring.rescore import _pivot
+    from scoring.model.rescore import _pivot
 
     rng = np.random.default_rng(3)
     spread = rng.normal(size=1000)

@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from scoring.calibrate import model_view
-from scoring.config import config_from_dict
 from scoring.demo import generate
-from scoring.engine import score
 from scoring.extract import extract_features
-from scoring.kpis import kpis
+from scoring.model.config import config_from_dict
+from scoring.model.engine import score
+from scoring.model.kpis import kpis
 from scoring.report import calibration
 from scoring.source import open_source
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 import yaml
 
-from scoring.config import config_from_dict, load_config, parse_config
+from scoring.model.config import config_from_dict, load_config, parse_config
 from scoring.store import ConfigStore, SignOff, StoreError, check_name, parse_ref, tree_digest
 
 from .conftest import DEFAULT_CONFIG, SMALL_CONFIG

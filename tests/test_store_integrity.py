@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from scoring.cli import main
-from scoring.config import config_from_dict
+from scoring.model.config import config_from_dict
 from scoring.store import ConfigStore, SignOff, StoreError, tree_digest
 
 from .conftest import DAY, SMALL_CONFIG, T0, make_db
@@ -363,8 +363,8 @@ def test_the_configs_page_shows_a_tampered_version_as_tampered(tmp_path, monkeyp
     """The app reads the same store state: the version is 'tampered', no 'Approved' caption, not a draft to approve."""
     from streamlit.testing.v1 import AppTest
 
-    from scoring.config import load_config
     from scoring.demo import generate
+    from scoring.model.config import load_config
 
     from .conftest import DEFAULT_CONFIG, ROOT
 

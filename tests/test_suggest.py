@@ -25,12 +25,12 @@ from threadpoolctl import threadpool_limits
 
 from scoring import cli
 from scoring.cli_suggest import add_parser
-from scoring.config import ConfigError, config_from_dict, dump_config, load_config, normalise_value, parse_config
 from scoring.demo import TRUTH, generate
-from scoring.engine import score
 from scoring.extract import extract_features
-from scoring.features import Categorical, Features, rule_signal_key
-from scoring.kpis import monthly_volume_from_months
+from scoring.model.config import ConfigError, config_from_dict, dump_config, load_config, normalise_value, parse_config
+from scoring.model.engine import score
+from scoring.model.features import Categorical, Features, rule_signal_key
+from scoring.model.kpis import monthly_volume_from_months
 from scoring.source import open_source
 from scoring.suggest import (
     brier,
@@ -536,7 +536,7 @@ def test_attributes_page_shows_the_suggestion_and_applies_it_on_request(demo, su
     assert metrics["suggested: hold-out AUC"] == f"{suggestion.auc['holdout']:.3f}"
     default_holdout = compare_auc({"d": config}, features, suggestion.split)[0]["holdout_auc"]
     assert metrics["draft: hold-out AUC"] == f"{default_holdout:.3f}"
-    from scoring.config import config_from_dict
+    from scoring.model.config import config_from_dict
 
     state = at.session_state["leadcal_state"]
     assert config_from_dict(state.data) == config  # shown, never applied silently

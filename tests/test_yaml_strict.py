@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from scoring.base.yamlsafe import MAX_DEPTH, YamlError, load_yaml
-from scoring.config import ConfigError, parse_config
 from scoring.import_mapping import load_mapping
 from scoring.import_read import DataImportError
+from scoring.model.config import ConfigError, parse_config
 
 from .conftest import SMALL_CONFIG
 

@@ -17,9 +17,9 @@ import streamlit as st
 
 from scoring.auth import AuthError, User, authenticate
 from scoring.calibrate import model_view
-from scoring.config import ConfigError
-from scoring.diff import config_diff
 from scoring.evidence import data_fingerprint
+from scoring.model.config import ConfigError
+from scoring.model.diff import config_diff
 from scoring.source import SourceError
 from scoring.store import SignOff, StoreError, parse_ref
 

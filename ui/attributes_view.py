@@ -14,11 +14,11 @@ import streamlit as st
 
 from scoring.attributes import AttributeTable, flat_rows, summary_rows
 from scoring.charts import decay_chart, iv_chart, reliability_chart, tradeoff_chart
-from scoring.config import ScoringConfig
-from scoring.diff import config_diff
-from scoring.features import Features
 from scoring.glossary import HELP
-from scoring.kpis import DEFAULT_SQL_TARGET
+from scoring.model.config import ScoringConfig
+from scoring.model.diff import config_diff
+from scoring.model.features import Features
+from scoring.model.kpis import DEFAULT_SQL_TARGET
 from scoring.suggest import (
     MQL_CAPTURE,
     compare_auc,

@@ -14,8 +14,8 @@ import streamlit as st
 
 from scoring.calibrate import calibration_view
 from scoring.charts import band_chart, distribution_chart, grid_chart
-from scoring.config import ConfigError, ScoringConfig
 from scoring.glossary import HELP, glossary
+from scoring.model.config import ConfigError, ScoringConfig
 from scoring.source import SourceError
 from scoring.store import StoreError, parse_ref
 

@@ -10,9 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from scoring.audit import audit_rows, local_time, signers
-from scoring.diff import config_diff
 from scoring.export import render_export
 from scoring.export_sql import DIALECTS
+from scoring.model.diff import config_diff
 from scoring.store import ConfigStore, parse_ref
 
 from . import auth, data

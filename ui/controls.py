@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from scoring.config import normalise_value
-from scoring.features import Features
 from scoring.glossary import HELP
+from scoring.model.config import normalise_value
+from scoring.model.features import Features
 
 from . import session
 from .text import plain

@@ -18,9 +18,9 @@ import numpy as np
 import streamlit as st
 
 from scoring.auth import User
-from scoring.config import ScoringConfig, config_to_dict, dump_config
 from scoring.extract import extract_features
-from scoring.features import (
+from scoring.model.config import ScoringConfig, config_to_dict, dump_config
+from scoring.model.features import (
     Features,
     FeatureSpec,
     decay_free_spec,

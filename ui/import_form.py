@@ -11,10 +11,18 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from scoring.config import parse_config
 from scoring.import_mapping import ROLES, won_lost_values
-from scoring.importer import (Inspection, column_rows, drop_unset, format_types, lead_choices,
-                              outcome_sentence, parse_types, save_starter)
+from scoring.importer import (
+    Inspection,
+    column_rows,
+    drop_unset,
+    format_types,
+    lead_choices,
+    outcome_sentence,
+    parse_types,
+    save_starter,
+)
+from scoring.model.config import parse_config
 from scoring.store import ConfigStore, StoreError
 
 from . import session

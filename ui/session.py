@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from scoring.config import ConfigError, ScoringConfig, config_from_dict, config_to_dict, dump_config, parse_config
+from scoring.model.config import ConfigError, ScoringConfig, config_from_dict, config_to_dict, dump_config, parse_config
 
 STATE = "leadcal_state"
 """The session-state key of the :class:`DraftState` (not a widget key)."""

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import streamlit as st
 
-from scoring.config import ConfigError
+from scoring import folders
+from scoring.model.config import ConfigError
 from scoring.report import data_summary
 from scoring.source import SourceError
 from scoring.store import StoreError
-
-from pathlib import Path
-
-from scoring import folders
 
 from . import auth, data, session
 from .text import plain

@@ -7,8 +7,8 @@ import re
 from playwright.sync_api import expect
 
 from scoring.calibrate import calibration_view
-from scoring.config import ScoringConfig
 from scoring.extract import extract_features
+from scoring.model.config import ScoringConfig
 from scoring.source import open_source
 
 WAIT = 60_000

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from scoring.config import config_from_dict, load_config
+from scoring.model.config import config_from_dict, load_config
 from scoring.store import ConfigStore
 
 from .conftest import ROOT, shot

@@ -7,12 +7,25 @@ import re
 import yaml
 from playwright.sync_api import expect
 
-from scoring.config import config_from_dict, load_config
+from scoring.model.config import config_from_dict, load_config
 from scoring.store import ConfigStore, SignOff
 
 from .conftest import ROOT, shot
-from .helpers import (WAIT, dialog, expect_kpis, kpis_of, metric, nav, no_exception, press, select, settled,
-                      text_of_sidebar, thumbs, value_of)
+from .helpers import (
+    WAIT,
+    dialog,
+    expect_kpis,
+    kpis_of,
+    metric,
+    nav,
+    no_exception,
+    press,
+    select,
+    settled,
+    text_of_sidebar,
+    thumbs,
+    value_of,
+)
 
 DEFAULT = ROOT / "data" / "configs" / "default.yaml"
 

@@ -8,7 +8,7 @@ import re
 import yaml
 from playwright.sync_api import expect
 
-from scoring.config import config_from_dict
+from scoring.model.config import config_from_dict
 from scoring.store import ConfigStore, SignOff
 
 from .conftest import ROOT, shot

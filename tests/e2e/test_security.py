@@ -106,7 +106,7 @@ def hostile(tmp_path_factory, server, browser):
     con.close()
     store = base / "store"
     s = ConfigStore(store)
-    from scoring.config import load_config
+    from scoring.model.config import load_config
 
     s.save("default", load_config(ROOT / "data" / "configs" / "default.yaml"), author=NOTE, note=NOTE)
     s.approve("default", 1, [SignOff(NOTE, "sales"), SignOff("Mia", "marketing")], NOTE)
@@ -157,7 +157,7 @@ def test_shared_on_the_network_needs_a_sign_in_and_a_viewer_cannot_approve(brows
     save_user(users, "vic", "viewer", "vic's pass", name="Vic Viewer")
     save_user(users, "ann", "sales", "ann's pass", name="Ann Lee")
     store = tmp_path / "store"
-    from scoring.config import load_config
+    from scoring.model.config import load_config
 
     ConfigStore(store).save("default", load_config(ROOT / "data" / "configs" / "default.yaml"), author="setup")
     env = {"LEADCAL_DB": str(server["small"]), "LEADCAL_STORE": str(store), "LEADCAL_USERS": str(users),

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from scoring.config import ScoringConfig, config_from_dict, load_config
-from scoring.engine import TIERS, Scores, score
 from scoring.extract import extract_features
-from scoring.features import Features
+from scoring.model.config import ScoringConfig, config_from_dict, load_config
+from scoring.model.engine import TIERS, Scores, score
+from scoring.model.features import Features
 from scoring.source import open_source
 
 from ..conftest import DEFAULT_CONFIG

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from scoring.cli import main
-from scoring.config import config_from_dict, config_to_dict, dump_config
+from scoring.model.config import config_from_dict, config_to_dict, dump_config
 
 from .cases import assert_same_scores, config_for, rows_to_columns
 from .conftest import REQUIRED

@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from scoring.calibrate import calibration_view
-from scoring.config import load_config
 from scoring.export_features import export_features_sql
 from scoring.extract import extract_features
+from scoring.model.config import load_config
 from scoring.source import open_source
 
 from ..conftest import DEFAULT_CONFIG, ROOT

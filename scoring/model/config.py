@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from .base.errors import ProblemsError
-from .base.yamlsafe import YamlError, dump_yaml, load_yaml
+from ..base.errors import ProblemsError
+from ..base.yamlsafe import YamlError, dump_yaml, load_yaml
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .\-]{0,127}$")
 """Allowed table and column names: letters, digits, spaces, '_', '.', '-' (quoted in SQL)."""

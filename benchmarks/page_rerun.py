@@ -22,7 +22,7 @@ OUT = ROOT / "benchmarks" / "out"
 
 def demo_db(leads: int, seed: int = 7) -> Path:
     """The demo database of this size, generated once."""
-    from scoring.demo import generate
+    from scoring.data.demo import generate
 
     path = OUT / f"demo-{leads}.duckdb"
     if not path.exists():

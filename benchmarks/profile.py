@@ -111,9 +111,9 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--section", choices=["all", "rescore", "page"], default="all")
     args = parser.parse_args()
-    from scoring.extract import extract_features
+    from scoring.data.extract import extract_features
+    from scoring.data.source import open_source
     from scoring.model.config import load_config
-    from scoring.source import open_source
 
     db, _ = demo_db(args.leads)
     config = load_config(DEFAULT_CONFIG)

@@ -104,7 +104,7 @@ def demo_db(leads: int, out_dir: Path = OUT) -> tuple[Path, float | None]:
     out_dir.mkdir(parents=True, exist_ok=True)
     log(f"generating {leads:,} demo leads into {path} ...")
     t = time.perf_counter()
-    code = ("import sys; from scoring.demo import generate; "
+    code = ("import sys; from scoring.data.demo import generate; "
             f"generate(sys.argv[1], leads={leads}, seed={SEED})")
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, cwd=ROOT)
     return path, time.perf_counter() - t
@@ -289,13 +289,13 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     import numpy as np
 
     from scoring.calibrate import calibration_view, model_view
-    from scoring.extract import extract_features
+    from scoring.data.extract import extract_features
+    from scoring.data.source import open_source
     from scoring.model import rescore
     from scoring.model.config import load_config
     from scoring.model.features import derive_features, feature_spec
     from scoring.model.kernels import warm_up
     from scoring.model.metrics import Z95
-    from scoring.source import open_source
 
     out: dict = {"rss_start_mb": rss_peak_mb()}
     config = load_config(config_path)

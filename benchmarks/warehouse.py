@@ -34,9 +34,9 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.run import OUT, ROOT, demo_db, log, machine, put_between_markers
+from scoring.data.feature_set import activity_column
 from scoring.export_features import export_features_sql
 from scoring.export_sql import export_sql
-from scoring.feature_set import activity_column
 from scoring.model.config import load_config
 from scoring.model.features import feature_spec
 

@@ -6,8 +6,8 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from scoring.attributes import LEAKAGE_IV, MIN_LEADS, attribute_table, probe_config
+from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
-from scoring.source import SourceError
 from scoring.suggest import HOLDOUT_SHARE
 from ui import attributes_view as view
 from ui import data, session, sidebar

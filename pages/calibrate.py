@@ -5,8 +5,8 @@ The controls write the session's draft; the results are drawn from that same dra
 
 import streamlit as st
 
+from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
-from scoring.source import SourceError
 from ui import calibrate_view, data, session, sidebar
 from ui.controls import draft_controls
 from ui.text import plain

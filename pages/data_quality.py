@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from scoring.charts import completeness_chart
+from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
-from scoring.source import SourceError
 from ui import data, sidebar
 from ui.text import plain
 

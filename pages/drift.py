@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from scoring.charts import band_mix_chart, psi_chart, rule_psi_chart
+from scoring.data.source import SourceError
 from scoring.drift import default_reference
 from scoring.glossary import HELP
 from scoring.model.config import ConfigError
 from scoring.monitor import assemble
-from scoring.source import SourceError
 from ui import data, sidebar
 from ui.text import plain
 

@@ -56,14 +56,14 @@ def ensure_demo(path: Path) -> None:
     """Generate the demo database on first use, but only at the default demo path."""
     if path.exists() or path.resolve() != DEFAULT_DB.resolve():
         return
-    from .demo import generate
+    from .data.demo import generate
 
     print(f"{path} not found: generating the demo data (about a minute at most)...", file=sys.stderr)
     generate(path)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import generate
+    from .data.demo import generate
 
     path = Path(args.db)
     if path.exists() and not args.force:
@@ -88,8 +88,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace):
-    from .extract import extract_features
-    from .source import open_source
+    from .data.extract import extract_features
+    from .data.source import open_source
 
     config = load_config(args.config)
     ensure_demo(Path(args.db))

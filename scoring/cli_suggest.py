@@ -26,8 +26,8 @@ SUGGEST_VERSION = 1
 def cmd_suggest(args: argparse.Namespace) -> int:
     from .base.files import check_output
     from .cli import CliError, ensure_demo
-    from .extract import extract_features
-    from .source import open_source
+    from .data.extract import extract_features
+    from .data.source import open_source
     from .store import default_store
     from .suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
 

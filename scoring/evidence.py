@@ -10,11 +10,11 @@ import datetime as dt
 from pathlib import Path
 
 from .calibrate import ModelView, model_view
-from .extract import extract_features
+from .data.extract import extract_features
+from .data.source import open_source
 from .model.config import ScoringConfig
 from .model.features import Features
 from .model.kpis import outcome_facts
-from .source import open_source
 
 
 def data_fingerprint(path: str, features: Features) -> dict:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from .data.feature_set import PREFIX, activity_column
 from .export_sql import (
     _ACTIVITY,
     _CONVERSIONS,
@@ -52,7 +53,6 @@ from .export_sql import (
     check_exportable,
     render,
 )
-from .feature_set import PREFIX, activity_column
 from .model.config import ScoringConfig, normalise_value
 from .model.features import FeatureSpec, feature_spec
 

@@ -31,8 +31,8 @@ import duckdb
 import yaml
 
 from .attributes import nice
+from .data.source import quote
 from .model.config import ScoringConfig, config_from_dict, dump_config, normalise_value, parse_config
-from .source import quote
 
 MAX_VALUES = 100
 MAX_EVENT_TYPES = 50

@@ -43,6 +43,7 @@ from typing import Sequence
 import duckdb
 
 from .base.crash import crash_point
+from .data.source import Source, SourceError, quote
 from .import_mapping import (
     NAME_DEAL,
     ROLES,
@@ -88,7 +89,6 @@ from .import_roles import (
 )
 from .import_starter import starter_config, starter_yaml
 from .model.config import ScoringConfig, load_config, parse_config, save_config
-from .source import Source, SourceError, quote
 
 IMPORT_TABLE = "leadcal_import"
 COLUMNS_TABLE = "leadcal_columns"
@@ -597,7 +597,7 @@ def _leave_out_leaks(con: duckdb.DuckDBPyConnection, loaded: _Loaded) -> list[di
 
 def _features(con: duckdb.DuckDBPyConnection, path: Path | None, config: ScoringConfig, now: dt.datetime):
     """Features of a config on the tables of an import connection, as the app will read them."""
-    from .extract import extract_features
+    from .data.extract import extract_features
 
     source = Source(path=path or Path(":memory:"), con=con)
     for table, column, data_type in con.execute(
@@ -1065,7 +1065,7 @@ def _check_target(target: Path, inputs: list[Path]) -> None:
             f"has unsaved changes in {wal.name} (another program has it open or crashed); open and close it "
             "with DuckDB first, then import again"])
     if target.exists():
-        from .source import SourceError, connect_read_only
+        from .data.source import SourceError, connect_read_only
 
         try:
             connect_read_only(target).close()  # hardened: a file of another kind never triggers a download
@@ -1386,7 +1386,7 @@ def _metadata(con, plan: Plan, mapping: ImportMapping, report: dict, starter: st
 
 def last_import(db: str | Path) -> dict | None:
     """The latest import recorded in a database (mapping, report, starter YAML), or None."""
-    from .source import connect_read_only
+    from .data.source import connect_read_only
 
     con = connect_read_only(db)  # a database from elsewhere: DuckDB's hardening for untrusted files
     try:

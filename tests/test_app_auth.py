@@ -10,7 +10,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from scoring.auth import LIMITER, save_user
-from scoring.demo import generate
+from scoring.data.demo import generate
 from scoring.model.config import config_from_dict, load_config
 from scoring.store import ConfigStore
 

@@ -12,11 +12,11 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from scoring.calibrate import calibration_view
-from scoring.demo import generate
-from scoring.extract import extract_features
+from scoring.data.demo import generate
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.glossary import HELP
 from scoring.model.config import config_from_dict, load_config
-from scoring.source import open_source
 from scoring.store import ConfigStore, SignOff
 
 from .conftest import DEFAULT_CONFIG, ROOT

@@ -27,13 +27,13 @@ from scoring.attributes import (
     summary_rows,
     woe_iv,
 )
-from scoring.demo import generate
-from scoring.extract import extract_features
+from scoring.data.demo import generate
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.leakage import SMOOTHING
 from scoring.model.config import config_from_dict, load_config, normalise_value
 from scoring.model.engine import engagement_points
 from scoring.model.features import Categorical, Features, rule_signal_key
-from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG
 

@@ -16,10 +16,10 @@ import pytest
 
 from benchmarks import run as bench
 from scoring.calibrate import model_view
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.model.config import load_config
 from scoring.model.metrics import Z95
-from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG
 

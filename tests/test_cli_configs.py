@@ -122,9 +122,9 @@ def test_export_sql_and_html(capsys, setup, tmp_path, monkeypatch):
     import duckdb
     import numpy as np
 
-    from scoring.extract import extract_features
+    from scoring.data.extract import extract_features
+    from scoring.data.source import open_source
     from scoring.model.engine import score
-    from scoring.source import open_source
 
     store, cfg, db = setup
     _save(capsys, store, cfg)

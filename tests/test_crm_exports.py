@@ -23,11 +23,11 @@ import pytest
 import yaml
 
 from scoring.cli import main as leadcal
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.importer import inspect_files
 from scoring.model.config import load_config
 from scoring.model.features import rule_signal_key
-from scoring.source import open_source
 from scoring.store import ConfigStore
 
 from . import crm_exports as ce

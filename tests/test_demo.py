@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring import demo
-from scoring.demo import DEMO_END, DRIFT_START, TRUTH, generate
+from scoring.data import demo
+from scoring.data.demo import DEMO_END, DRIFT_START, TRUTH, generate
 
 END = DEMO_END.strftime("%Y-%m-%d %H:%M:%S")
 DRIFT = DRIFT_START.strftime("%Y-%m-%d %H:%M:%S")

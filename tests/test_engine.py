@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import yaml
 
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import SourceError, open_source
 from scoring.model.config import config_from_dict, parse_config
 from scoring.model.engine import TIERS, score
 from scoring.model.features import feature_spec
-from scoring.source import SourceError, open_source
 
 from .conftest import DAY, SMALL_CONFIG, T0, file_digest, make_db
 

@@ -18,11 +18,11 @@ import yaml
 
 import scoring
 from scoring.calibrate import calibration_view
-from scoring.demo import generate
+from scoring.data.demo import generate
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.export_html import render_report
-from scoring.extract import extract_features
 from scoring.model.config import config_from_dict, load_config, parse_config
-from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG, SMALL_CONFIG
 

@@ -17,12 +17,12 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from scoring.demo import generate
+from scoring.data.demo import generate
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.export_sql import DIALECTS, export_sql
-from scoring.extract import extract_features
 from scoring.model.config import config_from_dict, load_config, normalise_value
 from scoring.model.engine import TIERS, score
-from scoring.source import open_source
 
 from .conftest import DAY, DEFAULT_CONFIG, T0, file_digest
 

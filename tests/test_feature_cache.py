@@ -11,13 +11,13 @@ import duckdb
 import numpy as np
 import pytest
 
-from scoring import feature_cache
 from scoring.calibrate import calibration_view
-from scoring.demo import generate
-from scoring.extract import extract_features
+from scoring.data import feature_cache
+from scoring.data.demo import generate
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.model.config import config_from_dict, config_to_dict, load_config
 from scoring.model.features import decay_free_spec, derive_features, feature_spec
-from scoring.source import open_source
 
 from .conftest import DEFAULT_CONFIG
 

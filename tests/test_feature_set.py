@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 from scoring.cli import main
-from scoring.demo import generate
+from scoring.data.demo import generate
+from scoring.data.extract import extract_features
+from scoring.data.feature_set import FIXED, activity_column
+from scoring.data.source import SourceError, open_source
 from scoring.export_features import export_features_sql
-from scoring.extract import extract_features
-from scoring.feature_set import FIXED, activity_column
 from scoring.model.config import config_from_dict, config_to_dict, load_config
 from scoring.model.features import Signal
-from scoring.source import SourceError, open_source
 
 from .conftest import DAY, DEFAULT_CONFIG, T0
 from .engines.cases import assert_same_features

@@ -17,12 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from scoring import extract as xmod
-from scoring.extract import extract_features
+from scoring.data import extract as xmod
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.model import features as fmod
 from scoring.model.config import config_from_dict, normalise_value, parse_config
 from scoring.model.features import FeatureSpec, Signal, decay_free_spec, derive_features, feature_spec
-from scoring.source import open_source
 
 from .conftest import DAY, SMALL_CONFIG, T0, file_digest, make_db
 
@@ -364,7 +364,7 @@ def test_arrow_and_numpy_types_of_the_lead_arrays(small_db):
 
 
 def test_ages_kept_as_seconds_only_when_exact():
-    from scoring.extract import _age
+    from scoring.data.extract import _age
     from scoring.model.features import DAY_US
 
     whole = np.array([1_000_000, 86_400_000_000, 5 * 365 * 86_400_000_000], dtype=np.int64)

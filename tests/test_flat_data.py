@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from scoring.cli import main
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import SourceError, open_source
 from scoring.model.config import ConfigError, config_from_dict
 from scoring.model.engine import score
-from scoring.source import SourceError, open_source
 
 from .conftest import DAY, T0, file_digest
 

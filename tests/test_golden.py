@@ -64,7 +64,7 @@ def outputs(tmp_path_factory) -> dict[str, str]:
 
 
 def _outputs(tmp_path_factory) -> dict[str, str]:
-    from scoring.demo import generate
+    from scoring.data.demo import generate
 
     tmp = tmp_path_factory.mktemp("golden")
     db, store = tmp / "demo.duckdb", tmp / "store"

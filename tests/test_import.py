@@ -21,12 +21,12 @@ import yaml
 from scoring import importer
 from scoring.cli import main as leadcal
 from scoring.cli_import import main as leadcal_import
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.import_read import clean_name
 from scoring.importer import run_import, save_starter
 from scoring.model.config import load_config
 from scoring.report import calibration
-from scoring.source import open_source
 from scoring.store import ConfigStore
 
 from .conftest import ROOT, file_digest

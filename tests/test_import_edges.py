@@ -139,9 +139,9 @@ def test_many_categorical_columns_read_in_one_query_give_the_same_features(tmp_p
     """The UNPIVOT reads of dictionaries and first appearances (wide tables) equal the per-column reads."""
     import numpy as np
 
-    import scoring.extract as extract
+    import scoring.data.extract as extract
+    from scoring.data.source import open_source
     from scoring.model.config import config_from_dict
-    from scoring.source import open_source
 
     db = tmp_path / "wide.duckdb"
     con = duckdb.connect(str(db))

@@ -18,7 +18,8 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from scoring.calibrate import ModelView, calibration_view, model_view, warnings_for
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.model.config import config_from_dict, parse_config
 from scoring.model.engine import Scores, score
 from scoring.model.features import Features
@@ -34,7 +35,6 @@ from scoring.model.kpis import (
     score_histogram,
 )
 from scoring.report import calibration
-from scoring.source import open_source
 
 from .conftest import SMALL_CONFIG
 

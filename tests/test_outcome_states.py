@@ -12,10 +12,10 @@ import duckdb
 import numpy as np
 import pytest
 
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.model.config import config_from_dict
 from scoring.report import calibration
-from scoring.source import open_source
 
 T = dt.datetime
 # lead, created, state (True won / False lost / None open), win date

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scoring import source as smod
-from scoring.source import open_source
+from scoring.data import source as smod
+from scoring.data.source import open_source
 
 
 def _settings(db) -> tuple[str, str]:

@@ -363,7 +363,7 @@ def test_the_configs_page_shows_a_tampered_version_as_tampered(tmp_path, monkeyp
     """The app reads the same store state: the version is 'tampered', no 'Approved' caption, not a draft to approve."""
     from streamlit.testing.v1 import AppTest
 
-    from scoring.demo import generate
+    from scoring.data.demo import generate
     from scoring.model.config import load_config
 
     from .conftest import DEFAULT_CONFIG, ROOT

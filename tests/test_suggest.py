@@ -25,13 +25,13 @@ from threadpoolctl import threadpool_limits
 
 from scoring import cli
 from scoring.cli_suggest import add_parser
-from scoring.demo import TRUTH, generate
-from scoring.extract import extract_features
+from scoring.data.demo import TRUTH, generate
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.model.config import ConfigError, config_from_dict, dump_config, load_config, normalise_value, parse_config
 from scoring.model.engine import score
 from scoring.model.features import Categorical, Features, rule_signal_key
 from scoring.model.kpis import monthly_volume_from_months
-from scoring.source import open_source
 from scoring.suggest import (
     brier,
     compare_auc,

@@ -13,8 +13,8 @@ import threading
 import duckdb
 import pytest
 
-from scoring import source as smod
-from scoring.source import SourceError, open_source
+from scoring.data import source as smod
+from scoring.data.source import SourceError, open_source
 
 from .conftest import ROOT, file_digest
 
@@ -78,7 +78,7 @@ def test_no_download_is_attempted_for_a_sqlite_file(tmp_path):
     proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
     script = (
         "import duckdb, sys\n"
-        "from scoring.source import SourceError, open_source, untrusted_config\n"
+        "from scoring.data.source import SourceError, open_source, untrusted_config\n"
         f"p = {str(path)!r}\n"
         "try:\n    open_source(p)\nexcept SourceError as e:\n    print('leadcal:', e.problems[0])\n"
         "try:\n    duckdb.connect(p, read_only=True, config=untrusted_config())\n"

@@ -17,10 +17,10 @@ import streamlit as st
 
 from scoring.auth import AuthError, User, authenticate
 from scoring.calibrate import model_view
+from scoring.data.source import SourceError
 from scoring.evidence import data_fingerprint
 from scoring.model.config import ConfigError
 from scoring.model.diff import config_diff
-from scoring.source import SourceError
 from scoring.store import SignOff, StoreError, parse_ref
 
 from . import auth, data

@@ -14,9 +14,9 @@ import streamlit as st
 
 from scoring.calibrate import calibration_view
 from scoring.charts import band_chart, distribution_chart, grid_chart
+from scoring.data.source import SourceError
 from scoring.glossary import HELP, glossary
 from scoring.model.config import ConfigError, ScoringConfig
-from scoring.source import SourceError
 from scoring.store import StoreError, parse_ref
 
 from . import auth, data, session

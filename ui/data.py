@@ -18,7 +18,8 @@ import numpy as np
 import streamlit as st
 
 from scoring.auth import User
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import SourceError, check_database_file, is_feature_set, open_source
 from scoring.model.config import ScoringConfig, config_to_dict, dump_config
 from scoring.model.features import (
     Features,
@@ -29,7 +30,6 @@ from scoring.model.features import (
     spec_cache_key,
     union_spec,
 )
-from scoring.source import SourceError, check_database_file, is_feature_set, open_source
 from scoring.store import ConfigStore, default_store
 
 from .jobs import Job, wait_with_progress
@@ -73,7 +73,7 @@ def ensure_demo(path: Path) -> None:
     """Generate the demo database on first start, with a visible progress message."""
     if path.exists() or path.resolve() != demo_db().resolve():
         return
-    from scoring.demo import generate
+    from scoring.data.demo import generate
 
     with st.status("First start: generating the demo database (50,000 leads)...", expanded=True) as status:
         generate(path, progress=lambda msg: status.write(msg))
@@ -89,9 +89,9 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
     """The base of a spec: from the disk cache when this database and spec were extracted
     before (a restart at 10M leads takes a second instead of half a minute), else from
     DuckDB, then written to the disk cache in the background (nobody waits for that)."""
-    from scoring import feature_cache
-    from scoring.extract import feature_needs
-    from scoring.source import check_columns
+    from scoring.data import feature_cache
+    from scoring.data.extract import feature_needs
+    from scoring.data.source import check_columns
 
     with open_source(path) as source:
         check_columns(source, feature_needs(spec))  # every mapping problem named before any query
@@ -134,7 +134,7 @@ def _derived(fingerprint: str, spec_key: str, _base: Features, _spec: FeatureSpe
     Each entry keeps its base alive, so at most 3 + 4 extractions are held (in practice
     one or two: the draft's decays do not change its base).
     """
-    from scoring import feature_cache
+    from scoring.data import feature_cache
 
     keys = [s.key for s in _spec.signals if s.key not in _base.signals]
     known = feature_cache.load_signals(_base, keys)
@@ -148,7 +148,7 @@ def _derived(fingerprint: str, spec_key: str, _base: Features, _spec: FeatureSpe
 
 def _save_signals(base: Features, signals: dict) -> None:
     """Save decayed sums beside the base's disk entry, once the base itself is written."""
-    from scoring import feature_cache
+    from scoring.data import feature_cache
 
     saving = base.cache.get("disk_save")
     if saving is not None:

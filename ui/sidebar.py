@@ -14,9 +14,9 @@ from pathlib import Path
 import streamlit as st
 
 from scoring import folders
+from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
 from scoring.report import data_summary
-from scoring.source import SourceError
 from scoring.store import StoreError
 
 from . import auth, data, session

@@ -88,7 +88,7 @@ def start_app(env: dict, log_path: Path, *args: str, address: str = "127.0.0.1",
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, browser):
     """`streamlit run app.py` on a free local port with its own demo data and store."""
-    from scoring.demo import generate
+    from scoring.data.demo import generate
 
     base = tmp_path_factory.mktemp("e2e")
     db = base / "demo.duckdb"

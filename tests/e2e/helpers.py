@@ -7,9 +7,9 @@ import re
 from playwright.sync_api import expect
 
 from scoring.calibrate import calibration_view
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.model.config import ScoringConfig
-from scoring.source import open_source
 
 WAIT = 60_000
 

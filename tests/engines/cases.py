@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from scoring.extract import extract_features
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.model.config import ScoringConfig, config_from_dict, load_config
 from scoring.model.engine import TIERS, Scores, score
 from scoring.model.features import Features
-from scoring.source import open_source
 
 from ..conftest import DEFAULT_CONFIG
 from ..test_export_sql import EVERY_KIND, MESSY_EVENTS, MESSY_LEADS, _messy_config, _messy_db

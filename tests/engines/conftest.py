@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from scoring.demo import generate
+from scoring.data.demo import generate
 
-from .loading import EngineData, load_postgres, parquet_dump
 from .cases import MESSY_EVENTS, MESSY_LEADS, messy_db
+from .loading import EngineData, load_postgres, parquet_dump
 
 REQUIRED = os.environ.get("LEADCAL_ENGINES") == "required"
 DEMO_LEADS = 3_000

@@ -9,10 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from scoring.calibrate import calibration_view
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.export_features import export_features_sql
-from scoring.extract import extract_features
 from scoring.model.config import load_config
-from scoring.source import open_source
 
 from ..conftest import DEFAULT_CONFIG, ROOT
 from ..test_app import _check_page_matches

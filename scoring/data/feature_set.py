@@ -20,8 +20,8 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 
-from .model.features import DAY_US, Categorical, Features, FeatureSpec, Signal
-from .model.findings import QualityReport
+from ..model.features import DAY_US, Categorical, Features, FeatureSpec, Signal
+from ..model.findings import QualityReport
 from .source import Source, SourceError, is_feature_set, parquet_files, quote
 
 VIEW = "leadcal_features"

@@ -21,9 +21,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .feature_set import read_features
-from .model.config import OutcomeTable, ScoringConfig, SourceMapping, normalise_value
-from .model.features import (
+from ..model.config import OutcomeTable, ScoringConfig, SourceMapping, normalise_value
+from ..model.features import (
     DAY_US,
     Categorical,
     Features,
@@ -34,7 +33,8 @@ from .model.features import (
     feature_spec,
     signal_sums,
 )
-from .model.findings import QualityReport
+from ..model.findings import QualityReport
+from .feature_set import read_features
 from .quality import check_quality
 from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, quote
 

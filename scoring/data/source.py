@@ -20,8 +20,8 @@ from pathlib import Path
 
 import duckdb
 
-from .base.errors import ProblemsError
-from .model.config import IDENTIFIER, SourceMapping
+from ..base.errors import ProblemsError
+from ..model.config import IDENTIFIER, SourceMapping
 
 NUMERIC_TYPES = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",

@@ -33,10 +33,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401  (pa.ipc)
 
+from ..model.activity import Activity
+from ..model.features import Categorical, Features, FeatureSpec, KeptEvents, spec_cache_key
+from ..model.findings import Finding, QualityReport
 from .extract import data_end
-from .model.activity import Activity
-from .model.features import Categorical, Features, FeatureSpec, KeptEvents, spec_cache_key
-from .model.findings import Finding, QualityReport
 from .source import Source
 
 FORMAT = 2

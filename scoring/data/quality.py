@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .model.config import SourceMapping
-from .model.findings import Finding, QualityReport
+from ..model.config import SourceMapping
+from ..model.findings import Finding, QualityReport
 from .source import Source, quote
 
 

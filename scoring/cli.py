@@ -115,7 +115,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     from .model.engine import TIERS, score
     from .model.metrics import band_bounds, band_label, total_bounds
-    from .store import default_store
+    from .registry.store import default_store
 
     out = Path(args.out)
     suffix = out.suffix.lower()

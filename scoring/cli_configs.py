@@ -19,7 +19,7 @@ from .base.crash import crash_point
 from .base.files import check_output, check_output_folder
 from .export import FOLDER_FORMATS, FORMATS, render_export, render_folder
 from .model.config import dump_config, load_config
-from .store import ConfigStore, SignOff, StoreError, default_store, parse_ref
+from .registry.store import ConfigStore, SignOff, StoreError, default_store, parse_ref
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export_sql
 

@@ -113,7 +113,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not args.files and not args.mapping:
         raise DataImportError("leadcal import", ["give the CSV or Parquet files to import (or --mapping MAP.yaml)"])
     from .base.files import check_output
-    from .store import check_name, default_store
+    from .registry.store import check_name, default_store
 
     for flag, out in (("--starter-config", args.starter_config),
                       ("--save-mapping", None if args.dry_run else args.save_mapping)):
@@ -161,7 +161,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         write_starter(result, args.starter_config, overwrite=args.force)
         say(f"  written to {args.starter_config}; try: leadcal report --db {args.db} --config {args.starter_config}")
     if not args.no_save_model:
-        from .store import ConfigStore, default_store
+        from .registry.store import ConfigStore, default_store
 
         store = ConfigStore(args.store or default_store())
         version, seed = save_starter(store, c.name, c, note=f"starter config from leadcal import into {args.db}")

@@ -28,7 +28,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     from .cli import CliError, ensure_demo
     from .data.extract import extract_features
     from .data.source import open_source
-    from .store import default_store
+    from .registry.store import default_store
     from .suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
 
     out = Path(args.out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .model.config import dump_config
-from .store import ConfigStore, StoreError
+from .registry.store import ConfigStore, StoreError
 
 FORMATS = ("yaml", "sql", "html", "dbt", "features-sql")
 SUFFIX = {"yaml": "yaml", "sql": "sql", "html": "html", "features-sql": "sql"}

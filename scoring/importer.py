@@ -1474,7 +1474,7 @@ def save_starter(store, name: str, config: ScoringConfig, note: str = "") -> tup
     until a version is approved) when the model has none, so the Calibrate page opens on the
     imported data once the model is picked. Returns (the version, the seed path or None).
     """
-    from .store import check_name
+    from .registry.store import check_name
 
     name = check_name(name)
     version = store.save(name, config, note=note or "starter config from leadcal import")

@@ -149,7 +149,7 @@ def test_invalid_draft_is_reported_and_not_saved(app):
 
 
 def test_save_draft_adds_a_version_that_loads_back(app, tmp_path):
-    from scoring.store import ConfigStore, tree_digest
+    from scoring.registry.store import ConfigStore, tree_digest
 
     _ctl(app, "slider", "eng:1:points").set_value(11)
     app.run()
@@ -229,7 +229,7 @@ def test_segment_filter_restricts_the_leads(app, demo_db):
 
 
 def test_configs_page_lists_diffs_and_approves(app, demo_db, tmp_path):
-    from scoring.store import ConfigStore
+    from scoring.registry.store import ConfigStore
 
     store = ConfigStore(tmp_path / "store")
     default = load_config(DEFAULT_CONFIG)

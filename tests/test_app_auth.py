@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from scoring.auth import LIMITER, save_user
 from scoring.data.demo import generate
 from scoring.model.config import config_from_dict, load_config
-from scoring.store import ConfigStore
+from scoring.registry.store import ConfigStore
 
 from .conftest import DEFAULT_CONFIG, ROOT
 

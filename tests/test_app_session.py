@@ -17,7 +17,7 @@ from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.glossary import HELP
 from scoring.model.config import config_from_dict, load_config
-from scoring.store import ConfigStore, SignOff
+from scoring.registry.store import ConfigStore, SignOff
 
 from .conftest import DEFAULT_CONFIG, ROOT
 

@@ -18,7 +18,7 @@ import pytest
 
 from scoring.base.crash import CRASH_ENV, CRASH_EXIT
 from scoring.cli import main
-from scoring.store import ConfigStore, tree_digest
+from scoring.registry.store import ConfigStore, tree_digest
 
 from .conftest import SMALL_CONFIG
 

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from scoring.cli import main
-from scoring.store import tree_digest
+from scoring.registry.store import tree_digest
 
-from .bad_inputs import catalogue, build_world
+from .bad_inputs import build_world, catalogue
 
 CASES = catalogue()
 

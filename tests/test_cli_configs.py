@@ -9,7 +9,7 @@ import yaml
 
 from scoring.cli import main
 from scoring.model.config import load_config, parse_config
-from scoring.store import ConfigStore, tree_digest
+from scoring.registry.store import ConfigStore, tree_digest
 
 from .conftest import SMALL_CONFIG, file_digest
 

@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from scoring.cli import main as leadcal
-from scoring.store import ConfigStore
+from scoring.registry.store import ConfigStore
 
 from . import crm_exports as ce
 from .conftest import ROOT

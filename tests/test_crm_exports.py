@@ -28,7 +28,7 @@ from scoring.data.source import open_source
 from scoring.importer import inspect_files
 from scoring.model.config import load_config
 from scoring.model.features import rule_signal_key
-from scoring.store import ConfigStore
+from scoring.registry.store import ConfigStore
 
 from . import crm_exports as ce
 from .conftest import file_digest

@@ -26,8 +26,8 @@ from scoring.data.source import open_source
 from scoring.import_read import clean_name
 from scoring.importer import run_import, save_starter
 from scoring.model.config import load_config
+from scoring.registry.store import ConfigStore
 from scoring.report import calibration
-from scoring.store import ConfigStore
 
 from .conftest import ROOT, file_digest
 from .import_fixtures import (

@@ -12,7 +12,7 @@ import pytest
 from scoring.base.crash import CRASH_ENV, CRASH_EXIT
 from scoring.cli import main
 from scoring.importer import _hold, _release, clean_stale_imports, run_import
-from scoring.store import tree_digest
+from scoring.registry.store import tree_digest
 
 LEADS = "Lead ID,Created,Title,Won?\n1,2024-01-01,VP,Yes\n2,2024-01-02,Analyst,No\n3,2024-01-03,VP,No\n"
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from scoring.model.config import config_from_dict, load_config, parse_config
-from scoring.store import ConfigStore, SignOff, StoreError, check_name, parse_ref, tree_digest
+from scoring.registry.store import ConfigStore, SignOff, StoreError, check_name, parse_ref, tree_digest
 
 from .conftest import DEFAULT_CONFIG, SMALL_CONFIG
 
@@ -129,7 +129,7 @@ def _killed_writer(root: str) -> None:
     """A process that dies between writing its temporary file and linking it in."""
     import os as os_
 
-    from scoring.store import ConfigStore
+    from scoring.registry.store import ConfigStore
 
     os_.link = lambda *a: os_._exit(9)
     ConfigStore(root).save("m", _config(13))
@@ -170,7 +170,7 @@ def test_concurrent_threads_each_get_their_own_version(store):
 
 
 def _process_worker(root: str, i: int) -> None:
-    from scoring.store import ConfigStore
+    from scoring.registry.store import ConfigStore
 
     for j in range(5):
         ConfigStore(root).save("m", _config((i * 10 + j) / 10), author=f"p{i}")

@@ -14,7 +14,7 @@ import yaml
 
 from scoring.cli import main
 from scoring.model.config import config_from_dict
-from scoring.store import ConfigStore, SignOff, StoreError, tree_digest
+from scoring.registry.store import ConfigStore, SignOff, StoreError, tree_digest
 
 from .conftest import DAY, SMALL_CONFIG, T0, make_db
 

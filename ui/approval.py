@@ -21,7 +21,7 @@ from scoring.data.source import SourceError
 from scoring.evidence import data_fingerprint
 from scoring.model.config import ConfigError
 from scoring.model.diff import config_diff
-from scoring.store import SignOff, StoreError, parse_ref
+from scoring.registry.store import SignOff, StoreError, parse_ref
 
 from . import auth, data
 from .text import plain

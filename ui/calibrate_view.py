@@ -17,7 +17,7 @@ from scoring.charts import band_chart, distribution_chart, grid_chart
 from scoring.data.source import SourceError
 from scoring.glossary import HELP, glossary
 from scoring.model.config import ConfigError, ScoringConfig
-from scoring.store import StoreError, parse_ref
+from scoring.registry.store import StoreError, parse_ref
 
 from . import auth, data, session
 from .kpi_metrics import metric, pct

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from scoring.audit import audit_rows, local_time, signers
 from scoring.export import render_export
 from scoring.export_sql import DIALECTS
 from scoring.model.diff import config_diff
-from scoring.store import ConfigStore, parse_ref
+from scoring.registry.audit import audit_rows, local_time, signers
+from scoring.registry.store import ConfigStore, parse_ref
 
 from . import auth, data
 from .approval import champion_label

@@ -30,7 +30,7 @@ from scoring.model.features import (
     spec_cache_key,
     union_spec,
 )
-from scoring.store import ConfigStore, default_store
+from scoring.registry.store import ConfigStore, default_store
 
 from .jobs import Job, wait_with_progress
 
@@ -291,7 +291,7 @@ def pick_version(ctx: Context, key: str) -> tuple[ScoringConfig, str, dict | Non
                           help="The approved model (champion) is first; any saved version can be checked.")
     if choice == ctx.approved_ref and "@" not in choice:
         return ctx.approved, choice, None
-    from scoring.store import parse_ref
+    from scoring.registry.store import parse_ref
 
     name, version = parse_ref(choice)
     return s.load(name, version), choice, s.approval(name, version)

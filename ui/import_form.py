@@ -23,7 +23,7 @@ from scoring.importer import (
     save_starter,
 )
 from scoring.model.config import parse_config
-from scoring.store import ConfigStore, StoreError
+from scoring.registry.store import ConfigStore, StoreError
 
 from . import session
 from .text import plain

@@ -16,8 +16,8 @@ import streamlit as st
 from scoring import folders
 from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
+from scoring.registry.store import StoreError
 from scoring.report import data_summary
-from scoring.store import StoreError
 
 from . import auth, data, session
 from .text import plain

@@ -9,7 +9,7 @@ import yaml
 from playwright.sync_api import expect
 
 from scoring.model.config import config_from_dict, load_config
-from scoring.store import ConfigStore
+from scoring.registry.store import ConfigStore
 
 from .conftest import ROOT, shot
 from .helpers import WAIT, expect_kpis, kpis_of, metric, no_exception, press, select, settled, thumbs

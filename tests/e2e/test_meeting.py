@@ -8,7 +8,7 @@ import yaml
 from playwright.sync_api import expect
 
 from scoring.model.config import config_from_dict, load_config
-from scoring.store import ConfigStore, SignOff
+from scoring.registry.store import ConfigStore, SignOff
 
 from .conftest import ROOT, shot
 from .helpers import (

@@ -9,7 +9,7 @@ import yaml
 from playwright.sync_api import expect
 
 from scoring.model.config import config_from_dict
-from scoring.store import ConfigStore, SignOff
+from scoring.registry.store import ConfigStore, SignOff
 
 from .conftest import ROOT, shot
 from .helpers import WAIT, dialog, metric, nav, no_exception, plotly_traces, select, settled

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from scoring.auth import save_user
-from scoring.store import ConfigStore, SignOff
+from scoring.registry.store import ConfigStore, SignOff
 
 from .conftest import ROOT, BrowserLog, shot, start_app
 from .helpers import WAIT, metric, nav, select, settled

@@ -47,15 +47,15 @@ from typing import Any, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .base.crash import crash_point
-from .base.yamlsafe import YamlError, dump_yaml, load_yaml
-from .model.config import ConfigError, ScoringConfig, config_from_dict, config_to_dict, format_errors, load_config
+from ..base.crash import crash_point
+from ..base.yamlsafe import YamlError, dump_yaml, load_yaml
+from ..model.config import ConfigError, ScoringConfig, config_from_dict, config_to_dict, format_errors, load_config
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 VERSION_FILE = re.compile(r"v(\d{4,})\.yaml")
 APPROVAL_FILE = re.compile(r"v(\d{4,})\.approval\.json")
 DEFAULT_ROLES = ("sales", "marketing")
-SHIPPED_DEFAULT = Path(__file__).resolve().parents[1] / "data" / "configs" / "default.yaml"
+SHIPPED_DEFAULT = Path(__file__).resolve().parents[2] / "data" / "configs" / "default.yaml"
 STORE_FORMAT = 1
 JOURNAL = ".journal"
 LOCK = ".lock"

@@ -28,7 +28,7 @@ def show(label: str, ms: float) -> None:
 
 def profile_model_view(config, features, event: str, values: list[float]) -> None:
     """cProfile of ``model_view`` over points moves of one engagement rule."""
-    from scoring.calibrate import model_view
+    from scoring.analysis.calibrate import model_view
     from scoring.model.rescore import scored
 
     i = rule_index(config, event)
@@ -57,8 +57,8 @@ def profile_page(db: Path, repeats: int = 5) -> None:
 
     from streamlit.testing.v1 import AppTest
 
-    import scoring.calibrate
-    import scoring.charts
+    from scoring import charts
+    from scoring.analysis import calibrate
     import ui.controls
     import ui.data
     import ui.sidebar
@@ -76,8 +76,8 @@ def profile_page(db: Path, repeats: int = 5) -> None:
                 spent[f"{module.__name__}.{name}"].append(time.perf_counter() - t)
         setattr(module, name, timed)
 
-    for module, name in ((scoring.calibrate, "calibration_view"), (scoring.charts, "band_chart"),
-                         (scoring.charts, "grid_chart"), (scoring.charts, "distribution_chart"),
+    for module, name in ((calibrate, "calibration_view"), (charts, "band_chart"),
+                         (charts, "grid_chart"), (charts, "distribution_chart"),
                          (ui.controls, "draft_controls"), (ui.sidebar, "render"),
                          (ui.data, "approved_view")):
         wrap(module, name)

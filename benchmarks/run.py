@@ -288,7 +288,7 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
     import duckdb
     import numpy as np
 
-    from scoring.calibrate import calibration_view, model_view
+    from scoring.analysis.calibrate import calibration_view, model_view
     from scoring.data.extract import extract_features
     from scoring.data.source import open_source
     from scoring.model import rescore

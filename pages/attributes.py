@@ -5,10 +5,10 @@ probability. Everything is judged on mature leads; suggestions on a later hold-o
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from scoring.attributes import LEAKAGE_IV, MIN_LEADS, attribute_table, probe_config
+from scoring.analysis.attributes import LEAKAGE_IV, MIN_LEADS, attribute_table, probe_config
+from scoring.analysis.suggest import HOLDOUT_SHARE
 from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
-from scoring.suggest import HOLDOUT_SHARE
 from ui import attributes_view as view
 from ui import data, session, sidebar
 from ui.text import plain

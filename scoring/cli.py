@@ -99,7 +99,7 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import calibration, format_table
+    from .analysis.report import calibration, format_table
 
     config, features = _load(args)
     result = calibration(config, features)
@@ -153,8 +153,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from .drift import parse_reference
-    from .monitor import format_html, format_text, monitor
+    from .analysis.drift import parse_reference
+    from .analysis.monitor import format_html, format_text, monitor
 
     config = load_config(args.config)
     reference = parse_reference(args.reference) if args.reference else None

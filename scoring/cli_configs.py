@@ -111,7 +111,7 @@ def _approval_summary(ref: str, result: dict, data: dict, db: str) -> str:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from .evidence import evidence
+    from .analysis.evidence import evidence
     from .model.config import config_from_dict
 
     store = _store(args)

@@ -24,12 +24,12 @@ SUGGEST_VERSION = 1
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
+    from .analysis.suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
     from .base.files import check_output
     from .cli import CliError, ensure_demo
     from .data.extract import extract_features
     from .data.source import open_source
     from .registry.store import default_store
-    from .suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
 
     out = Path(args.out)
     check_output(out, stores=[default_store()], databases=[args.db])  # never overwrites, never in the store

@@ -37,7 +37,7 @@ def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect
         from .export_features import export_features_sql
 
         return export_features_sql(config, dialect)
-    from .evidence import evidence
+    from .analysis.evidence import evidence
     from .export_html import render_report
     from .model.kpis import default_grid_cuts, fit_engagement_grid, score_histogram
 

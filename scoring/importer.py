@@ -560,7 +560,7 @@ def _leave_out_leaks(con: duckdb.DuckDBPyConnection, loaded: _Loaded) -> list[di
     A proposal that cannot be built yet (no outcome, one class) is left as it is: ``check`` and
     the import say why.
     """
-    from .leakage import config_leaks
+    from .analysis.leakage import config_leaks
 
     final, problems = check(loaded.mapping, loaded.profiles)
     if problems:
@@ -1229,7 +1229,7 @@ def run_import(paths: Sequence[str | Path], db: str | Path,
 def _explain(report: dict, loaded: _Loaded, inspection: Inspection | None, config: ScoringConfig, features,
              plan: Plan) -> None:
     """Why each file and column got its role, and the post-outcome columns (left out, or kept as mapped)."""
-    from .leakage import config_leaks
+    from .analysis.leakage import config_leaks
 
     reasons = list(inspection.reasons) if inspection is not None else []
     reasons += [r for r in loaded.reasons if r not in reasons]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from scoring.calibrate import calibration_view
+from scoring.analysis.calibrate import calibration_view
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
@@ -291,7 +291,7 @@ def json_round(value):
 
 
 def test_drift_page_finds_the_demo_drift(app, demo_db):
-    from scoring.monitor import monitor
+    from scoring.analysis.monitor import monitor
 
     at = app.switch_page("pages/drift.py")
     at.run()
@@ -307,7 +307,7 @@ def test_drift_page_finds_the_demo_drift(app, demo_db):
 
 
 def test_data_quality_page_runs_and_matches_the_report(app, demo_db):
-    from scoring.dataquality import quality_report
+    from scoring.analysis.dataquality import quality_report
 
     at = app.switch_page("pages/data_quality.py")
     at.run()
@@ -328,7 +328,7 @@ def test_a_rerun_frees_the_previous_draft_without_the_cycle_collector(app):
     (a function defined in a page script kept its whole namespace in a cycle)."""
     import gc
 
-    from scoring.calibrate import CalibrationView
+    from scoring.analysis.calibrate import CalibrationView
 
     gc.collect()
     gc.disable()  # what is still tracked afterwards is alive or cyclic garbage

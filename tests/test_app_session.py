@@ -11,11 +11,11 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from scoring.calibrate import calibration_view
+from scoring.analysis.calibrate import calibration_view
+from scoring.analysis.glossary import HELP
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
-from scoring.glossary import HELP
 from scoring.model.config import config_from_dict, load_config
 from scoring.registry.store import ConfigStore, SignOff
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from scoring.attributes import (
+from scoring.analysis.attributes import (
     LEAKAGE_IV,
     MISSING_LABEL,
     attribute_table,
@@ -27,10 +27,10 @@ from scoring.attributes import (
     summary_rows,
     woe_iv,
 )
+from scoring.analysis.leakage import SMOOTHING
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
-from scoring.leakage import SMOOTHING
 from scoring.model.config import config_from_dict, load_config, normalise_value
 from scoring.model.engine import engagement_points
 from scoring.model.features import Categorical, Features, rule_signal_key

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from benchmarks import run as bench
-from scoring.calibrate import model_view
+from scoring.analysis.calibrate import model_view
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.model.config import load_config

@@ -11,12 +11,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from scoring.analysis.report import calibration
 from scoring.cli import main
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.model.config import parse_config
 from scoring.model.engine import TIERS, score
-from scoring.report import calibration
 
 from .conftest import SMALL_CONFIG, file_digest
 

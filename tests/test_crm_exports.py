@@ -140,7 +140,7 @@ def _plain_auc(config, features, split) -> float:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_suggestion_keeps_the_signal_and_leaves_post_outcome_columns_out(imported, name, capsys, tmp_path):
-    from scoring.suggest import suggest_points
+    from scoring.analysis.suggest import suggest_points
 
     folder, export, db, store, config = imported[name]
     with open_source(db) as source:
@@ -235,7 +235,7 @@ def test_sales_filled_columns_mapped_by_hand_are_left_out_of_the_suggestion(tmp_
     assert "left out (possible leakage): tags: IV" in text and "--include tags" in text
     assert "left out (possible leakage): lead_quality: IV" in text
     assert "suggested before rounding to whole points" in text
-    from scoring.attributes import attribute_table
+    from scoring.analysis.attributes import attribute_table
 
     config = load_config(tmp_path / "starter.yaml")
     with open_source(db) as source:
@@ -338,7 +338,7 @@ def test_every_outcome_form_in_every_command_without_a_traceback(tmp_path, capsy
         assert code in (0, 1, 2), out
     else:  # about 45 a month: no cohort can be judged, and drift says so instead of 'stable'
         assert code == 3 and "drift could not be checked" in out
-    from scoring.dataquality import quality_report
+    from scoring.analysis.dataquality import quality_report
 
     with open_source(db) as source:
         features = extract_features(source, config)
@@ -359,7 +359,7 @@ def test_no_outcome_at_all_is_one_message(tmp_path, capsys, monkeypatch):
 def test_a_per_second_activity_is_judged_by_how_much(imported):
     """The issue: 'Total Time Spent on Website' read as any activity or none had IV 0.006; read in ranges it
     carries the signal. The Attributes page's IV equals pandas' on the same ranges (none, then quintiles)."""
-    from scoring.attributes import attribute_table
+    from scoring.analysis.attributes import attribute_table
 
     _, _, db, _, config = imported["flat"]
     with open_source(db) as source:

@@ -24,12 +24,8 @@ import yaml
 from scipy.stats import chi2
 from sklearn.metrics import roc_auc_score
 
-from scoring.cli import main
-from scoring.data.demo import generate
-from scoring.data.extract import extract_features
-from scoring.data.source import open_source
-from scoring.dataquality import completeness, problems_by_cohort, quality_report, unnamed_values
-from scoring.drift import (
+from scoring.analysis.dataquality import completeness, problems_by_cohort, quality_report, unnamed_values
+from scoring.analysis.drift import (
     MIN_COHORT,
     SMOOTHING,
     bin_shares,
@@ -43,9 +39,13 @@ from scoring.drift import (
     reference_edges,
     rule_points,
 )
+from scoring.analysis.monitor import EXIT, assemble, format_text, monitor
+from scoring.cli import main
+from scoring.data.demo import generate
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
 from scoring.model.config import load_config, parse_config
 from scoring.model.engine import score
-from scoring.monitor import EXIT, assemble, format_text, monitor
 
 from .conftest import DEFAULT_CONFIG, SMALL_CONFIG, file_digest, make_db
 

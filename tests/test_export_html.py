@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import scoring
-from scoring.calibrate import calibration_view
+from scoring.analysis.calibrate import calibration_view
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source

@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from scoring.calibrate import calibration_view
+from scoring.analysis.calibrate import calibration_view
 from scoring.data import feature_cache
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features

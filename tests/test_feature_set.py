@@ -227,7 +227,7 @@ def test_the_app_on_a_feature_folder(demo, tmp_path, monkeypatch):
     """Calibrate shows the numbers of the tables; what needs events or raw tables says so."""
     from streamlit.testing.v1 import AppTest
 
-    from scoring.calibrate import calibration_view
+    from scoring.analysis.calibrate import calibration_view
 
     from .conftest import ROOT
     from .test_app import _check_page_matches

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from scoring import importer
+from scoring.analysis.report import calibration
 from scoring.cli import main as leadcal
 from scoring.cli_import import main as leadcal_import
 from scoring.data.extract import extract_features
@@ -27,7 +28,6 @@ from scoring.import_read import clean_name
 from scoring.importer import run_import, save_starter
 from scoring.model.config import load_config
 from scoring.registry.store import ConfigStore
-from scoring.report import calibration
 
 from .conftest import ROOT, file_digest
 from .import_fixtures import (

@@ -17,7 +17,8 @@ import yaml
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from scoring.calibrate import ModelView, calibration_view, model_view, warnings_for
+from scoring.analysis.calibrate import ModelView, calibration_view, model_view, warnings_for
+from scoring.analysis.report import calibration
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.model.config import config_from_dict, parse_config
@@ -34,7 +35,6 @@ from scoring.model.kpis import (
     movers,
     score_histogram,
 )
-from scoring.report import calibration
 
 from .conftest import SMALL_CONFIG
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.leakage import LEAKAGE_IV, check, information_value, numeric_groups, quantile_edges
+from scoring.analysis.leakage import LEAKAGE_IV, check, information_value, numeric_groups, quantile_edges
 
 N = 2000
 

@@ -12,10 +12,10 @@ import duckdb
 import numpy as np
 import pytest
 
+from scoring.analysis.report import calibration
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.model.config import config_from_dict
-from scoring.report import calibration
 
 T = dt.datetime
 # lead, created, state (True won / False lost / None open), win date
@@ -90,7 +90,7 @@ def test_stale_open_counts_lost_only_when_asked(tmp_path):
     assert not mature["h"] and not mature["z"]         # open 11 days: still immature
     result = calibration(config, f)
     assert (result["open_leads"], result["open_counted_lost"]) == (3, 1)
-    from scoring.report import format_table
+    from scoring.analysis.report import format_table
 
     assert "1 open for more than 90 days count as lost" in format_table(result)
 

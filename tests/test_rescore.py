@@ -14,7 +14,8 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from scoring.calibrate import model_view
+from scoring.analysis.calibrate import model_view
+from scoring.analysis.report import calibration
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
@@ -23,7 +24,6 @@ from scoring.model.engine import score
 from scoring.model.kpis import kpis
 from scoring.model.metrics import separation_sorted
 from scoring.model.rescore import full, replace_sorted, scored
-from scoring.report import calibration
 
 from .conftest import DEFAULT_CONFIG
 
@@ -191,7 +191,7 @@ def test_histogram_from_sorted_classes_equals_numpy_histogram(seed):
 
 
 def test_page_histogram_uses_the_kept_sorted_scores(demo):
-    from scoring.calibrate import calibration_view
+    from scoring.analysis.calibrate import calibration_view
     from scoring.model.kpis import score_histogram
 
     _, features = demo

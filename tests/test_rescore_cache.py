@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import yaml
 
-from scoring.calibrate import model_view
+from scoring.analysis.calibrate import model_view
+from scoring.analysis.report import calibration
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.model.config import config_from_dict
 from scoring.model.engine import score
 from scoring.model.kpis import kpis
-from scoring.report import calibration
 
 from .conftest import DEFAULT_CONFIG
 

@@ -24,15 +24,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from scoring import cli
-from scoring.cli_suggest import add_parser
-from scoring.data.demo import TRUTH, generate
-from scoring.data.extract import extract_features
-from scoring.data.source import open_source
-from scoring.model.config import ConfigError, config_from_dict, dump_config, load_config, normalise_value, parse_config
-from scoring.model.engine import score
-from scoring.model.features import Categorical, Features, rule_signal_key
-from scoring.model.kpis import monthly_volume_from_months
-from scoring.suggest import (
+from scoring.analysis.suggest import (
     brier,
     compare_auc,
     compare_decays,
@@ -46,6 +38,14 @@ from scoring.suggest import (
     with_decay,
     with_thresholds,
 )
+from scoring.cli_suggest import add_parser
+from scoring.data.demo import TRUTH, generate
+from scoring.data.extract import extract_features
+from scoring.data.source import open_source
+from scoring.model.config import ConfigError, config_from_dict, dump_config, load_config, normalise_value, parse_config
+from scoring.model.engine import score
+from scoring.model.features import Categorical, Features, rule_signal_key
+from scoring.model.kpis import monthly_volume_from_months
 
 from .conftest import DEFAULT_CONFIG, ROOT, file_digest
 
@@ -553,7 +553,7 @@ def test_points_point_the_way_the_data_does(demo, suggestion):
     """Signs as the README says: a value likelier than average to convert gets more points (positive WoE,
     positive points); the constant part of the score goes to no value (the issue: -0.155 log-odds got +7)."""
     _, config, features = demo
-    from scoring.attributes import attribute_table
+    from scoring.analysis.attributes import attribute_table
 
     table = attribute_table(config, features)
     for column in ("seniority", "email_domain_type"):

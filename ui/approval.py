@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from scoring.analysis.calibrate import model_view
+from scoring.analysis.evidence import data_fingerprint
 from scoring.auth import AuthError, User, authenticate
-from scoring.calibrate import model_view
 from scoring.data.source import SourceError
-from scoring.evidence import data_fingerprint
 from scoring.model.config import ConfigError
 from scoring.model.diff import config_diff
 from scoring.registry.store import SignOff, StoreError, parse_ref

@@ -12,14 +12,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from scoring.attributes import AttributeTable, flat_rows, summary_rows
-from scoring.charts import decay_chart, iv_chart, reliability_chart, tradeoff_chart
-from scoring.glossary import HELP
-from scoring.model.config import ScoringConfig
-from scoring.model.diff import config_diff
-from scoring.model.features import Features
-from scoring.model.kpis import DEFAULT_SQL_TARGET
-from scoring.suggest import (
+from scoring.analysis.attributes import AttributeTable, flat_rows, summary_rows
+from scoring.analysis.glossary import HELP
+from scoring.analysis.suggest import (
     MQL_CAPTURE,
     compare_auc,
     decay_label,
@@ -31,6 +26,11 @@ from scoring.suggest import (
     with_decay,
     with_thresholds,
 )
+from scoring.charts import decay_chart, iv_chart, reliability_chart, tradeoff_chart
+from scoring.model.config import ScoringConfig
+from scoring.model.diff import config_diff
+from scoring.model.features import Features
+from scoring.model.kpis import DEFAULT_SQL_TARGET
 
 from . import data, session
 from .text import plain

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from scoring.glossary import HELP
+from scoring.analysis.glossary import HELP
 from scoring.model.config import normalise_value
 from scoring.model.features import Features
 

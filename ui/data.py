@@ -254,7 +254,7 @@ __all__ = ["Context", "SourceError", "approved", "config_key", "database_path", 
 def _approved_view(fingerprint: str, spec_key: str, config_json: str, segment: str | None,
                    sql_target: tuple[float, float], capacity: float | None,
                    _config: ScoringConfig, _features: Features):
-    from scoring.calibrate import model_view
+    from scoring.analysis.calibrate import model_view
 
     return model_view(_config, _features, sql_target, capacity)
 
@@ -271,7 +271,7 @@ def approved_view(path: Path, features: Features, config: ScoringConfig, segment
 def quality(path_key: str, config_json: str, grain: str, threshold: float, _path: str,
             _config: ScoringConfig, _features: Features) -> dict:
     """The data-quality report (SQL per cohort), cached per data, config, grain and threshold."""
-    from scoring.dataquality import quality_report
+    from scoring.analysis.dataquality import quality_report
 
     with open_source(_path) as source:
         return quality_report(source, _config, _features, grain, threshold)
@@ -299,7 +299,7 @@ def pick_version(ctx: Context, key: str) -> tuple[ScoringConfig, str, dict | Non
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _candidate_columns(fingerprint: str, config_json: str, _path: str, _config: ScoringConfig) -> list[str]:
-    from scoring.attributes import candidate_columns
+    from scoring.analysis.attributes import candidate_columns
 
     with open_source(_path) as source:
         return candidate_columns(source, _config)
@@ -316,7 +316,7 @@ def candidate_columns_for(path: Path, config: ScoringConfig) -> list[str]:
 def _suggestion(fingerprint: str, spec_key: str, config_json: str, segment: str | None, share: float,
                 seed: int, include: tuple[str, ...], leakage_iv: float | None, _config: ScoringConfig,
                 _features: Features):
-    from scoring.suggest import suggest_points
+    from scoring.analysis.suggest import suggest_points
 
     return suggest_points(_config, _features, holdout_share=share, seed=seed, include=include,
                           leakage_iv=leakage_iv)
@@ -335,7 +335,7 @@ def suggestion_for(path: Path, features: Features, config: ScoringConfig, segmen
                                 "as long as one suggestion)...")
 def _decays(fingerprint: str, spec_key: str, config_json: str, segment: str | None, share: float, seed: int,
             _config: ScoringConfig, _features: Features) -> dict:
-    from scoring.suggest import compare_decays, holdout_split
+    from scoring.analysis.suggest import compare_decays, holdout_split
 
     return compare_decays(_config, _features, holdout_split(_features, share, seed), seed=seed)
 

@@ -7,7 +7,7 @@ scores, 250 MB at 10M leads) lived until Python's cycle collector ran.
 
 from __future__ import annotations
 
-from scoring.glossary import HELP
+from scoring.analysis.glossary import HELP
 
 
 def pct(x: float | None) -> str:

@@ -14,10 +14,10 @@ from pathlib import Path
 import streamlit as st
 
 from scoring import folders
+from scoring.analysis.report import data_summary
 from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
 from scoring.registry.store import StoreError
-from scoring.report import data_summary
 
 from . import auth, data, session
 from .text import plain

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from scoring.calibrate import calibration_view
+from scoring.analysis.calibrate import calibration_view
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.model.config import ScoringConfig

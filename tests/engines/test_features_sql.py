@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from scoring.calibrate import calibration_view
+from scoring.analysis.calibrate import calibration_view
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.export_features import export_features_sql

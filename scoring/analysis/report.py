@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 
-from .model.config import ScoringConfig
-from .model.engine import Scores, score
-from .model.features import Features
-from .model.kpis import outcome_facts
-from .model.metrics import band_table, gini, separation, tier_table, total_bounds
+from ..model.config import ScoringConfig
+from ..model.engine import Scores, score
+from ..model.features import Features
+from ..model.kpis import outcome_facts
+from ..model.metrics import band_table, gini, separation, tier_table, total_bounds
 
 REPORT_VERSION = 1
 NO_TIME_NOTE = ("Note: this data has no creation times, so leads are not scored at a point in time: "

@@ -22,10 +22,10 @@ import math
 
 import numpy as np
 
-from .model.config import EngagementRule, ScoringConfig
-from .model.engine import Scores, engagement_points, fit_points, score
-from .model.features import Features
-from .model.metrics import auc, wilson_interval
+from ..model.config import EngagementRule, ScoringConfig
+from ..model.engine import Scores, engagement_points, fit_points, score
+from ..model.features import Features
+from ..model.metrics import auc, wilson_interval
 
 PSI_INVESTIGATE = 0.10
 PSI_SHIFTED = 0.25
@@ -273,6 +273,6 @@ def drift_report(config: ScoringConfig, features: Features, reference: tuple[dt.
 
 
 def _band_labels(config: ScoringConfig) -> list[str]:
-    from .model.metrics import band_bounds, band_label, total_bounds
+    from ..model.metrics import band_bounds, band_label, total_bounds
 
     return [band_label(lo, hi) for lo, hi in band_bounds(config.bands, *total_bounds(config))]

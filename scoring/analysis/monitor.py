@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .data.extract import extract_features
-from .data.source import open_source
+from ..data.extract import extract_features
+from ..data.source import open_source
+from ..model.config import ScoringConfig
 from .dataquality import COMPLETENESS_ALARM, quality_report
 from .drift import default_reference, drift_report
-from .model.config import ScoringConfig
 
 EXIT = {"stable": 0, "investigate": 1, "shifted": 2, "unchecked": 3}
 MONITOR_VERSION = 1

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data.source import Source, SourceError, quote
-from .model.config import CategoricalFit, ScoringConfig, normalise_value
-from .model.features import Features, feature_spec
+from ..data.source import Source, SourceError, quote
+from ..model.config import CategoricalFit, ScoringConfig, normalise_value
+from ..model.features import Features, feature_spec
 
 COMPLETENESS_ALARM = 0.85
 """A column filled in fewer than this share of a cohort's leads raises an alarm."""

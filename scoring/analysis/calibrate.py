@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .model.config import ScoringConfig
-from .model.diff import config_diff
-from .model.engine import Scores
-from .model.features import Features
-from .model.kernels import warm_up
-from .model.kpis import (
+from ..model.config import ScoringConfig
+from ..model.diff import config_diff
+from ..model.engine import Scores
+from ..model.features import Features
+from ..model.kernels import warm_up
+from ..model.kpis import (
     DEFAULT_SQL_TARGET,
     MoverGroup,
     default_grid_cuts,
@@ -23,8 +23,8 @@ from .model.kpis import (
     movers,
     score_histogram,
 )
-from .model.metrics import band_rows, tier_rows, total_bounds
-from .model.rescore import scored
+from ..model.metrics import band_rows, tier_rows, total_bounds
+from ..model.rescore import scored
 from .report import calibration
 
 

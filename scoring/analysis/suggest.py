@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .attributes import bin_label, nice
-from .model.config import (
+from ..model.config import (
     CategoricalFit,
     EngagementRule,
     ScoringConfig,
@@ -39,10 +38,11 @@ from .model.config import (
     config_to_dict,
     normalise_value,
 )
-from .model.engine import numeric_bin_index, score, segment_index
-from .model.features import Features, FeatureSpec, derive_features, feature_spec, rule_signal_key, union_spec
-from .model.kpis import DEFAULT_SQL_TARGET
-from .model.metrics import SMALL_BAND, auc, band_bounds, band_label, wilson_interval
+from ..model.engine import numeric_bin_index, score, segment_index
+from ..model.features import Features, FeatureSpec, derive_features, feature_spec, rule_signal_key, union_spec
+from ..model.kpis import DEFAULT_SQL_TARGET
+from ..model.metrics import SMALL_BAND, auc, band_bounds, band_label, wilson_interval
+from .attributes import bin_label, nice
 
 HOLDOUT_SHARE = 0.25
 """Share of the mature leads kept back (the latest ones, when the data has usable times)."""

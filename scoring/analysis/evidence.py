@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from ..data.extract import extract_features
+from ..data.source import open_source
+from ..model.config import ScoringConfig
+from ..model.features import Features
+from ..model.kpis import outcome_facts
 from .calibrate import ModelView, model_view
-from .data.extract import extract_features
-from .data.source import open_source
-from .model.config import ScoringConfig
-from .model.features import Features
-from .model.kpis import outcome_facts
 
 
 def data_fingerprint(path: str, features: Features) -> dict:

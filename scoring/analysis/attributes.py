@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..model.config import CategoricalFit, EngagementRule, NumericFit, ScoringConfig, normalise_value
+from ..model.engine import engagement_points, numeric_bin_index
+from ..model.features import Categorical, Features
+from ..model.metrics import SMALL_BAND, wilson_interval
 from .leakage import LEAKAGE_IV, check, feature_groups, numeric_groups, quantile_edges, woe_iv
-from .model.config import CategoricalFit, EngagementRule, NumericFit, ScoringConfig, normalise_value
-from .model.engine import engagement_points, numeric_bin_index
-from .model.features import Categorical, Features
-from .model.metrics import SMALL_BAND, wilson_interval
 
 MIN_LEADS = SMALL_BAND
 """Values with fewer mature leads than this get a warning: their rate is noise."""
@@ -146,7 +146,7 @@ ACTIVITY_BINS = 5
 def engagement_grouping(rule: EngagementRule, config: ScoringConfig, features: Features,
                         bins: int = ACTIVITY_BINS) -> Grouping:
     """No activity, then quantile bins of the activity before the scoring point (by how much, not just any)."""
-    from .model.features import rule_signal_key
+    from ..model.features import rule_signal_key
 
     activity = features.feature(rule_signal_key(config, rule))
     edges = quantile_edges(activity[activity > 0], bins)

@@ -57,11 +57,11 @@ def profile_page(db: Path, repeats: int = 5) -> None:
 
     from streamlit.testing.v1 import AppTest
 
-    from scoring import charts
-    from scoring.analysis import calibrate
     import ui.controls
     import ui.data
     import ui.sidebar
+    from scoring.analysis import calibrate
+    from scoring.export import charts
 
     spent: dict[str, list[float]] = defaultdict(list)
 

@@ -35,8 +35,8 @@ import duckdb
 
 from benchmarks.run import OUT, ROOT, demo_db, log, machine, put_between_markers
 from scoring.data.feature_set import activity_column
-from scoring.export_features import export_features_sql
-from scoring.export_sql import export_sql
+from scoring.export.features_sql import export_features_sql
+from scoring.export.sql import export_sql
 from scoring.model.config import load_config
 from scoring.model.features import feature_spec
 

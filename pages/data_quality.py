@@ -5,8 +5,8 @@ dated before the lead), so a broken form shows up in the month it broke."""
 import pandas as pd
 import streamlit as st
 
-from scoring.charts import completeness_chart
 from scoring.data.source import SourceError
+from scoring.export.charts import completeness_chart
 from scoring.model.config import ConfigError
 from ui import data, sidebar
 from ui.text import plain

@@ -10,8 +10,8 @@ import streamlit as st
 from scoring.analysis.drift import default_reference
 from scoring.analysis.glossary import HELP
 from scoring.analysis.monitor import assemble
-from scoring.charts import band_mix_chart, psi_chart, rule_psi_chart
 from scoring.data.source import SourceError
+from scoring.export.charts import band_mix_chart, psi_chart, rule_psi_chart
 from scoring.model.config import ConfigError
 from ui import data, sidebar
 from ui.text import plain

@@ -17,7 +17,7 @@ import sys
 
 from .base.crash import crash_point
 from .base.files import check_output, check_output_folder
-from .export import FOLDER_FORMATS, FORMATS, render_export, render_folder
+from .export.render import FOLDER_FORMATS, FORMATS, render_export, render_folder
 from .model.config import dump_config, load_config
 from .registry.store import ConfigStore, SignOff, StoreError, default_store, parse_ref
 
@@ -137,7 +137,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     stores, databases = [store.root, default_store()], [args.db, os.environ.get("LEADCAL_DB")]
     dialect = args.dialect if args.format in ("sql", "dbt", "features-sql") else None
     if args.format in FOLDER_FORMATS:  # a folder written whole (never over a file unless --force), then audited
-        from .export_dbt import write_export
+        from .export.dbt import write_export
 
         out = check_output_folder(args.out, stores=stores, databases=databases)
         write_export(render_folder(store, name, v.version, args.format, args.dialect), out, overwrite=args.force)

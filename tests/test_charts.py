@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scoring.charts import APPROVED, DRAFT, GRID_ENGAGEMENT, GRID_FIT, band_chart, grid_chart
+from scoring.export.charts import APPROVED, DRAFT, GRID_ENGAGEMENT, GRID_FIT, band_chart, grid_chart
 
 
 def _result(mql, sql, edges=((None, 20), (20, 40), (40, 60), (60, None)), rates=(0.02, None, 0.25, 0.5)):

@@ -14,7 +14,7 @@ import yaml
 from sqlglot import exp
 
 from scoring.cli import main
-from scoring.export_dbt import VersionInfo, dbt_name, export_dbt, jinja_safe
+from scoring.export.dbt import VersionInfo, dbt_name, export_dbt, jinja_safe
 
 from .conftest import DEFAULT_CONFIG
 from .test_export_sql import _messy_config
@@ -50,7 +50,7 @@ def test_model_reads_every_mapped_table_through_source():
     env = jinja2.Environment()
     env.globals.update(source=lambda s, t: {"leads": '"lead list"', "events": '"events"'}[t], config=lambda **kw: "")
     rendered = env.from_string(sql).render()
-    from scoring.export_sql import export_sql
+    from scoring.export.sql import export_sql
 
     assert sqlglot.parse_one(rendered, read="duckdb") == sqlglot.parse_one(export_sql(config), read="duckdb")
     sources = yaml.safe_load(export.files["models/sources.yml"])["sources"][0]

@@ -21,7 +21,7 @@ from scoring.analysis.calibrate import calibration_view
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
-from scoring.export_html import render_report
+from scoring.export.html import render_report
 from scoring.model.config import config_from_dict, load_config, parse_config
 
 from .conftest import DEFAULT_CONFIG, SMALL_CONFIG

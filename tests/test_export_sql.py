@@ -20,7 +20,7 @@ from sqlglot import exp
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
-from scoring.export_sql import DIALECTS, export_sql
+from scoring.export.sql import DIALECTS, export_sql
 from scoring.model.config import config_from_dict, load_config, normalise_value
 from scoring.model.engine import TIERS, score
 

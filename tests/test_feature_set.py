@@ -18,7 +18,7 @@ from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.feature_set import FIXED, activity_column
 from scoring.data.source import SourceError, open_source
-from scoring.export_features import export_features_sql
+from scoring.export.features_sql import export_features_sql
 from scoring.model.config import config_from_dict, config_to_dict, load_config
 from scoring.model.features import Signal
 

@@ -89,7 +89,7 @@ def test_flat_config_rules():
         config_from_dict({**FLAT, "source": {"outcome": {"converted_at": None}}})
     with pytest.raises(ConfigError, match="open_lost_after_days needs 'converted'"):
         config_from_dict({**FLAT, "source": {"outcome": {"open_lost_after_days": 90}}})
-    from scoring.export_sql import export_sql
+    from scoring.export.sql import export_sql
 
     with pytest.raises(ValueError, match="no creation time"):
         export_sql(config_from_dict(FLAT))

@@ -26,7 +26,7 @@ from scoring.analysis.suggest import (
     with_decay,
     with_thresholds,
 )
-from scoring.charts import decay_chart, iv_chart, reliability_chart, tradeoff_chart
+from scoring.export.charts import decay_chart, iv_chart, reliability_chart, tradeoff_chart
 from scoring.model.config import ScoringConfig
 from scoring.model.diff import config_diff
 from scoring.model.features import Features

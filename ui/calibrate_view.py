@@ -14,8 +14,8 @@ import streamlit as st
 
 from scoring.analysis.calibrate import calibration_view
 from scoring.analysis.glossary import HELP, glossary
-from scoring.charts import band_chart, distribution_chart, grid_chart
 from scoring.data.source import SourceError
+from scoring.export.charts import band_chart, distribution_chart, grid_chart
 from scoring.model.config import ConfigError, ScoringConfig
 from scoring.registry.store import StoreError, parse_ref
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from scoring.export import render_export
-from scoring.export_sql import DIALECTS
+from scoring.export.render import render_export
+from scoring.export.sql import DIALECTS
 from scoring.model.diff import config_diff
 from scoring.registry.audit import audit_rows, local_time, signers
 from scoring.registry.store import ConfigStore, parse_ref

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from scoring.analysis.calibrate import calibration_view
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
-from scoring.export_features import export_features_sql
+from scoring.export.features_sql import export_features_sql
 from scoring.model.config import load_config
 
 from ..conftest import DEFAULT_CONFIG, ROOT

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from scoring.export_sql import export_sql
+from scoring.export.sql import export_sql
 
-from .loading import use_spark
 from .cases import CONFIGS, assert_same_scores, caps_that_bite, config_for, engine_scores, rows_to_columns
+from .loading import use_spark
 
 CASES = [pytest.param(c, id=f"{c.name}") for c in CONFIGS]
 COLUMNS = ["lead_id", "scored_at", "fit_score", "engagement_score", "score", "tier"]

@@ -33,9 +33,9 @@ from pathlib import Path
 import yaml
 from sqlglot import exp
 
-from .base.files import write_text_atomic
-from .export_sql import build_query, check_exportable, header, render, replace_tables
-from .model.config import Cap, ScoringConfig
+from ..base.files import write_text_atomic
+from ..model.config import Cap, ScoringConfig
+from .sql import build_query, check_exportable, header, render, replace_tables
 
 TEST_MACRO = "leadcal_between"
 """Name of the generic dbt test that checks a column lies within bounds."""

@@ -19,8 +19,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from . import __version__
-from .model.config import (
+from .. import __version__
+from ..model.config import (
     CategoricalFit,
     EngagementRule,
     ExponentialDecay,
@@ -471,7 +471,7 @@ def _approval(approval: dict | None) -> str:
     if not approval:
         return _section("approval", "Approval",
                         '<p class="warning-line" id="not-approved">Not approved: this is a draft.</p>')
-    from .registry.audit import local_time
+    from ..registry.audit import local_time
 
     parts = []
     when = approval.get("approved_at")
@@ -490,7 +490,7 @@ def _approval(approval: dict | None) -> str:
 
 def fingerprint_line(data: dict) -> str:
     """The data a result was computed on, in one line (not yet escaped)."""
-    from .registry.audit import local_time
+    from ..registry.audit import local_time
 
     words = []
     if data.get("path"):

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 from sqlglot import ErrorLevel, exp
 
-from .model.config import Cap, CategoricalFit, EngagementRule, NumericFit, ScoringConfig, decay_key, normalise_value
+from ..model.config import Cap, CategoricalFit, EngagementRule, NumericFit, ScoringConfig, decay_key, normalise_value
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")
 """The SQL dialects ``export_sql`` renders."""

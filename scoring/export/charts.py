@@ -11,6 +11,7 @@ import html
 
 import plotly.graph_objects as go
 
+
 def text(value: object) -> str:
     """User data as plotly shows it literally: plotly reads <b>, <a href> and entities in labels."""
     return html.escape(str(value), quote=False)

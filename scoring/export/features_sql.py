@@ -27,8 +27,10 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from .data.feature_set import PREFIX, activity_column
-from .export_sql import (
+from ..data.feature_set import PREFIX, activity_column
+from ..model.config import ScoringConfig, normalise_value
+from ..model.features import FeatureSpec, feature_spec
+from .sql import (
     _ACTIVITY,
     _CONVERSIONS,
     _DATA_END,
@@ -53,8 +55,6 @@ from .export_sql import (
     check_exportable,
     render,
 )
-from .model.config import ScoringConfig, normalise_value
-from .model.features import FeatureSpec, feature_spec
 
 _RANKED = "leadcal_ranked_leads"
 _FLAGS = "leadcal_outcome_flags"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .model.config import dump_config
-from .registry.store import ConfigStore, StoreError
+from ..model.config import dump_config
+from ..registry.store import ConfigStore, StoreError
 
 FORMATS = ("yaml", "sql", "html", "dbt", "features-sql")
 SUFFIX = {"yaml": "yaml", "sql": "sql", "html": "html", "features-sql": "sql"}
@@ -13,7 +13,7 @@ FOLDER_FORMATS = ("dbt",)
 
 def render_folder(store: ConfigStore, name: str, version: int, fmt: str, dialect: str):
     """The files of a folder export of one version (``FOLDER_FORMATS``): a ``DbtExport``."""
-    from .export_dbt import VersionInfo, export_dbt
+    from .dbt import VersionInfo, export_dbt
 
     if fmt != "dbt":
         raise StoreError(f"--format {fmt} is written as one file, not a folder")
@@ -30,16 +30,16 @@ def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect
     if fmt == "yaml":
         return dump_config(config)
     if fmt == "sql":
-        from .export_sql import export_sql
+        from .sql import export_sql
 
         return export_sql(config, dialect)
     if fmt == "features-sql":
-        from .export_features import export_features_sql
+        from .features_sql import export_features_sql
 
         return export_features_sql(config, dialect)
-    from .analysis.evidence import evidence
-    from .export_html import render_report
-    from .model.kpis import default_grid_cuts, fit_engagement_grid, score_histogram
+    from ..analysis.evidence import evidence
+    from ..model.kpis import default_grid_cuts, fit_engagement_grid, score_histogram
+    from .html import render_report
 
     if not db:
         raise StoreError("--format html needs --db: the report is computed on data")

@@ -69,7 +69,7 @@ def time_validate(folder: Path, rules: int) -> float:
 
 
 def time_import(folder: Path, columns: int) -> float:
-    from scoring.importer import run_import
+    from scoring.imports.importer import run_import
 
     csv = wide_csv(folder / f"wide{columns}.csv", columns)
     db = folder / f"wide{columns}.duckdb"

@@ -9,9 +9,9 @@ import tempfile
 import streamlit as st
 
 from scoring import folders
-from scoring.import_mapping import dump_mapping
-from scoring.import_read import DataImportError
-from scoring.importer import check, file_identity, inspect_files, model_name, run_import, stage_upload
+from scoring.imports.importer import check, file_identity, inspect_files, model_name, run_import, stage_upload
+from scoring.imports.mapping import dump_mapping
+from scoring.imports.read import DataImportError
 from ui import auth, import_form, sidebar
 from ui.text import plain
 

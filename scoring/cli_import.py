@@ -20,9 +20,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .import_mapping import ROLES, won_lost_values
-from .import_read import KINDS, MISSING_VALUES, DataImportError
-from .importer import (
+from .imports.importer import (
     Inspection,
     check,
     confirm,
@@ -35,6 +33,8 @@ from .importer import (
     write_mapping,
     write_starter,
 )
+from .imports.mapping import ROLES, won_lost_values
+from .imports.read import KINDS, MISSING_VALUES, DataImportError
 
 NONE = "none"
 """Value of --created, --converted-date, --deal-value, --segment meaning 'no such column'."""
@@ -121,7 +121,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             check_output(out, force=args.force, stores=[default_store(), args.store], databases=[args.db],
                          flag=flag)
     if args.save_model:  # the store's name for the model, refused before the database is written
-        from .importer import model_name
+        from .imports.importer import model_name
 
         check_name(args.model if args.model is not None else model_name(args.db))
     types = _pairs(args.type, "--type", KINDS)

@@ -25,7 +25,7 @@ import yaml
 from scoring.cli import main as leadcal
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
-from scoring.importer import inspect_files
+from scoring.imports.importer import inspect_files
 from scoring.model.config import load_config
 from scoring.model.features import rule_signal_key
 from scoring.registry.store import ConfigStore
@@ -58,7 +58,7 @@ def _report_json(capsys) -> dict:
 
 
 def _clean(names) -> set[str]:
-    from scoring.import_read import clean_name
+    from scoring.imports.read import clean_name
 
     return {clean_name(n) for n in names}
 

@@ -18,14 +18,14 @@ import pyarrow.csv as pacsv
 import pytest
 import yaml
 
-from scoring import importer
 from scoring.analysis.report import calibration
 from scoring.cli import main as leadcal
 from scoring.cli_import import main as leadcal_import
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
-from scoring.import_read import clean_name
-from scoring.importer import run_import, save_starter
+from scoring.imports import importer
+from scoring.imports.importer import run_import, save_starter
+from scoring.imports.read import clean_name
 from scoring.model.config import load_config
 from scoring.registry.store import ConfigStore
 

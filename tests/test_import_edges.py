@@ -11,7 +11,7 @@ import pytest
 
 from scoring.base.crash import CRASH_ENV, CRASH_EXIT
 from scoring.cli import main
-from scoring.importer import _hold, _release, clean_stale_imports, run_import
+from scoring.imports.importer import _hold, _release, clean_stale_imports, run_import
 from scoring.registry.store import tree_digest
 
 LEADS = "Lead ID,Created,Title,Won?\n1,2024-01-01,VP,Yes\n2,2024-01-02,Analyst,No\n3,2024-01-03,VP,No\n"
@@ -124,7 +124,7 @@ def test_errors_never_name_the_working_copy(tmp_path, monkeypatch):
     csv = tmp_path / "leads.csv"
     csv.write_text(LEADS)
     db = tmp_path / "x.duckdb"
-    import scoring.importer as importer
+    import scoring.imports.importer as importer
 
     def fail(con, path, config, now):
         raise duckdb.IOException(f'Could not read file "{path}": broken')
@@ -171,7 +171,7 @@ def test_many_categorical_columns_read_in_one_query_give_the_same_features(tmp_p
 
 def test_a_wide_file_imports_the_same_in_slices(tmp_path, monkeypatch):
     """A leads table built in slices of columns (wide files) equals one built in one query."""
-    import scoring.importer as importer
+    import scoring.imports.importer as importer
 
     header = ["Lead ID", "Created", "Won?"] + [f"Field {i}" for i in range(40)]
     rows = [[str(r), f"2024-01-{1 + r % 28:02d}", "Yes" if r % 3 == 0 else "No"] +
@@ -191,7 +191,7 @@ def test_a_wide_file_imports_the_same_in_slices(tmp_path, monkeypatch):
 
 
 def test_starter_values_and_bins_of_many_columns_equal_the_per_column_ones():
-    from scoring.import_starter import category_values, category_values_of, quantile_bins, quantile_bins_of
+    from scoring.imports.starter import category_values, category_values_of, quantile_bins, quantile_bins_of
 
     con = duckdb.connect()
     con.execute("CREATE TABLE t (a VARCHAR, b VARCHAR, e VARCHAR, x DOUBLE, y BIGINT, z DOUBLE)")

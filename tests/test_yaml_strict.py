@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from scoring.base.yamlsafe import MAX_DEPTH, YamlError, load_yaml
-from scoring.import_mapping import load_mapping
-from scoring.import_read import DataImportError
+from scoring.imports.mapping import load_mapping
+from scoring.imports.read import DataImportError
 from scoring.model.config import ConfigError, parse_config
 
 from .conftest import SMALL_CONFIG

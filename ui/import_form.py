@@ -11,8 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from scoring.import_mapping import ROLES, won_lost_values
-from scoring.importer import (
+from scoring.imports.importer import (
     Inspection,
     column_rows,
     drop_unset,
@@ -22,6 +21,7 @@ from scoring.importer import (
     parse_types,
     save_starter,
 )
+from scoring.imports.mapping import ROLES, won_lost_values
 from scoring.model.config import parse_config
 from scoring.registry.store import ConfigStore, StoreError
 

@@ -53,7 +53,7 @@ def _default_model(path_text: str, models: list[str]) -> str:
     wanted = os.environ.get("LEADCAL_MODEL")
     if not wanted:
         try:
-            from scoring.importer import last_import
+            from scoring.imports.importer import last_import
 
             wanted = (last_import(path_text) or {}).get("model") if os.path.isfile(path_text) else None
         except Exception:  # not an imported database (or not a database): no preference
@@ -161,7 +161,9 @@ def render(require_data: bool = True) -> data.Context:
         if isinstance(exc, SourceError) and approved_ref and path.is_file() and any(" not found in " in p or
                                                                                      p.startswith("table '")
                                                                                      for p in problems):
-            from scoring.importer import mismatch_sentence  # the model does not fit this database: say which, and how
+            from scoring.imports.importer import (
+                mismatch_sentence,  # the model does not fit this database: say which, and how
+            )
 
             models = sorted(set(data.store().models()) | {"default"})
             title = plain(mismatch_sentence(path, model, approved_ref, models, data.store_path(), in_app=True)) + " What it misses:"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .import_mapping import FileMapping, ImportMapping
-from .import_read import ColumnProfile, FileProfile, clean_name, unique_names
+from .mapping import FileMapping, ImportMapping
+from .read import ColumnProfile, FileProfile, clean_name, unique_names
 
 RESERVED_TABLES = ("leadcal_import", "leadcal_columns")
 CANONICAL = ("lead_id", "created_at", "converted", "converted_at", "deal_value")

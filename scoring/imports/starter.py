@@ -30,9 +30,9 @@ import math
 import duckdb
 import yaml
 
-from .analysis.attributes import nice
-from .data.source import quote
-from .model.config import ScoringConfig, config_from_dict, dump_config, normalise_value, parse_config
+from ..analysis.attributes import nice
+from ..data.source import quote
+from ..model.config import ScoringConfig, config_from_dict, dump_config, normalise_value, parse_config
 
 MAX_VALUES = 100
 MAX_EVENT_TYPES = 50

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from .import_mapping import MAX_CATEGORIES, NAME_ACTIVITY, NAME_CONV_DATE, won_lost_values
-from .import_read import ColumnProfile, FileProfile, bool_expr, clean_expr, nz, raw_quote, stacked
+from .mapping import MAX_CATEGORIES, NAME_ACTIVITY, NAME_CONV_DATE, won_lost_values
+from .read import ColumnProfile, FileProfile, bool_expr, clean_expr, nz, raw_quote, stacked
 
 LINK_SHARE = 0.8
 """A column links to the leads when at least this share of its distinct values are lead ids."""

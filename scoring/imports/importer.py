@@ -42,9 +42,10 @@ from typing import Sequence
 
 import duckdb
 
-from .base.crash import crash_point
-from .data.source import Source, SourceError, quote
-from .import_mapping import (
+from ..base.crash import crash_point
+from ..data.source import Source, SourceError, quote
+from ..model.config import ScoringConfig, load_config, parse_config, save_config
+from .mapping import (
     NAME_DEAL,
     ROLES,
     ImportMapping,
@@ -55,8 +56,8 @@ from .import_mapping import (
     propose_events,
     propose_id,
 )
-from .import_plan import LeadColumn, Plan, joined_names, match_files, resolve
-from .import_read import (
+from .plan import LeadColumn, Plan, joined_names, match_files, resolve
+from .read import (
     KINDS,
     MISSING_VALUES,
     SQL_TYPE,
@@ -77,7 +78,7 @@ from .import_read import (
     stacked,
     unreadable,
 )
-from .import_roles import (
+from .roles import (
     EVENTS_ROWS_PER_KEY,
     ColumnChoice,
     Outcome,
@@ -87,8 +88,7 @@ from .import_roles import (
     outcome_column,
     outcome_date,
 )
-from .import_starter import starter_config, starter_yaml
-from .model.config import ScoringConfig, load_config, parse_config, save_config
+from .starter import starter_config, starter_yaml
 
 IMPORT_TABLE = "leadcal_import"
 COLUMNS_TABLE = "leadcal_columns"
@@ -560,7 +560,7 @@ def _leave_out_leaks(con: duckdb.DuckDBPyConnection, loaded: _Loaded) -> list[di
     A proposal that cannot be built yet (no outcome, one class) is left as it is: ``check`` and
     the import say why.
     """
-    from .analysis.leakage import config_leaks
+    from ..analysis.leakage import config_leaks
 
     final, problems = check(loaded.mapping, loaded.profiles)
     if problems:
@@ -597,7 +597,7 @@ def _leave_out_leaks(con: duckdb.DuckDBPyConnection, loaded: _Loaded) -> list[di
 
 def _features(con: duckdb.DuckDBPyConnection, path: Path | None, config: ScoringConfig, now: dt.datetime):
     """Features of a config on the tables of an import connection, as the app will read them."""
-    from .data.extract import extract_features
+    from ..data.extract import extract_features
 
     source = Source(path=path or Path(":memory:"), con=con)
     for table, column, data_type in con.execute(
@@ -637,7 +637,7 @@ def stage_upload(folder: str | Path, name: str, data: bytes) -> Path:
     safe = Path(name).name.strip() or "upload.csv"
     path = folder / safe
     if not path.exists() or path.read_bytes() != data:
-        from .base.files import write_atomic
+        from ..base.files import write_atomic
 
         write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
     return path
@@ -1065,7 +1065,7 @@ def _check_target(target: Path, inputs: list[Path]) -> None:
             f"has unsaved changes in {wal.name} (another program has it open or crashed); open and close it "
             "with DuckDB first, then import again"])
     if target.exists():
-        from .data.source import SourceError, connect_read_only
+        from ..data.source import SourceError, connect_read_only
 
         try:
             connect_read_only(target).close()  # hardened: a file of another kind never triggers a download
@@ -1229,7 +1229,7 @@ def run_import(paths: Sequence[str | Path], db: str | Path,
 def _explain(report: dict, loaded: _Loaded, inspection: Inspection | None, config: ScoringConfig, features,
              plan: Plan) -> None:
     """Why each file and column got its role, and the post-outcome columns (left out, or kept as mapped)."""
-    from .analysis.leakage import config_leaks
+    from ..analysis.leakage import config_leaks
 
     reasons = list(inspection.reasons) if inspection is not None else []
     reasons += [r for r in loaded.reasons if r not in reasons]
@@ -1386,7 +1386,7 @@ def _metadata(con, plan: Plan, mapping: ImportMapping, report: dict, starter: st
 
 def last_import(db: str | Path) -> dict | None:
     """The latest import recorded in a database (mapping, report, starter YAML), or None."""
-    from .data.source import connect_read_only
+    from ..data.source import connect_read_only
 
     con = connect_read_only(db)  # a database from elsewhere: DuckDB's hardening for untrusted files
     try:
@@ -1436,7 +1436,7 @@ def mismatch_sentence(db: str | Path, model: str, approved_ref: str, models: Seq
 
 def write_starter(result: ImportResult, out: str | Path, overwrite: bool = False) -> Path:
     """Write the starter config YAML (re-validated; never over an existing file unless asked)."""
-    from .base.files import write_text_atomic
+    from ..base.files import write_text_atomic
 
     out = Path(out)
     if out.exists() and not overwrite:
@@ -1449,7 +1449,7 @@ def write_starter(result: ImportResult, out: str | Path, overwrite: bool = False
 
 def write_mapping(mapping: ImportMapping | dict, out: str | Path, overwrite: bool = False) -> Path:
     """Write a mapping YAML; file paths relative to its folder where they can be (so it moves with the data)."""
-    from .base.files import write_text_atomic
+    from ..base.files import write_text_atomic
 
     out = Path(out)
     if out.exists() and not overwrite:
@@ -1474,7 +1474,7 @@ def save_starter(store, name: str, config: ScoringConfig, note: str = "") -> tup
     until a version is approved) when the model has none, so the Calibrate page opens on the
     imported data once the model is picked. Returns (the version, the seed path or None).
     """
-    from .registry.store import check_name
+    from ..registry.store import check_name
 
     name = check_name(name)
     version = store.save(name, config, note=note or "starter config from leadcal import")

@@ -32,8 +32,8 @@ from typing import Sequence
 
 import duckdb
 
-from .base.errors import ProblemsError
-from .model.config import DEFAULT_MISSING_VALUES
+from ..base.errors import ProblemsError
+from ..model.config import DEFAULT_MISSING_VALUES
 
 EXTRA_MISSING = ["nan", "#N/A", "--", "(blank)", "(none)", "(not set)", "-- None --"]
 """Placeholders besides the config's defaults that exports use for 'missing'."""

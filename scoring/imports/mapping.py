@@ -51,8 +51,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .import_read import MISSING_VALUES, ColumnProfile, DataImportError, FileProfile
-from .model.config import format_errors
+from ..model.config import format_errors
+from .read import MISSING_VALUES, ColumnProfile, DataImportError, FileProfile
 
 ROLES = ("leads", "events", "attributes", "outcome", "ignore")
 ROLE_KEYS = {
@@ -197,7 +197,7 @@ def mapping_from_dict(data: object, source: str = "mapping") -> ImportMapping:
 def load_mapping(path: str | Path) -> ImportMapping:
     """Read a mapping YAML file."""
     path = Path(path)
-    from .base.yamlsafe import YamlError, load_yaml
+    from ..base.yamlsafe import YamlError, load_yaml
 
     try:
         data = load_yaml(path.read_text(encoding="utf-8"))

@@ -8,7 +8,7 @@ import tempfile
 
 import streamlit as st
 
-from scoring import folders
+from scoring.access import folders
 from scoring.imports.importer import check, file_identity, inspect_files, model_name, run_import, stage_upload
 from scoring.imports.mapping import dump_mapping
 from scoring.imports.read import DataImportError

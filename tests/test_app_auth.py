@@ -9,7 +9,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from scoring.auth import LIMITER, save_user
+from scoring.access.auth import LIMITER, save_user
 from scoring.data.demo import generate
 from scoring.model.config import config_from_dict, load_config
 from scoring.registry.store import ConfigStore

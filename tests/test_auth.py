@@ -12,8 +12,19 @@ import sys
 import pytest
 import yaml
 
-from scoring.auth import (AuthError, Limiter, Session, User, authenticate, hash_password, is_loopback, load_users,
-                          login_required, save_user, verify_password)
+from scoring.access.auth import (
+    AuthError,
+    Limiter,
+    Session,
+    User,
+    authenticate,
+    hash_password,
+    is_loopback,
+    load_users,
+    login_required,
+    save_user,
+    verify_password,
+)
 
 from .conftest import ROOT
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring.folders import FolderError, allowed_folders, databases, exports, import_target, inside
+from scoring.access.folders import FolderError, allowed_folders, databases, exports, import_target, inside
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from scoring.access.auth import AuthError, User, authenticate
 from scoring.analysis.calibrate import model_view
 from scoring.analysis.evidence import data_fingerprint
-from scoring.auth import AuthError, User, authenticate
 from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
 from scoring.model.diff import config_diff

@@ -15,7 +15,16 @@ import time
 
 import streamlit as st
 
-from scoring.auth import AuthError, Session, User, authenticate, load_users, login_required, session_hours, users_path
+from scoring.access.auth import (
+    AuthError,
+    Session,
+    User,
+    authenticate,
+    load_users,
+    login_required,
+    session_hours,
+    users_path,
+)
 
 from .text import plain
 

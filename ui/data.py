@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from scoring.auth import User
+from scoring.access.auth import User
 from scoring.data.extract import extract_features
 from scoring.data.source import SourceError, check_database_file, is_feature_set, open_source
 from scoring.model.config import ScoringConfig, config_to_dict, dump_config
@@ -37,7 +37,7 @@ from .jobs import Job, wait_with_progress
 
 def demo_db() -> Path:
     """Where the demo database is generated on first start: ``<data folder>/demo.duckdb``."""
-    from scoring.folders import data_dir
+    from scoring.access.folders import data_dir
 
     return data_dir() / "demo.duckdb"
 

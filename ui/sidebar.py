@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from scoring import folders
+from scoring.access import folders
 from scoring.analysis.report import data_summary
 from scoring.data.source import SourceError
 from scoring.model.config import ConfigError

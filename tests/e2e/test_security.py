@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from playwright.sync_api import expect
 
-from scoring.auth import save_user
+from scoring.access.auth import save_user
 from scoring.registry.store import ConfigStore, SignOff
 
 from .conftest import ROOT, BrowserLog, shot, start_app

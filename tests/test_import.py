@@ -20,7 +20,7 @@ import yaml
 
 from scoring.analysis.report import calibration
 from scoring.cli import main as leadcal
-from scoring.cli_import import main as leadcal_import
+from scoring.cli.imports import main as leadcal_import
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.imports import importer

@@ -38,7 +38,7 @@ from scoring.analysis.suggest import (
     with_decay,
     with_thresholds,
 )
-from scoring.cli_suggest import add_parser
+from scoring.cli.suggest import add_parser
 from scoring.data.demo import TRUTH, generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source

@@ -166,15 +166,6 @@ def _g(x: float) -> str:
     return f"{x:.3g}"
 
 
-def nice(x: float) -> float:
-    """``x`` rounded to two significant digits (1234 -> 1200, 0.456 -> 0.46)."""
-    if x == 0 or not math.isfinite(x):
-        return 0.0
-    digits = 1 - int(math.floor(math.log10(abs(x))))
-    value = round(x, digits)
-    return float(int(value)) if value == int(value) else value
-
-
 def bin_label(lo: float | None, hi: float | None) -> str:
     """A numeric bin as the meeting reads it: '< 50', '50 to < 200', '>= 2000'."""
     if lo is None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..base.numbers import nice
 from ..model.config import (
     CategoricalFit,
     EngagementRule,
@@ -42,7 +43,7 @@ from ..model.engine import numeric_bin_index, score, segment_index
 from ..model.features import Features, FeatureSpec, derive_features, feature_spec, rule_signal_key, union_spec
 from ..model.kpis import DEFAULT_SQL_TARGET
 from ..model.metrics import SMALL_BAND, auc, band_bounds, band_label, wilson_interval
-from .attributes import bin_label, nice
+from .attributes import bin_label
 
 HOLDOUT_SHARE = 0.25
 """Share of the mature leads kept back (the latest ones, when the data has usable times)."""

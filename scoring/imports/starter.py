@@ -30,7 +30,7 @@ import math
 import duckdb
 import yaml
 
-from ..analysis.attributes import nice
+from ..base.numbers import nice
 from ..data.source import quote
 from ..model.config import ScoringConfig, config_from_dict, dump_config, normalise_value, parse_config
 

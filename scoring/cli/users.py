@@ -10,7 +10,7 @@ import argparse
 import getpass
 import sys
 
-from .access.auth import ROLES, AuthError, load_users, save_user, users_path
+from ..access.auth import ROLES, AuthError, load_users, save_user, users_path
 
 
 def _password(args: argparse.Namespace) -> str:

@@ -18,27 +18,22 @@ import argparse
 import json
 from pathlib import Path
 
-from .model.config import load_config, save_config
+from ..model.config import save_config
+from .common import CliError, add_data_arguments, load
 
 SUGGEST_VERSION = 1
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
-    from .analysis.suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
-    from .base.files import check_output
-    from .cli import CliError, ensure_demo
-    from .data.extract import extract_features
-    from .data.source import open_source
-    from .registry.store import default_store
+    from ..analysis.suggest import compare_auc, compare_decays, decay_label, reliability, suggest_points
+    from ..base.files import check_output
+    from ..registry.store import default_store
 
     out = Path(args.out)
     check_output(out, stores=[default_store()], databases=[args.db])  # never overwrites, never in the store
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise CliError(f"--out {out}: use a .yaml or .yml file name")
-    config = load_config(args.config)
-    ensure_demo(Path(args.db))
-    with open_source(args.db) as source:
-        features = extract_features(source, config)  # decay options are derived from its kept events
+    config, features = load(args)  # decay options are derived from the features' kept events
     suggestion = suggest_points(config, features, holdout_share=args.holdout, seed=args.seed, include=args.include)
     split = suggestion.split
     rows = compare_auc({"suggested": suggestion.config, config.name: config}, features, split)
@@ -100,11 +95,8 @@ def _f(x: float | None, spec: str = ".3f") -> str:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `suggest`."""
-    from .cli import DEFAULT_CONFIG, _env_db
-
     p = sub.add_parser("suggest", help="suggested points from outcomes, written as a config; train and hold-out AUC")
-    p.add_argument("--db", default=str(_env_db()), help="DuckDB file (default: $LEADCAL_DB or %(default)s)")
-    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="the config to start from (default %(default)s)")
+    add_data_arguments(p, config_help="the config to start from (default %(default)s)")
     p.add_argument("--out", required=True, help="where to write the suggested config (.yaml); never overwritten")
     p.add_argument("--holdout", type=_share, default=0.25,
                    help="share of mature leads held out, the latest ones (default %(default)s)")

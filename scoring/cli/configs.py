@@ -15,11 +15,11 @@ import math
 import os
 import sys
 
-from .base.crash import crash_point
-from .base.files import check_output, check_output_folder
-from .export.render import FOLDER_FORMATS, FORMATS, render_export, render_folder
-from .model.config import dump_config, load_config
-from .registry.store import ConfigStore, SignOff, StoreError, default_store, parse_ref
+from ..base.crash import crash_point
+from ..base.files import check_output, check_output_folder
+from ..export.render import FOLDER_FORMATS, FORMATS, render_export, render_folder
+from ..model.config import dump_config, load_config
+from ..registry.store import ConfigStore, SignOff, StoreError, default_store, parse_ref
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export_sql
 
@@ -79,7 +79,7 @@ def cmd_save(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .model.diff import config_diff
+    from ..model.diff import config_diff
 
     store = _store(args)
     (n1, v1), (n2, v2) = parse_ref(args.before), parse_ref(args.after)
@@ -111,8 +111,8 @@ def _approval_summary(ref: str, result: dict, data: dict, db: str) -> str:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from .analysis.evidence import evidence
-    from .model.config import config_from_dict
+    from ..analysis.evidence import evidence
+    from ..model.config import config_from_dict
 
     store = _store(args)
     name, version = parse_ref(args.ref)
@@ -137,7 +137,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     stores, databases = [store.root, default_store()], [args.db, os.environ.get("LEADCAL_DB")]
     dialect = args.dialect if args.format in ("sql", "dbt", "features-sql") else None
     if args.format in FOLDER_FORMATS:  # a folder written whole (never over a file unless --force), then audited
-        from .export.dbt import write_export
+        from ..export.dbt import write_export
 
         out = check_output_folder(args.out, stores=stores, databases=databases)
         write_export(render_folder(store, name, v.version, args.format, args.dialect), out, overwrite=args.force)

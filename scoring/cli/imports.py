@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .imports.importer import (
+from ..imports.importer import (
     Inspection,
     check,
     confirm,
@@ -33,8 +33,8 @@ from .imports.importer import (
     write_mapping,
     write_starter,
 )
-from .imports.mapping import ROLES, won_lost_values
-from .imports.read import KINDS, MISSING_VALUES, DataImportError
+from ..imports.mapping import ROLES, won_lost_values
+from ..imports.read import KINDS, MISSING_VALUES, DataImportError
 
 NONE = "none"
 """Value of --created, --converted-date, --deal-value, --segment meaning 'no such column'."""
@@ -112,8 +112,8 @@ def _edit(ins: Inspection, args: argparse.Namespace) -> dict:
 def cmd_import(args: argparse.Namespace) -> int:
     if not args.files and not args.mapping:
         raise DataImportError("leadcal import", ["give the CSV or Parquet files to import (or --mapping MAP.yaml)"])
-    from .base.files import check_output
-    from .registry.store import check_name, default_store
+    from ..base.files import check_output
+    from ..registry.store import check_name, default_store
 
     for flag, out in (("--starter-config", args.starter_config),
                       ("--save-mapping", None if args.dry_run else args.save_mapping)):
@@ -121,7 +121,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             check_output(out, force=args.force, stores=[default_store(), args.store], databases=[args.db],
                          flag=flag)
     if args.save_model:  # the store's name for the model, refused before the database is written
-        from .imports.importer import model_name
+        from ..imports.importer import model_name
 
         check_name(args.model if args.model is not None else model_name(args.db))
     types = _pairs(args.type, "--type", KINDS)
@@ -161,7 +161,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         write_starter(result, args.starter_config, overwrite=args.force)
         say(f"  written to {args.starter_config}; try: leadcal report --db {args.db} --config {args.starter_config}")
     if not args.no_save_model:
-        from .registry.store import ConfigStore, default_store
+        from ..registry.store import ConfigStore, default_store
 
         store = ConfigStore(args.store or default_store())
         version, seed = save_starter(store, c.name, c, note=f"starter config from leadcal import into {args.db}")

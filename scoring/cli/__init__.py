@@ -1,4 +1,9 @@
-"""The `leadcal` command: everything the app shows, scriptable and schedulable.
+"""The `leadcal` command: everything the app shows, scriptable and schedulable, one module per command.
+
+``demo``, ``validate``, ``report``, ``score``, ``drift``, ``configs``, ``suggest``,
+``imports`` (`leadcal import`) and ``users`` each register their subcommand
+(``add_parser``) and run it; ``common`` holds what they share. This package builds the
+parser from them and runs one (``main``, the console script; ``python -m scoring.cli``).
 
 Errors are one clear message each on stderr and a non-zero exit, never a traceback:
 1 for a problem with the input (config, data, files), 2 for a wrong command line.
@@ -9,6 +14,8 @@ one line ("internal error: ..."), with the traceback only under ``LEADCAL_DEBUG=
 Output files (``--out``) are only ever new files: never over an existing file (unless
 ``--force``), never over a DuckDB database, never inside the config store
 (:func:`scoring.base.files.check_output`), checked before anything is computed.
+
+May import: base, model, data, analysis, registry, export, imports, access.
 """
 
 from __future__ import annotations

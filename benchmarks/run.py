@@ -48,6 +48,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scoring.model.metrics import BandRow
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -247,21 +251,21 @@ FROM wil2 ORDER BY band
 """
 
 
-def baseline_rows(con, sql: str, config, z: float) -> list[dict]:
+def baseline_rows(con, sql: str, config, z: float) -> list[BandRow]:
     """Run the baseline and shape its rows like ``metrics.band_table``'s."""
-    from scoring.model.metrics import SMALL_BAND, band_bounds, band_label, total_bounds
+    from scoring.model.metrics import SMALL_BAND, BandRow, band_bounds, band_label, total_bounds
 
     result = con.execute(sql, {"z": z}).fetchall()
     low, high = total_bounds(config)
     rows = []
     for (band, leads, conv, imm, rate, ci_low, ci_high, lift, share, capture), (lo, hi) in zip(
             result, band_bounds(config.bands, low, high)):
-        rows.append({
-            "band": band_label(lo, hi), "low": lo, "high": hi, "leads": int(leads),
-            "conversions": int(conv), "rate": _f(rate), "ci_low": _f(ci_low), "ci_high": _f(ci_high),
-            "lift": _f(lift), "share": _f(share), "capture": _f(capture), "immature": int(imm),
-            "small": bool(leads < SMALL_BAND),
-        })
+        rows.append(BandRow(
+            band=band_label(lo, hi), low=lo, high=hi, leads=int(leads),
+            conversions=int(conv), rate=_f(rate), ci_low=_f(ci_low), ci_high=_f(ci_high),
+            lift=_f(lift), share=_f(share), capture=_f(capture), immature=int(imm),
+            small=bool(leads < SMALL_BAND),
+        ))
     return rows
 
 
@@ -269,12 +273,12 @@ def _f(x) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def band_table_diff(a: list[dict], b: list[dict]) -> list[str]:
+def band_table_diff(a: list[BandRow], b: list[BandRow]) -> list[str]:
     """Where two band tables differ (empty when equal, floats compared exactly)."""
     if len(a) != len(b):
         return [f"{len(a)} bands vs {len(b)}"]
-    return [f"band {ra['band']}: {key} {ra[key]!r} vs {rb.get(key)!r}"
-            for ra, rb in zip(a, b) for key in ra if ra[key] != rb.get(key)]
+    return [f"band {ra.band}: {key} {value!r} vs {rb.to_dict()[key]!r}"
+            for ra, rb in zip(a, b) for key, value in ra.to_dict().items() if value != rb.to_dict()[key]]
 
 
 # --------------------------------------------------------------------------- core process
@@ -393,7 +397,7 @@ def run_core(db: Path, repeats: int, load_repeats: int, config_path: Path = DEFA
         times.append(time.perf_counter() - t)
         con.unregister("feats")
         if r < 2:  # check both configs against leadcal
-            d = band_table_diff(model_view(cfg, features).result["bands"], rows)
+            d = band_table_diff(model_view(cfg, features).result.bands, rows)
             equal &= not d
             diffs += d
     con.close()

@@ -92,18 +92,18 @@ def _pct(x):
 def _check_page_matches(at, view):
     metrics = {m.label: m.value for m in at.metric}
     k = view.draft.kpis
-    assert metrics["AUC"] == f"{k['auc']:.3f}"
-    assert metrics["Gini"] == f"{k['gini']:.3f}"
-    assert metrics["MQLs per month"] == f"{k['mql_per_month']:,.0f}"
-    assert metrics["MQL conversion"] == _pct(k["mql"]["rate"])
-    assert metrics["SQL conversion"] == _pct(k["sql"]["rate"])
-    assert metrics["Conversions ≥ MQL"] == _pct(k["capture_at_mql"])
+    assert metrics["AUC"] == f"{k.auc:.3f}"
+    assert metrics["Gini"] == f"{k.gini:.3f}"
+    assert metrics["MQLs per month"] == f"{k.mql_per_month:,.0f}"
+    assert metrics["MQL conversion"] == _pct(k.mql.rate)
+    assert metrics["SQL conversion"] == _pct(k.sql.rate)
+    assert metrics["Conversions ≥ MQL"] == _pct(k.capture_at_mql)
     table = _table(at, "capture")
-    expected = list(reversed(view.draft.result["bands"]))
-    assert table["band"].tolist() == [b["band"] for b in expected]
-    assert table["leads"].tolist() == [b["leads"] for b in expected]
-    assert table["conversions"].tolist() == [b["conversions"] for b in expected]
-    for got, want in zip(table["rate"].tolist(), [b["rate"] for b in expected]):
+    expected = list(reversed(view.draft.result.bands))
+    assert table["band"].tolist() == [b.band for b in expected]
+    assert table["leads"].tolist() == [b.leads for b in expected]
+    assert table["conversions"].tolist() == [b.conversions for b in expected]
+    for got, want in zip(table["rate"].tolist(), [b.rate for b in expected]):
         assert (want is None and (got is None or math.isnan(got))) or got == pytest.approx(want)
 
 
@@ -265,7 +265,7 @@ def test_configs_page_lists_diffs_and_approves(app, demo_db, tmp_path):
     assert record["rationale"] == "MQL 35 fits sales capacity"
     assert record["approved_by"] == "Sam Sales, Mia Marketing"  # the sign-offs, not the server's login
     expected = _expected_view(demo_db, store.load("default", 2)).draft.result
-    assert record["calibration"]["result"]["bands"] == json_round(expected["bands"])
+    assert record["calibration"]["result"]["bands"] == json_round([b.to_dict() for b in expected.bands])
     assert record["data"]["leads_scored"] == 20_000
     # the calibrate page now compares against the new champion (the unchanged draft follows it)
     at = at.switch_page("pages/calibrate.py")

@@ -109,9 +109,9 @@ def _assert_screen_is_what_is_scored(at, db, expected_config):
     assert _ctl(at, "selectbox", "decay:kind").value == draft.decay.kind
     kpis = _scored(db, draft)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["AUC"] == f"{kpis['auc']:.3f}"
-    assert metrics["MQLs per month"] == f"{kpis['mql_per_month']:,.0f}"
-    assert metrics["MQL conversion"] == f"{100 * kpis['mql']['rate']:.1f}%"
+    assert metrics["AUC"] == f"{kpis.auc:.3f}"
+    assert metrics["MQLs per month"] == f"{kpis.mql_per_month:,.0f}"
+    assert metrics["MQL conversion"] == f"{100 * kpis.mql.rate:.1f}%"
 
 
 def _changed_default():

@@ -82,7 +82,7 @@ def test_sql_baseline_matches_other_configs(harness_run, changes):
     config = bench.variant(load_config(DEFAULT_CONFIG), **changes)
     with open_source(db) as source:
         features = extract_features(source, config)
-    expected = model_view(config, features).result["bands"]
+    expected = model_view(config, features).result.bands
     with duckdb.connect() as con:
         con.register("feats", bench.baseline_table(config, features))
         got = bench.baseline_rows(con, bench.baseline_sql(config, features, Z95), config, Z95)

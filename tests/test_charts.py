@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from scoring.export.charts import APPROVED, DRAFT, GRID_ENGAGEMENT, GRID_FIT, band_chart, grid_chart
+from scoring.model.kpis import GridCell
+from scoring.model.metrics import BandRow
 
 
 def _result(mql, sql, edges=((None, 20), (20, 40), (40, 60), (60, None)), rates=(0.02, None, 0.25, 0.5)):
-    return {
-        "thresholds": {"mql": mql, "sql": sql},
-        "bands": [{"band": f"b{i}", "low": lo, "high": hi, "leads": 10 * (i + 1), "conversions": i,
-                   "rate": r, "ci_low": None if r is None else r / 2, "ci_high": None if r is None else r * 1.5}
-                  for i, ((lo, hi), r) in enumerate(zip(edges, rates))],
-    }
+    """What a chart reads of a calibration result: its thresholds and band rows."""
+    return SimpleNamespace(
+        thresholds=SimpleNamespace(mql=mql, sql=sql),
+        bands=[BandRow(band=f"b{i}", low=lo, high=hi, leads=10 * (i + 1), conversions=i, rate=r,
+                       ci_low=None if r is None else r / 2, ci_high=None if r is None else r * 1.5,
+                       lift=None, share=None, capture=None, immature=0, small=False)
+               for i, ((lo, hi), r) in enumerate(zip(edges, rates))],
+    )
 
 
 def test_band_chart_traces_lines_and_labels():
@@ -70,8 +76,9 @@ def test_band_chart_without_approved_model_and_its_legend_name():
 
 
 def test_grid_chart_axes_are_categories_and_cells_coloured_and_labelled():
-    grid = [{"cell": f"{f}{e}", "fit": f, "engagement": e, "rate": None if (f, e) == ("C", 1) else 0.1 * e,
-             "mature": 100 * e} for f in "ABC" for e in (1, 2, 3)]
+    grid = [GridCell(cell=f"{f}{e}", fit=f, engagement=e, leads=100 * e, mature=100 * e, conversions=0,
+                     rate=None if (f, e) == ("C", 1) else 0.1 * e, ci_low=None, ci_high=None)
+            for f in "ABC" for e in (1, 2, 3)]
     fig = grid_chart(grid)
     heat = fig.data[0]
     assert fig.layout.xaxis.type == "category" and fig.layout.yaxis.type == "category"

@@ -55,7 +55,7 @@ def test_report_json_equals_library(capsys, small_db, small_cfg):
     config = parse_config(SMALL_CONFIG)
     with open_source(small_db) as source:
         expected = calibration(config, extract_features(source, config))
-    assert result == json.loads(json.dumps(expected))
+    assert result == json.loads(json.dumps(expected.to_dict()))
     for key in ("auc", "gini", "ks", "mature_leads", "immature_leads", "conversions", "bands", "tiers"):
         assert key in result
     assert set(result["bands"][0]) >= {"low", "high", "leads", "conversions", "rate", "ci_low",

@@ -14,6 +14,12 @@ from scoring.model.features import Categorical, Features
 
 # --------------------------------------------------------------------------- config_diff
 
+
+def _diff(before, after) -> list[dict]:
+    """``config_diff`` rows in their JSON form (`leadcal configs diff --format json`)."""
+    return [c.to_dict() for c in config_diff(before, after)]
+
+
 BASE = {
     "name": "base",
     "decay": {"kind": "exponential", "half_life_days": 30},
@@ -50,25 +56,25 @@ def _changed(**edits):
 
 
 def test_same_config_and_reordered_rules_give_no_diff():
-    assert config_diff(_cfg(BASE), _cfg(BASE)) == []
+    assert _diff(_cfg(BASE), _cfg(BASE)) == []
     data = copy.deepcopy(BASE)
     data["fit"].reverse()
     data["engagement"] = [data["engagement"][2], data["engagement"][0], data["engagement"][1]]
     data["fit"][1]["points"] = {"Student": -5, "VP": 10}  # value order inside a rule neither
-    assert config_diff(_cfg(BASE), _cfg(data)) == []
+    assert _diff(_cfg(BASE), _cfg(data)) == []
 
 
 def test_changed_engagement_points_reads_in_the_meetings_words():
     data = copy.deepcopy(BASE)
     data["engagement"][0]["points"] = 25
-    assert config_diff(_cfg(BASE), _cfg(data)) == [
+    assert _diff(_cfg(BASE), _cfg(data)) == [
         {"what": "engagement 'demo_request' points", "change": "changed", "before": 20.0, "after": 25.0},
     ]
     # a named rule is keyed by its name; a list of events by the events joined with '+'
     data = copy.deepcopy(BASE)
     data["engagement"][2]["cap"] = 15
     data["engagement"][1]["points"] = 2
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert sorted(rows, key=lambda r: r["what"]) == [
         {"what": "engagement 'email_click+email_open' points", "change": "changed", "before": 1.0, "after": 2.0},
         {"what": "engagement 'pricing' cap", "change": "added", "before": None, "after": 15.0},
@@ -79,7 +85,7 @@ def test_added_and_removed_rules():
     data = copy.deepcopy(BASE)
     data["engagement"].append({"event": "webinar_attended", "points": 5, "cap": 10})
     del data["fit"][1]  # company_size
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert {"what": "engagement 'webinar_attended'", "change": "added", "before": None,
             "after": "points: 5.0, cap: 10.0"} in rows
     # the removed rule is summarised without its type and column
@@ -89,7 +95,7 @@ def test_added_and_removed_rules():
             "after": None} in rows
     assert len(rows) == 2
     # and backwards: added <-> removed
-    back = config_diff(_cfg(data), _cfg(BASE))
+    back = _diff(_cfg(data), _cfg(BASE))
     assert sorted((r["what"], r["change"]) for r in back) == [
         ("engagement 'webinar_attended'", "removed"), ("fit 'company_size'", "added"),
     ]
@@ -99,7 +105,7 @@ def test_changed_threshold_and_bands():
     data = copy.deepcopy(BASE)
     data["thresholds"]["mql"] = 12
     data["bands"] = [10, 25, 30]
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert rows == [
         {"what": "thresholds.mql", "change": "changed", "before": 10.0, "after": 12.0},
         {"what": "bands", "change": "changed", "before": [10.0, 20.0, 30.0], "after": [10.0, 25.0, 30.0]},
@@ -109,7 +115,7 @@ def test_changed_threshold_and_bands():
 def test_changed_added_and_removed_categorical_values():
     data = copy.deepcopy(BASE)
     data["fit"][0]["points"] = {"VP": 12, "Director": 7}  # VP changed, Director added, Student removed
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert sorted(rows, key=lambda r: r["what"]) == [
         {"what": "fit 'seniority' points.Director", "change": "added", "before": None, "after": 7.0},
         {"what": "fit 'seniority' points.Student", "change": "removed", "before": -5.0, "after": None},
@@ -120,14 +126,14 @@ def test_changed_added_and_removed_categorical_values():
 def test_changed_numeric_bin_and_missing_points():
     data = copy.deepcopy(BASE)
     data["fit"][1]["missing"] = 0
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert rows == [{"what": "fit 'company_size' missing", "change": "changed", "before": -1.0, "after": 0.0}]
 
 
 def test_decay_kind_change():
     data = copy.deepcopy(BASE)
     data["decay"] = {"kind": "window", "days": 14}
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert sorted(rows, key=lambda r: r["what"]) == [
         {"what": "decay.days", "change": "added", "before": None, "after": 14.0},
         {"what": "decay.half_life_days", "change": "removed", "before": 30.0, "after": None},
@@ -136,7 +142,7 @@ def test_decay_kind_change():
     # a rule's own decay reads under the rule
     data = copy.deepcopy(BASE)
     data["engagement"][0]["decay"] = {"kind": "linear", "lifespan_days": 60}
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert sorted(rows, key=lambda r: r["what"]) == [
         {"what": "engagement 'demo_request' decay.kind", "change": "added", "before": None, "after": "linear"},
         {"what": "engagement 'demo_request' decay.lifespan_days", "change": "added", "before": None,
@@ -150,7 +156,7 @@ def test_segment_changes():
     data["segments"][0]["thresholds"]["sql"] = 45
     data["segments"][0]["engagement"][0]["points"] = 35
     data["segments"][0]["filter"]["min"] = 2000
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert sorted(rows, key=lambda r: r["what"]) == [
         {"what": "segment 'enterprise' engagement 'demo_request' points", "change": "changed",
          "before": 30.0, "after": 35.0},
@@ -162,7 +168,7 @@ def test_segment_changes():
     data = copy.deepcopy(BASE)
     data["segments"].append({"name": "students", "filter": {"column": "seniority", "values": ["Student"]},
                              "fit": [{"type": "categorical", "column": "seniority", "points": {"Student": 0}}]})
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert sorted(rows, key=lambda r: r["what"]) == [
         {"what": "segment 'students' filter.column", "change": "added", "before": None, "after": "seniority"},
         {"what": "segment 'students' filter.values", "change": "added", "before": None, "after": ["Student"]},
@@ -172,7 +178,7 @@ def test_segment_changes():
     # the segment removed: everything it had reads as removed
     data = copy.deepcopy(BASE)
     data["segments"] = []
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert {r["change"] for r in rows} == {"removed"}
     assert sorted(r["what"] for r in rows) == [
         "segment 'enterprise' engagement 'demo_request'",
@@ -217,14 +223,14 @@ def test_reordering_overlapping_segments_is_a_change():
     # 'big' first -> thresholds 5/8 -> SQL (2); 'vps' first -> thresholds 50/60 -> below MQL (0)
     assert score(first, features).tier.tolist() == [2, 0]
     assert score(second, features).tier.tolist() == [0, 0]
-    assert config_diff(first, second) != []
+    assert _diff(first, second) != []
 
 
 def test_description_and_name_changes():
     data = copy.deepcopy(BASE)
     data["name"] = "draft"
     data["description"] = "Q3 draft"
-    rows = config_diff(_cfg(BASE), _cfg(data))
+    rows = _diff(_cfg(BASE), _cfg(data))
     assert rows == [
         {"what": "name", "change": "changed", "before": "base", "after": "draft"},
         {"what": "description", "change": "added", "before": None, "after": "Q3 draft"},

@@ -23,6 +23,7 @@ from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.export.html import render_report
 from scoring.model.config import config_from_dict, load_config, parse_config
+from scoring.model.kpis import Histogram
 
 from .conftest import DEFAULT_CONFIG, SMALL_CONFIG
 
@@ -209,23 +210,23 @@ def test_band_table_carries_the_result(small_view):
     table = p.tables["band-table"]
     assert table["thead"][0][:5] == ["Band", "Mature leads", "Conversions", "Rate", "95% CI"]
     expected = [
-        [b["band"], f"{b['leads']:,}", f"{b['conversions']:,}", pct(b["rate"]), ci(b["ci_low"], b["ci_high"]),
-         num(b["lift"], ".2f"), pct(b["share"]), pct(b["capture"]), f"{b['immature']:,}",
-         "few leads" if b["small"] else ""]
-        for b in result["bands"]
+        [b.band, f"{b.leads:,}", f"{b.conversions:,}", pct(b.rate), ci(b.ci_low, b.ci_high),
+         num(b.lift, ".2f"), pct(b.share), pct(b.capture), f"{b.immature:,}",
+         "few leads" if b.small else ""]
+        for b in result.bands
     ]
     assert table["tbody"] == expected                   # same numbers, same order (lowest first)
     assert [r[0] for r in table["tbody"]] == ["< 10", "10–20", "20–30", ">= 30"]
-    assert table["tfoot"][0][:4] == ["All", f"{result['mature_leads']:,}", f"{result['conversions']:,}",
-                                     pct(result["conversion_rate"])]
+    assert table["tfoot"][0][:4] == ["All", f"{result.mature_leads:,}", f"{result.conversions:,}",
+                                     pct(result.conversion_rate)]
     # bands at/above the thresholds are marked
     classes = p.row_classes["band-table"]
     assert "sql" in classes[-1] and "mql" in classes[1] and "mql" not in classes[0]
 
     tiers = p.tables["tier-table"]["tbody"]
     for row, key in zip(tiers, ("sql", "mql", "below_mql")):
-        t = result["tiers"][key]
-        assert row[1:] == [f"{t['leads']:,}", f"{t['conversions']:,}", pct(t["rate"]), f"{t['immature']:,}"]
+        t = getattr(result.tiers, key)
+        assert row[1:] == [f"{t.leads:,}", f"{t.conversions:,}", pct(t.rate), f"{t.immature:,}"]
 
 
 def test_kpi_cards_match_kpis(small_view):
@@ -233,16 +234,16 @@ def test_kpi_cards_match_kpis(small_view):
     k, result = view.draft.kpis, view.draft.result
     p = parse(_full_report(config, view))
     cards = p.kpis
-    assert cards["auc"]["value"] == num(k["auc"], ".3f")
-    assert cards["gini"]["value"] == num(k["gini"], ".3f")
-    assert cards["ks"]["value"] == num(result["ks"], ".3f")
-    assert cards["mql_per_month"]["value"] == f"{k['mql_per_month']:,.0f}"
-    assert cards["mql_rate"]["value"] == pct(k["mql"]["rate"])
-    assert ci(k["mql"]["ci_low"], k["mql"]["ci_high"]) in cards["mql_rate"]["detail"]
-    assert f"{k['mql']['conversions']} of {k['mql']['leads']}" in cards["mql_rate"]["detail"]
-    assert cards["sql_rate"]["value"] == pct(k["sql"]["rate"])
-    assert ci(k["sql"]["ci_low"], k["sql"]["ci_high"]) in cards["sql_rate"]["detail"]
-    assert cards["capture_at_mql"]["value"] == pct(k["capture_at_mql"])
+    assert cards["auc"]["value"] == num(k.auc, ".3f")
+    assert cards["gini"]["value"] == num(k.gini, ".3f")
+    assert cards["ks"]["value"] == num(result.ks, ".3f")
+    assert cards["mql_per_month"]["value"] == f"{k.mql_per_month:,.0f}"
+    assert cards["mql_rate"]["value"] == pct(k.mql.rate)
+    assert ci(k.mql.ci_low, k.mql.ci_high) in cards["mql_rate"]["detail"]
+    assert f"{k.mql.conversions} of {k.mql.leads}" in cards["mql_rate"]["detail"]
+    assert cards["sql_rate"]["value"] == pct(k.sql.rate)
+    assert ci(k.sql.ci_low, k.sql.ci_high) in cards["sql_rate"]["detail"]
+    assert cards["capture_at_mql"]["value"] == pct(k.capture_at_mql)
 
 
 def test_model_approval_data_quality_and_footer(small_view):
@@ -273,14 +274,14 @@ def test_model_approval_data_quality_and_footer(small_view):
 
     # data fingerprint and backtest facts
     assert p.by_id["data-fingerprint"] == "Data: /data/leads.duckdb · leads 6"
-    assert result["data"]["data_end"] in p.by_id["backtest"]
+    assert result.data.data_end in p.by_id["backtest"]
 
     # data-quality findings, one row each
-    findings = result["quality"]["findings"]
+    findings = result.quality.findings
     assert findings, "the small database has messy rows"
     rows = p.tables["quality"]["tbody"]
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        (f"{f['table']}.{f['column']}", f"{f['count']:,}", f["problem"]) for f in findings]
+        (f"{f.table}.{f.column}", f"{f.count:,}", f.problem) for f in findings]
 
     # footer and the config itself, round-tripping
     assert f"leadcal {scoring.__version__}" in p.by_id["footer"]
@@ -342,11 +343,11 @@ def test_draft_without_approval_or_chart_inputs(small_view):
     # only the band chart, and plotly.js still embedded once
     assert [a["id"] for t, a in p.starts if "plotly-graph-div" in a.get("class", "")] == ["band-chart"]
     assert len(re.findall(r"\*\s*plotly\.js v\d", page)) == 1
-    assert p.tables["band-table"]["tbody"][0][1] == f"{view.draft.result['bands'][0]['leads']:,}"
+    assert p.tables["band-table"]["tbody"][0][1] == f"{view.draft.result.bands[0].leads:,}"
     assert f"leadcal {scoring.__version__}" in p.by_id["footer"]
     # an empty approval is a draft too; an empty histogram draws no chart
     page = render_report(config, view.draft.result, view.draft.kpis, approval={},
-                         histogram={"edges": [], "converted": [], "not_converted": []})
+                         histogram=Histogram(edges=[], converted=[], not_converted=[]))
     assert parse(page).by_id["status"] == "draft"
     assert 'id="distribution-chart"' not in page
 
@@ -362,12 +363,12 @@ def test_report_on_demo_data(demo, tmp_path):
     p = parse(page)
     assert p.errors == [] and p.stack == []
     body = p.tables["band-table"]["tbody"]
-    assert len(body) == len(config.bands) + 1 == len(result["bands"])
+    assert len(body) == len(config.bands) + 1 == len(result.bands)
     assert [r[:4] for r in body] == [
-        [b["band"], f"{b['leads']:,}", f"{b['conversions']:,}", pct(b["rate"])] for b in result["bands"]]
-    assert sum(int(r[1].replace(",", "")) for r in body) == result["mature_leads"]
-    assert p.kpis["auc"]["value"] == f"{k['auc']:.3f}"
-    assert p.kpis["mql_per_month"]["value"] == f"{k['mql_per_month']:,.0f}"
+        [b.band, f"{b.leads:,}", f"{b.conversions:,}", pct(b.rate)] for b in result.bands]
+    assert sum(int(r[1].replace(",", "")) for r in body) == result.mature_leads
+    assert p.kpis["auc"]["value"] == f"{k.auc:.3f}"
+    assert p.kpis["mql_per_month"]["value"] == f"{k.mql_per_month:,.0f}"
     # the generator's summary (with datetimes) renders as a small table
     assert f"leads {summary['leads']:,}" in p.by_id["data-fingerprint"]
     assert p.by_id["data-fingerprint"].count("\n") == 0
@@ -389,9 +390,9 @@ def test_no_mature_leads_renders_dashes(small_db):
         features = extract_features(source, config)
     view = calibration_view(config, config, features)
     result = view.draft.result
-    assert result["mature_leads"] == 0
+    assert result.mature_leads == 0
     p = parse(render_report(config, result, view.draft.kpis, grid=view.grid, histogram=view.histogram))
     assert p.errors == [] and p.stack == []
     assert p.kpis["auc"]["value"] == "–" and p.kpis["mql_rate"]["value"] == "–"
-    assert [r[3] for r in p.tables["band-table"]["tbody"]] == ["–"] * len(result["bands"])
-    assert sum(int(r[8]) for r in p.tables["band-table"]["tbody"]) == result["immature_leads"]
+    assert [r[3] for r in p.tables["band-table"]["tbody"]] == ["–"] * len(result.bands)
+    assert sum(int(r[8]) for r in p.tables["band-table"]["tbody"]) == result.immature_leads

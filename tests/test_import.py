@@ -213,7 +213,7 @@ def test_leadcal_report_on_the_import_equals_direct_scoring(crm, capsys, tmp_pat
     config = load_config(starter)
     with open_source(db) as source:
         expected = calibration(config, extract_features(source, config))
-    assert got == json.loads(json.dumps(expected))
+    assert got == json.loads(json.dumps(expected.to_dict()))
     assert got["leads"] == 8  # two contacts have no creation time
     # with points set, each lead's score is the one worked out by hand from the rows
     data = yaml.safe_load(starter.read_text()) | POINTS

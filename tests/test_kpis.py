@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ from scoring.model.kpis import (
     movers,
     score_histogram,
 )
+from scoring.model.metrics import BandRow
 
 from .conftest import SMALL_CONFIG
 
@@ -172,25 +174,25 @@ def test_kpis_rates_intervals_and_capture_by_hand():
     features, scores = _kpi_case()
     k = kpis(features, scores)
     # MQL (tier >= 1) and mature: leads 2..7 = 6; converted among them: 3, 5, 7 = 3
-    assert (k["mql"]["leads"], k["mql"]["conversions"]) == (6, 3)
-    assert k["mql"]["rate"] == 0.5
+    assert (k.mql.leads, k.mql.conversions) == (6, 3)
+    assert k.mql.rate == 0.5
     # SQL (tier 2) and mature: leads 5, 6, 7 = 3; converted: 5, 7 = 2
-    assert (k["sql"]["leads"], k["sql"]["conversions"]) == (3, 2)
-    assert k["sql"]["rate"] == pytest.approx(2 / 3)
+    assert (k.sql.leads, k.sql.conversions) == (3, 2)
+    assert k.sql.rate == pytest.approx(2 / 3)
     for key, (c, n) in (("mql", (3, 6)), ("sql", (2, 3))):
         low, high = _wilson(c, n)
-        assert k[key]["ci_low"] == pytest.approx(low, abs=1e-12)
-        assert k[key]["ci_high"] == pytest.approx(high, abs=1e-12)
+        assert getattr(k, key).ci_low == pytest.approx(low, abs=1e-12)
+        assert getattr(k, key).ci_high == pytest.approx(high, abs=1e-12)
     # all mature conversions: 1, 3, 5, 7 = 4 (lead 8 is immature); at MQL or above: 3 -> 3/4
-    assert k["capture_at_mql"] == 0.75
+    assert k.capture_at_mql == 0.75
     # monthly volume by scoring month, Jan and Apr dropped:
     # MQL: Feb {2, 3} = 2, Mar {4, 5, 6, 7} = 4 -> 3.0; SQL: Feb 0, Mar {5, 6, 7} = 3 -> 1.5
-    assert k["mql_per_month"] == 3.0
-    assert k["sql_per_month"] == 1.5
-    assert k["sql_target"] == list(DEFAULT_SQL_TARGET)
+    assert k.mql_per_month == 3.0
+    assert k.sql_per_month == 1.5
+    assert k.sql_target == DEFAULT_SQL_TARGET
     # 2/3 is far above the default target 10%..15%
-    assert k["sql_on_target"] is False
-    assert k["capacity_per_month"] is None and k["over_capacity"] is None
+    assert k.sql_on_target is False
+    assert k.capacity_per_month is None and k.over_capacity is None
 
 
 def test_kpis_auc_matches_sklearn_on_mature_leads():
@@ -199,22 +201,22 @@ def test_kpis_auc_matches_sklearn_on_mature_leads():
     # mature scores 5, 8, 12, 15, 15, 25, 30, 35; converted 8, 15 (lead 3), 25, 35
     # positive beats negative (ties half): 8 -> {5} = 1; 15 -> {5, 12} + half of {15} = 2.5;
     # 25 -> {5, 12, 15} = 3; 35 -> all four = 4; (1 + 2.5 + 3 + 4) / (4 * 4) = 10.5 / 16
-    assert k["auc"] == pytest.approx(10.5 / 16, abs=1e-12)
+    assert k.auc == pytest.approx(10.5 / 16, abs=1e-12)
     m = np.asarray(KPI_MATURE, dtype=bool)
     expected = roc_auc_score(np.asarray(KPI_CONV)[m], np.asarray(KPI_TOTAL, dtype=float)[m])
-    assert k["auc"] == pytest.approx(expected, abs=1e-12)
-    assert k["gini"] == pytest.approx(2 * expected - 1, abs=1e-12)
+    assert k.auc == pytest.approx(expected, abs=1e-12)
+    assert k.gini == pytest.approx(2 * expected - 1, abs=1e-12)
     # immature leads do not enter: sklearn on all ten leads gives another value
-    assert roc_auc_score(KPI_CONV, KPI_TOTAL) != pytest.approx(k["auc"])
+    assert roc_auc_score(KPI_CONV, KPI_TOTAL) != pytest.approx(k.auc)
 
 
 def test_kpis_sql_target_range_is_inclusive():
     features, scores = _kpi_case()
-    assert kpis(features, scores, sql_target=(0.6, 0.7))["sql_on_target"] is True
-    assert kpis(features, scores, sql_target=(2 / 3, 0.9))["sql_on_target"] is True  # on the edge
-    assert kpis(features, scores, sql_target=(0.1, 2 / 3))["sql_on_target"] is True
-    assert kpis(features, scores, sql_target=(0.7, 0.9))["sql_on_target"] is False
-    assert kpis(features, scores, sql_target=(0.7, 0.9))["sql_target"] == [0.7, 0.9]
+    assert kpis(features, scores, sql_target=(0.6, 0.7)).sql_on_target is True
+    assert kpis(features, scores, sql_target=(2 / 3, 0.9)).sql_on_target is True  # on the edge
+    assert kpis(features, scores, sql_target=(0.1, 2 / 3)).sql_on_target is True
+    assert kpis(features, scores, sql_target=(0.7, 0.9)).sql_on_target is False
+    assert kpis(features, scores, sql_target=(0.7, 0.9)).sql_target == (0.7, 0.9)
 
 
 @pytest.mark.parametrize("capacity, over", [(2.5, True), (2.99, True), (3.0, False), (4.0, False)])
@@ -222,29 +224,29 @@ def test_kpis_over_capacity(capacity, over):
     features, scores = _kpi_case()
     k = kpis(features, scores, capacity_per_month=capacity)
     # 3.0 MQLs a month (see above): over capacity only when strictly above it
-    assert k["capacity_per_month"] == capacity
-    assert k["over_capacity"] is over
+    assert k.capacity_per_month == capacity
+    assert k.over_capacity is over
 
 
 def test_kpis_without_mature_leads_or_conversions():
     features = _features(_ts("2024-01-10", "2024-02-10", "2024-03-10"), [1, 0, 0], [0, 0, 0])
     k = kpis(features, _scores(total=[50, 20, 5], tier=[2, 1, 0]))
-    assert k["auc"] is None and k["gini"] is None
-    assert k["mql"] == {"leads": 0, "conversions": 0, "rate": None, "ci_low": None, "ci_high": None}
-    assert k["sql"]["rate"] is None and k["sql_on_target"] is None
-    assert k["capture_at_mql"] is None
+    assert k.auc is None and k.gini is None
+    assert k.mql.to_dict() == {"leads": 0, "conversions": 0, "rate": None, "ci_low": None, "ci_high": None}
+    assert k.sql.rate is None and k.sql_on_target is None
+    assert k.capture_at_mql is None
     # volume still counts immature leads: Jan .. Mar, only Feb kept, leads 2 (tier 1) -> 1
-    assert k["mql_per_month"] == 1.0
+    assert k.mql_per_month == 1.0
 
 
 def test_kpis_takes_a_precomputed_auc():
     features, scores = _kpi_case()
     k = kpis(features, scores, auc_value=0.9)
-    assert k["auc"] == 0.9 and k["gini"] == pytest.approx(0.8)  # used as given: 2 * 0.9 - 1
+    assert k.auc == 0.9 and k.gini == pytest.approx(0.8)  # used as given: 2 * 0.9 - 1
     k = kpis(features, scores, auc_value=float("nan"))
-    assert k["auc"] is None and k["gini"] is None
+    assert k.auc is None and k.gini is None
     # the rest does not depend on it
-    assert k["mql"] == kpis(features, scores)["mql"]
+    assert k.mql == kpis(features, scores).mql
 
 
 def test_scoring_month_and_volume_from_months():
@@ -337,9 +339,9 @@ GRID_CONV = [1, 0, 1, 0, 0, 1, 1, 0, 1, 0]
 def test_fit_engagement_grid_by_hand_with_values_on_the_cuts():
     features = _features(_ts(*["2024-01-10"] * 10), GRID_CONV, GRID_MATURE)
     rows = fit_engagement_grid(features, _scores(fit=GRID_FIT, engagement=GRID_ENG), (10, 20), (5, 15))
-    assert [r["cell"] for r in rows] == ["A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2", "C3"]
-    assert [(r["fit"], r["engagement"]) for r in rows[:4]] == [("A", 1), ("A", 2), ("A", 3), ("B", 1)]
-    got = {r["cell"]: (r["leads"], r["mature"], r["conversions"]) for r in rows}
+    assert [r.cell for r in rows] == ["A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2", "C3"]
+    assert [(r.fit, r.engagement) for r in rows[:4]] == [("A", 1), ("A", 2), ("A", 3), ("B", 1)]
+    got = {r.cell: (r.leads, r.mature, r.conversions) for r in rows}
     assert got == {
         "A1": (2, 2, 1),   # leads 0, 1
         "A2": (1, 1, 1),   # lead 2
@@ -351,15 +353,15 @@ def test_fit_engagement_grid_by_hand_with_values_on_the_cuts():
         "C2": (1, 1, 0),   # lead 7
         "C3": (1, 1, 1),   # lead 5
     }
-    by_cell = {r["cell"]: r for r in rows}
-    assert by_cell["A1"]["rate"] == 0.5
-    assert by_cell["B2"]["rate"] == 0.5
-    assert by_cell["A3"]["rate"] is None and by_cell["A3"]["ci_low"] is None and by_cell["A3"]["ci_high"] is None
-    assert by_cell["C1"]["rate"] is None  # no mature lead
+    by_cell = {r.cell: r for r in rows}
+    assert by_cell["A1"].rate == 0.5
+    assert by_cell["B2"].rate == 0.5
+    assert by_cell["A3"].rate is None and by_cell["A3"].ci_low is None and by_cell["A3"].ci_high is None
+    assert by_cell["C1"].rate is None  # no mature lead
     low, high = _wilson(1, 2)
-    assert by_cell["A1"]["ci_low"] == pytest.approx(low, abs=1e-12)
-    assert by_cell["A1"]["ci_high"] == pytest.approx(high, abs=1e-12)
-    assert by_cell["C3"]["ci_high"] == 1.0 and by_cell["B3"]["ci_low"] == 0.0
+    assert by_cell["A1"].ci_low == pytest.approx(low, abs=1e-12)
+    assert by_cell["A1"].ci_high == pytest.approx(high, abs=1e-12)
+    assert by_cell["C3"].ci_high == 1.0 and by_cell["B3"].ci_low == 0.0
 
 
 def test_fit_engagement_grid_matches_pandas_crosstab():
@@ -384,12 +386,12 @@ def test_fit_engagement_grid_matches_pandas_crosstab():
     mat = pd.crosstab(df["fit"], df["eng"], values=df["mature"].astype(int), aggfunc="sum", dropna=False)
     cnv = pd.crosstab(df["fit"], df["eng"], values=df["conv"].astype(int), aggfunc="sum", dropna=False)
     for r in rows:
-        f, e = r["fit"], r["engagement"]
-        assert r["leads"] == leads.loc[f, e], r["cell"]
-        assert r["mature"] == mat.loc[f, e], r["cell"]
-        assert r["conversions"] == cnv.loc[f, e], r["cell"]
-        assert r["rate"] == pytest.approx(cnv.loc[f, e] / mat.loc[f, e])
-    assert sum(r["leads"] for r in rows) == n
+        f, e = r.fit, r.engagement
+        assert r.leads == leads.loc[f, e], r.cell
+        assert r.mature == mat.loc[f, e], r.cell
+        assert r.conversions == cnv.loc[f, e], r.cell
+        assert r.rate == pytest.approx(cnv.loc[f, e] / mat.loc[f, e])
+    assert sum(r.leads for r in rows) == n
 
 
 # --------------------------------------------------------------------------- histogram
@@ -400,9 +402,9 @@ def test_score_histogram_by_hand():
     features = _features(_ts(*["2024-01-10"] * 5), [0, 1, 0, 1, 1], [1, 1, 1, 1, 0])
     h = score_histogram(_scores(total=[0, 1, 2, 4, 99]), features, bins=4)
     # range 0 .. 4 in 4 bins: [0,1) [1,2) [2,3) [3,4] (last bin closed)
-    assert h["edges"] == [0.0, 1.0, 2.0, 3.0, 4.0]
-    assert h["converted"] == [0.0, 0.5, 0.0, 0.5]        # 1 and 4
-    assert h["not_converted"] == [0.5, 0.0, 0.5, 0.0]    # 0 and 2
+    assert h.edges == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert h.converted == [0.0, 0.5, 0.0, 0.5]        # 1 and 4
+    assert h.not_converted == [0.5, 0.0, 0.5, 0.0]    # 0 and 2
 
 
 def test_score_histogram_matches_numpy_and_sums_to_one():
@@ -416,38 +418,43 @@ def test_score_histogram_matches_numpy_and_sums_to_one():
     # numpy with bins + range (its own edges) rather than the explicit edges
     conv_counts, edges = np.histogram(t[y], bins=40, range=(t.min(), t.max()))
     non_counts, _ = np.histogram(t[~y], bins=40, range=(t.min(), t.max()))
-    np.testing.assert_allclose(h["edges"], edges, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(h["converted"], conv_counts / y.sum(), atol=1e-12)
-    np.testing.assert_allclose(h["not_converted"], non_counts / (~y).sum(), atol=1e-12)
-    assert sum(h["converted"]) == pytest.approx(1.0)
-    assert sum(h["not_converted"]) == pytest.approx(1.0)
-    assert len(h["converted"]) == 40 and len(h["edges"]) == 41
+    np.testing.assert_allclose(h.edges, edges, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(h.converted, conv_counts / y.sum(), atol=1e-12)
+    np.testing.assert_allclose(h.not_converted, non_counts / (~y).sum(), atol=1e-12)
+    assert sum(h.converted) == pytest.approx(1.0)
+    assert sum(h.not_converted) == pytest.approx(1.0)
+    assert len(h.converted) == 40 and len(h.edges) == 41
 
 
 def test_score_histogram_degenerate_cases():
     one = _features(_ts("2024-01-10", "2024-01-11"), [1, 0], [1, 1])
     h = score_histogram(_scores(total=[5, 5]), one, bins=2)
     # all scores equal: range widened to 5 .. 6
-    assert h["edges"] == [5.0, 5.5, 6.0]
-    assert h["converted"] == [1.0, 0.0] and h["not_converted"] == [1.0, 0.0]
+    assert h.edges == [5.0, 5.5, 6.0]
+    assert h.converted == [1.0, 0.0] and h.not_converted == [1.0, 0.0]
     none_mature = _features(_ts("2024-01-10"), [1], [0])
-    assert score_histogram(_scores(total=[5]), none_mature) == {"edges": [], "converted": [], "not_converted": []}
+    assert score_histogram(_scores(total=[5]), none_mature) .to_dict() == {"edges": [], "converted": [], "not_converted": []}
 
 
 # --------------------------------------------------------------------------- warnings_for
 
 
 def _view(result_bands, k) -> ModelView:
-    return ModelView(config=None, scores=None, result={"bands": result_bands}, kpis=k)
+    return ModelView(config=None, scores=None, result=SimpleNamespace(bands=result_bands), kpis=k)
+
+
+def _band(band, leads, immature, small, ci_low, ci_high) -> BandRow:
+    return BandRow(band=band, low=None, high=None, leads=leads, conversions=0, rate=None, ci_low=ci_low,
+                   ci_high=ci_high, lift=None, share=None, capture=None, immature=immature, small=small)
 
 
 def test_warnings_for_over_capacity_and_small_bands():
     features, scores = _kpi_case()
     k = kpis(features, scores, capacity_per_month=2)
-    band = {"band": "10–20", "leads": 5, "immature": 0, "small": True, "ci_low": 0.1, "ci_high": 0.7}
-    empty = {"band": ">= 20", "leads": 0, "immature": 0, "small": True, "ci_low": None, "ci_high": None}
-    only_immature = {"band": "< 10", "leads": 0, "immature": 2, "small": True, "ci_low": None, "ci_high": None}
-    big = {"band": "big", "leads": 40, "immature": 0, "small": False, "ci_low": 0.1, "ci_high": 0.2}
+    band = _band("10–20", leads=5, immature=0, small=True, ci_low=0.1, ci_high=0.7)
+    empty = _band(">= 20", leads=0, immature=0, small=True, ci_low=None, ci_high=None)
+    only_immature = _band("< 10", leads=0, immature=2, small=True, ci_low=None, ci_high=None)
+    big = _band("big", leads=40, immature=0, small=False, ci_low=0.1, ci_high=0.2)
     out = warnings_for(_view([only_immature, band, empty, big], k), label="approved model")
     assert out == [
         "Band < 10 of the approved model has only 0 mature leads (fewer than 30): its rate is not reliable.",
@@ -512,23 +519,23 @@ def test_calibration_view_on_small_db(small_features):
     ]
 
     # the diff names the one change
-    assert view.diff == [{"what": "engagement 'demo_request' points", "change": "changed",
+    assert [c.to_dict() for c in view.diff] == [{"what": "engagement 'demo_request' points", "change": "changed",
                           "before": 20.0, "after": 5.0}]
 
     # grid cuts from the draft's spread (no caps): fit -5 .. 15 -> -5 + 20/3, -5 + 40/3;
     # engagement 0 .. 11 -> 11/3, 22/3
-    assert view.grid_cuts["fit"] == pytest.approx((-5 + 20 / 3, -5 + 40 / 3))
-    assert view.grid_cuts["engagement"] == pytest.approx((11 / 3, 22 / 3))
+    assert view.grid_cuts.fit == pytest.approx((-5 + 20 / 3, -5 + 40 / 3))
+    assert view.grid_cuts.engagement == pytest.approx((11 / 3, 22 / 3))
     # fit 15, -5, 1, 13, 10, 2 -> A, C, C, A, A, B; engagement 11, 2, 0, 10, 0, 0 -> 1, 3, 3, 1, 3, 3
-    cells = {r["cell"]: (r["leads"], r["mature"], r["conversions"]) for r in view.grid if r["leads"]}
+    cells = {r.cell: (r.leads, r.mature, r.conversions) for r in view.grid if r.leads}
     assert cells == {"A1": (2, 2, 2), "A3": (1, 1, 0), "B3": (1, 0, 0), "C3": (2, 2, 0)}
 
     # histogram of the draft's mature scores 26, -3, 1, 23, 10 (converted: 26, 23)
     t = np.array([26, -3, 1, 23, 10.0])
     yy = np.array([True, False, False, True, False])
     conv_counts, _ = np.histogram(t[yy], bins=40, range=(-3, 26))
-    assert view.histogram["converted"] == pytest.approx((conv_counts / 2).tolist())
-    assert sum(view.histogram["not_converted"]) == pytest.approx(1.0)
+    assert view.histogram.converted == pytest.approx((conv_counts / 2).tolist())
+    assert sum(view.histogram.not_converted) == pytest.approx(1.0)
 
 
 def test_calibration_view_warns_about_small_bands(small_features):
@@ -558,8 +565,8 @@ def test_calibration_view_uses_a_cached_approved_view(small_features):
 def test_model_view_passes_target_and_capacity(small_features):
     v = model_view(parse_config(SMALL_CONFIG), small_features, sql_target=(0.5, 1.0), capacity_per_month=-1)
     # approved SQL: leads 1 and 4, both mature and converted -> 2 / 2 = 1.0, inside 0.5 .. 1.0
-    assert v.kpis["sql"]["rate"] == 1.0 and v.kpis["sql_on_target"] is True
+    assert v.kpis.sql.rate == 1.0 and v.kpis.sql_on_target is True
     # scoring months Jan (leads 1-5) .. Jun (lead 6): Feb .. May are full and hold no lead -> 0
-    assert v.kpis["mql_per_month"] == 0.0
-    assert v.kpis["over_capacity"] is True
-    assert math.isclose(v.kpis["capacity_per_month"], -1)
+    assert v.kpis.mql_per_month == 0.0
+    assert v.kpis.over_capacity is True
+    assert math.isclose(v.kpis.capacity_per_month, -1)

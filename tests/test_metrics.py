@@ -369,21 +369,21 @@ def test_band_table_hand_example_counts_and_rates():
     # mature leads per band:    0: leads 1,2,3 = 3   1: leads 5,6,7 = 3   2: leads 8-11 = 4
     # mature conversions:       0: lead 3 = 1        1: lead 5 = 1        2: 8,9,11 = 3
     # immature:                 0: lead 4 = 1        1: none = 0          2: 12,13 = 2
-    assert [r["leads"] for r in rows] == [3, 3, 4]
-    assert [r["conversions"] for r in rows] == [1, 1, 3]
-    assert [r["immature"] for r in rows] == [1, 0, 2]
+    assert [r.leads for r in rows] == [3, 3, 4]
+    assert [r.conversions for r in rows] == [1, 1, 3]
+    assert [r.immature for r in rows] == [1, 0, 2]
     # rate = conversions / mature leads: 1/3, 1/3, 3/4
-    assert [r["rate"] for r in rows] == pytest.approx([1 / 3, 1 / 3, 3 / 4])
+    assert [r.rate for r in rows] == pytest.approx([1 / 3, 1 / 3, 3 / 4])
     # overall mature rate = (1 + 1 + 3) / (3 + 3 + 4) = 5/10 = 0.5
     # lift = rate / 0.5: (1/3)/0.5 = 2/3, 2/3, (3/4)/0.5 = 1.5
-    assert [r["lift"] for r in rows] == pytest.approx([2 / 3, 2 / 3, 1.5])
+    assert [r.lift for r in rows] == pytest.approx([2 / 3, 2 / 3, 1.5])
     # share = band mature leads / 10: 0.3, 0.3, 0.4
-    assert [r["share"] for r in rows] == pytest.approx([0.3, 0.3, 0.4])
+    assert [r.share for r in rows] == pytest.approx([0.3, 0.3, 0.4])
     # capture = conversions at or above the band / 5:
     #   band 2: 3/5 = 0.6   band 1: (3+1)/5 = 0.8   band 0: (3+1+1)/5 = 1.0
-    assert [r["capture"] for r in rows] == pytest.approx([1.0, 0.8, 0.6])
+    assert [r.capture for r in rows] == pytest.approx([1.0, 0.8, 0.6])
     # every band has < 30 mature leads
-    assert [r["small"] for r in rows] == [True, True, True]
+    assert [r.small for r in rows] == [True, True, True]
 
 
 def test_band_table_hand_example_confidence_intervals():
@@ -397,26 +397,26 @@ def test_band_table_hand_example_confidence_intervals():
     #    = (4.920729 -/+ 2.563258) / 7.841459 = 0.300642 .. 0.954413
     expected = [(0.0615, 0.7923), (0.0615, 0.7923), (0.3006, 0.9544)]
     for row, (lo, hi), (k, n) in zip(rows, expected, [(1, 3), (1, 3), (3, 4)]):
-        assert row["ci_low"] == pytest.approx(lo, abs=1e-4)
-        assert row["ci_high"] == pytest.approx(hi, abs=1e-4)
+        assert row.ci_low == pytest.approx(lo, abs=1e-4)
+        assert row.ci_high == pytest.approx(hi, abs=1e-4)
         ref_low, ref_high = _wilson_reference(k, n)
-        assert row["ci_low"] == pytest.approx(ref_low, abs=1e-12)
-        assert row["ci_high"] == pytest.approx(ref_high, abs=1e-12)
-        assert row["ci_low"] < row["rate"] < row["ci_high"]
+        assert row.ci_low == pytest.approx(ref_low, abs=1e-12)
+        assert row.ci_high == pytest.approx(ref_high, abs=1e-12)
+        assert row.ci_low < row.rate < row.ci_high
 
 
 def test_band_table_labels_and_bounds_open_ended():
     rows = _hand_table()
-    assert [(r["low"], r["high"]) for r in rows] == [(None, 10), (10, 20), (20, None)]
-    assert [r["band"] for r in rows] == ["< 10", "10–20", ">= 20"]
+    assert [(r.low, r.high) for r in rows] == [(None, 10), (10, 20), (20, None)]
+    assert [r.band for r in rows] == ["< 10", "10–20", ">= 20"]
 
 
 def test_band_table_labels_and_bounds_given():
     rows = _hand_table(low=0, high=100)
-    assert [(r["low"], r["high"]) for r in rows] == [(0, 10), (10, 20), (20, 100)]
-    assert [r["band"] for r in rows] == ["0–10", "10–20", "20–100"]
+    assert [(r.low, r.high) for r in rows] == [(0, 10), (10, 20), (20, 100)]
+    assert [r.band for r in rows] == ["0–10", "10–20", "20–100"]
     # the bounds change labels only, not the numbers
-    assert [r["leads"] for r in rows] == [3, 3, 4]
+    assert [r.leads for r in rows] == [3, 3, 4]
 
 
 def test_band_bounds_and_label_directly():
@@ -434,13 +434,13 @@ def test_converted_but_immature_is_not_a_conversion():
     # 7 leads are flagged converted (3, 4, 5, 8, 9, 11, 13) but 4 and 13 are immature,
     # so only 5 count
     assert int(HAND_CONV.sum()) == 7
-    assert sum(r["conversions"] for r in rows) == 5
+    assert sum(r.conversions for r in rows) == 5
     # making lead 4 mature adds one lead and one conversion to band 0 (2/4)
     mature = HAND_MATURE.copy()
     mature[3] = True
     rows2 = band_table(HAND_TOTAL, HAND_BAND, HAND_CONV, mature, HAND_CUTS)
-    assert (rows2[0]["leads"], rows2[0]["conversions"], rows2[0]["immature"]) == (4, 2, 0)
-    assert rows2[0]["rate"] == pytest.approx(0.5)
+    assert (rows2[0].leads, rows2[0].conversions, rows2[0].immature) == (4, 2, 0)
+    assert rows2[0].rate == pytest.approx(0.5)
 
 
 def test_band_table_empty_band_and_band_with_only_immature_leads():
@@ -460,22 +460,22 @@ def test_band_table_empty_band_and_band_with_only_immature_leads():
     band = band_index(total, cuts)
     np.testing.assert_array_equal(band, [0, 0, 0, 1, 3, 3])
     rows = band_table(total, band, conv, mature, cuts)
-    assert [r["leads"] for r in rows] == [3, 0, 0, 2]
-    assert [r["conversions"] for r in rows] == [1, 0, 0, 1]
-    assert [r["immature"] for r in rows] == [0, 1, 0, 0]
+    assert [r.leads for r in rows] == [3, 0, 0, 2]
+    assert [r.conversions for r in rows] == [1, 0, 0, 1]
+    assert [r.immature for r in rows] == [0, 1, 0, 0]
     for empty in (rows[1], rows[2]):
-        assert empty["rate"] is None
-        assert empty["ci_low"] is None and empty["ci_high"] is None
-        assert empty["lift"] is None
-        assert empty["share"] == 0.0
-        assert empty["small"] is True
+        assert empty.rate is None
+        assert empty.ci_low is None and empty.ci_high is None
+        assert empty.lift is None
+        assert empty.share == 0.0
+        assert empty.small is True
     # overall = 2/5 = 0.4; band 0 rate 1/3 -> lift (1/3)/0.4 = 5/6; band 3 rate 1/2 -> 1.25
-    assert rows[0]["lift"] == pytest.approx(5 / 6)
-    assert rows[3]["lift"] == pytest.approx(1.25)
+    assert rows[0].lift == pytest.approx(5 / 6)
+    assert rows[3].lift == pytest.approx(1.25)
     # capture from the top: band 3: 1/2; band 2: 1/2; band 1: 1/2; band 0: 2/2
-    assert [r["capture"] for r in rows] == pytest.approx([1.0, 0.5, 0.5, 0.5])
+    assert [r.capture for r in rows] == pytest.approx([1.0, 0.5, 0.5, 0.5])
     # share: 3/5, 0, 0, 2/5
-    assert [r["share"] for r in rows] == pytest.approx([0.6, 0.0, 0.0, 0.4])
+    assert [r.share for r in rows] == pytest.approx([0.6, 0.0, 0.0, 0.4])
 
 
 def test_band_table_small_flag_threshold_counts_mature_leads_only():
@@ -488,13 +488,13 @@ def test_band_table_small_flag_threshold_counts_mature_leads_only():
     conv[[0, 1, 40]] = True  # 2 conversions in band 0, 1 in band 1
     band = band_index(total, [10])
     rows = band_table(total, band, conv, mature, [10])
-    assert [r["leads"] for r in rows] == [29, 30]
-    assert [r["immature"] for r in rows] == [5, 0]
-    assert [r["small"] for r in rows] == [True, False]
+    assert [r.leads for r in rows] == [29, 30]
+    assert [r.immature for r in rows] == [5, 0]
+    assert [r.small for r in rows] == [True, False]
     # rates 2/29 and 1/30; overall 3/59
-    assert rows[0]["rate"] == pytest.approx(2 / 29)
-    assert rows[1]["rate"] == pytest.approx(1 / 30)
-    assert rows[0]["lift"] == pytest.approx((2 / 29) / (3 / 59))
+    assert rows[0].rate == pytest.approx(2 / 29)
+    assert rows[1].rate == pytest.approx(1 / 30)
+    assert rows[0].lift == pytest.approx((2 / 29) / (3 / 59))
 
 
 def test_band_table_no_mature_conversions():
@@ -503,13 +503,13 @@ def test_band_table_no_mature_conversions():
     conv = np.array([0, 0, 0, 1], dtype=bool)
     mature = np.array([1, 1, 1, 0], dtype=bool)
     rows = band_table(total, band_index(total, [10, 20]), conv, mature, [10, 20])
-    assert [r["rate"] for r in rows] == [0.0, 0.0, 0.0]
-    assert [r["lift"] for r in rows] == [None, None, None]
-    assert [r["capture"] for r in rows] == [None, None, None]
-    assert [r["share"] for r in rows] == pytest.approx([1 / 3, 1 / 3, 1 / 3])
+    assert [r.rate for r in rows] == [0.0, 0.0, 0.0]
+    assert [r.lift for r in rows] == [None, None, None]
+    assert [r.capture for r in rows] == [None, None, None]
+    assert [r.share for r in rows] == pytest.approx([1 / 3, 1 / 3, 1 / 3])
     # Wilson for 0/1: (0 + 1.920729 +/- 1.920729) / 4.841459 -> 0 .. 0.793451
-    assert rows[0]["ci_low"] == pytest.approx(0.0, abs=1e-12)
-    assert rows[0]["ci_high"] == pytest.approx(0.793451, abs=1e-6)
+    assert rows[0].ci_low == pytest.approx(0.0, abs=1e-12)
+    assert rows[0].ci_high == pytest.approx(0.793451, abs=1e-6)
 
 
 def test_band_table_no_mature_leads_at_all():
@@ -517,12 +517,12 @@ def test_band_table_no_mature_leads_at_all():
     conv = np.array([1, 0], dtype=bool)
     mature = np.zeros(2, dtype=bool)
     rows = band_table(total, band_index(total, [10]), conv, mature, [10])
-    assert [r["leads"] for r in rows] == [0, 0]
-    assert [r["immature"] for r in rows] == [1, 1]
+    assert [r.leads for r in rows] == [0, 0]
+    assert [r.immature for r in rows] == [1, 1]
     for r in rows:
-        assert r["conversions"] == 0
+        assert r.conversions == 0
         for key in ("rate", "ci_low", "ci_high", "lift", "share", "capture"):
-            assert r[key] is None, key
+            assert getattr(r, key) is None, key
 
 
 def test_band_table_zero_conversion_band_ci_low_not_above_rate():
@@ -533,12 +533,12 @@ def test_band_table_zero_conversion_band_ci_low_not_above_rate():
     conv = np.array([False] * 3 + [True] * 10)
     mature = np.ones(13, dtype=bool)
     rows = band_table(total, band_index(total, [10]), conv, mature, [10])
-    assert rows[0]["rate"] == 0.0
-    assert rows[0]["ci_high"] == pytest.approx(0.561497, abs=1e-6)
-    assert rows[0]["ci_low"] <= rows[0]["rate"], rows[0]["ci_low"]
-    assert rows[1]["rate"] == 1.0
-    assert rows[1]["ci_low"] == pytest.approx(0.722467, abs=1e-6)
-    assert rows[1]["ci_high"] >= rows[1]["rate"], rows[1]["ci_high"]
+    assert rows[0].rate == 0.0
+    assert rows[0].ci_high == pytest.approx(0.561497, abs=1e-6)
+    assert rows[0].ci_low <= rows[0].rate, rows[0].ci_low
+    assert rows[1].rate == 1.0
+    assert rows[1].ci_low == pytest.approx(0.722467, abs=1e-6)
+    assert rows[1].ci_high >= rows[1].rate, rows[1].ci_high
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -560,17 +560,17 @@ def test_band_table_random_against_direct_counts(seed):
         leads = np.sum(in_band & mature)
         convs = np.sum(in_band & mature & conv)
         above = np.sum((total >= edges[i]) & mature & conv)
-        assert row["leads"] == leads
-        assert row["conversions"] == convs
-        assert row["immature"] == np.sum(in_band & ~mature)
-        assert row["rate"] == pytest.approx(convs / leads)
-        assert row["lift"] == pytest.approx((convs / leads) / (all_conv / all_leads))
-        assert row["share"] == pytest.approx(leads / all_leads)
-        assert row["capture"] == pytest.approx(above / all_conv)
+        assert row.leads == leads
+        assert row.conversions == convs
+        assert row.immature == np.sum(in_band & ~mature)
+        assert row.rate == pytest.approx(convs / leads)
+        assert row.lift == pytest.approx((convs / leads) / (all_conv / all_leads))
+        assert row.share == pytest.approx(leads / all_leads)
+        assert row.capture == pytest.approx(above / all_conv)
         ci = stats.binomtest(int(convs), int(leads)).proportion_ci(method="wilson")
-        assert row["ci_low"] == pytest.approx(ci.low, abs=1e-9)
-        assert row["ci_high"] == pytest.approx(ci.high, abs=1e-9)
-    assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+        assert row.ci_low == pytest.approx(ci.low, abs=1e-9)
+        assert row.ci_high == pytest.approx(ci.high, abs=1e-9)
+    assert sum(r.share for r in rows) == pytest.approx(1.0)
 
 
 # --------------------------------------------------------------------------- tier table
@@ -596,13 +596,13 @@ def test_tier_table_hand_example():
     tier = tier_index(total, 50.0, 80.0)
     np.testing.assert_array_equal(tier, [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
     table = tier_table(tier, conv, mature)
-    assert list(table) == ["below_mql", "mql", "sql"]
+    assert [name for name, _ in table.rows()] == ["below_mql", "mql", "sql"]
     # below_mql: mature 10, 49.9 -> 2 leads, 1 conversion, rate 1/2, immature 1 (30)
     # mql:       mature 50, 60, 70 -> 3 leads, 1 conversion, rate 1/3, immature 1 (79.9)
     # sql:       mature 80, 95 -> 2 leads, 2 conversions, rate 1, immature 2 (both 99s)
-    assert table["below_mql"] == {"leads": 2, "conversions": 1, "rate": pytest.approx(0.5), "immature": 1}
-    assert table["mql"] == {"leads": 3, "conversions": 1, "rate": pytest.approx(1 / 3), "immature": 1}
-    assert table["sql"] == {"leads": 2, "conversions": 2, "rate": pytest.approx(1.0), "immature": 2}
+    assert table.below_mql.to_dict() == {"leads": 2, "conversions": 1, "rate": pytest.approx(0.5), "immature": 1}
+    assert table.mql.to_dict() == {"leads": 3, "conversions": 1, "rate": pytest.approx(1 / 3), "immature": 1}
+    assert table.sql.to_dict() == {"leads": 2, "conversions": 2, "rate": pytest.approx(1.0), "immature": 2}
 
 
 def test_tier_table_empty_tier_has_no_rate():
@@ -611,6 +611,6 @@ def test_tier_table_empty_tier_has_no_rate():
     conv = np.array([1, 0, 1], dtype=bool)
     mature = np.array([1, 1, 0], dtype=bool)
     table = tier_table(tier_index(total, 50.0, 80.0), conv, mature)
-    assert table["below_mql"] == {"leads": 2, "conversions": 1, "rate": pytest.approx(0.5), "immature": 0}
-    assert table["mql"] == {"leads": 0, "conversions": 0, "rate": None, "immature": 1}
-    assert table["sql"] == {"leads": 0, "conversions": 0, "rate": None, "immature": 0}
+    assert table.below_mql.to_dict() == {"leads": 2, "conversions": 1, "rate": pytest.approx(0.5), "immature": 0}
+    assert table.mql.to_dict() == {"leads": 0, "conversions": 0, "rate": None, "immature": 1}
+    assert table.sql.to_dict() == {"leads": 0, "conversions": 0, "rate": None, "immature": 0}

@@ -77,9 +77,9 @@ def test_states_and_dates_together(tmp_path, separate):
     assert {k for k, v in is_open.items() if v} == {"e", "h"} | (set() if separate else {"z"})
     assert not any(converted[k] or mature[k] for k in ("e", "h"))  # open is never lost, however old
     result = calibration(config, f)
-    assert (result["mature_leads"], result["conversions"], result["open_leads"], result["open_counted_lost"]) == (
+    assert (result.mature_leads, result.conversions, result.open_leads, result.open_counted_lost) == (
         (7, 3, 2, 0) if separate else (6, 3, 3, 0))
-    assert result["data"]["outcome"] == "states+time"
+    assert result.data.outcome == "states+time"
 
 
 def test_stale_open_counts_lost_only_when_asked(tmp_path):
@@ -89,7 +89,7 @@ def test_stale_open_counts_lost_only_when_asked(tmp_path):
     assert mature["e"] and not converted["e"]          # open 365 days > 90: counted lost, as asked
     assert not mature["h"] and not mature["z"]         # open 11 days: still immature
     result = calibration(config, f)
-    assert (result["open_leads"], result["open_counted_lost"]) == (3, 1)
+    assert (result.open_leads, result.open_counted_lost) == (3, 1)
     from scoring.analysis.report import format_table
 
     assert "1 open for more than 90 days count as lost" in format_table(result)
@@ -102,7 +102,7 @@ def test_date_alone_keeps_the_window_rule(tmp_path):
     # without states, a lead is mature when its window (60 days) has passed, converted if it won in it
     assert {k for k, v in mature.items() if v} == {"a", "b", "c", "d", "e"}
     assert {k for k, v in converted.items() if v and mature[k]} == {"a"}  # g won too, but is immature
-    assert f.open is None and calibration(config, f)["open_leads"] is None
+    assert f.open is None and calibration(config, f).open_leads is None
 
 
 def test_states_alone(tmp_path):

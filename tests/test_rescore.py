@@ -45,7 +45,7 @@ def _config(**edits):
 
 
 def _json(x):
-    return json.loads(json.dumps(x))
+    return json.loads(json.dumps(x.to_dict()))
 
 
 def _fresh(config, db):
@@ -54,7 +54,7 @@ def _fresh(config, db):
         features = extract_features(source, config)
     scores = score(config, features)
     result = calibration(config, features, scores)
-    return scores, result, kpis(features, scores, auc_value=float("nan") if result["auc"] is None else result["auc"])
+    return scores, result, kpis(features, scores, auc_value=float("nan") if result.auc is None else result.auc)
 
 
 def _assert_same(view, config, db):

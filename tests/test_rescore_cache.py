@@ -35,7 +35,7 @@ def _fresh(config, db):
 
 
 def _json(x):
-    return json.loads(json.dumps(x))
+    return json.loads(json.dumps(x.to_dict()))
 
 
 @pytest.mark.parametrize("segments", [False, True])
@@ -52,11 +52,11 @@ def test_threshold_moves_match_a_fresh_computation(demo, segments):
         data["thresholds"] = {"mql": mql, "sql": sql}
         moved = config_from_dict(data)
         view = model_view(moved, features)
-        assert view.result["auc"] is not None
+        assert view.result.auc is not None
         _, scores, expected = _fresh(moved, demo)
         np.testing.assert_array_equal(view.scores.tier, scores.tier)
         assert _json(view.result) == _json(expected)
-        assert _json(view.kpis) == _json(kpis(features, scores, auc_value=expected["auc"]))
+        assert _json(view.kpis) == _json(kpis(features, scores, auc_value=expected.auc))
     assert len(features.cache["scored_cache"]) == 1  # only thresholds moved: one set of scores
 
 
@@ -72,4 +72,4 @@ def test_points_move_is_scored_again(demo):
     _, scores, expected = _fresh(moved, demo)
     np.testing.assert_array_equal(view.scores.total, scores.total)
     assert _json(view.result) == _json(expected)
-    assert view.result["auc"] != first.result["auc"]
+    assert view.result.auc != first.result.auc

@@ -63,10 +63,10 @@ def _record(ctx: data.Context, pending: PendingApproval) -> str:
     with st.spinner(f"Scoring {pending.ref} on the data to record what it was approved on (a few seconds)..."):
         features = data.features_for(ctx.db, config)
         view = model_view(config, features)
-        calibration = {"result": view.result, "kpis": view.kpis}
+        calibration = {"result": view.result.to_dict(), "kpis": view.kpis.to_dict()}
         del view  # its per-lead scores
     ctx.store.approve(name, version, list(pending.signoffs), pending.rationale, calibration=calibration,
-                      data=data_fingerprint(str(ctx.db), features),
+                      data=data_fingerprint(str(ctx.db), features).to_dict(),
                       by=", ".join(s.name for s in pending.signoffs))
     return f"Approved {pending.ref}; {name}'s champion is now {ctx.store.champion(name).ref}."
 
@@ -76,10 +76,11 @@ def _confirm(ctx: data.Context, pending: PendingApproval) -> None:
     name, version = parse_ref(pending.ref)
     st.markdown(f"### Approve **{plain(pending.ref)}**?")
     label, champion = champion_label(ctx.store, name)
-    changes = [c for c in config_diff(champion, ctx.store.load(name, version)) if c["what"] != "name"]
+    changes = [c for c in config_diff(champion, ctx.store.load(name, version)) if c.what != "name"]
     if changes:
         st.markdown(f"What changes from the champion (**{plain(label)}**), rule by rule:")
-        st.dataframe(pd.DataFrame(changes).astype(str), hide_index=True, width="stretch", key="confirm_diff")
+        st.dataframe(pd.DataFrame([c.to_dict() for c in changes]).astype(str), hide_index=True, width="stretch",
+                     key="confirm_diff")
     else:
         st.info(f"{plain(pending.ref)} scores leads exactly like the champion ({plain(label)}).")
     st.markdown("**Signed off by**")

@@ -51,18 +51,18 @@ def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
     st.caption(f"Under each figure: the change from the approved model ({plain(approved_ref)}). "
                "Hover the question mark beside a figure for what it means.")
     k = [c for row in (st.columns(3), st.columns(3)) for c in row]
-    metric(k[0], "AUC", "-" if d["auc"] is None else f"{d['auc']:.3f}", d["auc"], a["auc"])
-    metric(k[1], "Gini", "-" if d["gini"] is None else f"{d['gini']:.3f}", d["gini"], a["gini"])
-    metric(k[2], "MQLs per month", "-" if d["mql_per_month"] is None else f"{d['mql_per_month']:,.0f}",
-           d["mql_per_month"], a["mql_per_month"], digits=0)
-    metric(k[3], "MQL conversion", pct(d["mql"]["rate"]), d["mql"]["rate"], a["mql"]["rate"], 100, " pts", 1)
-    rate = d["sql"]["rate"]
-    where = ("no SQLs" if rate is None else "on target" if d["sql_on_target"]
+    metric(k[0], "AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc)
+    metric(k[1], "Gini", "-" if d.gini is None else f"{d.gini:.3f}", d.gini, a.gini)
+    metric(k[2], "MQLs per month", "-" if d.mql_per_month is None else f"{d.mql_per_month:,.0f}",
+           d.mql_per_month, a.mql_per_month, digits=0)
+    metric(k[3], "MQL conversion", pct(d.mql.rate), d.mql.rate, a.mql.rate, 100, " pts", 1)
+    rate = d.sql.rate
+    where = ("no SQLs" if rate is None else "on target" if d.sql_on_target
              else "above target" if rate > sql_target[1] else "below target")
     k[4].metric("SQL conversion", pct(rate), where,
                 help=HELP["SQL conversion"] + f" Target {100 * sql_target[0]:g}–{100 * sql_target[1]:g}%.",
-                delta_color="green" if d["sql_on_target"] else "orange", delta_arrow="off")
-    metric(k[5], "Conversions ≥ MQL", pct(d["capture_at_mql"]), d["capture_at_mql"], a["capture_at_mql"],
+                delta_color="green" if d.sql_on_target else "orange", delta_arrow="off")
+    metric(k[5], "Conversions ≥ MQL", pct(d.capture_at_mql), d.capture_at_mql, a.capture_at_mql,
            100, " pts", 1)
 
 
@@ -75,15 +75,13 @@ def _section(view, key: str) -> None:
 
 def _draw(label: str, view) -> None:
     if label == "Band table":
-        bands = pd.DataFrame(view.draft.result["bands"])[list(band_columns())]
+        bands = pd.DataFrame([b.to_dict() for b in view.draft.result.bands])[list(band_columns())]
         st.dataframe(bands.iloc[::-1], hide_index=True, width="stretch", key="band_table",
                      column_config=band_columns())
     elif label == "Movers":
         st.caption("Leads that cross the MQL or SQL line going from the approved model to the draft, "
                    "and how they actually converted (mature leads).")
-        st.dataframe(pd.DataFrame([{"line": m.line, "direction": m.direction, "leads": m.leads,
-                                    "mature": m.mature, "conversions": m.conversions, "rate": m.rate}
-                                   for m in view.movers]),
+        st.dataframe(pd.DataFrame([m.to_dict() for m in view.movers]),
                      hide_index=True, width="stretch", key="movers",
                      column_config={"line": st.column_config.TextColumn("line", help=HELP["line"]),
                                     "direction": st.column_config.TextColumn("direction", help=HELP["direction"]),
@@ -96,14 +94,15 @@ def _draw(label: str, view) -> None:
                                     "rate": st.column_config.NumberColumn("conversion", format="percent",
                                                                           help=HELP["rate"])})
     elif label == "Fit × engagement":
-        fc, ec = view.grid_cuts["fit"], view.grid_cuts["engagement"]
+        fc, ec = view.grid_cuts.fit, view.grid_cuts.engagement
         st.caption(f"{HELP['grid']} Fit A ≥ {fc[1]:g} > B ≥ {fc[0]:g} > C; "
                    f"engagement 1 ≥ {ec[1]:g} > 2 ≥ {ec[0]:g} > 3.")
         st.plotly_chart(grid_chart(view.grid), width="stretch", key="grid_chart")
     elif label == "Score distribution":
         st.plotly_chart(distribution_chart(view.histogram), width="stretch", key="dist_chart")
     elif view.diff:
-        st.dataframe(pd.DataFrame(view.diff).astype(str), hide_index=True, width="stretch", key="diff")
+        st.dataframe(pd.DataFrame([c.to_dict() for c in view.diff]).astype(str), hide_index=True, width="stretch",
+                     key="diff")
     else:
         st.info("The draft is the approved model.")
 

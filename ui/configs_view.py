@@ -53,7 +53,8 @@ def diff_section(store: ConfigStore, model: str, refs: list[str]) -> None:
         return
     diff = config_diff(config_of(before), config_of(after))
     if diff:
-        st.dataframe(pd.DataFrame(diff).astype(str), hide_index=True, width="stretch", key="diff_table")
+        st.dataframe(pd.DataFrame([c.to_dict() for c in diff]).astype(str), hide_index=True, width="stretch",
+                     key="diff_table")
     else:
         st.info(f"{plain(before)} and {plain(after)} score leads the same way.")
 

@@ -191,17 +191,17 @@ def render(require_data: bool = True) -> data.Context:
         view = data.segment_view(path, features, seg_col, seg_value)
         s_ = data_summary(view)
         st.subheader("The data")
-        rate = "-" if s_["conversion_rate"] is None else f"{s_['conversion_rate']:.1%}"
-        dates = (f"created {s_['first_lead']} to {s_['last_lead']}" if s_["point_in_time"]
+        rate = "-" if s_.conversion_rate is None else f"{s_.conversion_rate:.1%}"
+        dates = (f"created {s_.first_lead} to {s_.last_lead}" if s_.point_in_time
                  else "no creation times: not scored at a point in time")
         st.markdown(
-            f"**{s_['leads']:,}** leads, **{s_['mature_leads']:,}** mature  \n"
+            f"**{s_.leads:,}** leads, **{s_.mature_leads:,}** mature  \n"
             f"{dates}  \n"
             f"overall conversion **{rate}**"
-            + (f"  \n{s_['open_leads']:,} still open: immature, never counted as lost" if s_.get("open_leads") else "")
+            + (f"  \n{s_.open_leads:,} still open: immature, never counted as lost" if s_.open_leads else "")
         )
-        if s_["findings"]:
-            with st.expander(f"{s_['findings']} data-quality finding(s)"):
+        if s_.findings:
+            with st.expander(f"{s_.findings} data-quality finding(s)"):
                 for message in features.quality.messages():
                     st.caption(plain(message))
         st.caption(f"Approved model: **{plain(approved_ref)}**")

@@ -6,16 +6,18 @@ exactly the numbers on screen.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from ..model.config import ScoringConfig
-from ..model.diff import config_diff
+from ..model.diff import Change, config_diff
 from ..model.engine import Scores
 from ..model.features import Features
 from ..model.kernels import warm_up
 from ..model.kpis import (
     DEFAULT_SQL_TARGET,
+    GridCell,
+    Histogram,
+    Kpis,
     MoverGroup,
     default_grid_cuts,
     fit_engagement_grid,
@@ -25,7 +27,7 @@ from ..model.kpis import (
 )
 from ..model.metrics import band_rows, tier_rows, total_bounds
 from ..model.rescore import scored
-from .report import calibration
+from .report import CalibrationResult, calibration
 
 
 @dataclass
@@ -34,10 +36,18 @@ class ModelView:
 
     config: ScoringConfig
     scores: Scores
-    result: dict
-    kpis: dict
+    result: CalibrationResult
+    kpis: Kpis
     sorted_scores: tuple | None = None
     """Sorted total scores of mature converted and other leads (for the histogram), if kept."""
+
+
+@dataclass(frozen=True)
+class GridCuts:
+    """Where the fit x engagement grid splits each part: two cut points (thirds of its capped range)."""
+
+    fit: tuple[float, float]
+    engagement: tuple[float, float]
 
 
 @dataclass
@@ -47,10 +57,10 @@ class CalibrationView:
     draft: ModelView
     approved: ModelView
     movers: list[MoverGroup]
-    grid: list[dict]
-    grid_cuts: dict
-    histogram: dict
-    diff: list[dict]
+    grid: list[GridCell]
+    grid_cuts: GridCuts
+    histogram: Histogram
+    diff: list[Change]
     warnings: list[str] = field(default_factory=list)
 
 
@@ -59,11 +69,9 @@ def model_view(config: ScoringConfig, features: Features,
                capacity_per_month: float | None = None) -> ModelView:
     """Score one config and compute its band table and KPIs (reusing recent configs' work)."""
     state = scored(config, features)
-    known = {"auc": None if math.isnan(state.auc) else state.auc,
-             "ks": None if math.isnan(state.ks) else state.ks,
-             "bands": band_rows(state.band_counts, config.bands, *total_bounds(config)),
-             "tiers": tier_rows(state.tier_counts.sum(axis=0).T)}
-    result = calibration(config, features, state.scores, known)
+    result = calibration(config, features, state.scores, auc_ks=(state.auc, state.ks),
+                         bands=band_rows(state.band_counts, config.bands, *total_bounds(config)),
+                         tiers=tier_rows(state.tier_counts.sum(axis=0).T))
     return ModelView(config, state.scores, result,
                      kpis_from_counts(state.tier_counts, features.point_in_time, sql_target,
                                       capacity_per_month, state.auc),
@@ -73,16 +81,16 @@ def model_view(config: ScoringConfig, features: Features,
 def warnings_for(view: ModelView, label: str = "draft") -> list[str]:
     """Small bands and capacity overruns, in plain words."""
     out = []
-    for band in view.result["bands"]:
-        if band["small"] and (band["leads"] or band["immature"]):
-            ci = ("" if band["ci_low"] is None else
-                  f"; its 95% interval is {band['ci_low']:.0%} to {band['ci_high']:.0%}")
-            out.append(f"Band {band['band']} of the {label} has only {band['leads']} mature leads "
+    for band in view.result.bands:
+        if band.small and (band.leads or band.immature):
+            ci = ("" if band.ci_low is None else
+                  f"; its 95% interval is {band.ci_low:.0%} to {band.ci_high:.0%}")
+            out.append(f"Band {band.band} of the {label} has only {band.leads} mature leads "
                        f"(fewer than 30): its rate is not reliable{ci}.")
     k = view.kpis
-    if k["over_capacity"]:
-        out.append(f"The {label} MQL threshold passes {k['mql_per_month']:,.0f} leads a month, more than "
-                   f"the sales capacity of {k['capacity_per_month']:,.0f}.")
+    if k.over_capacity:
+        out.append(f"The {label} MQL threshold passes {k.mql_per_month:,.0f} leads a month, more than "
+                   f"the sales capacity of {k.capacity_per_month:,.0f}.")
     return out
 
 
@@ -94,13 +102,13 @@ def calibration_view(draft: ScoringConfig, approved: ScoringConfig, features: Fe
     d = model_view(draft, features, sql_target, capacity_per_month)
     warm_up(len(draft.engagement))  # the next slider move's compiled loops are ready
     a = approved_view or model_view(approved, features, sql_target, capacity_per_month)
-    cuts = {"fit": default_grid_cuts(draft, "fit", d.scores.fit),
-            "engagement": default_grid_cuts(draft, "engagement", d.scores.engagement)}
+    cuts = GridCuts(fit=default_grid_cuts(draft, "fit", d.scores.fit),
+                    engagement=default_grid_cuts(draft, "engagement", d.scores.engagement))
     return CalibrationView(
         draft=d,
         approved=a,
         movers=movers(features, a.scores, d.scores),
-        grid=fit_engagement_grid(features, d.scores, cuts["fit"], cuts["engagement"]),
+        grid=fit_engagement_grid(features, d.scores, cuts.fit, cuts.engagement),
         grid_cuts=cuts,
         histogram=score_histogram(d.scores, features, sorted_classes=d.sorted_scores),
         diff=config_diff(approved, draft),

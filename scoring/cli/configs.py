@@ -14,12 +14,17 @@ import json
 import math
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ..base.crash import crash_point
 from ..base.files import check_output, check_output_folder
 from ..export.render import FOLDER_FORMATS, FORMATS, render_export, render_folder
 from ..model.config import dump_config, load_config
 from ..registry.store import ConfigStore, SignOff, StoreError, default_store, parse_ref
+
+if TYPE_CHECKING:  # computed only by `approve` (DuckDB, numba): imported there
+    from ..analysis.evidence import DataFingerprint
+    from ..analysis.report import CalibrationResult
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export_sql
 
@@ -86,28 +91,28 @@ def cmd_diff(args: argparse.Namespace) -> int:
     before, after = store.load(n1, v1), store.load(n2, v2)
     rows = config_diff(before, after)
     if args.format == "json":
-        print(json.dumps(rows, indent=2, default=str))
+        print(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
     elif not rows:
         print("no differences")
     else:
-        width = max(len(r["what"]) for r in rows)
+        width = max(len(r.what) for r in rows)
         for r in rows:
-            print(f"{r['what']:<{width}}  {r['change']:<7}  {r['before']!s:>12} -> {r['after']!s}")
+            print(f"{r.what:<{width}}  {r.change:<7}  {r.before!s:>12} -> {r.after!s}")
     return 0
 
 
-def _approval_summary(ref: str, result: dict, data: dict, db: str) -> str:
+def _approval_summary(ref: str, result: CalibrationResult, data: DataFingerprint, db: str) -> str:
     """The line `approve` prints, made before anything is written; StoreError if there is nothing to judge."""
-    mature = result.get("mature_leads") or 0
+    mature = result.mature_leads
     if not mature:
         why = ("no lead has a creation time, so none could be scored at a point in time"
-               if not data.get("leads_scored") else "no lead's outcome window has passed yet")
+               if not data.leads_scored else "no lead's outcome window has passed yet")
         raise StoreError(f"cannot approve {ref} on {db}: no mature lead to judge it on ({why}); nothing was written")
-    auc = result.get("auc")
-    auc_text = f"AUC {auc:.3f}" if isinstance(auc, (int, float)) and math.isfinite(auc) else \
-        "AUC not computable (every mature lead " + ("converted" if result.get("conversions") == mature
+    auc = result.auc
+    auc_text = f"AUC {auc:.3f}" if auc is not None and math.isfinite(auc) else \
+        "AUC not computable (every mature lead " + ("converted" if result.conversions == mature
                                                   else "did not convert") + ")"
-    return f"approved {ref}: {auc_text} on {data.get('leads_scored', 0):,} leads ({mature:,} mature)"
+    return f"approved {ref}: {auc_text} on {data.leads_scored:,} leads ({mature:,} mature)"
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -120,11 +125,11 @@ def cmd_approve(args: argparse.Namespace) -> int:
     signoffs = [SignOff.parse(s) for s in args.signoff]
     store.check_approvable(name, v.version, signoffs, args.rationale)  # refuse before the slow part
     vf = store.read_version(name, v.version)  # the bytes the result is computed on, and their hash
-    calibration, data, _ = evidence(config_from_dict(vf.config_data, str(v.path)), args.db)
-    summary = _approval_summary(v.ref, calibration["result"], data, args.db)
+    found = evidence(config_from_dict(vf.config_data, str(v.path)), args.db)
+    summary = _approval_summary(v.ref, found.result, found.data, args.db)
     crash_point("approve:computed")
-    store.approve(name, v.version, signoffs, args.rationale, calibration=calibration, data=data, by=args.by,
-                  version_sha256=vf.sha256)
+    store.approve(name, v.version, signoffs, args.rationale, calibration=found.to_dict(), data=found.data.to_dict(),
+                  by=args.by, version_sha256=vf.sha256)
     champion = store.champion(name)
     print(summary + (f"; {name} champion is now {champion.ref}" if champion else ""))
     return 0

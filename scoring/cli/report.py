@@ -14,7 +14,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     config, features = load(args)
     result = calibration(config, features)
     if args.format == "json":
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
     else:
         print(format_table(result))
     return 0

@@ -1,15 +1,21 @@
 """Plotly figures of a calibration result, shared by the app and the HTML report.
 
-Built from the JSON-able results of ``report.calibration`` and ``kpis``, so a chart
-never computes a number of its own. Large fonts and high-contrast colours: these are
+Built from the typed results of ``scoring.analysis`` and ``scoring.model.kpis``, so a
+chart never computes a number of its own. Large fonts and high-contrast colours: these are
 read off a projector.
 """
 
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
+
+if TYPE_CHECKING:  # the results the figures are drawn from (no computation here)
+    from ..analysis.report import CalibrationResult
+    from ..model.kpis import GridCell, Histogram
+    from ..model.metrics import BandRow
 
 
 def text(value: object) -> str:
@@ -23,10 +29,10 @@ BARS = "rgba(120,120,120,0.28)"
 FONT = dict(size=16)
 
 
-def _band_position(value: float, bands: list[dict]) -> float:
+def _band_position(value: float, bands: list[BandRow]) -> float:
     """Where a score sits on the band axis (band i spans i-0.5 .. i+0.5)."""
     for i, band in enumerate(bands):
-        lo, hi = band["low"], band["high"]
+        lo, hi = band.low, band.high
         if (lo is None or value >= lo) and (hi is None or value < hi or i == len(bands) - 1):
             if lo is None or hi is None or hi <= lo:
                 return i - 0.5
@@ -34,19 +40,19 @@ def _band_position(value: float, bands: list[dict]) -> float:
     return -0.5
 
 
-def _rate_traces(result: dict, name: str, colour: str) -> list[go.Scatter]:
+def _rate_traces(result: CalibrationResult, name: str, colour: str) -> list[go.Scatter]:
     """A result's conversion by band (left axis): the line, and its Wilson interval as a shaded band."""
-    bands = result["bands"]
+    bands = result.bands
     x = list(range(len(bands)))
     return [
-        go.Scatter(x=x, y=[_pct(b["ci_high"]) for b in bands], mode="lines", line=dict(width=0, color=colour),
+        go.Scatter(x=x, y=[_pct(b.ci_high) for b in bands], mode="lines", line=dict(width=0, color=colour),
                    hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"),
-        go.Scatter(x=x, y=[_pct(b["ci_low"]) for b in bands], mode="lines", fill="tonexty",
+        go.Scatter(x=x, y=[_pct(b.ci_low) for b in bands], mode="lines", fill="tonexty",
                    line=dict(width=0, color=colour), fillcolor=_alpha(colour, 0.16),
                    name=f"{name}: 95% interval", hoverinfo="skip", xaxis="x", yaxis="y"),
-        go.Scatter(x=x, y=[_pct(b["rate"]) for b in bands], mode="lines+markers", name=f"{name}: conversion",
+        go.Scatter(x=x, y=[_pct(b.rate) for b in bands], mode="lines+markers", name=f"{name}: conversion",
                    line=dict(color=colour, width=3), marker=dict(size=9),
-                   customdata=[[b["leads"], b["conversions"], b["band"]] for b in bands],
+                   customdata=[[b.leads, b.conversions, b.band] for b in bands],
                    hovertemplate="%{customdata[2]}: %{y:.1f}% (%{customdata[1]:,} of %{customdata[0]:,})<extra>"
                    + name + "</extra>", xaxis="x", yaxis="y"),
     ]
@@ -56,34 +62,34 @@ def _pct(v: float | None) -> float | None:
     return None if v is None else 100 * v
 
 
-def _span(low: float | None, high: float | None, bands: list[dict]) -> tuple[float, float]:
+def _span(low: float | None, high: float | None, bands: list[BandRow]) -> tuple[float, float]:
     """Where a score range sits on the band axis of ``bands`` (open ends at the axis ends)."""
     x0 = -0.5 if low is None else _band_position(low, bands)
     x1 = len(bands) - 0.5 if high is None else _band_position(high, bands)
     return x0, x1
 
 
-def same_cuts(a: list[dict], b: list[dict]) -> bool:
+def same_cuts(a: list[BandRow], b: list[BandRow]) -> bool:
     """True when two band tables cut the score at the same points."""
-    return [(x["low"], x["high"]) for x in a] == [(x["low"], x["high"]) for x in b]
+    return [(x.low, x.high) for x in a] == [(x.low, x.high) for x in b]
 
 
-def _compared_traces(result: dict, bands: list[dict], name: str, colour: str) -> list[go.Scatter]:
+def _compared_traces(result: CalibrationResult, bands: list[BandRow], name: str, colour: str) -> list[go.Scatter]:
     """The approved model's conversion by band on the draft's band axis, placed by score range.
 
     With the same cut points each band sits on the draft's band; with other cut points each
     approved band is drawn as a step over the scores it covers, so a rate is never read under
     another band's label. The 95% interval is a whisker (a second shaded band would blend).
     """
-    own = result["bands"]
+    own = result.bands
     aligned = same_cuts(own, bands)
-    spans = [(i - 0.5, i + 0.5) if aligned else _span(b["low"], b["high"], bands) for i, b in enumerate(own)]
+    spans = [(i - 0.5, i + 0.5) if aligned else _span(b.low, b.high, bands) for i, b in enumerate(own)]
     mids = [(x0 + x1) / 2 for x0, x1 in spans]
-    rates = [_pct(b["rate"]) for b in own]
+    rates = [_pct(b.rate) for b in own]
     error = dict(type="data", symmetric=False, color=colour, thickness=2, width=6,
-                 array=[None if b["ci_high"] is None else 100 * (b["ci_high"] - b["rate"]) for b in own],
-                 arrayminus=[None if b["ci_low"] is None else 100 * (b["rate"] - b["ci_low"]) for b in own])
-    hover = dict(customdata=[[b["leads"], b["conversions"], b["band"]] for b in own],
+                 array=[None if b.ci_high is None else 100 * (b.ci_high - b.rate) for b in own],
+                 arrayminus=[None if b.ci_low is None else 100 * (b.rate - b.ci_low) for b in own])
+    hover = dict(customdata=[[b.leads, b.conversions, b.band] for b in own],
                  hovertemplate="%{customdata[2]}: %{y:.1f}% (%{customdata[1]:,} of %{customdata[0]:,})<extra>"
                  + name + "</extra>")
     if aligned:
@@ -117,7 +123,7 @@ def _threshold_line(x: float, colour: str, text: str, dash: str | None = None, b
     return line, label
 
 
-def band_chart(draft: dict, approved: dict | None = None, *, draft_label: str = "draft",
+def band_chart(draft: CalibrationResult, approved: CalibrationResult | None = None, *, draft_label: str = "draft",
                approved_label: str = "approved") -> go.Figure:
     """Conversion by band (line, Wilson band) over lead counts (bars), with thresholds.
 
@@ -127,25 +133,25 @@ def band_chart(draft: dict, approved: dict | None = None, *, draft_label: str = 
     ``make_subplots`` and ``add_vline`` validate the figure again on every call, which took
     40-55 ms of each slider move's rerun.
     """
-    bands = draft["bands"]
+    bands = draft.bands
     x = list(range(len(bands)))
-    traces = [go.Bar(x=x, y=[b["leads"] for b in bands], name=f"{draft_label}: mature leads (right axis)",
+    traces = [go.Bar(x=x, y=[b.leads for b in bands], name=f"{draft_label}: mature leads (right axis)",
                      marker_color=BARS, hovertemplate="%{y:,} mature leads<extra></extra>", xaxis="x", yaxis="y2")]
     if approved is not None:  # under the draft's line, which stays readable where the two agree
         traces += _compared_traces(approved, bands, approved_label, APPROVED)
     traces += _rate_traces(draft, draft_label, DRAFT)
     lines = []
     for label, key in (("MQL", "mql"), ("SQL", "sql")):
-        value = draft["thresholds"][key]
+        value = getattr(draft.thresholds, key)
         lines.append(_threshold_line(_band_position(value, bands), DRAFT, f"{label} {value:g}"))
-        if approved is not None and approved["thresholds"][key] != value:
-            theirs = approved["thresholds"][key]
+        if approved is not None and getattr(approved.thresholds, key) != value:
+            theirs = getattr(approved.thresholds, key)
             lines.append(_threshold_line(_band_position(theirs, bands), APPROVED,
                                          f"{approved_label.split(' (')[0]} {label} {theirs:g}", dash="dot",
                                          below=True))
     layout = dict(
         xaxis=dict(anchor="y", domain=[0.0, 1.0], title=dict(text="score band"), tickmode="array",
-                   tickvals=x, ticktext=[b["band"] for b in bands], range=[-0.5, len(bands) - 0.5]),
+                   tickvals=x, ticktext=[b.band for b in bands], range=[-0.5, len(bands) - 0.5]),
         yaxis=dict(anchor="x", domain=[0.0, 1.0], title=dict(text="conversion rate"), rangemode="tozero",
                    ticksuffix="%", tickformat=",.0f", automargin=True),
         yaxis2=dict(anchor="x", overlaying="y", side="right", title=dict(text="mature leads"),
@@ -156,14 +162,14 @@ def band_chart(draft: dict, approved: dict | None = None, *, draft_label: str = 
     return go.Figure(data=traces, layout=layout)
 
 
-def distribution_chart(hist: dict) -> go.Figure:
+def distribution_chart(hist: Histogram) -> go.Figure:
     """Score distribution of converted vs not converted leads (shares of each group)."""
-    edges = hist["edges"]
+    edges = hist.edges
     mids = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=mids, y=[100 * v for v in hist["not_converted"]], name="not converted",
+    fig.add_trace(go.Bar(x=mids, y=[100 * v for v in hist.not_converted], name="not converted",
                          marker_color="rgba(150,150,150,0.6)"))
-    fig.add_trace(go.Bar(x=mids, y=[100 * v for v in hist["converted"]], name="converted",
+    fig.add_trace(go.Bar(x=mids, y=[100 * v for v in hist.converted], name="converted",
                          marker_color=_alpha(DRAFT, 0.75)))
     fig.update_layout(barmode="overlay", font=FONT, height=360, margin=dict(l=70, r=20, t=30, b=10),
                       xaxis_title="score", yaxis=dict(title="share of the group", ticksuffix="%", automargin=True),
@@ -175,7 +181,7 @@ GRID_FIT = ["fit A (best)", "fit B", "fit C"]
 GRID_ENGAGEMENT = ["engagement 1 (most)", "engagement 2", "engagement 3 (least)"]
 
 
-def grid_chart(grid: list[dict]) -> go.Figure:
+def grid_chart(grid: list[GridCell]) -> go.Figure:
     """Fit x engagement heatmap: each cell coloured by its conversion rate and labelled with it.
 
     Both axes are categories (plotly would read labels such as "2" as numbers and pile them
@@ -185,11 +191,11 @@ def grid_chart(grid: list[dict]) -> go.Figure:
     for fit in "ABC":
         row_z, row_t = [], []
         for eng in (1, 2, 3):
-            cell = next(c for c in grid if c["fit"] == fit and c["engagement"] == eng)
-            rate = cell["rate"]
+            cell = next(c for c in grid if c.fit == fit and c.engagement == eng)
+            rate = cell.rate
             row_z.append(None if rate is None else 100 * rate)
             shown = "no mature leads" if rate is None else f"{100 * rate:.1f}%"
-            row_t.append(f"<b>{cell['cell']}</b>: {shown}<br>{cell['mature']:,} leads")
+            row_t.append(f"<b>{cell.cell}</b>: {shown}<br>{cell.mature:,} leads")
         z.append(row_z)
         text.append(row_t)
     fig = go.Figure(go.Heatmap(

@@ -2,9 +2,10 @@
 
 One self-contained file: inline CSS, plotly.js embedded once (inline), no fonts, links or
 scripts from the network, so it opens offline years later and prints on paper. It is
-rendered from the JSON-able results (``report.calibration``, ``kpis.kpis``, the grid and
-the histogram), so it shows exactly the numbers the app and the CLI show and computes
-none of its own.
+rendered from the typed results (``analysis.report.calibration``, ``model.kpis``: KPIs, the
+grid and the histogram), so it shows exactly the numbers the app and the CLI show and
+computes none of its own. The version, its approval and the data fingerprint are records
+(as the registry stores them), rendered key by key.
 
 Configs, notes, names and category values come from users: every such string goes
 through :func:`html.escape` before it reaches the page.
@@ -20,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import __version__
+from ..analysis.report import CalibrationResult
 from ..model.config import (
     CategoricalFit,
     EngagementRule,
@@ -31,6 +33,7 @@ from ..model.config import (
     WindowDecay,
     dump_config,
 )
+from ..model.kpis import GridCell, Histogram, Kpis
 
 DASH = "–"
 """Shown where a number does not exist (no mature leads, one class only)."""
@@ -217,41 +220,41 @@ def _status(approval: dict | None) -> str:
     return str(explicit) if explicit not in (None, "") else "approved"
 
 
-def _summary(config: ScoringConfig, result: dict, kpis: dict) -> str:
+def _summary(config: ScoringConfig, result: CalibrationResult, kpis: Kpis) -> str:
     """Plain sentences for the reader who looks at nothing else."""
-    th = result["thresholds"]
+    th = result.thresholds
     lines = [
-        f"Backtest on {fmt_int(result['leads'])} leads, {fmt_int(result['mature_leads'])} of them mature "
-        f"(their outcome window has passed): {fmt_int(result['conversions'])} converted "
-        f"({fmt_pct(result['conversion_rate'])}).",
+        f"Backtest on {fmt_int(result.leads)} leads, {fmt_int(result.mature_leads)} of them mature "
+        f"(their outcome window has passed): {fmt_int(result.conversions)} converted "
+        f"({fmt_pct(result.conversion_rate)}).",
     ]
-    if result["immature_leads"]:
-        lines.append(f"{fmt_int(result['immature_leads'])} recent leads are still inside their outcome window: "
+    if result.immature_leads:
+        lines.append(f"{fmt_int(result.immature_leads)} recent leads are still inside their outcome window: "
                      "they are shown, never counted as lost.")
-    mql = kpis["mql"]
-    per_month = "" if kpis["mql_per_month"] is None else f", about {kpis['mql_per_month']:,.0f} a month"
-    if not result.get("data", {}).get("point_in_time", True):
+    mql = kpis.mql
+    per_month = "" if kpis.mql_per_month is None else f", about {kpis.mql_per_month:,.0f} a month"
+    if not result.data.point_in_time:
         lines.append("This data has no creation times, so leads are not scored at a point in time: "
                      "every recorded activity counts.")
     lines.append(
-        f"Leads scoring {th['mql']:g} or more (MQLs{per_month}) converted at "
-        f"{fmt_pct(mql['rate'])} and hold {fmt_pct(kpis['capture_at_mql'])} of all conversions."
+        f"Leads scoring {th.mql:g} or more (MQLs{per_month}) converted at "
+        f"{fmt_pct(mql.rate)} and hold {fmt_pct(kpis.capture_at_mql)} of all conversions."
     )
-    sql = kpis["sql"]
-    target = kpis.get("sql_target") or []
-    on = kpis.get("sql_on_target")
+    sql = kpis.sql
+    target = kpis.sql_target
+    on = kpis.sql_on_target
     tgt = ""
     if len(target) == 2:
         verdict = "" if on is None else (", on target" if on else ", off target")
         tgt = f" (target {100 * target[0]:g}%{DASH}{100 * target[1]:g}%{verdict})"
-    lines.append(f"Leads scoring {th['sql']:g} or more (sales-ready) converted at {fmt_pct(sql['rate'])}{tgt}.")
-    small = [b["band"] for b in result["bands"] if b["small"] and (b["leads"] or b["immature"])]
+    lines.append(f"Leads scoring {th.sql:g} or more (sales-ready) converted at {fmt_pct(sql.rate)}{tgt}.")
+    small = [b.band for b in result.bands if b.small and (b.leads or b.immature)]
     if small:
         lines.append("Bands with fewer than 30 mature leads (rates not reliable): "
                      + ", ".join(esc(s) for s in small) + ".")
-    if kpis.get("over_capacity"):
+    if kpis.over_capacity:
         lines.append(f"The MQL threshold passes more leads a month than the sales capacity of "
-                     f"{kpis['capacity_per_month']:,.0f}.")
+                     f"{kpis.capacity_per_month:,.0f}.")
     if any(seg.thresholds is not None for seg in config.segments):
         lines.append("Some segments set their own MQL and SQL thresholds (see the model below); the MQL and SQL "
                      "figures use each lead's own thresholds.")
@@ -259,44 +262,45 @@ def _summary(config: ScoringConfig, result: dict, kpis: dict) -> str:
     return f'<ul class="summary" id="summary">{items}</ul>'
 
 
-def _kpi_cards(result: dict, kpis: dict) -> str:
-    mql, sql = kpis["mql"], kpis["sql"]
-    target = kpis.get("sql_target") or []
-    on = kpis.get("sql_on_target")
-    sql_detail = f"95% CI {fmt_ci(sql['ci_low'], sql['ci_high'])}<br>{fmt_int(sql['conversions'])} of " \
-                 f"{fmt_int(sql['leads'])} mature SQLs"
+def _kpi_cards(result: CalibrationResult, kpis: Kpis) -> str:
+    mql, sql = kpis.mql, kpis.sql
+    target = kpis.sql_target
+    on = kpis.sql_on_target
+    sql_detail = f"95% CI {fmt_ci(sql.ci_low, sql.ci_high)}<br>{fmt_int(sql.conversions)} of " \
+                 f"{fmt_int(sql.leads)} mature SQLs"
     if len(target) == 2:
         verdict = "" if on is None else (" · on target" if on else " · off target")
         sql_detail += f"<br>target {100 * target[0]:g}%{DASH}{100 * target[1]:g}%{verdict}"
     per_month = (lambda v: "–" if v is None else f"{v:,.0f}")  # noqa: E731 - no months without times
-    mql_month_detail = f"SQLs per month {per_month(kpis['sql_per_month'])}"
-    if kpis.get("capacity_per_month") is not None:
-        mql_month_detail += f"<br>sales capacity {kpis['capacity_per_month']:,.0f}"
+    mql_month_detail = f"SQLs per month {per_month(kpis.sql_per_month)}"
+    if kpis.capacity_per_month is not None:
+        mql_month_detail += f"<br>sales capacity {kpis.capacity_per_month:,.0f}"
     cards = [
-        _card("auc", "AUC", fmt_num(kpis["auc"]), "0.5 = coin flip, 1 = perfect ranking"),
-        _card("gini", "Gini", fmt_num(kpis["gini"]), "2 × AUC − 1"),
-        _card("ks", "KS", fmt_num(result["ks"]), "largest gap, converted vs not"),
-        _card("mql_per_month", "MQLs per month", per_month(kpis["mql_per_month"]), mql_month_detail,
-              "bad" if kpis.get("over_capacity") else ""),
-        _card("mql_rate", "MQL conversion", fmt_pct(mql["rate"]),
-              f"95% CI {fmt_ci(mql['ci_low'], mql['ci_high'])}<br>{fmt_int(mql['conversions'])} of "
-              f"{fmt_int(mql['leads'])} mature MQLs"),
-        _card("sql_rate", "SQL conversion", fmt_pct(sql["rate"]), sql_detail,
+        _card("auc", "AUC", fmt_num(kpis.auc), "0.5 = coin flip, 1 = perfect ranking"),
+        _card("gini", "Gini", fmt_num(kpis.gini), "2 × AUC − 1"),
+        _card("ks", "KS", fmt_num(result.ks), "largest gap, converted vs not"),
+        _card("mql_per_month", "MQLs per month", per_month(kpis.mql_per_month), mql_month_detail,
+              "bad" if kpis.over_capacity else ""),
+        _card("mql_rate", "MQL conversion", fmt_pct(mql.rate),
+              f"95% CI {fmt_ci(mql.ci_low, mql.ci_high)}<br>{fmt_int(mql.conversions)} of "
+              f"{fmt_int(mql.leads)} mature MQLs"),
+        _card("sql_rate", "SQL conversion", fmt_pct(sql.rate), sql_detail,
               "" if on is None else ("good" if on else "bad")),
-        _card("capture_at_mql", "Conversions at or above MQL", fmt_pct(kpis["capture_at_mql"]),
+        _card("capture_at_mql", "Conversions at or above MQL", fmt_pct(kpis.capture_at_mql),
               "share of all conversions the MQL line catches"),
     ]
     return f'<div class="kpis" id="kpis">{"".join(cards)}</div>'
 
 
-def _charts(result: dict, histogram: dict | None, grid: list[dict] | None, status: str = "draft") -> str:
+def _charts(result: CalibrationResult, histogram: Histogram | None, grid: list[GridCell] | None,
+            status: str = "draft") -> str:
     from . import charts  # plotly is heavy; only imported when a report is rendered
 
     figures = [("band-chart", "Conversion by score band",
                 "Line: conversion rate of mature leads per band, with its 95% interval shaded. "
                 "Bars: mature leads per band. Vertical lines: the MQL and SQL thresholds.",
                 charts.band_chart(result, draft_label=status))]
-    if histogram and histogram.get("edges"):
+    if histogram and histogram.edges:
         figures.append(("distribution-chart", "Score distribution, converted vs not converted",
                         "Share of each group per score; the further apart, the better the score separates.",
                         charts.distribution_chart(histogram)))
@@ -314,54 +318,51 @@ def _charts(result: dict, histogram: dict | None, grid: list[dict] | None, statu
     return "".join(out)
 
 
-def _band_table(result: dict) -> str:
-    th = result["thresholds"]
+def _band_table(result: CalibrationResult) -> str:
+    th = result.thresholds
     headers = ["Band", "Mature leads", "Conversions", "Rate", "95% CI", "Lift", "Share of leads",
                "Capture (≥ band)", "Immature", "Reliability"]
     rows, classes = [], []
-    for b in result["bands"]:
+    for b in result.bands:
         rows.append([
-            esc(b["band"]),
-            fmt_int(b["leads"]),
-            fmt_int(b["conversions"]),
-            fmt_pct(b["rate"]),
-            fmt_ci(b["ci_low"], b["ci_high"]),
-            fmt_num(b["lift"], ".2f"),
-            fmt_pct(b["share"]),
-            fmt_pct(b["capture"]),
-            fmt_int(b["immature"]),
-            '<span class="flag">few leads</span>' if b["small"] else "",
+            esc(b.band),
+            fmt_int(b.leads),
+            fmt_int(b.conversions),
+            fmt_pct(b.rate),
+            fmt_ci(b.ci_low, b.ci_high),
+            fmt_num(b.lift, ".2f"),
+            fmt_pct(b.share),
+            fmt_pct(b.capture),
+            fmt_int(b.immature),
+            '<span class="flag">few leads</span>' if b.small else "",
         ])
-        low = b["low"]
+        low = b.low
         cls = []
-        if low is not None and low >= th["sql"]:
+        if low is not None and low >= th.sql:
             cls.append("sql")
-        elif low is not None and low >= th["mql"]:
+        elif low is not None and low >= th.mql:
             cls.append("mql")
-        if b["small"]:
+        if b.small:
             cls.append("small")
         classes.append(" ".join(cls))
-    foot = ["All", fmt_int(result["mature_leads"]), fmt_int(result["conversions"]),
-            fmt_pct(result["conversion_rate"]), "", "1.00" if result["conversions"] else DASH,
-            fmt_pct(1.0) if result["mature_leads"] else DASH, fmt_pct(1.0) if result["conversions"] else DASH,
-            fmt_int(result["immature_leads"]), ""]
+    foot = ["All", fmt_int(result.mature_leads), fmt_int(result.conversions),
+            fmt_pct(result.conversion_rate), "", "1.00" if result.conversions else DASH,
+            fmt_pct(1.0) if result.mature_leads else DASH, fmt_pct(1.0) if result.conversions else DASH,
+            fmt_int(result.immature_leads), ""]
     table = _table(headers, rows, table_id="band-table", row_classes=classes, foot=foot, numeric=range(1, 9))
     note = (f"Lowest band first. Rates count mature leads only; immature leads are shown apart. "
             f"Lift = band rate ÷ overall rate; capture = share of all conversions in this band or above. "
-            f"Shaded: at or above MQL ({th['mql']:g}); darker: at or above SQL ({th['sql']:g}). "
+            f"Shaded: at or above MQL ({th.mql:g}); darker: at or above SQL ({th.sql:g}). "
             f"“Few leads”: fewer than 30 mature leads, the rate is noise.")
     return _section("bands", "Conversion by score band", table, esc(note))
 
 
-def _tiers_table(result: dict) -> str:
-    th = result["thresholds"]
-    names = {"sql": f"Sales-ready (SQL, ≥ {th['sql']:g})", "mql": f"MQL ({th['mql']:g} to under {th['sql']:g})",
-             "below_mql": f"Below MQL (< {th['mql']:g})"}
+def _tiers_table(result: CalibrationResult) -> str:
+    th, tiers = result.thresholds, result.tiers
     rows = []
-    for key in ("sql", "mql", "below_mql"):
-        t = result["tiers"][key]
-        rows.append([esc(names[key]), fmt_int(t["leads"]), fmt_int(t["conversions"]), fmt_pct(t["rate"]),
-                     fmt_int(t["immature"])])
+    for name, t in ((f"Sales-ready (SQL, ≥ {th.sql:g})", tiers.sql), (f"MQL ({th.mql:g} to under {th.sql:g})", tiers.mql),
+                    (f"Below MQL (< {th.mql:g})", tiers.below_mql)):
+        rows.append([esc(name), fmt_int(t.leads), fmt_int(t.conversions), fmt_pct(t.rate), fmt_int(t.immature)])
     table = _table(["Tier", "Mature leads", "Conversions", "Rate", "Immature"], rows, table_id="tier-table")
     return _section("tiers", "Tiers", table)
 
@@ -510,11 +511,11 @@ def fingerprint_line(data: dict) -> str:
     return " · ".join(words)
 
 
-def _data(result: dict, data: dict | None) -> str:
+def _data(result: CalibrationResult, data: dict | None) -> str:
     parts = []
     if data:
         parts.append(f'<p id="data-fingerprint"><b>Data:</b> {esc(fingerprint_line(data))}</p>')
-    facts = result.get("data") or {}
+    facts = result.data.to_dict()
     if facts:
         labels = {"data_end": "data end", "first_lead": "first lead", "last_lead": "last lead",
                   "scoring_point_days": "scoring point (days after creation)",
@@ -524,19 +525,19 @@ def _data(result: dict, data: dict | None) -> str:
     return _section("data", "Data", "".join(parts)) if parts else ""
 
 
-def _quality(result: dict) -> str:
-    quality = result.get("quality") or {}
+def _quality(result: CalibrationResult) -> str:
+    quality = result.quality
     parts = []
-    rows = quality.get("rows") or {}
+    rows = quality.counts
     if rows:
         parts.append('<p class="muted">Rows read: '
                      + ", ".join(f"{esc(t)} {fmt_int(n)}" for t, n in rows.items()) + ".</p>")
-    findings = quality.get("findings") or []
+    findings = quality.findings
     if findings:
         parts.append(_table(
             ["Where", "Rows", "Problem", "What leadcal does"],
-            [[f"<code>{esc(f['table'])}.{esc(f['column'])}</code>", fmt_int(f["count"]), esc(f["problem"]),
-              esc(f["handling"])] for f in findings],
+            [[f"<code>{esc(f.table)}.{esc(f.column)}</code>", fmt_int(f.count), esc(f.problem),
+              esc(f.handling)] for f in findings],
             table_id="quality", numeric=(1,)))
     else:
         parts.append('<p id="quality-clean">No data-quality problems found.</p>')
@@ -641,12 +642,12 @@ PRINT_SCRIPT = """
 """.replace("PRINT_WIDTH", str(PRINT_WIDTH))
 
 
-def render_report(config: ScoringConfig, result: dict, kpis: dict, *, version: dict | None = None,
-                  approval: dict | None = None, data: dict | None = None, grid: list[dict] | None = None,
-                  histogram: dict | None = None, generated_at: dt.datetime | None = None) -> str:
+def render_report(config: ScoringConfig, result: CalibrationResult, kpis: Kpis, *, version: dict | None = None,
+                  approval: dict | None = None, data: dict | None = None, grid: list[GridCell] | None = None,
+                  histogram: Histogram | None = None, generated_at: dt.datetime | None = None) -> str:
     """The calibration report of a config version as one standalone HTML page.
 
-    ``result`` is ``report.calibration(config, ...)``, ``kpis`` is ``kpis.kpis(...)``;
+    ``result`` is ``analysis.report.calibration(config, ...)``, ``kpis`` is ``model.kpis.kpis(...)``;
     ``version``, ``approval`` (sign-offs and rationale; ``None`` means a draft), ``data``
     (a data fingerprint, rendered key by key), ``grid`` and ``histogram`` are optional.
     ``generated_at`` fixes the time in the footer (default: now), for reproducible files.
@@ -667,7 +668,7 @@ def render_report(config: ScoringConfig, result: dict, kpis: dict, *, version: d
                  f'<pre class="yaml" id="config-yaml">{esc(dump_config(config))}</pre>',
                  "Exactly the config this report was computed from."),
         f'<footer id="footer">Generated {esc(when)} by leadcal {esc(__version__)} '
-        f"(report format {esc(result.get('report_version', DASH))}). Rates count mature leads only; "
+        f"(report format {esc(result.report_version)}). Rates count mature leads only; "
         "intervals are Wilson 95%.</footer>",
     ]
     return (

@@ -43,11 +43,12 @@ def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect
 
     if not db:
         raise StoreError("--format html needs --db: the report is computed on data")
-    _, data, (view, features) = evidence(config, db)
-    cuts = [default_grid_cuts(config, p, getattr(view.scores, p)) for p in ("fit", "engagement")]
+    found = evidence(config, db)
+    scores = found.view.scores
+    cuts = [default_grid_cuts(config, p, getattr(scores, p)) for p in ("fit", "engagement")]
     v = store.get(name, version)
     meta = {"name": v.name, "version": v.version, "author": v.author, "created_at": v.created_at,
             "note": v.note, "parent": v.parent}
-    return render_report(config, view.result, view.kpis, version=meta, approval=store.approval(name, version),
-                         data=data, grid=fit_engagement_grid(features, view.scores, *cuts),
-                         histogram=score_histogram(view.scores, features))
+    return render_report(config, found.result, found.kpis, version=meta, approval=store.approval(name, version),
+                         data=found.data.to_dict(), grid=fit_engagement_grid(found.features, scores, *cuts),
+                         histogram=score_histogram(scores, found.features))

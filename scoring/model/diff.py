@@ -7,9 +7,25 @@ reordering rules is not a change and a changed point value reads as
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .config import ScoringConfig
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed setting or rule part: what, how (added / removed / changed), before and after."""
+
+    what: str
+    """E.g. ``engagement 'demo_request' points`` or ``thresholds.mql``."""
+    change: str
+    before: Any
+    after: Any
+
+    def to_dict(self) -> dict:
+        """The row of `leadcal configs diff --format json`."""
+        return asdict(self)
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
@@ -57,7 +73,7 @@ def _sections(config: ScoringConfig) -> dict[str, Any]:
     return out
 
 
-def _rule_changes(name: str, old: dict, new: dict) -> list[dict]:
+def _rule_changes(name: str, old: dict, new: dict) -> list[Change]:
     flat_old: dict[str, Any] = {}
     flat_new: dict[str, Any] = {}
     _flatten({k: v for k, v in old.items()}, "", flat_old)
@@ -66,7 +82,7 @@ def _rule_changes(name: str, old: dict, new: dict) -> list[dict]:
     for key in list(dict.fromkeys([*flat_old, *flat_new])):
         a, b = flat_old.get(key), flat_new.get(key)
         if a != b:
-            rows.append({"what": f"{name} {key}", "change": _kind(a, b), "before": a, "after": b})
+            rows.append(Change(f"{name} {key}", _kind(a, b), a, b))
     return rows
 
 
@@ -78,10 +94,10 @@ def _kind(a: Any, b: Any) -> str:
     return "changed"
 
 
-def config_diff(before: ScoringConfig, after: ScoringConfig) -> list[dict]:
-    """Rows of ``what``, ``change`` (added / removed / changed), ``before``, ``after``."""
+def config_diff(before: ScoringConfig, after: ScoringConfig) -> list[Change]:
+    """What changed from ``before`` to ``after``, one ``Change`` per setting or rule part."""
     old, new = _sections(before), _sections(after)
-    rows: list[dict] = []
+    rows: list[Change] = []
     for key in list(dict.fromkeys([*old, *new])):
         a, b = old.get(key), new.get(key)
         if a == b:
@@ -91,9 +107,9 @@ def config_diff(before: ScoringConfig, after: ScoringConfig) -> list[dict]:
         if isinstance(a, dict) and isinstance(b, dict):
             rows.extend(_rule_changes(key, a, b))
         elif isinstance(a, dict) or isinstance(b, dict):
-            rows.append({"what": key, "change": _kind(a, b), "before": _short(a), "after": _short(b)})
+            rows.append(Change(key, _kind(a, b), _short(a), _short(b)))
         else:
-            rows.append({"what": key, "change": _kind(a, b), "before": a, "after": b})
+            rows.append(Change(key, _kind(a, b), a, b))
     return rows
 
 

@@ -11,6 +11,7 @@ window has passed) enter a rate; immature ones are counted separately, never as 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -21,6 +22,68 @@ from .kernels import auc_ks, auc_ks_part
 Z95 = 1.959963984540054
 SMALL_BAND = 30
 """Bands with fewer mature leads than this are flagged: their rate is noise."""
+
+
+@dataclass(frozen=True)
+class BandRow:
+    """One row of the band (gains) table: a score range and how its leads converted (see the module doc)."""
+
+    band: str
+    """The label, e.g. ``20–40``, ``< 20``, ``>= 80``."""
+    low: float | None
+    high: float | None
+    leads: int
+    """Mature leads (whose outcome window has passed)."""
+    conversions: int
+    rate: float | None
+    """Conversions / mature leads; None without mature leads."""
+    ci_low: float | None
+    ci_high: float | None
+    """Wilson 95% interval of ``rate``."""
+    lift: float | None
+    """Band rate / overall rate."""
+    share: float | None
+    """Share of all mature leads."""
+    capture: float | None
+    """Share of all conversions in this band or above."""
+    immature: int
+    """Leads still inside their outcome window: shown, never counted as lost."""
+    small: bool
+    """Fewer than ``SMALL_BAND`` mature leads: the rate is noise."""
+
+    def to_dict(self) -> dict:
+        """The documented JSON row (``bands`` of ``leadcal report --format json``)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TierRow:
+    """Leads, conversions and rate of the mature leads in one tier, and the immature ones."""
+
+    leads: int
+    conversions: int
+    rate: float | None
+    immature: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """The tier table: below MQL, MQL (below SQL) and SQL (``engine.TIERS``)."""
+
+    below_mql: TierRow
+    mql: TierRow
+    sql: TierRow
+
+    def rows(self) -> list[tuple[str, TierRow]]:
+        """(tier name, row) in ``TIERS`` order."""
+        return [("below_mql", self.below_mql), ("mql", self.mql), ("sql", self.sql)]
+
+    def to_dict(self) -> dict:
+        """The documented JSON form (``tiers``): tier name -> row."""
+        return {name: row.to_dict() for name, row in self.rows()}
 
 
 def wilson_interval(successes: np.ndarray | int, trials: np.ndarray | int,
@@ -109,14 +172,14 @@ def total_bounds(config: ScoringConfig) -> tuple[float | None, float | None]:
 
 
 def band_table(total: np.ndarray, band: np.ndarray, converted: np.ndarray, mature: np.ndarray,
-               cuts: list[float], low: float | None = None, high: float | None = None) -> list[dict]:
+               cuts: list[float], low: float | None = None, high: float | None = None) -> list[BandRow]:
     """One row per band, lowest first (see module docstring for the columns' meaning)."""
     k = len(cuts) + 1
     return band_rows(status_counts(band, converted, mature, k), cuts, low, high)
 
 
 def band_rows(counts: np.ndarray, cuts: list[float], low: float | None = None,
-              high: float | None = None) -> list[dict]:
+              high: float | None = None) -> list[BandRow]:
     """The band table from counts per band x outcome status (immature, not converted, converted).
 
     Counts are what a slider move updates incrementally; the table is derived from them.
@@ -134,42 +197,37 @@ def band_rows(counts: np.ndarray, cuts: list[float], low: float | None = None,
     ci_low, ci_high = wilson_interval(conversions, leads)
     rows = []
     for i, (lo, hi) in enumerate(band_bounds(cuts, low, high)):
-        rows.append({
-            "band": band_label(lo, hi),
-            "low": lo,
-            "high": hi,
-            "leads": int(leads[i]),
-            "conversions": int(conversions[i]),
-            "rate": _num(rate[i]),
-            "ci_low": _num(ci_low[i]),
-            "ci_high": _num(ci_high[i]),
-            "lift": _num(lift[i]),
-            "share": _num(share[i]),
-            "capture": _num(capture[i]),
-            "immature": int(immature[i]),
-            "small": bool(leads[i] < SMALL_BAND),
-        })
+        rows.append(BandRow(
+            band=band_label(lo, hi),
+            low=lo,
+            high=hi,
+            leads=int(leads[i]),
+            conversions=int(conversions[i]),
+            rate=_num(rate[i]),
+            ci_low=_num(ci_low[i]),
+            ci_high=_num(ci_high[i]),
+            lift=_num(lift[i]),
+            share=_num(share[i]),
+            capture=_num(capture[i]),
+            immature=int(immature[i]),
+            small=bool(leads[i] < SMALL_BAND),
+        ))
     return rows
 
 
-def tier_table(tier: np.ndarray, converted: np.ndarray, mature: np.ndarray) -> dict[str, dict]:
+def tier_table(tier: np.ndarray, converted: np.ndarray, mature: np.ndarray) -> Tiers:
     """Leads, conversions and rate per tier (mature leads), plus immature counts."""
     return tier_rows(status_counts(tier, converted, mature, 3))
 
 
-def tier_rows(counts: np.ndarray) -> dict[str, dict]:
+def tier_rows(counts: np.ndarray) -> Tiers:
     """The tier table from counts per tier x outcome status (immature, not converted, converted)."""
     counts = np.asarray(counts).reshape(3, 3)
     leads, conversions, immature = counts[:, 1] + counts[:, 2], counts[:, 2], counts[:, 0]
-    return {
-        name: {
-            "leads": int(leads[i]),
-            "conversions": int(conversions[i]),
-            "rate": _num(conversions[i] / leads[i]) if leads[i] else None,
-            "immature": int(immature[i]),
-        }
-        for i, name in enumerate(TIERS)
-    }
+    rows = [TierRow(leads=int(leads[i]), conversions=int(conversions[i]),
+                    rate=_num(conversions[i] / leads[i]) if leads[i] else None, immature=int(immature[i]))
+            for i in range(len(TIERS))]
+    return Tiers(*rows)
 
 
 def _num(x: float) -> float | None:

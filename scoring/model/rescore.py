@@ -306,7 +306,7 @@ def _class_sizes_before(features: Features, mid: int) -> tuple[int, int]:
 def _class_sizes(features: Features) -> tuple[int, int]:
     """Mature converted and mature not-converted leads (the sizes of the sorted arrays)."""
     facts = outcome_facts(features)
-    return facts["conversions"], facts["mature_leads"] - facts["conversions"]
+    return facts.conversions, facts.mature_leads - facts.conversions
 
 
 def _retier(base: Scored, config: ScoringConfig, features: Features) -> Scored:

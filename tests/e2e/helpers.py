@@ -76,9 +76,9 @@ def kpis_of(db, config: ScoringConfig) -> dict:
 def expect_kpis(page, kpis: dict) -> None:
     """The KPIs on screen are ``kpis`` ('-' where there is no figure)."""
     shown = lambda v, fmt: "-" if v is None else format(v, fmt)  # noqa: E731
-    rate = kpis["mql"]["rate"]
-    expect(metric(page, "AUC")).to_have_text(shown(kpis["auc"], ".3f"), timeout=WAIT)
-    expect(metric(page, "MQLs per month")).to_have_text(shown(kpis["mql_per_month"], ",.0f"), timeout=WAIT)
+    rate = kpis.mql.rate
+    expect(metric(page, "AUC")).to_have_text(shown(kpis.auc, ".3f"), timeout=WAIT)
+    expect(metric(page, "MQLs per month")).to_have_text(shown(kpis.mql_per_month, ",.0f"), timeout=WAIT)
     expect(metric(page, "MQL conversion")).to_have_text("-" if rate is None else f"{100 * rate:.1f}%", timeout=WAIT)
 
 

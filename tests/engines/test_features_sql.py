@@ -73,15 +73,16 @@ def test_calibrating_on_spark_features_gives_the_same_numbers(spark_folder, engi
         got_features = extract_features(source, config)
     want = calibration_view(config, config, want_features, (0.10, 0.15), None)
     got = calibration_view(config, config, got_features, (0.10, 0.15), None)
-    assert got.draft.result["bands"] == want.draft.result["bands"]
-    assert got.draft.result["tiers"] == want.draft.result["tiers"]
+    assert got.draft.result.bands == want.draft.result.bands
+    assert got.draft.result.tiers == want.draft.result.tiers
     for key in ("auc", "gini", "ks"):
-        assert got.draft.result[key] == pytest.approx(want.draft.result[key], abs=1e-12)
-    for key, value in want.draft.kpis.items():
+        assert getattr(got.draft.result, key) == pytest.approx(getattr(want.draft.result, key), abs=1e-12)
+    got_kpis = got.draft.kpis.to_dict()
+    for key, value in want.draft.kpis.to_dict().items():
         if key in ("auc", "gini"):
-            assert got.draft.kpis[key] == pytest.approx(value, abs=1e-12), key
+            assert got_kpis[key] == pytest.approx(value, abs=1e-12), key
         else:
-            assert got.draft.kpis[key] == value, key
+            assert got_kpis[key] == value, key
 
 
 def test_app_calibrates_on_a_spark_feature_folder(spark_folder, engine_demo, tmp_path, monkeypatch):

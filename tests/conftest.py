@@ -114,3 +114,29 @@ def _feature_cache_in_tmp(tmp_path_factory):
         os.environ.pop("LEADCAL_CACHE", None)
     else:
         os.environ["LEADCAL_CACHE"] = old
+
+
+@pytest.fixture(autouse=True)
+def _own_store(monkeypatch, tmp_path_factory):
+    """Every test gets its own config store unless it sets one: a command that saves a model by default
+    (`leadcal import`) must never write into the repository's data/configs."""
+    monkeypatch.setenv("LEADCAL_STORE", str(tmp_path_factory.mktemp("store")))
+
+
+def _store_files() -> set[str]:
+    return {str(p.relative_to(ROOT)) for p in (ROOT / "data" / "configs").rglob("*")}
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_STORE_BEFORE] = _store_files()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a test wrote into the repository's own store (it used to, unnoticed)."""
+    before = session.config.stash.get(_STORE_BEFORE, None)
+    if before is not None and (added := _store_files() - before):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nerror: tests wrote into the repository's data/configs: {sorted(added)[:5]}")
+
+
+_STORE_BEFORE = pytest.StashKey[set]()

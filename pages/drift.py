@@ -54,18 +54,18 @@ try:
 except ValueError as exc:
     st.error(plain(exc))
     st.stop()
-drift = result["drift"]
+drift = result.drift
 
-show = {"stable": st.success, "investigate": st.warning, "unchecked": st.warning}.get(result["status"], st.error)
-show(f"**{plain(ref_label)}: {result['status']}** (the scheduled `leadcal drift` would exit {result['exit_code']})"
-     + "".join(f"\n- {plain(r)}" for r in result["reasons"]))
+show = {"stable": st.success, "investigate": st.warning, "unchecked": st.warning}.get(result.status, st.error)
+show(f"**{plain(ref_label)}: {result.status}** (the scheduled `leadcal drift` would exit {result.exit_code})"
+     + "".join(f"\n- {plain(r)}" for r in result.reasons))
 
 st.plotly_chart(psi_chart(drift), width="stretch", key="psi_chart")
 table = pd.DataFrame([{
-    "cohort": c["cohort"] + (" (ref)" if c["in_reference"] else ""), "leads": c["leads"], "scored": c["scored"],
-    "PSI": c["psi"], "status": c["status"], "MQL rate": c["mql_rate"], "SQL rate": c["sql_rate"],
-    "conversion": c["conversion_rate"], "AUC": c["auc"], "outcomes known": c["mature"],
-} for c in drift["cohorts"]])
+    "cohort": c.cohort + (" (ref)" if c.in_reference else ""), "leads": c.leads, "scored": c.scored,
+    "PSI": c.psi, "status": c.status, "MQL rate": c.mql_rate, "SQL rate": c.sql_rate,
+    "conversion": c.conversion_rate, "AUC": c.auc, "outcomes known": c.mature,
+} for c in drift.cohorts])
 st.dataframe(table, hide_index=True, width="stretch", key="drift_table",
              column_config={"PSI": st.column_config.NumberColumn(format="%.3f", help=HELP["PSI"]),
                             "AUC": st.column_config.NumberColumn(format="%.3f", help=HELP["AUC"]),
@@ -76,9 +76,9 @@ st.subheader("Which rule moved")
 st.caption("Each rule's own PSI (points it gives, bins fixed on the reference) and its firing rate: the share "
            "of leads it gives points to.")
 st.plotly_chart(rule_psi_chart(drift), width="stretch", key="rule_chart")
-rules = list(drift["cohorts"][0]["rules"]) if drift["cohorts"] else []
-firing = pd.DataFrame([{"cohort": c["cohort"], **{r: c["rules"][r]["firing_rate"] for r in rules}}
-                       for c in drift["cohorts"]])
+rules = list(drift.cohorts[0].rules) if drift.cohorts else []
+firing = pd.DataFrame([{"cohort": c.cohort, **{r: c.rules[r].firing_rate for r in rules}}
+                       for c in drift.cohorts])
 st.dataframe(firing, hide_index=True, width="stretch", key="firing_table",
              column_config={r: st.column_config.NumberColumn(format="percent") for r in rules})
 
@@ -86,12 +86,11 @@ st.subheader("Band mix")
 st.plotly_chart(band_mix_chart(drift), width="stretch", key="band_mix_chart")
 
 st.subheader("Conversion by band, cohorts with known outcomes")
-mature = [c for c in drift["cohorts"] if c["conversion_by_band"]]
+mature = [c for c in drift.cohorts if c.conversion_by_band]
 if mature:
-    conv = pd.DataFrame([{"cohort": c["cohort"], **{b: row["rate"] for b, row in zip(drift["bands"],
-                                                                                 c["conversion_by_band"])}}
+    conv = pd.DataFrame([{"cohort": c.cohort, **{b: row.rate for b, row in zip(drift.bands, c.conversion_by_band)}}
                          for c in mature])
     st.dataframe(conv, hide_index=True, width="stretch", key="conv_table",
-                 column_config={b: st.column_config.NumberColumn(format="percent") for b in drift["bands"]})
+                 column_config={b: st.column_config.NumberColumn(format="percent") for b in drift.bands})
 else:
     st.info("No cohort has all its outcome windows passed yet.")

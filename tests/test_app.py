@@ -296,7 +296,7 @@ def test_drift_page_finds_the_demo_drift(app, demo_db):
     at = app.switch_page("pages/drift.py")
     at.run()
     assert not at.exception, at.exception
-    expected = monitor(load_config(DEFAULT_CONFIG), str(demo_db))
+    expected = monitor(load_config(DEFAULT_CONFIG), str(demo_db)).to_dict()
     assert expected["status"] in ("investigate", "shifted")
     banner = _shown(at.warning if expected["status"] == "investigate" else at.error)[0]
     assert f"would exit {expected['exit_code']}" in banner
@@ -315,7 +315,7 @@ def test_data_quality_page_runs_and_matches_the_report(app, demo_db):
     default = load_config(DEFAULT_CONFIG)
     with open_source(demo_db) as source:
         features = extract_features(source, default)
-        expected = quality_report(source, default, features, "month", 0.85)
+        expected = quality_report(source, default, features, "month", 0.85).to_dict()
     table = _table(at, "leads")
     assert table["leads"].tolist() == [c["leads"] for c in expected["cohorts"]]
     assert table["seniority"].round(9).tolist() == [round(c["filled"]["seniority"], 9) for c in expected["cohorts"]]

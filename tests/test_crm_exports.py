@@ -342,7 +342,7 @@ def test_every_outcome_form_in_every_command_without_a_traceback(tmp_path, capsy
 
     with open_source(db) as source:
         features = extract_features(source, config)
-        report = quality_report(source, config, features)
+        report = quality_report(source, config, features).to_dict()
     assert report["cohorts"] and all(c["leads"] > 0 for c in report["cohorts"])
 
 

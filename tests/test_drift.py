@@ -24,7 +24,13 @@ import yaml
 from scipy.stats import chi2
 from sklearn.metrics import roc_auc_score
 
-from scoring.analysis.dataquality import completeness, problems_by_cohort, quality_report, unnamed_values
+from scoring.analysis.dataquality import (
+    QualityByCohort,
+    completeness,
+    problems_by_cohort,
+    quality_report,
+    unnamed_values,
+)
 from scoring.analysis.drift import (
     MIN_COHORT,
     SMOOTHING,
@@ -328,8 +334,8 @@ def drifted(demo_dbs):
         features = extract_features(source, config, now=now)
     scores = score(config, features)
     reference = default_reference(features)
-    report = drift_report(config, features, reference, "month", scores=scores)
-    weekly = drift_report(config, features, reference, "week", scores=scores)
+    report = drift_report(config, features, reference, "month", scores=scores).to_dict()
+    weekly = drift_report(config, features, reference, "week", scores=scores).to_dict()
     frame, data_end = _independent_frame(demo_dbs["drift"], now)
     by_id = pd.DataFrame({"lead_id": features.lead_id, "total": scores.total, "tier": scores.tier,
                           "f_converted": features.converted, "f_mature": features.mature})
@@ -539,7 +545,7 @@ def test_a_rule_that_stops_firing_is_reported(drifted):
     broken = features.feature(key)  # a new dense array
     broken[features.created_at >= np.datetime64("2026-01-01")] = 0.0
     features = dataclasses.replace(features, signals={**features.signals, key: broken})  # stored sparse again
-    report = drift_report(drifted["config"], features, drifted["reference"], "month")
+    report = drift_report(drifted["config"], features, drifted["reference"], "month").to_dict()
     label = "engagement: demo_request"
     ref_rate = np.mean(rule_points(drifted["config"], features)[label][
         pd.Series(features.created_at).between(*drifted["reference"], inclusive="left").to_numpy()] != 0)
@@ -560,7 +566,7 @@ def test_a_rule_that_stops_firing_is_reported(drifted):
 def test_custom_reference_counts_exactly_its_leads(drifted):
     frame = drifted["frame"]
     ref = (dt.datetime(2025, 1, 15), dt.datetime(2025, 6, 15))
-    report = drift_report(drifted["config"], drifted["features"], ref, "month", scores=drifted["scores"])
+    report = drift_report(drifted["config"], drifted["features"], ref, "month", scores=drifted["scores"]).to_dict()
     in_ref = frame["created_at"].between(*ref, inclusive="left") & frame["scored"]
     assert report["reference"]["leads"] == int(in_ref.sum())
     np.testing.assert_allclose(report["reference"]["bin_edges"],
@@ -647,10 +653,10 @@ def test_rule_shift_under_a_steady_score_is_investigate(capsys, demo_dbs, tmp_pa
 
 def test_quality_alarm_raises_stable_to_investigate(demo_dbs):
     config = load_config(DEFAULT_CONFIG)
-    quiet = monitor(config, str(demo_dbs["stable"]))
+    quiet = monitor(config, str(demo_dbs["stable"])).to_dict()
     assert quiet["status"] == "stable" and quiet["exit_code"] == 0 and quiet["quality"]["alarms"] == []
     # seniority is ~6% '' / 'Select' in the demo: an alarm bar at 99% fires in every month
-    strict = monitor(config, str(demo_dbs["stable"]), completeness_alarm=0.99)
+    strict = monitor(config, str(demo_dbs["stable"]), completeness_alarm=0.99).to_dict()
     con = duckdb.connect(str(demo_dbs["stable"]), read_only=True)
     low = con.execute(
         "SELECT strftime(date_trunc('month', created_at), '%Y-%m-%d') AS m FROM leads GROUP BY 1 "
@@ -685,7 +691,7 @@ def test_json_output_has_the_documented_keys(capsys, demo_dbs):
         assert len(c["band_mix"]) == len(BAND_CUTS) + 1
     assert {"cohorts", "alarms", "unnamed_values"} <= set(result["quality"])
     # the same numbers as the library
-    lib = monitor(load_config(DEFAULT_CONFIG), str(demo_dbs["drift"]))
+    lib = monitor(load_config(DEFAULT_CONFIG), str(demo_dbs["drift"])).to_dict()
     assert result["drift"] == json.loads(json.dumps(lib["drift"], default=str))
     assert result["reasons"] == lib["reasons"]
 
@@ -727,7 +733,7 @@ def test_html_output_is_one_page_with_escaped_name(capsys, demo_dbs, tmp_path):
     assert parser.title == f"leadcal drift: {name}"
     assert "b" not in parser.tags and "script" not in parser.tags
     # one row per cohort plus the header
-    months = len(json.loads(json.dumps(monitor(load_config(path), str(demo_dbs["drift"]))["drift"]["cohorts"])))
+    months = len(json.loads(json.dumps(monitor(load_config(path), str(demo_dbs["drift"])).to_dict()["drift"]["cohorts"])))
     assert parser.tags.count("tr") == months + 1
     assert file_digest(demo_dbs["drift"]) == digest
 
@@ -762,9 +768,11 @@ def test_explicit_reference_on_the_command_line(capsys, demo_dbs):
 
 
 def test_format_text_lists_every_cohort(drifted):
-    quality = {"alarms": [], "cohorts": [], "unnamed_values": {}}
-    result = assemble(drifted["config"], drifted["features"], quality, drifted["reference"], "month")
-    text = format_text(result)
+    quality = QualityByCohort(grain="month", threshold=0.85, columns=[], cohorts=[], unnamed_values={},
+                              findings=[], alarms=[])
+    monitored = assemble(drifted["config"], drifted["features"], quality, drifted["reference"], "month")
+    text = format_text(monitored)
+    result = monitored.to_dict()
     lines = text.splitlines()
     assert lines[0] == f"model default: {result['status'].upper()} (exit {result['exit_code']})"
     june = _row(result["drift"], "2026-06-01")
@@ -822,8 +830,8 @@ def quality_result(quality_db):
     config = parse_config(SMALL_CONFIG)
     with open_source(quality_db) as source:
         features = extract_features(source, config)
-        report = quality_report(source, config, features, "month")
-        weekly = completeness(source, config, "week")
+        report = quality_report(source, config, features, "month").to_dict()
+        weekly = [c.to_dict() for c in completeness(source, config, "week")]
         problems = problems_by_cohort(source, config, "month")
     return {"config": config, "features": features, "report": report, "weekly": weekly, "problems": problems}
 
@@ -907,8 +915,8 @@ def test_unnamed_values_against_pandas_on_demo(drifted):
     named = frame["industry"].isin(["Software", "Financial Services"])
     filled = frame["industry"].notna()
     share = (filled & ~named).groupby(frame["month"]).sum() / filled.groupby(frame["month"]).sum()
-    assert list(result["industry"]["by_cohort"].values()) == pytest.approx(share.tolist())
+    assert list(result["industry"].by_cohort.values()) == pytest.approx(share.tolist())
     top = frame.loc[filled & ~named, "industry"].value_counts().head(5)
-    assert result["industry"]["top_unnamed"] == list(zip(top.index, top.tolist()))
+    assert result["industry"].top_unnamed == list(zip(top.index, top.tolist()))
     # the demo's seniority values are all named
-    assert result["seniority"]["top_unnamed"] == []
+    assert result["seniority"].top_unnamed == []

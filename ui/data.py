@@ -269,7 +269,7 @@ def approved_view(path: Path, features: Features, config: ScoringConfig, segment
 @st.cache_data(max_entries=8, show_time=True,
                show_spinner="Checking data quality per cohort in DuckDB (a few seconds per million leads)...")
 def quality(path_key: str, config_json: str, grain: str, threshold: float, _path: str,
-            _config: ScoringConfig, _features: Features) -> dict:
+            _config: ScoringConfig, _features: Features) -> QualityByCohort:
     """The data-quality report (SQL per cohort), cached per data, config, grain and threshold."""
     from scoring.analysis.dataquality import quality_report
 
@@ -277,7 +277,8 @@ def quality(path_key: str, config_json: str, grain: str, threshold: float, _path
         return quality_report(source, _config, _features, grain, threshold)
 
 
-def quality_for(path: Path, config: ScoringConfig, features: Features, grain: str, threshold: float) -> dict:
+def quality_for(path: Path, config: ScoringConfig, features: Features, grain: str,
+                threshold: float) -> QualityByCohort:
     """Cached data-quality report of a config on the database."""
     return quality(_fingerprint(path), config_key(config), grain, threshold, str(path), config, features)
 

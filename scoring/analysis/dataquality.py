@@ -8,11 +8,14 @@ cohort). Counting runs in DuckDB on a read-only connection.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
+
 import numpy as np
 
 from ..data.source import Source, SourceError, quote
 from ..model.config import CategoricalFit, ScoringConfig, normalise_value
 from ..model.features import Features, feature_spec
+from ..model.findings import Finding
 
 COMPLETENESS_ALARM = 0.85
 """A column filled in fewer than this share of a cohort's leads raises an alarm."""
@@ -20,6 +23,71 @@ PROBLEM_ALARM = 0.01
 """Duplicates, unknown-lead events or conversions before creation above this share alarm."""
 MIN_ROWS = 30
 """Cohorts smaller than this are shown but raise no alarm."""
+
+
+@dataclass(frozen=True)
+class CohortCompleteness:
+    """One creation cohort: its leads, the filled share of every mapped column, and problem counts."""
+
+    cohort: str
+    leads: int
+    filled: dict[str, float | None]
+    """Column -> share of the cohort's leads with a value (NULL and missing markers count as empty)."""
+    problems: dict[str, int]
+    """``duplicate_ids``, ``unknown_lead_events``, ``events``, ``conversion_before_creation`` (only those seen)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class UnnamedValues:
+    """Category values a categorical fit rule does not name: their share per cohort, and the commonest."""
+
+    by_cohort: dict[str, float | None]
+    """Cohort -> share of filled values the config does not name."""
+    top_unnamed: list[tuple[str, int]]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A cohort's column or problem past its alarm line, in one sentence."""
+
+    cohort: str
+    column: str
+    problem: str
+    value: float
+    message: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QualityByCohort:
+    """Data quality per cohort (``quality`` of `leadcal drift --format json`)."""
+
+    grain: str
+    threshold: float
+    """Completeness below this share raises an alarm."""
+    columns: list[str]
+    cohorts: list[CohortCompleteness]
+    unnamed_values: dict[str, UnnamedValues]
+    """Categorical fit column -> its unnamed values."""
+    findings: list[Finding]
+    """The data-quality findings of the whole data (as the extraction counted them)."""
+    alarms: list[Alarm]
+
+    def to_dict(self) -> dict:
+        """The documented JSON form."""
+        return {"grain": self.grain, "threshold": self.threshold, "columns": list(self.columns),
+                "cohorts": [c.to_dict() for c in self.cohorts],
+                "unnamed_values": {col: u.to_dict() for col, u in self.unnamed_values.items()},
+                "findings": [f.to_dict() for f in self.findings], "alarms": [a.to_dict() for a in self.alarms]}
+
 
 
 def _trunc(grain: str, column: str) -> str:
@@ -36,7 +104,7 @@ def lead_columns(config: ScoringConfig) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def completeness(source: Source, config: ScoringConfig, grain: str) -> list[dict]:
+def completeness(source: Source, config: ScoringConfig, grain: str) -> list[CohortCompleteness]:
     """Per cohort: leads and the filled share of every mapped column."""
     leads = config.source.leads
     cols = lead_columns(config)
@@ -48,8 +116,9 @@ def completeness(source: Source, config: ScoringConfig, grain: str) -> list[dict
            + f" FROM {quote(leads.table)} WHERE {quote(leads.created_at)} IS NOT NULL GROUP BY 1 ORDER BY 1")
     missing = [normalise_value(v) for v in config.source.missing_values]
     rows = source.con.execute(sql, {"missing": missing}).fetchall()
-    return [{"cohort": r[0].isoformat(), "leads": int(r[1]),
-             "filled": {c: (r[2 + i] / r[1] if r[1] else None) for i, c in enumerate(cols)}} for r in rows]
+    return [CohortCompleteness(cohort=r[0].isoformat(), leads=int(r[1]),
+                               filled={c: (r[2 + i] / r[1] if r[1] else None) for i, c in enumerate(cols)}, problems={})
+            for r in rows]
 
 
 def problems_by_cohort(source: Source, config: ScoringConfig, grain: str) -> dict[str, dict[str, int]]:
@@ -91,7 +160,8 @@ def problems_by_cohort(source: Source, config: ScoringConfig, grain: str) -> dic
     return out
 
 
-def unnamed_values(config: ScoringConfig, features: Features, cohorts: np.ndarray, starts: list) -> dict:
+def unnamed_values(config: ScoringConfig, features: Features, cohorts: np.ndarray,
+                   starts: list) -> dict[str, UnnamedValues]:
     """Per categorical fit rule: share of filled values the config does not name, per cohort, and the top ones."""
     out = {}
     for rule in config.fit:
@@ -107,16 +177,15 @@ def unnamed_values(config: ScoringConfig, features: Features, cohorts: np.ndarra
         per_unnamed = np.bincount(cohorts[unnamed], minlength=len(starts))
         top_counts = np.bincount(codes[unnamed], minlength=len(cat.categories))
         top = [(str(cat.categories[i]), int(top_counts[i])) for i in np.argsort(-top_counts)[:5] if top_counts[i]]
-        out[rule.column] = {
-            "by_cohort": {s.isoformat(): (float(u / f) if f else None)
-                          for s, u, f in zip(starts, per_unnamed, per_filled)},
-            "top_unnamed": top,
-        }
+        out[rule.column] = UnnamedValues(
+            by_cohort={s.isoformat(): (float(u / f) if f else None) for s, u, f in zip(starts, per_unnamed, per_filled)},
+            top_unnamed=top,
+        )
     return out
 
 
 def quality_report(source: Source, config: ScoringConfig, features: Features, grain: str = "month",
-                   threshold: float = COMPLETENESS_ALARM) -> dict:
+                   threshold: float = COMPLETENESS_ALARM) -> QualityByCohort:
     """Completeness, unnamed categories and problem counts per cohort, with alarms."""
     from .drift import cohort_index
 
@@ -128,32 +197,32 @@ def quality_report(source: Source, config: ScoringConfig, features: Features, gr
             "computed in the warehouse (per-lead rows only): run `leadcal drift` where the tables are"])
     rows = completeness(source, config, grain)
     problems = problems_by_cohort(source, config, grain)
+    rows = [replace(row, problems=problems.get(row.cohort, {})) for row in rows]
     cohorts, starts = cohort_index(features.created_at, grain)
     unnamed = unnamed_values(config, features, cohorts, starts)
     alarms = []
     for row in rows:
-        row["problems"] = problems.get(row["cohort"], {})
-        if row["leads"] < MIN_ROWS:
+        if row.leads < MIN_ROWS:
             continue
-        for col, share in row["filled"].items():
+        for col, share in row.filled.items():
             if share is not None and share < threshold:
-                alarms.append({"cohort": row["cohort"], "column": col, "problem": "completeness",
-                               "value": share, "message": f"{row['cohort']}: {col} filled in only {share:.0%} "
-                               f"of {row['leads']:,} leads (alarm below {threshold:.0%})"})
-        p = row["problems"]
-        for key, base, what in (("duplicate_ids", row["leads"], "duplicate lead id rows"),
-                                ("conversion_before_creation", row["leads"], "conversions dated before creation"),
+                alarms.append(Alarm(cohort=row.cohort, column=col, problem="completeness", value=share,
+                                    message=f"{row.cohort}: {col} filled in only {share:.0%} "
+                                    f"of {row.leads:,} leads (alarm below {threshold:.0%})"))
+        p = row.problems
+        for key, base, what in (("duplicate_ids", row.leads, "duplicate lead id rows"),
+                                ("conversion_before_creation", row.leads, "conversions dated before creation"),
                                 ("unknown_lead_events", p.get("events", 0), "events of unknown leads")):
             if p.get(key) and base and p[key] / base > PROBLEM_ALARM:
-                alarms.append({"cohort": row["cohort"], "column": key, "problem": key, "value": p[key] / base,
-                               "message": f"{row['cohort']}: {p[key]:,} {what} ({p[key] / base:.1%})"})
-    covered = {r["cohort"] for r in rows}
+                alarms.append(Alarm(cohort=row.cohort, column=key, problem=key, value=p[key] / base,
+                                    message=f"{row.cohort}: {p[key]:,} {what} ({p[key] / base:.1%})"))
+    covered = {r.cohort for r in rows}
     for cohort, p in sorted(problems.items()):  # event-only cohorts (e.g. events before any lead)
         if cohort not in covered and p.get("unknown_lead_events", 0) > 0:
             base = p.get("events", 0)
             if base and p["unknown_lead_events"] / base > PROBLEM_ALARM:
-                alarms.append({"cohort": cohort, "column": "unknown_lead_events", "problem": "unknown_lead_events",
-                               "value": p["unknown_lead_events"] / base,
-                               "message": f"{cohort}: {p['unknown_lead_events']:,} events of unknown leads"})
-    return {"grain": grain, "threshold": threshold, "columns": lead_columns(config), "cohorts": rows,
-            "unnamed_values": unnamed, "findings": features.quality.to_dict()["findings"], "alarms": alarms}
+                alarms.append(Alarm(cohort=cohort, column="unknown_lead_events", problem="unknown_lead_events",
+                                    value=p["unknown_lead_events"] / base,
+                                    message=f"{cohort}: {p['unknown_lead_events']:,} events of unknown leads"))
+    return QualityByCohort(grain=grain, threshold=threshold, columns=lead_columns(config), cohorts=rows,
+                           unnamed_values=unnamed, findings=list(features.quality.findings), alarms=alarms)

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..model.config import EngagementRule, ScoringConfig
 from ..model.engine import Scores, engagement_points, fit_points, score
 from ..model.features import Features
-from ..model.metrics import auc, wilson_interval
+from ..model.kpis import Rate
+from ..model.metrics import auc, band_bounds, band_label, total_bounds, wilson_interval
 
 PSI_INVESTIGATE = 0.10
 PSI_SHIFTED = 0.25
@@ -40,6 +42,119 @@ CHI2_999 = (10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322, 26.124, 27.8
             31.264, 32.909)
 """Chi-square 0.999 quantiles for 1-12 degrees of freedom (beyond: Wilson-Hilferty)."""
 STATUS_ORDER = {"stable": 0, "investigate": 1, "shifted": 2}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference period: its leads, and the score bins fixed on it."""
+
+    start: str
+    end: str
+    leads: int
+    """Scored leads in the period."""
+    bin_edges: list[float]
+    shares: list[float]
+    """Share of the reference's scores per bin."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    """The PSI lines (0.1 investigate, 0.25 shifted) and the least scored leads a judged cohort has."""
+
+    investigate: float
+    shifted: float
+    min_cohort: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RuleDrift:
+    """One rule in one cohort: how often it gives points, and the PSI of its points."""
+
+    firing_rate: float | None
+    psi: float | None
+    status: str
+    """``stable`` / ``investigate`` / ``shifted``, or ``immature`` when the cohort is not judged."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CohortDrift:
+    """One creation cohort against the reference (see the module doc for when it is judged)."""
+
+    cohort: str
+    """The cohort's first day (ISO date)."""
+    leads: int
+    scored: int
+    """Leads whose scoring point has passed."""
+    judged: bool
+    mature: bool
+    """Every outcome window of the cohort has passed: conversion and AUC are known."""
+    in_reference: bool
+    psi: float | None
+    psi_noise: float
+    status: str
+    band_mix: list[float]
+    """Share of the scored leads per band."""
+    mql_rate: float | None
+    sql_rate: float | None
+    conversion_rate: float | None
+    conversion_by_band: list[Rate] | None
+    """Mature cohorts only."""
+    auc: float | None
+    rules: dict[str, RuleDrift]
+    """Rule label (``fit: column``, ``engagement: label``) -> its drift."""
+
+    def to_dict(self) -> dict:
+        """The documented JSON row (``drift.cohorts[]``)."""
+        out = asdict(self)
+        out["conversion_by_band"] = (None if self.conversion_by_band is None
+                                     else [r.to_dict() for r in self.conversion_by_band])
+        out["rules"] = {label: r.to_dict() for label, r in self.rules.items()}
+        return out
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Score drift per cohort against a reference period, and the verdict."""
+
+    model: str
+    grain: str
+    """``week`` or ``month``."""
+    reference: Reference
+    thresholds: DriftThresholds
+    bands: list[str]
+    """Band labels, in the order of ``band_mix`` and ``conversion_by_band``."""
+    cohorts: list[CohortDrift]
+    status: str
+    """The worst score PSI status of the judged cohorts after the reference (see the module doc)."""
+    worst_psi: float | None
+    rules_shifted: list[str]
+    """Rules whose own PSI is shifted in a judged cohort."""
+    drift_version: int = 1
+
+    def to_dict(self) -> dict:
+        """The documented JSON form (``drift`` of `leadcal drift --format json`)."""
+        return {
+            "drift_version": self.drift_version,
+            "model": self.model,
+            "grain": self.grain,
+            "reference": self.reference.to_dict(),
+            "thresholds": self.thresholds.to_dict(),
+            "bands": list(self.bands),
+            "cohorts": [c.to_dict() for c in self.cohorts],
+            "status": self.status,
+            "worst_psi": self.worst_psi,
+            "rules_shifted": list(self.rules_shifted),
+        }
+
 
 
 def psi_noise(bins: int, n: int, n_ref: int) -> float:
@@ -185,7 +300,7 @@ def rule_points(config: ScoringConfig, features: Features) -> dict[str, np.ndarr
 
 
 def drift_report(config: ScoringConfig, features: Features, reference: tuple[dt.datetime, dt.datetime],
-                 grain: str = "month", scores: Scores | None = None) -> dict:
+                 grain: str = "month", scores: Scores | None = None) -> DriftReport:
     """Per-cohort stability of scores, bands, MQL rate, conversion and rules vs the reference."""
     if not features.point_in_time:
         raise ValueError("drift compares creation cohorts, but this data has no creation times")
@@ -217,62 +332,62 @@ def drift_report(config: ScoringConfig, features: Features, reference: tuple[dt.
         total = scores.total[s_idx]
         value = psi(ref_shares, bin_shares(total, edges)) if judged else None
         noise = psi_noise(len(edges) + 1, int(s_idx.size), int(ref.sum()))
-        row = {
-            "cohort": start.isoformat(),
-            "leads": int(idx.size),
-            "scored": int(s_idx.size),
-            "judged": judged,
-            "mature": mature,
-            "in_reference": bool(ref[idx].any()),
-            "psi": value,
-            "psi_noise": noise,
-            "status": psi_status(value, noise) if judged else "immature",
-            "band_mix": (np.bincount(scores.band[s_idx], minlength=n_bands) / max(s_idx.size, 1)).tolist(),
-            "mql_rate": float((scores.tier[s_idx] >= 1).mean()) if s_idx.size else None,
-            "sql_rate": float((scores.tier[s_idx] >= 2).mean()) if s_idx.size else None,
-            "conversion_rate": None, "conversion_by_band": None, "auc": None,
-            "rules": {},
-        }
+        conversion_rate = auc_value = conversion_by_band = None
         if mature:
             y = features.converted[idx]
-            row["conversion_rate"] = float(y.mean())
+            conversion_rate = float(y.mean())
             a = auc(scores.total[idx], y)
-            row["auc"] = None if math.isnan(a) else a
+            auc_value = None if math.isnan(a) else a
             leads = np.bincount(scores.band[idx], minlength=n_bands)
             conv = np.bincount(scores.band[idx][y], minlength=n_bands)
             low, high = wilson_interval(conv, leads)
-            row["conversion_by_band"] = [
-                {"leads": int(n), "conversions": int(k), "rate": (k / n) if n else None,
-                 "ci_low": None if not n else float(lo), "ci_high": None if not n else float(hi)}
-                for n, k, lo, hi in zip(leads, conv, low, high)]
+            conversion_by_band = [Rate(int(n), int(k), float(k / n) if n else None, None if not n else float(lo),
+                                       None if not n else float(hi))
+                                  for n, k, lo, hi in zip(leads, conv, low, high)]
+        rules = {}
         for label, values in points.items():
             v = values[s_idx]
             r_psi = psi(rule_ref[label], bin_shares(v, rule_edges[label])) if judged else None
             r_noise = psi_noise(len(rule_edges[label]) + 1, int(s_idx.size), int(ref.sum()))
-            row["rules"][label] = {"firing_rate": float((v != 0).mean()) if v.size else None, "psi": r_psi,
-                                   "status": psi_status(r_psi, r_noise) if judged else "immature"}
+            rules[label] = RuleDrift(firing_rate=float((v != 0).mean()) if v.size else None, psi=r_psi,
+                                     status=psi_status(r_psi, r_noise) if judged else "immature")
+        row = CohortDrift(
+            cohort=start.isoformat(),
+            leads=int(idx.size),
+            scored=int(s_idx.size),
+            judged=judged,
+            mature=mature,
+            in_reference=bool(ref[idx].any()),
+            psi=value,
+            psi_noise=noise,
+            status=psi_status(value, noise) if judged else "immature",
+            band_mix=(np.bincount(scores.band[s_idx], minlength=n_bands) / max(s_idx.size, 1)).tolist(),
+            mql_rate=float((scores.tier[s_idx] >= 1).mean()) if s_idx.size else None,
+            sql_rate=float((scores.tier[s_idx] >= 2).mean()) if s_idx.size else None,
+            conversion_rate=conversion_rate,
+            conversion_by_band=conversion_by_band,
+            auc=auc_value,
+            rules=rules,
+        )
         cohorts.append(row)
-    judged_rows = [c for c in cohorts if c["judged"] and not c["in_reference"]]
-    worst = max((c["status"] for c in judged_rows), key=STATUS_ORDER.get, default="stable")
-    moved = sorted({label for c in judged_rows for label, r in c["rules"].items() if r["status"] == "shifted"})
+    judged_rows = [c for c in cohorts if c.judged and not c.in_reference]
+    worst = max((c.status for c in judged_rows), key=STATUS_ORDER.get, default="stable")
+    moved = sorted({label for c in judged_rows for label, r in c.rules.items() if r.status == "shifted"})
     if moved and worst == "stable":
         worst = "investigate"  # the score holds, but a rule's inputs shifted: look before it shows
-    return {
-        "drift_version": 1,
-        "model": config.name,
-        "grain": grain,
-        "reference": {"start": reference[0].isoformat(sep=" "), "end": reference[1].isoformat(sep=" "),
-                      "leads": int(ref.sum()), "bin_edges": edges.tolist(), "shares": ref_shares.tolist()},
-        "thresholds": {"investigate": PSI_INVESTIGATE, "shifted": PSI_SHIFTED, "min_cohort": MIN_COHORT},
-        "bands": [f"{b}" for b in _band_labels(config)],
-        "cohorts": cohorts,
-        "status": worst,
-        "worst_psi": max((c["psi"] for c in judged_rows), default=None),
-        "rules_shifted": moved,
-    }
+    return DriftReport(
+        model=config.name,
+        grain=grain,
+        reference=Reference(start=reference[0].isoformat(sep=" "), end=reference[1].isoformat(sep=" "),
+                            leads=int(ref.sum()), bin_edges=edges.tolist(), shares=ref_shares.tolist()),
+        thresholds=DriftThresholds(investigate=PSI_INVESTIGATE, shifted=PSI_SHIFTED, min_cohort=MIN_COHORT),
+        bands=[f"{b}" for b in _band_labels(config)],
+        cohorts=cohorts,
+        status=worst,
+        worst_psi=max((c.psi for c in judged_rows), default=None),
+        rules_shifted=moved,
+    )
 
 
 def _band_labels(config: ScoringConfig) -> list[str]:
-    from ..model.metrics import band_bounds, band_label, total_bounds
-
     return [band_label(lo, hi) for lo, hi in band_bounds(config.bands, *total_bounds(config))]

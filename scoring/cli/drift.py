@@ -21,12 +21,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
     reference = parse_reference(args.reference) if args.reference else None
     result = monitor(config, args.db, reference, args.grain)
     if args.format == "json":
-        print(json.dumps(result, indent=2, default=str))
+        print(json.dumps(result.to_dict(), indent=2, default=str))
     elif args.format == "html":
         print(format_html(result))
     else:
         print(format_text(result))
-    return result["exit_code"]
+    return result.exit_code
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

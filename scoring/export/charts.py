@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 
 if TYPE_CHECKING:  # the results the figures are drawn from (no computation here)
+    from ..analysis.dataquality import QualityByCohort
+    from ..analysis.drift import DriftReport
     from ..analysis.report import CalibrationResult
     from ..model.kpis import GridCell, Histogram
     from ..model.metrics import BandRow
@@ -211,57 +213,56 @@ def grid_chart(grid: list[GridCell]) -> go.Figure:
 PSI_COLOURS = {"stable": "#2e7d32", "investigate": "#f9a825", "shifted": "#c62828", "immature": "#9e9e9e"}
 
 
-def psi_chart(drift: dict) -> go.Figure:
+def psi_chart(drift: DriftReport) -> go.Figure:
     """Score PSI per cohort, coloured by status, with the 0.1 and 0.25 lines."""
-    cohorts = drift["cohorts"]
+    cohorts = drift.cohorts
     fig = go.Figure(go.Bar(
-        x=[c["cohort"] for c in cohorts], y=[c["psi"] or 0 for c in cohorts],
-        marker_color=[PSI_COLOURS.get(c["status"], "#9e9e9e") for c in cohorts],
-        customdata=[[c["status"] + (" (reference)" if c["in_reference"] else ""), c["leads"]] for c in cohorts],
+        x=[c.cohort for c in cohorts], y=[c.psi or 0 for c in cohorts],
+        marker_color=[PSI_COLOURS.get(c.status, "#9e9e9e") for c in cohorts],
+        customdata=[[c.status + (" (reference)" if c.in_reference else ""), c.leads] for c in cohorts],
         hovertemplate="%{x}: PSI %{y:.3f}, %{customdata[0]}, %{customdata[1]:,} leads<extra></extra>"))
-    for value, label in ((drift["thresholds"]["investigate"], "investigate"),
-                         (drift["thresholds"]["shifted"], "shifted")):
+    for value, label in ((drift.thresholds.investigate, "investigate"), (drift.thresholds.shifted, "shifted")):
         fig.add_hline(y=value, line=dict(color=PSI_COLOURS[label], dash="dash"), annotation_text=label)
-    ref = drift["reference"]
-    fig.add_vrect(x0=ref["start"][:10], x1=ref["end"][:10], fillcolor="rgba(31,78,156,0.08)", line_width=0,
+    ref = drift.reference
+    fig.add_vrect(x0=ref.start[:10], x1=ref.end[:10], fillcolor="rgba(31,78,156,0.08)", line_width=0,
                   annotation_text="reference", annotation_position="top left")
     fig.update_layout(font=FONT, height=360, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="score PSI",
                       xaxis_title="cohort (creation)")
     return fig
 
 
-def rule_psi_chart(drift: dict) -> go.Figure:
+def rule_psi_chart(drift: DriftReport) -> go.Figure:
     """Heatmap of each rule's PSI per cohort: which rule moved, and when."""
-    cohorts = [c for c in drift["cohorts"] if c["judged"]]
-    rules = list(cohorts[0]["rules"]) if cohorts else []
-    z = [[c["rules"][r]["psi"] for c in cohorts] for r in rules]
-    fig = go.Figure(go.Heatmap(z=z, x=[c["cohort"] for c in cohorts], y=[text(r) for r in rules], zmin=0, zmax=0.5,
+    cohorts = [c for c in drift.cohorts if c.judged]
+    rules = list(cohorts[0].rules) if cohorts else []
+    z = [[c.rules[r].psi for c in cohorts] for r in rules]
+    fig = go.Figure(go.Heatmap(z=z, x=[c.cohort for c in cohorts], y=[text(r) for r in rules], zmin=0, zmax=0.5,
                                colorscale=[[0, "#ffffff"], [0.2, "#fff3c4"], [0.5, "#f9a825"], [1, "#c62828"]],
                                colorbar=dict(title="PSI"), hovertemplate="%{y}, %{x}: PSI %{z:.3f}<extra></extra>"))
     fig.update_layout(font=FONT, height=max(300, 28 * len(rules) + 120), margin=dict(l=10, r=10, t=30, b=10))
     return fig
 
 
-def band_mix_chart(drift: dict) -> go.Figure:
+def band_mix_chart(drift: DriftReport) -> go.Figure:
     """Share of each cohort's scored leads per score band (stacked)."""
-    cohorts = [c for c in drift["cohorts"] if c["scored"]]
+    cohorts = [c for c in drift.cohorts if c.scored]
     fig = go.Figure()
-    for i, label in enumerate(drift["bands"]):
-        fig.add_trace(go.Bar(x=[c["cohort"] for c in cohorts], y=[100 * c["band_mix"][i] for c in cohorts],
+    for i, label in enumerate(drift.bands):
+        fig.add_trace(go.Bar(x=[c.cohort for c in cohorts], y=[100 * c.band_mix[i] for c in cohorts],
                              name=text(label)))
     fig.update_layout(barmode="stack", font=FONT, height=380, margin=dict(l=10, r=10, t=30, b=10),
                       yaxis_title="% of leads", legend=dict(title="band"))
     return fig
 
 
-def completeness_chart(quality: dict) -> go.Figure:
+def completeness_chart(quality: QualityByCohort) -> go.Figure:
     """Heatmap of the filled share of every mapped column per cohort; red below the alarm."""
-    cohorts = quality["cohorts"]
-    cols = quality["columns"]
-    z = [[None if c["filled"][col] is None else 100 * c["filled"][col] for c in cohorts] for col in cols]
-    t = quality["threshold"] * 100
+    cohorts = quality.cohorts
+    cols = quality.columns
+    z = [[None if c.filled[col] is None else 100 * c.filled[col] for c in cohorts] for col in cols]
+    t = quality.threshold * 100
     fig = go.Figure(go.Heatmap(
-        z=z, x=[c["cohort"] for c in cohorts], y=[text(c) for c in cols], zmin=max(0, t - 35), zmax=100,
+        z=z, x=[c.cohort for c in cohorts], y=[text(c) for c in cols], zmin=max(0, t - 35), zmax=100,
         colorscale=[[0, "#c62828"], [0.49, "#f9a825"], [0.5, "#e8f5e9"], [1, "#2e7d32"]],
         colorbar=dict(title="% filled"), hovertemplate="%{y}, %{x}: %{z:.1f}% filled<extra></extra>"))
     fig.update_layout(font=FONT, height=max(300, 28 * len(cols) + 120), margin=dict(l=10, r=10, t=30, b=10))

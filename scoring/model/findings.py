@@ -8,7 +8,7 @@ app can say so. Counting them is ``scoring.data.quality``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,10 @@ class Finding:
     def message(self) -> str:
         """One line for people."""
         return f"{self.table}.{self.column}: {self.count:,} {self.problem} ({self.handling})"
+
+    def to_dict(self) -> dict:
+        """The JSON form (``quality.findings[]``)."""
+        return asdict(self)
 
 
 @dataclass
@@ -42,9 +46,5 @@ class QualityReport:
         """Stable JSON form."""
         return {
             "rows": dict(self.counts),
-            "findings": [
-                {"table": f.table, "column": f.column, "count": f.count, "problem": f.problem,
-                 "handling": f.handling}
-                for f in self.findings
-            ],
+            "findings": [f.to_dict() for f in self.findings],
         }

@@ -318,3 +318,13 @@ def test_closed_control_groups_are_not_drawn_and_keep_their_values(app, dbs):
     assert not [e for e in app.text_input if (e.key or "").endswith(":bands")]  # still closed, as it was left
     expected = config_from_dict({**yaml.safe_load(DEFAULT_CONFIG.read_text()), "bands": [25.0, 50.0, 75.0]})
     _assert_screen_is_what_is_scored(app, big, expected)
+
+
+def test_a_band_without_mature_leads_shows_empty_cells_not_none(app):
+    """The demo's top band has no mature lead: its rates are blank cells (NaN), never the text None."""
+    band_table = next(d for d in app.dataframe if "capture" in d.value.columns)
+    table = band_table.value
+    for column in ("rate", "ci_low", "ci_high", "lift"):
+        assert table[column].dtype == float, column
+    empty = table[table["leads"] == 0]
+    assert len(empty) >= 1 and empty["rate"].isna().all()

@@ -60,7 +60,7 @@ def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
     d, a = view.draft.kpis, view.approved.kpis
     st.caption(f"Under each figure: the change from the approved model ({plain(approved_ref)}). "
                "Hover the question mark beside a figure for what it means.")
-    k = st.columns(6)
+    k = [c for row in (st.columns(3), st.columns(3)) for c in row]  # two rows: labels read in full
     metric(k[0], "AUC", "-" if d["auc"] is None else f"{d['auc']:.3f}", d["auc"], a["auc"])
     metric(k[1], "Gini", "-" if d["gini"] is None else f"{d['gini']:.3f}", d["gini"], a["gini"])
     metric(k[2], "MQLs per month", "-" if d["mql_per_month"] is None else f"{d['mql_per_month']:,.0f}",
@@ -86,6 +86,8 @@ def _section(view, key: str) -> None:
 def _draw(label: str, view) -> None:
     if label == "Band table":
         bands = pd.DataFrame(view.draft.result["bands"])[list(band_columns())]
+        rates = ["rate", "ci_low", "ci_high", "lift", "share", "capture"]
+        bands[rates] = bands[rates].astype(float)  # a band with no mature lead: an empty cell, not "None"
         st.dataframe(bands.iloc[::-1], hide_index=True, width="stretch", key="band_table",
                      column_config=band_columns())
     elif label == "Movers":

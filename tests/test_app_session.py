@@ -321,7 +321,10 @@ def test_closed_control_groups_are_not_drawn_and_keep_their_values(app, dbs):
 
 
 def test_a_band_without_mature_leads_shows_empty_cells_not_none(app):
-    """The demo's top band has no mature lead: its rates are blank cells (NaN), never the text None."""
+    """A band no lead reaches: its rates are blank cells (NaN), never the text None."""
+    _open_sections(app)
+    _ctl(app, "text_input", "bands").input("20, 40, 200")  # scores are capped at 100: 200+ is empty
+    _run(app)
     band_table = next(d for d in app.dataframe if "capture" in d.value.columns)
     table = band_table.value
     for column in ("rate", "ci_low", "ci_high", "lift"):

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from scoring.base.runtime import tune_numpy_memory
+from scoring.base.runtime import freeze_long_lived_objects, quick_thread_switches, tune_numpy_memory
 from ui import auth
 
 tune_numpy_memory()  # no huge-page compaction stalls on slider moves (see scoring/base/runtime.py)
+quick_thread_switches()  # a rerun's messages leave as they are made (see scoring/base/runtime.py)
 # the tab icon is a local file: a ":material/...:" or emoji icon is fetched from a CDN (nothing leaves the machine)
 st.set_page_config(page_title="leadcal", page_icon=str(Path(__file__).parent / "ui" / "assets" / "icon.png"),
                    layout="wide")
@@ -32,3 +33,4 @@ page = st.navigation([
     st.Page("pages/import_data.py", title="Import data", icon=":material/upload_file:"),
 ])
 page.run()  # each page draws the shared sidebar first (ui.sidebar.render)
+freeze_long_lived_objects()  # once per process, after the first full run (see scoring/base/runtime.py)

@@ -256,6 +256,9 @@ class SizeResult:
     first_moves: dict = field(default_factory=dict)
     cpu_per_move_s: dict = field(default_factory=dict)
     pages_s: dict = field(default_factory=dict)
+    """Seconds from the click in the menu to the page's run over (everything drawn)."""
+    pages_paint_s: dict = field(default_factory=dict)
+    """Seconds from the click to the page's heading on screen (first paint)."""
     unchanged: dict = field(default_factory=dict)
 
 
@@ -305,10 +308,14 @@ def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, ou
                 if heading:
                     session.page.get_by_role("heading", name=heading).first.wait_for(timeout=600_000)
                 else:
+                    session.page.get_by_role("heading", name="Calibrate the scoring model").first.wait_for(
+                        timeout=600_000)
+                result.pages_paint_s[title] = time.perf_counter() - t
+                if not heading:
                     session.metric("AUC").wait_for(timeout=600_000)
                 session.wait_idle(before, 600)
                 result.pages_s[title] = time.perf_counter() - t
-                log(f"  {title}: {result.pages_s[title]:.2f} s")
+                log(f"  {title}: heading {result.pages_paint_s[title]:.2f} s, done {result.pages_s[title]:.2f} s")
         session.close()
     finally:
         server.stop()
@@ -347,10 +354,12 @@ def markdown(results: list[SizeResult], info: dict) -> str:
             lines.append(f"| {r.leads:,} | {name} | {_ms(s['redrawn_median'])} ({_ms(s['redrawn_p95'])}) | "
                          f"{_ms(s['kpi_median'])} | {_ms(s['done_median'])} ({_ms(s['done_p95'])}) | {first} | "
                          f"{r.cpu_per_move_s[name]:.3f} s | {met} |")
-    lines += ["", "| leads | first start: KPIs on screen | restart, same database | "
+    lines += ["", "Pages opened from the menu: heading on screen / page done, seconds.", "",
+              "| leads | first start: KPIs on screen | restart, same database | "
               + " | ".join(t for t, _ in PAGES) + " |", "|---:|---:|---:|" + "---:|" * len(PAGES)]
     for r in results:
-        pages = " | ".join("-" if t not in r.pages_s else f"{r.pages_s[t]:.2f} s" for t, _ in PAGES)
+        pages = " | ".join("-" if t not in r.pages_s else f"{r.pages_paint_s[t]:.2f} / {r.pages_s[t]:.2f}"
+                           for t, _ in PAGES)
         restart = "-" if r.restart_s is None else f"{r.restart_s:.1f} s"
         lines.append(f"| {r.leads:,} | {r.start_s:.1f} s | {restart} | {pages} |")
     return "\n".join(lines) + "\n"

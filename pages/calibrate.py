@@ -1,14 +1,13 @@
 """Calibrate: move the draft model's numbers and see, against the approved model, how
 conversion by score band, MQL volume and capture would have looked on real outcomes.
 
-The controls write the session's draft; the results are drawn from that same draft."""
+The controls write the session's draft; the results are drawn from that same draft. The
+controls and results are one fragment (ui.calibrate_view.workspace): a slider move reruns
+that part only."""
 
 import streamlit as st
 
-from scoring.data.source import SourceError
-from scoring.model.config import ConfigError
-from ui import calibrate_view, data, session, sidebar
-from ui.controls import draft_controls
+from ui import calibrate_view, session, sidebar
 from ui.text import plain
 
 ctx = sidebar.render()
@@ -30,23 +29,6 @@ with st.expander("Meeting settings", expanded=False):
 sql_target = (target[0] / 100, target[1] / 100)
 capacity_per_month = float(capacity) if capacity else None
 
-state = session.state()
-controls, results = st.columns([1.25, 2.3], gap="large")
-with controls:
-    st.subheader("Draft model")
-    st.caption(f"Started from **{plain(state.base_ref)}**"
-               + (" · :orange[unsaved changes]" if session.is_dirty() else ""))
-    draft = session.draft_config()
-    try:  # the lead counts beside each category value
-        categories_from = data.features_for(ctx.db, draft or session.base_config() or ctx.approved)
-    except (SourceError, ConfigError, ValueError):
-        categories_from = None
-    draft_controls(state.data, state.seeded, categories_from)
-    draft = session.draft_config()  # what the controls now show: the one draft scored, saved and downloaded
 
-with results:
-    calibrate_view.results(ctx, draft, sql_target, capacity_per_month)
-
-with controls:
-    st.divider()
-    calibrate_view.draft_actions(ctx, draft)
+calibrate_view.draft_actions(ctx)  # save, load, reset, download: redrawn on a full run, never on a slider move
+calibrate_view.workspace(ctx, sql_target, capacity_per_month)  # controls and results: a fragment

@@ -154,7 +154,7 @@ def test_save_draft_adds_a_version_that_loads_back(app, tmp_path):
     _ctl(app, "slider", "eng:1:points").set_value(11)
     app.run()
     _by_key(app.text_input, "save_name:default").input("trial-heavy")
-    _by_key(app.text_area, "save_note").input("trial sign-ups matter less")
+    _by_key(app.text_input, "save_note").input("trial sign-ups matter less")
     _by_key(app.button, "save").click()
     app.run()
     assert not app.exception, app.exception

@@ -96,8 +96,19 @@ def _scored(db, config):
     return calibration_view(config, config, features, (0.10, 0.15), None).draft.kpis
 
 
+SECTIONS = ("thresholds", "engagement", "fit", "more")
+
+
+def _open_sections(at):
+    """Open every group of draft controls (a closed one draws nothing), as a person clicks them open."""
+    for name in SECTIONS:
+        at.session_state[f"controls_section:{name}"] = True
+    return _run(at)
+
+
 def _assert_screen_is_what_is_scored(at, db, expected_config):
     """The controls show ``expected_config``, the session's draft is it, and the KPIs are its scores on ``db``."""
+    _open_sections(at)
     draft = config_from_dict(_state(at).data)
     assert draft == expected_config.model_copy(update={"name": draft.name})
     th = _ctl(at, "slider", "thresholds").value
@@ -209,7 +220,7 @@ def test_switching_database_with_a_changed_draft_asks_first(app, dbs):
 
 
 def test_bad_band_entry_says_what_to_type_and_nothing_is_scored(app):
-    app.expander[3].label  # the "Decay, caps, bands" expander exists
+    _open_sections(app)  # bands are under "Decay, caps, bands and evaluation"
     _ctl(app, "text_input", "bands").input("20, forty, 60")
     _run(app)
     errors = " ".join(_shown(app.error))
@@ -250,6 +261,7 @@ def test_every_kpi_and_band_column_has_help(app):
 
 def test_blank_category_points_are_empty_not_none(app):
     """Values the rule does not name get the 'other' points: their cell is empty, not the text None."""
+    _open_sections(app)
     editors = [d.value for d in app.dataframe if list(d.value.columns) == ["value", "leads", "points"]]
     industry = next(t for t in editors if "Software" in set(t["value"]))
     assert industry["points"].dtype == float
@@ -284,3 +296,38 @@ def test_configs_diff_against_the_shipped_default_and_readable_audit(app, tmp_pa
     assert approve["details"] == "signed by Sam (sales), Mia (marketing)"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", approve["when"])
     assert not any("{" in str(v) or "[" in str(v) for v in audit.to_numpy().ravel())
+
+
+def test_closed_control_groups_are_not_drawn_and_keep_their_values(app, dbs):
+    """A slider move does not rebuild the closed groups (fit tables, decay, caps, bands), and a value changed in a
+    group is kept when the group is closed and opened again, and across a page change."""
+    big, _ = dbs
+    assert not [e for e in app.text_input if (e.key or "").endswith(":bands")]  # closed by default: not drawn
+    assert not [d for d in app.dataframe if list(d.value.columns) == ["value", "leads", "points"]]
+    _open_sections(app)
+    _ctl(app, "text_input", "bands").input("25, 50, 75")
+    _run(app)
+    app.session_state["controls_section:more"] = False
+    _run(app)
+    assert not [e for e in app.text_input if (e.key or "").endswith(":bands")]
+    assert _state(app).data["bands"] == [25.0, 50.0, 75.0]
+    app.switch_page("pages/configs.py")
+    _run(app)
+    app.switch_page("pages/calibrate.py")
+    _run(app)
+    assert not [e for e in app.text_input if (e.key or "").endswith(":bands")]  # still closed, as it was left
+    expected = config_from_dict({**yaml.safe_load(DEFAULT_CONFIG.read_text()), "bands": [25.0, 50.0, 75.0]})
+    _assert_screen_is_what_is_scored(app, big, expected)
+
+
+def test_a_band_without_mature_leads_shows_empty_cells_not_none(app):
+    """A band no lead reaches: its rates are blank cells (NaN), never the text None."""
+    _open_sections(app)
+    _ctl(app, "text_input", "bands").input("20, 40, 200")  # scores are capped at 100: 200+ is empty
+    _run(app)
+    band_table = next(d for d in app.dataframe if "capture" in d.value.columns)
+    table = band_table.value
+    for column in ("rate", "ci_low", "ci_high", "lift"):
+        assert table[column].dtype == float, column
+    empty = table[table["leads"] == 0]
+    assert len(empty) >= 1 and empty["rate"].isna().all()

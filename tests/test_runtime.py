@@ -25,3 +25,37 @@ def test_the_users_choice_wins(monkeypatch):
         assert _set_madvise_hugepage(True) is True  # left on
     finally:
         _set_madvise_hugepage(before)
+
+
+def test_quick_thread_switches_and_the_override(monkeypatch):
+    import sys
+
+    from scoring.base.runtime import SWITCH_INTERVAL, quick_thread_switches
+
+    before = sys.getswitchinterval()
+    try:
+        monkeypatch.delenv("LEADCAL_SWITCH_INTERVAL", raising=False)
+        sys.setswitchinterval(0.005)
+        assert quick_thread_switches() is True and sys.getswitchinterval() == SWITCH_INTERVAL
+        assert quick_thread_switches() is False  # already set
+        monkeypatch.setenv("LEADCAL_SWITCH_INTERVAL", "0.002")
+        assert quick_thread_switches() is True and sys.getswitchinterval() == 0.002
+    finally:
+        sys.setswitchinterval(before)
+
+
+def test_long_lived_objects_are_frozen_once():
+    import gc
+
+    import scoring.base.runtime as runtime
+
+    frozen_before = gc.get_freeze_count()
+    was = runtime._FROZEN
+    runtime._FROZEN = False
+    try:
+        assert runtime.freeze_long_lived_objects() is True
+        assert gc.get_freeze_count() >= frozen_before and gc.get_freeze_count() > 0
+        assert runtime.freeze_long_lived_objects() is False
+    finally:
+        runtime._FROZEN = was
+        gc.unfreeze()

@@ -1,29 +1,39 @@
-"""The Calibrate page's results and draft actions, drawn from the session's draft.
+"""The Calibrate page's workspace (controls and results) and draft actions, drawn from the session's draft.
 
+``workspace`` is a Streamlit fragment: a control change reruns the controls and the
+results only, not the sidebar, the title, the meeting settings or the save/load bar.
 ``results`` reads the draft from ``ui.session`` (the state the controls write) and draws
 the KPIs, charts and tables against the approved model; ``draft_actions`` saves, loads,
-resets and downloads that same draft. Every number comes from ``scoring``.
+resets and downloads that same draft, reading it when clicked. Every number comes from
+``scoring``. (Functions live here, not in the page script: a function defined in a page
+keeps the page's namespace, with a rerun's per-lead arrays, alive until the cycle
+collector runs.)
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
-from scoring.analysis.calibrate import calibration_view
+from scoring.analysis.calibrate import CalibrationView, calibration_view
 from scoring.analysis.glossary import HELP, glossary
 from scoring.data.source import SourceError
 from scoring.export.charts import band_chart, distribution_chart, grid_chart
 from scoring.model.config import ConfigError, ScoringConfig
 from scoring.registry.store import StoreError, parse_ref
 
-from . import auth, data, session
+from . import auth, data, session, sidebar
+from .controls import draft_controls
 from .kpi_metrics import metric, pct
 from .text import plain
 
 PCT = st.column_config.NumberColumn
+
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+"""Plotly's tool bar without the tools a meeting does not use (fewer buttons to draw on every move)."""
 
 SECTIONS = ["Band table", "Movers", "Fit × engagement", "Score distribution", "Changes vs approved"]
 
@@ -50,7 +60,7 @@ def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
     d, a = view.draft.kpis, view.approved.kpis
     st.caption(f"Under each figure: the change from the approved model ({plain(approved_ref)}). "
                "Hover the question mark beside a figure for what it means.")
-    k = [c for row in (st.columns(3), st.columns(3)) for c in row]
+    k = [c for row in (st.columns(3), st.columns(3)) for c in row]  # two rows: labels read in full
     metric(k[0], "AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc)
     metric(k[1], "Gini", "-" if d.gini is None else f"{d.gini:.3f}", d.gini, a.gini)
     metric(k[2], "MQLs per month", "-" if d.mql_per_month is None else f"{d.mql_per_month:,.0f}",
@@ -76,6 +86,8 @@ def _section(view, key: str) -> None:
 def _draw(label: str, view) -> None:
     if label == "Band table":
         bands = pd.DataFrame([b.to_dict() for b in view.draft.result.bands])[list(band_columns())]
+        rates = ["rate", "ci_low", "ci_high", "lift", "share", "capture"]
+        bands[rates] = bands[rates].astype(float)  # a band with no mature lead: an empty cell, not "None"
         st.dataframe(bands.iloc[::-1], hide_index=True, width="stretch", key="band_table",
                      column_config=band_columns())
     elif label == "Movers":
@@ -107,21 +119,34 @@ def _draw(label: str, view) -> None:
         st.info("The draft is the approved model.")
 
 
-def results(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[float, float],
-            capacity_per_month: float | None) -> None:
-    """KPIs, band chart and tables of the session's draft against the approved model."""
-    problems = session.state().problems
+@dataclass
+class Scored:
+    """What the results show, computed before any of them is drawn: the view, or why there is none."""
+
+    draft: ScoringConfig | None
+    view: CalibrationView | None = None
+    point_in_time: bool = True
+    error: str | None = None
+
+
+def score(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[float, float],
+          capacity_per_month: float | None) -> Scored:
+    """Score the draft beside the approved model; draws nothing but the first start's wait message.
+
+    Run before the controls are drawn (a slider's callback has already written its value into
+    the draft), so the browser gets the controls and the results in one burst instead of
+    redrawing the controls while the server is still scoring.
+    """
     if draft is None:
-        st.error("The draft is not valid, so nothing is scored, shown or saved until it is fixed:\n\n"
-                 + "\n".join(f"- {plain(p)}" for p in problems))
-        return
+        return Scored(None, error="The draft is not valid, so nothing is scored, shown or saved until it is "
+                                  "fixed:\n\n" + "\n".join(f"- {plain(p)}" for p in session.state().problems))
     try:  # one extraction for both, unless the evaluation window changed (each on its own point in time)
         draft_features = data.features_beside(ctx.db, draft, ctx.approved)
         features = data.features_beside(ctx.db, ctx.approved, draft)
     except (SourceError, ConfigError, ValueError) as exc:
         lines = getattr(exc, "problems", None) or [str(exc)]
-        st.error("The draft cannot be scored on this database:\n\n" + "\n".join(f"- {plain(p)}" for p in lines))
-        return
+        return Scored(draft, error="The draft cannot be scored on this database:\n\n"
+                                   + "\n".join(f"- {plain(p)}" for p in lines))
     draft_features = data.segment_view(ctx.db, draft_features, ctx.segment_column, ctx.segment_value)
     features = data.segment_view(ctx.db, features, ctx.segment_column, ctx.segment_value)
     first = data.first_scoring()
@@ -132,47 +157,96 @@ def results(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[fl
         view = calibration_view(draft, ctx.approved, draft_features, sql_target, capacity_per_month,
                                 approved_view=approved)
     data.scored_once()
+    return Scored(draft, view, draft_features.point_in_time)
+
+
+def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) -> None:
+    """KPIs, band chart and tables of the session's draft against the approved model."""
+    if scored.view is None:
+        st.error(scored.error)
+        return
+    view = scored.view
     _kpis(view, ctx.approved_ref, sql_target)
-    if not draft_features.point_in_time:
+    if not scored.point_in_time:
         st.info("This data has no creation times, so leads are not scored at a point in time: every recorded "
                 "activity counts, open outcomes are left out as immature, and there are no monthly volumes.")
     for message in view.warnings:
         st.warning(plain(message))
     st.plotly_chart(band_chart(view.draft.result, view.approved.result,
                                approved_label=f"approved ({ctx.approved_ref})"),
-                    width="stretch", key="band_chart")
+                    width="stretch", key="band_chart", config=CHART_CONFIG)
     _section(view, "calibrate_section")
     glossary_expander()
 
 
 def glossary_expander() -> None:
-    """Every figure and column in one sentence each, in the meeting's words."""
-    with st.expander("What the figures mean (glossary)"):
-        st.markdown("\n".join(f"- **{plain(term)}**: {plain(text)}" for term, text in glossary()))
+    """Every figure and column in one sentence each, in the meeting's words (drawn only while open)."""
+    with (box := st.expander("What the figures mean (glossary)", key="glossary", on_change="rerun")):
+        if box.open:
+            st.markdown("\n".join(f"- **{plain(term)}**: {plain(text)}" for term, text in glossary()))
 
 
-def draft_actions(ctx: data.Context, draft: ScoringConfig | None) -> None:
-    """Save, load, reset and download the session's draft; always drawn, even when the draft is invalid."""
+@st.fragment
+def workspace(ctx: data.Context, sql_target: tuple[float, float], capacity_per_month: float | None) -> None:
+    """The draft's controls beside its results: a control change reruns only this part of the page, so a
+    slider move redraws the KPIs and the band chart without redrawing the sidebar and the rest."""
+    state = session.state()
+    controls, results_column = st.columns([1.25, 2.3], gap="large")
+    draft = session.draft_config()  # a control's callback has written its change into it already
+    with results_column:
+        scored = score(ctx, draft, sql_target, capacity_per_month)
+    with controls:
+        st.subheader("Draft model")
+        dirty = session.is_dirty()
+        st.caption(f"Started from **{plain(state.base_ref)}**" + (" · :orange[unsaved changes]" if dirty else ""))
+        try:  # the lead counts beside each category value
+            categories_from = data.features_for(ctx.db, draft or session.base_config() or ctx.approved)
+        except (SourceError, ConfigError, ValueError):
+            categories_from = None
+        draft_controls(state.data, state.seeded, categories_from)
+    if session.draft_config() is not draft:  # the controls changed the draft as they were drawn: score that one
+        with results_column:
+            scored = score(ctx, session.draft_config(), sql_target, capacity_per_month)
+    with results_column:
+        results(ctx, scored, sql_target)
+    sidebar.follow_draft()  # the sidebar's "unsaved changes" line: a full rerun only when it flips
+
+
+def draft_actions(ctx: data.Context) -> None:
+    """Save, load, reset and download the session's draft, in a bar above the workspace; always drawn, even
+    when the draft is invalid. Not part of the workspace fragment, so a slider move does not redraw it:
+    each button reads the draft when it is clicked, and the workspace reruns the whole page when the draft's
+    validity (Save enabled or not) changes."""
     s = session.state()
-    st.subheader("Save, load, reset")
-    st.caption(f"Saving adds a new version of the model; nothing is ever overwritten. "
-               f"The approved model here is {plain(ctx.approved_ref)}.")
-    name = session.kept(st.text_input, f"save_name:{ctx.model}", ctx.model, label="Model name")
-    note = session.kept(st.text_area, "save_note", "", label="Note", placeholder="What changed and why")
-    editor = auth.may_edit(ctx.user)
-    if st.button("Save draft", type="primary", key="save", disabled=draft is None or not editor,
-                 help=None if editor else "Viewers cannot save."):
-        _save(ctx, draft, name, note)
+    with st.expander("Save, load, reset", expanded=True):
+        st.caption(f"Saving adds a new version of the model; nothing is ever overwritten. "
+                   f"The approved model here is {plain(ctx.approved_ref)}.")
+        c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
+        with c1:
+            name = session.kept(st.text_input, f"save_name:{ctx.model}", ctx.model, label="Model name")
+        with c2:
+            note = session.kept(st.text_input, "save_note", "", label="Note", placeholder="What changed and why")
+        editor = auth.may_edit(ctx.user)
+        valid = session.draft_config() is not None
+        st.session_state[sidebar.SHOWN_VALID] = valid  # the workspace reruns the page when this turns stale
+        if c3.button("Save draft", type="primary", key="save", disabled=not valid or not editor, width="stretch",
+                     help=None if editor else "Viewers cannot save."):
+            _save(ctx, session.draft_config(), name, note)
+        _load_reset_download(ctx, s, editor)
+
+
+def _load_reset_download(ctx: data.Context, s, editor: bool) -> None:
     if not editor:
         st.caption("You are signed in as a viewer: you can try changes here, but not save them.")
     message = st.session_state.pop("save_message", None)
     if message:
         (st.success if message[0] == "ok" else st.info)(message[1])
     refs = [v.ref for m in ctx.store.models() for v in reversed(ctx.store.versions(m))]
-    pick = session.kept(st.selectbox, "load_pick", None, label="Saved versions", options=refs,
-                        index=None, placeholder="Pick a saved version") if refs else None
-    c1, c2 = st.columns(2)
-    if c1.button("Load", key="load", disabled=pick is None):
+    c0, c1, c2, c3 = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
+    with c0:
+        pick = session.kept(st.selectbox, "load_pick", None, label="Saved versions", options=refs,
+                            index=None, placeholder="Pick a saved version") if refs else None
+    if c1.button("Load", key="load", disabled=pick is None, width="stretch"):
         try:
             ref_name, ref_version = parse_ref(pick)
             config = ctx.store.load(ref_name, ref_version)
@@ -181,14 +255,22 @@ def draft_actions(ctx: data.Context, draft: ScoringConfig | None) -> None:
         else:
             session.request(f"load {pick}", s.db, s.model, config, pick)
             st.rerun()
-    if c2.button("Reset to approved", key="reset", help="Start over from the approved model; unsaved changes "
-                                                        "are lost."):
+    if c2.button("Reset to approved", key="reset", width="stretch",
+                 help="Start over from the approved model; unsaved changes are lost."):
         session.seed_from(ctx.approved, ctx.approved_ref, approved=True)
         st.rerun()
-    if draft is not None:
-        text = data.yaml_of(draft)  # made when clicked: no file is served (or left behind) per slider move
-        st.download_button("Download draft YAML", lambda: text, file_name=f"{draft.name}-draft.yaml",
-                           mime="text/yaml", key="download", on_click="ignore")
+    c3.download_button("Download draft YAML", _draft_yaml, file_name=f"{ctx.model}-draft.yaml",
+                       mime="text/yaml", key="download", on_click="ignore", width="stretch",
+                       help="The draft as the controls show it now, as a YAML file.")
+
+
+def _draft_yaml() -> str:
+    """The session's draft as YAML, made when the download is clicked (the draft as it is then)."""
+    draft = session.draft_config()
+    if draft is None:
+        problems = "; ".join(session.state().problems)
+        return f"# The draft is not valid, so it cannot be downloaded: {problems}\n"
+    return data.yaml_of(draft)
 
 
 def _save(ctx: data.Context, draft: ScoringConfig, name: str, note: str) -> None:
@@ -206,5 +288,5 @@ def _save(ctx: data.Context, draft: ScoringConfig, name: str, note: str) -> None
         st.error(plain(exc))
         return
     session.mark_saved(draft, version.ref)
-    st.session_state["save_message"] = ("ok", f"Saved as {version.ref} ({plain(version.path)})")
+    st.session_state["save_message"] = ("ok", f"Saved as {version.ref}")
     st.rerun()

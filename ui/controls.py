@@ -119,24 +119,33 @@ def _set_cap(data: dict, value: float | None, i: int) -> None:
 
 
 def engagement_controls(data: dict, seeded: dict) -> None:
-    """A points slider and a cap per engagement rule (negative points allowed)."""
+    """A points slider per engagement rule (negative points allowed), its cap in the label; one element a rule,
+    so a slider move redraws little (the caps are set under "Decay, caps, bands and evaluation")."""
     for i, rule in enumerate(data.get("engagement", [])):
         first = seeded["engagement"][i]
         lo, hi = min(-50.0, first["points"]), max(50.0, first["points"])
         whole = _whole(lo, hi, first["points"])
-        c1, c2 = st.columns([3, 1])
-        with c1:
-            key = session.seed(session.control_key(f"eng:{i}:points"), _number(rule["points"], whole))
-            pts = st.slider(f"{plain(_rule_label(rule))}: points", _number(lo, whole), _number(hi, whole),
-                            step=1 if whole else 0.5, format="%d" if whole else "%.1f", **_bound(key, _set_points, i),
-                            help="Points per event (after decay) or per unit of the activity column.")
-        with c2:
-            cap_whole = _whole(first.get("cap"))
-            key = session.seed(session.control_key(f"eng:{i}:cap"), _number(rule.get("cap") or 0, cap_whole))
-            cap = st.number_input("cap", min_value=0 if cap_whole else 0.0, step=1 if cap_whole else 0.5,
-                                  format="%d" if cap_whole else "%.1f", **_bound(key, _set_cap, i),
-                                  help="The most this rule can add (or take away); 0 = no cap.")
+        key = session.seed(session.control_key(f"eng:{i}:points"), _number(rule["points"], whole))
+        cap = f" (cap {rule['cap']:g})" if rule.get("cap") else ""
+        pts = st.slider(f"{plain(_rule_label(rule))}: points{cap}", _number(lo, whole), _number(hi, whole),
+                        step=1 if whole else 0.5, format="%d" if whole else "%.1f", **_bound(key, _set_points, i),
+                        help="Points per event (after decay) or per unit of the activity column; the cap is the most "
+                             "the rule can add (or take away).")
         _set_points(data, pts, i)
+
+
+def engagement_cap_controls(data: dict, seeded: dict) -> None:
+    """The cap of each engagement rule (0 = no cap)."""
+    rules = data.get("engagement", [])
+    columns = st.columns(2)
+    for i, rule in enumerate(rules):
+        cap_whole = _whole(seeded["engagement"][i].get("cap"))
+        key = session.seed(session.control_key(f"eng:{i}:cap"), _number(rule.get("cap") or 0, cap_whole))
+        with columns[i % 2]:
+            cap = st.number_input(f"{plain(_rule_label(rule))}: cap", min_value=0 if cap_whole else 0.0,
+                                  step=1 if cap_whole else 0.5, format="%d" if cap_whole else "%.1f",
+                                  **_bound(key, _set_cap, i),
+                                  help="The most this rule can add (or take away); 0 = no cap.")
         _set_cap(data, cap, i)
 
 
@@ -325,19 +334,40 @@ def bands_control(data: dict) -> None:
     _set_bands(data, text)
 
 
+def _section(label: str, name: str, expanded: bool):
+    """A collapsible group of controls that runs only while it is open, and stays open or closed
+    across reruns and page changes.
+
+    Closed, its widgets are neither built nor sent on a slider move; opened, they are seeded
+    from the draft again, so nothing is lost while it was closed.
+    """
+    kept = st.session_state.setdefault(session.KEPT, {})
+    key = session.seed(f"controls_section:{name}", kept.get(f"controls_section:{name}", expanded))
+    box = st.expander(label, key=key, on_change="rerun")
+    kept[key] = box.open is not False
+    return box
+
+
 def draft_controls(data: dict, seeded: dict, features: Features | None) -> None:
-    """Render every control; each writes its value into ``data`` (the session's draft)."""
-    with st.expander("Thresholds", expanded=True):
-        threshold_controls(data, seeded)
-    with st.expander(f"Engagement rules ({len(data.get('engagement', []))})", expanded=True):
-        engagement_controls(data, seeded)
-    with st.expander(f"Fit rules ({len(data.get('fit', []))})", expanded=False):
-        fit_controls(data, features)
-    with st.expander("Decay, caps, bands and evaluation", expanded=False):
-        decay_controls(data)
-        caps_controls(data)
-        bands_control(data)
-        evaluation_controls(data)
+    """Render the controls of the open sections; each writes its value into ``data`` (the session's draft)."""
+    with (box := _section("Thresholds", "thresholds", True)):
+        if box.open is not False:
+            threshold_controls(data, seeded)
+    with (box := _section(f"Engagement rules ({len(data.get('engagement', []))})", "engagement", True)):
+        if box.open is not False:
+            engagement_controls(data, seeded)
+    with (box := _section(f"Fit rules ({len(data.get('fit', []))})", "fit", False)):
+        if box.open is not False:
+            fit_controls(data, features)
+    with (box := _section("Decay, caps, bands and evaluation", "more", False)):
+        if box.open is not False:
+            decay_controls(data)
+            caps_controls(data)
+            if data.get("engagement"):
+                st.markdown("**Engagement rule caps**")
+                engagement_cap_controls(data, seeded)
+            bands_control(data)
+            evaluation_controls(data)
     if data.get("segments"):
         st.caption(f"This model has {len(data['segments'])} segment(s) with their own rules; "
                    "edit those in the YAML config.")

@@ -16,6 +16,8 @@ keeps a value of the previous draft.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -68,6 +70,9 @@ class DraftState:
     """Why the draft is invalid (set by the controls); empty when it is valid."""
     applied: str | None = None
     """A one-time message after something replaced the draft (shown on the next page run)."""
+    memo: tuple | None = field(default=None, repr=False, compare=False)
+    """(the draft data as JSON, its config or None, its problems): the last validation, reused while the
+    data is unchanged (a page run asks for the draft several times)."""
 
     @property
     def parent(self) -> str | None:
@@ -118,10 +123,24 @@ def reseed_if_needed(approved: ScoringConfig, approved_ref: str) -> None:
 
 
 def draft_config() -> ScoringConfig | None:
-    """The draft as a validated config, or None when it is not valid (``state().problems`` says why)."""
+    """The draft as a validated config, or None when it is not valid (``state().problems`` says why).
+
+    Validated once per change of the draft data (the controls write it in place, so the data
+    itself, as JSON, is the key): a slider move asks for it several times.
+    """
     s = state()
     if s.data is None:
         return None
+    key = json.dumps(s.data, sort_keys=True, default=str)
+    if s.memo is not None and s.memo[0] == key:
+        s.problems = list(s.memo[2])
+        return s.memo[1]
+    config = _validated(s)
+    s.memo = (key, config, list(s.problems))
+    return config
+
+
+def _validated(s: DraftState) -> ScoringConfig | None:
     bands = s.data.get("bands")
     if isinstance(bands, str):  # the text box does not parse: say what to type, not "a valid list"
         s.problems = [f"band cut points: '{bands}' is not a list of numbers; type them like 20, 40, 60, 80"]
@@ -136,9 +155,14 @@ def draft_config() -> ScoringConfig | None:
 
 
 def base_config() -> ScoringConfig | None:
-    """The config the draft started from."""
+    """The config the draft started from (parsed once per text: the strict YAML reader is slow)."""
     text = state().base_yaml
-    return parse_config(text, "draft start") if text else None
+    return _parsed(text) if text else None
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str) -> ScoringConfig:
+    return parse_config(text, "draft start")
 
 
 def is_dirty() -> bool:

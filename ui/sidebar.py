@@ -125,12 +125,28 @@ def _sources(s: session.DraftState) -> str:
     return s.model
 
 
+SHOWN_DIRTY = "_sidebar_shows_unsaved"
+"""Whether the sidebar last said "unsaved changes" (a fragment rerun of the Calibrate page does not redraw it)."""
+SHOWN_VALID = "_actions_show_valid"
+"""Whether the Calibrate page's Save button was last drawn enabled for a valid draft (same reason)."""
+
+
+def follow_draft() -> None:
+    """After a fragment rerun: redraw the whole page when what the parts outside the fragment show about the
+    draft (the sidebar's "unsaved changes", the Save button enabled for a valid draft) is now wrong."""
+    shown = (st.session_state.get(SHOWN_DIRTY), st.session_state.get(SHOWN_VALID))
+    now = (session.is_dirty(), session.draft_config() is not None)
+    if any(was is not None and was != is_ for was, is_ in zip(shown, now)):
+        st.rerun(scope="app")
+
+
 def _draft_line(approved_ref: str) -> None:
     """Where the draft started and whether it has unsaved changes."""
     s = session.state()
     if s.base_ref is None:
         return
     unsaved = session.is_dirty()
+    st.session_state[SHOWN_DIRTY] = unsaved
     st.caption(f"Draft from **{plain(s.base_ref)}**" + (" · :orange[unsaved changes]" if unsaved else " · no changes"))
 
 

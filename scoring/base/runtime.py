@@ -11,7 +11,11 @@ yourself (0 or 1) takes precedence.
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
+
+_FROZEN = False
 
 
 def tune_numpy_memory() -> bool:
@@ -23,4 +27,43 @@ def tune_numpy_memory() -> bool:
     except ImportError:  # another NumPy layout: leave its default
         return False
     _set_madvise_hugepage(False)
+    return True
+
+
+def freeze_long_lived_objects() -> bool:
+    """Once per process, after the app's first full run: move every object alive then (the
+    imported modules, functions and classes of Streamlit, pandas, numba, plotly, ...: about
+    230,000) into the collector's permanent generation; True the first time.
+
+    A full cycle collection walks every tracked object: with these it took 90 ms per run at
+    any data size, and Streamlit ran one after every rerun (``runner.postScriptGC``, now off
+    in ``.streamlit/config.toml``), holding the interpreter lock while the rerun's messages
+    waited to be sent. The objects stay alive as they would anyway; objects made later are
+    collected as usual.
+    """
+    global _FROZEN
+    if _FROZEN:
+        return False
+    _FROZEN = True
+    gc.collect()
+    gc.freeze()
+    return True
+
+
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread holds Python's interpreter lock before another waiting thread gets it."""
+
+
+def quick_thread_switches() -> bool:
+    """Hand the interpreter lock over after 0.5 ms instead of Python's 5 ms; True if changed.
+
+    Streamlit builds a rerun's elements on the script thread and sends each one from its
+    event-loop thread: every hand-over waited up to the 5 ms default while the script
+    thread kept computing, so the 50 messages of a slider move trickled out (measured in
+    the browser benchmark, benchmarks/browser.py). ``LEADCAL_SWITCH_INTERVAL`` overrides it.
+    """
+    wanted = float(os.environ.get("LEADCAL_SWITCH_INTERVAL", SWITCH_INTERVAL))
+    if sys.getswitchinterval() == wanted:
+        return False
+    sys.setswitchinterval(wanted)
     return True

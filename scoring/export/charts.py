@@ -155,9 +155,9 @@ def band_chart(draft: CalibrationResult, approved: CalibrationResult | None = No
         xaxis=dict(anchor="y", domain=[0.0, 1.0], title=dict(text="score band"), tickmode="array",
                    tickvals=x, ticktext=[b.band for b in bands], range=[-0.5, len(bands) - 0.5]),
         yaxis=dict(anchor="x", domain=[0.0, 1.0], title=dict(text="conversion rate"), rangemode="tozero",
-                   ticksuffix="%", tickformat=",.0f", automargin=True),
+                   ticksuffix="%", tickformat=",.0f", automargin=False),
         yaxis2=dict(anchor="x", overlaying="y", side="right", title=dict(text="mature leads"),
-                    rangemode="tozero", showgrid=False, tickmode="auto", tickformat=",d", automargin=True),
+                    rangemode="tozero", showgrid=False, tickmode="auto", tickformat=",d", automargin=False),
         shapes=[line for line, _ in lines], annotations=[label for _, label in lines],
         font=FONT, height=480, margin=dict(l=70, r=70, t=40, b=10),
         legend=dict(orientation="h", y=-0.22), barmode="overlay", hovermode="x unified")

@@ -39,19 +39,19 @@ def test_sliders_by_keyboard_change_kpis_to_what_scoring_computes(page, server):
     expect(metric(page, "Conversions ≥ MQL")).to_be_visible(timeout=WAIT)
     data = yaml.safe_load(DEFAULT.read_text())
     before = kpis_of(server["db"], config_from_dict(data))
-    expect(metric(page, "AUC")).to_have_text(f"{before['auc']:.3f}", timeout=WAIT)
+    expect(metric(page, "AUC")).to_have_text(f"{before.auc:.3f}", timeout=WAIT)
 
     press(page, thumbs(page, "demo_request: points"), "ArrowLeft", 5)  # whole points: 20 -> 15
     data["engagement"][0]["points"] = 15.0
     after_points = kpis_of(server["db"], config_from_dict(data))
-    expect(metric(page, "AUC")).to_have_text(f"{after_points['auc']:.3f}", timeout=WAIT)
-    assert after_points["auc"] != before["auc"]
+    expect(metric(page, "AUC")).to_have_text(f"{after_points.auc:.3f}", timeout=WAIT)
+    assert after_points.auc != before.auc
 
     press(page, thumbs(page, "MQL and SQL thresholds").first, "ArrowLeft", 5)  # MQL 40 -> 35
     data["thresholds"]["mql"] = 35.0
     after = kpis_of(server["db"], config_from_dict(data))
     expect_kpis(page, after)
-    expect(metric(page, "Conversions ≥ MQL")).to_have_text(_pct(after["capture_at_mql"]), timeout=WAIT)
+    expect(metric(page, "Conversions ≥ MQL")).to_have_text(_pct(after.capture_at_mql), timeout=WAIT)
     # the chart follows: its MQL line is labelled with the new threshold
     expect(page.locator(".js-plotly-plot").first.get_by_text("MQL 35")).to_be_visible(timeout=WAIT)
     settled(page)

@@ -182,7 +182,7 @@ def test_import_then_calibrate_after_loading_a_version(page, server, tmp_path):
     # the imported data and its starter model, every control on it, and the way out always there
     expect(page.get_by_role("heading", name="Calibrate the scoring model")).to_be_visible(timeout=WAIT)
     expect(metric(page, "AUC")).to_be_visible(timeout=WAIT)
-    expect(page.get_by_role("heading", name="Save, load, reset")).to_be_visible()
+    expect(page.locator("[data-testid=\"stExpander\"]").filter(has_text="Save, load, reset")).to_be_visible()
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     expect(_sidebar(page).get_by_role("combobox", name="Database", exact=True)).to_have_value("crm_import.duckdb")
     starter = store.load("crm_import")

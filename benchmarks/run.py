@@ -11,7 +11,7 @@ core process (``--child core``), on the shipped ``data/configs/default.yaml``:
                       ``--load-repeats``; ``load_cold_s`` is the first one in the process);
   - ``points_ms``     ``calibrate.model_view`` (scores + band table + AUC/KS + KPIs) after
                       a points change on demo_request (a rule for 8% of leads: only those
-                      leads are scored again, ``scoring.rescore``), a new value each run;
+                      leads are scored again, ``scoring.model.rescore``), a new value each run;
   - ``points_dense_ms`` the same on email_open (65% of leads: scored from scratch);
   - ``threshold_ms``  the same after a threshold change (MQL 30, 31, ...);
   - ``full_ms``       ``rescore.full``: the same result scored from scratch, no reuse;

@@ -1,4 +1,4 @@
-"""Attribute lift, WoE and IV (scoring.attributes).
+"""Attribute lift, WoE and IV (scoring.analysis.attributes).
 
 Every statistic is checked against an independent computation: hand-worked examples
 with the arithmetic in the comments, a pandas groupby WoE/IV on the demo data, scipy's
@@ -18,6 +18,7 @@ from scipy import stats
 from scoring.analysis.attributes import (
     LEAKAGE_IV,
     MISSING_LABEL,
+    Overall,
     attribute_table,
     candidate_columns,
     flat_rows,
@@ -144,42 +145,42 @@ def hand():
 
 
 def _attr(table, name):
-    return next(a for a in table.attributes if a["attribute"] == name)
+    return next(a for a in table.attributes if a.attribute == name)
 
 
 def _row(attr, value):
-    return next(r for r in attr["rows"] if r["value"] == value)
+    return next(r for r in attr.rows if r.value == value)
 
 
 def test_hand_table_categorical(hand):
     config, features = hand
     table = attribute_table(config, features, min_leads=3)
     # mature leads 1-10: 4 converted (1, 2, 3, 8) -> overall 0.4; lead 11 is immature
-    assert table.overall == {"leads": 10, "conversions": 4, "rate": 0.4, "immature": 1}
+    assert table.overall == Overall(leads=10, conversions=4, rate=0.4, immature=1)
     sen = _attr(table, "seniority")
     # 'vp' is the same value as 'VP' (case ignored, as the engine matches it)
-    assert [r["value"] for r in sen["rows"]] == [MISSING_LABEL, "VP", "Student"]
+    assert [r.value for r in sen.rows] == [MISSING_LABEL, "VP", "Student"]
     vp, student, missing = _row(sen, "VP"), _row(sen, "Student"), _row(sen, MISSING_LABEL)
-    assert (vp["leads"], vp["conversions"], vp["immature"]) == (4, 3, 1)
-    assert (student["leads"], student["conversions"]) == (4, 1)
-    assert (missing["leads"], missing["conversions"]) == (2, 0)
+    assert (vp.leads, vp.conversions, vp.immature) == (4, 3, 1)
+    assert (student.leads, student.conversions) == (4, 1)
+    assert (missing.leads, missing.conversions) == (2, 0)
     # rates 3/4, 1/4, 0/2; lift = rate / 0.4
-    assert (vp["rate"], vp["lift"]) == (pytest.approx(0.75), pytest.approx(1.875))
-    assert (student["rate"], student["lift"]) == (pytest.approx(0.25), pytest.approx(0.625))
+    assert (vp.rate, vp.lift) == (pytest.approx(0.75), pytest.approx(1.875))
+    assert (student.rate, student.lift) == (pytest.approx(0.25), pytest.approx(0.625))
     # C = 4, N = 6
     # VP:      p_conv 3/4 = 0.75,  p_other 1/6  -> WoE ln 4.5  =  1.504077, IV term 0.583333 * 1.504077 = 0.877378
     # Student: p_conv 1/4 = 0.25,  p_other 3/6  -> WoE ln 0.5  = -0.693147, IV term 0.25 * 0.693147       = 0.173287
     # missing: p_conv 0.5/4 = 0.125 (smoothed), p_other 2/6 -> WoE ln 0.375 = -0.980829,
     #          IV term 0.208333 * 0.980829 = 0.204339
-    assert vp["woe"] == pytest.approx(1.504077, abs=1e-6)
-    assert student["woe"] == pytest.approx(-0.693147, abs=1e-6)
-    assert missing["woe"] == pytest.approx(-0.980829, abs=1e-6)
-    assert sen["iv"] == pytest.approx(0.877378 + 0.173287 + 0.204339, abs=1e-5)
+    assert vp.woe == pytest.approx(1.504077, abs=1e-6)
+    assert student.woe == pytest.approx(-0.693147, abs=1e-6)
+    assert missing.woe == pytest.approx(-0.980829, abs=1e-6)
+    assert sen.iv == pytest.approx(0.877378 + 0.173287 + 0.204339, abs=1e-5)
     # the points the draft gives beside each value
-    assert (missing["points"], vp["points"], student["points"]) == (2.0, 10.0, -5.0)
+    assert (missing.points, vp.points, student.points) == (2.0, 10.0, -5.0)
     # 2 mature leads < min_leads 3: flagged and warned about
-    assert missing["small"] and missing["flag"].startswith("few leads")
-    assert not vp["small"]
+    assert missing.small and missing.flag.startswith("few leads")
+    assert not vp.small
     assert any("seniority" in w and "(missing)" in w for w in table.warnings)
 
 
@@ -187,7 +188,7 @@ def test_hand_table_numeric_and_engagement(hand):
     config, features = hand
     table = attribute_table(config, features, min_leads=3)
     size = _attr(table, "company_size")
-    got = {r["value"]: (r["leads"], r["conversions"], r["points"]) for r in size["rows"]}
+    got = {r.value: (r.leads, r.conversions, r.points) for r in size.rows}
     # [0,100): leads 1(y) 5 9 -> 3, 1 | [100,1000): 2(y) 7 8(y) -> 3, 2 | >=5000: 4 10 -> 2, 0
     # 2000 is in no bin: lead 3(y) -> 1, 1 ('other' points 3) | missing: lead 6 -> 1, 0
     assert got == {"< 100": (3, 1, 0.0), "100 to < 1000": (3, 2, 5.0), ">= 5000": (2, 0, 9.0),
@@ -195,25 +196,25 @@ def test_hand_table_numeric_and_engagement(hand):
     demo = _attr(table, "demo_request")
     # read by how much, not "any or none": no events, then quantile bins of the positive activity
     # (1, 2, 1, 3 over all leads -> cut points 2 and 3)
-    assert [r["value"] for r in demo["rows"]] == ["no events", "> 0 to < 2", "2 to < 3", ">= 3"]
+    assert [r.value for r in demo.rows] == ["no events", "> 0 to < 2", "2 to < 3", ">= 3"]
     none, one, two, three = (_row(demo, v) for v in ("no events", "> 0 to < 2", "2 to < 3", ">= 3"))
     # mature: none 7 leads (1 converted: lead 3); one: leads 1, 8 (both converted); two: lead 2 (converted);
     # >= 3: lead 11 only, immature
-    assert [(r["leads"], r["conversions"]) for r in (none, one, two, three)] == [(7, 1), (2, 2), (1, 1), (0, 0)]
-    assert three["immature"] == 1
+    assert [(r.leads, r.conversions) for r in (none, one, two, three)] == [(7, 1), (2, 2), (1, 1), (0, 0)]
+    assert three.immature == 1
     # C = 4, N = 6. none: p_conv 1/4, p_other 6/6 -> WoE ln 0.25 = -1.386294, IV term 1.039721
     # one: p_conv 2/4, p_other 0.5/6 (smoothed) -> WoE ln 6 = 1.791759, IV term 0.416667 * 1.791759 = 0.746566
     # two: p_conv 1/4, p_other 0.5/6 -> WoE ln 3 = 1.098612, IV term 0.166667 * 1.098612 = 0.183102
-    assert none["woe"] == pytest.approx(-1.386294, abs=1e-6)
-    assert one["woe"] == pytest.approx(1.791759, abs=1e-6)
-    assert two["woe"] == pytest.approx(1.098612, abs=1e-6)
-    assert demo["iv"] == pytest.approx(1.039721 + 0.746566 + 0.183102, abs=1e-5)
+    assert none.woe == pytest.approx(-1.386294, abs=1e-6)
+    assert one.woe == pytest.approx(1.791759, abs=1e-6)
+    assert two.woe == pytest.approx(1.098612, abs=1e-6)
+    assert demo.iv == pytest.approx(1.039721 + 0.746566 + 0.183102, abs=1e-5)
     # 20 points per event, cap 30: leads 1, 8 get 20 each, lead 2 gets 30 (capped)
-    assert one["points"] == 20.0 and one["avg_points"] == pytest.approx(20.0)
-    assert two["avg_points"] == pytest.approx(30.0)
+    assert one.points == 20.0 and one.avg_points == pytest.approx(20.0)
+    assert two.avg_points == pytest.approx(30.0)
     # sorted by IV, highest first
-    assert [a["attribute"] for a in table.attributes][0] == "demo_request"
-    ivs = [a["iv"] for a in table.attributes]
+    assert [a.attribute for a in table.attributes][0] == "demo_request"
+    ivs = [a.iv for a in table.attributes]
     assert ivs == sorted(ivs, reverse=True)
 
 
@@ -222,9 +223,9 @@ def test_leakage_needs_enough_leads_to_judge(hand):
     table = attribute_table(config, features, min_leads=3)
     assert LEAKAGE_IV == 1.0
     # demo_request's IV is 1.97, but 4 converted and 6 other leads are too few to call anything leakage
-    # (scoring.leakage needs 10 of each; its own tests check the line on enough leads)
-    assert _attr(table, "demo_request")["iv"] > LEAKAGE_IV
-    assert not any(a["leakage"] for a in table.attributes)
+    # (scoring.analysis.leakage needs 10 of each; its own tests check the line on enough leads)
+    assert _attr(table, "demo_request").iv > LEAKAGE_IV
+    assert not any(a.leakage for a in table.attributes)
 
 
 # --------------------------------------------------------------------------- the demo, against pandas
@@ -262,11 +263,11 @@ def test_demo_categorical_woe_iv_match_pandas(demo):
         keys = pd.Series([MISSING_LABEL if v is None else normalise_value(v) for v in values])
         woe, iv = _pandas_woe(keys, y)
         attr = _attr(table, column)
-        assert attr["iv"] == pytest.approx(iv, rel=1e-9)
-        for row in attr["rows"]:
-            key = MISSING_LABEL if row["value"] == MISSING_LABEL else normalise_value(row["value"])
-            assert row["woe"] == pytest.approx(woe[key], rel=1e-9), (column, row["value"])
-            assert row["leads"] == int((keys == key).sum())
+        assert attr.iv == pytest.approx(iv, rel=1e-9)
+        for row in attr.rows:
+            key = MISSING_LABEL if row.value == MISSING_LABEL else normalise_value(row.value)
+            assert row.woe == pytest.approx(woe[key], rel=1e-9), (column, row.value)
+            assert row.leads == int((keys == key).sum())
 
 
 def test_demo_numeric_and_engagement_match_pandas(demo):
@@ -280,9 +281,9 @@ def test_demo_numeric_and_engagement_match_pandas(demo):
     keys = cut.astype(object).where(size.notna(), MISSING_LABEL)
     woe, iv = _pandas_woe(keys, y)
     attr = _attr(table, "company_size")
-    assert attr["iv"] == pytest.approx(iv, rel=1e-9)
-    for row in attr["rows"]:
-        assert row["woe"] == pytest.approx(woe[row["value"]], rel=1e-9)
+    assert attr.iv == pytest.approx(iv, rel=1e-9)
+    for row in attr.rows:
+        assert row.woe == pytest.approx(woe[row.value], rel=1e-9)
     for rule in config.engagement:
         everyone = features.feature(rule_signal_key(config, rule))
         activity = everyone[m]
@@ -294,13 +295,13 @@ def test_demo_numeric_and_engagement_match_pandas(demo):
         keys = pd.Series(np.where(activity > 0, binned, "no events"))
         woe, iv = _pandas_woe(keys, y)
         attr = _attr(table, rule.label)
-        assert attr["iv"] == pytest.approx(iv, rel=1e-9), rule.label
-        assert len(attr["rows"]) == len(cuts) + 2
-        assert _row(attr, "no events")["woe"] == pytest.approx(woe["no events"], rel=1e-9)
+        assert attr.iv == pytest.approx(iv, rel=1e-9), rule.label
+        assert len(attr.rows) == len(cuts) + 2
+        assert _row(attr, "no events").woe == pytest.approx(woe["no events"], rel=1e-9)
         # the average points the draft gives the leads that did it, computed another way
         given = engagement_points(rule, config, features)[m]
-        top = attr["rows"][-1]
-        assert top["avg_points"] == pytest.approx(given[activity >= cuts[-1]].mean(), rel=1e-9)
+        top = attr.rows[-1]
+        assert top.avg_points == pytest.approx(given[activity >= cuts[-1]].mean(), rel=1e-9)
 
 
 def test_demo_rates_lift_and_wilson_match_pandas_and_scipy(demo):
@@ -308,56 +309,56 @@ def test_demo_rates_lift_and_wilson_match_pandas_and_scipy(demo):
     table = attribute_table(config, features)
     m = features.mature
     overall = features.converted[m].mean()
-    assert table.overall["rate"] == pytest.approx(overall)
+    assert table.overall.rate == pytest.approx(overall)
     df = pd.DataFrame({"v": features.categorical["seniority"].values()[m], "y": features.converted[m]})
     rates = df.groupby("v")["y"].agg(["mean", "sum", "count"])
-    for row in _attr(table, "seniority")["rows"]:
-        if row["value"] == MISSING_LABEL:
+    for row in _attr(table, "seniority").rows:
+        if row.value == MISSING_LABEL:
             continue
-        r = rates.loc[row["value"]]
-        assert row["rate"] == pytest.approx(r["mean"])
-        assert row["lift"] == pytest.approx(r["mean"] / overall)
+        r = rates.loc[row.value]
+        assert row.rate == pytest.approx(r["mean"])
+        assert row.lift == pytest.approx(r["mean"] / overall)
         ci = stats.binomtest(int(r["sum"]), int(r["count"])).proportion_ci(confidence_level=0.95, method="wilson")
-        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(ci.low, abs=1e-9), pytest.approx(ci.high, abs=1e-9))
+        assert (row.ci_low, row.ci_high) == (pytest.approx(ci.low, abs=1e-9), pytest.approx(ci.high, abs=1e-9))
 
 
 def test_demo_recovers_the_generators_signals(demo):
     config, features, columns = demo
     table = attribute_table(config, features, extra_columns=columns)
-    ivs = {a["attribute"]: a["iv"] for a in table.attributes}
+    ivs = {a.attribute: a.iv for a in table.attributes}
     # the strongest signals are the truth's strong ones, the weakest have no effect at all
-    top4 = [a["attribute"] for a in table.attributes[:4]]
+    top4 = [a.attribute for a in table.attributes[:4]]
     assert set(top4) == {"demo_request", "trial_signup", "competitor_comparison_download", "pricing_page_view"}
     for useless in ("email_open", "department", "country"):  # no effect in the generator
         assert ivs[useless] < 0.02
     # the points the draft gives for e-mail opens predict nothing: flagged as over-scored
-    flags = {a["attribute"]: " ".join(a["flags"]) for a in table.attributes}
+    flags = {a.attribute: " ".join(a.flags) for a in table.attributes}
     assert "over-scored" in flags["email_open"]
-    assert not any(a["leakage"] for a in table.attributes)  # about 0.8 for demo requests is not leakage
+    assert not any(a.leakage for a in table.attributes)  # about 0.8 for demo requests is not leakage
     strict = attribute_table(config, features, leakage_iv=0.5)  # credit scoring's bound flags hand-raisers
-    flagged = {a["attribute"] for a in strict.attributes if a["leakage"]}
-    assert {"demo_request", "trial_signup"} <= flagged == {a["attribute"] for a in table.attributes if a["iv"] > 0.5}
+    flagged = {a.attribute for a in strict.attributes if a.leakage}
+    assert {"demo_request", "trial_signup"} <= flagged == {a.attribute for a in table.attributes if a.iv > 0.5}
     # signs: leads without a negative signal convert above average, without a positive one below
-    assert _row(_attr(table, "careers_page_view"), "no events")["woe"] > 0
-    assert _row(_attr(table, "unsubscribe"), "no events")["woe"] > 0
-    assert all(r["woe"] > 1 for r in _attr(table, "demo_request")["rows"][1:] if r["leads"] >= 30)
-    assert _row(_attr(table, "seniority"), "Student")["woe"] < -1
+    assert _row(_attr(table, "careers_page_view"), "no events").woe > 0
+    assert _row(_attr(table, "unsubscribe"), "no events").woe > 0
+    assert all(r.woe > 1 for r in _attr(table, "demo_request").rows[1:] if r.leads >= 30)
+    assert _row(_attr(table, "seniority"), "Student").woe < -1
     # columns not in the model are shown with zero points
     channel = _attr(table, "channel")
-    assert not channel["in_model"] and all(r["points"] == 0 for r in channel["rows"])
+    assert not channel.in_model and all(r.points == 0 for r in channel.rows)
 
 
 def test_points_per_doubling_of_odds_is_the_slope_of_points_on_woe(demo):
     config, features, _ = demo
     table = attribute_table(config, features)
     demo_rule = _attr(table, "demo_request")
-    rows = [r for r in demo_rule["rows"] if r["leads"] >= 30 and r["woe"] is not None]
+    rows = [r for r in demo_rule.rows if r.leads >= 30 and r.woe is not None]
     # the lead-weighted least-squares slope of points on WoE (numpy's polyfit weighs residuals by sqrt(w))
-    slope = np.polyfit([r["woe"] for r in rows], [r["avg_points"] for r in rows], 1,
-                       w=np.sqrt([r["leads"] for r in rows]))[0]
-    assert demo_rule["points_per_double_odds"] == pytest.approx(slope * math.log(2), rel=1e-9)
-    slopes = [x["points_per_double_odds"] for x in table.attributes
-              if x["points_per_double_odds"] is not None and x["points_spread"] > 0 and x["iv"] >= 0.02]
+    slope = np.polyfit([r.woe for r in rows], [r.avg_points for r in rows], 1,
+                       w=np.sqrt([r.leads for r in rows]))[0]
+    assert demo_rule.points_per_double_odds == pytest.approx(slope * math.log(2), rel=1e-9)
+    slopes = [x.points_per_double_odds for x in table.attributes
+              if x.points_per_double_odds is not None and x.points_spread > 0 and x.iv >= 0.02]
     assert table.points_per_double_odds == pytest.approx(float(np.median(slopes)))
 
 
@@ -371,22 +372,22 @@ def test_flags_catch_unscored_and_backwards_points(demo):
             rule["points"] = 10  # a bad sign scored up
     config = config_from_dict(data)
     table = attribute_table(config, features)
-    flags = {a["attribute"]: " ".join(a["flags"]) for a in table.attributes}
+    flags = {a.attribute: " ".join(a.flags) for a in table.attributes}
     assert "under-scored" in flags["demo_request"] and "no points" in flags["demo_request"]
     assert "wrong way" in flags["careers_page_view"]
-    careers = _attr(table, "careers_page_view")["rows"][1:]
-    assert any(r["flag"] == "scored up, converts below average" for r in careers)
-    demo_any = _attr(table, "demo_request")["rows"][1:]
-    assert all(r["flag"] == "strong signal, no extra points" for r in demo_any if r["leads"] >= 30)
+    careers = _attr(table, "careers_page_view").rows[1:]
+    assert any(r.flag == "scored up, converts below average" for r in careers)
+    demo_any = _attr(table, "demo_request").rows[1:]
+    assert all(r.flag == "strong signal, no extra points" for r in demo_any if r.leads >= 30)
 
 
 def test_flat_rows_and_summary_follow_iv_order(demo):
     config, features, _ = demo
     table = attribute_table(config, features)
     rows = flat_rows(table)
-    assert len(rows) == sum(len(a["rows"]) for a in table.attributes)
+    assert len(rows) == sum(len(a.rows) for a in table.attributes)
     order = list(dict.fromkeys(r["attribute"] for r in rows))
-    assert order == [a["attribute"] for a in table.attributes]
+    assert order == [a.attribute for a in table.attributes]
     assert [s["attribute"] for s in summary_rows(table)] == order
 
 

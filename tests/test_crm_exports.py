@@ -149,8 +149,8 @@ def test_suggestion_keeps_the_signal_and_leaves_post_outcome_columns_out(importe
     plain = _plain_auc(config, features, s.split)
     # whole points keep the signal: no more than 0.02 below the plain regression (on the pipeline export, with
     # 80 accounts as dummies, the plain one overfits and the WoE-encoded suggestion is 0.04 above it)
-    assert s.auc["holdout"] >= plain - 0.02, (s.auc, plain)
-    assert abs(s.auc["holdout"] - plain) <= 0.02 or name == "pipeline", (s.auc, plain)
+    assert s.auc.holdout >= plain - 0.02, (s.auc, plain)
+    assert abs(s.auc.holdout - plain) <= 0.02 or name == "pipeline", (s.auc, plain)
     used = {r.column for r in s.config.fit} | {r.column for r in s.config.engagement if r.points}
     assert not used & export.post_outcome
     cap, th = s.config.caps.total, s.config.thresholds
@@ -161,7 +161,7 @@ def test_suggestion_keeps_the_signal_and_leaves_post_outcome_columns_out(importe
     code = leadcal(["suggest", "--db", str(db), "--config", str(starter), "--out", str(tmp_path / "s.yaml"),
                     "--format", "json"])
     out = json.loads(capsys.readouterr().out)
-    assert code == 0 and out["auc_before_rounding"]["holdout_auc"] == pytest.approx(s.model_auc["holdout"])
+    assert code == 0 and out["auc_before_rounding"]["holdout_auc"] == pytest.approx(s.model_auc.holdout)
     assert load_config(tmp_path / "s.yaml").thresholds == th
 
 
@@ -240,9 +240,9 @@ def test_sales_filled_columns_mapped_by_hand_are_left_out_of_the_suggestion(tmp_
     config = load_config(tmp_path / "starter.yaml")
     with open_source(db) as source:
         features = extract_features(source, config)
-    table = {a["attribute"]: a for a in attribute_table(config, features).attributes}
-    assert table["tags"]["leakage"] and table["lead_quality"]["leakage"]  # the page flags the same columns
-    assert not table["lead_origin"]["leakage"] and not table["total_time_spent_on_website"]["leakage"]
+    table = {a.attribute: a for a in attribute_table(config, features).attributes}
+    assert table["tags"].leakage and table["lead_quality"].leakage  # the page flags the same columns
+    assert not table["lead_origin"].leakage and not table["total_time_spent_on_website"].leakage
 
 
 # --------------------------------------------------------------------------- dates
@@ -364,7 +364,7 @@ def test_a_per_second_activity_is_judged_by_how_much(imported):
     _, _, db, _, config = imported["flat"]
     with open_source(db) as source:
         features = extract_features(source, config)
-    table = {a["attribute"]: a for a in attribute_table(config, features).attributes}
+    table = {a.attribute: a for a in attribute_table(config, features).attributes}
     attr = table["total_time_spent_on_website"]
     m = features.mature
     seconds = features.numeric["total_time_spent_on_website"]
@@ -381,10 +381,10 @@ def test_a_per_second_activity_is_judged_by_how_much(imported):
         pc, po = c.where(c > 0, 0.5) / c.sum(), o.where(o > 0, 0.5) / o.sum()
         return float(((pc - po) * np.log(pc / po)).sum())
 
-    assert len(attr["rows"]) == len(cuts) + 2
-    assert attr["iv"] == pytest.approx(iv(keys), rel=1e-9)
+    assert len(attr.rows) == len(cuts) + 2
+    assert attr.iv == pytest.approx(iv(keys), rel=1e-9)
     any_or_none = iv(pd.Series(np.where(seconds[m] > 0, "any", "none")))
-    assert attr["iv"] > 5 * any_or_none and attr["iv"] > 0.1
+    assert attr.iv > 5 * any_or_none and attr.iv > 0.1
 
 
 def test_no_date_qualifies_as_creation_time_and_the_import_says_so(tmp_path):

@@ -1,5 +1,5 @@
-"""Drift monitoring and data quality per cohort: scoring.drift, scoring.dataquality,
-scoring.monitor and `leadcal drift`.
+"""Drift monitoring and data quality per cohort: scoring.analysis.drift, scoring.analysis.dataquality,
+scoring.analysis.monitor and `leadcal drift`.
 
 Every statistic is checked against an independent computation: a hand-worked example
 with the arithmetic in the comments, pandas (pd.cut / pd.qcut / to_period / groupby),

@@ -1,4 +1,4 @@
-"""Tests for scoring.export_html: the standalone HTML calibration report.
+"""Tests for scoring.export.html: the standalone HTML calibration report.
 
 The report is parsed with ``html.parser`` (strictly: every element closed in order) and
 its tables and KPI cards are compared with the result and KPI dicts they were rendered

@@ -1,7 +1,7 @@
 """SQL export: the exported query gives the engine's scores, in every dialect it parses.
 
 The DuckDB SQL is run on a read-only connection and compared lead by lead with
-``scoring.engine.score`` on ``scoring.features.extract_features``; the other dialects
+``scoring.model.engine.score`` on ``scoring.data.extract.extract_features``; the other dialects
 cannot be run here, so they are parsed back with sqlglot and checked for the mapped
 tables and every event type (a transpile that dropped logic would lose them).
 """

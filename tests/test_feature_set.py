@@ -255,6 +255,7 @@ def test_the_app_on_a_feature_folder(demo, tmp_path, monkeypatch):
         assert any("this is a feature set computed in the warehouse" in _shown(e.value) for e in other.error), page
 
     at = other.switch_page("pages/calibrate.py")
+    at.session_state["controls_section:more"] = True  # open "Decay, caps, bands and evaluation", as a person would
     at.run()
     decay = next(s for s in at.selectbox if s.key and s.key.endswith("decay:kind"))
     decay.set_value("window").run()

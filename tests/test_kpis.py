@@ -1,4 +1,4 @@
-"""Tests for scoring.kpis and scoring.calibrate.
+"""Tests for scoring.model.kpis and scoring.analysis.calibrate.
 
 Every number is checked against an independent computation: a hand-worked example
 with the arithmetic in the comments, pandas (groupby / crosstab), numpy done another

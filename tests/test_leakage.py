@@ -1,4 +1,4 @@
-"""scoring.leakage: the one definition of a post-outcome column, checked against pandas on generated leads."""
+"""scoring.analysis.leakage: the one definition of a post-outcome column, checked against pandas on generated leads."""
 
 from __future__ import annotations
 

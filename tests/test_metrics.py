@@ -1,4 +1,4 @@
-"""Tests for scoring.metrics (and the band / tier assignment in scoring.engine).
+"""Tests for scoring.model.metrics (and the band / tier assignment in scoring.model.engine).
 
 Every statistic is checked against an independent computation: scikit-learn, scipy,
 or a hand-worked example whose arithmetic is written out in the comments.

@@ -1,6 +1,6 @@
 """Re-scoring only the leads that moved gives exactly what scoring from scratch gives.
 
-Every check compares the incremental path (``scoring.rescore``) with a fresh computation
+Every check compares the incremental path (``scoring.model.rescore``) with a fresh computation
 on freshly extracted features (``engine.score`` + ``report.calibration`` + ``kpis``), and
 the AUC / KS of the sorted-array path with scikit-learn and scipy.
 """

@@ -1,8 +1,8 @@
-"""Suggested points, decay and thresholds from outcomes, and calibration (scoring.suggest,
+"""Suggested points, decay and thresholds from outcomes, and calibration (scoring.analysis.suggest,
 `leadcal suggest`, the Attributes page).
 
 On the demo data the suggestion must recover the generator's documented truth
-(scoring.demo.TRUTH) and beat the default config on a later hold-out period. Every
+(scoring.data.demo.TRUTH) and beat the default config on a later hold-out period. Every
 statistic is checked against an independent computation: scikit-learn (a separately
 built design fitted with another solver, roc_auc_score, brier_score_loss, an
 unpenalised logistic fit), pandas (cut / groupby) and scipy's Wilson interval.
@@ -138,7 +138,7 @@ def test_suggestion_without_time_says_so_and_works():
     config = config_from_dict(FLAT)
     s = suggest_points(config, features)
     assert s.split.method == "random" and s.notes[0].startswith("No usable time")
-    assert s.auc["holdout"] > 0.6
+    assert s.auc.holdout > 0.6
     vp, manager, analyst = (s.config.fit[0].points[v] for v in ("VP", "Manager", "Analyst"))
     assert vp > manager > analyst  # the planted order: 1.2 > 0.4 > 0 in log-odds
     assert s.config.engagement[0].points > 0
@@ -191,15 +191,15 @@ def test_suggestion_beats_the_default_on_the_holdout(demo, suggestion):
     suggested = score(suggestion.config, features).total
     default = score(config, features).total
     hold = split.holdout
-    assert suggestion.auc["holdout"] == pytest.approx(roc_auc_score(y[hold], suggested[hold]), abs=1e-12)
-    assert suggestion.auc["train"] == pytest.approx(roc_auc_score(y[split.train], suggested[split.train]),
+    assert suggestion.auc.holdout == pytest.approx(roc_auc_score(y[hold], suggested[hold]), abs=1e-12)
+    assert suggestion.auc.train == pytest.approx(roc_auc_score(y[split.train], suggested[split.train]),
                                                     abs=1e-12)
     default_holdout = roc_auc_score(y[hold], default[hold])
-    assert suggestion.auc["holdout"] > default_holdout + 0.005
-    rows = {r["model"]: r for r in compare_auc({"suggested": suggestion.config, "default": config}, features,
+    assert suggestion.auc.holdout > default_holdout + 0.005
+    rows = {r.model: r.to_dict() for r in compare_auc({"suggested": suggestion.config, "default": config}, features,
                                                split)}
     assert rows["default"]["holdout_auc"] == pytest.approx(default_holdout, abs=1e-12)
-    assert rows["suggested"]["holdout_auc"] == pytest.approx(suggestion.auc["holdout"], abs=1e-12)
+    assert rows["suggested"]["holdout_auc"] == pytest.approx(suggestion.auc.holdout, abs=1e-12)
 
 
 def _independent_design(config, features, train) -> tuple[pd.DataFrame, dict]:
@@ -244,7 +244,7 @@ def test_points_are_the_regression_scaled_to_double_the_odds(demo, suggestion):
         model.fit(X[train].to_numpy(), features.converted[train])
     beta = dict(zip(X.columns, model.coef_[0]))
     ours = {}
-    for c in suggestion.coefficients:
+    for c in (c.to_dict() for c in suggestion.coefficients):
         ours.setdefault(c["rule"], c)
         if c["rule"].startswith("fit"):  # the WoE of every value, as pandas computes it
             column = c["rule"][5:-1]
@@ -324,7 +324,7 @@ def test_suggestion_fits_only_the_leads_without_a_segment(demo):
 def test_decay_comparison_finds_that_decay_beats_none(demo):
     _, config, features = demo
     split = holdout_split(features)
-    result = compare_decays(config, features, split)
+    result = compare_decays(config, features, split).to_dict()
     rows = {r["label"]: r for r in result["rows"]}
     assert len(rows) == 11
     # truth: events are decayed with a 14-day half-life; an exponential decay of 14-30 days beats none
@@ -359,7 +359,7 @@ def test_with_decay_and_with_thresholds():
 def test_threshold_curve_matches_brute_force(demo):
     _, config, features = demo
     total = score(config, features).total
-    curve = threshold_curve(total, features)
+    curve = [row.to_dict() for row in threshold_curve(total, features)]
     m, y = features.mature, features.converted & features.mature
     df = pd.DataFrame({"s": total[m], "y": y[m]})
     for row in curve[::7]:
@@ -374,7 +374,7 @@ def test_threshold_curve_matches_brute_force(demo):
 
 def test_suggest_thresholds_follow_their_rules(demo):
     _, config, features = demo
-    th = suggest_thresholds(config, features, sql_target=(0.30, 0.40))
+    th = suggest_thresholds(config, features, sql_target=(0.30, 0.40)).to_dict()
     curve = th["curve"]
     eligible = [r for r in curve if r["leads"] >= 30]
     # SQL: leads at or above convert closest to the middle of the target (35%)
@@ -386,7 +386,7 @@ def test_suggest_thresholds_follow_their_rules(demo):
     assert by_t[th["mql"]]["capture"] >= 0.9 > by_t[th["mql"] + 1]["capture"]
     assert th["mql"] < th["sql"]
     # with a sales capacity: the lowest threshold passing at most that many leads a month
-    cap = suggest_thresholds(config, features, sql_target=(0.30, 0.40), capacity_per_month=150)
+    cap = suggest_thresholds(config, features, sql_target=(0.30, 0.40), capacity_per_month=150).to_dict()
     total = score(config, features).total
     per_month = lambda t: monthly_volume_from_months(features.scoring_month, total >= t)  # noqa: E731
     assert per_month(cap["mql"]) <= 150 < per_month(cap["mql"] - 1)
@@ -395,10 +395,10 @@ def test_suggest_thresholds_follow_their_rules(demo):
 def test_suggest_thresholds_when_rules_cross(demo):
     _, config, features = demo
     # on the demo, 10-15% is reached very low: the capture rule would put MQL above SQL
-    th = suggest_thresholds(config, features)
+    th = suggest_thresholds(config, features).to_dict()
     assert th["mql"] == th["sql"] - 1 and any("one point below SQL" in n for n in th["notes"])
     # a capacity is a hard limit: then SQL moves up instead, and MQL respects the capacity
-    cap = suggest_thresholds(config, features, capacity_per_month=100)
+    cap = suggest_thresholds(config, features, capacity_per_month=100).to_dict()
     assert cap["sql"] == cap["mql"] + 1 and any("SQL raised" in n for n in cap["notes"])
     assert cap["at_mql"]["per_month"] <= 100
 
@@ -431,7 +431,7 @@ def test_reliability_curve_and_brier_against_independent_computations(demo, sugg
     cfg, split = suggestion.config, suggestion.split
     total = score(cfg, features).total
     y = features.converted
-    result = reliability(cfg, features, split)
+    result = reliability(cfg, features, split).to_dict()
     train, hold = split.train, split.holdout
     ref = LogisticRegression(C=1e12, max_iter=10_000, tol=1e-12).fit(total[train, None], y[train])
     p_hold = ref.predict_proba(total[hold, None])[:, 1]
@@ -490,8 +490,8 @@ def test_cli_writes_a_valid_config_and_prints_train_and_holdout_auc(demo, sugges
     written = load_config(out)
     assert written == suggestion.config
     lines = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
-    assert lines["suggested"] == [f"{suggestion.auc['train']:.3f}", f"{suggestion.auc['holdout']:.3f}"]
-    rows = {r["model"]: r for r in compare_auc({"default": config}, features, suggestion.split)}
+    assert lines["suggested"] == [f"{suggestion.auc.train:.3f}", f"{suggestion.auc.holdout:.3f}"]
+    rows = {r.model: r.to_dict() for r in compare_auc({"default": config}, features, suggestion.split)}
     assert lines["default"] == [f"{rows['default']['train_auc']:.3f}", f"{rows['default']['holdout_auc']:.3f}"]
     assert "later period" in text and f"wrote {out}" in text
     # never over an existing file: exit 1, one message, the file as it was
@@ -533,8 +533,8 @@ def test_attributes_page_shows_the_suggestion_and_applies_it_on_request(demo, su
     at.run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["suggested: hold-out AUC"] == f"{suggestion.auc['holdout']:.3f}"
-    default_holdout = compare_auc({"d": config}, features, suggestion.split)[0]["holdout_auc"]
+    assert metrics["suggested: hold-out AUC"] == f"{suggestion.auc.holdout:.3f}"
+    default_holdout = compare_auc({"d": config}, features, suggestion.split)[0].holdout_auc
     assert metrics["draft: hold-out AUC"] == f"{default_holdout:.3f}"
     from scoring.model.config import config_from_dict
 
@@ -558,9 +558,9 @@ def test_points_point_the_way_the_data_does(demo, suggestion):
     table = attribute_table(config, features)
     for column in ("seniority", "email_domain_type"):
         rule = _points(suggestion.config, "fit", column)
-        attr = next(a for a in table.attributes if a["attribute"] == column)
-        rows = [(r["woe"], rule.missing if r["value"] == "(missing)" else rule.points[r["value"]])
-                for r in attr["rows"] if r["leads"] >= 300 and r["woe"] is not None]
+        attr = next(a for a in table.attributes if a.attribute == column)
+        rows = [(r.woe, rule.missing if r.value == "(missing)" else rule.points[r.value])
+                for r in attr.rows if r.leads >= 300 and r.woe is not None]
         assert len(rows) >= 3
         for woe, points in rows:
             if abs(woe) >= 0.1:

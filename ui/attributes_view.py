@@ -1,7 +1,7 @@
 """The Attributes page's tabs: widgets and tables around numbers from ``scoring``.
 
-Each function draws one tab. Every number comes from ``scoring.attributes`` or
-``scoring.suggest``, every figure from ``scoring.charts``; applying a suggestion goes
+Each function draws one tab. Every number comes from ``scoring.analysis.attributes`` or
+``scoring.analysis.suggest``, every figure from ``scoring.export.charts``; applying a suggestion goes
 through ``ui.session.apply_to_draft`` and is never silent.
 """
 
@@ -49,15 +49,15 @@ def _pct(label: str, key: str):
 def attributes_tab(table: AttributeTable, leakage_iv: float) -> None:
     """IV per attribute (chart and table) and every value's conversion, WoE and draft points."""
     o = table.overall
-    rate = "-" if o["rate"] is None else f"{o['rate']:.1%}"
-    st.caption(f"{o['leads']:,} mature leads, {o['conversions']:,} converted ({rate}); {o['immature']:,} immature "
+    rate = "-" if o.rate is None else f"{o.rate:.1%}"
+    st.caption(f"{o.leads:,} mature leads, {o.conversions:,} converted ({rate}); {o.immature:,} immature "
                "leads are not counted. WoE = ln(share of converters / share of the others): positive means likelier "
                "than average to convert. An engagement rule reads by how much: none, then ranges of its activity. "
                "Fields the model does not use can be added under Settings.")
     for message in table.warnings:
         st.warning(plain(message))
     summary = summary_rows(table)
-    st.plotly_chart(iv_chart(summary, leakage_iv), width="stretch", key="iv_chart")
+    st.plotly_chart(iv_chart(table.attributes, leakage_iv), width="stretch", key="iv_chart")
     st.caption("Blue: scored by the draft; grey: not in the model; red: possible leakage (filled only for "
                "converted or closed leads, or IV above the line): the suggestion leaves it out unless you include "
                "it. "
@@ -89,7 +89,7 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
     Columns flagged as possible leakage are left out (said here); a toggle per column puts one back."""
     try:
         suggestion = data.suggestion_for(db, features, draft, segment, share, leakage_iv=leakage_iv)
-        flagged = [x["column"] for x in suggestion.left_out]
+        flagged = [x.column for x in suggestion.left_out]
         include = st.multiselect("Include anyway (possible leakage: I checked it is known before the scoring point)",
                                  flagged, key="attr_include") if flagged else []
         if include:
@@ -99,23 +99,23 @@ def suggestion_tab(db: Path, features: Features, draft: ScoringConfig, approved:
         st.error(f"No suggestion: {plain(exc)}")
         return
     for x in suggestion.left_out:
-        st.warning(f"Left out of the suggestion as possible leakage: {x['message']}.")
+        st.warning(f"Left out of the suggestion as possible leakage: {plain(x.message)}.")
     split = suggestion.split
     (st.info if split.method == "time" else st.warning)(split.description)
     rows = compare_auc({"suggested": suggestion.config, "draft": draft, f"approved ({approved_ref})": approved},
                        features, split)
     for col, row in zip(st.columns(3), rows):
-        col.metric(f"{row['model']}: hold-out AUC", "-" if row["holdout_auc"] is None else f"{row['holdout_auc']:.3f}",
-                   None if row["train_auc"] is None else f"train {row['train_auc']:.3f}",
+        col.metric(f"{plain(row.model)}: hold-out AUC", "-" if row.holdout_auc is None else f"{row.holdout_auc:.3f}",
+                   None if row.train_auc is None else f"train {row.train_auc:.3f}",
                    delta_color="gray", delta_arrow="off")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="auc_table",
+    st.dataframe(pd.DataFrame([r.to_dict() for r in rows]), hide_index=True, width="stretch", key="auc_table",
                  column_config={"train_auc": _num("train AUC"), "holdout_auc": _num("hold-out AUC")})
     st.caption(f"Suggested before rounding to whole points: hold-out AUC "
-               f"{'-' if suggestion.model_auc['holdout'] is None else format(suggestion.model_auc['holdout'], '.3f')}.")
+               f"{'-' if suggestion.model_auc.holdout is None else format(suggestion.model_auc.holdout, '.3f')}.")
     for note in suggestion.notes[1:]:
         st.caption(plain(note))
     st.subheader("Points: draft and suggested")
-    st.dataframe(pd.DataFrame(suggestion.coefficients), hide_index=True, width="stretch", key="coef_table",
+    st.dataframe(pd.DataFrame([c.to_dict() for c in suggestion.coefficients]), hide_index=True, width="stretch", key="coef_table",
                  column_config={"coefficient": _num("log-odds")})
     changes = config_diff(draft, suggestion.config)
     with st.expander(f"What applying it changes in the draft ({len(changes)} changes)"):
@@ -150,16 +150,16 @@ def decay_tab(db: Path, features: Features, draft: ScoringConfig, segment: str |
     except ValueError as exc:
         st.error(plain(exc))
         return
-    st.success(plain(result["reason"]))
-    st.plotly_chart(decay_chart(result["rows"]), width="stretch", key="decay_chart")
-    table = pd.DataFrame([{**r, "decay": r["label"]} for r in result["rows"]]).drop(columns=["label"])
+    st.success(plain(result.reason))
+    st.plotly_chart(decay_chart(result.rows), width="stretch", key="decay_chart")
+    table = pd.DataFrame([{**r.to_dict(), "decay": r.label} for r in result.rows]).drop(columns=["label"])
     st.dataframe(table, hide_index=True, width="stretch", key="decay_table",
                  column_config={c: _num(None, "%.4f")
                                 for c in ("holdout_auc", "train_auc", "holdout_brier", "draft_points_holdout_auc")})
-    if result["suggested"] is not None and not any(r["suggested"] and r["current"] for r in result["rows"]):
-        label = decay_label(result["suggested"])
+    if result.suggested is not None and not any(r.suggested and r.current for r in result.rows):
+        label = decay_label(result.suggested)
         if st.button(f"Apply decay '{label}' to the draft", key="apply_decay"):
-            session.apply_to_draft(with_decay(draft, result["suggested"]),
+            session.apply_to_draft(with_decay(draft, result.suggested),
                                    f"The draft now decays engagement as {label}.")
 
 
@@ -179,22 +179,23 @@ def thresholds_tab(features: Features, draft: ScoringConfig) -> None:
         st.error(plain(exc))
         return
     k = st.columns(4)
-    k[0].metric("Suggested MQL", f"{th['mql']:g}", f"draft {draft.thresholds.mql:g}", delta_color="gray",
+    k[0].metric("Suggested MQL", f"{th.mql:g}", f"draft {draft.thresholds.mql:g}", delta_color="gray",
                 delta_arrow="off")
-    k[1].metric("Suggested SQL", f"{th['sql']:g}", f"draft {draft.thresholds.sql:g}", delta_color="gray",
+    k[1].metric("Suggested SQL", f"{th.sql:g}", f"draft {draft.thresholds.sql:g}", delta_color="gray",
                 delta_arrow="off")
-    at_sql, at_mql = th["at_sql"] or {}, th["at_mql"] or {}
-    k[2].metric("SQL conversion", "-" if at_sql.get("rate") is None else f"{at_sql['rate']:.1%}")
-    k[3].metric("Conversions ≥ MQL", "-" if at_mql.get("capture") is None else f"{at_mql['capture']:.0%}")
-    for note in th["notes"]:
+    sql_rate = None if th.at_sql is None else th.at_sql.rate
+    mql_capture = None if th.at_mql is None else th.at_mql.capture
+    k[2].metric("SQL conversion", "-" if sql_rate is None else f"{sql_rate:.1%}")
+    k[3].metric("Conversions ≥ MQL", "-" if mql_capture is None else f"{mql_capture:.0%}")
+    for note in th.notes:
         st.caption(plain(note))
-    st.plotly_chart(tradeoff_chart(th["curve"], th["mql"], th["sql"]), width="stretch", key="tradeoff_chart")
-    st.dataframe(pd.DataFrame(th["curve"]), hide_index=True, width="stretch", key="curve_table",
+    st.plotly_chart(tradeoff_chart(th.curve, th.mql, th.sql), width="stretch", key="tradeoff_chart")
+    st.dataframe(pd.DataFrame([p.to_dict() for p in th.curve]), hide_index=True, width="stretch", key="curve_table",
                  column_config={"share": PCT, "capture": PCT, "rate": PCT, "per_month": _num("per month", "%.0f")})
-    if (th["mql"], th["sql"]) != (draft.thresholds.mql, draft.thresholds.sql) and th["mql"] < th["sql"]:
-        if st.button(f"Apply MQL {th['mql']:g} and SQL {th['sql']:g} to the draft", key="apply_thresholds"):
-            session.apply_to_draft(with_thresholds(draft, th["mql"], th["sql"]),
-                                   f"The draft's thresholds are now MQL {th['mql']:g} and SQL {th['sql']:g}.")
+    if (th.mql, th.sql) != (draft.thresholds.mql, draft.thresholds.sql) and th.mql < th.sql:
+        if st.button(f"Apply MQL {th.mql:g} and SQL {th.sql:g} to the draft", key="apply_thresholds"):
+            session.apply_to_draft(with_thresholds(draft, th.mql, th.sql),
+                                   f"The draft's thresholds are now MQL {th.mql:g} and SQL {th.sql:g}.")
 
 
 def calibration_tab(features: Features, draft: ScoringConfig, share: float) -> None:
@@ -205,18 +206,18 @@ def calibration_tab(features: Features, draft: ScoringConfig, share: float) -> N
     except ValueError as exc:
         st.error(plain(exc))
         return
-    if cal["fitted"] is None:
+    if cal.fitted is None:
         st.info("The hold-out has no conversions (or only conversions): nothing to calibrate.")
         return
     (st.caption if split.method == "time" else st.warning)(split.description)
     st.markdown(f"**What a draft score means:** {probability_sentence(cal)}.")
     k = st.columns(3)
-    for col, label, key, fmt in ((k[0], "Brier score (hold-out)", "brier_holdout", ".4f"),
-                                 (k[1], "Always predicting the base rate", "brier_reference", ".4f"),
-                                 (k[2], "Skill (1 - Brier / base)", "brier_skill", ".1%")):
-        col.metric(label, "-" if cal[key] is None else format(cal[key], fmt))
-    st.plotly_chart(reliability_chart(cal["bands"], reliability_line(cal, draft)), width="stretch",
+    for col, label, value, fmt in ((k[0], "Brier score (hold-out)", cal.brier_holdout, ".4f"),
+                                   (k[1], "Always predicting the base rate", cal.brier_reference, ".4f"),
+                                   (k[2], "Skill (1 - Brier / base)", cal.brier_skill, ".1%")):
+        col.metric(label, "-" if value is None else format(value, fmt))
+    st.plotly_chart(reliability_chart(cal.bands, reliability_line(cal, draft)), width="stretch",
                     key="reliability_chart")
-    st.dataframe(pd.DataFrame(cal["bands"]), hide_index=True, width="stretch", key="reliability_table",
+    st.dataframe(pd.DataFrame([b.to_dict() for b in cal.bands]), hide_index=True, width="stretch", key="reliability_table",
                  column_config={"rate": PCT, "ci_low": PCT, "ci_high": PCT, "predicted": PCT,
                                 "mean_score": _num(None, "%.1f")})

@@ -1,6 +1,6 @@
 """The Import page's steps: file roles, the column mapping, the report, the starter config.
 
-Widgets only: reading, profiling, proposing, checking and importing are ``scoring.importer``.
+Widgets only: reading, profiling, proposing, checking and importing are ``scoring.imports.importer``.
 Widget keys carry a signature of the proposal (``sig``), so a re-read starts fresh widgets.
 """
 

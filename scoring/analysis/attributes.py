@@ -21,7 +21,7 @@ Conventions (as in credit scoring, signs flipped so "good" means "converts"):
 An engagement rule is read by how much: no activity before its scoring point, then
 quantile bins of the activity (a count, a decayed sum, seconds on the site), so a
 per-second column is judged by its spread, not as "any or none". Possible leakage (a
-field filled in after the outcome is known) is ``scoring.leakage``'s one definition: a
+field filled in after the outcome is known) is ``scoring.analysis.leakage``'s one definition: a
 column filled only for converted or only for closed leads, or with IV above
 ``LEAKAGE_IV`` (see the README for why the default is 1.0 for leads, not credit
 scoring's 0.5).
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -179,13 +179,69 @@ def bin_label(lo: float | None, hi: float | None) -> str:
 
 
 @dataclass
+class AttributeValue:
+    """One value (or bin, or activity level) of an attribute: its mature leads, conversion, lift and WoE."""
+
+    value: str
+    leads: int
+    immature: int
+    conversions: int
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    lift: float | None
+    woe: float | None
+    iv: float
+    """This value's term of the attribute's IV."""
+    share: float | None
+    points: float
+    avg_points: float
+    """What the rule gives on average to the value's mature leads."""
+    small: bool
+    flag: str | None = None
+    """Over- or under-scored in words, when it is."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Attribute:
+    """One attribute (fit rule, engagement rule or probed column): its values and what is off about it."""
+
+    attribute: str
+    kind: str
+    """'categorical', 'numeric' or 'engagement'."""
+    in_model: bool
+    iv: float | None
+    strength: str | None
+    leakage: bool
+    leak: str | None
+    """Why it looks filled after the outcome (``scoring.analysis.leakage``)."""
+    points_spread: float
+    points_per_double_odds: float | None
+    rows: list[AttributeValue]
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Overall:
+    """All leads analysed: mature leads, conversions, their rate, and the immature ones left out."""
+
+    leads: int
+    conversions: int
+    rate: float | None
+    immature: int
+
+
+@dataclass
 class AttributeTable:
     """Every attribute (fit rule, engagement rule, probed column) with its values, sorted by IV."""
 
-    overall: dict
+    overall: Overall
     """Mature leads, conversions and rate of all leads analysed."""
-    attributes: list[dict]
-    """One dict per attribute, highest IV first (see ``attribute_table``)."""
+    attributes: list[Attribute]
+    """Highest IV first (see ``attribute_table``)."""
     warnings: list[str] = field(default_factory=list)
     """What the meeting must not miss, in words."""
     points_per_double_odds: float | None = None
@@ -193,7 +249,7 @@ class AttributeTable:
 
 
 def _attribute(name: str, kind: str, grouping: Grouping, features: Features, state: np.ndarray,
-               min_leads: int, leakage_iv: float, in_model: bool, column: str | None = None) -> dict:
+               min_leads: int, leakage_iv: float, in_model: bool, column: str | None = None) -> Attribute:
     k = len(grouping.labels)
     leads, conv, immature = group_counts(grouping.groups, features.converted, features.mature, k, state)
     total_leads, total_conv = int(leads.sum()), int(conv.sum())
@@ -215,57 +271,57 @@ def _attribute(name: str, kind: str, grouping: Grouping, features: Features, sta
             continue  # no missing values at all: no row for them
         if kind == "numeric" and leads[i] == 0 and immature[i] == 0 and i >= k - 2:
             continue
-        rows.append({
-            "value": grouping.labels[i],
-            "leads": int(leads[i]),
-            "immature": int(immature[i]),
-            "conversions": int(conv[i]),
-            "rate": _num(rate[i]),
-            "ci_low": _num(low[i]),
-            "ci_high": _num(high[i]),
-            "lift": _num(lift[i]),
-            "woe": _num(woe[i]),
-            "iv": float(part[i]),
-            "share": leads[i] / total_leads if total_leads else None,
-            "points": float(grouping.points[i]),
-            "avg_points": float(avg[i]),
-            "small": bool(leads[i] < min_leads),
-            "flag": None,
-        })
+        rows.append(AttributeValue(
+            value=grouping.labels[i],
+            leads=int(leads[i]),
+            immature=int(immature[i]),
+            conversions=int(conv[i]),
+            rate=_num(rate[i]),
+            ci_low=_num(low[i]),
+            ci_high=_num(high[i]),
+            lift=_num(lift[i]),
+            woe=_num(woe[i]),
+            iv=float(part[i]),
+            share=leads[i] / total_leads if total_leads else None,
+            points=float(grouping.points[i]),
+            avg_points=float(avg[i]),
+            small=bool(leads[i] < min_leads),
+            flag=None,
+        ))
     slope = _points_per_double_odds(rows, min_leads)
     iv_value = None if math.isnan(iv) else iv
     found = feature_groups(features, column) if column is not None else None
     # a column is judged exactly as the import and the suggestion judge it (its values or quantile bins)
     leak = check(name, None if found is None else found[0], grouping.groups if found is None else found[1],
                  features.converted, features.mature, getattr(features, "open", None), leakage_iv)
-    return {
-        "attribute": name,
-        "kind": kind,
-        "in_model": in_model,
-        "iv": iv_value,
-        "strength": iv_strength(iv),
-        "leakage": leak is not None,
-        "leak": leak.message if leak is not None else None,
-        "points_spread": _spread(rows, min_leads),
-        "points_per_double_odds": slope,
-        "rows": rows,
-        "flags": [],
-    }
+    return Attribute(
+        attribute=name,
+        kind=kind,
+        in_model=in_model,
+        iv=iv_value,
+        strength=iv_strength(iv),
+        leakage=leak is not None,
+        leak=leak.message if leak is not None else None,
+        points_spread=_spread(rows, min_leads),
+        points_per_double_odds=slope,
+        rows=rows,
+        flags=[],
+    )
 
 
-def _spread(rows: list[dict], min_leads: int) -> float:
-    pts = [r["avg_points"] for r in rows if r["leads"] >= min_leads]
+def _spread(rows: list[AttributeValue], min_leads: int) -> float:
+    pts = [r.avg_points for r in rows if r.leads >= min_leads]
     return float(max(pts) - min(pts)) if pts else 0.0
 
 
-def _points_per_double_odds(rows: list[dict], min_leads: int) -> float | None:
+def _points_per_double_odds(rows: list[AttributeValue], min_leads: int) -> float | None:
     """Lead-weighted slope of points on WoE, times ln 2: what the draft pays per doubling of odds."""
-    ok = [r for r in rows if r["leads"] >= min_leads and r["woe"] is not None]
+    ok = [r for r in rows if r.leads >= min_leads and r.woe is not None]
     if len(ok) < 2:
         return None
-    w = np.array([r["leads"] for r in ok], dtype=np.float64)
-    x = np.array([r["woe"] for r in ok])
-    y = np.array([r["avg_points"] for r in ok])
+    w = np.array([r.leads for r in ok], dtype=np.float64)
+    x = np.array([r.woe for r in ok])
+    y = np.array([r.avg_points for r in ok])
     xm, ym = np.average(x, weights=w), np.average(y, weights=w)
     var = np.average((x - xm) ** 2, weights=w)
     if var < 1e-12:
@@ -307,11 +363,10 @@ def attribute_table(config: ScoringConfig, features: Features, *, min_leads: int
             continue
         g = categorical_grouping(CategoricalFit(column=column), features.categorical[column], max_values)
         attrs.append(_attribute(column, "categorical", g, features, state, min_leads, leakage_iv, False, column))
-    attrs.sort(key=lambda a: -1.0 if a["iv"] is None else a["iv"], reverse=True)
+    attrs.sort(key=lambda a: -1.0 if a.iv is None else a.iv, reverse=True)
     rate = _flag(attrs, overall_rate, min_leads)
     table = AttributeTable(
-        overall={"leads": total_leads, "conversions": total_conv, "rate": overall_rate,
-                 "immature": int((~mature).sum())},
+        overall=Overall(total_leads, total_conv, overall_rate, int((~mature).sum())),
         attributes=attrs,
         points_per_double_odds=rate,
     )
@@ -319,68 +374,68 @@ def attribute_table(config: ScoringConfig, features: Features, *, min_leads: int
     return table
 
 
-def _flag(attrs: list[dict], overall: float | None, min_leads: int) -> float | None:
+def _flag(attrs: list[Attribute], overall: float | None, min_leads: int) -> float | None:
     """Mark over- and under-scored values and attributes; return the draft's median exchange rate."""
-    slopes = [a["points_per_double_odds"] for a in attrs
-              if a["in_model"] and a["points_per_double_odds"] is not None and a["points_spread"] > 0
-              and (a["iv"] or 0) >= 0.02]
+    slopes = [a.points_per_double_odds for a in attrs
+              if a.in_model and a.points_per_double_odds is not None and a.points_spread > 0
+              and (a.iv or 0) >= 0.02]
     median = float(np.median(slopes)) if slopes else None
     for a in attrs:
-        iv = a["iv"] or 0.0
-        if a["leakage"]:
-            a["flags"].append("possible leakage: " + a["leak"].split(": ", 1)[-1] + "; left out of the "
+        iv = a.iv or 0.0
+        if a.leakage:
+            a.flags.append("possible leakage: " + a.leak.split(": ", 1)[-1] + "; left out of the "
                               "suggestion unless you include it")
-        if a["in_model"] and iv < 0.02 and a["points_spread"] > 0:
-            a["flags"].append("over-scored: the draft gives points for an attribute that does not "
+        if a.in_model and iv < 0.02 and a.points_spread > 0:
+            a.flags.append("over-scored: the draft gives points for an attribute that does not "
                               "predict conversion (IV < 0.02)")
-        elif iv >= 0.1 and a["points_spread"] == 0:
-            a["flags"].append("under-scored: predicts conversion but " + (
-                "the draft gives it no points" if a["in_model"] else "the model does not use it"))
-        elif (median and median > 0 and a["points_per_double_odds"] is not None and iv >= 0.02
-              and a["points_spread"] > 0):
-            slope = a["points_per_double_odds"]
+        elif iv >= 0.1 and a.points_spread == 0:
+            a.flags.append("under-scored: predicts conversion but " + (
+                "the draft gives it no points" if a.in_model else "the model does not use it"))
+        elif (median and median > 0 and a.points_per_double_odds is not None and iv >= 0.02
+              and a.points_spread > 0):
+            slope = a.points_per_double_odds
             if slope < 0:
-                a["flags"].append("points point the wrong way: values that convert better get fewer points")
+                a.flags.append("points point the wrong way: values that convert better get fewer points")
             elif slope > 2 * median:
-                a["flags"].append(f"over-scored: {slope:.0f} points per doubling of the odds, the draft's "
+                a.flags.append(f"over-scored: {slope:.0f} points per doubling of the odds, the draft's "
                                   f"typical rate is {median:.0f}")
             elif slope < median / 2:
-                a["flags"].append(f"under-scored: {slope:.0f} points per doubling of the odds, the draft's "
+                a.flags.append(f"under-scored: {slope:.0f} points per doubling of the odds, the draft's "
                                   f"typical rate is {median:.0f}")
         if overall is None:
             continue
-        mean_points = _mean_points(a["rows"])
-        for row in a["rows"]:
-            if row["leads"] < min_leads:
-                row["flag"] = f"few leads (< {min_leads})"
+        mean_points = _mean_points(a.rows)
+        for row in a.rows:
+            if row.leads < min_leads:
+                row.flag = f"few leads (< {min_leads})"
                 continue
-            rel = row["avg_points"] - mean_points
-            if rel > 0.5 and row["ci_high"] is not None and row["ci_high"] < overall:
-                row["flag"] = "scored up, converts below average"
-            elif rel < -0.5 and row["ci_low"] is not None and row["ci_low"] > overall:
-                row["flag"] = "scored down, converts above average"
-            elif rel <= 0.5 and row["woe"] is not None and row["woe"] >= math.log(2) \
-                    and row["ci_low"] is not None and row["ci_low"] > overall:
-                row["flag"] = "strong signal, no extra points"
+            rel = row.avg_points - mean_points
+            if rel > 0.5 and row.ci_high is not None and row.ci_high < overall:
+                row.flag = "scored up, converts below average"
+            elif rel < -0.5 and row.ci_low is not None and row.ci_low > overall:
+                row.flag = "scored down, converts above average"
+            elif rel <= 0.5 and row.woe is not None and row.woe >= math.log(2) \
+                    and row.ci_low is not None and row.ci_low > overall:
+                row.flag = "strong signal, no extra points"
     return median
 
 
-def _mean_points(rows: list[dict]) -> float:
-    leads = sum(r["leads"] for r in rows)
-    return sum(r["avg_points"] * r["leads"] for r in rows) / leads if leads else 0.0
+def _mean_points(rows: list[AttributeValue]) -> float:
+    leads = sum(r.leads for r in rows)
+    return sum(r.avg_points * r.leads for r in rows) / leads if leads else 0.0
 
 
 def _warnings(table: AttributeTable, min_leads: int, leakage_iv: float) -> list[str]:
     out = []
     for a in table.attributes:
-        if a["leakage"]:
-            out.append(f"Possible leakage: {a['leak']}. A field filled in after the outcome is known scores "
+        if a.leakage:
+            out.append(f"Possible leakage: {a.leak}. A field filled in after the outcome is known scores "
                        "too well to be true; the suggestion leaves it out unless you include it.")
-        small = [r["value"] for r in a["rows"] if r["small"] and (r["leads"] or r["immature"])]
+        small = [r.value for r in a.rows if r.small and (r.leads or r.immature)]
         if small:
-            out.append(f"{a['attribute']}: {len(small)} value(s) with fewer than {min_leads} mature leads "
+            out.append(f"{a.attribute}: {len(small)} value(s) with fewer than {min_leads} mature leads "
                        f"({', '.join(small[:5])}{', ...' if len(small) > 5 else ''}): their rates are noise.")
-    if table.overall["leads"] and not table.overall["conversions"]:
+    if table.overall.leads and not table.overall.conversions:
         out.append("No mature lead converted: there is nothing to learn from yet.")
     return out
 
@@ -389,17 +444,17 @@ def flat_rows(table: AttributeTable) -> list[dict]:
     """One row per attribute value, attributes in IV order: what the page's table shows."""
     out = []
     for a in table.attributes:
-        for row in a["rows"]:
-            out.append({"attribute": a["attribute"], "kind": a["kind"], "attribute_iv": a["iv"],
-                        "strength": a["strength"], **row})
+        for row in a.rows:
+            out.append({"attribute": a.attribute, "kind": a.kind, "attribute_iv": a.iv,
+                        "strength": a.strength, **row.to_dict()})
     return out
 
 
 def summary_rows(table: AttributeTable) -> list[dict]:
     """One row per attribute: IV, strength, points spread, exchange rate, flags."""
-    return [{"attribute": a["attribute"], "kind": a["kind"], "in_model": a["in_model"], "iv": a["iv"],
-             "strength": a["strength"], "leakage": a["leakage"], "points_spread": a["points_spread"],
-             "points_per_double_odds": a["points_per_double_odds"], "flags": "; ".join(a["flags"])}
+    return [{"attribute": a.attribute, "kind": a.kind, "in_model": a.in_model, "iv": a.iv,
+             "strength": a.strength, "leakage": a.leakage, "points_spread": a.points_spread,
+             "points_per_double_odds": a.points_per_double_odds, "flags": "; ".join(a.flags)}
             for a in table.attributes]
 
 

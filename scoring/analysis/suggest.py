@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -44,6 +44,7 @@ from ..model.features import Features, FeatureSpec, derive_features, feature_spe
 from ..model.kpis import DEFAULT_SQL_TARGET
 from ..model.metrics import SMALL_BAND, auc, band_bounds, band_label, wilson_interval
 from .attributes import bin_label
+from .leakage import Leak
 
 HOLDOUT_SHARE = 0.25
 """Share of the mature leads kept back (the latest ones, when the data has usable times)."""
@@ -327,6 +328,47 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = REGULARISATION_C,
 # --------------------------------------------------------------------------- suggested points
 
 
+@dataclass(frozen=True)
+class TrainHoldout:
+    """A figure on the training period and on the hold-out (None: that side cannot be judged)."""
+
+    train: float | None
+    holdout: float | None
+
+
+@dataclass(frozen=True)
+class Coefficient:
+    """One design column of the fit: the rule, its value (or 'per event'), and the points it became."""
+
+    rule: str
+    value: str
+    coefficient: float
+    points: int
+    train_leads: int
+    woe: float | None = None
+    """The value's weight of evidence (fit rules only)."""
+
+    def to_dict(self) -> dict:
+        out: dict = {"rule": self.rule, "value": self.value}
+        if self.woe is not None:
+            out["woe"] = self.woe
+        return {**out, "coefficient": self.coefficient, "points": self.points, "train_leads": self.train_leads}
+
+
+@dataclass(frozen=True)
+class AucRow:
+    """Train and hold-out AUC of one named config's scores (``compare_auc``)."""
+
+    model: str
+    train_auc: float | None
+    holdout_auc: float | None
+    train_leads: int
+    holdout_leads: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class Suggestion:
     """Suggested points as a valid config, and how well they do on data they never saw."""
@@ -335,15 +377,15 @@ class Suggestion:
     split: Split
     pdo: float
     """Points that double the odds of converting."""
-    coefficients: list[dict]
+    coefficients: list[Coefficient]
     """Per design column: rule, value, coefficient, points, training leads."""
-    auc: dict
-    """{'train', 'holdout'} AUC of the suggested config's scores (whole points, caps)."""
-    model_auc: dict
-    """{'train', 'holdout'} AUC of the unrounded regression (before rounding to whole points)."""
+    auc: TrainHoldout
+    """AUC of the suggested config's scores (whole points, caps)."""
+    model_auc: TrainHoldout
+    """AUC of the unrounded regression (before rounding to whole points)."""
     notes: list[str] = field(default_factory=list)
-    left_out: list[dict] = field(default_factory=list)
-    """Columns left out as possible leakage (``scoring.leakage``): column, reason, message."""
+    left_out: list[Leak] = field(default_factory=list)
+    """Columns left out as possible leakage (``scoring.analysis.leakage``): column, reason, message."""
     included: list[str] = field(default_factory=list)
     """Flagged columns put back on purpose (``include``)."""
     binned: list[str] = field(default_factory=list)
@@ -438,7 +480,7 @@ def suggest_points(config: ScoringConfig, features: Features, split: Split | Non
                    include: list[str] | tuple[str, ...] = (), leakage_iv: float | None = None) -> Suggestion:
     """Fit points on the training period and return them as a config on the draft's scale.
 
-    - Possible leakage (``scoring.leakage``: a column filled only for converted or closed
+    - Possible leakage (``scoring.analysis.leakage``: a column filled only for converted or closed
       leads, or with IV above the line) is left out unless named in ``include``: its rule
       stays in the config at 0 points, and a note says so.
     - An activity column whose points per unit would round away as whole points (0.002 a
@@ -514,8 +556,8 @@ def suggest_points(config: ScoringConfig, features: Features, split: Split | Non
         for g, p in zip(col.groups, pts):
             if not g.train_leads:
                 continue  # a group no training lead is in (e.g. no rare values): nothing was fitted on it
-            coefficients.append({"rule": f"fit '{rule.column}'", "value": g.label, "woe": g.woe,
-                                 "coefficient": float(beta[j]), "points": int(p), "train_leads": g.train_leads})
+            coefficients.append(Coefficient(rule=f"fit '{rule.column}'", value=g.label, woe=g.woe,
+                                            coefficient=float(beta[j]), points=int(p), train_leads=g.train_leads))
     eng_rules = []
     for e, rule in enumerate(work.engagement):
         j = next(j for j, c in enumerate(design.columns) if c.rule == n_fit + e)
@@ -526,9 +568,10 @@ def suggest_points(config: ScoringConfig, features: Features, split: Split | Non
         if sat is not None and p != 0:
             rd["cap"] = float(max(1, round(abs(p) * sat)))
         eng_rules.append(rd)
-        coefficients.append({"rule": f"engagement '{rule.label}'", "value": "per event" if rule.column is None
-                             else "per unit", "coefficient": float(beta[j]), "points": int(p),
-                             "train_leads": int(np.count_nonzero(design.X[train, j]))})
+        coefficients.append(Coefficient(rule=f"engagement '{rule.label}'",
+                                        value="per event" if rule.column is None else "per unit",
+                                        coefficient=float(beta[j]), points=int(p),
+                                        train_leads=int(np.count_nonzero(design.X[train, j]))))
     # rules left out as possible leakage stay in the config at 0 points, so the meeting sees them
     for rd in config_to_dict(config).get("fit", []):
         if rd["column"] in left_out:
@@ -566,10 +609,10 @@ def suggest_points(config: ScoringConfig, features: Features, split: Split | Non
     data["thresholds"] = {"mql": mql, "sql": sql}
     suggested = config_from_dict(data, "suggestion")
     notes.append(note)
-    left = [leaks[c].to_dict() for c in left_out]
+    left = [leaks[c] for c in left_out]
     if left_out:
         notes.append("Left out as possible leakage (0 points; put one back with --include COLUMN or the Attributes "
-                     "page's toggle): " + "; ".join(x["message"] for x in left) + ".")
+                     "page's toggle): " + "; ".join(x.message for x in left) + ".")
     if include:
         notes.append("Included on purpose although flagged as possible leakage: " + ", ".join(
             c for c in include if c in leaks) + ".")
@@ -580,11 +623,11 @@ def suggest_points(config: ScoringConfig, features: Features, split: Split | Non
         notes.append("0 points for " + ", ".join(reversed_) + ": with the other attributes in the model it would "
                      "point against its own weight of evidence (its effect is carried by correlated attributes).")
     sub = features.converted
-    result_auc = {"train": _auc(scores.total, sub, train), "holdout": _auc(scores.total, sub, split.holdout & scope)}
-    model_auc = {"train": _auc(logit, sub, train), "holdout": _auc(logit, sub, split.holdout & scope)}
+    result_auc = TrainHoldout(_auc(scores.total, sub, train), _auc(scores.total, sub, split.holdout & scope))
+    model_auc = TrainHoldout(_auc(logit, sub, train), _auc(logit, sub, split.holdout & scope))
     notes.append(f"{pdo:.3g} points double the odds of converting; whole points, fitted on the training period "
                  f"(L2-regularised logistic regression, C={C:g}). Hold-out AUC before rounding "
-                 f"{_fmt(model_auc['holdout'])}, after {_fmt(result_auc['holdout'])}.")
+                 f"{_fmt(model_auc.holdout)}, after {_fmt(result_auc.holdout)}.")
     return Suggestion(suggested, split, pdo, coefficients, result_auc, model_auc, notes, left,
                       [c for c in include if c in leaks], binned)
 
@@ -674,8 +717,8 @@ def same_volume_thresholds(config: ScoringConfig, suggested: ScoringConfig, feat
     out = []
     for line in (config.thresholds.mql, config.thresholds.sql):
         share = float((draft_total >= line).mean()) if draft_total.size else 0.0
-        row = min(curve, key=lambda r: (abs((r["share"] or 0.0) - share), r["threshold"]))
-        out.append((row["threshold"], share))
+        row = min(curve, key=lambda r: (abs((r.share or 0.0) - share), r.threshold))
+        out.append((row.threshold, share))
     (mql, mql_share), (sql, sql_share) = out
     if sql <= mql:
         sql = mql + 1
@@ -690,14 +733,14 @@ def _auc(values: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float | None:
     return None if math.isnan(a) else float(a)
 
 
-def compare_auc(configs: dict[str, ScoringConfig], features: Features, split: Split) -> list[dict]:
+def compare_auc(configs: dict[str, ScoringConfig], features: Features, split: Split) -> list[AucRow]:
     """Train and hold-out AUC of each named config's scores on the same split."""
     rows = []
     for name, config in configs.items():
         total = score(config, features).total
-        rows.append({"model": name, "train_auc": _auc(total, features.converted, split.train),
-                     "holdout_auc": _auc(total, features.converted, split.holdout),
-                     "train_leads": int(split.train.sum()), "holdout_leads": int(split.holdout.sum())})
+        rows.append(AucRow(name, _auc(total, features.converted, split.train),
+                           _auc(total, features.converted, split.holdout),
+                           int(split.train.sum()), int(split.holdout.sum())))
     return rows
 
 
@@ -762,9 +805,45 @@ def features_with_signals(features: Features, config: ScoringConfig) -> Features
     return derived
 
 
+@dataclass
+class DecayRow:
+    """One decay option, its points refitted, judged on the hold-out."""
+
+    decay: dict
+    """The decay as the config writes it ({'kind': ..., its parameter})."""
+    label: str
+    holdout_auc: float | None
+    train_auc: float | None
+    holdout_brier: float | None
+    draft_points_holdout_auc: float | None
+    """The draft's own points under this decay (no refit)."""
+    current: bool
+    """The draft's decay."""
+    suggested: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DecayComparison:
+    """Every decay option compared, and the one suggested with the reason in words."""
+
+    rows: list[DecayRow]
+    suggested: dict | None
+    """The suggested decay as the config writes it; None when no option could be judged."""
+    reason: str | None
+    split: Split
+
+    def to_dict(self) -> dict:
+        return {"rows": [r.to_dict() for r in self.rows], "suggested": self.suggested, "reason": self.reason,
+                "split": self.split.to_dict()}
+
+
 def compare_decays(config: ScoringConfig, features: Features, split: Split,
                    options: tuple[dict, ...] | list[dict] = DECAY_OPTIONS, *, C: float = REGULARISATION_C,
-                   min_leads: int = MIN_LEADS, seed: int = 0, max_train: int | None = DECAY_MAX_TRAIN) -> dict:
+                   min_leads: int = MIN_LEADS, seed: int = 0, max_train: int | None = DECAY_MAX_TRAIN
+                   ) -> DecayComparison:
     """Refit the points under each decay; compare hold-out AUC and Brier score; suggest one.
 
     ``features`` are the draft's (one extraction): each option's sums are derived from
@@ -785,34 +864,31 @@ def compare_decays(config: ScoringConfig, features: Features, split: Split,
         model = fit_logistic(design.X[train], y[train], C, max_train, seed)
         p = 1 / (1 + np.exp(-linear_predictor(design.X, model)))
         draft_total = score(cfg, option_features).total
-        rows.append({
-            "decay": dict(option),
-            "label": decay_label(option),
-            "holdout_auc": _auc(p, y, hold),
-            "train_auc": _auc(p, y, train),
-            "holdout_brier": brier(p[hold], y[hold]) if hold.any() else None,
-            "draft_points_holdout_auc": _auc(draft_total, y, hold),
-            "current": _same_decay(option, current),
-        })
-    ranked = [r for r in rows if r["holdout_auc"] is not None]
+        rows.append(DecayRow(
+            decay=dict(option),
+            label=decay_label(option),
+            holdout_auc=_auc(p, y, hold),
+            train_auc=_auc(p, y, train),
+            holdout_brier=brier(p[hold], y[hold]) if hold.any() else None,
+            draft_points_holdout_auc=_auc(draft_total, y, hold),
+            current=_same_decay(option, current),
+        ))
+    ranked = [r for r in rows if r.holdout_auc is not None]
     best, reason = None, None
     if ranked:
-        top = max(r["holdout_auc"] for r in ranked)
-        tied = [r for r in ranked if r["holdout_auc"] >= top - DECAY_TIE]
-        keep = next((r for r in tied if r["current"]), None)
-        best = keep or min(tied, key=lambda r: (r["holdout_brier"] if r["holdout_brier"] is not None else math.inf))
-        best["suggested"] = True
+        top = max(r.holdout_auc for r in ranked)
+        tied = [r for r in ranked if r.holdout_auc >= top - DECAY_TIE]
+        keep = next((r for r in tied if r.current), None)
+        best = keep or min(tied, key=lambda r: (r.holdout_brier if r.holdout_brier is not None else math.inf))
+        best.suggested = True
         if keep is not None:
-            reason = (f"Keep {best['label']}: no option beats it on the hold-out by more than {DECAY_TIE:g} AUC "
-                      f"(best {top:.3f}, this {best['holdout_auc']:.3f}).")
+            reason = (f"Keep {best.label}: no option beats it on the hold-out by more than {DECAY_TIE:g} AUC "
+                      f"(best {top:.3f}, this {best.holdout_auc:.3f}).")
         else:
-            reason = (f"{best['label']}: hold-out AUC {best['holdout_auc']:.3f} after refitting the points"
+            reason = (f"{best.label}: hold-out AUC {best.holdout_auc:.3f} after refitting the points"
                       + (f", within {DECAY_TIE:g} of the best and the lowest Brier score of those"
                          if len(tied) > 1 else ", the best") + ".")
-    for r in rows:
-        r.setdefault("suggested", False)
-    return {"rows": rows, "suggested": None if best is None else best["decay"], "reason": reason,
-            "split": split.to_dict()}
+    return DecayComparison(rows, None if best is None else best.decay, reason, split)
 
 
 def _same_decay(a: dict, b: dict) -> bool:
@@ -837,8 +913,25 @@ def _full_months(features: Features, mask: np.ndarray) -> tuple[np.ndarray, int]
     return mask.copy(), span
 
 
+@dataclass(frozen=True)
+class CurvePoint:
+    """At one candidate threshold: the mature leads at or above it, per month, conversions, capture and rate."""
+
+    threshold: float
+    leads: int
+    share: float | None
+    per_month: float | None
+    """None without usable creation times."""
+    conversions: int
+    capture: float | None
+    rate: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def threshold_curve(total: np.ndarray, features: Features, mask: np.ndarray | None = None,
-                    thresholds: np.ndarray | None = None) -> list[dict]:
+                    thresholds: np.ndarray | None = None) -> list[CurvePoint]:
     """Per candidate threshold: leads passed per month, share passed, capture and conversion rate.
 
     ``mask`` picks the leads (e.g. the training period); rates and capture use its mature
@@ -865,23 +958,46 @@ def threshold_curve(total: np.ndarray, features: Features, mask: np.ndarray | No
         per_month = np.full(len(thresholds), np.nan)
     rows = []
     for i, t in enumerate(thresholds):
-        rows.append({
-            "threshold": float(t),
-            "leads": int(at_or_above[i]),
-            "share": float(at_or_above[i] / n_m) if n_m else None,
-            "per_month": None if math.isnan(per_month[i]) else float(per_month[i]),
-            "conversions": int(conv_above[i]),
-            "capture": float(conv_above[i] / n_y) if n_y else None,
-            "rate": float(conv_above[i] / at_or_above[i]) if at_or_above[i] else None,
-        })
+        rows.append(CurvePoint(
+            threshold=float(t),
+            leads=int(at_or_above[i]),
+            share=float(at_or_above[i] / n_m) if n_m else None,
+            per_month=None if math.isnan(per_month[i]) else float(per_month[i]),
+            conversions=int(conv_above[i]),
+            capture=float(conv_above[i] / n_y) if n_y else None,
+            rate=float(conv_above[i] / at_or_above[i]) if at_or_above[i] else None,
+        ))
     return rows
+
+
+@dataclass(frozen=True)
+class ThresholdSuggestion:
+    """Suggested MQL and SQL thresholds, why (in words), and the trade-off curve they were read from."""
+
+    mql: float
+    sql: float
+    notes: list[str]
+    curve: list[CurvePoint]
+    at_mql: CurvePoint | None
+    at_sql: CurvePoint | None
+    sql_target: tuple[float, float]
+    capacity_per_month: float | None
+    mql_capture: float
+
+    def to_dict(self) -> dict:
+        return {"mql": self.mql, "sql": self.sql, "notes": list(self.notes),
+                "curve": [c.to_dict() for c in self.curve],
+                "at_mql": None if self.at_mql is None else self.at_mql.to_dict(),
+                "at_sql": None if self.at_sql is None else self.at_sql.to_dict(),
+                "sql_target": list(self.sql_target), "capacity_per_month": self.capacity_per_month,
+                "mql_capture": self.mql_capture}
 
 
 def suggest_thresholds(config: ScoringConfig, features: Features, total: np.ndarray | None = None, *,
                        mask: np.ndarray | None = None,
                        sql_target: tuple[float, float] = DEFAULT_SQL_TARGET,
                        capacity_per_month: float | None = None, mql_capture: float = MQL_CAPTURE,
-                       min_leads: int = MIN_LEADS) -> dict:
+                       min_leads: int = MIN_LEADS) -> ThresholdSuggestion:
     """MQL and SQL thresholds from the outcomes, with the reasons and the trade-off curve.
 
     - SQL: the whole-point threshold at or above which leads convert closest to the
@@ -900,39 +1016,39 @@ def suggest_thresholds(config: ScoringConfig, features: Features, total: np.ndar
     notes = []
     lo_t, hi_t = sql_target
     mid = (lo_t + hi_t) / 2
-    eligible = [r for r in curve if r["leads"] >= min_leads and r["rate"] is not None]
+    eligible = [r for r in curve if r.leads >= min_leads and r.rate is not None]
     if not eligible:
         raise ValueError("too few mature leads to suggest thresholds")
-    sql_row = min(eligible, key=lambda r: (abs(r["rate"] - mid), r["threshold"]))
-    if lo_t <= sql_row["rate"] <= hi_t:
-        notes.append(f"SQL {sql_row['threshold']:g}: leads at or above it convert at {sql_row['rate']:.1%}, "
+    sql_row = min(eligible, key=lambda r: (abs(r.rate - mid), r.threshold))
+    if lo_t <= sql_row.rate <= hi_t:
+        notes.append(f"SQL {sql_row.threshold:g}: leads at or above it convert at {sql_row.rate:.1%}, "
                      f"in the middle of the target {lo_t:.0%}–{hi_t:.0%}.")
     else:
-        notes.append(f"No threshold puts SQL conversion within {lo_t:.0%}–{hi_t:.0%}; SQL {sql_row['threshold']:g} "
-                     f"comes closest ({sql_row['rate']:.1%}).")
-    sql = sql_row["threshold"]
+        notes.append(f"No threshold puts SQL conversion within {lo_t:.0%}–{hi_t:.0%}; SQL {sql_row.threshold:g} "
+                     f"comes closest ({sql_row.rate:.1%}).")
+    sql = sql_row.threshold
     mql_row = None
     by_capacity = False
     if capacity_per_month is not None and capacity_per_month > 0:
-        if curve[0]["per_month"] is None:
+        if curve[0].per_month is None:
             notes.append("The data has no usable creation times, so leads per month (and the capacity) cannot "
                          "be used; MQL follows the capture rule instead.")
         else:
-            fits = [r for r in curve if r["per_month"] is not None and r["per_month"] <= capacity_per_month]
+            fits = [r for r in curve if r.per_month is not None and r.per_month <= capacity_per_month]
             if fits:
                 mql_row, by_capacity = fits[0], True
-                notes.append(f"MQL {mql_row['threshold']:g}: the lowest score passing no more than the sales "
-                             f"capacity of {capacity_per_month:,.0f} leads a month ({mql_row['per_month']:,.0f}).")
+                notes.append(f"MQL {mql_row.threshold:g}: the lowest score passing no more than the sales "
+                             f"capacity of {capacity_per_month:,.0f} leads a month ({mql_row.per_month:,.0f}).")
     if mql_row is None:
-        keeps = [r for r in curve if r["capture"] is not None and r["capture"] >= mql_capture]
+        keeps = [r for r in curve if r.capture is not None and r.capture >= mql_capture]
         mql_row = keeps[-1] if keeps else curve[0]
-        notes.append(f"MQL {mql_row['threshold']:g}: the highest score that keeps {mql_row['capture'] or 0:.0%} "
+        notes.append(f"MQL {mql_row.threshold:g}: the highest score that keeps {mql_row.capture or 0:.0%} "
                      f"(at least {mql_capture:.0%}) of the conversions at or above it.")
-    mql = mql_row["threshold"]
-    at = {r["threshold"]: r for r in curve}
+    mql = mql_row.threshold
+    at = {r.threshold: r for r in curve}
     if mql >= sql and by_capacity:
         sql = mql + 1
-        rate = (at.get(sql) or {}).get("rate")
+        rate = at[sql].rate if sql in at else None
         notes.append(f"SQL raised to {sql:g}, one point above MQL, so the leads passed stay within the sales "
                      f"capacity" + (f" (SQL conversion {rate:.1%}, above the target)." if rate is not None else "."))
     elif mql >= sql:
@@ -940,10 +1056,8 @@ def suggest_thresholds(config: ScoringConfig, features: Features, total: np.ndar
         notes.append(f"MQL moved to {mql:g}, one point below SQL, so the tiers stay in order: the SQL target is "
                      "reached so low on this data that nearly every lead worth passing is sales-ready (consider "
                      "a higher target, or set the sales capacity).")
-    return {"mql": mql, "sql": sql, "notes": notes, "curve": curve,
-            "at_mql": at.get(mql), "at_sql": at.get(sql),
-            "sql_target": list(sql_target), "capacity_per_month": capacity_per_month,
-            "mql_capture": mql_capture}
+    return ThresholdSuggestion(mql, sql, notes, curve, at.get(mql), at.get(sql), tuple(sql_target),
+                               capacity_per_month, mql_capture)
 
 
 # --------------------------------------------------------------------------- calibration
@@ -982,27 +1096,95 @@ def fit_platt(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float
     return a0 - b0 * mu / sd, b0 / sd
 
 
-def score_probability(total: np.ndarray, converted: np.ndarray, mask: np.ndarray) -> dict | None:
+@dataclass(frozen=True)
+class ScoreProbability:
+    """The fitted curve p = sigmoid(a + b * score)."""
+
+    a: float
+    b: float
+
+    def prob(self, score_value):
+        """Probability of converting at a score (or an array of scores)."""
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-(self.a + self.b * np.asarray(score_value, dtype=np.float64))))
+
+    def score_at(self, p: float) -> float | None:
+        """The score at which the fitted probability is ``p`` (None when the curve does not rise)."""
+        if self.b <= 0 or not 0 < p < 1:
+            return None
+        return (math.log(p / (1 - p)) - self.a) / self.b
+
+
+def score_probability(total: np.ndarray, converted: np.ndarray, mask: np.ndarray) -> ScoreProbability | None:
     """The fitted score -> conversion probability curve on the masked mature leads."""
     fit = fit_platt(total[mask], converted[mask])
-    if fit is None:
-        return None
-    a, b = fit
+    return None if fit is None else ScoreProbability(*fit)
 
-    def prob(s):
-        with np.errstate(over="ignore"):
-            return 1 / (1 + np.exp(-(a + b * np.asarray(s, dtype=np.float64))))
 
-    def score_at(p: float) -> float | None:
-        if b <= 0 or not 0 < p < 1:
-            return None
-        return (math.log(p / (1 - p)) - a) / b
+@dataclass(frozen=True)
+class ReliabilityBand:
+    """One score band on the hold-out: observed conversion (Wilson 95%) beside the fitted curve's prediction."""
 
-    return {"a": a, "b": b, "prob": prob, "score_at": score_at}
+    band: str
+    low: float | None
+    high: float | None
+    leads: int
+    conversions: int
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    predicted: float | None
+    mean_score: float | None
+    small: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProbabilityAt:
+    """'A score of 80 means about 35% convert'."""
+
+    score: float
+    probability: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A fitted curve sampled for a chart."""
+
+    score: list[float]
+    probability: list[float]
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Score -> observed conversion per band, the fitted curve and its Brier score (``reliability``)."""
+
+    bands: list[ReliabilityBand]
+    split: Split
+    fitted: ScoreProbability | None = None
+    """None when the training leads hold one class only."""
+    brier_train: float | None = None
+    brier_holdout: float | None = None
+    brier_reference: float | None = None
+    """Brier score of always predicting the training base rate."""
+    brier_skill: float | None = None
+    probability_at: list[ProbabilityAt] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"bands": [b.to_dict() for b in self.bands], "split": self.split.to_dict(),
+                "fitted": None if self.fitted is None else {"a": self.fitted.a, "b": self.fitted.b},
+                "brier_train": self.brier_train, "brier_holdout": self.brier_holdout,
+                "brier_reference": self.brier_reference, "brier_skill": self.brier_skill,
+                "probability_at": [p.to_dict() for p in self.probability_at]}
 
 
 def reliability(config: ScoringConfig, features: Features, split: Split, total: np.ndarray | None = None,
-                points: list[float] | None = None) -> dict:
+                points: list[float] | None = None) -> Reliability:
     """Score -> observed conversion per band (Wilson 95%), the fitted curve and its Brier score.
 
     The score -> probability curve is fitted on the training leads; the bands, the
@@ -1021,59 +1203,55 @@ def reliability(config: ScoringConfig, features: Features, split: Split, total: 
     conv = np.bincount(band[hold & y], minlength=k)
     low, high = wilson_interval(conv, leads)
     if cal is not None:
-        p = cal["prob"](total)
+        p = cal.prob(total)
         pred = np.bincount(band[hold], weights=p[hold], minlength=k)
         mean_score = np.bincount(band[hold], weights=total[hold], minlength=k)
     cap = config.caps.total
     bounds = band_bounds(cuts, cap.min if cap else None, cap.max if cap else None)
     rows = []
     for i, (lo, hi) in enumerate(bounds):
-        rows.append({
-            "band": band_label(lo, hi), "low": lo, "high": hi, "leads": int(leads[i]), "conversions": int(conv[i]),
-            "rate": float(conv[i] / leads[i]) if leads[i] else None,
-            "ci_low": None if not leads[i] else float(low[i]), "ci_high": None if not leads[i] else float(high[i]),
-            "predicted": float(pred[i] / leads[i]) if cal is not None and leads[i] else None,
-            "mean_score": float(mean_score[i] / leads[i]) if cal is not None and leads[i] else None,
-            "small": bool(leads[i] < SMALL_BAND),
-        })
-    base = float(y[train].mean()) if train.any() else math.nan
-    out = {"bands": rows, "split": split.to_dict(), "fitted": None, "brier_train": None, "brier_holdout": None,
-           "brier_reference": None, "brier_skill": None, "probability_at": []}
+        rows.append(ReliabilityBand(
+            band=band_label(lo, hi), low=lo, high=hi, leads=int(leads[i]), conversions=int(conv[i]),
+            rate=float(conv[i] / leads[i]) if leads[i] else None,
+            ci_low=None if not leads[i] else float(low[i]), ci_high=None if not leads[i] else float(high[i]),
+            predicted=float(pred[i] / leads[i]) if cal is not None and leads[i] else None,
+            mean_score=float(mean_score[i] / leads[i]) if cal is not None and leads[i] else None,
+            small=bool(leads[i] < SMALL_BAND),
+        ))
     if cal is None:
-        return out
-    p = cal["prob"](total)
-    out["fitted"] = {"a": cal["a"], "b": cal["b"]}
-    out["brier_train"] = brier(p[train], y[train])
+        return Reliability(rows, split)
+    base = float(y[train].mean()) if train.any() else math.nan
+    p = cal.prob(total)
+    brier_holdout = brier_reference = brier_skill = None
     if hold.any():
-        out["brier_holdout"] = brier(p[hold], y[hold])
-        out["brier_reference"] = brier(np.full(int(hold.sum()), base), y[hold])
-        if out["brier_reference"] > 0:
-            out["brier_skill"] = 1 - out["brier_holdout"] / out["brier_reference"]
+        brier_holdout = brier(p[hold], y[hold])
+        brier_reference = brier(np.full(int(hold.sum()), base), y[hold])
+        if brier_reference > 0:
+            brier_skill = 1 - brier_holdout / brier_reference
     marks = points if points is not None else sorted(
         set(cuts) | {float(config.thresholds.mql), float(config.thresholds.sql)})
-    out["probability_at"] = [{"score": float(s), "probability": float(cal["prob"](s))} for s in marks]
-    return out
+    return Reliability(rows, split, cal, brier(p[train], y[train]), brier_holdout, brier_reference, brier_skill,
+                       [ProbabilityAt(float(s), float(cal.prob(s))) for s in marks])
 
 
-def curve_points(reliability_result: dict, lo: float, hi: float, n: int = 101) -> dict:
+def curve_points(reliability_result: Reliability, lo: float, hi: float, n: int = 101) -> Curve:
     """The fitted score -> probability curve sampled for a chart."""
-    fitted = reliability_result.get("fitted")
-    if not fitted:
-        return {"score": [], "probability": []}
+    if reliability_result.fitted is None:
+        return Curve([], [])
     s = np.linspace(lo, hi, n)
-    return {"score": s.tolist(), "probability": (1 / (1 + np.exp(-(fitted["a"] + fitted["b"] * s)))).tolist()}
+    return Curve(s.tolist(), reliability_result.fitted.prob(s).tolist())
 
 
-def reliability_line(reliability_result: dict, config: ScoringConfig) -> dict:
+def reliability_line(reliability_result: Reliability, config: ScoringConfig) -> Curve:
     """The fitted curve over the score range: the total cap, else the bands' mean scores."""
-    shown = [b["mean_score"] for b in reliability_result["bands"] if b["leads"] > 0]
+    shown = [b.mean_score for b in reliability_result.bands if b.leads > 0]
     cap = config.caps.total
     lo = cap.min if cap and cap.min is not None else (min(shown) if shown else 0.0)
     hi = cap.max if cap and cap.max is not None else (max(shown) if shown else 1.0)
     return curve_points(reliability_result, float(lo), float(hi))
 
 
-def probability_sentence(reliability_result: dict) -> str:
+def probability_sentence(reliability_result: Reliability) -> str:
     """'a score of 80 means about 35% convert; ...' for the meeting."""
-    return "; ".join(f"a score of {p['score']:g} means about {p['probability']:.0%} convert"
-                     for p in reliability_result["probability_at"])
+    return "; ".join(f"a score of {p.score:g} means about {p.probability:.0%} convert"
+                     for p in reliability_result.probability_at)

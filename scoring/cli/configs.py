@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # computed only by `approve` (DuckDB, numba): imported there
     from ..analysis.evidence import DataFingerprint
     from ..analysis.report import CalibrationResult
 
-DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export_sql
+DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark")  # as scoring.export.sql
 
 
 def _store(args: argparse.Namespace) -> ConfigStore:

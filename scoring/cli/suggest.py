@@ -3,7 +3,7 @@
     leadcal suggest [--db DB] [--config CONFIG] --out SUGGESTED.yaml
                     [--holdout 0.25] [--seed 0] [--decays] [--include COLUMN] [--format text|json]
 
-Columns flagged as possible leakage (``scoring.leakage``) are left out unless --include
+Columns flagged as possible leakage (``scoring.analysis.leakage``) are left out unless --include
 names them; the output says which and why, in text and JSON.
 
 Fits the points on the earlier mature leads, judges them on the later ones (a seeded
@@ -47,44 +47,44 @@ def cmd_suggest(args: argparse.Namespace) -> int:
             "out": str(out),
             "split": split.to_dict(),
             "points_to_double_odds": suggestion.pdo,
-            "auc": rows,
-            "auc_before_rounding": {"train_auc": suggestion.model_auc["train"],
-                                    "holdout_auc": suggestion.model_auc["holdout"]},
-            "left_out": suggestion.left_out,
+            "auc": [r.to_dict() for r in rows],
+            "auc_before_rounding": {"train_auc": suggestion.model_auc.train,
+                                    "holdout_auc": suggestion.model_auc.holdout},
+            "left_out": [x.to_dict() for x in suggestion.left_out],
             "included": suggestion.included,
             "binned": suggestion.binned,
             "notes": suggestion.notes,
-            "coefficients": suggestion.coefficients,
-            "calibration": {k: calibration[k] for k in ("brier_holdout", "brier_reference", "brier_skill",
-                                                        "probability_at")},
-            "decays": decays,
+            "coefficients": [c.to_dict() for c in suggestion.coefficients],
+            "calibration": {k: v for k, v in calibration.to_dict().items()
+                            if k in ("brier_holdout", "brier_reference", "brier_skill", "probability_at")},
+            "decays": None if decays is None else decays.to_dict(),
         }, indent=2, default=str))
         return 0
     print(f"Suggested points for '{config.name}' ({suggestion.pdo:g} points double the odds)")
     print(split.description)
     print()
-    width = max(len(r["model"]) for r in rows)
+    width = max(len(r.model) for r in rows)
     print(f"{'model':<{width}}  {'train AUC':>9}  {'hold-out AUC':>12}")
     for r in rows:
-        print(f"{r['model']:<{width}}  {_f(r['train_auc']):>9}  {_f(r['holdout_auc']):>12}")
-    print(f"(suggested before rounding to whole points: train {_f(suggestion.model_auc['train'])}, hold-out "
-          f"{_f(suggestion.model_auc['holdout'])})")
+        print(f"{r.model:<{width}}  {_f(r.train_auc):>9}  {_f(r.holdout_auc):>12}")
+    print(f"(suggested before rounding to whole points: train {_f(suggestion.model_auc.train)}, hold-out "
+          f"{_f(suggestion.model_auc.holdout)})")
     print()
     for x in suggestion.left_out:
-        print(f"left out (possible leakage): {x['message']}; put it back with --include {x['column']}")
+        print(f"left out (possible leakage): {x.message}; put it back with --include {x.column}")
     for note in suggestion.notes[1:]:
         print(f"- {note}")
-    if calibration["brier_holdout"] is not None:
-        said = ", ".join(f"{p['score']:g} -> {p['probability']:.0%}" for p in calibration["probability_at"])
-        print(f"- Calibration on the hold-out: Brier {calibration['brier_holdout']:.4f} (always predicting the base "
-              f"rate: {calibration['brier_reference']:.4f}). Score -> conversion: {said}.")
+    if calibration.brier_holdout is not None:
+        said = ", ".join(f"{p.score:g} -> {p.probability:.0%}" for p in calibration.probability_at)
+        print(f"- Calibration on the hold-out: Brier {calibration.brier_holdout:.4f} (always predicting the base "
+              f"rate: {calibration.brier_reference:.4f}). Score -> conversion: {said}.")
     if decays is not None:
         print()
         print(f"{'decay (points refitted)':<30} {'hold-out AUC':>12} {'Brier':>8}")
-        for r in decays["rows"]:
-            mark = " <- suggested" if r["suggested"] else (" (current)" if r["current"] else "")
-            print(f"{decay_label(r['decay']):<30} {_f(r['holdout_auc']):>12} {_f(r['holdout_brier'], '.4f'):>8}{mark}")
-        print(decays["reason"])
+        for r in decays.rows:
+            mark = " <- suggested" if r.suggested else (" (current)" if r.current else "")
+            print(f"{decay_label(r.decay):<30} {_f(r.holdout_auc):>12} {_f(r.holdout_brier, '.4f'):>8}{mark}")
+        print(decays.reason)
     print(f"wrote {out}")
     return 0
 

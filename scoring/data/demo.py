@@ -171,7 +171,7 @@ _MID = {"demo_request": 2.2, "trial_signup": 1.6, "pricing_page_view": 0.8,
         "unsubscribe": -1.5}
 
 TRUTH: dict = {
-    "description": "Latent logistic conversion model of scoring.demo (see module docstring).",
+    "description": "Latent logistic conversion model of scoring.data.demo (see module docstring).",
     "demo_end": DEMO_END.isoformat(),
     "drift_start": DRIFT_START.isoformat(),
     "scoring_point_days": 7,

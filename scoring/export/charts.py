@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 
 if TYPE_CHECKING:  # the results the figures are drawn from (no computation here)
+    from ..analysis.attributes import Attribute
     from ..analysis.dataquality import QualityByCohort
     from ..analysis.drift import DriftReport
     from ..analysis.report import CalibrationResult
+    from ..analysis.suggest import Curve, CurvePoint, DecayRow, ReliabilityBand
     from ..model.kpis import GridCell, Histogram
     from ..model.metrics import BandRow
 
@@ -269,30 +271,30 @@ def completeness_chart(quality: QualityByCohort) -> go.Figure:
     return fig
 
 
-def iv_chart(summary: list[dict], leakage_iv: float) -> go.Figure:
+def iv_chart(attributes: list[Attribute], leakage_iv: float) -> go.Figure:
     """Information value per attribute: blue scored by the draft, grey not in it, red possible leakage."""
     fig = go.Figure(go.Bar(
-        x=[a["iv"] for a in summary], y=[text(a["attribute"]) for a in summary], orientation="h",
-        marker_color=["#c0392b" if a["leakage"] else (DRAFT if a["in_model"] else "#9aa5b1") for a in summary],
+        x=[a.iv for a in attributes], y=[text(a.attribute) for a in attributes], orientation="h",
+        marker_color=["#c0392b" if a.leakage else (DRAFT if a.in_model else "#9aa5b1") for a in attributes],
         hovertemplate="%{y}: IV %{x:.3f}<extra></extra>"))
     fig.add_vline(x=float(leakage_iv), line=dict(color="#c0392b", dash="dot"), annotation_text="leakage?")
-    fig.update_layout(font=FONT, height=max(320, 28 * len(summary)), margin=dict(l=10, r=10, t=30, b=10),
+    fig.update_layout(font=FONT, height=max(320, 28 * len(attributes)), margin=dict(l=10, r=10, t=30, b=10),
                       yaxis=dict(autorange="reversed"), xaxis_title="information value (IV)")
     return fig
 
 
-def decay_chart(rows: list[dict]) -> go.Figure:
+def decay_chart(rows: list[DecayRow]) -> go.Figure:
     """Hold-out AUC per decay option: points refitted for it, and the draft's own points."""
-    suggested = [r["suggested"] for r in rows]
-    labels = [r["label"] for r in rows]
+    suggested = [r.suggested for r in rows]
+    labels = [r.label for r in rows]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=labels, y=[r["holdout_auc"] for r in rows], mode="markers",
+    fig.add_trace(go.Scatter(x=labels, y=[r.holdout_auc for r in rows], mode="markers",
                              name="points refitted for the decay",
                              marker=dict(size=[20 if s else 13 for s in suggested],
                                          color=[DRAFT if s else "#9aa5b1" for s in suggested])))
-    fig.add_trace(go.Scatter(x=labels, y=[r["draft_points_holdout_auc"] for r in rows], mode="markers",
+    fig.add_trace(go.Scatter(x=labels, y=[r.draft_points_holdout_auc for r in rows], mode="markers",
                              name="the draft's points", marker=dict(size=11, color=APPROVED, symbol="diamond")))
-    values = [v for r in rows for v in (r["holdout_auc"], r["draft_points_holdout_auc"]) if v is not None]
+    values = [v for r in rows for v in (r.holdout_auc, r.draft_points_holdout_auc) if v is not None]
     yaxis = dict(title="hold-out AUC")
     if values:
         yaxis["range"] = [min(values) - 0.005, max(values) + 0.005]
@@ -301,15 +303,17 @@ def decay_chart(rows: list[dict]) -> go.Figure:
     return fig
 
 
-def tradeoff_chart(curve: list[dict], mql: float, sql: float) -> go.Figure:
+def tradeoff_chart(curve: list[CurvePoint], mql: float, sql: float) -> go.Figure:
     """Leads passed (per month, else share) against conversions captured and their rate."""
-    timed = any(p["per_month"] is not None for p in curve)
-    x = [p["per_month"] if timed else 100 * p["share"] for p in curve]
-    thresholds = [p["threshold"] for p in curve]
+    timed = any(p.per_month is not None for p in curve)
+    x = [p.per_month if timed else 100 * p.share for p in curve]
+    thresholds = [p.threshold for p in curve]
     fig = go.Figure()
-    for key, name, colour, fmt in (("capture", "conversions captured (%)", DRAFT, "%{y:.0f}% captured"),
-                                   ("rate", "conversion rate of those passed (%)", APPROVED, "%{y:.1f}% convert")):
-        fig.add_trace(go.Scatter(x=x, y=[100 * p[key] if p[key] is not None else None for p in curve], name=name,
+    captured = [None if p.capture is None else 100 * p.capture for p in curve]
+    rates = [None if p.rate is None else 100 * p.rate for p in curve]
+    for y, name, colour, fmt in ((captured, "conversions captured (%)", DRAFT, "%{y:.0f}% captured"),
+                                 (rates, "conversion rate of those passed (%)", APPROVED, "%{y:.1f}% convert")):
+        fig.add_trace(go.Scatter(x=x, y=y, name=name,
                                  mode="lines", line=dict(color=colour, width=3), customdata=thresholds,
                                  hovertemplate="threshold %{customdata}: " + fmt + "<extra></extra>"))
     for label, value in (("MQL", mql), ("SQL", sql)):
@@ -323,18 +327,18 @@ def tradeoff_chart(curve: list[dict], mql: float, sql: float) -> go.Figure:
     return fig
 
 
-def reliability_chart(bands: list[dict], line: dict) -> go.Figure:
+def reliability_chart(bands: list[ReliabilityBand], line: Curve) -> go.Figure:
     """Observed conversion per band on the hold-out (Wilson intervals) and the fitted curve."""
-    shown = [b for b in bands if b["leads"] > 0]
+    shown = [b for b in bands if b.leads > 0]
     fig = go.Figure()
     fig.add_trace(go.Scatter(
-        x=[b["mean_score"] for b in shown], y=[100 * b["rate"] for b in shown], mode="markers",
+        x=[b.mean_score for b in shown], y=[100 * b.rate for b in shown], mode="markers",
         name="observed (hold-out, 95% interval)", marker=dict(size=11, color=DRAFT),
-        error_y=dict(type="data", symmetric=False, array=[100 * (b["ci_high"] - b["rate"]) for b in shown],
-                     arrayminus=[100 * (b["rate"] - b["ci_low"]) for b in shown]),
-        customdata=[[b["band"], b["leads"]] for b in shown],
+        error_y=dict(type="data", symmetric=False, array=[100 * (b.ci_high - b.rate) for b in shown],
+                     arrayminus=[100 * (b.rate - b.ci_low) for b in shown]),
+        customdata=[[b.band, b.leads] for b in shown],
         hovertemplate="%{customdata[0]}: %{y:.1f}% of %{customdata[1]}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=line["score"], y=[100 * p for p in line["probability"]], mode="lines",
+    fig.add_trace(go.Scatter(x=line.score, y=[100 * p for p in line.probability], mode="lines",
                              name="fitted on the training period", line=dict(color=APPROVED, width=3)))
     fig.update_layout(font=FONT, height=440, xaxis_title="draft score", yaxis_title="conversion (%)",
                       margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.3))

@@ -5,7 +5,7 @@ is both a small dbt project (``dbt build`` runs it with a profile named ``leadca
 a package (``packages.yml``: ``- local: DIR``), or its files can be copied into a project:
 
     dbt_project.yml
-    models/leadcal_<model>.sql     the scoring query (``scoring.export_sql``), materialised
+    models/leadcal_<model>.sql     the scoring query (``scoring.export.sql``), materialised
                                    as a table, reading the mapped tables through source()
     models/sources.yml             the source: the mapped table names, quoted as stored,
                                    in schema ``var('leadcal_<model>_schema', target.schema)``

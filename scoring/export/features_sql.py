@@ -1,13 +1,13 @@
 """The point-in-time feature query, for the warehouse: one row per lead, ready to calibrate on.
 
 A company with hundreds of millions of events keeps them in a warehouse. This query runs
-there and returns what leadcal's feature extraction (``scoring.features``) computes, per
+there and returns what leadcal's feature extraction (``scoring.data.extract``) computes, per
 lead: creation time, scoring point, outcome and maturity, each fit attribute, and each
 engagement signal (a set of event types under one decay) summed and decayed to the
 scoring point. Store its result as Parquet and point leadcal at the folder
 (``scoring.feature_set``): only per-lead rows leave the warehouse.
 
-Built like the scoring query (``scoring.export_sql``, whose CTEs it shares): one sqlglot
+Built like the scoring query (``scoring.export.sql``, whose CTEs it shares): one sqlglot
 tree rendered for DuckDB, PostgreSQL, Snowflake, BigQuery and Spark; the user's names
 quoted, values as literals, the same point in time, data end, deduplication and decay.
 
@@ -132,7 +132,7 @@ def _leads_cte(config: ScoringConfig, spec: FeatureSpec) -> exp.Select:
 def outcome_columns(config: ScoringConfig, spec: FeatureSpec) -> tuple[exp.Expression, exp.Expression]:
     """(converted, mature) of a lead row ``b``: the one place the outcome model lives.
 
-    As ``scoring.features``: with a conversion time, converted means before scoring point
+    As ``scoring.data.extract``: with a conversion time, converted means before scoring point
     + window and mature means that moment is at or before the data's end; with a yes/no
     column, a known outcome (won or lost) is mature and an open one (NULL) is not.
     """

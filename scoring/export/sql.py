@@ -1,7 +1,7 @@
 """Export an approved config as one SQL query for the user's warehouse.
 
 Production scoring runs where the leads live, so the SQL must give exactly the scores
-the engine gives (``scoring.features`` + ``scoring.engine``): same point in time, same
+the engine gives (``scoring.data.extract`` + ``scoring.model.engine``): same point in time, same
 data end, same dedup of leads, same decay, caps, segments and tiers.
 
 The query is built once as a sqlglot expression tree and rendered to each dialect;

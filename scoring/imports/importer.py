@@ -554,7 +554,7 @@ def inspect_files(paths: Sequence[str | Path], mapping: ImportMapping | dict | s
 
 def _leave_out_leaks(con: duckdb.DuckDBPyConnection, loaded: _Loaded) -> list[dict]:
     """Build the proposal in the inspection's own (in-memory) connection, score it as the starter would,
-    and take the columns ``scoring.leakage`` flags out of the proposed fit and activity lists.
+    and take the columns ``scoring.analysis.leakage`` flags out of the proposed fit and activity lists.
 
     The proposal never offers a post-outcome column as a rule; the reasons go to the report.
     A proposal that cannot be built yet (no outcome, one class) is left as it is: ``check`` and

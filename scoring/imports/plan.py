@@ -1,6 +1,6 @@
 """From files and a mapping to a plan: every column of every output table, resolved and checked.
 
-Part of ``leadcal import`` (see ``scoring.importer``). Resolving a mapping finds each
+Part of ``leadcal import`` (see ``scoring.imports.importer``). Resolving a mapping finds each
 named column in its file (by the header as written, its clean name, or ignoring case
 and spaces), checks that it can play its role (a creation time must read as dates, an
 activity as numbers, ...) and names the output columns. Every problem is collected, so
@@ -45,7 +45,7 @@ class LeadColumn:
 
 @dataclass
 class Plan:
-    """A resolved mapping: tables, columns, roles and kinds; built by ``scoring.importer``."""
+    """A resolved mapping: tables, columns, roles and kinds; built by ``scoring.imports.importer``."""
 
     mapping: ImportMapping
     files: dict[str, FileProfile]

@@ -1,6 +1,6 @@
 """Reading CSV and Parquet exports and finding out what each column holds.
 
-Part of ``leadcal import`` (see ``scoring.importer``). Files are only ever read: DuckDB
+Part of ``leadcal import`` (see ``scoring.imports.importer``). Files are only ever read: DuckDB
 loads each into a temporary table of a connection leadcal owns. CSV is read as text
 (every value a string) so leadcal, not a sniffer, decides what a column is, with the
 same rules for every file:

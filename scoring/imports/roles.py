@@ -1,6 +1,6 @@
 """Roles from the values first, names second: which file is the leads, which column is what.
 
-Part of ``leadcal import`` (see ``scoring.importer``). Every choice comes with a reason in
+Part of ``leadcal import`` (see ``scoring.imports.importer``). Every choice comes with a reason in
 words, for the import report:
 
 - **files by keys**: the leads file is the one whose unique ids cover the other files'

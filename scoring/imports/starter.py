@@ -1,6 +1,6 @@
 """The starter config of an import: every rule the data allows, at 0 points.
 
-Part of ``leadcal import`` (see ``scoring.importer``). Generated from the imported
+Part of ``leadcal import`` (see ``scoring.imports.importer``). Generated from the imported
 tables, so the calibration page opens on the user's own data in one step:
 
 - each categorical fit column with its values (the 100 most frequent), each at 0 points;

@@ -146,7 +146,7 @@ RULE_CACHE_BYTES = 64 * 2**20
 """Per feature set, the points of recently used rules are kept up to this size, so scoring
 again after one rule moved recomputes that rule and re-adds the others: 8 rules at 1M
 leads. At 10M one rule's points (76 MB) are more than this, and none are kept: memory is
-the limit there, and a slider move re-adds only the leads that moved (``scoring.rescore``)."""
+the limit there, and a slider move re-adds only the leads that moved (``scoring.model.rescore``)."""
 
 
 CACHE_LOCK = threading.Lock()

@@ -322,7 +322,7 @@ def score_histogram(scores: Scores, features: Features, bins: int = 40,
     """Score distribution of converted vs not converted mature leads, as shares.
 
     ``sorted_classes`` (the sorted scores of converted and other mature leads, kept by
-    ``scoring.rescore``) turns the two histograms into binary searches of the bin edges.
+    ``scoring.model.rescore``) turns the two histograms into binary searches of the bin edges.
     """
     if sorted_classes is None:
         mature = features.mature

@@ -124,7 +124,7 @@ def separation_sorted(pos: np.ndarray, neg: np.ndarray, submit=None) -> tuple[fl
     """AUC and KS from the sorted scores of converted (``pos``) and other (``neg``) leads.
 
     One compiled walk over both (``kernels.auc_ks``), so keeping the two sorted arrays up
-    to date (``scoring.rescore``) makes a slider move cost no sort and no binary search.
+    to date (``scoring.model.rescore``) makes a slider move cost no sort and no binary search.
     With ``submit`` (an executor's), the converted scores are split in two at a group of
     ties and the second part walks on that executor's thread (same result, bit for bit).
     """

@@ -562,6 +562,29 @@ def test_calibration_view_uses_a_cached_approved_view(small_features):
     assert view.approved.result == fresh.approved.result
 
 
+def test_sections_not_shown_are_not_computed(small_features, monkeypatch):
+    """Movers, grid, histogram and diff are computed when read, once: a slider move pays only for what is shown."""
+    import scoring.analysis.calibrate as calibrate
+
+    calls = {"movers": 0, "fit_engagement_grid": 0, "score_histogram": 0, "config_diff": 0}
+    for name in calls:
+        real = getattr(calibrate, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(calibrate, name, counted)
+    approved, draft = parse_config(SMALL_CONFIG), _draft_config()
+    view = calibration_view(draft, approved, small_features)
+    assert calls == {"movers": 0, "fit_engagement_grid": 0, "score_histogram": 0, "config_diff": 0}
+    first = (view.movers, view.grid, view.histogram, view.diff)
+    assert (view.movers, view.grid, view.histogram, view.diff) == first
+    assert calls == {"movers": 1, "fit_engagement_grid": 1, "score_histogram": 1, "config_diff": 1}
+    fresh = calibration_view(draft, approved, small_features)  # the same numbers as computing them at once
+    assert fresh.movers == first[0] and fresh.grid == first[1] and fresh.diff == first[3]
+
+
 def test_model_view_passes_target_and_capacity(small_features):
     v = model_view(parse_config(SMALL_CONFIG), small_features, sql_target=(0.5, 1.0), capacity_per_month=-1)
     # approved SQL: leads 1 and 4, both mature and converted -> 2 / 2 = 1.0, inside 0.5 .. 1.0

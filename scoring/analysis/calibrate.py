@@ -7,6 +7,7 @@ exactly the numbers on screen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..model.config import ScoringConfig
 from ..model.diff import Change, config_diff
@@ -52,16 +53,39 @@ class GridCuts:
 
 @dataclass
 class CalibrationView:
-    """The draft beside the approved model, and what the meeting must not miss."""
+    """The draft beside the approved model, and what the meeting must not miss.
+
+    The movers, the fit x engagement grid, the score histogram and the diff are computed when
+    first read: the page shows one of them at a time, and at 10M leads each costs tens of
+    milliseconds a slider move would otherwise pay for nothing. Read them in the run that
+    made the view (the scores they come from are the re-scoring's working arrays).
+    """
 
     draft: ModelView
     approved: ModelView
-    movers: list[MoverGroup]
-    grid: list[GridCell]
+    features: Features = field(repr=False)
     grid_cuts: GridCuts
-    histogram: Histogram
-    diff: list[Change]
     warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def movers(self) -> list[MoverGroup]:
+        """Leads crossing the MQL / SQL line from the approved model to the draft, and how they converted."""
+        return movers(self.features, self.approved.scores, self.draft.scores)
+
+    @cached_property
+    def grid(self) -> list[GridCell]:
+        """Conversion per fit x engagement cell of the draft."""
+        return fit_engagement_grid(self.features, self.draft.scores, self.grid_cuts.fit, self.grid_cuts.engagement)
+
+    @cached_property
+    def histogram(self) -> Histogram:
+        """The draft's score distribution, converted vs not."""
+        return score_histogram(self.draft.scores, self.features, sorted_classes=self.draft.sorted_scores)
+
+    @cached_property
+    def diff(self) -> list[Change]:
+        """What the draft changes against the approved model, rule by rule."""
+        return config_diff(self.approved.config, self.draft.config)
 
 
 def model_view(config: ScoringConfig, features: Features,
@@ -104,13 +128,4 @@ def calibration_view(draft: ScoringConfig, approved: ScoringConfig, features: Fe
     a = approved_view or model_view(approved, features, sql_target, capacity_per_month)
     cuts = GridCuts(fit=default_grid_cuts(draft, "fit", d.scores.fit),
                     engagement=default_grid_cuts(draft, "engagement", d.scores.engagement))
-    return CalibrationView(
-        draft=d,
-        approved=a,
-        movers=movers(features, a.scores, d.scores),
-        grid=fit_engagement_grid(features, d.scores, cuts.fit, cuts.engagement),
-        grid_cuts=cuts,
-        histogram=score_histogram(d.scores, features, sorted_classes=d.sorted_scores),
-        diff=config_diff(approved, draft),
-        warnings=warnings_for(d),
-    )
+    return CalibrationView(draft=d, approved=a, features=features, grid_cuts=cuts, warnings=warnings_for(d))

@@ -9,7 +9,6 @@ import streamlit as st
 
 from scoring.analysis.drift import default_reference
 from scoring.analysis.glossary import HELP
-from scoring.analysis.monitor import assemble
 from scoring.data.source import SourceError
 from scoring.export.charts import band_mix_chart, psi_chart, rule_psi_chart
 from scoring.model.config import ConfigError
@@ -50,7 +49,7 @@ except SourceError as exc:
     st.error(str(exc))
     st.stop()
 try:
-    result = assemble(config, features, quality, reference, grain, approval)
+    result = data.monitor_for(ctx.db, config, features, quality, reference, grain, approval)
 except ValueError as exc:
     st.error(plain(exc))
     st.stop()

@@ -290,6 +290,24 @@ def json_round(value):
     return json.loads(json.dumps(value))
 
 
+def test_drift_page_scores_the_cohorts_once_for_the_same_choices(app, monkeypatch):
+    import scoring.analysis.monitor as monitor_module
+
+    import streamlit as st
+
+    st.cache_data.clear()  # nothing left from another test's visit
+    calls = []
+    real = monitor_module.assemble
+    monkeypatch.setattr(monitor_module, "assemble", lambda *a, **k: calls.append(a[4]) or real(*a, **k))
+    at = app.switch_page("pages/drift.py")
+    at.run()
+    at = at.switch_page("pages/configs.py").run().switch_page("pages/drift.py").run()  # away and back
+    assert not at.exception, at.exception
+    assert calls == ["month"]
+    at.radio(key="drift_grain").set_value("week").run()  # a new choice is computed
+    assert calls == ["month", "week"]
+
+
 def test_drift_page_finds_the_demo_drift(app, demo_db):
     from scoring.analysis.monitor import monitor
 

@@ -283,6 +283,22 @@ def quality_for(path: Path, config: ScoringConfig, features: Features, grain: st
     return quality(_fingerprint(path), config_key(config), grain, threshold, str(path), config, features)
 
 
+@st.cache_data(max_entries=8, show_time=True, show_spinner="Scoring every cohort against the reference period...")
+def _monitor(path_key: str, config_json: str, reference: tuple, grain: str, threshold: float, approval_json: str,
+             _config: ScoringConfig, _features: Features, _quality: QualityByCohort, _approval: dict | None):
+    from scoring.analysis.monitor import assemble
+
+    return assemble(_config, _features, _quality, reference, grain, _approval)
+
+
+def monitor_for(path: Path, config: ScoringConfig, features: Features, quality: QualityByCohort,
+                reference: tuple, grain: str, approval: dict | None):
+    """Cached drift + quality status of a config: a second visit to the Drift page, or a widget change that
+    leaves data, version, reference and grain alone, does not score every cohort again."""
+    return _monitor(_fingerprint(path), config_key(config), tuple(reference), grain, quality.threshold,
+                    json.dumps(approval, sort_keys=True, default=str), config, features, quality, approval)
+
+
 def pick_version(ctx: Context, key: str) -> tuple[ScoringConfig, str, dict | None]:
     """A model version selector: the approved model first, then every saved version."""
     s = ctx.store

@@ -321,6 +321,19 @@ def drift_report(config: ScoringConfig, features: Features, reference: tuple[dt.
     cohort, starts = cohort_index(features.created_at, grain)
     order = np.argsort(cohort, kind="stable")
     bounds = np.searchsorted(cohort[order], np.arange(len(starts) + 1))
+    # bins of every scored lead counted per cohort in one pass per rule (not one search per cohort and rule)
+    n_cohorts = len(starts)
+    scored_cohort = np.where(scored, cohort, n_cohorts)  # leads not yet scored: a row of their own, unused
+
+    def per_cohort(values: np.ndarray, bin_edges: np.ndarray) -> np.ndarray:
+        n_bins = len(bin_edges) + 1
+        key = scored_cohort * n_bins + np.searchsorted(bin_edges, values, side="right")
+        return np.bincount(key, minlength=(n_cohorts + 1) * n_bins).reshape(n_cohorts + 1, n_bins)
+
+    score_counts = per_cohort(scores.total, edges)
+    rule_counts = {label: per_cohort(values, rule_edges[label]) for label, values in points.items()}
+    firing = {label: np.bincount(scored_cohort[values != 0], minlength=n_cohorts + 1)
+              for label, values in points.items()}
     cohorts = []
     for i, start in enumerate(starts):
         idx = order[bounds[i]:bounds[i + 1]]
@@ -329,8 +342,7 @@ def drift_report(config: ScoringConfig, features: Features, reference: tuple[dt.
         s_idx = idx[scored[idx]]
         judged = s_idx.size >= MIN_COHORT
         mature = bool(features.mature[idx].all())
-        total = scores.total[s_idx]
-        value = psi(ref_shares, bin_shares(total, edges)) if judged else None
+        value = psi(ref_shares, score_counts[i] / s_idx.size) if judged else None
         noise = psi_noise(len(edges) + 1, int(s_idx.size), int(ref.sum()))
         conversion_rate = auc_value = conversion_by_band = None
         if mature:
@@ -345,12 +357,11 @@ def drift_report(config: ScoringConfig, features: Features, reference: tuple[dt.
                                        None if not n else float(hi))
                                   for n, k, lo, hi in zip(leads, conv, low, high)]
         rules = {}
-        for label, values in points.items():
-            v = values[s_idx]
-            r_psi = psi(rule_ref[label], bin_shares(v, rule_edges[label])) if judged else None
+        for label in points:
+            r_psi = psi(rule_ref[label], rule_counts[label][i] / s_idx.size) if judged else None
             r_noise = psi_noise(len(rule_edges[label]) + 1, int(s_idx.size), int(ref.sum()))
-            rules[label] = RuleDrift(firing_rate=float((v != 0).mean()) if v.size else None, psi=r_psi,
-                                     status=psi_status(r_psi, r_noise) if judged else "immature")
+            rules[label] = RuleDrift(firing_rate=float(firing[label][i] / s_idx.size) if s_idx.size else None,
+                                     psi=r_psi, status=psi_status(r_psi, r_noise) if judged else "immature")
         row = CohortDrift(
             cohort=start.isoformat(),
             leads=int(idx.size),

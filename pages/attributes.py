@@ -5,7 +5,7 @@ probability. Everything is judged on mature leads; suggestions on a later hold-o
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from scoring.analysis.attributes import LEAKAGE_IV, MIN_LEADS, attribute_table, probe_config
+from scoring.analysis.attributes import LEAKAGE_IV, MIN_LEADS, probe_config
 from scoring.analysis.suggest import HOLDOUT_SHARE
 from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
@@ -65,8 +65,8 @@ TABS = ["Attributes", "Suggested points", "Decay", "Thresholds", "Calibration"]
 for label, tab in session.kept_tabs(TABS, "attributes_tab"):  # only the open tab runs; it stays open
     with tab:
         if label == "Attributes":
-            view.attributes_tab(attribute_table(draft, features, min_leads=int(min_leads),
-                                                leakage_iv=float(leakage_iv), extra_columns=extra), float(leakage_iv))
+            view.attributes_tab(data.attributes_for(ctx.db, features, draft, ctx.segment_value, int(min_leads),
+                                                    float(leakage_iv), extra), float(leakage_iv))
         elif label == "Suggested points":
             view.suggestion_tab(ctx.db, features, draft, ctx.approved, ctx.approved_ref, ctx.segment_value,
                                 float(share), float(leakage_iv))

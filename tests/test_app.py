@@ -308,6 +308,25 @@ def test_drift_page_scores_the_cohorts_once_for_the_same_choices(app, monkeypatc
     assert calls == ["month", "week"]
 
 
+def test_attributes_table_is_counted_once_for_the_same_data_and_settings(app, monkeypatch):
+    import streamlit as st
+
+    import scoring.analysis.attributes as attributes_module
+
+    st.cache_resource.clear()
+    calls = []
+    real = attributes_module.attribute_table
+    monkeypatch.setattr(attributes_module, "attribute_table",
+                        lambda *a, **k: calls.append(k["min_leads"]) or real(*a, **k))
+    at = app.switch_page("pages/attributes.py")
+    at.run()
+    at = at.switch_page("pages/configs.py").run().switch_page("pages/attributes.py").run()  # away and back
+    assert not at.exception, at.exception
+    assert calls == [30]
+    at.number_input(key="attr_min_leads").set_value(50).run()  # a new setting is counted again
+    assert calls == [30, 50]
+
+
 def test_drift_page_finds_the_demo_drift(app, demo_db):
     from scoring.analysis.monitor import monitor
 

@@ -283,6 +283,21 @@ def quality_for(path: Path, config: ScoringConfig, features: Features, grain: st
     return quality(_fingerprint(path), config_key(config), grain, threshold, str(path), config, features)
 
 
+@st.cache_resource(max_entries=4, show_time=True, show_spinner="Counting conversion, WoE and IV per attribute value...")
+def _attributes(fingerprint: str, spec_key: str, config_json: str, segment: str | None, min_leads: int,
+                leakage_iv: float, extra: tuple[str, ...], _config: ScoringConfig, _features: Features):
+    from scoring.analysis.attributes import attribute_table
+
+    return attribute_table(_config, _features, min_leads=min_leads, leakage_iv=leakage_iv, extra_columns=extra)
+
+
+def attributes_for(path: Path, features: Features, config: ScoringConfig, segment: str | None, min_leads: int,
+                   leakage_iv: float, extra: list[str]):
+    """The attribute table, cached per data, segment, config and settings (read only: it is shared)."""
+    return _attributes(_fingerprint(path), spec_cache_key(features.spec), config_key(config), segment,
+                       int(min_leads), float(leakage_iv), tuple(extra), config, features)
+
+
 @st.cache_data(max_entries=8, show_time=True, show_spinner="Scoring every cohort against the reference period...")
 def _monitor(path_key: str, config_json: str, reference: tuple, grain: str, threshold: float, approval_json: str,
              _config: ScoringConfig, _features: Features, _quality: QualityByCohort, _approval: dict | None):

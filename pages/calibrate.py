@@ -10,7 +10,7 @@ import streamlit as st
 from ui import calibrate_view, session, sidebar
 from ui.text import plain
 
-ctx = sidebar.render()
+ctx = sidebar.render(draft_line=False)  # the controls say "unsaved changes" above themselves
 st.title("Calibrate the scoring model")
 st.caption("The draft on the left, scored on every historical lead as of its scoring point; "
            "the approved model shown beside it. Only mature leads count in rates.")

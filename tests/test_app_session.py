@@ -138,6 +138,24 @@ def _change_the_draft(at):
     return _run(at)
 
 
+def test_the_first_change_on_calibrate_needs_no_whole_page_rerun(app, dbs, monkeypatch):
+    """The sidebar of the Calibrate page does not show the draft's unsaved state, so the first slider move of a
+    session (which makes the draft unsaved) reruns only the workspace fragment, not the whole page."""
+    import streamlit as st
+
+    from ui import sidebar
+
+    reruns = []
+    real = st.rerun
+    monkeypatch.setattr(st, "rerun", lambda *a, **k: reruns.append(k.get("scope")) or real(*a, **k))
+    assert app.session_state[sidebar.SHOWN_DIRTY] is None
+    _change_the_draft(app)
+    assert reruns == [] and app.session_state[sidebar.SHOWN_DIRTY] is None
+    app.switch_page("pages/configs.py")
+    _run(app)
+    assert app.session_state[sidebar.SHOWN_DIRTY] is True  # another page shows it in the sidebar
+
+
 def test_draft_and_meeting_settings_survive_page_changes(app, dbs):
     big, _ = dbs
     _change_the_draft(app)
@@ -151,7 +169,10 @@ def test_draft_and_meeting_settings_survive_page_changes(app, dbs):
     assert _by_key(app.slider, "sql_target").value == (12.0, 18.0)
     assert _by_key(app.number_input, "capacity").value == 50
     assert any("above the sales capacity" in t or "more than the sales capacity" in t for t in _shown(app.warning))
-    assert any("unsaved changes" in c for c in _shown(app.sidebar.caption))
+    assert any("unsaved changes" in c for c in _shown(app.main.caption))  # above the controls
+    app.switch_page("pages/configs.py")
+    _run(app)
+    assert any("unsaved changes" in c for c in _shown(app.sidebar.caption))  # other pages say it in the sidebar
 
 
 def test_switching_model_with_unsaved_changes_asks_first_then_reseeds_every_control(app, dbs, tmp_path):

@@ -209,7 +209,7 @@ def workspace(ctx: data.Context, sql_target: tuple[float, float], capacity_per_m
             scored = score(ctx, session.draft_config(), sql_target, capacity_per_month)
     with results_column:
         results(ctx, scored, sql_target)
-    sidebar.follow_draft()  # the sidebar's "unsaved changes" line: a full rerun only when it flips
+    sidebar.follow_draft()  # a full rerun only when what is drawn outside the fragment is now wrong
 
 
 def draft_actions(ctx: data.Context) -> None:

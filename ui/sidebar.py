@@ -133,7 +133,8 @@ SHOWN_VALID = "_actions_show_valid"
 
 def follow_draft() -> None:
     """After a fragment rerun: redraw the whole page when what the parts outside the fragment show about the
-    draft (the sidebar's "unsaved changes", the Save button enabled for a valid draft) is now wrong."""
+    draft (the Save button enabled for a valid draft; the sidebar's "unsaved changes" where a page shows it)
+    is now wrong."""
     shown = (st.session_state.get(SHOWN_DIRTY), st.session_state.get(SHOWN_VALID))
     now = (session.is_dirty(), session.draft_config() is not None)
     if any(was is not None and was != is_ for was, is_ in zip(shown, now)):
@@ -150,11 +151,14 @@ def _draft_line(approved_ref: str) -> None:
     st.caption(f"Draft from **{plain(s.base_ref)}**" + (" · :orange[unsaved changes]" if unsaved else " · no changes"))
 
 
-def render(require_data: bool = True) -> data.Context:
+def render(require_data: bool = True, draft_line: bool = True) -> data.Context:
     """Draw the sidebar and return the page context.
 
     When the data cannot be used, a page that needs it stops with a clear message; a page
-    that does not (Import) gets a warning and goes on.
+    that does not (Import) gets a warning and goes on. ``draft_line=False`` (the Calibrate
+    page, whose controls say it above themselves) leaves out the draft's "unsaved changes"
+    line: drawn in the sidebar, its first flip would cost a whole-page rerun on the first
+    slider move of every session.
     """
     _ensure_navigation()
     auth.require()  # every page draws the sidebar first: nothing below runs without a sign-in when one is needed
@@ -221,7 +225,10 @@ def render(require_data: bool = True) -> data.Context:
                 for message in features.quality.messages():
                     st.caption(plain(message))
         st.caption(f"Approved model: **{plain(approved_ref)}**")
-        _draft_line(approved_ref)
+        if draft_line:
+            _draft_line(approved_ref)
+        else:
+            st.session_state[SHOWN_DIRTY] = None  # not shown here: nothing to keep up to date
         auth.sidebar_line(auth.current())
     return data.Context(db=path, store=data.store(), model=model, approved=approved, approved_ref=approved_ref,
                         segment_column=seg_col, segment_value=seg_value, user=auth.current())

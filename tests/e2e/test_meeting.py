@@ -97,7 +97,7 @@ def test_switch_model_and_database_with_a_changed_draft(page, server):
     settled(page)
     press(page, thumbs(page, "MQL and SQL thresholds").first, "ArrowRight", 5)  # MQL 40 -> 45
     press(page, thumbs(page, "demo_request: points"), "ArrowRight", 5)         # 20 -> 25
-    expect(_sidebar(page)).to_contain_text("unsaved changes", timeout=WAIT)
+    expect(page.get_by_text("unsaved changes").first).to_be_visible(timeout=WAIT)  # above the controls
     select(page, "Model", "other", where=_sidebar(page))
     box = dialog(page)
     expect(box).to_contain_text("switch to the model other", timeout=WAIT)

@@ -335,6 +335,8 @@ class Evaluation(_Model):
     """Days after creation at which a lead is scored; only earlier events count."""
     outcome_window_days: Number = Field(default=90, gt=0, le=3650)
     """Days after the scoring point within which a conversion counts."""
+    currency: str | None = Field(default=None, min_length=1, max_length=8, pattern=r"^[^\s<>&]+$")
+    """How won revenue is written: a code (``EUR``) or a symbol (``£``); omitted, plain numbers."""
 
 
 # --------------------------------------------------------------------------- segments

@@ -98,6 +98,7 @@ def _check_page_matches(at, view):
     assert metrics["MQL conversion"] == _pct(k.mql.rate)
     assert metrics["SQL conversion"] == _pct(k.sql.rate)
     assert metrics["Conversions ≥ MQL"] == _pct(k.capture_at_mql)
+    assert metrics["Won revenue ≥ MQL"] == _pct(view.draft.revenue_at_mql.share)
     table = _table(at, "capture")
     expected = list(reversed(view.draft.result.bands))
     assert table["band"].tolist() == [b.band for b in expected]
@@ -115,6 +116,37 @@ def test_page_runs_on_demo_and_shows_the_default(app, demo_db):
     # draft == approved: no changes listed
     _open_section(app, "Changes vs approved")
     assert any("The draft is the approved model." in t for t in _shown(app.info))
+
+
+def test_revenue_kpi_and_section_show_the_won_value_of_the_draft(app, demo_db):
+    from scoring.analysis.calibrate import revenue_view
+    from scoring.base.numbers import money
+
+    _ctl(app, "slider", "thresholds").set_value((50, 70))
+    app.run()
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["thresholds"] = {"mql": 50.0, "sql": 70.0}
+    draft = config_from_dict(data)
+    view = _expected_view(demo_db, draft)
+    with open_source(demo_db) as source:
+        features = extract_features(source, draft)
+    rev = revenue_view(view, features).draft
+    metrics = {m.label: m for m in app.metric}
+    # the KPI: share of won value at or above MQL, its change from the approved model (MQL 40) in points
+    assert metrics["Won revenue ≥ MQL"].value == _pct(rev.mql.share)
+    assert metrics["Won revenue ≥ MQL"].delta == f"{100 * (rev.mql.share - view.approved.revenue_at_mql.share):+,.1f} pts"
+    _open_section(app, "Revenue")
+    table = _table(app, "won_deals")
+    expected = list(reversed(rev.bands))
+    assert table["band"].tolist() == [b.band for b in expected]
+    assert table["won_deals"].tolist() == [b.won_deals for b in expected]
+    assert table["won_value"].tolist() == [round(b.won_value) for b in expected]
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Revenue per MQL"] == money(rev.mql.per_lead)
+    assert metrics["Value-weighted AUC"] == f"{rev.weighted_auc:.3f}"
+    assert metrics["Won value ≥ MQL"] == money(rev.mql.won_value, None, compact=True)
+    moves = _table(app, "deals out")
+    assert moves["deals out"].tolist()[0] > 0  # MQL 40 -> 50 drops won deals below the line
 
 
 def test_points_and_threshold_sliders_change_table_and_kpis(app, demo_db):

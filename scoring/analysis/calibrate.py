@@ -27,6 +27,7 @@ from ..model.kpis import (
 )
 from ..model.metrics import band_rows, tier_rows, total_bounds
 from ..model.rescore import scored
+from ..model.revenue import NoRevenue, Revenue, RevenueAbove, RevenueMoves, revenue, revenue_at, revenue_moves
 from .report import CalibrationResult, calibration
 
 
@@ -40,6 +41,8 @@ class ModelView:
     kpis: Kpis
     sorted_scores: tuple | None = None
     """Sorted total scores of mature converted and other leads (for the histogram), if kept."""
+    revenue_at_mql: RevenueAbove | None = None
+    """Won revenue at or above MQL (the KPI beside conversions >= MQL); None without a deal value."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,29 @@ def model_view(config: ScoringConfig, features: Features,
     return ModelView(config, state.scores, result,
                      kpis_from_counts(state.tier_counts, features.point_in_time, sql_target,
                                       capacity_per_month, state.auc),
-                     sorted_scores=(state.pos, state.neg))
+                     sorted_scores=(state.pos, state.neg), revenue_at_mql=revenue_at(features, state.scores.tier, 1))
+
+
+@dataclass(frozen=True)
+class RevenueView:
+    """The Calibrate page's Revenue section: the draft's and the approved model's won revenue, and
+    what moves across the lines. Computed only while the section is open (a sort of the lost leads
+    for the value-weighted AUC is more than a slider move should pay for)."""
+
+    draft: Revenue | NoRevenue
+    approved: Revenue | NoRevenue
+    moves: RevenueMoves | None
+
+
+def revenue_view(view: CalibrationView, features: Features, approved_features: Features | None = None) -> RevenueView:
+    """The won revenue of the draft and the approved model on the leads ``view`` was scored on.
+
+    ``approved_features``: the approved model's own (when its evaluation window differs from the
+    draft's, its outcomes do too); what moves across the lines is counted on the draft's, as the movers.
+    """
+    return RevenueView(draft=revenue(view.draft.config, features, view.draft.scores),
+                       approved=revenue(view.approved.config, approved_features or features, view.approved.scores),
+                       moves=revenue_moves(features, view.approved.scores, view.draft.scores))
 
 
 def warnings_for(view: ModelView, label: str = "draft") -> list[str]:

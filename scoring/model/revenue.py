@@ -206,6 +206,18 @@ def _above(line: np.ndarray, mature: np.ndarray, ok: np.ndarray, value: np.ndarr
                         share=won / total if total > 0 else None, per_lead=won / leads if leads else None)
 
 
+def revenue_at(features: Features, tier: np.ndarray, line: int) -> RevenueAbove | None:
+    """Won revenue at or above one line (1 MQL, 2 SQL) alone: the KPI a slider move updates; None without values."""
+    kept = won_values(features)
+    if kept is None:
+        return None
+    ok, value = kept
+    total = features.cache.get("won_value_total")
+    if total is None:
+        total = features.cache["won_value_total"] = float(value.sum())
+    return _above(tier >= line, features.mature, ok, value, total)
+
+
 def revenue_moves(features: Features, approved: Scores, draft: Scores) -> RevenueMoves | None:
     """Won value crossing the MQL and SQL lines from ``approved`` to ``draft`` (same leads); None without values."""
     kept = won_values(features)

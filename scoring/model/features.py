@@ -91,6 +91,8 @@ def feature_spec(config: ScoringConfig) -> FeatureSpec:
         (categorical if seg.filter.values is not None else numeric).add(seg.filter.column)
     if config.source.leads.segment:
         categorical.add(config.source.leads.segment)
+    if config.source.leads.account:  # the account view groups leads by its codes
+        categorical.add(config.source.leads.account)
     return FeatureSpec(
         mapping_json=config.source.model_dump_json(),
         scoring_point_days=float(config.evaluation.scoring_point_days),

@@ -131,3 +131,61 @@ def test_account_config_mistakes_are_one_clear_message():
         parse_config(BASE + "accounts: {scoring_point_days: 3}\n")
     with pytest.raises(ConfigError, match="method"):
         parse_config(BASE + "accounts: {method: median}\n")
+
+
+def test_report_account_table_equals_an_independent_duckdb_computation(tmp_path, capsys):
+    """`leadcal report` on the demo's companies: the account band table computed again in DuckDB from the tables."""
+    import json
+
+    import duckdb
+    import pandas as pd
+    import yaml
+
+    from scoring.cli import main
+    from scoring.data.demo import generate
+    from scoring.data.extract import extract_features
+    from scoring.data.source import open_source
+    from scoring.model.config import config_from_dict
+    from scoring.model.engine import score
+
+    from .conftest import DEFAULT_CONFIG
+
+    db = tmp_path / "demo.duckdb"
+    generate(db, leads=20_000, seed=9)
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["source"]["leads"]["account"] = "company"
+    data["accounts"] = {"method": "max", "scoring_point_days": 30, "thresholds": {"mql": 50, "sql": 70}}
+    cfg = tmp_path / "acc.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    assert main(["report", "--db", str(db), "--config", str(cfg), "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr().out)["accounts"]
+
+    config = config_from_dict(data)
+    with open_source(db) as source:
+        features = extract_features(source, config)
+    scored = pd.DataFrame({"lead_id": features.lead_id, "score": score(config, features).total})
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{db}' AS d (READ_ONLY)")
+    con.register("scored", scored)
+    rows = con.execute("""
+        WITH ends AS (SELECT greatest((SELECT max(created_at) FROM d.leads), (SELECT max(occurred_at) FROM d.events),
+                                      (SELECT max(converted_at) FROM d.outcomes)) AS data_end),
+        l AS (SELECT trim(company) AS company, l.created_at, s.score, o.converted_at
+              FROM d.leads l JOIN scored s USING (lead_id) JOIN d.outcomes o USING (lead_id)
+              WHERE company IS NOT NULL AND trim(company) NOT IN ('', 'select', 'n/a', 'na', 'none', 'null', '-')),
+        a AS (SELECT company, min(created_at) + INTERVAL 30 DAY AS sp FROM l GROUP BY 1),
+        acc AS (SELECT a.company,
+                  max(l.score) FILTER (WHERE l.created_at + INTERVAL 7 DAY <= a.sp) AS score,
+                  coalesce(bool_or(l.converted_at < a.sp + INTERVAL 90 DAY), false) AS converted,
+                  any_value(a.sp + INTERVAL 90 DAY <= (SELECT data_end FROM ends)) AS mature
+                FROM a JOIN l USING (company) GROUP BY 1)
+        SELECT CASE WHEN score < 10 THEN 0 WHEN score >= 90 THEN 9 ELSE floor(score / 10) END AS band,
+               count(*) FILTER (WHERE mature), count(*) FILTER (WHERE mature AND converted),
+               count(*) FILTER (WHERE NOT mature)
+        FROM acc GROUP BY 1 ORDER BY 1""").fetchall()
+    assert config.bands == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    expected = {int(b): (m, c, i) for b, m, c, i in rows}
+    assert [(b["leads"], b["conversions"], b["immature"]) for b in got["bands"]] == [
+        expected.get(i, (0, 0, 0)) for i in range(10)]
+    assert got["accounts"] == sum(sum(v) - v[1] for v in expected.values())
+    assert got["converted_accounts"] == sum(v[1] for v in expected.values()) > 100

@@ -15,6 +15,7 @@ from ..model.features import Features
 from ..model.findings import QualityReport
 from ..model.kpis import outcome_facts
 from ..model.metrics import BandRow, Tiers, band_table, gini, separation, tier_table, total_bounds
+from ..model.accounts import AccountResult, account_result
 from ..model.revenue import NoRevenue, Revenue, revenue
 from ..base.numbers import money
 
@@ -71,6 +72,8 @@ class CalibrationResult:
     revenue: Revenue | NoRevenue | None = None
     """Won revenue per band and tier; None when not asked for (``with_revenue``), so the JSON of
     an approval record and of a slider move stays as it was."""
+    accounts: AccountResult | None = None
+    """The account view (``config.accounts``); None without one or when not asked for."""
 
     def to_dict(self) -> dict:
         """The stable JSON form (the README's table of `leadcal report --format json`)."""
@@ -93,18 +96,21 @@ class CalibrationResult:
             "data": self.data.to_dict(),
             "quality": self.quality.to_dict(),
             **({"revenue": self.revenue.to_dict()} if self.revenue is not None else {}),
+            **({"accounts": self.accounts.to_dict()} if self.accounts is not None else {}),
         }
 
 
 def calibration(config: ScoringConfig, features: Features, scores: Scores | None = None, *,
                 auc_ks: tuple[float, float] | None = None, bands: list[BandRow] | None = None,
-                tiers: Tiers | None = None, with_revenue: bool = False) -> CalibrationResult:
+                tiers: Tiers | None = None, with_revenue: bool = False,
+                with_accounts: bool = False) -> CalibrationResult:
     """Band table, AUC/Gini/KS and tiers of a config on mature leads.
 
     ``auc_ks`` (AUC and KS, NaN where there is none), ``bands`` and ``tiers`` may be
     passed when already computed for the same scores (``calibrate.model_view`` keeps them
     up to date per slider move), so nothing is sorted or counted again. ``with_revenue`` adds
-    the won revenue figures (``scoring.model.revenue``), which `leadcal report` prints.
+    the won revenue figures (``scoring.model.revenue``), ``with_accounts`` the account view when the
+    config scores accounts (``scoring.model.accounts``); `leadcal report` prints both.
     """
     scores = scores if scores is not None else score(config, features)
     facts = outcome_facts(features)
@@ -141,6 +147,7 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
         ),
         quality=features.quality,
         revenue=revenue(config, features, scores) if with_revenue else None,
+        accounts=account_result(config, features, scores) if with_accounts and config.accounts is not None else None,
     )
 
 
@@ -200,6 +207,8 @@ def format_table(result: CalibrationResult) -> str:
         lines.append(f"{name:>10} {t.leads:>9,} {t.conversions:>7,} {_f(t.rate, '.1%'):>7}")
     if result.revenue is not None:
         lines += [""] + format_revenue(result.revenue, result.thresholds)
+    if result.accounts is not None:
+        lines += [""] + format_accounts(result.accounts)
     findings = result.quality.findings
     if findings:
         lines += ["", "data quality:"]
@@ -227,6 +236,21 @@ def format_revenue(rev: Revenue | NoRevenue, thresholds: Thresholds) -> list[str
                      f"{money(row.mean_deal, cur):>13} {money(row.median_deal, cur):>13} "
                      f"{_f(row.median_days_from_created, '.0f'):>6} {_f(row.median_days_from_scoring, '.0f'):>8}")
     lines.append("(days: median days to conversion from creation and from the scoring point)")
+    return lines
+
+
+def format_accounts(acc: AccountResult) -> list[str]:
+    """The account block of the terminal report."""
+    lines = [f"accounts ({acc.method}): {acc.accounts:,}, {acc.mature_accounts:,} mature, "
+             f"{acc.converted_accounts:,} converted" + (f" ({acc.conversion_rate:.1%})" if acc.conversion_rate else ""),
+             f"AUC {_f(acc.auc, '.3f')}   MQA conversion {_f(acc.mqa.rate, '.1%')}   "
+             f"converted accounts >= MQA {_f(acc.capture_at_mqa, '.1%')}",
+             f"leads: {acc.leads_counted:,} counted, {acc.leads_after:,} scored after their account's scoring point "
+             f"(never counted), {acc.leads_without_account:,} without an account",
+             "", f"{'band':>10} {'accounts':>9} {'conv':>7} {'rate':>7} {'capture':>8} {'immature':>9}"]
+    for row in reversed(acc.bands):
+        lines.append(f"{row.band:>10} {row.leads:>9,} {row.conversions:>7,} {_f(row.rate, '.1%'):>7} "
+                     f"{_f(row.capture, '.1%'):>8} {row.immature:>9,}")
     return lines
 
 

@@ -149,6 +149,42 @@ def test_revenue_kpi_and_section_show_the_won_value_of_the_draft(app, demo_db):
     assert moves["deals out"].tolist()[0] > 0  # MQL 40 -> 50 drops won deals below the line
 
 
+def test_account_view_shows_the_account_table_and_follows_a_slider(app, demo_db):
+    from scoring.analysis.calibrate import account_view, drill
+
+    _by_key(app.get("button_group"), "calibrate_level").set_value("Accounts").run()
+    assert not app.exception, app.exception
+    _ctl(app, "slider", "eng:0:points").set_value(5)  # a lead-level slider moves the account scores too
+    app.run()
+    assert not app.exception, app.exception
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["engagement"][0]["points"] = 5.0
+    draft = config_from_dict(data)
+    view = _expected_view(demo_db, draft)
+    with open_source(demo_db) as source:
+        features = extract_features(source, draft)
+    expected = account_view(view, features)
+    metrics = {m.label: m for m in app.metric}
+    assert metrics["Account AUC"].value == f"{expected.draft.auc:.3f}"
+    assert metrics["MQA conversion"].value == _pct(expected.draft.mqa.rate)
+    assert metrics["Converted accounts ≥ MQA"].value == _pct(expected.draft.capture_at_mqa)
+    assert metrics["Account AUC"].delta == f"{expected.draft.auc - expected.approved.auc:+,.3f}"
+    table = _table(app, "capture")
+    rows = list(reversed(expected.draft.bands))
+    assert table["leads"].tolist() == [b.leads for b in rows] and sum(table["leads"]) > 2000
+    assert table["conversions"].tolist() == [b.conversions for b in rows]
+    assert "AUC" not in metrics  # the lead KPIs are not shown in the account view
+    # the drill-down: the best account's leads, which of them count
+    leads = _table(app, "counted")
+    pick = _by_key(app.selectbox, "account_pick").value
+    assert pick in expected.top
+    best = drill(view, features, pick)
+    assert leads["lead_id"].tolist() == [str(x.lead_id) for x in best.leads]
+    assert leads["counted"].tolist() == [x.counted for x in best.leads]
+    _by_key(app.get("button_group"), "calibrate_level").set_value("Leads").run()
+    assert "AUC" in {m.label for m in app.metric}
+
+
 def test_points_and_threshold_sliders_change_table_and_kpis(app, demo_db):
     before = {m.label: m.value for m in app.metric}
     _ctl(app, "slider", "eng:0:points").set_value(5)  # demo_request 20 -> 5

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from scoring.analysis.calibrate import CalibrationView, calibration_view, revenue_view
+from scoring.analysis.calibrate import CalibrationView, account_view, calibration_view, drill, revenue_view
 from scoring.base.numbers import money
 from scoring.model.features import Features
 from scoring.model.revenue import NoRevenue
@@ -233,12 +233,22 @@ def score(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[floa
                   approved_features=features)
 
 
+LEVELS = ["Leads", "Accounts"]
+
+
 def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) -> None:
     """KPIs, band chart and tables of the session's draft against the approved model."""
     if scored.view is None:
         st.error(scored.error)
         return
     view = scored.view
+    if view.draft.config.accounts is not None and scored.features is not None:
+        level = session.kept(st.segmented_control, "calibrate_level", "Leads", label="Score", options=LEVELS,
+                             help="Leads: each lead's score. Accounts: each account's score from its leads' "
+                                  "scores (the model's 'accounts' section).")
+        if level == "Accounts":
+            _accounts(ctx, view, scored)
+            return
     _kpis(view, ctx.approved_ref, sql_target)
     if not scored.point_in_time:
         st.info("This data has no creation times, so leads are not scored at a point in time: every recorded "
@@ -250,6 +260,43 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
                     width="stretch", key="band_chart", config=CHART_CONFIG)
     _section(view, scored, "calibrate_section")
     glossary_expander()
+
+
+def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
+    """The account view: account KPIs, the band chart and table at account level, and one account's leads."""
+    av = account_view(view, scored.features, scored.approved_features)
+    d, a = av.draft, av.approved
+    st.caption(f"Accounts scored by the **{plain(d.method)}** of their leads' scores. Under each figure: the change "
+               f"from the approved model ({plain(ctx.approved_ref)})" + ("" if a else ", which scores no accounts") + ".")
+    k = st.columns(4)
+    metric(k[0], "Account AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc if a else None)
+    metric(k[1], "MQAs per month", "-" if d.mqa_per_month is None else f"{d.mqa_per_month:,.0f}", d.mqa_per_month,
+           a.mqa_per_month if a else None, digits=0)
+    metric(k[2], "MQA conversion", pct(d.mqa.rate), d.mqa.rate, a.mqa.rate if a else None, 100, " pts", 1)
+    metric(k[3], "Converted accounts ≥ MQA", pct(d.capture_at_mqa), d.capture_at_mqa,
+           a.capture_at_mqa if a else None, 100, " pts", 1)
+    st.caption(f"{d.accounts:,} accounts ({d.mature_accounts:,} mature, {d.converted_accounts:,} converted). "
+               f"{d.leads_counted:,} leads count; {d.leads_after:,} were scored after their account's scoring "
+               f"point and never count; {d.leads_without_account:,} have no account.")
+    st.plotly_chart(band_chart(d, a, approved_label=f"approved ({ctx.approved_ref})", unit="accounts",
+                               line_names=("MQA", "SQA")),
+                    width="stretch", key="account_band_chart", config=CHART_CONFIG)
+    columns = {**band_columns(), "leads": st.column_config.NumberColumn("mature accounts", format="%d"),
+               "conversions": st.column_config.NumberColumn("converted accounts", format="%d")}
+    bands = pd.DataFrame([b.to_dict() for b in d.bands])[list(columns)]
+    rates = ["rate", "ci_low", "ci_high", "lift", "share", "capture"]
+    bands[rates] = bands[rates].astype(float)
+    st.dataframe(bands.iloc[::-1], hide_index=True, width="stretch", key="account_table", column_config=columns)
+    pick = st.selectbox("An account and its leads", av.top, index=0 if av.top else None, key="account_pick",
+                        help="The 50 best-scored accounts of the draft.")
+    found = drill(view, scored.features, pick) if pick else None
+    if found is not None:
+        st.caption(f"{plain(found.account)}: scored {found.scoring_at}, account score "
+                   f"{'-' if found.score is None else f'{found.score:g}'}, "
+                   + ("converted" if found.converted else "not converted")
+                   + ("" if found.mature else " (outcome window still open)") + ".")
+        st.dataframe(pd.DataFrame([lead.to_dict() for lead in found.leads]).astype({"lead_id": str}),
+                     hide_index=True, width="stretch", key="account_leads")
 
 
 def glossary_expander() -> None:

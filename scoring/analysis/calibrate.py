@@ -27,6 +27,7 @@ from ..model.kpis import (
 )
 from ..model.metrics import band_rows, tier_rows, total_bounds
 from ..model.rescore import scored
+from ..model.accounts import AccountDrill, AccountResult, account_drill, account_result, top_accounts
 from ..model.revenue import NoRevenue, Revenue, RevenueAbove, RevenueMoves, revenue, revenue_at, revenue_moves
 from .report import CalibrationResult, calibration
 
@@ -139,3 +140,39 @@ def calibration_view(draft: ScoringConfig, approved: ScoringConfig, features: Fe
         diff=config_diff(approved, draft),
         warnings=warnings_for(d),
     )
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The Calibrate page's account view: the draft's account table and KPIs beside the approved model's."""
+
+    draft: AccountResult
+    approved: AccountResult | None
+    """None when the approved model scores no accounts."""
+    top: list[str]
+    """The best-scored accounts of the draft (the drill-down's choices)."""
+
+
+def account_view(view: CalibrationView, features: Features, approved_features: Features | None = None) -> AccountView:
+    """The account results of the draft and the approved model (the draft must score accounts).
+
+    The approved model's result is kept on its features, so a slider move recomputes the draft's only.
+    """
+    draft = account_result(view.draft.config, features, view.draft.scores)
+    approved = None
+    config = view.approved.config
+    if config.accounts is not None and config.source.leads.account is not None:
+        on = approved_features or features
+        key = ("approved_accounts", config.model_dump_json(), id(view.approved.scores.total))
+        approved = on.cache.get(key)
+        if approved is None:
+            stale = [k for k in on.cache if isinstance(k, tuple) and k and k[0] == "approved_accounts"]
+            for k in stale:  # one approved model at a time
+                del on.cache[k]
+            approved = on.cache[key] = account_result(config, on, view.approved.scores)
+    return AccountView(draft, approved, top_accounts(view.draft.config, features, view.draft.scores))
+
+
+def drill(view: CalibrationView, features: Features, account: str) -> AccountDrill | None:
+    """One account of the draft with all its leads (which count, their scores)."""
+    return account_drill(view.draft.config, features, view.draft.scores, account)

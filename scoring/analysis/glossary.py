@@ -22,6 +22,11 @@ HELP: dict[str, str] = {
                          "how many future customers the MQL line catches.",
     "Won revenue ≥ MQL": "Of all won deal value (mature leads), the share won from leads that scored at or above "
                          "the MQL threshold: how much of the money the MQL line catches.",
+    "Account AUC": "The chance that an account that converted scores above one that did not (accounts whose "
+                   "outcome window has passed).",
+    "MQAs per month": "Accounts a month reaching the MQA threshold by their scoring point.",
+    "MQA conversion": "Of the mature accounts at or above MQA, the share where any lead converted within the window.",
+    "Converted accounts ≥ MQA": "Of all converted accounts, the share that scored at or above MQA.",
     "won value": "The deal value won from the mature leads of this band (deals without a value are left out "
                  "and counted separately).",
     "revenue capture": "The share of all won deal value that came from this band or higher.",

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .config import AccountScoring, ScoringConfig
+from .config import AccountScoring, ScoringConfig, Thresholds
 from .engine import Scores, band_index
 from .features import DAY_US, Features
 from .kernels import group_scores
@@ -176,12 +176,15 @@ class AccountResult:
     bands: list[BandRow]
     tiers: Tiers
     """below MQA, MQA, SQA (named as the lead tiers)."""
+    thresholds: Thresholds
+    """MQA (``mql``) and SQA (``sql``)."""
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["bands"] = [b.to_dict() for b in self.bands]
         out["tiers"] = self.tiers.to_dict()
         out["mqa"], out["sqa"] = self.mqa.to_dict(), self.sqa.to_dict()
+        out["thresholds"] = {"mqa": self.thresholds.mql, "sqa": self.thresholds.sql}
         return out
 
 
@@ -218,6 +221,7 @@ def account_result(config: ScoringConfig, features: Features, scores: Scores | n
         mqa_per_month=months,
         bands=bands,
         tiers=tiers,
+        thresholds=config.accounts.thresholds,
     )
 
 

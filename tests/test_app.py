@@ -181,6 +181,20 @@ def test_account_view_shows_the_account_table_and_follows_a_slider(app, demo_db)
     best = drill(view, features, pick)
     assert leads["lead_id"].tolist() == [str(x.lead_id) for x in best.leads]
     assert leads["counted"].tolist() == [x.counted for x in best.leads]
+    # the MQA / SQA slider and the method choice change the draft's account view only
+    _ctl(app, "slider", "account_thresholds").set_value((60, 80))
+    _ctl(app, "selectbox", "account_method").set_value("top_k_mean")
+    app.run()
+    assert not app.exception, app.exception
+    data["accounts"]["thresholds"] = {"mql": 60.0, "sql": 80.0}
+    data["accounts"]["method"] = "top_k_mean"
+    draft = config_from_dict(data)
+    view = _expected_view(demo_db, draft)
+    expected = account_view(view, features)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["MQA conversion"] == _pct(expected.draft.mqa.rate)
+    assert metrics["Account AUC"] == f"{expected.draft.auc:.3f}"
+    assert _state(app).data["accounts"]["method"] == "top_k_mean"
     _by_key(app.get("button_group"), "calibrate_level").set_value("Leads").run()
     assert "AUC" in {m.label for m in app.metric}
 

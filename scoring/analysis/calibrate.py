@@ -99,8 +99,12 @@ def revenue_view(view: CalibrationView, features: Features, approved_features: F
     ``approved_features``: the approved model's own (when its evaluation window differs from the
     draft's, its outcomes do too); what moves across the lines is counted on the draft's, as the movers.
     """
-    return RevenueView(draft=revenue(view.draft.config, features, view.draft.scores),
-                       approved=revenue(view.approved.config, approved_features or features, view.approved.scores),
+    def lost(model: ModelView):
+        return None if model.sorted_scores is None else model.sorted_scores[1]
+
+    return RevenueView(draft=revenue(view.draft.config, features, view.draft.scores, lost(view.draft)),
+                       approved=revenue(view.approved.config, approved_features or features, view.approved.scores,
+                                        lost(view.approved)),
                        moves=revenue_moves(features, view.approved.scores, view.draft.scores))
 
 

@@ -29,7 +29,7 @@ from .config import AccountScoring, ScoringConfig, Thresholds
 from .engine import Scores, band_index
 from .features import DAY_US, Features
 from .kernels import group_scores
-from .kpis import Rate, monthly_volume
+from .kpis import Rate, monthly_volume_from_months
 from .metrics import BandRow, Tiers, band_table, gini, separation, tier_table
 
 METHODS = {"max": 0, "sum": 1, "top_k_mean": 2}
@@ -59,6 +59,14 @@ class AccountIndex:
     def n(self) -> int:
         return len(self.ids)
 
+    @property
+    def months(self) -> np.ndarray:
+        """Calendar month of each account's scoring point (months since 1970), computed once."""
+        found = self.__dict__.get("_months")
+        if found is None:
+            found = self.__dict__["_months"] = self.scoring_at.astype("datetime64[M]").astype(np.int64)
+        return found
+
 
 def account_index(config: ScoringConfig, features: Features) -> AccountIndex:
     """The accounts of ``features`` under ``config.accounts`` (kept in ``features.cache``)."""
@@ -87,20 +95,22 @@ def _index(features: Features, column: str, acc: AccountScoring, window_days: fl
     codes = cat.codes.astype(np.int64)
     has = codes >= 0
     rows = np.flatnonzero(has)
-    present, first = np.unique(codes[rows], return_index=True)  # leads are in creation order: first = earliest
+    grouped = rows[np.argsort(cat.codes[rows], kind="stable")]  # by account, then lead (= creation) order
+    counts = np.bincount(codes[rows], minlength=len(cat.categories))
+    present = np.flatnonzero(counts)
     lut = np.full(len(cat.categories) + 1, -1, dtype=np.int64)
     lut[present + 1] = np.arange(present.size)
     account_of = lut[codes + 1]
-    first_created = features.created_at[rows[first]]
+    first = (np.cumsum(counts) - counts)[present]  # each account's first (earliest) lead in ``grouped``
+    first_created = features.created_at[grouped[first]] if present.size else features.created_at[:0]
     scoring_at = first_created + _days(acc.scoring_point_days)
     end = scoring_at + _days(window_days)
     if present.size == 0:  # no lead has an account
         scoring_at = end = np.full(1, np.datetime64("NaT"), dtype="datetime64[us]")[:0]
     safe = np.maximum(account_of, 0) if present.size else np.zeros(0, np.int64)
     counted = has & (features.scoring_at <= scoring_at[safe]) if present.size else np.zeros(features.n, bool)
-    counted_rows = np.flatnonzero(counted)
-    order = counted_rows[np.argsort(account_of[counted_rows], kind="stable")]
-    starts = np.concatenate([[0], np.cumsum(np.bincount(account_of[counted_rows], minlength=present.size))])
+    order = grouped[counted[grouped]]
+    starts = np.concatenate([[0], np.cumsum(np.bincount(account_of[order], minlength=present.size))])
     won_at = _win_times(features)
     hit = has & (won_at < end[safe]) if present.size else np.zeros(features.n, bool)  # NaT compares False
     converted = np.bincount(account_of[hit], minlength=present.size) > 0
@@ -201,7 +211,7 @@ def account_result(config: ScoringConfig, features: Features, scores: Scores | n
     n_mature = int(np.count_nonzero(mature))
     above = (acc.tier >= 1) & mature
     with_account = index.account_of >= 0
-    months = monthly_volume(index.scoring_at, acc.tier >= 1) if index.n else None
+    months = monthly_volume_from_months(index.months, acc.tier >= 1) if index.n else None
     return AccountResult(
         method=config.accounts.method,
         accounts=index.n,

@@ -152,8 +152,12 @@ def won_values(features: Features) -> tuple[np.ndarray, np.ndarray] | None:
     return cached
 
 
-def revenue(config: ScoringConfig, features: Features, scores: Scores) -> Revenue | NoRevenue:
-    """The won revenue of ``scores`` (``config``'s bands and thresholds) on the mature leads."""
+def revenue(config: ScoringConfig, features: Features, scores: Scores,
+            sorted_lost: np.ndarray | None = None) -> Revenue | NoRevenue:
+    """The won revenue of ``scores`` (``config``'s bands and thresholds) on the mature leads.
+
+    ``sorted_lost``: the sorted scores of the mature leads that did not convert, when already kept
+    (``ModelView.sorted_scores``): the value-weighted AUC then needs no sort."""
     kept = won_values(features)
     if kept is None:
         return NoRevenue(NO_DEAL_VALUE)
@@ -194,7 +198,8 @@ def revenue(config: ScoringConfig, features: Features, scores: Scores) -> Revenu
         bands=bands,
         mql=_above(scores.tier >= 1, mature, ok, value, total),
         sql=_above(scores.tier >= 2, mature, ok, value, total),
-        weighted_auc=weighted_auc(scores.total[mature], features.converted[mature], value[mature], ok[mature]),
+        weighted_auc=weighted_auc(scores.total[mature], features.converted[mature], value[mature], ok[mature],
+                                  sorted_lost),
     )
 
 
@@ -234,7 +239,8 @@ def revenue_moves(features: Features, approved: Scores, draft: Scores) -> Revenu
     return RevenueMoves(mql=move(1), sql=move(2))
 
 
-def weighted_auc(scores: np.ndarray, converted: np.ndarray, value: np.ndarray, ok: np.ndarray) -> float | None:
+def weighted_auc(scores: np.ndarray, converted: np.ndarray, value: np.ndarray, ok: np.ndarray,
+                 sorted_lost: np.ndarray | None = None) -> float | None:
     """AUC with every won deal weighted by its value and every other lead by 1 (ties count half).
 
     The chance that a unit of won revenue was scored above a lead that did not convert; the
@@ -242,7 +248,7 @@ def weighted_auc(scores: np.ndarray, converted: np.ndarray, value: np.ndarray, o
     value are left out. None without won value, without other leads or with a NaN score.
     """
     pos, weight = scores[ok], value[ok]
-    neg = np.sort(scores[~converted])
+    neg = np.sort(scores[~converted]) if sorted_lost is None else sorted_lost
     if neg.size == 0 or weight.sum() <= 0 or np.isnan(neg[-1]) or np.isnan(pos).any():
         return None
     below = np.searchsorted(neg, pos, side="left")

@@ -167,7 +167,7 @@ def test_account_view_shows_the_account_table_and_follows_a_slider(app, demo_db)
     metrics = {m.label: m for m in app.metric}
     assert metrics["Account AUC"].value == f"{expected.draft.auc:.3f}"
     assert metrics["MQA conversion"].value == _pct(expected.draft.mqa.rate)
-    assert metrics["Converted accounts ≥ MQA"].value == _pct(expected.draft.capture_at_mqa)
+    assert metrics["Conversions ≥ MQA"].value == _pct(expected.draft.capture_at_mqa)
     assert metrics["Account AUC"].delta == f"{expected.draft.auc - expected.approved.auc:+,.3f}"
     table = _table(app, "capture")
     rows = list(reversed(expected.draft.bands))

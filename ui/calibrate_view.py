@@ -273,7 +273,7 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
     metric(k[1], "MQAs per month", "-" if d.mqa_per_month is None else f"{d.mqa_per_month:,.0f}", d.mqa_per_month,
            a.mqa_per_month if a else None, digits=0)
     metric(k[2], "MQA conversion", pct(d.mqa.rate), d.mqa.rate, a.mqa.rate if a else None, 100, " pts", 1)
-    metric(k[3], "Converted accounts ≥ MQA", pct(d.capture_at_mqa), d.capture_at_mqa,
+    metric(k[3], "Conversions ≥ MQA", pct(d.capture_at_mqa), d.capture_at_mqa,
            a.capture_at_mqa if a else None, 100, " pts", 1)
     st.caption(f"{d.accounts:,} accounts ({d.mature_accounts:,} mature, {d.converted_accounts:,} converted). "
                f"{d.leads_counted:,} leads count; {d.leads_after:,} were scored after their account's scoring "
@@ -289,7 +289,7 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
     st.dataframe(bands.iloc[::-1], hide_index=True, width="stretch", key="account_table", column_config=columns)
     pick = st.selectbox("An account and its leads", av.top, index=0 if av.top else None, key="account_pick",
                         help="The 50 best-scored accounts of the draft.")
-    found = drill(view, scored.features, pick) if pick else None
+    found = drill(view, scored.features, pick, av) if pick else None
     if found is not None:
         st.caption(f"{plain(found.account)}: scored {found.scoring_at}, account score "
                    f"{'-' if found.score is None else f'{found.score:g}'}, "

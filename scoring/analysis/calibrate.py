@@ -27,7 +27,15 @@ from ..model.kpis import (
 )
 from ..model.metrics import band_rows, tier_rows, total_bounds
 from ..model.rescore import scored
-from ..model.accounts import AccountDrill, AccountResult, account_drill, account_result, top_accounts
+from ..model.accounts import (
+    AccountDrill,
+    AccountResult,
+    AccountScores,
+    account_drill,
+    account_result,
+    account_scores,
+    top_accounts,
+)
 from ..model.revenue import NoRevenue, Revenue, RevenueAbove, RevenueMoves, revenue, revenue_at, revenue_moves
 from .report import CalibrationResult, calibration
 
@@ -155,6 +163,8 @@ class AccountView:
     """None when the approved model scores no accounts."""
     top: list[str]
     """The best-scored accounts of the draft (the drill-down's choices)."""
+    scores: AccountScores
+    """The draft's account scores (the drill-down reads them)."""
 
 
 def account_view(view: CalibrationView, features: Features, approved_features: Features | None = None) -> AccountView:
@@ -162,7 +172,8 @@ def account_view(view: CalibrationView, features: Features, approved_features: F
 
     The approved model's result is kept on its features, so a slider move recomputes the draft's only.
     """
-    draft = account_result(view.draft.config, features, view.draft.scores)
+    acc = account_scores(view.draft.config, features, view.draft.scores.total)
+    draft = account_result(view.draft.config, features, view.draft.scores, acc)
     approved = None
     config = view.approved.config
     if config.accounts is not None and config.source.leads.account is not None:
@@ -174,9 +185,11 @@ def account_view(view: CalibrationView, features: Features, approved_features: F
             for k in stale:  # one approved model at a time
                 del on.cache[k]
             approved = on.cache[key] = account_result(config, on, view.approved.scores)
-    return AccountView(draft, approved, top_accounts(view.draft.config, features, view.draft.scores))
+    return AccountView(draft, approved, top_accounts(view.draft.config, features, view.draft.scores, acc=acc), acc)
 
 
-def drill(view: CalibrationView, features: Features, account: str) -> AccountDrill | None:
+def drill(view: CalibrationView, features: Features, account: str,
+          account_view: AccountView | None = None) -> AccountDrill | None:
     """One account of the draft with all its leads (which count, their scores)."""
-    return account_drill(view.draft.config, features, view.draft.scores, account)
+    return account_drill(view.draft.config, features, view.draft.scores, account,
+                         account_view.scores if account_view is not None else None)

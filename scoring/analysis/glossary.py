@@ -26,7 +26,7 @@ HELP: dict[str, str] = {
                    "outcome window has passed).",
     "MQAs per month": "Accounts a month reaching the MQA threshold by their scoring point.",
     "MQA conversion": "Of the mature accounts at or above MQA, the share where any lead converted within the window.",
-    "Converted accounts ≥ MQA": "Of all converted accounts, the share that scored at or above MQA.",
+    "Conversions ≥ MQA": "Of all converted accounts, the share that scored at or above MQA.",
     "won value": "The deal value won from the mature leads of this band (deals without a value are left out "
                  "and counted separately).",
     "revenue capture": "The share of all won deal value that came from this band or higher.",

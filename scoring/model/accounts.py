@@ -198,11 +198,12 @@ class AccountResult:
         return out
 
 
-def account_result(config: ScoringConfig, features: Features, scores: Scores | np.ndarray) -> AccountResult:
-    """The account band table, tiers and KPIs of a model's lead scores."""
+def account_result(config: ScoringConfig, features: Features, scores: Scores | np.ndarray,
+                   acc: AccountScores | None = None) -> AccountResult:
+    """The account band table, tiers and KPIs of a model's lead scores (``acc``: their account scores, if known)."""
     index = account_index(config, features)
     lead_total = scores.total if isinstance(scores, Scores) else scores
-    acc = account_scores(config, features, lead_total, index)
+    acc = acc or account_scores(config, features, lead_total, index)
     mature, conv = index.mature, index.converted
     bands = band_table(acc.total, acc.band, conv, mature, account_bands(config))
     tiers = tier_table(acc.tier, conv, mature)
@@ -267,14 +268,15 @@ class AccountDrill:
         return {**asdict(self), "leads": [lead.to_dict() for lead in self.leads]}
 
 
-def account_drill(config: ScoringConfig, features: Features, scores: Scores, account: str) -> AccountDrill | None:
+def account_drill(config: ScoringConfig, features: Features, scores: Scores, account: str,
+                  acc: AccountScores | None = None) -> AccountDrill | None:
     """The leads of one account (by its key) with their scores and whether they count; None if unknown."""
     index = account_index(config, features)
     found = np.flatnonzero(index.ids == account)
     if found.size == 0:
         return None
     a = int(found[0])
-    acc = account_scores(config, features, scores.total, index)
+    acc = acc or account_scores(config, features, scores.total, index)
     rows = np.flatnonzero(index.account_of == a)
     columns = zip(features.lead_id[rows].tolist(), _when(features.created_at[rows]), _when(features.scoring_at[rows]),
                   scores.total[rows].tolist(), index.counted[rows].tolist(), features.converted[rows].tolist(),
@@ -290,10 +292,11 @@ def _when(times: np.ndarray) -> list[str]:
     return [t.replace("T", " ") for t in np.datetime_as_string(times, unit="s").tolist()]
 
 
-def top_accounts(config: ScoringConfig, features: Features, scores: Scores, n: int = 50) -> list[str]:
+def top_accounts(config: ScoringConfig, features: Features, scores: Scores, n: int = 50,
+                 acc: AccountScores | None = None) -> list[str]:
     """The keys of the ``n`` best-scored accounts (for the drill-down's picker)."""
     index = account_index(config, features)
-    acc = account_scores(config, features, scores.total, index)
+    acc = acc or account_scores(config, features, scores.total, index)
     n = min(n, index.n)
     if n == 0:
         return []

@@ -222,3 +222,9 @@ def test_deal_values_of_an_outcome_table_add_up_the_won_rows(tmp_path):
     assert features.converted_at[0] == np.datetime64(T0 + 10 * DAY, "us")
     result = revenue(config, features, score(config, features))
     assert (result.won_value, result.won_deals, result.without_value) == (150.0, 1, 1)
+
+
+def test_a_mapped_deal_value_the_features_lack_is_said_so():
+    config = parse_config("source: {outcome: {deal_value: amount}}\nthresholds: {mql: 40, sql: 70}\nbands: [50]")
+    result = revenue(config, _features([50], [True], [True], None), _scores([50], config))
+    assert isinstance(result, NoRevenue) and "computed without it" in result.reason

@@ -136,6 +136,8 @@ class RevenueMoves:
 NO_DEAL_VALUE = ("no deal value is mapped (source.outcome.deal_value), so there are no revenue figures; "
                  "map the column that holds each won deal's amount")
 NO_VALUES = "no mature won deal has a deal value, so there are no revenue figures"
+NOT_READ = ("the deal value is mapped, but these features were computed without it (a warehouse feature set "
+            "carries no deal value), so there are no revenue figures")
 
 
 def won_values(features: Features) -> tuple[np.ndarray, np.ndarray] | None:
@@ -160,7 +162,7 @@ def revenue(config: ScoringConfig, features: Features, scores: Scores,
     (``ModelView.sorted_scores``): the value-weighted AUC then needs no sort."""
     kept = won_values(features)
     if kept is None:
-        return NoRevenue(NO_DEAL_VALUE)
+        return NoRevenue(NOT_READ if config.source.outcome.deal_value is not None else NO_DEAL_VALUE)
     ok, value = kept
     won = features.converted & features.mature
     without = int(np.count_nonzero(won & ~ok))

@@ -21,6 +21,7 @@ import streamlit as st
 from scoring.analysis.calibrate import CalibrationView, account_view, calibration_view, drill, revenue_view
 from scoring.base.numbers import money
 from scoring.model.features import Features
+from scoring.model.accounts import NoAccounts
 from scoring.model.revenue import NoRevenue
 from scoring.analysis.glossary import HELP, glossary
 from scoring.data.source import SourceError
@@ -265,6 +266,9 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
 def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
     """The account view: account KPIs, the band chart and table at account level, and one account's leads."""
     av = account_view(view, scored.features, scored.approved_features)
+    if isinstance(av, NoAccounts):
+        st.info(plain(av.reason[0].upper() + av.reason[1:] + "."))
+        return
     d, a = av.draft, av.approved
     st.caption(f"Accounts scored by the **{plain(d.method)}** of their leads' scores. Under each figure: the change "
                f"from the approved model ({plain(ctx.approved_ref)})" + ("" if a else ", which scores no accounts") + ".")

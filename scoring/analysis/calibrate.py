@@ -31,7 +31,9 @@ from ..model.accounts import (
     AccountDrill,
     AccountResult,
     AccountScores,
+    NoAccounts,
     account_drill,
+    accounts_unavailable,
     account_result,
     account_scores,
     top_accounts,
@@ -167,16 +169,21 @@ class AccountView:
     """The draft's account scores (the drill-down reads them)."""
 
 
-def account_view(view: CalibrationView, features: Features, approved_features: Features | None = None) -> AccountView:
-    """The account results of the draft and the approved model (the draft must score accounts).
+def account_view(view: CalibrationView, features: Features,
+                 approved_features: Features | None = None) -> AccountView | NoAccounts:
+    """The account results of the draft and the approved model (the draft must score accounts), or why none.
 
     The approved model's result is kept on its features, so a slider move recomputes the draft's only.
     """
+    missing = accounts_unavailable(view.draft.config, features)
+    if missing is not None:
+        return missing
     acc = account_scores(view.draft.config, features, view.draft.scores.total)
     draft = account_result(view.draft.config, features, view.draft.scores, acc)
     approved = None
     config = view.approved.config
-    if config.accounts is not None and config.source.leads.account is not None:
+    if (config.accounts is not None and config.source.leads.account is not None
+            and accounts_unavailable(config, approved_features or features) is None):
         on = approved_features or features
         key = ("approved_accounts", config.model_dump_json(), id(view.approved.scores.total))
         approved = on.cache.get(key)

@@ -15,7 +15,7 @@ from ..model.features import Features
 from ..model.findings import QualityReport
 from ..model.kpis import outcome_facts
 from ..model.metrics import BandRow, Tiers, band_table, gini, separation, tier_table, total_bounds
-from ..model.accounts import AccountResult, account_result
+from ..model.accounts import AccountResult, NoAccounts, account_result, accounts_unavailable
 from ..model.revenue import NoRevenue, Revenue, revenue
 from ..base.numbers import money
 
@@ -72,7 +72,7 @@ class CalibrationResult:
     revenue: Revenue | NoRevenue | None = None
     """Won revenue per band and tier; None when not asked for (``with_revenue``), so the JSON of
     an approval record and of a slider move stays as it was."""
-    accounts: AccountResult | None = None
+    accounts: AccountResult | NoAccounts | None = None
     """The account view (``config.accounts``); None without one or when not asked for."""
 
     def to_dict(self) -> dict:
@@ -147,7 +147,8 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
         ),
         quality=features.quality,
         revenue=revenue(config, features, scores) if with_revenue else None,
-        accounts=account_result(config, features, scores) if with_accounts and config.accounts is not None else None,
+        accounts=(None if not with_accounts or config.accounts is None
+                  else accounts_unavailable(config, features) or account_result(config, features, scores)),
     )
 
 
@@ -239,8 +240,10 @@ def format_revenue(rev: Revenue | NoRevenue, thresholds: Thresholds) -> list[str
     return lines
 
 
-def format_accounts(acc: AccountResult) -> list[str]:
+def format_accounts(acc: AccountResult | NoAccounts) -> list[str]:
     """The account block of the terminal report."""
+    if isinstance(acc, NoAccounts):
+        return [f"accounts: {acc.reason}"]
     lines = [f"accounts ({acc.method}): {acc.accounts:,}, {acc.mature_accounts:,} mature, "
              f"{acc.converted_accounts:,} converted" + (f" ({acc.conversion_rate:.1%})" if acc.conversion_rate else ""),
              f"AUC {_f(acc.auc, '.3f')}   MQA conversion {_f(acc.mqa.rate, '.1%')}   "

@@ -68,9 +68,34 @@ class AccountIndex:
         return found
 
 
+NO_TIMES = ("no account view: these features carry no conversion times (a warehouse feature set), and an "
+            "account converts by when its leads converted")
+
+
+@dataclass(frozen=True)
+class NoAccounts:
+    """Why there is no account view for data the model maps accounts on."""
+
+    reason: str
+    available: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def accounts_unavailable(config: ScoringConfig, features: Features) -> NoAccounts | None:
+    """Why the account view cannot be computed on ``features`` (None when it can)."""
+    if features.converted_at is None and config.source.outcome.converted_at is not None:
+        return NoAccounts(NO_TIMES)
+    return None
+
+
 def account_index(config: ScoringConfig, features: Features) -> AccountIndex:
     """The accounts of ``features`` under ``config.accounts`` (kept in ``features.cache``)."""
     acc = _settings(config)
+    missing = accounts_unavailable(config, features)
+    if missing is not None:
+        raise ValueError(missing.reason)
     column = config.source.leads.account
     key = ("accounts", column, float(acc.scoring_point_days), float(config.evaluation.outcome_window_days))
     cached = features.cache.get(key)

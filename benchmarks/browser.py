@@ -72,7 +72,7 @@ OBSERVER_JS = """
       const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
       if (!el) continue;
       if (el.closest('[data-testid="stMetric"]')) lc.kpi = t;
-      if (el.closest('.st-key-band_chart')) lc.chart = t;
+      if (el.closest('.st-key-band_chart') || el.closest('.st-key-account_band_chart')) lc.chart = t;
     }
   }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 }
@@ -245,6 +245,9 @@ class Case:
 CASES = [Case("threshold", "MQL and SQL thresholds", "ArrowLeft"),  # the MQL thumb of the two-handled slider
          Case("points_sparse", "demo_request: points", "ArrowLeft"),
          Case("points_dense", "email_open: points", "ArrowRight")]
+ACCOUNT_CASES = [Case("accounts: MQA threshold", "MQA and SQA thresholds (accounts)", "ArrowLeft"),
+                 Case("accounts: points", "webinar_attended: points", "ArrowRight")]
+"""With ``--accounts``: after the lead cases, the switch to the account view, then these moves in it."""
 
 
 @dataclass
@@ -260,6 +263,8 @@ class SizeResult:
     pages_paint_s: dict = field(default_factory=dict)
     """Seconds from the click to the page's heading on screen (first paint)."""
     unchanged: dict = field(default_factory=dict)
+    account_switch_s: float | None = None
+    """Seconds from the click on *Accounts* to the account KPIs on screen and the run over."""
 
 
 def summarise(samples: list[dict]) -> dict:
@@ -276,7 +281,35 @@ def summarise(samples: list[dict]) -> dict:
             "msgs_median": statistics.median(s["msgs"] for s in samples), "raw": samples}
 
 
-def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, out_dir: Path) -> SizeResult:
+def _cases(session: "Session", server, result: "SizeResult", cases: list, moves: int) -> None:
+    for case in cases:
+        samples, cpu = [], []
+        for i in range(moves):
+            c0 = cpu_seconds(server.proc.pid)
+            samples.append(session.move(case.slider, case.key, case.thumb))
+            cpu.append(cpu_seconds(server.proc.pid) - c0)
+        result.first_moves[case.name] = [s["redrawn"] for s in samples[:3]]
+        result.moves[case.name] = summarise(samples)
+        result.cpu_per_move_s[case.name] = statistics.median(cpu)
+        s = result.moves[case.name]
+        log(f"  {case.name}: redrawn median {s['redrawn_median']} ms, p95 {s['redrawn_p95']} ms, "
+            f"done {s['done_median']:.0f} ms, CPU {result.cpu_per_move_s[case.name]:.3f} s, "
+            f"first/last message {s['first_msg_median']:.0f}/{s['last_msg_median']:.0f} ms "
+            f"({s['msgs_median']:.0f} messages)")
+
+
+def _switch_to_accounts(session: "Session") -> float:
+    """Click *Accounts*; seconds until the account KPIs are on screen and the run is over."""
+    before = session.finished
+    t = time.perf_counter()
+    session.page.locator(".st-key-calibrate_level").get_by_text("Accounts", exact=True).click()
+    session.metric("Account AUC").wait_for(timeout=600_000)
+    session.wait_idle(before, 600)
+    return time.perf_counter() - t
+
+
+def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, out_dir: Path,
+                 accounts: bool = False) -> SizeResult:
     db = demo_db(leads, out_dir)
     store = Path(tempfile.mkdtemp(prefix="leadcal-browser-store-"))
     log(f"{leads:,} leads: starting the app")
@@ -286,20 +319,13 @@ def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, ou
         session.open()
         result = SizeResult(leads, time.perf_counter() - server.started)
         log(f"  first paint {result.start_s:.1f} s after the process started")
-        for case in CASES:
-            samples, cpu = [], []
-            for i in range(moves):
-                c0 = cpu_seconds(server.proc.pid)
-                samples.append(session.move(case.slider, case.key, case.thumb))
-                cpu.append(cpu_seconds(server.proc.pid) - c0)
-            result.first_moves[case.name] = [s["redrawn"] for s in samples[:3]]
-            result.moves[case.name] = summarise(samples)
-            result.cpu_per_move_s[case.name] = statistics.median(cpu)
-            s = result.moves[case.name]
-            log(f"  {case.name}: redrawn median {s['redrawn_median']} ms, p95 {s['redrawn_p95']} ms, "
-                f"done {s['done_median']:.0f} ms, CPU {result.cpu_per_move_s[case.name]:.3f} s, "
-                f"first/last message {s['first_msg_median']:.0f}/{s['last_msg_median']:.0f} ms "
-                f"({s['msgs_median']:.0f} messages)")
+        _cases(session, server, result, CASES, moves)
+        if accounts:
+            result.account_switch_s = _switch_to_accounts(session)
+            log(f"  switch to accounts: {result.account_switch_s:.2f} s")
+            _cases(session, server, result, ACCOUNT_CASES, moves)
+            session.page.locator(".st-key-calibrate_level").get_by_text("Leads", exact=True).click()
+            session.metric("AUC").first.wait_for(timeout=600_000)
         if pages:
             for title, heading in PAGES:
                 before = session.finished
@@ -354,6 +380,10 @@ def markdown(results: list[SizeResult], info: dict) -> str:
             lines.append(f"| {r.leads:,} | {name} | {_ms(s['redrawn_median'])} ({_ms(s['redrawn_p95'])}) | "
                          f"{_ms(s['kpi_median'])} | {_ms(s['done_median'])} ({_ms(s['done_p95'])}) | {first} | "
                          f"{r.cpu_per_move_s[name]:.3f} s | {met} |")
+    switches = [f"{r.leads:,} leads: {r.account_switch_s:.2f} s" for r in results if r.account_switch_s is not None]
+    if switches:
+        lines += ["", "Switch to the account view (click to account KPIs on screen, run over): " + "; ".join(switches)
+                  + "."]
     lines += ["", "Pages opened from the menu: heading on screen / page done, seconds.", "",
               "| leads | first start: KPIs on screen | restart, same database | "
               + " | ".join(t for t, _ in PAGES) + " |", "|---:|---:|---:|" + "---:|" * len(PAGES)]
@@ -379,6 +409,8 @@ def main(argv: list[str] | None = None, browser=None) -> int:
     parser.add_argument("--moves", type=int, default=20, help="moves per case (each to a new value)")
     parser.add_argument("--no-pages", action="store_true", help="skip the other pages' first paint")
     parser.add_argument("--no-restart", action="store_true", help="skip the restart on the same database")
+    parser.add_argument("--accounts", action="store_true",
+                        help="also time the switch to the account view and slider moves in it")
     parser.add_argument("--out-dir", type=Path, default=OUT)
     parser.add_argument("--results", type=Path, help="put the table into this Markdown file between markers")
     args = parser.parse_args(argv)
@@ -396,8 +428,8 @@ def main(argv: list[str] | None = None, browser=None) -> int:
 
 def _run(browser, args) -> int:
     info = machine_info(browser, args.moves)
-    results = [measure_size(browser, n, args.moves, not args.no_pages, not args.no_restart, args.out_dir)
-               for n in args.sizes]
+    results = [measure_size(browser, n, args.moves, not args.no_pages, not args.no_restart, args.out_dir,
+                            args.accounts) for n in args.sizes]
     text = markdown(results, info)
     print(text)
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,8 @@ class Export:
     post_outcome: set[str] = field(default_factory=set)
     """Clean names of leads-table columns filled after the outcome (never fit rules)."""
     not_rules: set[str] = field(default_factory=set)
+    account: str | None = None
+    """The column the import must propose as the account key (clean name), if any."""
     """Clean names that must not become any rule (ids, constants, free text, dates)."""
     fit_expected: set[str] = field(default_factory=set)
     """Clean names that must be proposed as fit attributes."""
@@ -280,7 +282,7 @@ def write_salesforce(folder: Path, n: int = 2400, seed: int = 12) -> Export:
     return Export("salesforce", files, "leads.csv", ids, created, state, won_at, "Created Date",
                   outcome_file="opportunities.csv", named=list(map(bool, has_opp)),
                   post_outcome={"lead_status"},
-                  not_rules={"lead_id", "full_name", "company_account", "created_date"},
+                  not_rules={"lead_id", "full_name", "company_account", "created_date"}, account="company_account",
                   fit_expected={"lead_source", "industry", "rating", "annual_revenue", "no_of_employees",
                                 "state_province"},
                   activity_expected={"email_opens"})
@@ -330,7 +332,7 @@ def write_pipedrive(folder: Path, n: int = 2000, seed: int = 13) -> Export:
                              "deal_won_time", "deal_lost_time", "deal_update_time"},
                   fit_expected={"deal_source", "organization_industry", "organization_number_of_employees",
                                 "deal_owner", "deal_stage"},
-                  activity_expected={"deal_total_activities", "deal_email_messages_count"})
+                  activity_expected={"deal_total_activities", "deal_email_messages_count"}, account="deal_organization")
 
 
 # --------------------------------------------------------------------------- CRM opportunities pipeline
@@ -374,7 +376,7 @@ def write_pipeline(folder: Path, n: int = 2400, seed: int = 17) -> Export:
     ]
     return Export("pipeline", files, "sales_pipeline.csv", [r[0] for r in rows], created, state, won_at,
                   "engage_date", not_rules={"opportunity_id", "engage_date", "close_date", "office_location"},
-                  fit_expected={"sales_agent", "product", "account", "sector", "employees"})
+                  fit_expected={"sales_agent", "product", "sector", "employees"}, account="account")
 
 
 # --------------------------------------------------------------------------- marketing automation

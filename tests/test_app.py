@@ -89,7 +89,7 @@ def _pct(x):
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def _check_page_matches(at, view):
+def _check_page_matches(at, view, revenue: bool = True):
     metrics = {m.label: m.value for m in at.metric}
     k = view.draft.kpis
     assert metrics["AUC"] == f"{k.auc:.3f}"
@@ -98,6 +98,8 @@ def _check_page_matches(at, view):
     assert metrics["MQL conversion"] == _pct(k.mql.rate)
     assert metrics["SQL conversion"] == _pct(k.sql.rate)
     assert metrics["Conversions ≥ MQL"] == _pct(k.capture_at_mql)
+    # without deal values in the data (a warehouse feature set) the revenue KPI is not shown
+    assert metrics["Won revenue ≥ MQL"] == (_pct(view.draft.revenue_at_mql.share) if revenue else "-")
     table = _table(at, "capture")
     expected = list(reversed(view.draft.result.bands))
     assert table["band"].tolist() == [b.band for b in expected]
@@ -115,6 +117,87 @@ def test_page_runs_on_demo_and_shows_the_default(app, demo_db):
     # draft == approved: no changes listed
     _open_section(app, "Changes vs approved")
     assert any("The draft is the approved model." in t for t in _shown(app.info))
+
+
+def test_revenue_kpi_and_section_show_the_won_value_of_the_draft(app, demo_db):
+    from scoring.analysis.calibrate import revenue_view
+    from scoring.base.numbers import money
+
+    _ctl(app, "slider", "thresholds").set_value((50, 70))
+    app.run()
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["thresholds"] = {"mql": 50.0, "sql": 70.0}
+    draft = config_from_dict(data)
+    view = _expected_view(demo_db, draft)
+    with open_source(demo_db) as source:
+        features = extract_features(source, draft)
+    rev = revenue_view(view, features).draft
+    metrics = {m.label: m for m in app.metric}
+    # the KPI: share of won value at or above MQL, its change from the approved model (MQL 40) in points
+    assert metrics["Won revenue ≥ MQL"].value == _pct(rev.mql.share)
+    assert metrics["Won revenue ≥ MQL"].delta == f"{100 * (rev.mql.share - view.approved.revenue_at_mql.share):+,.1f} pts"
+    _open_section(app, "Revenue")
+    table = _table(app, "won_deals")
+    expected = list(reversed(rev.bands))
+    assert table["band"].tolist() == [b.band for b in expected]
+    assert table["won_deals"].tolist() == [b.won_deals for b in expected]
+    assert table["won_value"].tolist() == [round(b.won_value) for b in expected]
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Revenue per MQL"] == money(rev.mql.per_lead)
+    assert metrics["Value-weighted AUC"] == f"{rev.weighted_auc:.3f}"
+    assert metrics["Won value ≥ MQL"] == money(rev.mql.won_value, None, compact=True)
+    moves = _table(app, "deals out")
+    assert moves["deals out"].tolist()[0] > 0  # MQL 40 -> 50 drops won deals below the line
+
+
+def test_account_view_shows_the_account_table_and_follows_a_slider(app, demo_db):
+    from scoring.analysis.calibrate import account_view, drill
+
+    _by_key(app.get("button_group"), "calibrate_level").set_value("Accounts").run()
+    assert not app.exception, app.exception
+    _ctl(app, "slider", "eng:0:points").set_value(5)  # a lead-level slider moves the account scores too
+    app.run()
+    assert not app.exception, app.exception
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["engagement"][0]["points"] = 5.0
+    draft = config_from_dict(data)
+    view = _expected_view(demo_db, draft)
+    with open_source(demo_db) as source:
+        features = extract_features(source, draft)
+    expected = account_view(view, features)
+    metrics = {m.label: m for m in app.metric}
+    assert metrics["Account AUC"].value == f"{expected.draft.auc:.3f}"
+    assert metrics["MQA conversion"].value == _pct(expected.draft.mqa.rate)
+    assert metrics["Conversions ≥ MQA"].value == _pct(expected.draft.capture_at_mqa)
+    assert metrics["Account AUC"].delta == f"{expected.draft.auc - expected.approved.auc:+,.3f}"
+    table = _table(app, "capture")
+    rows = list(reversed(expected.draft.bands))
+    assert table["leads"].tolist() == [b.leads for b in rows] and sum(table["leads"]) > 2000
+    assert table["conversions"].tolist() == [b.conversions for b in rows]
+    assert "AUC" not in metrics  # the lead KPIs are not shown in the account view
+    # the drill-down: the best account's leads, which of them count
+    leads = _table(app, "counted")
+    pick = _by_key(app.selectbox, "account_pick").value
+    assert pick in expected.top
+    best = drill(view, features, pick)
+    assert leads["lead_id"].tolist() == [str(x.lead_id) for x in best.leads]
+    assert leads["counted"].tolist() == [x.counted for x in best.leads]
+    # the MQA / SQA slider and the method choice change the draft's account view only
+    _ctl(app, "slider", "account_thresholds").set_value((60, 80))
+    _ctl(app, "selectbox", "account_method").set_value("top_k_mean")
+    app.run()
+    assert not app.exception, app.exception
+    data["accounts"]["thresholds"] = {"mql": 60.0, "sql": 80.0}
+    data["accounts"]["method"] = "top_k_mean"
+    draft = config_from_dict(data)
+    view = _expected_view(demo_db, draft)
+    expected = account_view(view, features)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["MQA conversion"] == _pct(expected.draft.mqa.rate)
+    assert metrics["Account AUC"] == f"{expected.draft.auc:.3f}"
+    assert _state(app).data["accounts"]["method"] == "top_k_mean"
+    _by_key(app.get("button_group"), "calibrate_level").set_value("Leads").run()
+    assert "AUC" in {m.label for m in app.metric}
 
 
 def test_points_and_threshold_sliders_change_table_and_kpis(app, demo_db):

@@ -266,7 +266,7 @@ def test_sliders_are_whole_numbers_and_mql_cannot_pass_sql(app):
 
 def test_every_kpi_and_band_column_has_help(app):
     assert {m.label for m in app.metric} == {"AUC", "Gini", "MQLs per month", "MQL conversion", "SQL conversion",
-                                             "Conversions ≥ MQL"}
+                                             "Conversions ≥ MQL", "Won revenue ≥ MQL"}
     for m in app.metric:
         assert m.help and m.help.startswith(HELP[m.label][:30]), m.label
     import json

@@ -88,3 +88,14 @@ def test_sql_baseline_matches_other_configs(harness_run, changes):
         got = bench.baseline_rows(con, bench.baseline_sql(config, features, Z95), config, Z95)
     assert bench.band_table_diff(expected, got) == []
     assert expected == got
+
+
+def test_accounts_benchmark_runs(tmp_path, capsys):
+    """benchmarks/accounts.py end to end on 2,000 leads (the issue 22 figures), not a timing."""
+    from benchmarks import accounts
+
+    assert accounts.main(["--leads", str(LEADS), "--repeats", "1", "--out-dir", str(tmp_path)]) == 0
+    rows = dict(line.strip("|").split("|")[:2] for line in capsys.readouterr().out.splitlines() if line.startswith("|"))
+    rows = {k.strip(): v.strip() for k, v in rows.items()}
+    assert rows["leads"] == "2,000" and 200 < int(rows["accounts"].replace(",", "")) < 600
+    assert rows["account scores equal approved's on the same model"] == "True"

@@ -54,8 +54,10 @@ def test_report_json_equals_library(capsys, small_db, small_cfg):
     result = json.loads(out)
     config = parse_config(SMALL_CONFIG)
     with open_source(small_db) as source:
-        expected = calibration(config, extract_features(source, config))
+        expected = calibration(config, extract_features(source, config), with_revenue=True)
     assert result == json.loads(json.dumps(expected.to_dict()))
+    # won revenue: leads 1 (1000) and 4 (10) converted; lead 2's 50 came after its window
+    assert (result["revenue"]["won_value"], result["revenue"]["won_deals"]) == (1010.0, 2)
     for key in ("auc", "gini", "ks", "mature_leads", "immature_leads", "conversions", "bands", "tiers"):
         assert key in result
     assert set(result["bands"][0]) >= {"low", "high", "leads", "conversions", "rate", "ci_low",

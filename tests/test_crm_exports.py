@@ -78,6 +78,8 @@ def test_the_mapping_proposed_with_no_flags(imported, name):
         assert "outcome" in leads
     fit, activity = _clean(leads["fit"]), _clean(leads["activity"])
     assert export.fit_expected <= fit, export.fit_expected - fit
+    # the account key is proposed where the export has one (several leads per company), and only there
+    assert (_clean([leads["account"]]) if "account" in leads else {None}) == {export.account}
     assert export.activity_expected <= activity, export.activity_expected - activity
     rules = fit | activity
     assert not rules & export.post_outcome and not rules & export.not_rules, (rules & export.post_outcome,

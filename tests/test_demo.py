@@ -91,7 +91,7 @@ def test_schema_and_types_are_exact(small):
                   ("seniority", "VARCHAR"), ("department", "VARCHAR"),
                   ("company_size", "INTEGER"), ("industry", "VARCHAR"),
                   ("country", "VARCHAR"), ("email_domain_type", "VARCHAR"),
-                  ("channel", "VARCHAR")],
+                  ("channel", "VARCHAR"), ("company", "VARCHAR")],
         "events": [("lead_id", "BIGINT"), ("event_type", "VARCHAR"),
                    ("occurred_at", "TIMESTAMP")],
         "outcomes": [("lead_id", "BIGINT"), ("stage", "VARCHAR"),
@@ -514,3 +514,20 @@ def test_truth_6_missing_seniority_is_a_mix_of_true_seniorities(big):
     missing = conv(big, "l.seniority IN ('', 'Select')")
     assert conv(big, "l.seniority = 'Student'") < missing < conv(big, "l.seniority = 'C-level'")
     assert abs(missing / conv(big, "TRUE") - 1) < 0.3
+
+
+def test_companies_with_several_engaged_contacts_convert_more(small):
+    """The documented account truth: companies gathering engaged contacts (a demo request or a trial) win more often."""
+    _, con = small
+    rows = dict((several, (n, rate)) for several, n, rate in con.execute("""
+        WITH e AS (SELECT DISTINCT lead_id FROM events WHERE event_type IN ('demo_request', 'trial_signup')),
+        l AS (SELECT l.company, o.stage = 'won' AS won, e.lead_id IS NOT NULL AS engaged
+              FROM leads l JOIN outcomes o USING (lead_id) LEFT JOIN e USING (lead_id) WHERE l.company <> ''),
+        a AS (SELECT company, sum(engaged::INT) AS engaged, bool_or(won) AS won FROM l GROUP BY 1)
+        SELECT engaged >= 2, count(*), avg(won::INT) FROM a GROUP BY 1""").fetchall())
+    assert rows[True][0] > 500 and rows[False][0] > 1000
+    assert rows[True][1] > 2.5 * rows[False][1]
+    missing = con.execute("SELECT count(*) FILTER (WHERE company IS NULL), count(*) FILTER (WHERE company = ''), "
+                          "count(DISTINCT company), count(*) FROM leads").fetchone()
+    assert 0.005 < missing[0] / missing[3] < 0.015 and 0.005 < missing[1] / missing[3] < 0.015
+    assert 0.15 < missing[2] / missing[3] < 0.25  # about one company per 5 leads

@@ -184,6 +184,9 @@ def test_cli_exports_the_feature_sql_and_reports_on_the_folder(demo, tmp_path, c
     on_tables = json.loads(capsys.readouterr().out)
     assert on_features.pop("quality") == {"rows": {"leadcal_features": 2000}, "findings": []}
     on_tables.pop("quality")
+    # a feature set carries no deal value and no conversion times: no revenue, no account view, each said why
+    assert not on_features.pop("revenue")["available"] and on_tables.pop("revenue")["available"]
+    assert "no conversion times" in on_features.pop("accounts")["reason"] and on_tables.pop("accounts")["accounts"]
     assert on_features == on_tables
     assert dt.datetime.fromisoformat(on_features["data"]["data_end"]) > dt.datetime(2025, 1, 1)
 
@@ -239,7 +242,8 @@ def test_the_app_on_a_feature_folder(demo, tmp_path, monkeypatch):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
     assert not at.exception, at.exception
-    _check_page_matches(at, calibration_view(config, config, _extract(demo, config), (0.10, 0.15), None))
+    _check_page_matches(at, calibration_view(config, config, _extract(demo, config), (0.10, 0.15), None),
+                        revenue=False)  # a feature set carries no deal value
 
     attributes = at.switch_page("pages/attributes.py")
     attributes.session_state["attributes_tab"] = "Decay"  # only the open tab runs

@@ -360,7 +360,8 @@ def test_arrow_and_numpy_types_of_the_lead_arrays(small_db):
     assert features.converted.dtype == bool and features.mature.dtype == bool
     assert features.numeric["company_size"].dtype == np.float64
     assert np.isnan(features.numeric["company_size"]).sum() == 1
-    assert not hasattr(features, "deal_value")  # mapped and checked, but nothing per lead reads it
+    assert features.deal_value.dtype == np.float64  # the won revenue figures read it (issue 22)
+    assert features.converted_at.dtype == np.dtype("datetime64[us]")
 
 
 def test_ages_kept_as_seconds_only_when_exact():

@@ -187,9 +187,10 @@ def test_starter_config_is_built_from_the_data(crm):
         "converted_at", "converted", "deal_value")  # won / lost / open and the date of each win, together
     assert src.outcome.open_lost_after_days is None  # stale open leads are never lost unless one says so
     fit = {r.column: r for r in config.fit}
-    # roles from the values: the join key 'Company' has a few repeated values, so it is offered too
-    assert list(fit) == ["job_title", "company", "annual_revenue", "opted_in", "lead_source", "industry",
-                         "employees"]
+    # 'Company' (a few repeated values, several leads each) is proposed as the account key, not a fit rule
+    assert list(fit) == ["job_title", "annual_revenue", "opted_in", "lead_source", "industry", "employees"]
+    assert src.leads.account == "company"
+    assert (config.accounts.method, config.accounts.scoring_point_days) == ("max", 30)
     assert fit["job_title"].points == {"VP": 0, "Manager": 0, "Director": 0, "Analyst": 0}  # 'vp' is VP
     assert fit["lead_source"].points == {"Web": 0, "Event": 0, "Partner": 0}
     assert fit["opted_in"].points == {"true": 0, "false": 0}
@@ -212,8 +213,9 @@ def test_leadcal_report_on_the_import_equals_direct_scoring(crm, capsys, tmp_pat
     got = json.loads(capsys.readouterr().out)
     config = load_config(starter)
     with open_source(db) as source:
-        expected = calibration(config, extract_features(source, config))
+        expected = calibration(config, extract_features(source, config), with_revenue=True, with_accounts=True)
     assert got == json.loads(json.dumps(expected.to_dict()))
+    assert got["accounts"]["accounts"] == 4 and got["revenue"]["available"] is True
     assert got["leads"] == 8  # two contacts have no creation time
     # with points set, each lead's score is the one worked out by hand from the rows
     data = yaml.safe_load(starter.read_text()) | POINTS

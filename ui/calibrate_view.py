@@ -18,7 +18,11 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from scoring.analysis.calibrate import CalibrationView, calibration_view
+from scoring.analysis.calibrate import CalibrationView, account_view, calibration_view, drill, revenue_view
+from scoring.base.numbers import money
+from scoring.model.features import Features
+from scoring.model.accounts import NoAccounts
+from scoring.model.revenue import NoRevenue
 from scoring.analysis.glossary import HELP, glossary
 from scoring.data.source import SourceError
 from scoring.export.charts import band_chart, distribution_chart, grid_chart
@@ -35,7 +39,7 @@ PCT = st.column_config.NumberColumn
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 """Plotly's tool bar without the tools a meeting does not use (fewer buttons to draw on every move)."""
 
-SECTIONS = ["Band table", "Movers", "Fit × engagement", "Score distribution", "Changes vs approved"]
+SECTIONS = ["Band table", "Revenue", "Movers", "Fit × engagement", "Score distribution", "Changes vs approved"]
 
 
 def band_columns() -> dict:
@@ -60,7 +64,7 @@ def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
     d, a = view.draft.kpis, view.approved.kpis
     st.caption(f"Under each figure: the change from the approved model ({plain(approved_ref)}). "
                "Hover the question mark beside a figure for what it means.")
-    k = [c for row in (st.columns(3), st.columns(3)) for c in row]  # two rows: labels read in full
+    k = [c for row in (st.columns(3), st.columns(4)) for c in row]  # two rows: labels read in full
     metric(k[0], "AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc)
     metric(k[1], "Gini", "-" if d.gini is None else f"{d.gini:.3f}", d.gini, a.gini)
     metric(k[2], "MQLs per month", "-" if d.mql_per_month is None else f"{d.mql_per_month:,.0f}",
@@ -74,17 +78,83 @@ def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
                 delta_color="green" if d.sql_on_target else "orange", delta_arrow="off")
     metric(k[5], "Conversions ≥ MQL", pct(d.capture_at_mql), d.capture_at_mql, a.capture_at_mql,
            100, " pts", 1)
+    won, won_before = view.draft.revenue_at_mql, view.approved.revenue_at_mql
+    if won is None:
+        k[6].metric("Won revenue ≥ MQL", "-", help="No deal value is mapped (source.outcome.deal_value), so "
+                    "leadcal cannot tell the revenue at or above MQL.")
+    else:
+        metric(k[6], "Won revenue ≥ MQL", pct(won.share), won.share,
+               None if won_before is None else won_before.share, 100, " pts", 1)
 
 
-def _section(view, key: str) -> None:
+def _section(view, scored: "Scored", key: str) -> None:
     """The tables and charts under the band chart, one at a time (the choice survives reruns)."""
     for label, tab in session.kept_tabs(SECTIONS, key):
         with tab:
-            _draw(label, view)
+            _draw(label, view, scored)
 
 
-def _draw(label: str, view) -> None:
-    if label == "Band table":
+def revenue_columns() -> dict:
+    """Column titles and help of the revenue band table."""
+    num = st.column_config.NumberColumn
+    return {
+        "band": st.column_config.TextColumn("score band", help=HELP["band"]),
+        "won_deals": num("won deals", format="%d", help="Won deals with a value, mature leads."),
+        "won_value": num("won value", format="localized", help=HELP["won value"]),
+        "capture": num("revenue at or above", format="percent", help=HELP["revenue capture"]),
+        "mean_deal": num("mean deal", format="localized", help="Won value / won deals."),
+        "median_deal": num("median deal", format="localized", help="The middle won deal's value."),
+        "median_days_from_created": num("days from creation", format="%.0f", help=HELP["days to conversion"]),
+        "median_days_from_scoring": num("days from scoring point", format="%.0f", help=HELP["days to conversion"]),
+    }
+
+
+def _revenue(view, scored: "Scored") -> None:
+    """The Revenue section: won value per band, the figures at the lines, and what moves across them."""
+    rev = revenue_view(view, scored.features, scored.approved_features)
+    d, a = rev.draft, rev.approved
+    if isinstance(d, NoRevenue):
+        st.info(plain(d.reason[0].upper() + d.reason[1:] + "."))
+        return
+    cur = d.currency
+    st.caption(f"Won deal value of the mature leads{' in ' + plain(cur) if cur else ''}. "
+               "Draft, with the approved model's figure under each.")
+    k = st.columns(4)
+    before = (lambda f: None) if isinstance(a, NoRevenue) else (lambda f: f(a))  # noqa: E731
+    for col, label, figure, shown in (
+            (k[0], "Won value ≥ MQL", lambda r: r.mql.won_value, lambda r: money(r.mql.won_value, cur, True)),
+            (k[1], "Revenue per MQL", lambda r: r.mql.per_lead, lambda r: money(r.mql.per_lead, cur)),
+            (k[2], "Revenue per SQL", lambda r: r.sql.per_lead, lambda r: money(r.sql.per_lead, cur)),
+            (k[3], "Value-weighted AUC", lambda r: r.weighted_auc,
+             lambda r: "-" if r.weighted_auc is None else f"{r.weighted_auc:.3f}")):
+        old = before(shown)
+        col.metric(label, shown(d), None if old is None or old == shown(d) else f"approved: {old}",
+                   delta_color="gray", delta_arrow="off", help=HELP.get({"Won value ≥ MQL": "won value"}.get(label, label.replace("Value", "value"))))
+    note = (f"All won revenue: {money(d.won_value, cur)} from {d.won_deals:,} won deals "
+            f"(mean {money(d.mean_deal, cur)}, median {money(d.median_deal, cur)}).")
+    if d.without_value:
+        note += f" {d.without_value:,} won deals have no deal value: counted here, left out of every value figure."
+    st.caption(note)
+    if rev.moves is not None:
+        rows = [{"line": line, "won value coming in": money(m.value_in, cur), "deals in": m.deals_in,
+                 "won value going out": money(m.value_out, cur), "deals out": m.deals_out,
+                 "net": money(m.net, cur)}
+                for line, m in (("MQL", rev.moves.mql), ("SQL", rev.moves.sql))]
+        st.caption("Won value crossing the lines going from the approved model to the draft:")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="revenue_moves")
+    bands = pd.DataFrame([b.to_dict() for b in d.bands])[list(revenue_columns())]
+    money_cols = ["won_value", "mean_deal", "median_deal"]
+    bands[money_cols] = bands[money_cols].astype(float).round(0)
+    bands[["capture", "median_days_from_created", "median_days_from_scoring"]] = bands[
+        ["capture", "median_days_from_created", "median_days_from_scoring"]].astype(float)
+    st.dataframe(bands.iloc[::-1], hide_index=True, width="stretch", key="revenue_table",
+                 column_config=revenue_columns())
+
+
+def _draw(label: str, view, scored: "Scored") -> None:
+    if label == "Revenue":
+        _revenue(view, scored)
+    elif label == "Band table":
         bands = pd.DataFrame([b.to_dict() for b in view.draft.result.bands])[list(band_columns())]
         rates = ["rate", "ci_low", "ci_high", "lift", "share", "capture"]
         bands[rates] = bands[rates].astype(float)  # a band with no mature lead: an empty cell, not "None"
@@ -127,6 +197,9 @@ class Scored:
     view: CalibrationView | None = None
     point_in_time: bool = True
     error: str | None = None
+    features: Features | None = None
+    """The leads the draft was scored on (the Revenue section reads their deal values)."""
+    approved_features: Features | None = None
 
 
 def score(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[float, float],
@@ -157,7 +230,11 @@ def score(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[floa
         view = calibration_view(draft, ctx.approved, draft_features, sql_target, capacity_per_month,
                                 approved_view=approved)
     data.scored_once()
-    return Scored(draft, view, draft_features.point_in_time)
+    return Scored(draft, view, draft_features.point_in_time, features=draft_features,
+                  approved_features=features)
+
+
+LEVELS = ["Leads", "Accounts"]
 
 
 def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) -> None:
@@ -166,6 +243,13 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
         st.error(scored.error)
         return
     view = scored.view
+    if view.draft.config.accounts is not None and scored.features is not None:
+        level = session.kept(st.segmented_control, "calibrate_level", "Leads", label="Score", options=LEVELS,
+                             help="Leads: each lead's score. Accounts: each account's score from its leads' "
+                                  "scores (the model's 'accounts' section).")
+        if level == "Accounts":
+            _accounts(ctx, view, scored)
+            return
     _kpis(view, ctx.approved_ref, sql_target)
     if not scored.point_in_time:
         st.info("This data has no creation times, so leads are not scored at a point in time: every recorded "
@@ -175,8 +259,48 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
     st.plotly_chart(band_chart(view.draft.result, view.approved.result,
                                approved_label=f"approved ({ctx.approved_ref})"),
                     width="stretch", key="band_chart", config=CHART_CONFIG)
-    _section(view, "calibrate_section")
+    _section(view, scored, "calibrate_section")
     glossary_expander()
+
+
+def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
+    """The account view: account KPIs, the band chart and table at account level, and one account's leads."""
+    av = account_view(view, scored.features, scored.approved_features)
+    if isinstance(av, NoAccounts):
+        st.info(plain(av.reason[0].upper() + av.reason[1:] + "."))
+        return
+    d, a = av.draft, av.approved
+    st.caption(f"Accounts scored by the **{plain(d.method)}** of their leads' scores. Under each figure: the change "
+               f"from the approved model ({plain(ctx.approved_ref)})" + ("" if a else ", which scores no accounts") + ".")
+    k = st.columns(4)
+    metric(k[0], "Account AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc if a else None)
+    metric(k[1], "MQAs per month", "-" if d.mqa_per_month is None else f"{d.mqa_per_month:,.0f}", d.mqa_per_month,
+           a.mqa_per_month if a else None, digits=0)
+    metric(k[2], "MQA conversion", pct(d.mqa.rate), d.mqa.rate, a.mqa.rate if a else None, 100, " pts", 1)
+    metric(k[3], "Conversions ≥ MQA", pct(d.capture_at_mqa), d.capture_at_mqa,
+           a.capture_at_mqa if a else None, 100, " pts", 1)
+    st.caption(f"{d.accounts:,} accounts ({d.mature_accounts:,} mature, {d.converted_accounts:,} converted). "
+               f"{d.leads_counted:,} leads count; {d.leads_after:,} were scored after their account's scoring "
+               f"point and never count; {d.leads_without_account:,} have no account.")
+    st.plotly_chart(band_chart(d, a, approved_label=f"approved ({ctx.approved_ref})", unit="accounts",
+                               line_names=("MQA", "SQA")),
+                    width="stretch", key="account_band_chart", config=CHART_CONFIG)
+    columns = {**band_columns(), "leads": st.column_config.NumberColumn("mature accounts", format="%d"),
+               "conversions": st.column_config.NumberColumn("converted accounts", format="%d")}
+    bands = pd.DataFrame([b.to_dict() for b in d.bands])[list(columns)]
+    rates = ["rate", "ci_low", "ci_high", "lift", "share", "capture"]
+    bands[rates] = bands[rates].astype(float)
+    st.dataframe(bands.iloc[::-1], hide_index=True, width="stretch", key="account_table", column_config=columns)
+    pick = st.selectbox("An account and its leads", av.top, index=0 if av.top else None, key="account_pick",
+                        help="The 50 best-scored accounts of the draft.")
+    found = drill(view, scored.features, pick, av) if pick else None
+    if found is not None:
+        st.caption(f"{plain(found.account)}: scored {found.scoring_at}, account score "
+                   f"{'-' if found.score is None else f'{found.score:g}'}, "
+                   + ("converted" if found.converted else "not converted")
+                   + ("" if found.mature else " (outcome window still open)") + ".")
+        st.dataframe(pd.DataFrame([lead.to_dict() for lead in found.leads]).astype({"lead_id": str}),
+                     hide_index=True, width="stretch", key="account_leads")
 
 
 def glossary_expander() -> None:

@@ -107,6 +107,39 @@ def threshold_controls(data: dict, seeded: dict) -> None:
     st.caption(f"MQL at **{value[0]:g}** or more · SQL (sales-ready) at **{value[1]:g}** or more")
 
 
+def _set_account_thresholds(data: dict, value: tuple) -> None:
+    data["accounts"] = {**data["accounts"], "thresholds": {"mql": float(value[0]), "sql": float(value[1])}}
+
+
+def _set_account_method(data: dict, value: str) -> None:
+    data["accounts"] = {**data["accounts"], "method": value}
+
+
+ACCOUNT_METHODS = ["max", "sum", "top_k_mean"]
+
+
+def account_controls(data: dict, seeded: dict) -> None:
+    """MQA and SQA (one two-handled slider) and how an account's score comes from its leads'."""
+    acc = data["accounts"]
+    th = acc.get("thresholds") or {"mql": 40.0, "sql": 60.0}
+    lo, hi = threshold_range({**seeded, "thresholds": th})
+    if acc.get("method", "max") == "sum":
+        hi = max(hi, float(acc.get("cap") or 0.0), 2 * hi)  # a sum passes the lead cap
+    whole = _whole(lo, hi, th["mql"], th["sql"])
+    key = session.seed(session.control_key("account_thresholds"), (_number(th["mql"], whole), _number(th["sql"], whole)))
+    value = st.slider("MQA and SQA thresholds (accounts)", _number(lo, whole), _number(hi, whole),
+                      step=1 if whole else 0.5, format="%d" if whole else "%.1f",
+                      **_bound(key, _set_account_thresholds),
+                      help="Left handle: MQA, the account score at or above which an account is marketing-qualified. "
+                           "Right handle: SQA, sales-qualified.")
+    _set_account_thresholds(data, value)
+    key = session.seed(session.control_key("account_method"), acc.get("method", "max"))
+    method = st.selectbox("Account score", ACCOUNT_METHODS, **_bound(key, _set_account_method),
+                          help="max: the best lead's score; sum: the leads' scores added up (capped by accounts.cap); "
+                               "top_k_mean: the mean of the k best leads' scores.")
+    _set_account_method(data, method)
+
+
 def _set_points(data: dict, value: float, i: int) -> None:
     data["engagement"][i]["points"] = float(value)
 
@@ -353,6 +386,8 @@ def draft_controls(data: dict, seeded: dict, features: Features | None) -> None:
     with (box := _section("Thresholds", "thresholds", True)):
         if box.open is not False:
             threshold_controls(data, seeded)
+            if data.get("accounts"):
+                account_controls(data, seeded)
     with (box := _section(f"Engagement rules ({len(data.get('engagement', []))})", "engagement", True)):
         if box.open is not False:
             engagement_controls(data, seeded)

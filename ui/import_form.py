@@ -110,6 +110,9 @@ def mapping_editor(ins: Inspection, data: dict, sig: str) -> None:
         leads["deal_value"] = _pick("Deal value", f"map_deal_{sig}", leads.get("deal_value"),
                                     [r for r in refs if kind_of[r] in ("integer", "number")])
         leads["segment"] = _pick("Segment (filter in the app)", f"map_segment_{sig}", leads.get("segment"), refs)
+        leads["account"] = _pick("Account (company name or id)", f"map_account_{sig}", leads.get("account"),
+                                 [r for r in refs if kind_of[r] in ("text", "integer", "number")],
+                                 help="Several leads of one company: the account view scores the company.")
     outcome_file = next((e for e in data["files"] if e["role"] == "outcome"), None)
     with c2:
         if outcome_file is None:

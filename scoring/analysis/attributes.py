@@ -480,7 +480,7 @@ def candidate_columns(source, config: ScoringConfig) -> list[str]:
     """Text columns of the leads table the model does not score: fields worth a look."""
     leads, outcome = config.source.leads, config.source.outcome
     columns = source.tables.get(leads.table.lower()) or {}
-    skip = {leads.id, leads.created_at}
+    skip = {leads.id, leads.created_at, leads.account}  # an account key is a grouping, not a field
     if outcome.table is None:  # outcome columns on the leads table are the answer, not a field
         skip |= {outcome.converted_at, getattr(outcome, "converted", None), outcome.deal_value}
     skip |= {r.column for r in config.fit}

@@ -28,6 +28,18 @@ from ..model.kpis import (
 )
 from ..model.metrics import band_rows, tier_rows, total_bounds
 from ..model.rescore import scored
+from ..model.accounts import (
+    AccountDrill,
+    AccountResult,
+    AccountScores,
+    NoAccounts,
+    account_drill,
+    accounts_unavailable,
+    account_result,
+    account_scores,
+    top_accounts,
+)
+from ..model.revenue import NoRevenue, Revenue, RevenueAbove, RevenueMoves, revenue, revenue_at, revenue_moves
 from .report import CalibrationResult, calibration
 
 
@@ -41,6 +53,8 @@ class ModelView:
     kpis: Kpis
     sorted_scores: tuple | None = None
     """Sorted total scores of mature converted and other leads (for the histogram), if kept."""
+    revenue_at_mql: RevenueAbove | None = None
+    """Won revenue at or above MQL (the KPI beside conversions >= MQL); None without a deal value."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,33 @@ def model_view(config: ScoringConfig, features: Features,
     return ModelView(config, state.scores, result,
                      kpis_from_counts(state.tier_counts, features.point_in_time, sql_target,
                                       capacity_per_month, state.auc),
-                     sorted_scores=(state.pos, state.neg))
+                     sorted_scores=(state.pos, state.neg), revenue_at_mql=revenue_at(features, state.scores.tier, 1))
+
+
+@dataclass(frozen=True)
+class RevenueView:
+    """The Calibrate page's Revenue section: the draft's and the approved model's won revenue, and
+    what moves across the lines. Computed only while the section is open (a sort of the lost leads
+    for the value-weighted AUC is more than a slider move should pay for)."""
+
+    draft: Revenue | NoRevenue
+    approved: Revenue | NoRevenue
+    moves: RevenueMoves | None
+
+
+def revenue_view(view: CalibrationView, features: Features, approved_features: Features | None = None) -> RevenueView:
+    """The won revenue of the draft and the approved model on the leads ``view`` was scored on.
+
+    ``approved_features``: the approved model's own (when its evaluation window differs from the
+    draft's, its outcomes do too); what moves across the lines is counted on the draft's, as the movers.
+    """
+    def lost(model: ModelView):
+        return None if model.sorted_scores is None else model.sorted_scores[1]
+
+    return RevenueView(draft=revenue(view.draft.config, features, view.draft.scores, lost(view.draft)),
+                       approved=revenue(view.approved.config, approved_features or features, view.approved.scores,
+                                        lost(view.approved)),
+                       moves=revenue_moves(features, view.approved.scores, view.draft.scores))
 
 
 def warnings_for(view: ModelView, label: str = "draft") -> list[str]:
@@ -129,3 +169,49 @@ def calibration_view(draft: ScoringConfig, approved: ScoringConfig, features: Fe
     cuts = GridCuts(fit=default_grid_cuts(draft, "fit", d.scores.fit),
                     engagement=default_grid_cuts(draft, "engagement", d.scores.engagement))
     return CalibrationView(draft=d, approved=a, features=features, grid_cuts=cuts, warnings=warnings_for(d))
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The Calibrate page's account view: the draft's account table and KPIs beside the approved model's."""
+
+    draft: AccountResult
+    approved: AccountResult | None
+    """None when the approved model scores no accounts."""
+    top: list[str]
+    """The best-scored accounts of the draft (the drill-down's choices)."""
+    scores: AccountScores
+    """The draft's account scores (the drill-down reads them)."""
+
+
+def account_view(view: CalibrationView, features: Features,
+                 approved_features: Features | None = None) -> AccountView | NoAccounts:
+    """The account results of the draft and the approved model (the draft must score accounts), or why none.
+
+    The approved model's result is kept on its features, so a slider move recomputes the draft's only.
+    """
+    missing = accounts_unavailable(view.draft.config, features)
+    if missing is not None:
+        return missing
+    acc = account_scores(view.draft.config, features, view.draft.scores.total)
+    draft = account_result(view.draft.config, features, view.draft.scores, acc)
+    approved = None
+    config = view.approved.config
+    if (config.accounts is not None and config.source.leads.account is not None
+            and accounts_unavailable(config, approved_features or features) is None):
+        on = approved_features or features
+        key = ("approved_accounts", config.model_dump_json(), id(view.approved.scores.total))
+        approved = on.cache.get(key)
+        if approved is None:
+            stale = [k for k in on.cache if isinstance(k, tuple) and k and k[0] == "approved_accounts"]
+            for k in stale:  # one approved model at a time
+                del on.cache[k]
+            approved = on.cache[key] = account_result(config, on, view.approved.scores)
+    return AccountView(draft, approved, top_accounts(view.draft.config, features, view.draft.scores, acc=acc), acc)
+
+
+def drill(view: CalibrationView, features: Features, account: str,
+          account_view: AccountView | None = None) -> AccountDrill | None:
+    """One account of the draft with all its leads (which count, their scores)."""
+    return account_drill(view.draft.config, features, view.draft.scores, account,
+                         account_view.scores if account_view is not None else None)

@@ -20,6 +20,20 @@ HELP: dict[str, str] = {
                       "target range in Meeting settings.",
     "Conversions ≥ MQL": "Of all leads that converted, the share that scored at or above the MQL threshold: "
                          "how many future customers the MQL line catches.",
+    "Won revenue ≥ MQL": "Of all won deal value (mature leads), the share won from leads that scored at or above "
+                         "the MQL threshold: how much of the money the MQL line catches.",
+    "Account AUC": "The chance that an account that converted scores above one that did not (accounts whose "
+                   "outcome window has passed).",
+    "MQAs per month": "Accounts a month reaching the MQA threshold by their scoring point.",
+    "MQA conversion": "Of the mature accounts at or above MQA, the share where any lead converted within the window.",
+    "Conversions ≥ MQA": "Of all converted accounts, the share that scored at or above MQA.",
+    "won value": "The deal value won from the mature leads of this band (deals without a value are left out "
+                 "and counted separately).",
+    "revenue capture": "The share of all won deal value that came from this band or higher.",
+    "value-weighted AUC": "The AUC with every won deal weighted by its value: the chance that a unit of won "
+                          "revenue was scored above a lead that did not convert.",
+    "days to conversion": "The median days from the lead's creation (or from its scoring point) to the won "
+                          "deal, over won deals with a known date: a threshold also changes how fast deals close.",
     # band table
     "band": "A range of scores, e.g. 40–50 means at least 40 and below 50.",
     "leads": "Mature leads in the band: leads whose outcome window has passed, so we know whether they "
@@ -71,6 +85,7 @@ HELP: dict[str, str] = {
 """Term -> one sentence. Keys are the labels and column names the app shows."""
 
 GLOSSARY_ORDER = ("AUC", "Gini", "KS", "MQLs per month", "MQL conversion", "SQL conversion", "Conversions ≥ MQL",
+                  "Won revenue ≥ MQL", "won value", "revenue capture", "value-weighted AUC", "days to conversion",
                   "band", "leads", "conversions", "rate", "ci_low", "ci_high", "lift", "share", "capture",
                   "immature", "small", "grid", "WoE", "IV", "PSI", "hold-out AUC", "Brier score", "decay",
                   "scoring point", "outcome window")

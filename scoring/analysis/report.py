@@ -15,6 +15,9 @@ from ..model.features import Features
 from ..model.findings import QualityReport
 from ..model.kpis import outcome_facts
 from ..model.metrics import BandRow, Tiers, band_table, gini, separation, tier_table, total_bounds
+from ..model.accounts import AccountResult, NoAccounts, account_result, accounts_unavailable
+from ..model.revenue import NoRevenue, Revenue, revenue
+from ..base.numbers import money
 
 REPORT_VERSION = 1
 NO_TIME_NOTE = ("Note: this data has no creation times, so leads are not scored at a point in time: "
@@ -66,6 +69,11 @@ class CalibrationResult:
     data: DataFacts
     quality: QualityReport
     report_version: int = REPORT_VERSION
+    revenue: Revenue | NoRevenue | None = None
+    """Won revenue per band and tier; None when not asked for (``with_revenue``), so the JSON of
+    an approval record and of a slider move stays as it was."""
+    accounts: AccountResult | NoAccounts | None = None
+    """The account view (``config.accounts``); None without one or when not asked for."""
 
     def to_dict(self) -> dict:
         """The stable JSON form (the README's table of `leadcal report --format json`)."""
@@ -87,17 +95,22 @@ class CalibrationResult:
             "tiers": self.tiers.to_dict(),
             "data": self.data.to_dict(),
             "quality": self.quality.to_dict(),
+            **({"revenue": self.revenue.to_dict()} if self.revenue is not None else {}),
+            **({"accounts": self.accounts.to_dict()} if self.accounts is not None else {}),
         }
 
 
 def calibration(config: ScoringConfig, features: Features, scores: Scores | None = None, *,
                 auc_ks: tuple[float, float] | None = None, bands: list[BandRow] | None = None,
-                tiers: Tiers | None = None) -> CalibrationResult:
+                tiers: Tiers | None = None, with_revenue: bool = False,
+                with_accounts: bool = False) -> CalibrationResult:
     """Band table, AUC/Gini/KS and tiers of a config on mature leads.
 
     ``auc_ks`` (AUC and KS, NaN where there is none), ``bands`` and ``tiers`` may be
     passed when already computed for the same scores (``calibrate.model_view`` keeps them
-    up to date per slider move), so nothing is sorted or counted again.
+    up to date per slider move), so nothing is sorted or counted again. ``with_revenue`` adds
+    the won revenue figures (``scoring.model.revenue``), ``with_accounts`` the account view when the
+    config scores accounts (``scoring.model.accounts``); `leadcal report` prints both.
     """
     scores = scores if scores is not None else score(config, features)
     facts = outcome_facts(features)
@@ -133,6 +146,9 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
             open_lost_after_days=config.source.outcome.open_lost_after_days,
         ),
         quality=features.quality,
+        revenue=revenue(config, features, scores) if with_revenue else None,
+        accounts=(None if not with_accounts or config.accounts is None
+                  else accounts_unavailable(config, features) or account_result(config, features, scores)),
     )
 
 
@@ -190,11 +206,55 @@ def format_table(result: CalibrationResult) -> str:
     th, tiers = result.thresholds, result.tiers
     for name, t in ((f"SQL >={th.sql:g}", tiers.sql), (f"MQL >={th.mql:g}", tiers.mql), ("below MQL", tiers.below_mql)):
         lines.append(f"{name:>10} {t.leads:>9,} {t.conversions:>7,} {_f(t.rate, '.1%'):>7}")
+    if result.revenue is not None:
+        lines += [""] + format_revenue(result.revenue, result.thresholds)
+    if result.accounts is not None:
+        lines += [""] + format_accounts(result.accounts)
     findings = result.quality.findings
     if findings:
         lines += ["", "data quality:"]
         lines += [f"  {f.table}.{f.column}: {f.count:,} {f.problem} ({f.handling})" for f in findings]
     return "\n".join(lines)
+
+
+def format_revenue(rev: Revenue | NoRevenue, thresholds: Thresholds) -> list[str]:
+    """The revenue block of the terminal report."""
+    if isinstance(rev, NoRevenue):
+        return [f"revenue: {rev.reason}"]
+    cur = rev.currency
+    lines = [f"won revenue {money(rev.won_value, cur)} from {rev.won_deals:,} won deals (mature leads), "
+             f"mean {money(rev.mean_deal, cur)}, median {money(rev.median_deal, cur)}, "
+             f"value-weighted AUC {_f(rev.weighted_auc, '.3f')}"]
+    if rev.without_value:
+        lines.append(f"{rev.without_value:,} won deals have no deal value: left out of the revenue figures")
+    for name, above, line in (("MQL", rev.mql, thresholds.mql), ("SQL", rev.sql, thresholds.sql)):
+        lines.append(f"won revenue >= {name} ({line:g}): {money(above.won_value, cur)} "
+                     f"({_f(above.share, '.1%')} of all), {money(above.per_lead, cur)} per {name}")
+    lines += ["", f"{'band':>10} {'won':>7} {'won value':>16} {'capture':>8} {'mean deal':>13} {'median deal':>13} "
+                  f"{'days':>6} {'from SP':>8}"]
+    for row in reversed(rev.bands):
+        lines.append(f"{row.band:>10} {row.won_deals:>7,} {money(row.won_value, cur):>16} {_f(row.capture, '.1%'):>8} "
+                     f"{money(row.mean_deal, cur):>13} {money(row.median_deal, cur):>13} "
+                     f"{_f(row.median_days_from_created, '.0f'):>6} {_f(row.median_days_from_scoring, '.0f'):>8}")
+    lines.append("(days: median days to conversion from creation and from the scoring point)")
+    return lines
+
+
+def format_accounts(acc: AccountResult | NoAccounts) -> list[str]:
+    """The account block of the terminal report."""
+    if isinstance(acc, NoAccounts):
+        return [f"accounts: {acc.reason}"]
+    lines = [f"accounts ({acc.method}): {acc.accounts:,}, {acc.mature_accounts:,} mature, "
+             f"{acc.converted_accounts:,} converted" + (f" ({acc.conversion_rate:.1%})" if acc.conversion_rate else ""),
+             f"AUC {_f(acc.auc, '.3f')}   MQA conversion {_f(acc.mqa.rate, '.1%')}   "
+             f"converted accounts >= MQA {_f(acc.capture_at_mqa, '.1%')}",
+             f"leads: {acc.leads_counted:,} counted, {acc.leads_after:,} scored after their account's scoring point "
+             f"(never counted), {acc.leads_without_account:,} without an account",
+             "", f"{'band':>10} {'accounts':>9} {'conv':>7} {'rate':>7} {'capture':>8} {'immature':>9}"]
+    for row in reversed(acc.bands):
+        lines.append(f"{row.band:>10} {row.leads:>9,} {row.conversions:>7,} {_f(row.rate, '.1%'):>7} "
+                     f"{_f(row.capture, '.1%'):>8} {row.immature:>9,}")
+    return lines
 
 
 def _f(x: float | None, spec: str) -> str:

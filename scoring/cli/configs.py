@@ -213,7 +213,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="data the approval's calibration result is computed on")
     p.add_argument("--by", help="who records the approval (default: you)")
     p.set_defaults(func=cmd_approve)
-    p = parser("export", "write a version as YAML, SQL, a dbt model (a folder), the feature SQL or an HTML report")
+    p = parser("export", "write a version as YAML, SQL, a dbt model (a folder), the feature SQL, the account "
+               "score SQL (account-sql) or an HTML report")
     p.add_argument("ref", help="NAME or NAME@VERSION")
     p.add_argument("--version", type=int)
     p.add_argument("--format", choices=FORMATS, required=True)

@@ -37,7 +37,7 @@ from ..imports.mapping import ROLES, won_lost_values
 from ..imports.read import KINDS, MISSING_VALUES, DataImportError
 
 NONE = "none"
-"""Value of --created, --converted-date, --deal-value, --segment meaning 'no such column'."""
+"""Value of --created, --converted-date, --deal-value, --segment, --account meaning 'no such column'."""
 
 
 def _pairs(values: list[str], flag: str, allowed: Sequence[str]) -> dict[str, str]:
@@ -92,12 +92,14 @@ def _edit(ins: Inspection, args: argparse.Namespace) -> dict:
         leads["deal_value"] = opt(args.deal_value)
     if args.segment is not None:
         leads["segment"] = opt(args.segment)
+    if args.account is not None:
+        leads["account"] = opt(args.account)
     if args.fit:
         leads["fit"] = list(args.fit)
     if args.activity:
         leads["activity"] = list(args.activity)
     drop = {c.strip().casefold() for c in args.ignore}
-    mapped = [leads.get("id"), leads.get("created_at"), leads.get("deal_value"), leads.get("segment"),
+    mapped = [leads.get("id"), leads.get("created_at"), leads.get("deal_value"), leads.get("segment"), leads.get("account"),
               outcome.get("column"), outcome.get("date")]
     for key, given in (("fit", args.fit), ("activity", args.activity)):
         if not given:  # a proposed list: a column mapped to a role on the command line leaves it
@@ -207,6 +209,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--converted-date", metavar="COL|none", help="when the lead converted")
     g.add_argument("--deal-value", metavar="COL|none", help="deal value column")
     g.add_argument("--segment", metavar="COL|none", help="a column the app can filter on")
+    g.add_argument("--account", metavar="COL|none", help="the account (company name or id) of each lead")
     g.add_argument("--fit", action="append", default=[], metavar="COL",
                    help="fit attribute (repeatable; replaces the proposed list)")
     g.add_argument("--activity", action="append", default=[], metavar="COL",

@@ -12,7 +12,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..analysis.report import calibration, format_table
 
     config, features = load(args)
-    result = calibration(config, features)
+    result = calibration(config, features, with_revenue=True, with_accounts=True)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -11,7 +11,8 @@ Tables (names and types are part of the app's default mapping; do not rename):
 
 - ``leads(lead_id BIGINT, created_at TIMESTAMP, segment VARCHAR, seniority VARCHAR,
   department VARCHAR, company_size INTEGER, industry VARCHAR, country VARCHAR,
-  email_domain_type VARCHAR, channel VARCHAR)`` - ``lead_id`` 1..N in creation order;
+  email_domain_type VARCHAR, channel VARCHAR, company VARCHAR)`` - ``lead_id`` 1..N in
+  creation order; ``company`` is the account key (see "Accounts" below);
 - ``events(lead_id BIGINT, event_type VARCHAR, occurred_at TIMESTAMP)`` - occurred_at in
   ``[created_at - 30 d, min(created_at + 120 d, DEMO_END)]``;
 - ``outcomes(lead_id BIGINT, stage VARCHAR, converted_at TIMESTAMP, deal_value DOUBLE)`` -
@@ -69,6 +70,19 @@ What this makes true and measurable:
    last 3 months vs first 6 months, is about 0.15) while conversion per band drops.
 6. Messy values: ~6% of seniority is '' or 'Select', ~4% NULL company_size, ~1% NULL
    country.
+
+Accounts: each lead belongs to a company (``company``, ``'Company 0001234'``), drawn from
+its own random stream after everything above (so no other column depends on it). Leads
+are taken in creation order in windows of about 21 days; each window has about one
+company per 5 leads. An *engaged* lead (intent above 1.0, about 16% of leads) goes to one
+of the first sixth of its window's companies, every other lead to any of them. So a few
+companies gather several engaged contacts (about 5 engaged of about 9 contacts) and those
+convert more: their contacts' intent drives both their engagement and their conversions.
+Nothing else about a company changes a lead's chance. About 1% of leads have no company
+(NULL) and 1% an empty one (''). About 200,000 companies at 1M leads.
+
+Deal values: every lead gets a value drawn around its segment's median (lognormal,
+sigma 0.7; ``deal_value_median``); only won leads show it.
 
 Stages at ``DEMO_END``: a would-be converter converts ``1 + Gamma(2.5, 16 d)`` days after
 creation (scale 22 d in Enterprise, at most 150 d): ``won`` if that is on or before
@@ -232,6 +246,9 @@ TRUTH: dict = {
               "company_size_null_share": _P_SIZE_NULL, "country_null_share": _P_COUNTRY_NULL},
     "segment_shares": dict(zip(SEGMENTS, _P_SEGMENT)),
     "deal_value_median": {"SMB": 6_000.0, "Mid-Market": 25_000.0, "Enterprise": 110_000.0},
+    "accounts": {"column": "company", "window_days": 21, "leads_per_company": 5, "engaged_intent": 1.0,
+                 "engaged_companies_share": 1 / 6, "no_company_share": 0.01, "empty_company_share": 0.01,
+                 "effect": "none beyond the contacts' own intent: several engaged contacts convert more"},
     "conversion_delay_days": {"min": 1, "max": 150, "gamma_shape": 2.5,
                               "gamma_scale": {"SMB": 16.0, "Mid-Market": 16.0,
                                               "Enterprise": 22.0}},
@@ -315,7 +332,7 @@ def _epoch(ts: datetime) -> int:
 _DDL = """
 CREATE TABLE leads (lead_id BIGINT, created_at TIMESTAMP, segment VARCHAR,
     seniority VARCHAR, department VARCHAR, company_size INTEGER, industry VARCHAR,
-    country VARCHAR, email_domain_type VARCHAR, channel VARCHAR);
+    country VARCHAR, email_domain_type VARCHAR, channel VARCHAR, company VARCHAR);
 CREATE TABLE events (lead_id BIGINT, event_type VARCHAR, occurred_at TIMESTAMP);
 CREATE TABLE outcomes (lead_id BIGINT, stage VARCHAR, converted_at TIMESTAMP,
     deal_value DOUBLE);
@@ -333,7 +350,8 @@ def _write(tmp: Path, n: int, seed: int, start: datetime, say: Callable[[str], N
         for chunk, lo in enumerate(range(0, n, _CHUNK_LEADS)):
             hi = min(lo + _CHUNK_LEADS, n)
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk + 1,)))
-            tables = _chunk(rng, lo, created[lo:hi], drift)
+            tables = _chunk(rng, lo, created[lo:hi], drift,
+                            accounts=np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk + 1, 22))))
             for name in ("leads", "events", "outcomes"):
                 con.register("_demo_chunk", tables[name])
                 con.execute(f"INSERT INTO {name} SELECT * FROM _demo_chunk")
@@ -384,8 +402,11 @@ def _choice_rows(rng: np.random.Generator, prob_rows: np.ndarray) -> np.ndarray:
     return (rng.random(len(prob_rows))[:, None] >= cdf).sum(axis=1).astype(np.int8)
 
 
-def _chunk(rng: np.random.Generator, offset: int, created: np.ndarray, with_drift: bool = True) -> dict:
-    """Leads, their events and outcomes for one chunk of consecutive lead ids."""
+def _chunk(rng: np.random.Generator, offset: int, created: np.ndarray, with_drift: bool = True,
+           accounts: np.random.Generator | None = None) -> dict:
+    """Leads, their events and outcomes for one chunk of consecutive lead ids.
+
+    ``accounts`` draws the companies (its own stream: every other column is as without it)."""
     n = len(created)
     lead_id = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
     drift = (created >= _epoch(DRIFT_START)) & with_drift
@@ -475,6 +496,7 @@ def _chunk(rng: np.random.Generator, offset: int, created: np.ndarray, with_drif
         "country": _dict_array(country, COUNTRIES, null=country_null),
         "email_domain_type": _dict_array(email, EMAIL_DOMAIN_TYPES),
         "channel": _dict_array(channel, CHANNELS),
+        "company": _companies(accounts or np.random.default_rng(offset), offset, created, intent),
     })
     occurred = created[ev_idx] + ev_t
     keep = occurred <= end  # events after DEMO_END have not happened yet
@@ -490,6 +512,28 @@ def _chunk(rng: np.random.Generator, offset: int, created: np.ndarray, with_drif
         "deal_value": pa.array(deal, mask=~won),
     })
     return {"leads": leads, "events": events, "outcomes": outcomes, "n_won": int(won.sum())}
+
+
+def _companies(rng: np.random.Generator, offset: int, created: np.ndarray, intent: np.ndarray) -> pa.Array:
+    """The company of each lead of a chunk (see "Accounts" in the module doc); numbers unique across chunks."""
+    cfg = _T["accounts"]
+    n = len(created)
+    span_days = max(1.0, (float(created[-1]) - float(created[0])) / _DAY) if n else 1.0
+    per_window = max(10, int(round(cfg["window_days"] * n / span_days)))
+    companies = max(2, per_window // cfg["leads_per_company"])
+    engaged_companies = max(1, int(companies * cfg["engaged_companies_share"]))
+    window = np.arange(n) // per_window
+    engaged = intent > cfg["engaged_intent"]
+    local = np.where(engaged, rng.integers(0, engaged_companies, n), rng.integers(0, companies, n))
+    number = offset + window * companies + local  # < offset + n: unique across chunks
+    used, codes = np.unique(number, return_inverse=True)
+    names = np.char.add("Company ", np.char.zfill(used.astype(str), 7)).astype(object)
+    r = rng.random(n)
+    empty = (r >= cfg["no_company_share"]) & (r < cfg["no_company_share"] + cfg["empty_company_share"])
+    names = np.append(names, "")
+    codes = np.where(empty, len(used), codes)
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=r < cfg["no_company_share"]),
+                                          pa.array(names, type=pa.string())).cast(pa.string())
 
 
 def _company_size(rng: np.random.Generator, segment: np.ndarray) -> np.ndarray:

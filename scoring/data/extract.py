@@ -238,6 +238,8 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
             cols.append(f"CAST({src}{quote(out.converted)} AS BOOLEAN) AS __flag")
         cols.append(f"{_finite_time(src + quote(out.converted_at))} AS __conv" if has_date
                     else "NULL::TIMESTAMP AS __conv")
+        if out.deal_value is not None:
+            cols.append(f"{_finite_value(src + quote(out.deal_value))} AS __value")
     select_cols = "".join(", " + c for c in cols)
     lead_id = f"{src}{quote(leads.id)}"
     created = _finite_time(f"{src}{quote(leads.created_at)}") if leads.created_at else "NULL::TIMESTAMP"
@@ -256,7 +258,13 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
             flag_col = f"CAST({quote(out.converted)} AS BOOLEAN)"
             parts.append(f"CASE WHEN bool_or({flag_col}) THEN true WHEN count(*) > count({flag_col}) THEN NULL "
                          f"ELSE false END AS __flag, true AS __named")
+        if out.deal_value is not None:  # the won rows' values added up (a lead may win several deals)
+            value = _finite_value(quote(out.deal_value))
+            won = (f"CAST({quote(out.converted)} AS BOOLEAN)" if has_flag
+                   else f"{_finite_time(quote(out.converted_at))} <= $data_end")
+            parts.append(f"sum({value}) FILTER (WHERE {won}) AS __value")
         flag = ", o.__flag, o.__named" if has_flag else ""
+        flag += ", o.__value" if out.deal_value is not None else ""
         sql += [", o AS (",
                 f"  SELECT {quote(out.lead_id)} AS __id, {', '.join(parts)}",
                 f"  FROM {quote(out.table)}",
@@ -268,6 +276,8 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
                    "__created + to_microseconds($sp_us) AS __scoring FROM l)")
     sql.append(outcome_sql(out, bool(leads.created_at), params))
     return_cols = "b.__converted, b.__mature, b.__open"
+    if out.deal_value is not None:
+        return_cols += ", b.__value"
     codes = "".join(f", b.__c{i}" for i in range(len(spec.categorical)))
     nums = "".join(f", b.__n{i}" for i in range(len(spec.numeric)))
     sql += ["SELECT CAST(row_number() OVER (ORDER BY b.__created, b.__id) - 1 AS INTEGER) AS __row,",
@@ -278,6 +288,12 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
 def _finite_time(column: str) -> str:
     """A time column as TIMESTAMP, with ``infinity`` / ``-infinity`` read as missing (they are no moment)."""
     value = f"CAST({column} AS TIMESTAMP)"
+    return f"(CASE WHEN isfinite({value}) THEN {value} END)"
+
+
+def _finite_value(column: str) -> str:
+    """A deal value as DOUBLE, NULL when it is not a finite number (text, NaN, infinity)."""
+    value = f"TRY_CAST({column} AS DOUBLE)"
     return f"(CASE WHEN isfinite({value}) THEN {value} END)"
 
 
@@ -427,7 +443,9 @@ def _age(age_us: np.ndarray) -> np.ndarray:
 def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: bool = True,
              progress: Progress = _no_progress, expected_events: int | None = None) -> Features:
     """The SQL part of an extraction: the leads once into a temp table, then narrow reads of it."""
-    names = ["__id", "__created", "__scoring", "__converted", "__mature", "__open"]
+    names = ["__id", "__created", "__scoring", "__conv", "__converted", "__mature", "__open"]
+    if spec.mapping.outcome.deal_value is not None:
+        names.append("__value")
     codes = [f"__c{i}" for i in range(len(spec.categorical))]
     nums = [f"__n{i}" for i in range(len(spec.numeric))]
     progress("Reading the leads and their outcomes...", 0.0)
@@ -453,6 +471,8 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
         data_end=end,
         events=events,
         open=cols["__open"] if spec.mapping.outcome.converted is not None else None,
+        deal_value=cols["__value"].astype(np.float64) if "__value" in cols else None,
+        converted_at=cols["__conv"],
     )
 
 

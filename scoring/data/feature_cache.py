@@ -39,10 +39,10 @@ from ..model.findings import Finding, QualityReport
 from .extract import data_end
 from .source import Source
 
-FORMAT = 2
+FORMAT = 3
 """Bumped whenever what an entry holds changes: older entries are then never read."""
 FIELDS = ("spec", "lead_id", "created_at", "scoring_at", "converted", "mature", "categorical", "numeric",
-          "signals", "data_end", "quality", "events", "open", "cache")
+          "signals", "data_end", "quality", "events", "open", "deal_value", "converted_at", "cache")
 """The ``Features`` fields an entry holds (``spec`` and ``cache`` are the caller's); a test fails when
 ``Features`` gains one this module does not know, so a new field is never silently lost."""
 MAX_ENTRIES = 4
@@ -88,8 +88,9 @@ def _arrays(features: Features) -> dict[str, np.ndarray]:
     if features.events is not None:
         out["events.row"], out["events.starts"], out["events.age"] = (
             features.events.row, features.events.starts, features.events.age)
-    if features.open is not None:
-        out["open"] = features.open
+    for name in ("open", "deal_value", "converted_at"):
+        if getattr(features, name) is not None:
+            out[name] = getattr(features, name)
     return out
 
 
@@ -211,7 +212,8 @@ def load(source: Source, spec: FeatureSpec, folder: Path | None = None,
 def _rebuild(target: Path, spec: FeatureSpec, manifest: dict, end: dt.datetime) -> Features:
     n = int(manifest["n"])
     arrays = {name: _load(target, name) for name in manifest["arrays"]}
-    for name in ("lead_id", "created_at", "scoring_at", "converted", "mature", *(["open"] if "open" in arrays else [])):
+    optional = [name for name in ("open", "deal_value", "converted_at") if name in arrays]
+    for name in ("lead_id", "created_at", "scoring_at", "converted", "mature", *optional):
         if len(arrays[name]) != n:
             raise ValueError(f"{name}: {len(arrays[name])} values for {n} leads")
     categorical = {c: Categorical(arrays[f"cat{i}.codes"], arrays[f"cat{i}.categories"])
@@ -228,7 +230,8 @@ def _rebuild(target: Path, spec: FeatureSpec, manifest: dict, end: dt.datetime) 
     return Features(spec=spec, lead_id=arrays["lead_id"], created_at=arrays["created_at"],
                     scoring_at=arrays["scoring_at"], converted=arrays["converted"], mature=arrays["mature"],
                     categorical=categorical, numeric=numeric, signals=signals, data_end=end, quality=quality,
-                    events=events, open=arrays.get("open"))
+                    events=events, open=arrays.get("open"), deal_value=arrays.get("deal_value"),
+                    converted_at=arrays.get("converted_at"))
 
 
 # --------------------------------------------------------------------------- decayed sums

@@ -395,6 +395,8 @@ def mapping_needs(mapping: SourceMapping) -> list[ColumnNeed]:
         needs.append(ColumnNeed(leads.table, leads.created_at, "time", "lead creation time"))
     if leads.segment:
         needs.append(ColumnNeed(leads.table, leads.segment, "any", "segment"))
+    if leads.account:
+        needs.append(ColumnNeed(leads.table, leads.account, "any", "account key"))
     if mapping.events is not None:
         ev = mapping.events
         needs += [

@@ -128,24 +128,26 @@ def _threshold_line(x: float, colour: str, text: str, dash: str | None = None, b
 
 
 def band_chart(draft: CalibrationResult, approved: CalibrationResult | None = None, *, draft_label: str = "draft",
-               approved_label: str = "approved") -> go.Figure:
+               approved_label: str = "approved", unit: str = "leads",
+               line_names: tuple[str, str] = ("MQL", "SQL")) -> go.Figure:
     """Conversion by band (line, Wilson band) over lead counts (bars), with thresholds.
 
     ``draft_label`` names the main result in the legend (the HTML report of an approved
     version says "approved"). The compared result is placed by score range (see
     :func:`_compared_traces`). Built as one figure from its parts: plotly's
     ``make_subplots`` and ``add_vline`` validate the figure again on every call, which took
-    40-55 ms of each slider move's rerun.
+    40-55 ms of each slider move's rerun. ``unit`` and ``line_names`` name what is counted and the two
+    thresholds (``accounts``, ``("MQA", "SQA")`` for the account view).
     """
     bands = draft.bands
     x = list(range(len(bands)))
-    traces = [go.Bar(x=x, y=[b.leads for b in bands], name=f"{draft_label}: mature leads (right axis)",
-                     marker_color=BARS, hovertemplate="%{y:,} mature leads<extra></extra>", xaxis="x", yaxis="y2")]
+    traces = [go.Bar(x=x, y=[b.leads for b in bands], name=f"{draft_label}: mature {unit} (right axis)",
+                     marker_color=BARS, hovertemplate=f"%{{y:,}} mature {unit}<extra></extra>", xaxis="x", yaxis="y2")]
     if approved is not None:  # under the draft's line, which stays readable where the two agree
         traces += _compared_traces(approved, bands, approved_label, APPROVED)
     traces += _rate_traces(draft, draft_label, DRAFT)
     lines = []
-    for label, key in (("MQL", "mql"), ("SQL", "sql")):
+    for label, key in zip(line_names, ("mql", "sql")):
         value = getattr(draft.thresholds, key)
         lines.append(_threshold_line(_band_position(value, bands), DRAFT, f"{label} {value:g}"))
         if approved is not None and getattr(approved.thresholds, key) != value:
@@ -158,7 +160,7 @@ def band_chart(draft: CalibrationResult, approved: CalibrationResult | None = No
                    tickvals=x, ticktext=[b.band for b in bands], range=[-0.5, len(bands) - 0.5]),
         yaxis=dict(anchor="x", domain=[0.0, 1.0], title=dict(text="conversion rate"), rangemode="tozero",
                    ticksuffix="%", tickformat=",.0f", automargin=False),
-        yaxis2=dict(anchor="x", overlaying="y", side="right", title=dict(text="mature leads"),
+        yaxis2=dict(anchor="x", overlaying="y", side="right", title=dict(text=f"mature {unit}"),
                     rangemode="tozero", showgrid=False, tickmode="auto", tickformat=",d", automargin=False),
         shapes=[line for line, _ in lines], annotations=[label for _, label in lines],
         font=FONT, height=480, margin=dict(l=70, r=70, t=40, b=10),

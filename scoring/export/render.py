@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..model.config import dump_config
 from ..registry.store import ConfigStore, StoreError
 
-FORMATS = ("yaml", "sql", "html", "dbt", "features-sql")
-SUFFIX = {"yaml": "yaml", "sql": "sql", "html": "html", "features-sql": "sql"}
+FORMATS = ("yaml", "sql", "html", "dbt", "features-sql", "account-sql")
+SUFFIX = {"yaml": "yaml", "sql": "sql", "html": "html", "features-sql": "sql", "account-sql": "sql"}
 FOLDER_FORMATS = ("dbt",)
 """Formats written as a folder of files (``render_folder``), not one text."""
 
@@ -33,6 +33,10 @@ def render_export(store: ConfigStore, name: str, version: int, fmt: str, dialect
         from .sql import export_sql
 
         return export_sql(config, dialect)
+    if fmt == "account-sql":
+        from .sql import export_account_sql
+
+        return export_account_sql(config, dialect)
     if fmt == "features-sql":
         from .features_sql import export_features_sql
 

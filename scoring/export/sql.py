@@ -238,13 +238,19 @@ def _data_end_cte(config: ScoringConfig) -> exp.Select:
     return exp.select(exp.Max(this=_ref("t")).as_("data_end")).from_(union.subquery("times"))
 
 
-def _ranked_cte(config: ScoringConfig, cols: _Columns, missing: list[str]) -> exp.Select:
-    """Leads with an id, numbered by creation time within each id (earliest first)."""
+def _ranked_cte(config: ScoringConfig, cols: _Columns, missing: list[str], account: bool = False) -> exp.Select:
+    """Leads with an id, numbered by creation time within each id (earliest first).
+
+    ``account``: with the account key as the engine codes it (trimmed text, a missing marker NULL)."""
     leads = config.source.leads
     select = [
         _user_col(leads.id, "l").as_("lead_key"),
         _ts(_user_col(leads.created_at, "l")).as_("created_ts"),
     ]
+    if account:
+        text = exp.Trim(this=exp.cast(_user_col(leads.account, "l"), _TEXT))
+        select.append(_case([(_in(_normalised_text(_user_col(leads.account, "l")), missing), exp.null())],
+                            text).as_("account_key"))
     for column, alias in cols.categorical.items():
         value = _normalised_text(_user_col(column, "l"))
         select.append(_case([(_in(value, missing), exp.null())], value.copy()).as_(alias))
@@ -450,8 +456,10 @@ def _parts_cte(config: ScoringConfig, cols: _Columns, signals: dict[tuple, str])
     return query
 
 
-def build_query(config: ScoringConfig) -> exp.Select:
-    """The scoring query as a sqlglot tree (dialect-neutral; render with ``export_sql``)."""
+def build_query(config: ScoringConfig, account: bool = False) -> exp.Select:
+    """The scoring query as a sqlglot tree (dialect-neutral; render with ``export_sql``).
+
+    ``account``: its leads CTE also carries the account key (for ``build_account_query``)."""
     cols = _Columns(config)
     signals = _signals(config)
     if signals and config.source.events is None:
@@ -460,7 +468,7 @@ def build_query(config: ScoringConfig) -> exp.Select:
 
     ctes: list[tuple[str, exp.Expression]] = [
         (_DATA_END, _data_end_cte(config)),
-        (_RANKED, _ranked_cte(config, cols, missing)),
+        (_RANKED, _ranked_cte(config, cols, missing, account)),
     ]
     if _conversion_table(config):
         ctes.append((_CONVERSIONS, _conversions_cte(config)))
@@ -494,6 +502,79 @@ def build_query(config: ScoringConfig) -> exp.Select:
     for name, cte in ctes:
         query = query.with_(name, as_=cte)
     return query
+
+
+_LEAD_SCORES = "leadcal_lead_scores"
+_ACCOUNT_LEADS = "leadcal_account_leads"
+_ACCOUNTS = "leadcal_accounts"
+_ACCOUNT_COUNTED = "leadcal_account_counted"
+
+
+def build_account_query(config: ScoringConfig) -> exp.Select:
+    """The account scoring query: one row per account, its scoring point, score and tier (``scoring.model.accounts``).
+
+    The lead query's CTEs, its result as one more CTE, then: each account's scoring point (its first
+    lead's creation + ``accounts.scoring_point_days``), the leads scored by then, and their max, capped
+    sum or top-k mean.
+    """
+    acc = config.accounts
+    if acc is None or config.source.leads.account is None:
+        raise ValueError("this model scores no accounts: map source.leads.account and add an 'accounts' section")
+    leads_query = build_query(config, account=True)
+    ctes = [(c.alias, c.this) for c in leads_query.args["with_"].expressions]
+    leads_query.set("with_", None)
+    ctes.append((_LEAD_SCORES, leads_query))
+    ctes.append((_ACCOUNT_LEADS, exp.select(_ref("account_key", "r"), _ref("score", "s"), _ref("scored_at", "s"),
+                                            _ref("created_ts", "r"))
+                 .from_(_cte_table(_LEAD_SCORES, "s"))
+                 .join(_cte_table(_RANKED, "r"), on=_and(
+                     exp.EQ(this=_ref("lead_key", "r"), expression=_ref("lead_id", "s")),
+                     exp.EQ(this=_ref("row_no", "r"), expression=_num(1))), join_type="inner")
+                 .where(exp.Not(this=exp.Is(this=_ref("account_key", "r"), expression=exp.null())))))
+    sp_us = round(float(acc.scoring_point_days) * DAY_US)
+    ctes.append((_ACCOUNTS, exp.select(_ref("account_key"),
+                                       _add_micros(exp.Min(this=_ref("created_ts")), sp_us).as_("account_scored_at"))
+                 .from_(exp.to_table(_ACCOUNT_LEADS)).group_by(_ref("account_key"))))
+    rank = exp.Window(this=exp.RowNumber(), partition_by=[_ref("account_key", "a")],
+                      order=exp.Order(expressions=[exp.Ordered(this=_ref("score", "l"), desc=True)]))
+    ctes.append((_ACCOUNT_COUNTED, exp.select(_ref("account_key", "a"), _ref("account_scored_at", "a"),
+                                              _ref("score", "l"), rank.as_("score_rank"))
+                 .from_(_cte_table(_ACCOUNT_LEADS, "l"))
+                 .join(_cte_table(_ACCOUNTS, "a"), on=exp.EQ(this=_ref("account_key", "l"),
+                                                             expression=_ref("account_key", "a")), join_type="inner")
+                 .where(exp.LTE(this=_ref("scored_at", "l"), expression=_ref("account_scored_at", "a")))))
+    score = _ref("score")
+    if acc.method == "max":
+        value = exp.Max(this=score)
+    elif acc.method == "sum":
+        value = exp.Sum(this=score)
+        if acc.cap is not None:
+            value = exp.Least(this=value, expressions=[_num(acc.cap)], ignore_nulls=True)
+    else:
+        value = exp.Avg(this=_case([(exp.LTE(this=_ref("score_rank"), expression=_num(acc.k)), score.copy())], None))
+    scored = (exp.select(_ref("account_key"), _ref("account_scored_at"), value.as_("account_score"))
+              .from_(exp.to_table(_ACCOUNT_COUNTED)).group_by(_ref("account_key"), _ref("account_scored_at")))
+    tier = _case([(exp.GTE(this=_ref("account_score"), expression=_num(acc.thresholds.sql)), _str("sqa")),
+                  (exp.GTE(this=_ref("account_score"), expression=_num(acc.thresholds.mql)), _str("mqa"))],
+                 _str("below_mqa"))
+    query = exp.select(_ref("account_key").as_("account"), _ref("account_scored_at").as_("scored_at"),
+                       _ref("account_score"), tier.as_("tier")).from_(scored.subquery("leadcal_account_scores"))
+    for name, cte in ctes:
+        query = query.with_(name, as_=cte)
+    return query
+
+
+def export_account_sql(config: ScoringConfig, dialect: str = "duckdb") -> str:
+    """One SELECT giving the engine's account scores, in ``dialect``: ``account, scored_at, account_score, tier``."""
+    check_exportable(config, dialect)
+    name = _UNPRINTABLE.sub("?", config.name)
+    acc = config.accounts
+    head = (f"-- leadcal account scores of model '{name}' - generated by leadcal for {dialect}; do not edit by hand.\n"
+            "-- One row per account: account; scored_at, its first lead's creation + "
+            f"{float(acc.scoring_point_days) if acc else 0:g} days;\n"
+            f"-- account_score, the {acc.method if acc else ''} of the scores of its leads scored by then; tier, "
+            "'below_mqa', 'mqa' or 'sqa'.\n") if acc else ""
+    return head + render(build_account_query(config), dialect) + "\n"
 
 
 def _for_dialect(tree: exp.Expression, dialect: str) -> exp.Expression:

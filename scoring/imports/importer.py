@@ -46,6 +46,7 @@ from ..base.crash import crash_point
 from ..data.source import Source, SourceError, quote
 from ..model.config import ScoringConfig, load_config, parse_config, save_config
 from .mapping import (
+    NAME_ACCOUNT,
     NAME_DEAL,
     ROLES,
     ImportMapping,
@@ -452,7 +453,8 @@ def _propose(con: duckdb.DuckDBPyConnection, profiles: dict[str, FileProfile], r
     reasons.append(("creation time " + created.why) if created.column is not None else created.why)
     if created.ask:
         notes.append(created.why)
-    leads, choices = leads_entry(lead_key, lp.columns, joined, lead_id, created.column, outcome, NAME_DEAL)
+    leads, choices = leads_entry(lead_key, lp.columns, joined, lead_id, created.column, outcome, NAME_DEAL,
+                                 account_names=NAME_ACCOUNT)
     if outcome_entry is not None:
         leads.pop("outcome", None)
     return ({"import_version": 1, "missing_values": list(missing), "files": [leads] + files}, notes, reasons,
@@ -1352,6 +1354,7 @@ def _starter(con, plan: Plan, mapping: ImportMapping, name: str,
         con, name=name, description=description, leads_table=plan.tables[plan.leads.file],
         point_in_time=plan.point_in_time, outcome_mode=plan.outcome_mode, outcome_table=outcome_table,
         deal_value=plan.one("deal_value") is not None, segment=segment.name if segment else None,
+        account=plan.one("account").name if plan.one("account") is not None else None,
         fit=fit, activity=[lc.name for lc in plan.by_role("activity")],
         events_table=plan.tables[plan.events[0].file] if plan.events and plan.point_in_time else None,
         missing_values=mapping.missing_values, now=now)

@@ -18,6 +18,7 @@ file (its header), or by their clean snake_case name::
           date: Became Customer Date  # optional: when it converted
         deal_value: Amount            # optional
         segment: Segment              # optional: a column the app can filter on
+        account: Company Name         # optional: the account (company) key, for account scores
         fit: [Job Title, Industry, Employees]   # attributes scored for who the lead is
         activity: [Page Views]        # numeric activity counts (engagement rules per unit)
         types: {Zip: text}            # optional: force a column's type
@@ -56,7 +57,7 @@ from .read import MISSING_VALUES, ColumnProfile, DataImportError, FileProfile
 
 ROLES = ("leads", "events", "attributes", "outcome", "ignore")
 ROLE_KEYS = {
-    "leads": {"id", "created_at", "outcome", "deal_value", "segment", "fit", "activity"},
+    "leads": {"id", "created_at", "outcome", "deal_value", "segment", "account", "fit", "activity"},
     "events": {"lead_id", "type", "type_value", "time"},
     "attributes": {"key", "joins"},
     "outcome": {"lead_id", "outcome"},
@@ -106,6 +107,8 @@ class FileMapping(_Model):
     outcome: OutcomeMapping | None = None
     deal_value: str | None = None
     segment: str | None = None
+    account: str | None = None
+    """The account (company name or id) each lead belongs to."""
     fit: list[str] = Field(default_factory=list)
     activity: list[str] = Field(default_factory=list)
     # events
@@ -237,6 +240,10 @@ LOST = re.compile(r"\b(lost|disqualified|unqualified|rejected|dead|junk|churned|
 NAME_ID = re.compile(r"^(lead|contact|person|prospect|record|customer|user)?_?id$"
                      r"|^(lead|contact|prospect)_(id|key|number)$")
 NAME_CONV_DATE = re.compile(r"convert|won|close|became_(a_)?customer|customer_since|purchase|sale_date|win")
+NAME_ACCOUNT = re.compile(r"^(associated_|deal_|lead_|contact_)?(company|company_name|company_id|company_account|"
+                          r"account|account_name|account_id|organi[sz]ation|organi[sz]ation_name|organi[sz]ation_id|"
+                          r"org|org_name|org_id)$")
+"""Names of an account key column on the leads (``company``, ``Account Name``, ``Associated Company ID``)."""
 NAME_DEAL = re.compile(r"amount|deal_value|deal_size|revenue_won|value|acv|arr|mrr|contract|opportunity_amount|booking")
 NAME_ACTIVITY = re.compile(r"visit|view|open|click|download|webinar|attend|session|email|call|meeting|page"
                            r"|count|number_of|^num_|_num$|total|activit|form|submission|event|login|repl|touch"

@@ -33,7 +33,7 @@ class LeadColumn:
     name: str
     """Its (unique) clean name on the leads table."""
     role: str = ""
-    """id, created_at, deal_value, segment, fit, activity, outcome, outcome_date, join, or ''."""
+    """id, created_at, deal_value, segment, account, fit, activity, outcome, outcome_date, join, or ''."""
     kind: str = ""
     """The type it is stored as."""
 
@@ -224,6 +224,7 @@ def resolve(mapping: ImportMapping, profiles: dict[str, FileProfile]) -> tuple[P
     assign(lead(leads.deal_value, "deal_value"), "deal_value", "deal_value", ("integer", "number"), "number")
     seg = lead(leads.segment, "segment")
     assign(seg, "segment", "segment", ("text", "boolean", "integer", "number"))
+    assign(lead(leads.account, "account"), "account", "account", ("text", "integer", "number"), "text")
     out = leads.outcome
     stage = bool(out and (out.won or out.lost))
     outcome_column = lead(out.column, "outcome.column") if out else None

@@ -344,7 +344,8 @@ class ColumnChoice:
 
 def leads_entry(file: str, columns: list[ColumnProfile], joined: list[tuple[ColumnProfile, str]],
                 lead_id: ColumnProfile | None, created: ColumnProfile | None, outcome: Outcome | None,
-                deal_names, segment_name: str = "segment") -> tuple[dict, list[ColumnChoice]]:
+                deal_names, segment_name: str = "segment",
+                account_names=None) -> tuple[dict, list[ColumnChoice]]:
     """The proposed mapping (plain data) of the leads file, and why each column got its role.
 
     ``joined``: (column, its name on the leads table) of attribute files joined onto the leads.
@@ -359,7 +360,11 @@ def leads_entry(file: str, columns: list[ColumnProfile], joined: list[tuple[Colu
     deal = next((c for c in universe if c.kind in ("integer", "number") and deal_names.search(c.clean)
                  and id(c) not in used and c is not lead_id), None)
     segment = next((c for c in universe if c.clean == segment_name and c.kind in ("text", "boolean")), None)
-    fixed = {id(lead_id): "id", id(created): "created_at", id(deal): "deal_value", id(segment): "segment"}
+    account = next((c for c in universe if account_names is not None and account_names.search(c.clean)
+                    and c.kind in ("text", "integer") and 0 < c.distinct < c.filled  # leads share an account
+                    and c is not lead_id and id(c) not in used), None)
+    fixed = {id(lead_id): "id", id(created): "created_at", id(deal): "deal_value", id(segment): "segment",
+             id(account): "account"}
     if outcome:
         fixed |= {id(c): r for c, r in ((outcome.column, "outcome"), (outcome.date, "outcome date")) if c is not None}
     fit, activity, choices = [], [], []
@@ -382,6 +387,8 @@ def leads_entry(file: str, columns: list[ColumnProfile], joined: list[tuple[Colu
         data["deal_value"] = ref(deal)
     if segment is not None:
         data["segment"] = ref(segment)
+    if account is not None:
+        data["account"] = ref(account)
     data["fit"] = [ref(c) for c in fit]
     data["activity"] = [ref(c) for c in activity]
     return data, choices

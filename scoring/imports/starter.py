@@ -178,7 +178,7 @@ def event_types(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: str, leads_table: str,
                    point_in_time: bool, outcome_mode: str, deal_value: bool, segment: str | None,
-                   outcome_table: dict | None = None,
+                   outcome_table: dict | None = None, account: str | None = None,
                    fit: list[tuple[str, str]], activity: list[str], events_table: str | None,
                    missing_values: list[str], now: dt.datetime) -> tuple[ScoringConfig, dict, list[str]]:
     """The starter config of imported tables, its plain data, and notes on choices made.
@@ -190,6 +190,8 @@ def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: st
     leads = {"table": leads_table, "id": "lead_id", "created_at": "created_at" if point_in_time else None}
     if segment:
         leads["segment"] = segment
+    if account:
+        leads["account"] = account
     outcome: dict = {"time": {"converted_at": "converted_at"},
                      "states": {"converted_at": None, "converted": "converted"},
                      "states+time": {"converted_at": "converted_at", "converted": "converted"}}[outcome_mode]
@@ -244,6 +246,11 @@ def starter_config(con: duckdb.DuckDBPyConnection, *, name: str, description: st
         "engagement": engagement,
         **SCALE,
     }
+    if account and point_in_time:  # account scores on: the best lead's score, a month after the first lead
+        data["accounts"] = {"method": "max", "scoring_point_days": max(30, scoring_point),
+                            "thresholds": dict(SCALE["thresholds"])}
+        notes.append(f"accounts: '{account}' is the account key; an account is scored 30 days after its first "
+                     "lead by its best lead's score (accounts.method: max, sum or top_k_mean)")
     config = config_from_dict(data, "starter config")
     if parse_config(dump_config(config), "starter config") != config:  # loads back as a file would
         raise ValueError("the starter config does not read back as generated")

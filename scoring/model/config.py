@@ -335,6 +335,8 @@ class Evaluation(_Model):
     """Days after creation at which a lead is scored; only earlier events count."""
     outcome_window_days: Number = Field(default=90, gt=0, le=3650)
     """Days after the scoring point within which a conversion counts."""
+    currency: str | None = Field(default=None, min_length=1, max_length=8, pattern=r"^[^\s<>&]+$")
+    """How won revenue is written: a code (``EUR``) or a symbol (``£``); omitted, plain numbers."""
 
 
 # --------------------------------------------------------------------------- segments
@@ -381,6 +383,42 @@ class Segment(_Model):
     """Thresholds for this segment; omit to use the model's."""
 
 
+# --------------------------------------------------------------------------- accounts
+
+
+class AccountScoring(_Model):
+    """How an account's score comes from its leads' scores, and its own MQA / SQA thresholds.
+
+    An account is scored ``scoring_point_days`` after its first lead was created. Only leads
+    whose own scoring point is at or before that moment count (so no event after the account's
+    scoring point ever does); a lead created later never counts. The account converts when any
+    of its leads converts before the account's scoring point + the outcome window.
+    """
+
+    method: Literal["max", "sum", "top_k_mean"] = "max"
+    """``max``: the best lead's score; ``sum``: the leads' scores added up (capped by ``cap``);
+    ``top_k_mean``: the mean of the ``k`` best leads' scores (of all of them when fewer)."""
+    cap: Number | None = None
+    """Highest account score for ``sum`` (ignored by the other methods)."""
+    k: int = Field(default=3, ge=1, le=100)
+    """How many of the best leads ``top_k_mean`` averages."""
+    scoring_point_days: Number = Field(default=30, ge=0, le=3650)
+    """Days after the account's first lead was created at which the account is scored."""
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(mql=40, sql=60))
+    """MQA (``mql``) and SQA (``sql``): account score at or above which an account is marketing- /
+    sales-qualified."""
+    bands: list[Number] | None = None
+    """Cut points of the account score bands; omitted, the model's ``bands``."""
+
+    @field_validator("bands")
+    @classmethod
+    def _increasing(cls, bands: list[float] | None) -> list[float] | None:
+        if bands is not None and (not bands or any(not math.isfinite(b) for b in bands)
+                                  or any(not lo < hi for lo, hi in zip(bands, bands[1:]))):
+            raise ValueError("band cut points must be finite and strictly increasing")
+        return bands
+
+
 # --------------------------------------------------------------------------- source mapping
 
 
@@ -396,8 +434,10 @@ class LeadsTable(_Model):
     point in time: every recorded activity counts, and there are no cohorts)."""
     segment: Identifier | None = None
     """Optional column the app can filter on (e.g. SMB / Enterprise)."""
+    account: Identifier | None = None
+    """Optional account key: the company (name or id) each lead belongs to, for account scores."""
 
-    _v = field_validator("table", "id", "created_at", "segment")(_check_identifier)
+    _v = field_validator("table", "id", "created_at", "segment", "account")(_check_identifier)
 
 
 class EventsTable(_Model):
@@ -528,6 +568,8 @@ class ScoringConfig(_Model):
     """Cut points of the score bands to report, increasing (e.g. [20, 40, 60, 80])."""
     segments: list[Segment] = Field(default_factory=list)
     """Optional segments with their own rules; leads in none use the model's rules."""
+    accounts: AccountScoring | None = None
+    """Account scores from the leads' scores (needs ``source.leads.account``); omit for leads only."""
 
     @field_validator("bands")
     @classmethod
@@ -551,6 +593,17 @@ class ScoringConfig(_Model):
         names = [s.name for s in self.segments]
         if len(set(names)) != len(names):
             problems.append("segments: segment names must be unique")
+        if self.accounts is not None:
+            if self.source.leads.account is None:
+                problems.append("accounts: account scores need an account key on the leads "
+                                "(source.leads.account, e.g. a company or company id column)")
+            if not self.source.point_in_time:
+                problems.append("accounts: account scores need creation times (source.leads.created_at): "
+                                "an account is scored at a point in time")
+            if self.accounts.scoring_point_days < self.evaluation.scoring_point_days:
+                problems.append(f"accounts.scoring_point_days ({self.accounts.scoring_point_days:g}) must be at "
+                                f"least evaluation.scoring_point_days ({self.evaluation.scoring_point_days:g}): "
+                                "else not even the account's first lead is scored by then")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -91,6 +91,8 @@ def feature_spec(config: ScoringConfig) -> FeatureSpec:
         (categorical if seg.filter.values is not None else numeric).add(seg.filter.column)
     if config.source.leads.segment:
         categorical.add(config.source.leads.segment)
+    if config.source.leads.account:  # the account view groups leads by its codes
+        categorical.add(config.source.leads.account)
     return FeatureSpec(
         mapping_json=config.source.model_dump_json(),
         scoring_point_days=float(config.evaluation.scoring_point_days),
@@ -179,6 +181,11 @@ class Features:
     open: np.ndarray | None = None
     """Still open at the data's end (a three-state outcome: neither won nor lost); None when the
     outcome is a conversion time alone (open and lost cannot be told apart)."""
+    deal_value: np.ndarray | None = None
+    """float64 won deal value per lead (NaN: none recorded), when ``source.outcome.deal_value``
+    is mapped; None otherwise. Only a converted lead's value is won revenue (``revenue``)."""
+    converted_at: np.ndarray | None = None
+    """datetime64[us] time of the conversion (NaT: none or not known), for time to conversion."""
     cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     """Work computed from these leads (outcome status, rule points, scored configs, ...), shared
     with the feature sets derived from this one: they have the same lead arrays, and an
@@ -244,6 +251,8 @@ class Features:
             quality=self.quality,
             events=self.events.subset(mask, position) if keep_events and self.events is not None else None,
             open=None if self.open is None else self.open[mask],
+            deal_value=None if self.deal_value is None else self.deal_value[mask],
+            converted_at=None if self.converted_at is None else self.converted_at[mask],
         )
 
 

@@ -458,3 +458,50 @@ def engagement_rows(matrix: np.ndarray, points: np.ndarray, caps: np.ndarray,
             total += _capped(matrix[k, r], points[r], caps[r])
         out[k] = min(max(total, low), high)
     return out
+
+
+@njit(cache=True, nogil=True)
+def group_scores(values: np.ndarray, starts: np.ndarray, method: int, k: int, cap: float,
+                 out: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """One score per group ``values[starts[g]:starts[g + 1]]`` (an account's counted leads), into ``out``.
+
+    ``method`` 0: the largest; 1: the sum, at most ``cap``; 2: the mean of the ``k`` largest (of all
+    when fewer). An empty group gets NaN. One pass per group, a buffer of ``k`` for the top-k.
+    """
+    best = np.empty(max(k, 1))
+    for g in range(out.size):
+        lo, hi = starts[g], starts[g + 1]
+        if hi == lo:
+            out[g] = np.nan
+            continue
+        if method == 0:
+            m = values[lo]
+            for i in range(lo + 1, hi):
+                if values[i] > m:
+                    m = values[i]
+            out[g] = m
+        elif method == 1:
+            s = 0.0
+            for i in range(lo, hi):
+                s += values[i]
+            out[g] = s if s < cap else cap
+        else:
+            m = 0  # best[:m] kept in decreasing order
+            for i in range(lo, hi):
+                v = values[i]
+                if m < k:
+                    j = m
+                    m += 1
+                elif v > best[m - 1]:
+                    j = m - 1
+                else:
+                    continue
+                while j > 0 and best[j - 1] < v:
+                    best[j] = best[j - 1]
+                    j -= 1
+                best[j] = v
+            s = 0.0
+            for j in range(m):
+                s += best[j]
+            out[g] = s / m
+    return out

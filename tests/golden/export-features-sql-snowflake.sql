@@ -39,25 +39,30 @@ WITH leadcal_data_end AS (
     l."lead_id" AS lead_key,
     CAST(l."created_at" AS TIMESTAMPNTZ) AS created_ts,
     CASE
+      WHEN LOWER(TRIM(CAST(l."company" AS VARCHAR))) IN ('', 'select', 'n/a', 'na', '-', 'null', 'none')
+      THEN NULL
+      ELSE TRIM(CAST(l."company" AS VARCHAR))
+    END AS cat_0,
+    CASE
       WHEN LOWER(TRIM(CAST(l."email_domain_type" AS VARCHAR))) IN ('', 'select', 'n/a', 'na', '-', 'null', 'none')
       THEN NULL
       ELSE TRIM(CAST(l."email_domain_type" AS VARCHAR))
-    END AS cat_0,
+    END AS cat_1,
     CASE
       WHEN LOWER(TRIM(CAST(l."industry" AS VARCHAR))) IN ('', 'select', 'n/a', 'na', '-', 'null', 'none')
       THEN NULL
       ELSE TRIM(CAST(l."industry" AS VARCHAR))
-    END AS cat_1,
+    END AS cat_2,
     CASE
       WHEN LOWER(TRIM(CAST(l."segment" AS VARCHAR))) IN ('', 'select', 'n/a', 'na', '-', 'null', 'none')
       THEN NULL
       ELSE TRIM(CAST(l."segment" AS VARCHAR))
-    END AS cat_2,
+    END AS cat_3,
     CASE
       WHEN LOWER(TRIM(CAST(l."seniority" AS VARCHAR))) IN ('', 'select', 'n/a', 'na', '-', 'null', 'none')
       THEN NULL
       ELSE TRIM(CAST(l."seniority" AS VARCHAR))
-    END AS cat_3,
+    END AS cat_4,
     CAST(l."company_size" AS DOUBLE) AS num_0,
     ROW_NUMBER() OVER (PARTITION BY l."lead_id" ORDER BY l."created_at") AS row_no
   FROM "leads" AS l
@@ -84,6 +89,7 @@ WITH leadcal_data_end AS (
     r.cat_1 AS cat_1,
     r.cat_2 AS cat_2,
     r.cat_3 AS cat_3,
+    r.cat_4 AS cat_4,
     r.num_0 AS num_0
   FROM leadcal_ranked_leads AS r
   CROSS JOIN leadcal_data_end AS d
@@ -191,10 +197,11 @@ SELECT
   COALESCE(TIMESTAMPADD(SECOND, 7776000, b.scoring_ts) <= b.data_end, FALSE) AS leadcal_mature,
   b.data_end AS leadcal_data_end,
   CAST(90 AS DOUBLE) AS leadcal_outcome_window_days,
-  b.cat_0 AS "email_domain_type",
-  b.cat_1 AS "industry",
-  b.cat_2 AS "segment",
-  b.cat_3 AS "seniority",
+  b.cat_0 AS "company",
+  b.cat_1 AS "email_domain_type",
+  b.cat_2 AS "industry",
+  b.cat_3 AS "segment",
+  b.cat_4 AS "seniority",
   b.num_0 AS "company_size",
   COALESCE(a.act_0, CAST(0 AS DOUBLE)) AS leadcal_act_813c17923ba0e9f2,
   COALESCE(a.act_1, CAST(0 AS DOUBLE)) AS leadcal_act_50e7141c844ad596,

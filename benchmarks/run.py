@@ -103,7 +103,9 @@ def median_ms(values: list[float]) -> float:
 def demo_db(leads: int, out_dir: Path = OUT) -> tuple[Path, float | None]:
     """The demo database of this size (generated once, in its own process); generation seconds."""
     path = out_dir / f"demo-{leads}.duckdb"
-    if path.exists():
+    from scoring.data.demo import is_current
+
+    if path.exists() and is_current(path):  # one made by an older generator is made again
         return path, None
     out_dir.mkdir(parents=True, exist_ok=True)
     log(f"generating {leads:,} demo leads into {path} ...")

@@ -531,3 +531,59 @@ def test_companies_with_several_engaged_contacts_convert_more(small):
                           "count(DISTINCT company), count(*) FROM leads").fetchone()
     assert 0.005 < missing[0] / missing[3] < 0.015 and 0.005 < missing[1] / missing[3] < 0.015
     assert 0.15 < missing[2] / missing[3] < 0.25  # about one company per 5 leads
+
+
+def test_a_demo_made_by_an_older_leadcal_is_not_current(tmp_path):
+    path = tmp_path / "demo.duckdb"
+    generate(path, leads=1_000, seed=3)
+    assert demo.is_current(path)
+    old = tmp_path / "old.duckdb"  # the same demo without the account key an older generator did not write
+    con = duckdb.connect(str(old))
+    con.execute(f"ATTACH '{path}' AS d (READ_ONLY)")
+    con.execute("CREATE TABLE leads AS SELECT * EXCLUDE (company) FROM d.leads")
+    con.execute("CREATE TABLE events AS SELECT * FROM d.events")
+    con.execute("CREATE TABLE outcomes AS SELECT * FROM d.outcomes")
+    con.close()
+    assert not demo.is_current(old)
+    (tmp_path / "junk.duckdb").write_bytes(b"not a database")
+    assert not demo.is_current(tmp_path / "junk.duckdb")
+
+
+def test_the_app_generates_an_outdated_demo_again(tmp_path, monkeypatch):
+    """An older leadcal's demo.duckdb (no account key) is replaced by the current one, whole, on start."""
+    from ui import data
+
+    path = tmp_path / "demo.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE leads (lead_id BIGINT, created_at TIMESTAMP)")
+    con.close()
+    monkeypatch.setattr(data, "demo_db", lambda: path)
+    messages = []
+    monkeypatch.setattr(data.st, "status", lambda label, **k: _Status(messages, label))
+    real = demo.generate
+    monkeypatch.setattr(demo, "generate", lambda p, progress=None: real(p, leads=1_000, seed=3, progress=progress))
+    data.ensure_demo(path)
+    assert demo.is_current(path)
+    assert messages[0].startswith("The demo database was made by an older leadcal")
+    assert not any(str(tmp_path) in m for m in messages)  # the browser is told no server path
+    before = path.stat().st_mtime_ns
+    data.ensure_demo(path)  # current now: left alone
+    assert path.stat().st_mtime_ns == before
+
+
+class _Status:
+    def __init__(self, messages, label):
+        self.messages = messages
+        messages.append(label)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, text):
+        self.messages.append(str(text))
+
+    def update(self, **kwargs):
+        self.messages.append(kwargs.get("label", ""))

@@ -41,6 +41,19 @@ def test_listing_shows_files_in_the_folders_and_no_links(tree):
     assert [c.path.name for c in exports()] == ["contacts.csv", "deals.parquet"]
 
 
+def test_labels_name_the_folder_never_its_path(tree, tmp_path, monkeypatch):
+    data, extra, _ = tree
+    assert [c.label for c in databases()] == ["demo.duckdb  (data)"]
+    assert [c.label for c in exports()] == ["contacts.csv  (exports)", "deals.parquet  (exports)"]
+    twin = tmp_path / "other" / "exports"  # two folders with one name: numbered, still no path
+    twin.mkdir(parents=True)
+    (twin / "more.csv").write_text("a\n1\n")
+    monkeypatch.setenv("LEADCAL_DATA_DIRS", f"{extra}{os.pathsep}{twin}")
+    labels = [c.label for c in exports()]
+    assert labels == ["contacts.csv  (exports 1)", "deals.parquet  (exports 1)", "more.csv  (exports 2)"]
+    assert not any(str(tmp_path) in label for label in labels)
+
+
 @pytest.mark.parametrize("path, words", [
     ("/etc/passwd", "not in the data folders"),
     ("{data}/../outside/secret.csv", "'..' is not allowed"),

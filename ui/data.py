@@ -33,6 +33,7 @@ from scoring.model.features import (
 from scoring.registry.store import ConfigStore, default_store
 
 from .jobs import Job, wait_with_progress
+from .text import plain
 
 
 def demo_db() -> Path:
@@ -70,13 +71,19 @@ def store_path() -> Path:
 
 
 def ensure_demo(path: Path) -> None:
-    """Generate the demo database on first start, with a visible progress message."""
-    if path.exists() or path.resolve() != demo_db().resolve():
+    """Generate the demo database on first start, and again when an older leadcal made it (it then lacks
+    columns the shipped default config maps), with a visible progress message. Only leadcal's own demo
+    file is ever replaced, whole (written beside it, then moved into place)."""
+    if path.resolve() != demo_db().resolve():
         return
-    from scoring.data.demo import generate
+    from scoring.data.demo import generate, is_current
 
-    with st.status("First start: generating the demo database (50,000 leads)...", expanded=True) as status:
-        generate(path, progress=lambda msg: status.write(msg))
+    if path.exists() and is_current(path):
+        return
+    label = ("The demo database was made by an older leadcal: generating it again (50,000 leads)..."
+             if path.exists() else "First start: generating the demo database (50,000 leads)...")
+    with st.status(label, expanded=True) as status:
+        generate(path, progress=lambda msg: status.write(plain(msg)))
         status.update(label="Demo database ready", state="complete", expanded=False)
 
 

@@ -82,10 +82,16 @@ class Choice:
     path: Path
 
 
+def _folder_labels(folders: list[Path]) -> list[str]:
+    """What the browser is told of each folder: its own name (numbered when two share one), never its path."""
+    names = [f.name or "folder" for f in folders]
+    return [n if names.count(n) == 1 else f"{n} {names[:i + 1].count(n)}" for i, n in enumerate(names)]
+
+
 def _files(suffixes: tuple[str, ...], folders: list[Path]) -> list[Choice]:
     seen, out = set(), []
     many = len(folders) > 1
-    for folder in folders:
+    for folder, shown in zip(folders, _folder_labels(folders)):
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name.lower())
         except OSError:
@@ -99,7 +105,7 @@ def _files(suffixes: tuple[str, ...], folders: list[Path]) -> list[Choice]:
             if path in seen:
                 continue
             seen.add(path)
-            out.append(Choice(f"{entry.name}  ({folder})" if many else entry.name, path))
+            out.append(Choice(f"{entry.name}  ({shown})" if many else entry.name, path))
     return out
 
 

@@ -299,9 +299,39 @@ def generate(path: str | Path, leads: int = 50_000, seed: int = 7, months: int =
             except FileNotFoundError:
                 pass
         raise
-    say(f"wrote {target}")
+    say(f"wrote {target.name}")
     summary.update(path=str(target), leads=leads, start=start, end=DEMO_END, seed=seed)
     return summary
+
+
+def _ddl_columns() -> dict[str, set[str]]:
+    """Table -> column names, as the current generator writes them."""
+    import re
+
+    return {m.group(1): {c.split()[0] for c in m.group(2).replace("\n", " ").split(",")}
+            for m in re.finditer(r"CREATE TABLE (\w+) \((.*?)\);", _DDL, re.S)}
+
+
+def is_current(path: str | Path) -> bool:
+    """True when the demo file at ``path`` has every table and column this version's generator writes.
+
+    A demo database made by an older leadcal lacks columns the shipped default config now maps
+    (the account key ``company``); the app generates it again instead of showing a mapping error.
+    """
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        rows = con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall()
+    finally:
+        con.close()
+    have: dict[str, set[str]] = {}
+    for table, column in rows:
+        have.setdefault(table, set()).add(column)
+    return all(cols <= have.get(table, set()) for table, cols in _ddl_columns().items())
 
 
 def _check_args(leads: int, seed: int, months: int) -> tuple[int, int, int]:

@@ -273,9 +273,11 @@ def _old_encoding(db, column: str, missing: list[str]) -> tuple[list, list]:
     return enc.indices.fill_null(-1).to_pylist(), enc.dictionary.to_pylist()
 
 
-@pytest.mark.parametrize("lookup_max", [64, 0], ids=["list-scan", "hash-join"])
-def test_categorical_codes_match_the_old_encoding(tmp_path, monkeypatch, lookup_max):
+@pytest.mark.parametrize("lookup_max, bind_max", [(64, 10_000), (0, 10_000), (0, 0)],
+                         ids=["list-scan", "hash-join", "registered-arrow-dictionary"])
+def test_categorical_codes_match_the_old_encoding(tmp_path, monkeypatch, lookup_max, bind_max):
     monkeypatch.setattr(xmod, "LIST_LOOKUP_MAX", lookup_max)
+    monkeypatch.setattr(xmod, "BIND_MAX", bind_max)  # 0: every dictionary handed to DuckDB as an Arrow table
     leads = [
         (5, T0 + 2 * DAY, " vp ", 1, "free"),
         (1, T0, "CEO", 1, "Select"),

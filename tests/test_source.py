@@ -28,7 +28,7 @@ def test_temp_directory_is_leadcals_not_next_to_the_database(small_db, monkeypat
     assert Path(temp) == expected
     assert not Path(temp).is_relative_to(small_db.parent)
     assert stat.S_IMODE(expected.stat().st_mode) == 0o700
-    assert memory == "953.6 MiB"  # DuckDB's spelling of the default '1GB'
+    assert memory == "1.4 GiB"  # DuckDB's spelling of the default '1536MB'
 
 
 def test_environment_overrides(small_db, tmp_path_factory, monkeypatch):

@@ -29,8 +29,13 @@ NUMERIC_TYPES = (
 )  # fmt: skip
 
 
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "1536MB"
 """DuckDB's memory limit unless ``$LEADCAL_DUCKDB_MEMORY`` says otherwise.
+
+1.5 GB since an account key is extracted with the leads (issue 22): the demo's default config
+maps one, and at 10M leads (2M companies) 1 GB ran out of memory while the leads were held
+in DuckDB's temp storage; 1.5 GB reads them in 49 s with a peak RSS of 3.7 GB (2 GB: 48 s,
+4.0 GB). Without an account key the figures below hold.
 
 DuckDB's own default is 80% of RAM, and feature extraction then holds sorts and joins
 in memory next to the numpy arrays it fills. Measured on 2 cores, 23 GB RAM (demo data,

@@ -31,6 +31,10 @@ FIXED = ("leadcal_lead_id", "leadcal_created_at", "leadcal_scored_at", "leadcal_
          "leadcal_data_end", "leadcal_outcome_window_days")
 """The columns every feature set has, in order."""
 
+OPEN = "leadcal_open"
+"""Still open at the data's end: written (after ``FIXED``) when the outcome has won / lost / open
+states, so a report on the feature set counts open leads as one on the tables does."""
+
 PREFIX = "leadcal_"
 """Column names starting with this are leadcal's own (a mapped column may not)."""
 
@@ -104,6 +108,9 @@ def read_features(source: Source, spec: FeatureSpec) -> Features:
     cat = [f"{quote(c)}" for c in spec.categorical]
     num = [f"CAST({quote(c)} AS DOUBLE)" for c in spec.numeric]
     act = [f"CAST({activity_column(s)} AS DOUBLE)" for s in spec.signals]
+    states = spec.mapping.outcome.converted is not None and OPEN in {c.lower() for c in source.tables.get(VIEW, {})}
+    if states:  # read last; an older set without it counts no open leads (says nothing, rather than 0)
+        act.append(f"coalesce(CAST({OPEN} AS BOOLEAN), false)")
     sql = ("SELECT leadcal_lead_id, CAST(leadcal_created_at AS TIMESTAMP), CAST(leadcal_scored_at AS TIMESTAMP), "
            "coalesce(CAST(leadcal_converted AS BOOLEAN), false), coalesce(CAST(leadcal_mature AS BOOLEAN), false)"
            + "".join(", " + c for c in cat + num + act)
@@ -146,7 +153,8 @@ def read_features(source: Source, spec: FeatureSpec) -> Features:
         data_end=end if isinstance(end, dt.datetime) else dt.datetime.fromisoformat(str(end)),
         quality=QualityReport(counts={VIEW: n}),
         events=None,
+        open=np.asarray(numpy(k), dtype=bool) if states else None,
     )
 
 
-__all__ = ["FIXED", "PREFIX", "VIEW", "activity_column", "is_feature_set", "parquet_files", "read_features"]
+__all__ = ["FIXED", "OPEN", "PREFIX", "VIEW", "activity_column", "is_feature_set", "parquet_files", "read_features"]

@@ -65,15 +65,19 @@ EVENTS = [("f", "Demo", T(2024, 2, 2)), ("f", "demo", T(2024, 2, 3)), ("f", "dem
           ("e", "demo", T(2024, 1, 2)), ("n", "demo", T(2024, 2, 3)), ("k", "demo", T(2024, 3, 1))]
 
 
-def _edge_db(path: Path, separate: bool) -> Path:
+def _edge_db(path: Path, separate: bool, infinite: bool = True) -> Path:
+    """The edge leads (and, when ``separate``, their outcome rows in ``deals``); ``infinite=False``
+    writes NULL for the ``-infinity`` times (the same outcome: both are missing), for engines without them."""
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE leads (lead_id VARCHAR, created_at TIMESTAMP, industry VARCHAR, won BOOLEAN, "
                 "won_at TIMESTAMP)")
     con.execute("CREATE TABLE deals (lead_id VARCHAR, won BOOLEAN, won_at TIMESTAMP)")
     con.execute("CREATE TABLE events (lead_id VARCHAR, event_type VARCHAR, occurred_at TIMESTAMP)")
     for lead, created, won, at in EDGE_LEADS:
-        con.execute("INSERT INTO leads VALUES (?, CAST(? AS TIMESTAMP), 'Retail', ?, CAST(? AS TIMESTAMP))",
-                    [lead, str(created), None if separate else won, None if separate else str(at) if at else None])
+        if not infinite:
+            created, at = (None if v == "-infinity" else v for v in (created, at))
+        row = [lead, str(created) if created else None] + ([None, None] if separate else [won, str(at) if at else None])
+        con.execute("INSERT INTO leads VALUES (?, CAST(? AS TIMESTAMP), 'Retail', ?, CAST(? AS TIMESTAMP))", row)
         if separate and lead != "z":
             con.execute("INSERT INTO deals VALUES (?, ?, CAST(? AS TIMESTAMP))", [lead, won, str(at) if at else None])
     if separate:

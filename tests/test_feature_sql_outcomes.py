@@ -228,3 +228,64 @@ def test_crm_exports_in_every_outcome_form(crm, tmp_path, name, form, stale):
             assert not (want.open & want.mature).any()  # never counted lost unless asked
         else:
             assert (want.open & want.mature).any()
+
+
+# --------------------------------------------------------------------------- reading the set back
+
+
+def test_the_report_on_a_feature_set_counts_open_leads_as_on_the_tables(tmp_path, capsys):
+    """`leadcal report` on the Parquet folder: the same mature, converted and open counts as on the tables."""
+    import json
+
+    import yaml
+
+    db = _edge_db(tmp_path / "edges.duckdb", separate=True)
+    config = _edge_config("flag+time", True, 90)
+    folder = _feature_folder(db, config, tmp_path / "features")
+    config_file = tmp_path / "edges.yaml"
+    config_file.write_text(yaml.safe_dump(config_to_dict(config)))
+    reports = []
+    for where in (folder, db):
+        capsys.readouterr()
+        assert leadcal(["report", "--db", str(where), "--config", str(config_file), "--format", "json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    on_features, on_tables = reports
+    keys = ("leads", "mature_leads", "conversions", "open_leads", "open_counted_lost")
+    assert {k: on_features[k] for k in keys} == {k: on_tables[k] for k in keys}
+    # by hand (EXPECTED): 17 leads, 14 mature, 6 converted; e, h, m open, e and m open > 90 days
+    assert (on_tables["mature_leads"], on_tables["open_leads"], on_tables["open_counted_lost"]) == (14, 3, 2)
+
+
+def test_a_feature_set_judged_by_another_outcome_is_refused(tmp_path):
+    """converted / mature were computed in the warehouse: a config that judges the outcome otherwise
+    (another column or table, open_lost_after_days) would read wrong numbers, so it is refused."""
+    from scoring.data.source import SourceError
+
+    db = _edge_db(tmp_path / "edges.duckdb", separate=True)
+    folder = _feature_folder(db, _edge_config("flag+time", True), tmp_path / "features")
+    for other in (_edge_config("flag+time", True, 90), _edge_config("flag", True), _edge_config("time", True)):
+        with open_source(folder) as source, pytest.raises(SourceError) as err:
+            extract_features(source, other)
+        text = str(err.value)
+        assert ("the outcome was judged by won / lost / open from 'won', win dates from 'won_at' (table 'deals'); "
+                "this config's is ") in text and "export the feature SQL of this config" in text
+    assert "open leads lost after 90 days" in str(_refusal(folder, _edge_config("flag+time", True, 90)))
+    # a set written before the feature SQL said how it judged the outcome: fine for a date alone, not for states
+    older = tmp_path / "older"
+    older.mkdir()
+    time_only = _edge_config("time", True)
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT * EXCLUDE (leadcal_outcome) FROM '{_feature_folder(db, time_only, tmp_path / 't')}"
+                    f"/*.parquet') TO '{older / 'part-0.parquet'}' (FORMAT parquet)")
+    with open_source(older) as source:
+        assert extract_features(source, time_only).n == 17
+    assert "does not say how its outcome was judged (no column 'leadcal_outcome')" in str(
+        _refusal(older, _edge_config("flag+time", True)))
+
+
+def _refusal(folder: Path, config: ScoringConfig) -> Exception:
+    from scoring.data.source import SourceError
+
+    with open_source(folder) as source, pytest.raises(SourceError) as err:
+        extract_features(source, config)
+    return err.value

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from ..data.feature_set import OPEN, PREFIX, activity_column
+from ..data.feature_set import OPEN, OUTCOME, PREFIX, activity_column, outcome_rule
 from ..model.config import ScoringConfig, normalise_value
 from ..model.features import FeatureSpec, feature_spec
 from .sql import (
@@ -49,6 +49,7 @@ from .sql import (
     _in,
     _num,
     _ref,
+    _str,
     _ts,
     _user_col,
     _user_table,
@@ -272,14 +273,15 @@ def build_features_query(config: ScoringConfig) -> exp.Select:
         _ref("data_end", "b").as_("leadcal_data_end"),
         exp.cast(_num(spec.outcome_window_days), _DOUBLE).as_("leadcal_outcome_window_days"),
     ]
-    if outcome.open is not None:
-        select.append(outcome.open.as_(OPEN))
     select += [_ref(f"cat_{i}", "b").as_(exp.to_identifier(c, quoted=True)) for i, c in enumerate(spec.categorical)]
     select += [_ref(f"num_{i}", "b").as_(exp.to_identifier(c, quoted=True)) for i, c in enumerate(spec.numeric)]
     for signal in spec.signals:
         value = exp.Coalesce(this=_ref(signals[(signal.events, signal.decay)], "a"),
                              expressions=[exp.cast(_num(0), _DOUBLE)])
         select.append(value.as_(activity_column(signal)))
+    select.append(_str(outcome_rule(config.source.outcome)).as_(OUTCOME))
+    if outcome.open is not None:
+        select.append(outcome.open.as_(OPEN))
     query = exp.select(*select).from_(_cte_table(_LEADS, "b"))
     if signals:
         query = query.join(_cte_table(_ACTIVITY, "a"),

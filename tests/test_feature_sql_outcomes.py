@@ -289,3 +289,19 @@ def _refusal(folder: Path, config: ScoringConfig) -> Exception:
     with open_source(folder) as source, pytest.raises(SourceError) as err:
         extract_features(source, config)
     return err.value
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "snowflake", "bigquery", "spark"])
+def test_every_dialect_renders_the_three_state_outcome(dialect):
+    """Snowflake and BigQuery cannot run here: the text parses back; ISFINITE only where times can be infinite."""
+    import sqlglot
+    from sqlglot import exp
+
+    from scoring.export.features_sql import export_features_sql
+
+    sql = export_features_sql(_edge_config("flag+time", True, 90), dialect)
+    tree = sqlglot.parse_one(sql, read=dialect)
+    names = [s.alias_or_name for s in tree.selects]
+    assert names[-2:] == ["leadcal_outcome", "leadcal_open"]
+    assert ("ISFINITE(" in sql.upper()) == (dialect in ("duckdb", "postgres"))
+    assert {"leads", "deals", "events"} <= {t.name for t in tree.find_all(exp.Table)}

@@ -9,7 +9,8 @@ lead id), categories numbered by first appearance, sparse activities.
 
 What a feature set cannot do: re-weigh events under another decay (it holds the decayed
 sums, not the events), or check raw-data quality. A config needing a signal, column or
-window the set does not hold is refused with a message saying what to export again.
+window or outcome mapping the set does not hold is refused with a message saying what to
+export again.
 """
 
 from __future__ import annotations

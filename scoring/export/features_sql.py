@@ -18,7 +18,12 @@ Columns (``FIXED`` first, every one named by leadcal, never by a value):
   ``leadcal_outcome_window_days`` (the window the outcome was judged on);
 - each fit or segment column under its own (mapped) name: categorical ones as trimmed
   text (NULL when missing or a missing marker), numeric ones as DOUBLE;
-- ``leadcal_act_<hash>`` per signal (``activity_column``): its decayed sum, 0 without events.
+- ``leadcal_act_<hash>`` per signal (``activity_column``): its decayed sum, 0 without events;
+- ``leadcal_outcome``: how the outcome was judged (``outcome_rule``), checked when the set is read;
+- ``leadcal_open`` (won / lost / open outcomes only): still open at the data's end.
+
+The outcome (``outcome_columns``) follows the extraction's rules in every form, so converted,
+mature and open are the same per lead as ``extract_features`` gives on the tables.
 
 The column names are the feature set's contract, defined where it is read (``scoring.feature_set``).
 """

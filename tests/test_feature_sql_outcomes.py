@@ -140,7 +140,8 @@ EXPECTED = {  # (form, separate, stale): (converted, mature, open) worked out by
     # a date alone is a conversion, whatever the state: f, m and p "convert" on their loss dates (and g,
     # immature, has converted already)
     ("time", False, None): ({"a", "f", "g"}, {"a", "b", "c", "d", "e", "f", "i", "j"}, None),
-    ("time", True, None): ({"a", "f", "g", "m", "n", "p"}, {"a", "b", "c", "d", "e", "f", "i", "j", "m", "n", "p", "q", "y"}, None),
+    ("time", True, None): ({"a", "f", "g", "m", "n", "p"},
+                           {"a", "b", "c", "d", "e", "f", "i", "j", "m", "n", "p", "q", "y"}, None),
     ("flag", False, None): ({"a", "b", "c", "g", "i", "j"}, {"a", "b", "c", "d", "f", "g", "i", "j"},
                             {"e", "h", "z"}),
     ("flag", True, None): ({"a", "b", "c", "g", "i", "j", "n", "q"},

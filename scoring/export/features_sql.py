@@ -140,27 +140,31 @@ def _ranked_cte(config: ScoringConfig, spec: FeatureSpec, missing: list[str]) ->
 
 
 def _outcomes_cte(config: ScoringConfig) -> exp.Select:
-    """A separate outcome table, one row per lead it names (``named``: TRUE).
+    """A separate outcome table, one row per lead it names.
 
-    ``converted_ts``: the earliest conversion time not after the data's end; ``flag``: won
-    if any of the lead's rows is won, else open (NULL) if any is open, else lost.
+    ``converted_ts``: the earliest conversion time not after the data's end; with states,
+    ``flag``: won if any of the lead's rows is won, else open (NULL) if any is open, else
+    lost, and ``named`` (TRUE: a lead without a row is not open).
     """
     out = config.source.outcome
     assert out.table is not None
     select = [_user_col(out.lead_id, "o").as_("lead_key")]
+    query = (exp.select().from_(_user_table(out.table, "o")).join(_cte_table(_DATA_END, "d"), join_type="cross")
+             .group_by(_user_col(out.lead_id, "o")))
     if out.converted_at is not None:
         conv = _finite(_ts(_user_col(out.converted_at, "o")))
-        in_data = _case([(exp.LTE(this=conv, expression=_ref("data_end", "d")), conv.copy())], None)
-        select.append(exp.Min(this=in_data).as_("converted_ts"))
+        in_data = exp.LTE(this=conv, expression=_ref("data_end", "d"))
+        if out.converted is None:  # a time alone: rows after the data's end say nothing
+            select.append(exp.Min(this=conv.copy()).as_("converted_ts"))
+            return query.select(*select).where(in_data)
+        select.append(exp.Min(this=_case([(in_data, conv.copy())], None)).as_("converted_ts"))
     if out.converted is not None:
         flag = exp.cast(_user_col(out.converted, "o"), _BOOL)
         some_open = exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Count(this=flag.copy()))
         select.append(_case([(exp.LogicalOr(this=flag.copy()), exp.true()), (some_open, exp.null())], exp.false())
                       .as_("flag"))
-    select.append(exp.true().as_("named"))
-    return (exp.select(*select).from_(_user_table(out.table, "o"))
-            .join(_cte_table(_DATA_END, "d"), join_type="cross")
-            .group_by(_user_col(out.lead_id, "o")))
+        select.append(exp.true().as_("named"))
+    return query.select(*select)
 
 
 def _leads_cte(config: ScoringConfig, spec: FeatureSpec) -> exp.Select:
@@ -185,8 +189,9 @@ def _leads_cte(config: ScoringConfig, spec: FeatureSpec) -> exp.Select:
                       .as_("converted_ts"))
     if _states(config):
         select.append(_ref("flag", "r" if out.table is None else "c").as_("flag"))
+        if out.table is not None:
+            select.append(_ref("named", "c").as_("named"))
     if out.table is not None:
-        select.append(_ref("named", "c").as_("named"))
         query = query.join(_cte_table(_OUTCOMES, "c"),
                            on=exp.EQ(this=_ref("lead_key", "r"), expression=_ref("lead_key", "c")),
                            join_type="left")
@@ -313,4 +318,5 @@ def _header(config: ScoringConfig, spec: FeatureSpec, dialect: str) -> str:
 def export_features_sql(config: ScoringConfig, dialect: str = "duckdb") -> str:
     """The feature query of ``config`` in ``dialect`` (one SELECT with CTEs), with a header."""
     check_exportable(config, dialect)
-    return _header(config, feature_spec(config), dialect) + render(_without_isfinite(build_features_query(config), dialect), dialect) + "\n"
+    tree = _without_isfinite(build_features_query(config), dialect)
+    return _header(config, feature_spec(config), dialect) + render(tree, dialect) + "\n"

@@ -16,7 +16,7 @@ import yaml
 from scoring.cli import main
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
-from scoring.data.feature_set import FIXED, activity_column
+from scoring.data.feature_set import FIXED, OUTCOME, activity_column
 from scoring.data.source import SourceError, open_source
 from scoring.export.features_sql import export_features_sql
 from scoring.model.config import config_from_dict, config_to_dict, load_config
@@ -216,7 +216,7 @@ def test_every_dialect_parses_with_every_column(dialect):
     assert names[: len(FIXED)] == list(FIXED) and sorted(names[len(FIXED):len(FIXED) + 5]) == spec_columns
     from scoring.model.features import feature_spec
 
-    assert names[len(FIXED) + 5:] == [activity_column(s) for s in feature_spec(config).signals]
+    assert names[len(FIXED) + 5:] == [activity_column(s) for s in feature_spec(config).signals] + [OUTCOME]
     strings = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
     assert {"demo_request", "email_open", "email_click", "trial_signup"} <= strings
 

@@ -9,7 +9,8 @@ lead id), categories numbered by first appearance, sparse activities.
 
 What a feature set cannot do: re-weigh events under another decay (it holds the decayed
 sums, not the events), or check raw-data quality. A config needing a signal, column or
-window the set does not hold is refused with a message saying what to export again.
+window or outcome mapping the set does not hold is refused with a message saying what to
+export again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 
+from ..model.config import OutcomeTable
 from ..model.features import DAY_US, Categorical, Features, FeatureSpec, Signal
 from ..model.findings import QualityReport
 from .source import Source, SourceError, is_feature_set, parquet_files, quote
@@ -30,6 +32,29 @@ VIEW = "leadcal_features"
 FIXED = ("leadcal_lead_id", "leadcal_created_at", "leadcal_scored_at", "leadcal_converted", "leadcal_mature",
          "leadcal_data_end", "leadcal_outcome_window_days")
 """The columns every feature set has, in order."""
+
+OPEN = "leadcal_open"
+"""Still open at the data's end: written (last) when the outcome has won / lost / open states, so a
+report on the feature set counts open leads as one on the tables does."""
+
+OUTCOME = "leadcal_outcome"
+"""How the outcome was judged (``outcome_rule``), written on every row: a config whose outcome
+mapping differs (another column, table or ``open_lost_after_days``) is refused, as another window is."""
+
+
+def outcome_rule(outcome: OutcomeTable) -> str:
+    """The outcome mapping in words, e.g. ``won / lost / open from 'won', win dates from 'won_at' (table
+    'deals'), open leads lost after 90 days``: equal for two mappings exactly when they judge alike."""
+    parts = []
+    if outcome.converted is not None:
+        parts.append(f"won / lost / open from '{outcome.converted}'")
+    if outcome.converted_at is not None:
+        parts.append(f"{'win dates' if outcome.converted is not None else 'conversion times'} from "
+                     f"'{outcome.converted_at}'")
+    text = ", ".join(parts) + (f" (table '{outcome.table}')" if outcome.table is not None else " (leads table)")
+    if outcome.converted is not None and outcome.open_lost_after_days is not None:
+        text += f", open leads lost after {outcome.open_lost_after_days:g} days"
+    return text
 
 PREFIX = "leadcal_"
 """Column names starting with this are leadcal's own (a mapped column may not)."""
@@ -83,6 +108,14 @@ def _check(source: Source, spec: FeatureSpec) -> None:
                         "config scores them")
     if ids != rows:
         problems.append(f"{rows - ids:,} duplicate lead ids (leadcal_lead_id must be unique)")
+    rule = outcome_rule(spec.mapping.outcome)
+    if OUTCOME in have:
+        ((rules,),) = source.con.execute(f"SELECT list(DISTINCT {OUTCOME} ORDER BY {OUTCOME}) FROM {VIEW}").fetchall()
+        if rules != [rule]:
+            problems.append(f"the outcome was judged by {'; '.join(map(str, rules))}; this config's is {rule}")
+    elif spec.mapping.outcome.converted is not None:  # exported before the feature set said how
+        problems.append(f"the feature set does not say how its outcome was judged (no column '{OUTCOME}'); "
+                        f"this config's outcome has won / lost / open states: {rule}")
     if problems:
         problems.append("export the feature SQL of this config and run it again")
         raise _problem(source, problems)
@@ -104,6 +137,9 @@ def read_features(source: Source, spec: FeatureSpec) -> Features:
     cat = [f"{quote(c)}" for c in spec.categorical]
     num = [f"CAST({quote(c)} AS DOUBLE)" for c in spec.numeric]
     act = [f"CAST({activity_column(s)} AS DOUBLE)" for s in spec.signals]
+    states = spec.mapping.outcome.converted is not None and OPEN in {c.lower() for c in source.tables.get(VIEW, {})}
+    if states:  # read last; an older set without it counts no open leads (says nothing, rather than 0)
+        act.append(f"coalesce(CAST({OPEN} AS BOOLEAN), false)")
     sql = ("SELECT leadcal_lead_id, CAST(leadcal_created_at AS TIMESTAMP), CAST(leadcal_scored_at AS TIMESTAMP), "
            "coalesce(CAST(leadcal_converted AS BOOLEAN), false), coalesce(CAST(leadcal_mature AS BOOLEAN), false)"
            + "".join(", " + c for c in cat + num + act)
@@ -146,7 +182,9 @@ def read_features(source: Source, spec: FeatureSpec) -> Features:
         data_end=end if isinstance(end, dt.datetime) else dt.datetime.fromisoformat(str(end)),
         quality=QualityReport(counts={VIEW: n}),
         events=None,
+        open=np.asarray(numpy(k), dtype=bool) if states else None,
     )
 
 
-__all__ = ["FIXED", "PREFIX", "VIEW", "activity_column", "is_feature_set", "parquet_files", "read_features"]
+__all__ = ["FIXED", "OPEN", "OUTCOME", "PREFIX", "VIEW", "activity_column", "is_feature_set", "outcome_rule",
+           "parquet_files", "read_features"]

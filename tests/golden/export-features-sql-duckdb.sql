@@ -37,7 +37,10 @@ WITH leadcal_data_end AS (
 ), leadcal_ranked_leads AS (
   SELECT
     l."lead_id" AS lead_key,
-    CAST(l."created_at" AS TIMESTAMP) AS created_ts,
+    CASE
+      WHEN ISFINITE(CAST(l."created_at" AS TIMESTAMP))
+      THEN CAST(l."created_at" AS TIMESTAMP)
+    END AS created_ts,
     CASE
       WHEN LOWER(TRIM(CAST(l."company" AS TEXT))) IN ('', 'select', 'n/a', 'na', '-', 'null', 'none')
       THEN NULL
@@ -68,14 +71,22 @@ WITH leadcal_data_end AS (
   FROM "leads" AS l
   WHERE
     NOT l."lead_id" IS NULL
-), leadcal_conversions AS (
+), leadcal_outcomes AS (
   SELECT
     o."lead_id" AS lead_key,
-    MIN(CAST(o."converted_at" AS TIMESTAMP)) AS converted_ts
+    MIN(
+      CASE
+        WHEN ISFINITE(CAST(o."converted_at" AS TIMESTAMP))
+        THEN CAST(o."converted_at" AS TIMESTAMP)
+      END
+    ) AS converted_ts
   FROM "outcomes" AS o
   CROSS JOIN leadcal_data_end AS d
   WHERE
-    CAST(o."converted_at" AS TIMESTAMP) <= d.data_end
+    CASE
+      WHEN ISFINITE(CAST(o."converted_at" AS TIMESTAMP))
+      THEN CAST(o."converted_at" AS TIMESTAMP)
+    END <= d.data_end
   GROUP BY
     o."lead_id"
 ), leadcal_leads AS (
@@ -93,7 +104,7 @@ WITH leadcal_data_end AS (
     r.num_0 AS num_0
   FROM leadcal_ranked_leads AS r
   CROSS JOIN leadcal_data_end AS d
-  LEFT JOIN leadcal_conversions AS c
+  LEFT JOIN leadcal_outcomes AS c
     ON r.lead_key = c.lead_key
   WHERE
     r.row_no = 1 AND NOT r.created_ts IS NULL
@@ -216,7 +227,8 @@ SELECT
   COALESCE(a.act_6, CAST(0 AS DOUBLE)) AS leadcal_act_4b938d48256eece1,
   COALESCE(a.act_7, CAST(0 AS DOUBLE)) AS leadcal_act_363138ccb861b50b,
   COALESCE(a.act_8, CAST(0 AS DOUBLE)) AS leadcal_act_b9678ab7ab874e31,
-  COALESCE(a.act_9, CAST(0 AS DOUBLE)) AS leadcal_act_b4bd661c96573562
+  COALESCE(a.act_9, CAST(0 AS DOUBLE)) AS leadcal_act_b4bd661c96573562,
+  'conversion times from ''converted_at'' (table ''outcomes'')' AS leadcal_outcome
 FROM leadcal_leads AS b
 LEFT JOIN leadcal_activity AS a
   ON b.lead_key = a.lead_key

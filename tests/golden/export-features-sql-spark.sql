@@ -68,7 +68,7 @@ WITH leadcal_data_end AS (
   FROM `leads` AS l
   WHERE
     NOT l.`lead_id` IS NULL
-), leadcal_conversions AS (
+), leadcal_outcomes AS (
   SELECT
     o.`lead_id` AS lead_key,
     MIN(CAST(o.`converted_at` AS TIMESTAMP_NTZ)) AS converted_ts
@@ -93,7 +93,7 @@ WITH leadcal_data_end AS (
     r.num_0 AS num_0
   FROM leadcal_ranked_leads AS r
   CROSS JOIN leadcal_data_end AS d
-  LEFT JOIN leadcal_conversions AS c
+  LEFT JOIN leadcal_outcomes AS c
     ON r.lead_key = c.lead_key
   WHERE
     r.row_no = 1 AND NOT r.created_ts IS NULL
@@ -216,7 +216,8 @@ SELECT
   COALESCE(a.act_6, CAST(0 AS DOUBLE)) AS leadcal_act_4b938d48256eece1,
   COALESCE(a.act_7, CAST(0 AS DOUBLE)) AS leadcal_act_363138ccb861b50b,
   COALESCE(a.act_8, CAST(0 AS DOUBLE)) AS leadcal_act_b9678ab7ab874e31,
-  COALESCE(a.act_9, CAST(0 AS DOUBLE)) AS leadcal_act_b4bd661c96573562
+  COALESCE(a.act_9, CAST(0 AS DOUBLE)) AS leadcal_act_b4bd661c96573562,
+  'conversion times from \'converted_at\' (table \'outcomes\')' AS leadcal_outcome
 FROM leadcal_leads AS b
 LEFT JOIN leadcal_activity AS a
   ON b.lead_key = a.lead_key

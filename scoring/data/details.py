@@ -1,0 +1,145 @@
+"""What a sales rep recognises about a lead, beside its scores: name-like columns, conversion date, deal value.
+
+The drill-down lists leads with the columns a rep knows them by. Which ones: the leads
+table's text columns that the config does not use as a fit rule, the id, the creation
+time or the outcome (on the demo: segment, department, country, channel; in a CRM export
+name, company, owner, lead source...), at most ``MAX_DISPLAY_COLUMNS`` in table order.
+They, the conversion time (as the scoring counts it: the earliest, not after the data's
+end) and the deal value (the largest of the lead's outcome rows) are read once per
+database and mapping into arrays aligned with the features (``read_details``), so a
+drill-down is numpy, never a query. One lead's events come from ``lead_events``, a query
+filtered on the lead's id; ``lead_status`` tells an unknown id from a lead left out for
+having no creation time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from ..model.config import ScoringConfig
+from ..model.features import Features
+from .source import Source, quote
+
+MAX_DISPLAY_COLUMNS = 8
+"""At most this many text columns beside the id (a CRM export has dozens; the first ones are the names)."""
+
+TEXT_TYPES = ("VARCHAR", "TEXT", "STRING")
+
+
+@dataclass(frozen=True)
+class LeadDetails:
+    """Per lead, aligned with the features' rows: what the drill-down shows besides the scores."""
+
+    converted_at: np.ndarray
+    """datetime64[us], NaT when not converted (or the conversion time is unknown)."""
+    deal_value: np.ndarray
+    """float64, NaN when none."""
+    columns: dict[str, np.ndarray]
+    """Display column -> object array of text (None when empty)."""
+
+
+def _used_columns(config: ScoringConfig) -> set[str]:
+    leads, out = config.source.leads, config.source.outcome
+    used = {leads.id, leads.created_at}
+    for _, rules in config.rule_sets():
+        used |= {r.column for r in rules["fit"]}
+        used |= {r.column for r in rules["engagement"] if r.column is not None}
+    if out.table is None:
+        used |= {out.converted_at, out.converted, out.deal_value}
+    return {c.lower() for c in used if c}
+
+
+def display_columns(source: Source, config: ScoringConfig) -> list[str]:
+    """The leads table's text columns a rep recognises a lead by (see the module docstring)."""
+    if source.feature_set:
+        return []
+    columns = source.tables.get(config.source.leads.table.lower(), {})
+    used = _used_columns(config)
+    text = [c for c, t in columns.items() if t.upper() in TEXT_TYPES and c.lower() not in used]
+    return text[:MAX_DISPLAY_COLUMNS]
+
+
+def _empty(n: int, names: list[str]) -> LeadDetails:
+    return LeadDetails(np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"), np.full(n, np.nan),
+                       {c: np.full(n, None, dtype=object) for c in names})
+
+
+def _time(column: str) -> str:
+    value = f"CAST({column} AS TIMESTAMP)"
+    return f"(CASE WHEN isfinite({value}) THEN {value} END)"
+
+
+def read_details(source: Source, config: ScoringConfig, features: Features) -> LeadDetails:
+    """The display columns, conversion time and deal value of every lead in ``features``, in its row order.
+
+    The lead row is the one the scoring kept (the earliest created of a duplicated id).
+    """
+    names = display_columns(source, config)
+    n = features.n
+    if source.feature_set or n == 0:
+        return _empty(n, names)
+    leads, out = config.source.leads, config.source.outcome
+    first = f"{quote(leads.created_at)} NULLS LAST" if leads.created_at else quote(leads.id)
+    cols = "".join(f", CAST({quote(c)} AS VARCHAR) AS __d{i}" for i, c in enumerate(names))
+    own = ""
+    if out.table is None:
+        conv = _time(quote(out.converted_at)) if out.converted_at else "NULL::TIMESTAMP"
+        deal = f"CAST({quote(out.deal_value)} AS DOUBLE)" if out.deal_value else "NULL::DOUBLE"
+        own = f", CASE WHEN {conv} <= $end THEN {conv} END AS __conv, {deal} AS __deal"
+    sql = [f"WITH l AS (SELECT {quote(leads.id)} AS __id{cols}{own}, row_number() OVER "
+           f"(PARTITION BY {quote(leads.id)} ORDER BY {first}) AS __rn FROM {quote(leads.table)} "
+           f"WHERE {quote(leads.id)} IS NOT NULL)"]
+    if out.table is not None:
+        conv = _time(quote(out.converted_at)) if out.converted_at else "NULL::TIMESTAMP"
+        deal = f"max(CAST({quote(out.deal_value)} AS DOUBLE))" if out.deal_value else "NULL::DOUBLE"
+        sql.append(f", o AS (SELECT {quote(out.lead_id)} AS __id, min({conv}) FILTER (WHERE {conv} <= $end) "
+                   f"AS __conv, {deal} AS __deal FROM {quote(out.table)} GROUP BY 1)")
+        pick = "o.__conv, o.__deal"
+        join = " LEFT JOIN o ON r.__id = o.__id"
+    else:
+        pick, join = "l.__conv, l.__deal", ""
+    d = "".join(f", l.__d{i}" for i in range(len(names)))
+    sql.append(f"SELECT r.__row, {pick}{d} FROM __leadcal_rows AS r JOIN l ON r.__id = l.__id AND l.__rn = 1{join}")
+    rows = pa.table({"__id": pa.array(features.lead_id), "__row": pa.array(np.arange(n, dtype=np.int64))})
+    result = _empty(n, names)
+    source.con.register("__leadcal_rows", rows)
+    try:
+        table = source.con.sql("\n".join(sql), params={"end": features.data_end}).to_arrow_table()
+    finally:
+        source.con.unregister("__leadcal_rows")
+    at = table.column(0).to_numpy()
+    conv = table.column(1)
+    if pa.types.is_timestamp(conv.type):
+        result.converted_at[at] = conv.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+    result.deal_value[at] = table.column(2).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    for i, name in enumerate(names):
+        result.columns[name][at] = table.column(3 + i).to_numpy(zero_copy_only=False)
+    return result
+
+
+def lead_events(source: Source, config: ScoringConfig, lead_id: object) -> list[tuple[str, dt.datetime | None]]:
+    """One lead's events (type, time), oldest first: a query filtered on its id (DuckDB prunes by zone maps)."""
+    ev = config.source.events
+    if ev is None or source.feature_set:
+        return []
+    sql = (f"SELECT CAST({quote(ev.type)} AS VARCHAR), {_time(quote(ev.time))} AS t FROM {quote(ev.table)} "
+           f"WHERE {quote(ev.lead_id)} = $id ORDER BY t NULLS LAST")
+    value = lead_id.item() if isinstance(lead_id, np.generic) else lead_id
+    return [(t, w) for t, w in source.con.execute(sql, {"id": value}).fetchall()]
+
+
+def lead_status(source: Source, config: ScoringConfig, lead_id: str) -> str:
+    """Why a typed id is not among the scored leads: ``unknown`` or ``no creation time``."""
+    leads = config.source.leads
+    if source.feature_set or leads.created_at is None:
+        return "unknown"
+    sql = (f"SELECT count(*), count({_time(quote(leads.created_at))}) FROM {quote(leads.table)} "
+           f"WHERE trim(CAST({quote(leads.id)} AS VARCHAR)) = $id")
+    ((rows, timed),) = source.con.execute(sql, {"id": str(lead_id).strip()}).fetchall()
+    if rows and not timed:
+        return "no creation time"
+    return "unknown"

@@ -62,14 +62,35 @@ def band_labels(config: ScoringConfig) -> list[str]:
     return [band_label(lo, hi) for lo, hi in band_bounds(config.bands, *total_bounds(config))]
 
 
-def band_number(config: ScoringConfig, value: str) -> int:
-    """The band a label names (``60-80``, ``60–80``, ``< 10``, ``>=90``); DrillError when none does."""
+def band_range(config: ScoringConfig, value: str) -> tuple[int, int]:
+    """The first and last band a label names: one band's label (``60-70``, ``60–70``, ``< 10``, ``>=90``),
+    or a range between two of the band table's edges spanning several bands (``60-80``)."""
     labels = band_labels(config)
     wanted = _dash(value)
     for i, label in enumerate(labels):
         if _dash(label) == wanted:
-            return i
-    raise DrillError(f"band {value!r}: the bands of {config.name} are {', '.join(labels)}")
+            return i, i
+    edges = [e for pair in band_bounds(config.bands, *total_bounds(config)) for e in pair]
+    edges = sorted({e for e in edges if e is not None})
+    m = re.fullmatch(r"(-?[0-9.]+)-(-?[0-9.]+)", wanted)
+    if m:
+        lo, hi = float(m.group(1)), float(m.group(2))
+        cuts = list(config.bands)
+        if lo < hi and lo in edges and hi in edges:
+            first = 0 if lo not in cuts else cuts.index(lo) + 1
+            last = len(cuts) if hi not in cuts else cuts.index(hi)
+            return first, last
+    example = f", e.g. {edges[-3]:g}-{edges[-1]:g}" if len(edges) >= 3 else ""
+    raise DrillError(f"band {value!r}: the bands of {config.name} are {', '.join(labels)} "
+                     f"(or a range between two of their edges{example})")
+
+
+def band_number(config: ScoringConfig, value: str) -> int:
+    """The one band a label names; DrillError when none does."""
+    first, last = band_range(config, value)
+    if first != last:
+        raise DrillError(f"band {value!r} spans several bands")
+    return first
 
 
 def normalise(selection: Selection) -> Selection:
@@ -108,7 +129,8 @@ def select(selection: Selection, draft: ScoringConfig, approved: ScoringConfig, 
     sel = normalise(selection)
     config, scores = (draft, draft_scores) if sel.model == "draft" else (approved, approved_scores)
     if sel.kind == "band":
-        return np.flatnonzero(scores.band == band_number(config, sel.value))
+        first, last = band_range(config, sel.value)
+        return np.flatnonzero((scores.band >= first) & (scores.band <= last))
     if sel.kind == "tier":
         return np.flatnonzero(scores.tier == TIERS.index(sel.value))
     if sel.kind == "moved":  # as kpis.movers: from the approved model's tier to the draft's

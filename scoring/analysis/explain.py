@@ -246,9 +246,9 @@ def _decay_text(config: ScoringConfig, rule: EngagementRule) -> str:
 
 
 def _range_text(lo: float, hi: float) -> str:
-    left = "" if lo == -np.inf else f"{lo:g}"
-    right = "" if hi == np.inf else f"{hi:g}"
-    return f"[{left}, {right})"
+    if lo == -np.inf:
+        return "any" if hi == np.inf else f"< {hi:g}"
+    return f">= {lo:g}" if hi == np.inf else f"[{lo:g}, {hi:g})"
 
 
 def _fit_line(line: RuleBreakdown, features: Features, row: int) -> FitLine:
@@ -471,15 +471,17 @@ def timeline(features: Features, row: int, others: list[tuple[str, dt.datetime |
 
     Counted events come from the kept arrays (``counted_events``). ``others``, the lead's
     events as a per-lead query returns them (type, time), adds the ones the score did not
-    count, each with its reason; ``converted_at`` is the lead's conversion time for that.
+    count, each with its reason; ``converted_at`` is the lead's conversion time for that;
+    ``counted_types`` the normalised event types the explained model counts (default: all kept).
     Without ``others`` the timeline holds the counted events only (``complete`` False).
     """
     scoring = features.scoring_at[row]
     items: list[tuple] = []
+    types = counted_types if counted_types is not None else set(features.events.types if features.events else ())
     for kind, when, days in counted_events(features, row):
-        items.append((when, TimelineEvent(kind, _iso(when), days, "counted")))
+        if kind in types:  # kept for the other model only: listed as "not scored" from ``others``
+            items.append((when, TimelineEvent(kind, _iso(when), days, "counted")))
     if others is not None:
-        types = counted_types if counted_types is not None else set(features.events.types if features.events else ())
         end = np.datetime64(features.data_end, "us")
         conv = None if converted_at is None else np.datetime64(converted_at, "us")
         for kind, time in others:

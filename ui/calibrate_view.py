@@ -23,9 +23,10 @@ from scoring.analysis.glossary import HELP, glossary
 from scoring.data.source import SourceError
 from scoring.export.charts import band_chart, distribution_chart, grid_chart
 from scoring.model.config import ConfigError, ScoringConfig
+from scoring.model.features import Features
 from scoring.registry.store import StoreError, parse_ref
 
-from . import auth, data, session, sidebar
+from . import auth, data, drilldown_view, session, sidebar
 from .controls import draft_controls
 from .kpi_metrics import metric, pct
 from .text import plain
@@ -127,6 +128,10 @@ class Scored:
     view: CalibrationView | None = None
     point_in_time: bool = True
     error: str | None = None
+    features: Features | None = None
+    """The leads the draft was scored on (the drill-down lists and explains them)."""
+    approved_features: Features | None = None
+    """The leads the approved model was scored on (the same leads; its own point in time when windows differ)."""
 
 
 def score(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[float, float],
@@ -157,7 +162,7 @@ def score(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[floa
         view = calibration_view(draft, ctx.approved, draft_features, sql_target, capacity_per_month,
                                 approved_view=approved)
     data.scored_once()
-    return Scored(draft, view, draft_features.point_in_time)
+    return Scored(draft, view, draft_features.point_in_time, features=draft_features, approved_features=features)
 
 
 def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) -> None:
@@ -176,6 +181,7 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
                                approved_label=f"approved ({ctx.approved_ref})"),
                     width="stretch", key="band_chart", config=CHART_CONFIG)
     _section(view, "calibrate_section")
+    drilldown_view.panel(ctx, scored)
     glossary_expander()
 
 

@@ -181,7 +181,6 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
                                approved_label=f"approved ({ctx.approved_ref})"),
                     width="stretch", key="band_chart", config=CHART_CONFIG)
     _section(view, "calibrate_section")
-    drilldown_view.panel(ctx, scored)
     glossary_expander()
 
 
@@ -215,6 +214,7 @@ def workspace(ctx: data.Context, sql_target: tuple[float, float], capacity_per_m
             scored = score(ctx, session.draft_config(), sql_target, capacity_per_month)
     with results_column:
         results(ctx, scored, sql_target)
+    drilldown_view.panel(ctx, scored)  # full width under both columns, drawn only while open
     sidebar.follow_draft()  # the sidebar's "unsaved changes" line: a full rerun only when it flips
 
 

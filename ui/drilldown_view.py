@@ -28,6 +28,16 @@ from . import data, session
 from .text import plain
 
 PAGE_SIZE = 200
+
+
+def shown(score: float) -> float:
+    """A score as the drill-down shows it: two decimals, rounded down, so a lead under a threshold never
+    shows as on it (39.996 shows 39.99, not 40.00)."""
+    return float(np.floor(score * 100) / 100)
+
+
+def _shown_text(score: float) -> str:
+    return f"{shown(score):.2f}"
 KINDS = {"Score band": "band", "Tier": "tier", "Mover group": "moved", "Grid cell": "cell"}
 
 
@@ -98,13 +108,22 @@ def _draw(ctx: data.Context, scored) -> None:
     c = table.counts
     st.caption(f"{c.leads:,} leads in {plain(selection.describe())}: {c.mature:,} mature, {c.conversions:,} "
                f"converted, {c.immature:,} immature (still inside their outcome window: not counted as lost). "
-               f"Scores as of each lead's scoring point; draft against the approved model ({plain(ctx.approved_ref)}).")
+               f"Scores as of each lead's scoring point, shown to two decimals rounded down (a score under a "
+               f"threshold never shows as on it); draft against the approved model ({plain(ctx.approved_ref)}).")
     frame = table.table.to_pandas()
+    for column in ("draft_score", "approved_score"):
+        frame[column] = np.floor(frame[column] * 100) / 100
     st.dataframe(frame, hide_index=True, width="stretch", key="drill_table", height=300,
-                 column_config={"mature": st.column_config.CheckboxColumn("mature"),
-                                "draft_score": st.column_config.NumberColumn("draft score", format="%.1f"),
-                                "approved_score": st.column_config.NumberColumn("approved score", format="%.1f"),
-                                "change": st.column_config.NumberColumn("change", format="%+.1f"),
+                 column_config={"lead_id": st.column_config.Column("lead id"),
+                                "draft_tier": st.column_config.TextColumn("draft tier"),
+                                "approved_tier": st.column_config.TextColumn("approved tier"),
+                                "converted_at": st.column_config.DatetimeColumn("conversion date",
+                                                                                format="YYYY-MM-DD HH:mm"),
+                                "mature": st.column_config.CheckboxColumn("mature", help="The outcome window has "
+                                                                          "passed: its outcome counts."),
+                                "draft_score": st.column_config.NumberColumn("draft score", format="%.2f"),
+                                "approved_score": st.column_config.NumberColumn("approved score", format="%.2f"),
+                                "change": st.column_config.NumberColumn("change", format="%+.2f"),
                                 "deal_value": st.column_config.NumberColumn("deal value", format="%,.0f")})
     if not table.rows.size:
         st.info("No lead is behind this number.")
@@ -122,23 +141,32 @@ def _fit_frame(e: Explanation) -> pd.DataFrame:
                           "matched": f.matched, "points": f.points} for f in e.fit])
 
 
+def active(e: Explanation) -> list:
+    """The engagement rules with some activity for this lead (the others give 0 points)."""
+    return [g for g in e.engagement if g.activity != 0]
+
+
 def _engagement_frame(e: Explanation) -> pd.DataFrame:
     return pd.DataFrame([{"rule": g.rule, "activity": g.activity, "points each": g.points_each,
-                          "before cap": g.before_cap, "cap": g.cap, "points": g.points} for g in e.engagement])
+                          "before cap": g.before_cap, "cap": g.cap, "points": g.points} for g in active(e)])
 
 
 def _explanation(e: Explanation, title: str, key: str) -> None:
-    st.markdown(f"**{plain(title)}**: score **{e.score:.1f}**, band {plain(e.band)}, tier {plain(e.tier)} "
+    st.markdown(f"**{plain(title)}**: score **{_shown_text(e.score)}**, band {plain(e.band)}, tier {plain(e.tier)} "
                 f"(MQL {e.mql:g}, SQL {e.sql:g})")
     st.caption("Rules of segment " + plain(e.segment) if e.segment else "The model's own rules (no segment)")
     if e.fit:
         st.dataframe(_fit_frame(e), hide_index=True, width="stretch", key=f"{key}_fit")
-    if e.engagement:
+    idle = [g.rule for g in e.engagement if g.activity == 0]
+    if active(e):
         st.dataframe(_engagement_frame(e), hide_index=True, width="stretch", key=f"{key}_eng",
                      column_config={"activity": st.column_config.NumberColumn(
                          "activity", format="%.3f", help="Events counted before the scoring point, each weighed "
                                                          "by the decay (or the column's units).")})
-    parts = ", ".join(f"{p.part} {p.before:.1f}" + (f" capped to {p.after:.1f}" if p.bit else "") for p in e.parts)
+    if idle:
+        st.caption(f"No activity, 0 points: {plain(', '.join(idle))}.")
+    parts = ", ".join(f"{p.part} {_shown_text(p.before)}" + (f" capped to {_shown_text(p.after)}" if p.bit else "")
+                      for p in e.parts)
     st.caption(f"{plain(parts)}. Caps that bit: {plain(', '.join(e.caps_that_bit) or 'none')}.")
 
 
@@ -162,7 +190,7 @@ def _explain(ctx: data.Context, draft: ScoringConfig, approved: ScoringConfig, f
     with right:
         _explanation(a, f"Approved ({ctx.approved_ref})", "explain_approved")
     changed = [r for r in both.rules if r.change or r.draft is None or r.approved is None]
-    st.markdown(f"**Difference, draft − approved: {both.change:+.1f} points**")
+    st.markdown(f"**Difference, draft − approved: {both.change:+.2f} points**")
     if changed:
         st.dataframe(pd.DataFrame([{"part": r.kind, "rule": r.rule, "draft": r.draft, "approved": r.approved,
                                     "change": r.change} for r in changed]),

@@ -220,6 +220,16 @@ def _sort_key(by: str, rows: np.ndarray, features: Features, draft: Scores, appr
     raise DrillError(f"sort {by!r}: use one of {', '.join(SORTS)}")
 
 
+def _first(key: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` rows with the smallest keys, in order of (key, row): a partition, then a sort of those only
+    (sorting a 900,000-lead tier to show 200 of them took 100 ms)."""
+    if k < rows.size // 4:
+        cut = np.partition(key, k - 1)[k - 1] if k else -np.inf
+        keep = key <= cut  # every lead tied with the k-th: the order among ties is by row, as for the whole list
+        key, rows = key[keep], rows[keep]
+    return rows[np.lexsort((rows, key))][:k]
+
+
 def drill_table(selection: Selection, rows: np.ndarray, features: Features, draft: Scores, approved: Scores,
                 details: LeadDetails | None = None, sort: str = "draft score", descending: bool = True,
                 offset: int = 0, limit: int | None = 500) -> DrillTable:
@@ -230,9 +240,9 @@ def drill_table(selection: Selection, rows: np.ndarray, features: Features, draf
     open), ``converted_at``, ``deal_value``.
     """
     key = _sort_key(sort, rows, features, draft, approved, details)
-    order = np.lexsort((rows, -key if descending else key))
+    key = -key if descending else key
     stop = rows.size if limit is None else min(rows.size, offset + limit)
-    page = rows[order[offset:stop]]
+    page = _first(key, rows, stop)[offset:stop]
     tiers = np.array(TIERS, dtype=object)
     cols: dict[str, pa.Array] = {"lead_id": pa.array(features.lead_id[page])}
     if details is not None:

@@ -83,7 +83,7 @@ def _activity_at(features: Features, key: str, rows: np.ndarray) -> np.ndarray:
     if key.startswith("col:"):
         return np.nan_to_num(features.numeric[key[4:]][rows], nan=0.0)
     act = features.activity(key)
-    at = np.searchsorted(act.rows, rows)
+    at = np.searchsorted(act.rows, rows.astype(act.rows.dtype))  # same dtype: no copy of the whole array
     found = at < act.rows.size
     found[found] = act.rows[at[found]] == rows[found]
     out = np.zeros(rows.size)
@@ -315,6 +315,7 @@ def explain_row(config: ScoringConfig, features: Features, row: int) -> Explanat
                        None if cap is None else cap.max)
 
     total = group.total
+    timed = features.point_in_time
     mql, sql = lead_thresholds(config, np.array([seg], dtype=np.int16))
     mql, sql = float(np.asarray(mql).reshape(-1)[0]), float(np.asarray(sql).reshape(-1)[0])
     band = int(band_index(total, config.bands)[0])
@@ -327,8 +328,8 @@ def explain_row(config: ScoringConfig, features: Features, row: int) -> Explanat
         parts=(part("fit", group.fit_sum, group.fit), part("engagement", group.engagement_sum, group.engagement),
                part("total", group.total_sum, total)),
         score=float(total[0]), band=band_label(lo, hi), tier=TIERS[tier], mql=mql, sql=sql,
-        created_at=_iso(features.created_at[row]) if features.point_in_time else None,
-        scoring_point=_iso(features.scoring_at[row]) if features.point_in_time else None,
+        created_at=_iso(features.created_at[row]) if timed else None,
+        scoring_point=_iso(features.scoring_at[row]) if timed else None,
         mature=bool(features.mature[row]), converted=bool(features.converted[row]),
     )
 
@@ -458,7 +459,8 @@ def counted_events(features: Features, row: int) -> list[tuple[str, np.datetime6
     for c, kind in enumerate(ev.types):
         lo, hi = int(ev.starts[c]), int(ev.starts[c + 1])
         rows = ev.row[lo:hi]
-        a, b = np.searchsorted(rows, row, "left"), np.searchsorted(rows, row, "right")
+        needle = rows.dtype.type(row)  # same dtype: a search, not a copy of the slice
+        a, b = np.searchsorted(rows, needle, "left"), np.searchsorted(rows, needle, "right")
         for d in age_days(ev.age[lo + a:lo + b]):
             when = features.scoring_at[row] - np.timedelta64(int(round(float(d) * 86_400_000_000)), "us")
             out.append((kind, when, float(d)))

@@ -114,3 +114,40 @@ def test_leads_moved_against_a_saved_version(capsys, demo, tmp_path):
     code, out, err = _run(capsys, "report", "--db", demo, "--config", DEFAULT_CONFIG, "--format", "json")
     report = json.loads(out)
     assert len(t) == sum(b["leads"] + b["immature"] for b in report["bands"][3:4])
+
+
+def test_a_hubspot_export_lists_the_names_a_rep_knows(capsys, tmp_path):
+    """Imported with no flags, a HubSpot contacts + deals export lists each lead with its name, e-mail and owner;
+    the counts are the report's, and one lead explains to its score."""
+    from . import crm_exports as ce
+
+    export = ce.write_hubspot(tmp_path / "files", n=1500)
+    db, store, starter = tmp_path / "hs.duckdb", tmp_path / "store", tmp_path / "hs.yaml"
+    assert main(["import", *map(str, export.files), "--db", str(db), "--store", str(store), "--model", "hs",
+                 "--starter-config", str(starter)]) == 0
+    text = starter.read_text().replace("mql: 40", "mql: 1").replace("sql: 60", "sql: 2")  # a starter scores 0
+    text = text.replace("points: 0\n", "points: 1\n", 3)
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(text)
+    capsys.readouterr()
+    code, out, err = _run(capsys, "report", "--db", db, "--config", draft, "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    code, out, err = _run(capsys, "leads", "--db", db, "--config", draft, "--store", store, "--compare", "hs",
+                          "--tier", "below_mql", "--out", tmp_path / "l.csv")
+    assert code == 0, err
+    t = pd.read_csv(tmp_path / "l.csv", dtype=str)
+    tier = report["tiers"]["below_mql"]
+    assert len(t) == tier["leads"] + tier["immature"]
+    assert {"first_name", "last_name", "email", "contact_owner"} <= set(t.columns)
+    assert set(t["contact_owner"].dropna()) <= {"Ann Lee", "Bo Chan", "Cy Diaz", "Di Evans"}
+    lead = t["lead_id"].iloc[0] if "lead_id" in t.columns else t.iloc[0, 0]
+    code, out, err = _run(capsys, "explain", lead, "--db", db, "--config", draft, "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    e = doc["explanation"]
+    total = sum(f["points"] for f in e["fit"]) + sum(g["points"] for g in e["engagement"])
+    assert [p["before"] for p in e["parts"]][:2] == [sum(f["points"] for f in e["fit"]),
+                                                     sum(g["points"] for g in e["engagement"])]
+    assert e["score"] == pytest.approx(total) and e["tier"] == "below_mql"
+    assert doc["lead"]["columns"]["contact_owner"] in {"Ann Lee", "Bo Chan", "Cy Diaz", "Di Evans"}

@@ -122,7 +122,8 @@ def test_the_table_a_rep_reads(meeting):
     rows = select(sel, draft, approved, view.draft.scores, view.approved.scores)
     page = drill_table(sel, rows, features, view.draft.scores, view.approved.scores, details, limit=100)
     t = page.table.to_pandas()
-    assert list(t.columns) == ["lead_id", "segment", "department", "country", "channel", "draft_score", "draft_tier",
+    assert list(t.columns) == ["lead_id", "segment", "seniority", "department", "industry", "country",
+                               "email_domain_type", "channel", "draft_score", "draft_tier",
                                "approved_score", "approved_tier", "change", "mature", "outcome", "converted_at",
                                "deal_value"]
     assert len(t) == 100 and page.counts.leads == rows.size and page.pages == -(-rows.size // 100)

@@ -229,7 +229,8 @@ def test_details_align_with_the_leads(demo):
                         "LEFT JOIN outcomes o USING (lead_id)").fetchdf().set_index("lead_id")
     con.close()
     t = truth.loc[features.lead_id]
-    assert list(details.columns) == ["segment", "department", "country", "channel"]
+    assert list(details.columns) == ["segment", "seniority", "department", "industry", "country",
+                                     "email_domain_type", "channel"]
     assert (details.columns["channel"] == t["channel"].to_numpy()).all()
     np.testing.assert_array_equal(np.nan_to_num(details.deal_value, nan=-1), t["deal_value"].fillna(-1).to_numpy())
     conv = t["converted_at"].to_numpy(dtype="datetime64[us]")

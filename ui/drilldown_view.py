@@ -203,6 +203,9 @@ def _explain(ctx: data.Context, draft: ScoringConfig, approved: ScoringConfig, f
                   set(event_types(feature_spec(draft))))
     counts = ", ".join(f"{n} {status}" for status, n in tl.counts().items()) or "no events"
     st.markdown(f"**Events relative to the scoring point** ({plain(counts)})")
+    if not tl.complete:
+        st.caption("This data holds per-lead features computed in the warehouse, not the events: "
+                   "no event can be listed here.")
     if tl.events:
         st.dataframe(pd.DataFrame([{"time": e.time, "event": e.type, "days before scoring": e.days_before_scoring,
                                     "status": e.status} for e in tl.events]),

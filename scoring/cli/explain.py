@@ -47,9 +47,13 @@ def _explanation_text(e) -> list[str]:
 
 
 def _timeline_text(t) -> list[str]:
+    if t.scoring_point is None:
+        return [f"events: {len(t.events)} (no creation times, so no scoring point to place them against)"]
     out = [f"events relative to the scoring point {t.scoring_point}"
            + (f" (converted {t.converted_at})" if t.converted_at else "")]
-    if not t.events:
+    if not t.complete:
+        out.append("  (a feature set from the warehouse holds no events to list)")
+    elif not t.events:
         out.append("  (none)")
     for ev in t.events:
         days = "" if ev.days_before_scoring is None else (
@@ -95,9 +99,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
                               "rules": [r.to_dict() for r in c.rules], "change": c.change}
         print(json.dumps(out, indent=2))
         return 0
-    outcome = ("immature (outcome window not passed)" if not e.mature
+    still_open = data.features.open is not None and bool(data.features.open[row])
+    outcome = ("open (its outcome is not known yet)" if still_open and not e.mature
+               else "immature (outcome window not passed)" if not e.mature
                else "converted" if e.converted else "not converted")
-    lines = [f"lead {e.lead_id}: created {e.created_at}, scored {e.scoring_point}, {outcome}"]
+    when = (f"created {e.created_at}, scored {e.scoring_point}" if e.created_at
+            else "no creation times in this data: scored on everything recorded")
+    lines = [f"lead {e.lead_id}: {when}, {outcome}"]
     lines += [f"  {k}: {v}" for k, v in extra.items() if v is not None]
     if lead["deal_value"] is not None:
         lines.append(f"  deal value: {lead['deal_value']:,.2f}")

@@ -58,19 +58,25 @@ def compared_with(args: argparse.Namespace, draft: ScoringConfig) -> tuple[Scori
 def load_lead_data(args: argparse.Namespace, need_approved: bool = True) -> LeadData:
     """Read the leads once for both models (one extraction when their mappings and windows agree)."""
     from ..data.details import read_details
-    from ..data.extract import extract_features
     from ..data.source import open_source
     from ..model.engine import score
-    from ..model.features import feature_spec, union_spec
+
+    from ..data.source import SourceError
 
     draft = load_config(args.config)
     approved, ref = compared_with(args, draft) if need_approved else (draft, "")
     ensure_demo(Path(args.db))
     source = open_source(args.db)
     try:
-        spec = union_spec(feature_spec(draft), feature_spec(approved))
-        draft_all = extract_features(source, spec or feature_spec(draft))
-        approved_all = draft_all if spec is not None else extract_features(source, approved, quality=draft_all.quality)
+        try:
+            draft_all, approved_all = _extract_both(source, draft, approved)
+        except SourceError:
+            if args.compare or approved is draft:
+                raise
+            # the implicit approved model (e.g. the shipped default) does not fit this data: the draft alone
+            warn(f"{ref} does not fit {args.db}; comparing {draft.name} with itself (give --compare NAME@V)")
+            approved, ref = draft, f"{draft.name} itself ({ref} does not fit this data)"
+            draft_all, approved_all = _extract_both(source, draft, approved)
         draft_f, approved_f = draft_all, approved_all
         if args.segment is not None:
             column = draft.source.leads.segment
@@ -92,6 +98,19 @@ def load_lead_data(args: argparse.Namespace, need_approved: bool = True) -> Lead
         source.close()
         raise
     return data
+
+
+def _extract_both(source, draft: ScoringConfig, approved: ScoringConfig):
+    """The features of both models: one extraction when their mappings and windows agree."""
+    from ..data.extract import extract_features
+    from ..model.features import feature_spec, union_spec
+
+    spec = union_spec(feature_spec(draft), feature_spec(approved))
+    draft_all = extract_features(source, spec or feature_spec(draft))
+    if spec is not None:
+        return draft_all, draft_all
+    approved_all = extract_features(source, approved, quality=draft_all.quality)
+    return draft_all, approved_all
 
 
 def add_lead_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,9 +1,11 @@
 """What a sales rep recognises about a lead, beside its scores: name-like columns, conversion date, deal value.
 
 The drill-down lists leads with the columns a rep knows them by. Which ones: the leads
-table's text columns that the config does not use as a fit rule, the id, the creation
-time or the outcome (on the demo: segment, department, country, channel; in a CRM export
-name, company, owner, lead source...), at most ``MAX_DISPLAY_COLUMNS`` in table order.
+table's text columns except the id, the creation time and the outcome, at most
+``MAX_DISPLAY_COLUMNS`` in table order (on the demo: segment, seniority, department,
+industry, country, email domain type, channel; in a CRM export first and last name, e-mail,
+company, owner, lead source...). Text columns that fit rules read are kept too: the owner
+or the source is what a rep sorts a follow-up list by.
 They, the conversion time (as the scoring counts it: the earliest, not after the data's
 end) and the deal value (the largest of the lead's outcome rows) are read once per
 database and mapping into arrays aligned with the features (``read_details``), so a
@@ -24,7 +26,7 @@ from ..model.config import ScoringConfig
 from ..model.features import Features
 from .source import Source, quote
 
-MAX_DISPLAY_COLUMNS = 8
+MAX_DISPLAY_COLUMNS = 10
 """At most this many text columns beside the id (a CRM export has dozens; the first ones are the names)."""
 
 TEXT_TYPES = ("VARCHAR", "TEXT", "STRING")
@@ -45,9 +47,6 @@ class LeadDetails:
 def _used_columns(config: ScoringConfig) -> set[str]:
     leads, out = config.source.leads, config.source.outcome
     used = {leads.id, leads.created_at}
-    for _, rules in config.rule_sets():
-        used |= {r.column for r in rules["fit"]}
-        used |= {r.column for r in rules["engagement"] if r.column is not None}
     if out.table is None:
         used |= {out.converted_at, out.converted, out.deal_value}
     return {c.lower() for c in used if c}
@@ -121,10 +120,14 @@ def read_details(source: Source, config: ScoringConfig, features: Features) -> L
     return result
 
 
-def lead_events(source: Source, config: ScoringConfig, lead_id: object) -> list[tuple[str, dt.datetime | None]]:
-    """One lead's events (type, time), oldest first: a query filtered on its id (DuckDB prunes by zone maps)."""
+def lead_events(source: Source, config: ScoringConfig, lead_id: object) -> list[tuple[str, dt.datetime | None]] | None:
+    """One lead's events (type, time), oldest first: a query filtered on its id (DuckDB prunes by zone maps).
+
+    None for a feature set from the warehouse: it holds no events to list."""
     ev = config.source.events
-    if ev is None or source.feature_set:
+    if source.feature_set:
+        return None
+    if ev is None:
         return []
     sql = (f"SELECT CAST({quote(ev.type)} AS VARCHAR), {_time(quote(ev.time))} AS t FROM {quote(ev.table)} "
            f"WHERE {quote(ev.lead_id)} = $id ORDER BY t NULLS LAST")

@@ -155,3 +155,29 @@ def test_unknown_selections_say_what_exists(meeting):
         select(Selection("cell", "D4"), *args)
     assert band_number(draft, " 90 - 100") == len(band_labels(draft)) - 1 and band_number(draft, "0–10") == 0
     assert len(CELLS) == 9 and len(MOVER_GROUPS) == 4
+
+
+def test_a_page_reads_only_its_own_details(meeting, tmp_path_factory):
+    """Sorted by score, a page's details come from a query on its ids: the same table as with every lead's."""
+    features, details, draft, approved, view = meeting
+    db = next(tmp_path_factory.getbasetemp().glob("drill*/demo.duckdb"))
+    sel = Selection("band", "40–50")
+    rows = select(sel, draft, approved, view.draft.scores, view.approved.scores)
+    reads = []
+
+    def reader(page):
+        reads.append(page.size)
+        with open_source(db) as source:
+            return read_details(source, draft, features, page)
+
+    for offset in (0, 400):
+        whole = drill_table(sel, rows, features, view.draft.scores, view.approved.scores, details, offset=offset,
+                            limit=200)
+        paged = drill_table(sel, rows, features, view.draft.scores, view.approved.scores, reader, offset=offset,
+                            limit=200)
+        assert paged.table.equals(whole.table)
+        one = paged.details.take(paged.rows[[7]])
+        assert one.columns["channel"][0] == details.columns["channel"][paged.rows[7]]
+    assert reads == [200, 200]
+    with pytest.raises(DrillError, match="sorting by deal value needs the details of every lead"):
+        drill_table(sel, rows, features, view.draft.scores, view.approved.scores, reader, sort="deal value")

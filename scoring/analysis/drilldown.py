@@ -12,6 +12,7 @@ numpy (no query: the details are read once, ``scoring.data.details``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,6 +184,8 @@ class DrillTable:
     """Position of the page's first lead in the sorted list."""
     rows: np.ndarray
     """Positions in the features of the page's leads (to explain one)."""
+    details: LeadDetails | None = None
+    """The page's lead details (display columns, conversion date, deal value), aligned with ``rows``."""
 
     @property
     def pages(self) -> int:
@@ -230,24 +233,38 @@ def _first(key: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     return rows[np.lexsort((rows, key))][:k]
 
 
+def needs_all_details(sort: str) -> bool:
+    """Whether sorting by ``sort`` needs the details of every lead (else those of the page do)."""
+    return sort in ("deal value", "conversion date")
+
+
 def drill_table(selection: Selection, rows: np.ndarray, features: Features, draft: Scores, approved: Scores,
-                details: LeadDetails | None = None, sort: str = "draft score", descending: bool = True,
-                offset: int = 0, limit: int | None = 500) -> DrillTable:
+                details: LeadDetails | Callable[[np.ndarray], LeadDetails] | None = None, sort: str = "draft score",
+                descending: bool = True, offset: int = 0, limit: int | None = 500) -> DrillTable:
     """The leads at ``rows`` as a table, sorted (ties by lead position) and one page of it.
+
+    ``details``: of every lead (``read_details``), or a function reading those of the page's leads
+    (enough unless ``needs_all_details(sort)``).
 
     Columns: ``lead_id``, the display columns, ``draft_score``, ``draft_tier``, ``approved_score``,
     ``approved_tier``, ``change``, ``mature``, ``outcome`` (converted / not converted / immature /
     open), ``converted_at``, ``deal_value``.
     """
-    key = _sort_key(sort, rows, features, draft, approved, details)
+    full = details if details is None or isinstance(details, LeadDetails) else None
+    if needs_all_details(sort) and details is not None and full is None:
+        raise DrillError(f"sorting by {sort} needs the details of every lead")
+    key = _sort_key(sort, rows, features, draft, approved, full)
     key = -key if descending else key
     stop = rows.size if limit is None else min(rows.size, offset + limit)
     page = _first(key, rows, stop)[offset:stop]
+    if details is not None and full is None:
+        details = details(page)
     tiers = np.array(TIERS, dtype=object)
     cols: dict[str, pa.Array] = {"lead_id": pa.array(features.lead_id[page])}
-    if details is not None:
-        for name, values in details.columns.items():
-            cols[name] = pa.array(values[page], type=pa.string())
+    shown = None if details is None else details.take(page)
+    if shown is not None:
+        for name, values in shown.columns.items():
+            cols[name] = pa.array(values, type=pa.string())
     cols |= {
         "draft_score": pa.array(draft.total[page]),
         "draft_tier": pa.array(tiers[draft.tier[page]], type=pa.string()),
@@ -257,9 +274,9 @@ def drill_table(selection: Selection, rows: np.ndarray, features: Features, draf
         "mature": pa.array(features.mature[page]),
         "outcome": pa.array(_outcome_text(features, page), type=pa.string()),
     }
-    if details is not None:
-        conv = details.converted_at[page]
+    if shown is not None:
+        conv = shown.converted_at
         cols["converted_at"] = pa.array(conv, mask=np.isnat(conv))
-        deal = details.deal_value[page]
+        deal = shown.deal_value
         cols["deal_value"] = pa.array(deal, mask=np.isnan(deal))
-    return DrillTable(normalise(selection), counts(features, rows), pa.table(cols), offset, page)
+    return DrillTable(normalise(selection), counts(features, rows), pa.table(cols), offset, page, shown)

@@ -65,10 +65,12 @@ def _timeline_text(t) -> list[str]:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..analysis.explain import ExplainError, compare, explain, timeline
-    from ..data.details import lead_events, lead_status
+    import numpy as np
+
+    from ..data.details import lead_events, lead_status, read_details
     from ..model.features import event_types, feature_spec
 
-    data = load_lead_data(args, need_approved=args.compare is not None)
+    data = load_lead_data(args, need_approved=args.compare is not None, need_details=False)
     try:
         try:
             e = explain(data.draft, data.features, args.lead_id, all_features=data.all_features)
@@ -79,15 +81,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         other = explain(data.approved, data.features, args.lead_id) if args.compare else None
         row = e.row
-        conv = data.details.converted_at[row]
+        info = read_details(data.source, data.draft, data.features, np.array([row]))  # this lead's only
+        conv = info.converted_at[0]
         events = lead_events(data.source, data.draft, data.features.lead_id[row])
         tl = timeline(data.features, row, events, None if str(conv) == "NaT" else conv.astype(object),
                       set(event_types(feature_spec(data.draft))))
     finally:
         data.close()
-    extra = {name: (None if v is None else str(v)) for name, v in
-             ((c, data.details.columns[c][row]) for c in data.details.columns)}
-    deal = data.details.deal_value[row]
+    extra = {name: (None if v is None else str(v)) for name, v in ((c, info.columns[c][0]) for c in info.columns)}
+    deal = info.deal_value[0]
     lead = {"lead_id": e.lead_id, "created_at": e.created_at, "scoring_point": e.scoring_point,
             "mature": e.mature, "converted": e.converted, "converted_at": tl.converted_at,
             "deal_value": None if deal != deal else float(deal), "columns": extra}

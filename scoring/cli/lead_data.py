@@ -26,6 +26,7 @@ class LeadData:
     draft_scores: object
     approved_scores: object
     details: object
+    """Every shown lead's details (None when not asked for: `explain` reads one lead's)."""
     source: object
     """The open read-only source (closed by ``close``)."""
 
@@ -55,7 +56,7 @@ def compared_with(args: argparse.Namespace, draft: ScoringConfig) -> tuple[Scori
     return draft, f"{draft.name} itself (no approved version in the store)"
 
 
-def load_lead_data(args: argparse.Namespace, need_approved: bool = True) -> LeadData:
+def load_lead_data(args: argparse.Namespace, need_approved: bool = True, need_details: bool = True) -> LeadData:
     """Read the leads once for both models (one extraction when their mappings and windows agree)."""
     from ..data.details import read_details
     from ..data.source import open_source
@@ -93,7 +94,7 @@ def load_lead_data(args: argparse.Namespace, need_approved: bool = True) -> Lead
             draft_f = draft_all.subset(mask, keep_events=True)
             approved_f = draft_f if approved_all is draft_all else approved_all.subset(mask, keep_events=True)
         data = LeadData(draft, approved, ref, draft_f, draft_all, score(draft, draft_f), score(approved, approved_f),
-                        read_details(source, draft, draft_f), source)
+                        read_details(source, draft, draft_f) if need_details else None, source)
     except BaseException:
         source.close()
         raise

@@ -34,7 +34,8 @@ TEXT_TYPES = ("VARCHAR", "TEXT", "STRING")
 
 @dataclass(frozen=True)
 class LeadDetails:
-    """Per lead, aligned with the features' rows: what the drill-down shows besides the scores."""
+    """What the drill-down shows besides the scores, for every lead (aligned with the features' rows) or for
+    some (aligned with ``rows``)."""
 
     converted_at: np.ndarray
     """datetime64[us], NaT when not converted (or the conversion time is unknown)."""
@@ -42,6 +43,21 @@ class LeadDetails:
     """float64, NaN when none."""
     columns: dict[str, np.ndarray]
     """Display column -> object array of text (None when empty)."""
+    rows: np.ndarray | None = None
+    """The feature rows these arrays hold, in their order, or None: every lead."""
+
+    def take(self, rows: np.ndarray) -> "LeadDetails":
+        """The details of some leads (which these details must hold), in the order given."""
+        rows = np.asarray(rows)
+        at = rows
+        if self.rows is not None:
+            order = np.argsort(self.rows, kind="stable")
+            found = np.searchsorted(self.rows[order], rows)
+            at = order[np.minimum(found, max(self.rows.size - 1, 0))]
+            if rows.size and (not self.rows.size or not np.array_equal(self.rows[at], rows)):
+                raise ValueError("details asked for leads they do not hold")
+        return LeadDetails(self.converted_at[at], self.deal_value[at], {k: v[at] for k, v in self.columns.items()},
+                           np.asarray(rows))
 
 
 def _used_columns(config: ScoringConfig) -> set[str]:
@@ -72,15 +88,20 @@ def _time(column: str) -> str:
     return f"(CASE WHEN isfinite({value}) THEN {value} END)"
 
 
-def read_details(source: Source, config: ScoringConfig, features: Features) -> LeadDetails:
-    """The display columns, conversion time and deal value of every lead in ``features``, in its row order.
+def read_details(source: Source, config: ScoringConfig, features: Features,
+                 rows: np.ndarray | None = None) -> LeadDetails:
+    """The display columns, conversion time and deal value of every lead in ``features`` (in its row order),
+    or of the leads at ``rows`` only (sorted; a page of the drill-down: the tables are filtered on their ids
+    first, so the query costs the page, not the data).
 
     The lead row is the one the scoring kept (the earliest created of a duplicated id).
     """
     names = display_columns(source, config)
-    n = features.n
+    rows = None if rows is None else np.sort(np.asarray(rows, dtype=np.int64))
+    n = features.n if rows is None else rows.size
     if source.feature_set or n == 0:
-        return _empty(n, names)
+        empty = _empty(n, names)
+        return empty if rows is None else LeadDetails(empty.converted_at, empty.deal_value, empty.columns, rows)
     leads, out = config.source.leads, config.source.outcome
     first = f"{quote(leads.created_at)} NULLS LAST" if leads.created_at else quote(leads.id)
     cols = "".join(f", CAST({quote(c)} AS VARCHAR) AS __d{i}" for i, c in enumerate(names))
@@ -89,23 +110,26 @@ def read_details(source: Source, config: ScoringConfig, features: Features) -> L
         conv = _time(quote(out.converted_at)) if out.converted_at else "NULL::TIMESTAMP"
         deal = f"CAST({quote(out.deal_value)} AS DOUBLE)" if out.deal_value else "NULL::DOUBLE"
         own = f", CASE WHEN {conv} <= $end THEN {conv} END AS __conv, {deal} AS __deal"
+    some = "" if rows is None else " AND {} IN (SELECT __id FROM __leadcal_rows)"
     sql = [f"WITH l AS (SELECT {quote(leads.id)} AS __id{cols}{own}, row_number() OVER "
            f"(PARTITION BY {quote(leads.id)} ORDER BY {first}) AS __rn FROM {quote(leads.table)} "
-           f"WHERE {quote(leads.id)} IS NOT NULL)"]
+           f"WHERE {quote(leads.id)} IS NOT NULL{some.format(quote(leads.id))})"]
     if out.table is not None:
         conv = _time(quote(out.converted_at)) if out.converted_at else "NULL::TIMESTAMP"
         deal = f"max(CAST({quote(out.deal_value)} AS DOUBLE))" if out.deal_value else "NULL::DOUBLE"
+        where = "" if rows is None else " WHERE " + some.format(quote(out.lead_id))[5:]
         sql.append(f", o AS (SELECT {quote(out.lead_id)} AS __id, min({conv}) FILTER (WHERE {conv} <= $end) "
-                   f"AS __conv, {deal} AS __deal FROM {quote(out.table)} GROUP BY 1)")
+                   f"AS __conv, {deal} AS __deal FROM {quote(out.table)}{where} GROUP BY 1)")
         pick = "o.__conv, o.__deal"
         join = " LEFT JOIN o ON r.__id = o.__id"
     else:
         pick, join = "l.__conv, l.__deal", ""
     d = "".join(f", l.__d{i}" for i in range(len(names)))
     sql.append(f"SELECT r.__row, {pick}{d} FROM __leadcal_rows AS r JOIN l ON r.__id = l.__id AND l.__rn = 1{join}")
-    rows = pa.table({"__id": pa.array(features.lead_id), "__row": pa.array(np.arange(n, dtype=np.int64))})
+    positions = np.arange(n, dtype=np.int64)
+    ids = features.lead_id if rows is None else features.lead_id[rows]
     result = _empty(n, names)
-    source.con.register("__leadcal_rows", rows)
+    source.con.register("__leadcal_rows", pa.table({"__id": pa.array(ids), "__row": pa.array(positions)}))
     try:
         table = source.con.sql("\n".join(sql), params={"end": features.data_end}).to_arrow_table()
     finally:
@@ -117,7 +141,7 @@ def read_details(source: Source, config: ScoringConfig, features: Features) -> L
     result.deal_value[at] = table.column(2).cast(pa.float64()).to_numpy(zero_copy_only=False)
     for i, name in enumerate(names):
         result.columns[name][at] = table.column(3 + i).to_numpy(zero_copy_only=False)
-    return result
+    return result if rows is None else LeadDetails(result.converted_at, result.deal_value, result.columns, rows)
 
 
 def lead_events(source: Source, config: ScoringConfig, lead_id: object) -> list[tuple[str, dt.datetime | None]] | None:

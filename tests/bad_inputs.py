@@ -560,6 +560,46 @@ CLI_CASES = [
 ]
 
 
+# ------------------------------------------------------------------ `leadcal explain` and `leadcal leads`
+
+
+def _explain(*argv: str) -> tuple[str, ...]:
+    return ("explain", *argv, "--db", "small.duckdb", "--config", "c.yaml")
+
+
+def _leads(*argv: str) -> tuple[str, ...]:
+    return ("leads", "--db", "small.duckdb", "--config", "c.yaml", "--store", "store", "--compare", "m@1", *argv)
+
+
+_SEGMENTED = _write("seg.yaml", SMALL_CONFIG.replace("source:\n", "source:\n  leads: {segment: email_domain_type}\n"))
+
+LEAD_CASES = [
+    Case("explain-unknown-lead", _explain("77"), 1, "lead '77': no scored lead has this id"),
+    Case("explain-text-id", _explain("abc"), 1, "lead 'abc': lead ids here are whole numbers"),
+    Case("explain-no-creation-time", ("explain", "3", "--db", "bad.duckdb", "--config", "c.yaml"), 1,
+         "lead '3' has no creation time, so it is not scored",
+         _db("bad.duckdb", "UPDATE leads SET created_at = NULL WHERE lead_id = 3")),
+    Case("explain-outside-segment", ("explain", "1", "--db", "small.duckdb", "--config", "seg.yaml", "--segment", "free"),
+         1, "lead '1' is outside the segment filter shown", _SEGMENTED),
+    Case("explain-unknown-segment", ("explain", "1", "--db", "small.duckdb", "--config", "seg.yaml", "--segment",
+                                     "nope"), 1, "--segment nope: no lead has this email_domain_type", _SEGMENTED),
+    Case("explain-segment-unmapped", _explain("1", "--segment", "free"), 1, "the config maps no segment column"),
+    Case("explain-compare-missing-version", _explain("1", "--store", "store", "--compare", "m@9"), 1, "m"),
+    Case("cli-explain-no-id", ("explain",), 2, "LEAD_ID"),
+    Case("leads-unknown-band", _leads("--band", "55-65", "--out", "l.csv"), 1,
+         "band '55-65': the bands of small are < 10, 10–20, 20–30, >= 30"),
+    Case("leads-unknown-tier", _leads("--tier", "hot", "--out", "l.csv"), 1, "tier 'hot': use one of"),
+    Case("leads-unknown-cell", _leads("--cell", "Z9", "--out", "l.csv"), 1, "grid cell 'Z9'"),
+    Case("leads-two-selections", _leads("--band", "10-20", "--tier", "mql", "--out", "l.csv"), 1,
+         "give one of --band, --tier, --moved or --cell"),
+    Case("leads-no-selection", _leads("--out", "l.csv"), 1, "give one of --band"),
+    Case("leads-bad-suffix", _leads("--tier", "mql", "--out", "l.txt"), 1, "use a .csv or .parquet file name"),
+    Case("leads-over-db", _leads("--tier", "mql", "--force", "--out", "small.duckdb"), 1, "small.duckdb"),
+    Case("leads-into-store", _leads("--tier", "mql", "--out", "store/l.csv"), 1, "store"),
+    Case("leads-bad-sort", _leads("--tier", "mql", "--sort", "colour", "--out", "l.csv"), 1, "sort 'colour'"),
+]
+
+
 # ------------------------------------------------------------------ hostile but valid: must work, write only their output
 
 
@@ -586,6 +626,10 @@ VALID_CASES = [
          _write("y.yaml", _config("{VP: 10, Student: -5}", "{Yes: 10, No: -5, 1: 2, 2024-01-01: 1}"))),
     Case("ok-export-force-over-own-file", _store_cmd("export", "m", "--format", "sql", "--force", "--out", "o.sql"), 0,
          "", _write("o.sql", "an older export"), output=("o.sql", "store/audit.jsonl")),
+    Case("ok-leads-formula-ids", ("leads", "--db", "f.duckdb", "--config", "f.yaml", "--store", "store", "--tier",
+                                  "below_mql", "--out", "l.csv"), 0, "", _formula_db, output=("l.csv",)),
+    Case("ok-explain-formula-id", ("explain", "@SUM(A1)", "--db", "f.duckdb", "--config", "f.yaml", "--format",
+                                   "json"), 0, "", _formula_db),
     Case("ok-list", _store_cmd("list"), 0, ""),
     Case("ok-check", _store_cmd("check"), 0, ""),
 ]
@@ -593,7 +637,7 @@ VALID_CASES = [
 
 def catalogue() -> list[Case]:
     """Every case, ids unique."""
-    cases = _config_cases() + _database_cases() + IMPORT_CASES + STORE_CASES + CLI_CASES + VALID_CASES
+    cases = _config_cases() + _database_cases() + IMPORT_CASES + STORE_CASES + CLI_CASES + LEAD_CASES + VALID_CASES
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
     return cases

@@ -27,9 +27,10 @@ from scoring.analysis.glossary import HELP, glossary
 from scoring.data.source import SourceError
 from scoring.export.charts import band_chart, distribution_chart, grid_chart
 from scoring.model.config import ConfigError, ScoringConfig
+from scoring.model.features import Features
 from scoring.registry.store import StoreError, parse_ref
 
-from . import auth, data, session, sidebar
+from . import auth, data, drilldown_view, session, sidebar
 from .controls import draft_controls
 from .kpi_metrics import metric, pct
 from .text import plain
@@ -198,8 +199,10 @@ class Scored:
     point_in_time: bool = True
     error: str | None = None
     features: Features | None = None
-    """The leads the draft was scored on (the Revenue section reads their deal values)."""
+    """The leads the draft was scored on (the Revenue section reads their deal values; the drill-down lists
+    and explains them)."""
     approved_features: Features | None = None
+    """The leads the approved model was scored on (the same leads; its own point in time when windows differ)."""
 
 
 def score(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[float, float],
@@ -333,6 +336,7 @@ def workspace(ctx: data.Context, sql_target: tuple[float, float], capacity_per_m
             scored = score(ctx, session.draft_config(), sql_target, capacity_per_month)
     with results_column:
         results(ctx, scored, sql_target)
+    drilldown_view.panel(ctx, scored)  # full width under both columns, drawn only while open
     sidebar.follow_draft()  # a full rerun only when what is drawn outside the fragment is now wrong
 
 

@@ -284,3 +284,48 @@ def _verdict(plan: AbTestPlan, a: ArmResult, b: ArmResult, diff: Difference | No
     return Verdict(NO_DIFFERENCE, f"the planned sample has matured and the difference is not significant "
                    f"(p = {diff.p_value:.2g}); a difference as large as the planned smallest effect would "
                    f"have been found with {plan.power:.0%} probability", 0.0)
+
+
+def _rate(rate: Rate) -> str:
+    if rate.rate is None:
+        return "-"
+    return f"{rate.rate:.1%} [{rate.ci_low:.1%}-{rate.ci_high:.1%}] of {rate.leads:,}"
+
+
+def format_readout(r: Readout) -> str:
+    """The readout as `leadcal abtest readout` prints it."""
+    plan = r.plan
+    what, unit = METRICS[plan.metric]
+    lines = [
+        f"test {r.test}: champion {plan.champion} vs challenger {plan.challenger} "
+        f"({plan.share:.0%} of leads from {plan.start}); data up to {r.data_end[:10]}, "
+        f"{r.weeks_running:.1f} weeks running",
+        f"{'':<28}{'champion':>30}{'challenger':>30}",
+    ]
+
+    def row(label: str, a: str, b: str) -> None:
+        lines.append(f"{label:<28}{a:>30}{b:>30}")
+
+    a, b = r.champion, r.challenger
+    row("leads (matured)", f"{a.leads:,} ({a.mature_leads:,})", f"{b.leads:,} ({b.mature_leads:,})")
+    row("MQLs / SQLs", f"{a.mqls:,} / {a.sqls:,}", f"{b.mqls:,} / {b.sqls:,}")
+    row("conversion", _rate(a.conversion), _rate(b.conversion))
+    row("MQL conversion", _rate(a.mql_conversion), _rate(b.mql_conversion))
+    row("SQL conversion", _rate(a.sql_conversion), _rate(b.sql_conversion))
+    if a.revenue_per_lead is not None and b.revenue_per_lead is not None:
+        row("won revenue per lead", f"{a.revenue_per_lead:,.0f}", f"{b.revenue_per_lead:,.0f}")
+    row(f"matured {unit} / planned", f"{a.units:,} / {a.planned_units:,}", f"{b.units:,} / {b.planned_units:,}")
+    lines.append("(rates of matured leads, Wilson 95% intervals; immature leads are shown, never counted)")
+    d = r.difference
+    if d is not None:
+        fmt = (lambda x: f"{x:+,.0f}") if plan.metric == "revenue_per_lead" else (lambda x: f"{x * 100:+.1f} points")
+        lines.append(f"primary metric, {what}: challenger - champion = {fmt(d.difference)} "
+                     f"({d.confidence:.0%} interval {fmt(d.ci_low)} to {fmt(d.ci_high)}; p = {d.p_value:.3g})")
+    else:
+        lines.append(f"primary metric, {what}: no difference yet (an arm has no matured {unit})")
+    s = r.sample_ratio
+    if s.p_value is not None:
+        lines.append(f"split: {s.observed_share:.1%} of leads to the challenger, planned {s.planned_share:.0%} "
+                     f"(chi-square p = {s.p_value:.3g}{'; MISMATCH' if s.mismatch else ''})")
+    lines.append(f"verdict: {r.verdict.verdict} - {r.verdict.reason}")
+    return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """The `leadcal` command: everything the app shows, scriptable and schedulable, one module per command.
 
-``demo``, ``validate``, ``report``, ``score``, ``drift``, ``configs``, ``suggest``,
+``demo``, ``validate``, ``report``, ``score``, ``drift``, ``configs``, ``abtest``, ``suggest``,
 ``imports`` (`leadcal import`) and ``users`` each register their subcommand
 (``add_parser``) and run it; ``common`` holds what they share. This package builds the
 parser from them and runs one (``main``, the console script; ``python -m scoring.cli``).
@@ -24,10 +24,10 @@ import os
 import sys
 from typing import Sequence
 
-from . import configs, demo, drift, imports, report, score, suggest, users, validate
+from . import abtest, configs, demo, drift, imports, report, score, suggest, users, validate
 from .common import DRIFT_ERROR, CliError, Parser
 
-COMMANDS = (demo, validate, report, score, drift, configs, suggest, imports, users)
+COMMANDS = (demo, validate, report, score, drift, configs, abtest, suggest, imports, users)
 """One module per command, registered in this order (the order `leadcal --help` lists them)."""
 
 

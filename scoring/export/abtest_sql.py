@@ -33,8 +33,13 @@ def bucket_text(lead_id: exp.Expression, salt: str) -> exp.Expression:
 
 def build_test_query(champion: ScoringConfig, challenger: ScoringConfig, salt: str, share: float) -> exp.Select:
     """The routing query as a sqlglot tree (render with ``export_test_sql``)."""
-    a = build_query(champion).subquery("leadcal_champion")
-    b = build_query(challenger).subquery("leadcal_challenger")
+    ctes: list[tuple[str, exp.Expression]] = []
+    for arm, config in (("champion", champion), ("challenger", challenger)):
+        named, final = _renamed(build_query(config), arm)
+        ctes.extend(named)
+        ctes.append((f"leadcal_{arm}", final))
+    a = exp.to_table("leadcal_champion")
+    b = exp.to_table("leadcal_challenger")
     to_challenger = exp.LT(this=bucket_text(exp.column("lead_id", "leadcal_champion"), salt),
                            expression=exp.Literal.string(cutoff_hex(share)))
     arm = exp.Case(ifs=[exp.If(this=to_challenger, true=exp.Literal.string("challenger"))],
@@ -60,12 +65,39 @@ def build_test_query(champion: ScoringConfig, challenger: ScoringConfig, salt: s
                                     true=exp.column(f"challenger_{column}"))],
                         default=exp.column(f"champion_{column}"))
 
-    return exp.select(
+    query = exp.select(
         exp.column("lead_id"), exp.column("arm"), applied("scored_at").as_("scored_at"),
         applied("score").as_("score"), applied("tier").as_("tier"),
         exp.column("champion_score"), exp.column("champion_tier"),
         exp.column("challenger_score"), exp.column("challenger_tier"),
-    ).from_(joined.subquery("leadcal_routed"))
+    ).from_(exp.to_table("leadcal_routed"))
+    for name, cte in ctes + [("leadcal_routed", joined)]:
+        query = query.with_(name, as_=cte)
+    return query
+
+
+def _renamed(query: exp.Select, arm: str) -> tuple[list[tuple[str, exp.Expression]], exp.Select]:
+    """The scoring query's CTEs under names of their own (``leadcal_<arm>_...``) and its final SELECT.
+
+    Both models' CTEs go into one WITH at the top (Spark hoists nested CTEs there anyway, where
+    two models' ``leadcal_leads`` would collide). CTE references are the only unquoted table
+    names in the tree (the user's tables are quoted), so nothing of the user's is renamed.
+    """
+    with_ = query.args["with_"]
+    names = {cte.alias: f"leadcal_{arm}_{cte.alias.removeprefix('leadcal_')}" for cte in with_.expressions}
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and not node.this.args.get("quoted") and node.name in names:
+            new = exp.to_table(names[node.name])
+            if node.args.get("alias") is not None:
+                new.set("alias", node.args["alias"].copy())
+            return new
+        return node
+
+    renamed = [(names[cte.alias], cte.this.transform(swap)) for cte in with_.expressions]
+    final = query.copy()
+    final.set("with_", None)
+    return renamed, final.transform(swap)
 
 
 def export_test_sql(test: str, champion_ref: str, challenger_ref: str, champion: ScoringConfig,

@@ -765,6 +765,9 @@ class ConfigStore:
                 raise StoreError(f"champion {champ.ref} is not approved ({state.problem or state.status}); "
                                  "a test runs against an approved version")
         h_name, h_version = parse_ref(challenger)
+        if not self._numbers(h_name):
+            raise StoreError(f"challenger {challenger}: no model named '{h_name}' in {self.root}; "
+                             "save the challenger as a version first")
         try:
             chal = self.get(h_name, h_version)
         except StoreError as exc:

@@ -1,0 +1,80 @@
+"""Champion vs challenger routing on real engines: the exported SQL puts every lead in the arm
+leadcal's readout counts it in (same md5 split in PostgreSQL and Spark as in the engine), with
+the tier of the arm's model; and the bucket of text ids is the same text everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from sqlglot import exp
+
+from scoring.analysis.abtest import score_both
+from scoring.data.routing import challenger_mask
+from scoring.data.source import open_source
+from scoring.export.abtest_sql import bucket_text, export_test_sql
+from scoring.model.config import load_config
+from scoring.model.engine import TIERS
+from scoring.export.sql import render
+
+from .cases import DEFAULT_CONFIG
+from .loading import use_spark
+
+SALT, SHARE = "spring-2026", 0.3
+IDS = ["0031X00000abcDEF", "lead 7", "Ünïcode-é", "42", "O'Brien", ""]
+
+
+def _configs():
+    champion = load_config(DEFAULT_CONFIG)
+    return champion, champion.model_copy(update={"thresholds": champion.thresholds.model_copy(update={"mql": 35})})
+
+
+def _check(rows, db):
+    champion, challenger = _configs()
+    with open_source(db) as source:
+        data = score_both(source, champion, challenger)
+    ids = data.features.lead_id
+    by_id = {int(r[0]): r for r in rows}
+    assert len(by_id) == len(rows) == len(ids)
+    mask = challenger_mask(ids, SALT, SHARE)
+    arm = np.array([by_id[i][1] for i in ids.tolist()])
+    assert ((arm == "challenger") == mask).all() and 0.25 < mask.mean() < 0.35
+    tier = np.array([by_id[i][4] for i in ids.tolist()])
+    assert (tier == np.array(TIERS)[np.where(mask, data.challenger.tier, data.champion.tier)]).all()
+    np.testing.assert_allclose([float(by_id[i][5]) for i in ids.tolist()], data.champion.total, atol=1e-9)
+    np.testing.assert_allclose([float(by_id[i][7]) for i in ids.tolist()], data.challenger.total, atol=1e-9)
+
+
+def _sql(dialect: str) -> str:
+    champion, challenger = _configs()
+    return export_test_sql("spring", "default@1", "default@2", champion, challenger, SALT, SHARE, dialect)
+
+
+def _buckets_query(dialect: str) -> str:
+    selects = [exp.select(exp.Literal.number(i).as_("i"), bucket_text(exp.Literal.string(v), SALT).as_("b"))
+               for i, v in enumerate(IDS)]
+    union = selects[0]
+    for s in selects[1:]:
+        union = exp.union(union, s, distinct=False)
+    return render(union, dialect)
+
+
+def _expected_buckets() -> list[str]:
+    return [hashlib.md5(f"{SALT}:{v}".encode()).hexdigest()[:8] for v in IDS]
+
+
+def test_postgres_routes_every_lead_like_the_engine(postgres, pg_data, engine_demo):
+    with postgres.connect(pg_data["demo"]) as con:
+        rows = con.execute(_sql("postgres")).fetchall()
+        buckets = [b for _, b in sorted(con.execute(_buckets_query("postgres")).fetchall())]
+    _check(rows, engine_demo.db)
+    assert buckets == _expected_buckets()
+
+
+def test_spark_routes_every_lead_like_the_engine(spark, engine_demo):
+    use_spark(spark, engine_demo)
+    rows = [tuple(r) for r in spark.sql(_sql("spark")).collect()]
+    _check(rows, engine_demo.db)
+    buckets = [r[1] for r in sorted(tuple(r) for r in spark.sql(_buckets_query("spark")).collect())]
+    assert buckets == _expected_buckets()

@@ -274,13 +274,12 @@ def _verdict(plan: AbTestPlan, a: ArmResult, b: ArmResult, diff: Difference | No
                        f"({a.units:,} of {a.planned_units:,} on the champion, {b.units:,} of "
                        f"{b.planned_units:,} on the challenger); {when}", weeks_more)
     assert diff is not None
-    level = f"{diff.confidence:.0%}"
     if diff.p_value < plan.alpha:
         better = diff.difference > 0
         return Verdict(BETTER if better else WORSE,
                        f"the challenger's {METRICS[plan.metric][0]} is {'higher' if better else 'lower'} than the "
-                       f"champion's (p = {diff.p_value:.2g} < {plan.alpha:g}; {level} interval of the difference "
-                       "excludes no difference)", 0.0)
+                       f"champion's on the planned sample (p = {diff.p_value:.2g}, below the planned {plan.alpha:g})",
+                       0.0)
     return Verdict(NO_DIFFERENCE, f"the planned sample has matured and the difference is not significant "
                    f"(p = {diff.p_value:.2g}); a difference as large as the planned smallest effect would "
                    f"have been found with {plan.power:.0%} probability", 0.0)

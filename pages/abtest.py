@@ -39,6 +39,8 @@ try:
 except (SourceError, ConfigError, StoreError, ValueError) as exc:
     st.error(plain(exc))
     st.stop()
+if ctx.segment_value is not None:
+    st.caption("The readout counts every lead of the test: the sidebar's segment filter does not apply here.")
 abtest_view.verdict_box(result)
 abtest_view.arms_table(result)
 abtest_view.difference_line(result)

@@ -277,3 +277,31 @@ def test_plan_round_trips_through_its_dict(effect_demo):
     plan = _plan(data, champion, metric="revenue_per_lead", effect=1500.0)
     assert AbTestPlan.from_dict(plan.to_dict()) == plan
     assert plan.baseline.revenue_per_lead > 0 and plan.sample.unit == "leads"
+
+
+def test_the_demo_test_option_leaves_the_default_demo_as_it_was(tmp_path):
+    """test_effect=0.0 draws nothing extra: the data is the default demo's byte for byte (tests pin its
+    numbers); an effect changes only outcomes of the challenger's leads from the test's start."""
+    import duckdb
+
+    from scoring.data.demo import DEMO_TEST, generate
+
+    def tables(path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("leads", "events", "outcomes")}
+        finally:
+            con.close()
+
+    paths = {k: tmp_path / f"{k}.duckdb" for k in ("default", "null", "effect")}
+    generate(paths["default"], leads=3_000, seed=3)
+    generate(paths["null"], leads=3_000, seed=3, test_effect=0.0)
+    generate(paths["effect"], leads=3_000, seed=3, test_effect=2.0)
+    base, null, effect = (tables(paths[k]) for k in ("default", "null", "effect"))
+    assert base == null
+    assert effect["leads"] == base["leads"] and effect["events"] == base["events"]
+    changed = {a[0] for a, b in zip(base["outcomes"], effect["outcomes"]) if a != b}
+    start = dt.datetime.fromisoformat(DEMO_TEST["start"])
+    created = {row[0]: row[1] for row in base["leads"]}
+    routed = dict(zip(created, challenger_mask(np.array(list(created)), DEMO_TEST["salt"], DEMO_TEST["share"])))
+    assert changed and all(created[i] >= start and routed[i] for i in changed)

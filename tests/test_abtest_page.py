@@ -67,11 +67,14 @@ def test_page_shows_the_plan_and_the_readout_of_the_cli(monkeypatch, effect_db, 
     assert "Champion vs challenger" in at.title[0].value
     verdict = _shown(at.success)[0]
     assert verdict.startswith("**Challenger better**") and expected["verdict"]["verdict"] == "challenger better"
-    table = [d.value for d in at.dataframe if "MQL conversion" in d.value.columns][0]
-    for i, arm in enumerate(("champion", "challenger")):
-        row = table.iloc[i]
-        assert row["leads"] == expected[arm]["leads"] and row["immature"] == expected[arm]["immature_leads"]
-        assert row["MQL conversion"] == pytest.approx(expected[arm]["mql_conversion"]["rate"])
+    table = [d.value for d in at.dataframe if "champion (default@1)" in d.value.columns][0].set_index("")
+    for arm, ref in (("champion", "default@1"), ("challenger", "default@2")):
+        column = table[f"{arm} ({ref})"]
+        assert column["leads in the test"] == f"{expected[arm]['leads']:,}"
+        assert column["immature (shown, not counted)"] == f"{expected[arm]['immature_leads']:,}"
+        rate = expected[arm]["mql_conversion"]
+        assert column["MQL conversion"] == (f"{rate['rate']:.1%} ({rate['ci_low']:.1%} – {rate['ci_high']:.1%}) "
+                                            f"of {rate['leads']:,}")
     shown = " ".join(_shown(at.markdown))
     d = expected["difference"]
     assert f"{d['difference'] * 100:+.1f} points" in shown and f"p = {d['p_value']:.3g}" in shown

@@ -64,32 +64,33 @@ def plan_section(record: dict, plan: AbTestPlan) -> None:
 def verdict_box(r: Readout) -> None:
     """The plain answer, coloured by what it means."""
     show = {BETTER: st.success, WORSE: st.error, NO_DIFFERENCE: st.info}.get(r.verdict.verdict, st.warning)
-    show(f"**{r.verdict.verdict.capitalize()}**: {plain(r.verdict.reason)}")
+    show(f"**{r.verdict.verdict[0].upper() + r.verdict.verdict[1:]}**: {plain(r.verdict.reason)}")
+
+
+def _rate(x) -> str:
+    if x.rate is None:
+        return "no matured lead yet"
+    return f"{x.rate:.1%} ({x.ci_low:.1%} – {x.ci_high:.1%}) of {x.leads:,}"
 
 
 def arms_table(r: Readout) -> None:
-    """Per arm: leads, matured leads, MQLs, SQLs, rates with intervals, revenue."""
-    def rate(x):
-        return None if x.rate is None else x.rate
-
-    def interval(x):
-        return "" if x.rate is None else f"{x.ci_low:.1%} – {x.ci_high:.1%}"
-
-    rows = [{
-        "arm": f"{a.arm} ({a.model})", "leads": a.leads, "matured": a.mature_leads, "immature": a.immature_leads,
-        "MQLs": a.mqls, "SQLs": a.sqls,
-        "conversion": rate(a.conversion), "conversion 95%": interval(a.conversion),
-        "MQL conversion": rate(a.mql_conversion), "MQL conv. 95%": interval(a.mql_conversion),
-        "SQL conversion": rate(a.sql_conversion), "SQL conv. 95%": interval(a.sql_conversion),
-        "revenue per lead": a.revenue_per_lead,
-        f"matured {r.plan.sample.unit} / planned": f"{a.units:,} / {a.planned_units:,}",
-    } for a in (r.champion, r.challenger)]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="abtest_arms", column_config={
-        "immature": st.column_config.NumberColumn(help="Outcome window not yet passed: shown, never counted."),
-        **{c: st.column_config.NumberColumn(format="percent") for c in
-           ("conversion", "MQL conversion", "SQL conversion")},
-        "revenue per lead": st.column_config.NumberColumn(format="%.0f", help="Won deal value per matured lead."),
-    })
+    """Per arm (a column each): leads, matured and immature leads, MQLs, SQLs, rates with Wilson
+    95% intervals, revenue per lead, and the matured sample against the plan."""
+    rows = [
+        ("leads in the test", lambda a: f"{a.leads:,}"),
+        ("matured (counted)", lambda a: f"{a.mature_leads:,}"),
+        ("immature (shown, not counted)", lambda a: f"{a.immature_leads:,}"),
+        ("MQLs / SQLs (the arm's model)", lambda a: f"{a.mqls:,} / {a.sqls:,}"),
+        ("conversion (95% interval)", lambda a: _rate(a.conversion)),
+        ("MQL conversion", lambda a: _rate(a.mql_conversion)),
+        ("SQL conversion", lambda a: _rate(a.sql_conversion)),
+    ]
+    if r.champion.revenue_per_lead is not None and r.challenger.revenue_per_lead is not None:
+        rows.append(("won revenue per matured lead", lambda a: f"{a.revenue_per_lead:,.0f}"))
+    rows.append((f"matured {r.plan.sample.unit} / planned", lambda a: f"{a.units:,} / {a.planned_units:,}"))
+    table = pd.DataFrame({"": [label for label, _ in rows],
+                          **{f"{a.arm} ({a.model})": [fmt(a) for _, fmt in rows] for a in (r.champion, r.challenger)}})
+    st.dataframe(table, hide_index=True, width="stretch", key="abtest_arms")
 
 
 def difference_line(r: Readout) -> None:
@@ -103,7 +104,7 @@ def difference_line(r: Readout) -> None:
             fmt = lambda x: f"{x:+,.0f}"  # noqa: E731
         else:
             fmt = lambda x: f"{x * 100:+.1f} points"  # noqa: E731
-        st.markdown(f"**{what.capitalize()}**, challenger minus champion: **{fmt(d.difference)}** "
+        st.markdown(f"**{what[0].upper() + what[1:]}**, challenger minus champion: **{fmt(d.difference)}** "
                     f"({d.confidence:.0%} interval {fmt(d.ci_low)} to {fmt(d.ci_high)}; p = {d.p_value:.3g})")
     s = r.sample_ratio
     if s.p_value is not None:

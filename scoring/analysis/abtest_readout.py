@@ -219,16 +219,17 @@ def readout(plan: AbTestPlan, features: Features, champion: Scores, challenger: 
     inside = np.flatnonzero(created >= start)
     weeks = max(0.0, float((end - start) / np.timedelta64(1, "D")) / 7.0)
     to_challenger = challenger_mask(features.lead_id[inside], plan.salt, plan.share)
-    arms = {}
-    units = {}
+    arms: dict[str, ArmResult] = {}
+    units: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    """arm -> (its leads' positions in ``features``, which of them are units of the primary metric)"""
     for arm, ref, scores, mask, planned in (
             ("champion", plan.champion, champion, ~to_challenger, plan.sample.champion_units),
             ("challenger", plan.challenger, challenger, to_challenger, plan.sample.challenger_units)):
         rows = inside[mask]
         deal = None if deal_value is None else deal_value[rows]
-        arms[arm], units[arm] = _arm(arm, ref, plan, scores.tier[rows], features.converted[rows],
-                                     features.mature[rows], deal, planned)
-        units[arm] = (rows, units[arm])
+        arms[arm], unit = _arm(arm, ref, plan, scores.tier[rows], features.converted[rows],
+                               features.mature[rows], deal, planned)
+        units[arm] = (rows, unit)
     a, b = arms["champion"], arms["challenger"]
     srm = sample_ratio(a.leads, b.leads, plan.share)
     diff = _difference(plan, features, units, deal_value)

@@ -6,6 +6,7 @@
     leadcal abtest show TEST [--format text|json]
     leadcal abtest readout TEST [--db DB] [--format text|json]
     leadcal abtest sql TEST [--dialect D] [--out FILE [--force]]
+    leadcal abtest dbt TEST --out FOLDER [--dialect D] [--force]
 
 A plan is recorded once, signed off like an approval (``store.yaml``'s required roles),
 and never changed; the readout and the routing SQL read it from the store.
@@ -139,6 +140,24 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from ..base.files import check_output_folder
+    from ..export.abtest_dbt import export_test_dbt
+    from ..export.dbt import write_export
+
+    store = _store(args)
+    out = check_output_folder(args.out, stores=[store.root, default_store()], databases=[os.environ.get("LEADCAL_DB")])
+    record, plan = _plan(store, args.test)
+    (c_name, c_version), (h_name, h_version) = parse_ref(plan.champion), parse_ref(plan.challenger)
+    export = export_test_dbt(plan.test, plan.champion, plan.challenger, store.load(c_name, c_version),
+                             store.load(h_name, h_version), plan.salt, plan.share, record, args.dialect)
+    write_export(export, out, overwrite=args.force)
+    store.log("export", model=c_name, version=c_version, format="abtest-dbt", dialect=args.dialect,
+              test=plan.test, out=str(out.resolve()))
+    print(f"exported the routing dbt model of test {plan.test} to {out}")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `abtest`."""
     top = sub.add_parser("abtest", help="champion vs challenger tests: plan, show, readout, routing SQL")
@@ -187,3 +206,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write to a new file (default: print)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file that is not a database")
     p.set_defaults(func=cmd_sql)
+
+    p = parser("dbt", help_="the routing query of a test as a dbt model (a folder)")
+    p.add_argument("test")
+    p.add_argument("--dialect", choices=DIALECTS, default="duckdb")
+    p.add_argument("--out", required=True, help="a new folder")
+    p.add_argument("--force", action="store_true", help="write into an existing export folder")
+    p.set_defaults(func=cmd_dbt)

@@ -78,3 +78,47 @@ def test_spark_routes_every_lead_like_the_engine(spark, engine_demo):
     _check(rows, engine_demo.db)
     buckets = [r[1] for r in sorted(tuple(r) for r in spark.sql(_buckets_query("spark")).collect())]
     assert buckets == _expected_buckets()
+
+
+def test_dbt_routing_model_builds_and_routes_like_the_engine(tmp_path, engine_demo):
+    """`leadcal abtest dbt` of a recorded test, then `dbt build` (dbt-duckdb) on a copy of the demo:
+    the model's tests pass and every lead is in the engine's arm with the arm's tier."""
+    import shutil
+
+    import duckdb
+    import yaml
+
+    from scoring.cli import main
+
+    from .test_dbt import _dbt, _results, _run_dbt
+
+    exe = _dbt()
+    store = tmp_path / "store"
+    champ, chal = tmp_path / "champ.yaml", tmp_path / "chal.yaml"
+    champ.write_text(open(DEFAULT_CONFIG).read())
+    chal.write_text(champ.read_text().replace("thresholds: {mql: 40, sql: 60}", "thresholds: {mql: 35, sql: 60}"))
+    sign = ["--signoff", "Ann Lee:sales", "--signoff", "Bo Chan:marketing"]
+    for argv in (["configs", "save", "default", "--file", champ],
+                 ["configs", "approve", "default@1", *sign, "--rationale", "ok", "--db", engine_demo.db],
+                 ["configs", "save", "default", "--file", chal],
+                 ["abtest", "plan", "spring", "--champion", "default", "--challenger", "default@2", "--metric",
+                  "mql_conversion", "--min-effect", "0.1", "--share", str(SHARE), "--salt", SALT,
+                  "--start", "2025-10-01", "--db", engine_demo.db, *sign, "--rationale", "a {{ jinja }} test"],
+                 ["abtest", "dbt", "spring", "--out", tmp_path / "export"]):
+        assert main([str(a) for a in argv + ["--store", store]]) == 0
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(engine_demo.db, db)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "profiles.yml").write_text(yaml.safe_dump(
+        {"leadcal": {"target": "test", "outputs": {"test": {"type": "duckdb", "path": str(db), "threads": 1}}}}))
+    done = _run_dbt(exe, "build", tmp_path / "export", tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    results = _results(tmp_path)
+    assert len(results) >= 10 and set(results.values()) == {"success", "pass"}, results
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.sql("SELECT lead_id, arm, scored_at, score, tier, champion_score, champion_tier, "
+                       "challenger_score, challenger_tier FROM leadcal_abtest_spring").fetchall()
+    finally:
+        con.close()
+    _check(rows, engine_demo.db)

@@ -305,3 +305,21 @@ def test_the_demo_test_option_leaves_the_default_demo_as_it_was(tmp_path):
     created = {row[0]: row[1] for row in base["leads"]}
     routed = dict(zip(created, challenger_mask(np.array(list(created)), DEMO_TEST["salt"], DEMO_TEST["share"])))
     assert changed and all(created[i] >= start and routed[i] for i in changed)
+
+
+def test_data_without_creation_times_cannot_hold_a_test(tmp_path):
+    import duckdb
+
+    from scoring.model.config import config_from_dict
+
+    from .test_flat_data import FLAT
+
+    path = tmp_path / "flat.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE flat (id VARCHAR, title VARCHAR, page_views INTEGER, won BOOLEAN)")
+    con.execute("INSERT INTO flat VALUES ('a', 'VP', 1, true), ('b', 'x', 0, false)")
+    con.close()
+    champion = config_from_dict(FLAT)
+    challenger = champion.model_copy(update={"thresholds": champion.thresholds.model_copy(update={"mql": 4})})
+    with open_source(path) as source, pytest.raises(ValueError, match="no creation time"):
+        score_both(source, champion, challenger)

@@ -326,6 +326,9 @@ def score_both(source: Source, champion: ScoringConfig, challenger: ScoringConfi
         raise ValueError("the challenger reads other data or measures the outcome differently from the champion "
                          "(its source mapping or evaluation differs); a test compares both on the same leads and "
                          "the same outcome")
+    if not spec.mapping.point_in_time:
+        raise ValueError("a test routes the leads created from its start date, but this data has no creation "
+                         "time (source.leads.created_at)")
     features = extract_features(source, spec)
     return BothScored(features, score(champion, features), score(challenger, features),
                     deal_values(source, champion.source, features.lead_id))

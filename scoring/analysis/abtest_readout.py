@@ -300,11 +300,11 @@ def format_readout(r: Readout) -> str:
         f"test {r.test}: champion {plan.champion} vs challenger {plan.challenger} "
         f"({plan.share:.0%} of leads from {plan.start}); data up to {r.data_end[:10]}, "
         f"{r.weeks_running:.1f} weeks running",
-        f"{'':<28}{'champion':>30}{'challenger':>30}",
+        f"{'':<28}{'champion':>36}{'challenger':>36}",
     ]
 
     def row(label: str, a: str, b: str) -> None:
-        lines.append(f"{label:<28}{a:>30}{b:>30}")
+        lines.append(f"{label:<28}{a:>36}{b:>36}")
 
     a, b = r.champion, r.challenger
     row("leads (matured)", f"{a.leads:,} ({a.mature_leads:,})", f"{b.leads:,} ({b.mature_leads:,})")

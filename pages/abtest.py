@@ -35,7 +35,7 @@ abtest_view.plan_section(record, plan)
 st.subheader("Readout")
 try:
     with st.spinner("Scoring both models on the data..."):
-        result = abtest_view.readout_of(ctx.db, store, plan)
+        result = abtest_view.readout_of(ctx.db, store, record, plan)
 except (SourceError, ConfigError, StoreError, ValueError) as exc:
     st.error(plain(exc))
     st.stop()

@@ -19,7 +19,7 @@ APP = str(ROOT / "app.py")
 SIGN = ["--signoff", "Ann Lee:sales", "--signoff", "Bo Mark:marketing", "--rationale", "lower MQL line"]
 
 
-def record_test(store: Path, db: Path, tmp: Path, name: str = "spring") -> None:
+def record_test(store: Path, db: Path, tmp: Path, name: str = "spring", rationale: str = "lower MQL line") -> None:
     """A champion (approved), a challenger with a lower MQL line and the plan of the demo's test, via the CLI."""
     champ, chal = tmp / "champ.yaml", tmp / "chal.yaml"
     champ.write_text(Path(DEFAULT_CONFIG).read_text())
@@ -29,7 +29,7 @@ def record_test(store: Path, db: Path, tmp: Path, name: str = "spring") -> None:
                  ["configs", "save", "default", "--file", chal],
                  ["abtest", "plan", name, "--champion", "default", "--challenger", "default@2", "--metric",
                   "mql_conversion", "--min-effect", "0.1", "--salt", "demo-test", "--start", "2025-10-01",
-                  "--db", db, *SIGN]):
+                  "--db", db, *SIGN[:4], "--rationale", rationale]):
         assert main([str(a) for a in argv + ["--store", store]]) == 0
 
 
@@ -84,3 +84,13 @@ def test_page_shows_the_plan_and_the_readout_of_the_cli(monkeypatch, effect_db, 
 def test_page_without_a_test_says_how_to_plan_one(monkeypatch, effect_db, tmp_path):
     at = _page(monkeypatch, effect_db, tmp_path / "empty-store")
     assert "leadcal abtest plan" in _shown(at.info)[0]
+
+
+def test_hostile_text_in_the_plan_shows_as_text(monkeypatch, effect_db, tmp_path):
+    store = tmp_path / "store"
+    hostile = "![pixel](http://evil.example/p.png) **bold** <b>x</b>"
+    record_test(store, effect_db, tmp_path, rationale=hostile)
+    at = _page(monkeypatch, effect_db, store)
+    plan = [e for e in at.markdown if "Signed off" in e.value]
+    assert "![pixel](http" not in plan[0].value and "<b>" not in plan[0].value  # escaped: no image, no tag
+    assert hostile in _shown(plan)[0].replace("\u2060", "")  # the reader sees exactly what was typed

@@ -6,6 +6,7 @@ numbers `leadcal abtest readout` prints); user-written text (names, rationale) i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -34,8 +35,19 @@ def plan_of(store: ConfigStore, test: str) -> tuple[dict, AbTestPlan]:
     return record, AbTestPlan.from_dict(record["plan"])
 
 
-def readout_of(path: Path, store: ConfigStore, plan: AbTestPlan) -> Readout:
-    """The readout of ``plan`` on the database ``path`` (features shared with the other pages' cache)."""
+def readout_of(path: Path, store: ConfigStore, record: dict, plan: AbTestPlan) -> Readout:
+    """The readout of ``plan`` on the database ``path``, computed once per data file and signed plan
+    (the record's content hashes bind it to the exact versions), so a rerun of the page is instant."""
+    key = json.dumps([record.get("champion_sha256"), record.get("challenger_sha256"), plan.to_dict()], sort_keys=True)
+    return _readout(data._fingerprint(path), key, path, store, plan)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _readout(fingerprint: str, key: str, _path: Path, _store: ConfigStore, _plan: AbTestPlan) -> Readout:
+    return _compute(_path, _store, _plan)
+
+
+def _compute(path: Path, store: ConfigStore, plan: AbTestPlan) -> Readout:
     champion = store.load(*parse_ref(plan.champion))
     challenger = store.load(*parse_ref(plan.challenger))
     features = data.features_for(path, champion, challenger)

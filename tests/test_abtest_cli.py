@@ -138,3 +138,27 @@ def test_unknown_test_and_a_changed_version_are_refused(capsys, store, demo):
     chal.write_text(chal.read_text().replace("mql: 35", "mql: 30"))
     code, _, err = _run(capsys, "abtest", "readout", "spring", "--db", demo, "--store", store)
     assert code == 1 and "the challenger default@2 changed or is gone since the plan was signed" in err
+
+
+@pytest.mark.parametrize("step", ["journal", "written", "linked", "audited"])
+def test_a_plan_killed_at_any_step_is_whole_or_absent(capsys, store, demo, step):
+    """Killed at each step of its commit (as `kill -9`), the next `configs check` recovers: the plan
+    is recorded with its audit line (after the link) or absent (before it), and the store is sound."""
+    from .test_atomicity import DONE, _killed
+
+    argv = ["abtest", "plan", "spring", "--champion", "default", "--challenger", "default@2", "--metric",
+            "mql_conversion", "--min-effect", "0.1", "--salt", "demo-test", "--start", "2025-10-01",
+            "--db", demo, "--store", store, *SIGN]
+    from scoring.base.crash import CRASH_EXIT
+
+    assert _killed(argv, f"abtest:{step}") == CRASH_EXIT
+    code, out, err = _run(capsys, "configs", "check", "--store", store)
+    assert code == 0, out + err
+    kept = step in DONE
+    assert ("completed an interrupted test plan spring" if kept else "rolled back an interrupted test plan spring") in out
+    assert (store / "abtests" / "spring.json").exists() == kept
+    actions = [json.loads(line).get("action") for line in (store / "audit.jsonl").read_text().splitlines()]
+    assert actions.count("abtest") == (1 if kept else 0)
+    assert not [p for p in store.rglob("*") if p.is_file() and (p.name.endswith(".tmp") or ".journal" in p.parts)]
+    if not kept:  # nothing of it was kept: the same plan can be recorded now
+        assert _plan(capsys, store, demo, *SIGN)[0] == 0

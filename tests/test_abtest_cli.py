@@ -70,6 +70,11 @@ def test_plan_record_show_readout_and_sql(capsys, store, demo, tmp_path):
     assert not os.stat(path).st_mode & stat.S_IWUSR  # final: written read-only
     audit = [json.loads(line) for line in (store / "audit.jsonl").read_text().splitlines()]
     assert audit[-1]["action"] == "abtest" and audit[-1]["test"] == "spring"
+    from scoring.registry.audit import audit_rows
+
+    row = audit_rows(audit)[0]
+    assert (row.action, row.version) == ("abtest", "default@1")
+    assert row.details == "test spring: champion vs challenger default@2, signed by Ann Lee (sales), Bo Mark (marketing)"
     assert ConfigStore(store).verify().ok
 
     again = tree_digest(store)

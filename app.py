@@ -29,6 +29,7 @@ page = st.navigation([
     st.Page("pages/attributes.py", title="Attributes", icon=":material/insights:"),
     st.Page("pages/configs.py", title="Configs", icon=":material/verified:"),
     st.Page("pages/drift.py", title="Drift", icon=":material/monitoring:"),
+    st.Page("pages/abtest.py", title="A/B test", icon=":material/science:"),
     st.Page("pages/data_quality.py", title="Data quality", icon=":material/fact_check:"),
     st.Page("pages/import_data.py", title="Import data", icon=":material/upload_file:"),
 ])

@@ -1,6 +1,6 @@
 """The `leadcal` command: everything the app shows, scriptable and schedulable, one module per command.
 
-``demo``, ``validate``, ``report``, ``score``, ``explain``, ``leads``, ``drift``, ``configs``, ``suggest``,
+``demo``, ``validate``, ``report``, ``score``, ``explain``, ``leads``, ``drift``, ``configs``, ``abtest``, ``suggest``,
 ``imports`` (`leadcal import`) and ``users`` each register their subcommand
 (``add_parser``) and run it; ``common`` holds what they share (``lead_data`` what
 ``explain`` and ``leads`` share). This package builds the
@@ -25,10 +25,10 @@ import os
 import sys
 from typing import Sequence
 
-from . import configs, demo, drift, explain, imports, leads, report, score, suggest, users, validate
+from . import abtest, configs, demo, drift, explain, imports, leads, report, score, suggest, users, validate
 from .common import DRIFT_ERROR, CliError, Parser
 
-COMMANDS = (demo, validate, report, score, explain, leads, drift, configs, suggest, imports, users)
+COMMANDS = (demo, validate, report, score, explain, leads, drift, configs, abtest, suggest, imports, users)
 """One module per command, registered in this order (the order `leadcal --help` lists them)."""
 
 

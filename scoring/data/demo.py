@@ -105,7 +105,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["DEMO_END", "DRIFT_START", "EVENT_TYPES", "TRUTH", "generate"]
+from .routing import challenger_mask
+
+__all__ = ["DEMO_END", "DEMO_TEST", "DRIFT_START", "EVENT_TYPES", "TRUTH", "generate"]
 
 DEMO_END: datetime = datetime(2026, 6, 30, 23, 59, 59)
 """Fixed end of the demo data (never the wall clock, so rebuilds are identical)."""
@@ -257,12 +259,18 @@ TRUTH: dict = {
 }
 """Machine-readable truth of the generator; tests elsewhere check leadcal recovers it."""
 
+DEMO_TEST: dict = {"salt": "demo-test", "share": 0.5, "start": "2025-10-01"}
+"""The champion vs challenger test ``generate(test_effect=...)`` plays out: from ``start`` (the last nine
+months), leads the routing hash (``scoring.data.routing``, this salt and share) sends to the challenger
+convert with ``test_effect`` added to the log-odds of their conversion; nothing else changes."""
+
 _T = copy.deepcopy(TRUTH)  # what the generator uses: editing TRUTH cannot change the data
 
 
 # --------------------------------------------------------------------------------------
 def generate(path: str | Path, leads: int = 50_000, seed: int = 7, months: int = 18,
-             progress: Callable[[str], None] | None = None, drift: bool = True) -> dict:
+             progress: Callable[[str], None] | None = None, drift: bool = True,
+             test_effect: float | None = None) -> dict:
     """Write a new demo DuckDB file at ``path`` and return a summary of it.
 
     The data is a pure function of ``(leads, seed, months)`` so the demo, the tests and
@@ -271,7 +279,9 @@ def generate(path: str | Path, leads: int = 50_000, seed: int = 7, months: int =
     never leaves a half-written database (and an existing file stays untouched).
     Returns ``{"path", "leads", "events", "conversions", "start", "end", "seed"}``.
     ``drift=False`` leaves out the ``social_ads`` channel: a stable population, for
-    checking that drift monitoring stays quiet when nothing changed.
+    checking that drift monitoring stays quiet when nothing changed. ``test_effect`` plays out the
+    champion vs challenger test ``DEMO_TEST`` with that true effect on the log-odds of conversion
+    (0.0: a test with no effect); None (the default) leaves the data exactly as without it.
     """
     leads, seed, months = _check_args(leads, seed, months)
     target = Path(path)
@@ -287,7 +297,7 @@ def generate(path: str | Path, leads: int = 50_000, seed: int = 7, months: int =
     tmp = Path(tmp_name)
     tmp.unlink()  # DuckDB must create the file itself; we only reserved a unique name
     try:
-        summary = _write(tmp, leads, seed, start, say, drift)
+        summary = _write(tmp, leads, seed, start, say, drift, test_effect)
         stale_wal = Path(str(target) + ".wal")
         if stale_wal.exists():  # a WAL of the file we replace would corrupt the new one
             stale_wal.unlink()
@@ -370,7 +380,7 @@ CREATE TABLE outcomes (lead_id BIGINT, stage VARCHAR, converted_at TIMESTAMP,
 
 
 def _write(tmp: Path, n: int, seed: int, start: datetime, say: Callable[[str], None],
-           drift: bool = True) -> dict:
+           drift: bool = True, test_effect: float | None = None) -> dict:
     """Generate all chunks into a fresh DuckDB file at ``tmp``; return the counts."""
     created = _creation_times(n, seed, _epoch(start), _epoch(DEMO_END))
     n_events = n_won = 0
@@ -380,7 +390,7 @@ def _write(tmp: Path, n: int, seed: int, start: datetime, say: Callable[[str], N
         for chunk, lo in enumerate(range(0, n, _CHUNK_LEADS)):
             hi = min(lo + _CHUNK_LEADS, n)
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk + 1,)))
-            tables = _chunk(rng, lo, created[lo:hi], drift,
+            tables = _chunk(rng, lo, created[lo:hi], drift, test_effect,
                             accounts=np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk + 1, 22))))
             for name in ("leads", "events", "outcomes"):
                 con.register("_demo_chunk", tables[name])
@@ -433,7 +443,7 @@ def _choice_rows(rng: np.random.Generator, prob_rows: np.ndarray) -> np.ndarray:
 
 
 def _chunk(rng: np.random.Generator, offset: int, created: np.ndarray, with_drift: bool = True,
-           accounts: np.random.Generator | None = None) -> dict:
+           test_effect: float | None = None, accounts: np.random.Generator | None = None) -> dict:
     """Leads, their events and outcomes for one chunk of consecutive lead ids.
 
     ``accounts`` draws the companies (its own stream: every other column is as without it)."""
@@ -495,6 +505,10 @@ def _chunk(rng: np.random.Generator, offset: int, created: np.ndarray, with_drif
         value = np.log2(1.0 + s) if tf["kind"] == "log2_1p" else np.minimum(s, tf["cap"])
         weights = np.array([_T["engagement_weights"][seg][etype] for seg in seg_names])
         logit += weights[segment] * value
+    if test_effect is not None:  # the champion vs challenger test: no extra draw, so 0.0 changes nothing
+        test_start = _epoch(datetime.fromisoformat(DEMO_TEST["start"]))
+        routed = challenger_mask(lead_id, DEMO_TEST["salt"], DEMO_TEST["share"])
+        logit = logit + float(test_effect) * ((created >= test_start) & routed)
     converts = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
 
     delay_cfg = _T["conversion_delay_days"]

@@ -48,6 +48,9 @@ def _details(entry: dict) -> str:
     action = entry.get("action")
     if action == "approve":
         return "signed by " + signers(entry.get("signoffs")) if entry.get("signoffs") else ""
+    if action == "abtest":
+        return (f"test {entry.get('test')}: champion vs challenger {entry.get('challenger')}, signed by "
+                + signers(entry.get("signoffs")))
     if action == "save":
         return f"started from {entry['parent']}" if entry.get("parent") else ""
     if action == "export":

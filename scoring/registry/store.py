@@ -7,7 +7,9 @@ Layout of a store directory (default ``data/configs``, or ``$LEADCAL_STORE``)::
     models/NAME/v0001.yaml           version 1 of model NAME: its metadata and config
     models/NAME/v0001.approval.json  the approval of version 1 (sign-offs, result, data,
                                      and the SHA-256 of the version file it approves)
-    audit.jsonl                      one line per save, approval and export
+    abtests/TEST.json                a signed-off champion vs challenger test plan (final;
+                                     the SHA-256 of both versions it tests)
+    audit.jsonl                      one line per save, approval, test plan and export
     .lock, .journal/                 how writes stay all-or-nothing (below)
 
 **All or nothing.** Every write (a version, an approval, an export) is one commit, made
@@ -54,6 +56,7 @@ from ..model.config import ConfigError, ScoringConfig, config_from_dict, config_
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 VERSION_FILE = re.compile(r"v(\d{4,})\.yaml")
 APPROVAL_FILE = re.compile(r"v(\d{4,})\.approval\.json")
+TEST_DIR = "abtests"
 DEFAULT_ROLES = ("sales", "marketing")
 SHIPPED_DEFAULT = Path(__file__).resolve().parents[2] / "data" / "configs" / "default.yaml"
 STORE_FORMAT = 1
@@ -660,6 +663,13 @@ class ConfigStore:
         if state.status != "draft":
             raise StoreError(f"{v.ref} cannot be approved: {state.problem}; approvals are final - save a new "
                              "version to change it")
+        problems = self.signoff_problems(signoffs, rationale)
+        if problems:
+            raise StoreError(f"cannot approve {v.ref}: " + "; ".join(problems))
+        return v
+
+    def signoff_problems(self, signoffs: list[SignOff], rationale: str) -> list[str]:
+        """What the sign-offs lack under the policy (required roles, different people, a rationale)."""
         required = self.required_roles
         problems = []
         if not (rationale or "").strip():
@@ -679,9 +689,7 @@ class ConfigStore:
         missing = [r for r in required if r not in roles]
         if missing:
             problems.append(f"missing sign-off from: {', '.join(missing)} (required: {', '.join(required)})")
-        if problems:
-            raise StoreError(f"cannot approve {v.ref}: " + "; ".join(problems))
-        return v
+        return problems
 
     def approve(self, name: str, version: int, signoffs: list[SignOff], rationale: str,
                 calibration: dict | None = None, data: dict | None = None, by: str | None = None,
@@ -726,6 +734,120 @@ class ConfigStore:
                 raise StoreError(f"{v.ref} was approved by someone else just now; approvals are final")
         return record
 
+    # ------------------------------------------------------------------ champion vs challenger tests
+
+    def _test_path(self, test: str) -> Path:
+        return self.root / TEST_DIR / f"{check_name(test)}.json"
+
+    def tests(self) -> list[str]:
+        """Names of the recorded test plans, sorted."""
+        folder = self.root / TEST_DIR
+        if not folder.is_dir():
+            return []
+        return sorted(p.stem for p in folder.iterdir() if p.suffix == ".json" and NAME.fullmatch(p.stem))
+
+    def check_testable(self, champion: str, challenger: str) -> tuple[Version, Version]:
+        """The champion (an approved version) and the challenger (another saved version) of a test.
+
+        StoreError, one line, when the champion is not approved, the challenger is not in the
+        store, or both are the same version.
+        """
+        c_name, c_version = parse_ref(champion)
+        if c_version is None:
+            champ = self.champion(c_name) if self._numbers(c_name) else None
+            if champ is None:
+                raise StoreError(f"champion '{c_name}': the model has no approved version to test against "
+                                 "(approve one first, or name a version NAME@V)")
+        else:
+            champ = self.get(c_name, c_version)
+            state = self.approval_state(c_name, champ.version)
+            if state.status != "approved":
+                raise StoreError(f"champion {champ.ref} is not approved ({state.problem or state.status}); "
+                                 "a test runs against an approved version")
+        h_name, h_version = parse_ref(challenger)
+        if not self._numbers(h_name):
+            raise StoreError(f"challenger {challenger}: no model named '{h_name}' in {self.root}; "
+                             "save the challenger as a version first")
+        try:
+            chal = self.get(h_name, h_version)
+        except StoreError as exc:
+            raise StoreError(f"challenger {challenger}: {exc}; save the challenger as a version first") from None
+        if chal.ref == champ.ref:
+            raise StoreError(f"challenger {chal.ref} is the champion itself; a test needs two different versions")
+        return champ, chal
+
+    def save_test(self, test: str, plan: dict, signoffs: list[SignOff], rationale: str,
+                  by: str | None = None) -> dict:
+        """Record a signed-off test plan, once: a plan is final (a changed plan is a new test).
+
+        ``plan`` is :meth:`scoring.analysis.abtest.TestPlan.to_dict`; the record adds the
+        sign-offs, the rationale and the SHA-256 of both version files, checked again
+        under the lock so the plan binds to the exact versions it names.
+        """
+        test = check_name(test)
+        champ, chal = self.check_testable(plan["champion"], plan["challenger"])
+        if (champ.ref, chal.ref) != (plan["champion"], plan["challenger"]):
+            raise StoreError(f"test {test}: the plan must name exact versions (NAME@V); nothing was written")
+        problems = self.signoff_problems(signoffs, rationale)
+        if problems:
+            raise StoreError(f"cannot record test {test}: " + "; ".join(problems))
+        created_by = _one_line(by if by is not None else current_user(), "created by")
+        target = self._test_path(test)
+        if target.exists():
+            raise StoreError(f"test {test} already exists; a test plan is final - give a new test a new name")
+        with self._locked():
+            self._recover_locked()
+            self.check_testable(champ.ref, chal.ref)
+            record = {
+                "store_format": STORE_FORMAT, "test": test, "created_at": _now(), "created_by": created_by,
+                "signoffs": [{"name": s.name, "role": s.role} for s in signoffs if s.name.strip()],
+                "rationale": rationale.strip(), "plan": plan,
+                "champion_sha256": self.read_version(champ.name, champ.version).sha256,
+                "challenger_sha256": self.read_version(chal.name, chal.version).sha256,
+            }
+            try:
+                text = json.dumps(record, indent=2, sort_keys=True, allow_nan=False)
+            except ValueError:
+                raise StoreError(f"cannot record test {test}: its plan holds a number that is not finite; "
+                                 "nothing was written") from None
+            entry = self._entry("abtest", created_by, {"test": test, "model": champ.name, "version": champ.version,
+                                                       "challenger": chal.ref, "signoffs": record["signoffs"],
+                                                       "sha256": sha256_bytes(text.encode("utf-8"))})
+            if not self._commit(target, text, entry, "abtest"):
+                raise StoreError(f"test {test} already exists; a test plan is final - give a new test a new name")
+        return record
+
+    def read_test(self, test: str) -> dict:
+        """A recorded test plan; StoreError names the test when it is missing, unreadable, or when a
+        version it tests changed after it was signed."""
+        path = self._test_path(test)
+        rel = self._rel(path)
+        try:
+            raw = _read(path)
+        except FileNotFoundError:
+            have = self.tests()
+            raise StoreError(f"no test named '{test}' in {self.root} "
+                             f"({'tests: ' + ', '.join(have) if have else 'no test recorded yet'})") from None
+        except OSError as exc:
+            raise StoreError(f"{rel}: cannot read it ({exc.strerror or exc})") from None
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise StoreError(f"{rel}: not a leadcal test plan: not JSON") from None
+        if not isinstance(record, dict) or record.get("test") != test or not isinstance(record.get("plan"), dict):
+            raise StoreError(f"{rel}: not a leadcal test plan of {test}")
+        for role in ("champion", "challenger"):
+            ref = record["plan"].get(role)
+            try:
+                name, version = parse_ref(str(ref))
+                current = self.read_version(name, version).sha256 if version else None
+            except StoreError:
+                current = None
+            if current is None or current != record.get(f"{role}_sha256"):
+                raise StoreError(f"test {test}: the {role} {ref} changed or is gone since the plan was signed; "
+                                 "its readout would not be about the versions signed off")
+        return record
+
     def commit_export(self, out: Path, text: str, replace: bool = False, by: str | None = None,
                       **fields: Any) -> dict:
         """Write an export to ``out`` and its audit line, all or nothing.
@@ -763,6 +885,14 @@ class ConfigStore:
         check.problems.extend(bad)
         check.audit_lines = len(entries) + len(bad)
         logged = {(e.get("action"), e.get("model"), e.get("version")) for e in entries}
+        tests_logged = {e.get("test") for e in entries if e.get("action") == "abtest"}
+        for test in self.tests():
+            try:
+                self.read_test(test)
+            except StoreError as exc:
+                check.problems.append(str(exc))
+            if test not in tests_logged:
+                check.problems.append(f"{TEST_DIR}/{test}.json: no 'abtest' line in audit.jsonl")
         base = self.root / "models"
         folders = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
         for folder in folders:
@@ -808,6 +938,8 @@ def _now() -> str:
 def _describe(entry: dict) -> str:
     action = entry.get("action", "write")
     ref = f"{entry.get('model')}@{entry.get('version')}"
+    if action == "abtest":
+        return f"test plan {entry.get('test')}"
     return f"export of {ref} to {entry.get('out')}" if action == "export" else f"{action} of {ref}"
 
 

@@ -155,6 +155,7 @@ def _normalise(text: str, tmp: Path) -> str:
     text = TIMES.sub("<TIME>", text)
     for day in {dt.date.today(), dt.datetime.now(dt.timezone.utc).date()}:
         text = re.sub(re.escape(day.isoformat()) + r"[ T]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?", "<TIME>", text)
+        text = re.sub(r"\b" + re.escape(day.isoformat()) + r"\b", "<TODAY>", text)  # "imported on <date>"
     return HASHES.sub(r'"\1": "<SHA256>"', text)
 
 

@@ -25,7 +25,8 @@ from scoring.model.accounts import NoAccounts
 from scoring.model.revenue import NoRevenue
 from scoring.analysis.glossary import HELP, glossary
 from scoring.data.source import SourceError
-from scoring.export.charts import band_chart, distribution_chart, grid_chart
+from scoring.export.band_spec import band_spec
+from scoring.export.charts import distribution_chart, grid_chart
 from scoring.model.config import ConfigError, ScoringConfig
 from scoring.model.features import Features
 from scoring.registry.store import StoreError, parse_ref
@@ -36,9 +37,6 @@ from .kpi_metrics import metric, pct
 from .text import plain
 
 PCT = st.column_config.NumberColumn
-
-CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
-"""Plotly's tool bar without the tools a meeting does not use (fewer buttons to draw on every move)."""
 
 SECTIONS = ["Band table", "Revenue", "Movers", "Fit × engagement", "Score distribution", "Changes vs approved"]
 
@@ -259,9 +257,10 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
                 "activity counts, open outcomes are left out as immature, and there are no monthly volumes.")
     for message in view.warnings:
         st.warning(plain(message))
-    st.plotly_chart(band_chart(view.draft.result, view.approved.result,
-                               approved_label=f"approved ({ctx.approved_ref})"),
-                    width="stretch", key="band_chart", config=CHART_CONFIG)
+    with st.container(key="band_chart"):  # a chart is not a widget: the key names its place
+        st.vega_lite_chart(band_spec(view.draft.result, view.approved.result,
+                                     approved_label=f"approved ({ctx.approved_ref})").with_data(),
+                           width="stretch")
     _section(view, scored, "calibrate_section")
     glossary_expander()
 
@@ -285,9 +284,10 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
     st.caption(f"{d.accounts:,} accounts ({d.mature_accounts:,} mature, {d.converted_accounts:,} converted). "
                f"{d.leads_counted:,} leads count; {d.leads_after:,} were scored after their account's scoring "
                f"point and never count; {d.leads_without_account:,} have no account.")
-    st.plotly_chart(band_chart(d, a, approved_label=f"approved ({ctx.approved_ref})", unit="accounts",
-                               line_names=("MQA", "SQA")),
-                    width="stretch", key="account_band_chart", config=CHART_CONFIG)
+    with st.container(key="account_band_chart"):  # a chart is not a widget: the key names its place
+        st.vega_lite_chart(band_spec(d, a, approved_label=f"approved ({ctx.approved_ref})", unit="accounts",
+                                     line_names=("MQA", "SQA")).with_data(),
+                           width="stretch")
     columns = {**band_columns(), "leads": st.column_config.NumberColumn("mature accounts", format="%d"),
                "conversions": st.column_config.NumberColumn("converted accounts", format="%d")}
     bands = pd.DataFrame([b.to_dict() for b in d.bands])[list(columns)]

@@ -90,10 +90,23 @@ def text_of_sidebar(page) -> str:
     return page.locator('[data-testid="stSidebar"]').inner_text()
 
 
-def plotly_traces(page, index: int = 0) -> list[str]:
-    """Names of the traces of a plotly chart on the page."""
-    return page.evaluate(f"() => Array.from(document.querySelectorAll('.js-plotly-plot'))[{index}]"
-                         ".data.map(t => t.name || '')")
+def vega_marks(page, key: str) -> list[dict[str, str]]:
+    """The marks of the Vega-Lite chart in the container ``key``, each as Vega's description of it
+    (the fields it shows: ``{"series": ..., "x0": ..., ...}``), read from the SVG's aria labels."""
+    labels = page.evaluate(f"() => Array.from(document.querySelectorAll('.st-key-{key} [aria-roledescription]'))"
+                           ".map(e => e.getAttribute('aria-label') || '')")
+    marks = []
+    for label in labels:
+        fields = dict(part.split(": ", 1) for part in label.split("; ") if ": " in part)
+        if fields:
+            marks.append({k: v.replace("\u2212", "-") for k, v in fields.items()})
+    return marks
+
+
+def vega_axis_labels(page, key: str, title: str) -> list[str]:
+    """The tick labels of the axis titled ``title`` of the Vega-Lite chart in the container ``key``."""
+    return page.evaluate(f"""() => Array.from(document.querySelectorAll('.st-key-{key} [aria-label^="Y-axis titled \\'{title}\\'"] text, .st-key-{key} [aria-label^="X-axis titled \\'{title}\\'"] text'))
+        .map(t => t.textContent).filter(t => t !== '{title}')""")
 
 
 def number(text: str) -> float:

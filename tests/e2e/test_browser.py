@@ -53,7 +53,7 @@ def test_sliders_by_keyboard_change_kpis_to_what_scoring_computes(page, server):
     expect_kpis(page, after)
     expect(metric(page, "Conversions ≥ MQL")).to_have_text(_pct(after.capture_at_mql), timeout=WAIT)
     # the chart follows: its MQL line is labelled with the new threshold
-    expect(page.locator(".js-plotly-plot").first.get_by_text("MQL 35")).to_be_visible(timeout=WAIT)
+    expect(page.locator(".st-key-band_chart").get_by_text("MQL 35", exact=True)).to_be_visible(timeout=WAIT)
     settled(page)
     shot(page, "calibrate")
 

@@ -12,7 +12,7 @@ from scoring.model.config import config_from_dict
 from scoring.registry.store import ConfigStore, SignOff
 
 from .conftest import ROOT, shot
-from .helpers import WAIT, dialog, metric, nav, no_exception, plotly_traces, select, settled
+from .helpers import WAIT, dialog, metric, nav, no_exception, select, settled, vega_axis_labels, vega_marks
 
 DEFAULT = ROOT / "data" / "configs" / "default.yaml"
 
@@ -36,7 +36,7 @@ def test_every_page_and_section_without_console_errors(page, server):
     for section in ("Movers", "Fit × engagement", "Score distribution", "Changes vs approved", "Band table"):
         _tab(page, section)
         if section == "Fit × engagement":  # the grid: categorical axes, every cell labelled
-            grid = page.locator(".js-plotly-plot").nth(1)
+            grid = page.locator(".st-key-grid_chart .js-plotly-plot")
             for label in ("engagement 1 (most)", "engagement 2", "engagement 3 (least)", "fit A (best)", "fit C"):
                 expect(grid.get_by_text(label, exact=True)).to_be_visible(timeout=WAIT)
             expect(grid.get_by_text(re.compile(r"^A1: "))).to_be_visible()
@@ -81,19 +81,17 @@ def test_band_chart_with_other_cut_points_than_the_approved_model(page, server):
     field.fill("20, 40, 60, 80")
     field.press("Enter")
     settled(page)
-    names = plotly_traces(page)
-    assert "approved (cuts@1): conversion over its own bands" in names, names
-    chart = page.locator(".js-plotly-plot").first
-    for band in ("0–20", "20–40", "40–60", "60–80", "80–100"):
-        expect(chart.get_by_text(band, exact=True)).to_be_visible(timeout=WAIT)
+    steps = [m for m in vega_marks(page, "band_chart")
+             if m.get("series") == "approved (cuts@1): conversion over its own bands" and "x1" in m]
+    assert steps, vega_marks(page, "band_chart")
+    assert vega_axis_labels(page, "band_chart", "score band") == ["0–20", "20–40", "40–60", "60–80", "80–100"]
     # the approved model's steps cover its own score ranges on the draft's axis: 25 is a quarter into 20-40
-    xs = page.evaluate("() => document.querySelector('.js-plotly-plot').data"
-                       ".find(t => (t.name || '').endsWith('over its own bands')).x")
-    assert xs[:2] == [-0.5, 0.75]
+    assert sorted((float(m["x0"]), float(m["x1"])) for m in steps)[:2] == [(-0.5, 0.75), (0.75, 2.0)]
     # whole-number lead ticks on the right axis, percent ticks on the left
-    ticks = page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot .y2tick text'))"
-                          ".map(t => t.textContent)")
+    ticks = vega_axis_labels(page, "band_chart", "mature leads")
     assert ticks and all(re.fullmatch(r"[0-9,]+", t) for t in ticks), ticks
+    rates = vega_axis_labels(page, "band_chart", "conversion rate")
+    assert rates and all(re.fullmatch(r"[0-9]+%", t) for t in rates), rates
     shot(page, "calibrate-other-cuts")
     no_exception(page, server)
 

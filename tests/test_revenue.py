@@ -18,7 +18,8 @@ from scoring.data.source import open_source
 from scoring.model.config import load_config, parse_config
 from scoring.model.engine import Scores, band_index, score
 from scoring.model.features import Features
-from scoring.model.revenue import NoRevenue, Revenue, group_medians, revenue, revenue_moves, weighted_auc
+from scoring.model.revenue import (NoRevenue, Revenue, group_medians, revenue, revenue_at, revenue_moves,
+                                  weighted_auc)
 
 from .conftest import DEFAULT_CONFIG, SMALL_CONFIG, make_db, T0, DAY
 
@@ -87,6 +88,44 @@ def test_hand_worked_revenue_per_band_tier_and_capture():
     assert (result.sql.leads, result.sql.won_value, result.sql.per_lead) == (2, 400.0, 200.0)
     assert result.currency == "EUR"
     assert result.to_dict()["bands"][4]["won_value"] == 400.0 and result.to_dict()["available"] is True
+
+
+def test_the_slider_kpi_reads_the_won_leads_only_and_gives_the_same_figures():
+    """revenue_at (each move) against the hand-worked figures above and the full revenue()."""
+    total = [90, 85, 65, 50, 45, 30, 10, 5]
+    features = _features(total, [True, True, True, True, False, True, True, False],
+                         [True, True, True, True, True, True, False, True],
+                         [100.0, 300.0, 50.0, np.nan, 999.0, 50.0, 500.0, np.nan])
+    scores = _scores(total)
+    # month x outcome status x tier counts, as rescore keeps them (one month here)
+    status = features.mature.astype(int) + (features.converted & features.mature)
+    counts = np.zeros((1, 3, 3), dtype=np.int64)
+    np.add.at(counts, (0, status, scores.tier.astype(int)), 1)
+    for line, (leads, deals, value) in ((1, (5, 3, 450.0)), (2, (2, 2, 400.0))):
+        for kept in (None, counts):
+            at = revenue_at(features, scores.tier, line, kept)
+            assert (at.leads, at.won_deals, at.won_value) == (leads, deals, value)
+            assert at.share == pytest.approx(value / 500.0) and at.per_lead == pytest.approx(value / leads)
+    assert revenue_at(_features(total, [True] * 8, [True] * 8, None), scores.tier, 1) is None
+
+
+def test_the_slider_kpi_equals_the_full_revenue_on_the_demo(demo):
+    from scoring.analysis.calibrate import model_view
+    from scoring.model.config import config_from_dict
+
+    config = load_config(DEFAULT_CONFIG)
+    with open_source(demo) as source:
+        features = extract_features(source, config)
+    for mql in (config.thresholds.mql, 20.0, 55.0):
+        data = config.model_dump()
+        data["thresholds"]["mql"] = mql
+        cfg = config_from_dict(data)
+        view = model_view(cfg, features)
+        full = revenue(cfg, features, view.scores).mql
+        at = view.revenue_at_mql  # the won value summed in the same order: equal to the last bit
+        assert (at.leads, at.won_deals, at.won_value) == (full.leads, full.won_deals, full.won_value)
+        assert at.share == pytest.approx(full.share, rel=1e-12) and at.per_lead == full.per_lead
+        assert full.leads == int(np.count_nonzero((view.scores.tier >= 1) & features.mature))
 
 
 def test_weighted_auc_matches_scikit_learn_with_sample_weights():

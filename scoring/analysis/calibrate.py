@@ -6,12 +6,13 @@ exactly the numbers on screen.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..model.config import ScoringConfig
 from ..model.diff import Change, config_diff
-from ..model.engine import Scores
+from ..model.engine import CACHE_LOCK, Scores
 from ..model.features import Features
 from ..model.kernels import warm_up
 from ..model.kpis import (
@@ -27,7 +28,7 @@ from ..model.kpis import (
     score_histogram,
 )
 from ..model.metrics import band_rows, tier_rows, total_bounds
-from ..model.rescore import scored
+from ..model.rescore import prepare_moves, scored
 from ..model.accounts import (
     AccountDrill,
     AccountResult,
@@ -113,7 +114,7 @@ def model_view(config: ScoringConfig, features: Features,
     return ModelView(config, state.scores, result,
                      kpis_from_counts(state.tier_counts, features.point_in_time, sql_target,
                                       capacity_per_month, state.auc),
-                     sorted_scores=(state.pos, state.neg), revenue_at_mql=revenue_at(features, state.scores.tier, 1))
+                     sorted_scores=(state.pos, state.neg), revenue_at_mql=revenue_at(features, state.scores.tier, 1, state.tier_counts))
 
 
 @dataclass(frozen=True)
@@ -165,10 +166,24 @@ def calibration_view(draft: ScoringConfig, approved: ScoringConfig, features: Fe
     """Draft vs approved on the same leads (``approved_view`` may be passed in from a cache)."""
     d = model_view(draft, features, sql_target, capacity_per_month)
     warm_up(len(draft.engagement))  # the next slider move's compiled loops are ready
+    prepare_moves_soon(features, d)  # ... and the memory its new scores go to
     a = approved_view or model_view(approved, features, sql_target, capacity_per_month)
     cuts = GridCuts(fit=default_grid_cuts(draft, "fit", d.scores.fit),
                     engagement=default_grid_cuts(draft, "engagement", d.scores.engagement))
     return CalibrationView(draft=d, approved=a, features=features, grid_cuts=cuts, warnings=warnings_for(d))
+
+
+def prepare_moves_soon(features: Features, view: ModelView) -> threading.Thread | None:
+    """Once per set of leads, in the background: memory for the first slider moves' new
+    scores (``rescore.prepare_moves``); the thread, or None when it was started before."""
+    with CACHE_LOCK:
+        if features.cache.get("moves_prepared") or view.sorted_scores is None:
+            return None
+        features.cache["moves_prepared"] = True
+    thread = threading.Thread(target=prepare_moves, args=(features, view.scores, *view.sorted_scores),
+                              name="leadcal-prepare-moves", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True)

@@ -502,11 +502,41 @@ def _recycle(features: Features, state: Scored) -> None:
         _keep_spare(features, getattr(holder, name))
 
 
-def _keep_spare(features: Features, array: np.ndarray) -> None:
+def _keep_spare(features: Features, array: np.ndarray, limit: int = SPARE_PER_SHAPE) -> None:
     """Keep an array nothing else refers to for the next move (caller holds ``CACHE_LOCK``)."""
     free = features.cache.setdefault("spare_arrays", {}).setdefault((array.shape, array.dtype.str), [])
-    if array.base is None and array.flags.c_contiguous and len(free) < SPARE_PER_SHAPE:  # numpy owns it
+    if array.base is None and array.flags.c_contiguous and len(free) < limit:  # numpy owns it
         free.append(array)
+
+
+WARM_MOVES = 2
+"""Slider moves whose new arrays are made ready (memory mapped in) before the first move."""
+
+
+def prepare_moves(features: Features, scores: Scores, pos: np.ndarray, neg: np.ndarray) -> int:
+    """Spare arrays for the first ``WARM_MOVES`` points moves after a load, with their memory
+    already mapped in, shaped as ``scores`` and the sorted class scores; the number made.
+
+    A move writes its new scores into fresh arrays until kept states start to be evicted and
+    recycled (``_recycle``), and fresh memory costs a page fault per 4 KB page when first
+    written: at 10M leads the first points move spent 0.43 s copying into new arrays and the
+    next 0.18 s merging into them, where later moves spend 26 and 32 ms. Huge pages are off
+    (``base.runtime.tune_numpy_memory``). Meant for a background thread after the first view
+    (``calibrate.prepare_moves_soon``): the arrays are filled without the interpreter lock,
+    and a move that comes first takes what is ready. The memory is what the kept states use
+    after a few moves anyway.
+    """
+    made = 0
+    for like in [scores.engagement, scores.total, scores.band, scores.tier, pos, neg] * WARM_MOVES:
+        spare = np.empty_like(like)
+        spare.fill(0)  # written once: its pages are mapped now, not on a slider move
+        key = (like.shape, like.dtype.str)
+        with CACHE_LOCK:
+            free = features.cache.setdefault("spare_arrays", {}).setdefault(key, [])
+            before = len(free)
+            _keep_spare(features, spare, limit=2 * WARM_MOVES)  # two arrays per shape per move at most
+            made += len(free) > before
+    return made
 
 
 def _frozen(s: Scored) -> Scored:

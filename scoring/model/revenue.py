@@ -213,16 +213,38 @@ def _above(line: np.ndarray, mature: np.ndarray, ok: np.ndarray, value: np.ndarr
                         share=won / total if total > 0 else None, per_lead=won / leads if leads else None)
 
 
-def revenue_at(features: Features, tier: np.ndarray, line: int) -> RevenueAbove | None:
-    """Won revenue at or above one line (1 MQL, 2 SQL) alone: the KPI a slider move updates; None without values."""
+def _won_rows(features: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers and values of the won leads with a value (kept once; ``won_values`` is not None)."""
+    cached = features.cache.get("won_rows")
+    if cached is None:
+        ok, value = won_values(features)
+        rows = np.flatnonzero(ok)
+        cached = features.cache["won_rows"] = (rows, value[rows])
+    return cached
+
+
+def revenue_at(features: Features, tier: np.ndarray, line: int,
+               tier_counts: np.ndarray | None = None) -> RevenueAbove | None:
+    """Won revenue at or above one line (1 MQL, 2 SQL) alone: the KPI a slider move updates; None without values.
+
+    Reads the tiers of the won leads only, and the mature leads at or above the line from
+    ``tier_counts`` (month x outcome status x tier, as ``rescore.Scored`` keeps them) when
+    given: at 10M leads the masks over every lead took 20 ms of each move. The same sums as
+    :func:`_above` (the won values are added in the same order).
+    """
     kept = won_values(features)
     if kept is None:
         return None
-    ok, value = kept
     total = features.cache.get("won_value_total")
     if total is None:
-        total = features.cache["won_value_total"] = float(value.sum())
-    return _above(tier >= line, features.mature, ok, value, total)
+        total = features.cache["won_value_total"] = float(kept[1].sum())
+    rows, values = _won_rows(features)
+    hit = tier[rows] >= line
+    won = float(values[hit].sum())
+    leads = (int(tier_counts[:, 1:, line:].sum()) if tier_counts is not None
+             else int(np.count_nonzero((tier >= line) & features.mature)))
+    return RevenueAbove(leads=leads, won_deals=int(np.count_nonzero(hit)), won_value=won,
+                        share=won / total if total > 0 else None, per_lead=won / leads if leads else None)
 
 
 def revenue_moves(features: Features, approved: Scores, draft: Scores) -> RevenueMoves | None:

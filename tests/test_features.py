@@ -111,6 +111,25 @@ def _reference_sums(db, decay: dict, types: list[str], end: dt.datetime) -> dict
         return dict(con.execute(sql, {"end": end, "types": types}).fetchall())
 
 
+def test_events_after_the_data_end_never_count_even_before_the_scoring_point(tmp_path):
+    """A lead created just before the data's end is scored a week later, in the future: of its
+    events before that point, those up to the data's end count, a later one (a future date in
+    the export) does not. By hand: 2 of the 3 events."""
+    end = dt.datetime(2026, 6, 30, 12, 0)
+    db = make_db(tmp_path / "end.duckdb", [(1, end - dt.timedelta(days=2), "VP", 10, "x"),
+                                           (2, end - dt.timedelta(days=60), "VP", 10, "x")],
+                 events=[(1, "demo_request", end - dt.timedelta(days=1)),
+                         (1, "demo_request", end),  # the data's end itself: counted
+                         (1, "demo_request", end + dt.timedelta(days=2)),  # after it, before the scoring point
+                         (2, "demo_request", end - dt.timedelta(days=59))])
+    config = _config({"kind": "none"}, ["demo_request"])
+    with open_source(db) as source:
+        features = extract_features(source, config, now=end + dt.timedelta(days=1))
+    assert features.data_end == end
+    sums = dict(zip(features.lead_id.tolist(), features.feature(_signal_key(config)).tolist()))
+    assert sums == {1: 2.0, 2: 1.0}
+
+
 def _signal_key(config) -> str:
     return fmod.rule_signal_key(config, config.engagement[0])
 

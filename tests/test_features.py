@@ -130,6 +130,37 @@ def test_events_after_the_data_end_never_count_even_before_the_scoring_point(tmp
     assert sums == {1: 2.0, 2: 1.0}
 
 
+def test_lead_order_check_by_hand():
+    t = np.array(["2024-01-01", "2024-01-01", "2024-01-02"], dtype="datetime64[us]")
+    assert xmod._in_lead_order(t, np.array([1, 2, 0]))  # a tie broken by id, then a later time
+    assert not xmod._in_lead_order(t, np.array([2, 1, 0]))  # the tie in the wrong order
+    assert not xmod._in_lead_order(t[::-1], np.array([0, 1, 2]))
+    nat = np.array(["NaT", "NaT"], dtype="datetime64[us]")  # no creation times: by id alone
+    assert xmod._in_lead_order(nat, np.array(["a", "b"], dtype=object))
+    assert not xmod._in_lead_order(nat, np.array(["b", "a"], dtype=object))
+
+
+def test_leads_numbered_by_their_place_equal_leads_numbered_by_a_window(messy_db, monkeypatch):
+    """The temp table's order gives each lead's row (fast); when the order read back is not the
+    final one, the extraction numbers the rows by a window instead: both give the same features."""
+    config = _config({"kind": "exponential", "half_life_days": 10}, ["demo_request", "email_click"])
+    with open_source(messy_db) as source:
+        fast = extract_features(source, config)
+    assert xmod._in_lead_order(fast.created_at, fast.lead_id)
+    calls = []
+
+    def never(created, ids):
+        calls.append(len(ids))
+        return False
+
+    monkeypatch.setattr(xmod, "_in_lead_order", never)
+    with open_source(messy_db) as source:
+        slow = extract_features(source, config)
+    assert calls == [fast.n]  # checked once, then numbered by the window without a second check
+    _assert_same_features(fast, slow)
+    np.testing.assert_array_equal(fast.feature(_signal_key(config)), slow.feature(_signal_key(config)))
+
+
 def _signal_key(config) -> str:
     return fmod.rule_signal_key(config, config.engagement[0])
 

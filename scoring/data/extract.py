@@ -14,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..model.config import OutcomeTable, ScoringConfig, SourceMapping, normalise_value
 from ..model.features import (
@@ -102,15 +103,16 @@ class Dictionary:
 
     Built from the distinct values (few, even for many leads), so the per-lead work in
     DuckDB is one lookup of the stored text: trimming and the missing markers are applied
-    to the dictionary, not to every row.
+    to the dictionary, not to every row. Arrow arrays, never Python objects per value: an
+    account key has a value per few leads (2M companies at 10M leads took 10 s as tuples).
     """
 
-    texts: tuple[str, ...]
-    """Distinct trimmed, non-missing values; a code indexes them."""
-    raw: tuple[str, ...]
+    texts: pa.Array
+    """Distinct trimmed, non-missing values, sorted; a code indexes them."""
+    raw: pa.Array
     """Distinct stored values (as VARCHAR)."""
-    codes: tuple[int, ...]
-    """Code of each ``raw`` value (-1: a missing marker)."""
+    codes: pa.Array
+    """Code of each ``raw`` value (int32; -1: a missing marker)."""
 
 
 def _dictionary(source: Source, spec: FeatureSpec, column: str) -> Dictionary:
@@ -123,7 +125,8 @@ def _dictionary(source: Source, spec: FeatureSpec, column: str) -> Dictionary:
     sql = (f"SELECT raw, {_category_text('raw')} FROM (SELECT DISTINCT CAST({quote(column)} AS VARCHAR) AS raw "
            f"FROM {quote(mapping.leads.table)} WHERE {quote(column)} IS NOT NULL) ORDER BY raw")
     missing = [normalise_value(v) for v in mapping.missing_values]
-    return _as_dictionary(source.con.execute(sql, {"missing": missing}).fetchall())
+    rows = source.con.sql(sql, params={"missing": missing}).to_arrow_table()
+    return _as_dictionary(rows.column(0), rows.column(1))
 
 
 MANY_COLUMNS = 16
@@ -144,10 +147,11 @@ def _dictionaries(source: Source, spec: FeatureSpec) -> list[Dictionary]:
            f"(SELECT {text} FROM {quote(spec.mapping.leads.table)}) UNPIVOT (raw FOR i IN ({names}))) "
            "ORDER BY 1, raw")
     missing = [normalise_value(v) for v in spec.mapping.missing_values]
-    rows: list[list[tuple]] = [[] for _ in columns]
-    for i, raw, category in source.con.execute(sql, {"missing": missing}).fetchall():
-        rows[i].append((raw, category))
-    return [_as_dictionary(r) for r in rows]
+    rows = source.con.sql(sql, params={"missing": missing}).to_arrow_table()
+    column = rows.column(0).to_numpy()  # sorted: each column's values are one slice
+    bounds = np.searchsorted(column, np.arange(len(columns) + 1))
+    return [_as_dictionary(rows.column(1).slice(a, b - a), rows.column(2).slice(a, b - a))
+            for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _first_appearances(source: Source, table: str, codes: list[str]) -> list[list[int]] | None:
@@ -164,12 +168,17 @@ def _first_appearances(source: Source, table: str, codes: list[str]) -> list[lis
     return out
 
 
-def _as_dictionary(rows: list[tuple]) -> Dictionary:
-    """A dictionary from (stored text, category text or None) rows ordered by stored text."""
-    texts = sorted({text for _, text in rows if text is not None})
-    index = {text: i for i, text in enumerate(texts)}
-    return Dictionary(tuple(texts), tuple(raw for raw, _ in rows),
-                      tuple(-1 if text is None else index[text] for _, text in rows))
+def _as_dictionary(raw: pa.ChunkedArray | pa.Array, category: pa.ChunkedArray | pa.Array) -> Dictionary:
+    """A dictionary from the stored texts (ordered) and their category texts (NULL: missing).
+
+    The texts sort by their UTF-8 bytes, which is the order of their code points (Python's).
+    """
+    raw, category = (pa.concat_arrays(a.chunks) if isinstance(a, pa.ChunkedArray) else a for a in (raw, category))
+    raw, category = raw.cast(pa.string()), category.cast(pa.string())
+    texts = pc.unique(pc.drop_null(category))
+    texts = texts.take(pc.sort_indices(texts))
+    codes = pc.fill_null(pc.index_in(category, value_set=texts), -1).cast(pa.int32())
+    return Dictionary(texts, raw, codes)
 
 
 def outcome_sql(out: OutcomeTable, timed: bool, params: dict) -> str:
@@ -206,10 +215,12 @@ def outcome_sql(out: OutcomeTable, timed: bool, params: dict) -> str:
             f"coalesce({is_open}, false) AS __open FROM b)")
 
 
-def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, dict]:
+def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool = True) -> tuple[str, dict]:
     """The deduplicated leads with outcome and scoring point, categories as integer codes, and ``__row``.
 
-    ``__row`` is the 0-based position in the final order (creation time, then lead id).
+    ``__row`` is the 0-based position in the final order (creation time, then lead id);
+    ``numbered=False`` gives no ``__row`` but the rows in that order (``_temp_leads`` numbers
+    them by their place in the table: a window over every column sorted the whole rows again).
     Each categorical column is coded by looking its stored text up in its dictionary
     (bound as lists: a list scan when short, else a hash join), before the
     deduplication, so only integers travel through the window sorts.
@@ -227,13 +238,12 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
         stored = f"CAST({src}{quote(column)} AS VARCHAR)"
         if len(dictionary.raw) > BIND_MAX:
             table = f"__leadcal_dict_{uuid.uuid4().hex}"
-            params.setdefault("__tables", {})[table] = pa.table(
-                {"raw": pa.array(dictionary.raw, pa.string()), "code": pa.array(dictionary.codes, pa.int32())})
+            params.setdefault("__tables", {})[table] = pa.table({"raw": dictionary.raw, "code": dictionary.codes})
             dicts.append(f"__d{i} AS (SELECT raw, code FROM {table}), ")
             joins.append(f" LEFT JOIN __d{i} ON {stored} = __d{i}.raw")
             cols.append(f"coalesce(__d{i}.code, -1) AS __c{i}")
             continue
-        params[f"raw{i}"], params[f"code{i}"] = list(dictionary.raw), list(dictionary.codes)
+        params[f"raw{i}"], params[f"code{i}"] = dictionary.raw.to_pylist(), dictionary.codes.to_pylist()
         if len(dictionary.raw) <= LIST_LOOKUP_MAX:  # a short list scan beats a join
             cols.append(f"coalesce(CAST($code{i} AS INTEGER[])[list_position(CAST($raw{i} AS VARCHAR[]), {stored})], "
                         f"-1) AS __c{i}")
@@ -292,8 +302,12 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary]) -> tuple[str, 
         return_cols += ", b.__value"
     codes = "".join(f", b.__c{i}" for i in range(len(spec.categorical)))
     nums = "".join(f", b.__n{i}" for i in range(len(spec.numeric)))
-    sql += ["SELECT CAST(row_number() OVER (ORDER BY b.__created, b.__id) - 1 AS INTEGER) AS __row,",
-            f"  b.__id, b.__created, b.__scoring, b.__conv{codes}{nums}, {return_cols}", "FROM s AS b"]
+    columns = f"b.__id, b.__created, b.__scoring, b.__conv{codes}{nums}, {return_cols}"
+    if numbered:
+        sql += ["SELECT CAST(row_number() OVER (ORDER BY b.__created, b.__id) - 1 AS INTEGER) AS __row,",
+                f"  {columns}", "FROM s AS b"]
+    else:
+        sql += [f"SELECT {columns}", "FROM s AS b ORDER BY b.__created, b.__id"]
     return "\n".join(sql), params
 
 
@@ -352,30 +366,47 @@ def _to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 @contextmanager
 def _temp_leads(source: Source, spec: FeatureSpec, dictionaries: list[Dictionary],
-                end: dt.datetime) -> Iterator[str]:
+                end: dt.datetime, numbered: bool = False) -> Iterator[str]:
     """The leads materialised once into a uniquely named TEMP table (dropped afterwards, also on error).
 
     Temp tables live in the connection's temp storage, never in the user's file, so
-    this works on the read-only connection.
+    this works on the read-only connection. The leads are written in their final order and
+    ``__row`` is each one's place in the table (a view over it), which DuckDB keeps as
+    inserted: 6.6 s instead of 11.6 s at 10M leads. ``_extract`` checks the order it reads
+    and asks again with ``numbered=True`` (``__row`` from a window) if it ever differs.
     """
     name = quote(TEMP_PREFIX + uuid.uuid4().hex)
-    sql, params = _leads_sql(spec, dictionaries)
+    stored = quote(TEMP_PREFIX + uuid.uuid4().hex)
+    sql, params = _leads_sql(spec, dictionaries, numbered)
     params["data_end"] = end
     tables = params.pop("__tables", {})
     try:
         for table_name, table in tables.items():
             source.con.register(table_name, table)
-        source.con.execute(f"CREATE TEMP TABLE {name} AS {sql}", _used(sql, params))
+        source.con.execute(f"CREATE TEMP TABLE {stored} AS {sql}", _used(sql, params))
         for table_name in tables:
             source.con.unregister(table_name)
         tables = {}
+        row = "" if numbered else "CAST(rowid AS INTEGER) AS __row, "
+        source.con.execute(f"CREATE TEMP VIEW {name} AS SELECT {row}* FROM {stored}")
         yield name
     finally:
         for table_name in tables:
             with suppress(duckdb.Error):
                 source.con.unregister(table_name)
         with suppress(duckdb.Error):  # a broken connection has no temp table left to drop
-            source.con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+            source.con.execute(f"DROP VIEW IF EXISTS temp.main.{name}")
+            source.con.execute(f"DROP TABLE IF EXISTS temp.main.{stored}")
+
+
+def _in_lead_order(created: np.ndarray, ids: np.ndarray) -> bool:
+    """True when leads read by ``__row`` are in the final order: creation time, then id (one pass)."""
+    if ids.size < 2:
+        return True
+    later_id = ids[1:] > ids[:-1]
+    if np.isnat(created).all():  # no creation times: by id alone
+        return bool(later_id.all())
+    return bool(np.all((created[1:] > created[:-1]) | ((created[1:] == created[:-1]) & later_id)))
 
 
 def _read_leads(source: Source, table: str, names: list[str]) -> dict[str, np.ndarray]:
@@ -395,20 +426,20 @@ def _read_leads(source: Source, table: str, names: list[str]) -> dict[str, np.nd
     return out
 
 
-def _categorical(source: Source, table: str, column: str, texts: tuple[str, ...], raw: np.ndarray,
-                 used: list[int] | None = None) -> Categorical:
+def _categorical(source: Source, table: str, column: str, texts: pa.Array, raw: np.ndarray,
+                 used: list[int] | np.ndarray | None = None) -> Categorical:
     """Renumber a column's codes by first appearance in the lead order (as Arrow's dictionary
     encoding of the sorted leads numbered them), keeping only values the kept leads hold.
 
     ``used``: those codes in that order, when already read (``_first_appearances``)."""
     if used is None:
-        used = [code for (code,) in source.con.execute(
-            f"SELECT {column} FROM {table} WHERE {column} >= 0 GROUP BY 1 ORDER BY min(__row)").fetchall()]
+        used = source.con.execute(
+            f"SELECT {column} FROM {table} WHERE {column} >= 0 GROUP BY 1 ORDER BY min(__row)").fetchnumpy()[column]
     dtype = np.int16 if len(used) < np.iinfo(np.int16).max else np.int32
     lut = np.full(len(texts) + 1, -1, dtype=dtype)
     lut[np.asarray(used, dtype=np.int64) + 1] = np.arange(len(used), dtype=dtype)
     categories = np.empty(len(used), dtype=object)
-    categories[:] = [texts[code] for code in used]
+    categories[:] = texts.take(pa.array(np.asarray(used, dtype=np.int64))).to_pylist()
     return Categorical(codes=lut[raw + 1], categories=categories)
 
 
@@ -475,8 +506,13 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
     nums = [f"__n{i}" for i in range(len(spec.numeric))]
     progress("Reading the leads and their outcomes...", 0.0)
     dictionaries = _dictionaries(source, spec)
-    with _temp_leads(source, spec, dictionaries, end) as table:
+    with ExitStack() as stack:
+        table = stack.enter_context(_temp_leads(source, spec, dictionaries, end))
         cols = _read_leads(source, table, names + codes + nums)
+        if not _in_lead_order(cols["__created"], cols["__id"]):  # not as inserted: number them by a window
+            stack.close()
+            table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, numbered=True))
+            cols = _read_leads(source, table, names + codes + nums)
         firsts = _first_appearances(source, table, codes) or [None] * len(codes)
         categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code), firsts[i])
                        for i, (c, code) in enumerate(zip(spec.categorical, codes))}

@@ -340,6 +340,49 @@ def add_at(out: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray
 
 
 @njit(cache=True, nogil=True)
+def add_lookup(out: np.ndarray, codes: np.ndarray, lut: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``out += lut[codes + 1]`` (a category rule's points added into the fit part), without
+    numpy's index and gathered arrays of one value per lead."""
+    if codes.size != out.size:
+        raise ValueError("codes and output differ in size")
+    for i in range(out.size):
+        c = codes[i] + 1
+        if c < 0 or c >= lut.size:
+            raise ValueError("a code is outside the lookup table")
+        out[i] += lut[c]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def add_binned(out: np.ndarray, values: np.ndarray, lows: np.ndarray, highs: np.ndarray,
+               lut: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``out += lut[bin]`` for a numeric rule's bins as ``engine.numeric_bin_index`` finds them
+    (``searchsorted(lows, v, "right") - 1``, inside when below that bin's high; k outside every
+    bin, k+1 missing), with no array of bins in between."""
+    if values.size != out.size:
+        raise ValueError("values and output differ in size")
+    k = lows.size
+    if lut.size != k + 2 or highs.size != k:
+        raise ValueError("bins and lookup table differ in size")
+    for i in range(out.size):
+        v = values[i]
+        if v != v:  # NaN: missing
+            b = k + 1
+        else:
+            lo, hi = 0, k  # the number of lows <= v (binary search, as searchsorted "right")
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if lows[mid] <= v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            idx = lo - 1
+            b = idx if idx >= 0 and v < highs[idx] else k
+        out[i] += lut[b]
+    return out
+
+
+@njit(cache=True, nogil=True)
 def partition_below(a: np.ndarray, pivot: float, out: np.ndarray) -> int:  # pragma: no cover
     """``a``'s values below ``pivot`` to the front of ``out``, the others (NaN too) to the back;
     returns how many are below. Sorting the two parts then sorts the whole with no merge
@@ -386,6 +429,14 @@ def warm_up(n_rules: int) -> None:
         tier_range(0, 2, total, 0.5, 1.0, np.zeros(2, dtype=np.int32), 1, np.empty(2, dtype=np.int8))
     tier_moves(tier, tier, tier)
     grid_cells(frozen, frozen, 0.5, 1.0, 0.5, 1.0, tier)
+    out = np.zeros(2)
+    for dtype in (np.int16, np.int32):  # category codes, writable and read-only (memory-mapped from disk)
+        codes = np.zeros(2, dtype=dtype)
+        add_lookup(out, codes, v)
+        add_lookup(out, _read_only(codes), v)
+    lut = np.zeros(3)
+    for values in (v, frozen):
+        add_binned(out, values, v[:1], v[1:], lut)
     if n_rules:
         rows = tuple(_read_only(np.zeros(1, dtype=np.int32)) for _ in range(n_rules))
         values = tuple(_read_only(np.ones(1)) for _ in range(n_rules))

@@ -43,6 +43,7 @@ from .engine import (
     categorical_lookup,
     engagement_inputs,
     engagement_part_at,
+    fit_part,
     fit_points_at,
     lead_thresholds,
     no_segments,
@@ -178,7 +179,7 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
         if fit is None:
             fit = _kept_fit(config, features)
         if fit is None:
-            fit = part_sum((rule_points(r, config, features) for r in config.fit), features.n, config.caps.fit)
+            fit = fit_part(config.fit, features, config.caps.fit)
         key, span = month_status_key(features)
         n_pos, n_neg = _class_sizes(features)
         n = (features.n,)

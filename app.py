@@ -10,9 +10,11 @@ from pathlib import Path
 import streamlit as st
 
 from scoring.base.runtime import freeze_long_lived_objects, quick_thread_switches, tune_numpy_memory
+from scoring.model.kernels import warm_up_in_background
 from ui import auth
 
 tune_numpy_memory()  # no huge-page compaction stalls on slider moves (see scoring/base/runtime.py)
+warm_up_in_background()  # once per process: the compiled loops load while the data is read
 quick_thread_switches()  # a rerun's messages leave as they are made (see scoring/base/runtime.py)
 # the tab icon is a local file: a ":material/...:" or emoji icon is fetched from a CDN (nothing leaves the machine)
 st.set_page_config(page_title="leadcal", page_icon=str(Path(__file__).parent / "ui" / "assets" / "icon.png"),

@@ -18,6 +18,7 @@ from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.model.config import config_from_dict, config_to_dict, load_config
 from scoring.model.features import decay_free_spec, derive_features, feature_spec
+from scoring.model.kpis import month_status_key
 
 from .conftest import DEFAULT_CONFIG
 
@@ -73,6 +74,12 @@ def test_round_trip_gives_the_same_features_and_the_same_numbers(demo, tmp_path)
     loaded = _load(demo, spec, tmp_path)
     assert loaded is not None
     _same(base, loaded)
+    # the month x outcome key every KPI counts by comes from the entry, equal to computing it again
+    kept_key, kept_span = loaded.cache["month_status_key"]
+    base.cache.pop("month_status_key", None)
+    fresh_key, fresh_span = month_status_key(base)
+    assert kept_span == fresh_span and kept_key.dtype == fresh_key.dtype
+    np.testing.assert_array_equal(kept_key, fresh_key)
     # what the meeting sees is computed from either identically (the decayed sums derived from the kept events)
     draft = config_from_dict({**config_to_dict(config), "thresholds": {"mql": 35, "sql": 55}})
     views = [calibration_view(draft, config, derive_features(b, feature_spec(config))) for b in (base, loaded)]

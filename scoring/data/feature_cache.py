@@ -36,10 +36,11 @@ import pyarrow.ipc  # noqa: F401  (pa.ipc)
 from ..model.activity import Activity
 from ..model.features import Categorical, Features, FeatureSpec, KeptEvents, spec_cache_key
 from ..model.findings import Finding, QualityReport
+from ..model.kpis import month_status_key
 from .extract import data_end
 from .source import Source
 
-FORMAT = 3
+FORMAT = 4
 """Bumped whenever what an entry holds changes: older entries are then never read."""
 FIELDS = ("spec", "lead_id", "created_at", "scoring_at", "converted", "mature", "categorical", "numeric",
           "signals", "data_end", "quality", "events", "open", "deal_value", "converted_at", "cache")
@@ -91,6 +92,8 @@ def _arrays(features: Features) -> dict[str, np.ndarray]:
     for name in ("open", "deal_value", "converted_at"):
         if getattr(features, name) is not None:
             out[name] = getattr(features, name)
+    key, _ = month_status_key(features)  # derived, but 0.4 s of a restart's first view at 10M leads
+    out["derived.month_status_key"] = key
     return out
 
 
@@ -123,6 +126,7 @@ def save(path: str | Path, features: Features, folder: Path | None = None) -> Pa
                 "quality": {"findings": [asdict(f) for f in features.quality.findings],
                             "counts": features.quality.counts},
                 "arrays": sorted(arrays),
+                "month_span": month_status_key(features)[1],
             }
             (tmp / "manifest.json").write_text(json.dumps(manifest))
             os.rename(tmp, target)
@@ -227,11 +231,16 @@ def _rebuild(target: Path, spec: FeatureSpec, manifest: dict, end: dt.datetime) 
                             arrays["events.age"])
     quality = QualityReport([Finding(**f) for f in manifest["quality"]["findings"]],
                             {k: int(v) for k, v in manifest["quality"]["counts"].items()})
-    return Features(spec=spec, lead_id=arrays["lead_id"], created_at=arrays["created_at"],
-                    scoring_at=arrays["scoring_at"], converted=arrays["converted"], mature=arrays["mature"],
-                    categorical=categorical, numeric=numeric, signals=signals, data_end=end, quality=quality,
-                    events=events, open=arrays.get("open"), deal_value=arrays.get("deal_value"),
-                    converted_at=arrays.get("converted_at"))
+    features = Features(spec=spec, lead_id=arrays["lead_id"], created_at=arrays["created_at"],
+                        scoring_at=arrays["scoring_at"], converted=arrays["converted"], mature=arrays["mature"],
+                        categorical=categorical, numeric=numeric, signals=signals, data_end=end, quality=quality,
+                        events=events, open=arrays.get("open"), deal_value=arrays.get("deal_value"),
+                        converted_at=arrays.get("converted_at"))
+    key = arrays["derived.month_status_key"]
+    if len(key) != n:
+        raise ValueError(f"derived.month_status_key: {len(key)} values for {n} leads")
+    features.cache["month_status_key"] = (key, int(manifest["month_span"]))
+    return features
 
 
 # --------------------------------------------------------------------------- decayed sums

@@ -80,6 +80,30 @@ def test_replace_sorted_equals_sorting_the_changed_values(seed):
     np.testing.assert_array_equal(got, np.sort(changed))
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_replace_sorted_on_two_threads_equals_one_thread(seed):
+    """Split at the middle value (ties, a middle value that old or new also hold, NaN at the
+    end, everything equal): the two parts merged apart are the one-thread merge."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, [3, 20, 1000, 1, 5, 50, 2, 7][seed], size=2_000).astype(float)
+    if seed == 5:
+        values[-100:] = np.nan
+    take = rng.choice(values.size - 100, size=rng.integers(1, 900), replace=False)  # a NaN is never taken out
+    new = rng.integers(-5, 25, size=take.size).astype(float)
+    if seed == 6:
+        new[:10] = np.median(values)  # new values equal to the split value
+    ordered = np.sort(values)
+    with ThreadPoolExecutor(1) as pool:
+        two = replace_sorted(ordered, values[take], new, submit=pool.submit)
+    one = replace_sorted(ordered, values[take], new)
+    changed = values.copy()
+    changed[take] = new
+    np.testing.assert_array_equal(two, one)
+    np.testing.assert_array_equal(two, np.sort(changed))
+
+
 def test_ks_hand_example():
     # converted 1, 3; others 2, 4: CDF gaps at 1 (1/2-0), 2 (1/2-1/2), 3 (1-1/2), 4 (1-1)
     assert separation_sorted(np.array([1.0, 3.0]), np.array([2.0, 4.0])) == (0.25, 0.5)

@@ -394,7 +394,8 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
     else:  # every lead's tier again (tier already holds the moved leads' under the old thresholds)
         tier_counts = _tiers(features, total, float(mql), float(sql), tier)
     pos = replace_sorted(base.pos, old_pos, new_pos, _take(features, base.pos))
-    neg = replace_sorted(base.neg, old_neg, new_neg, _take(features, base.neg))
+    neg = replace_sorted(base.neg, old_neg, new_neg, _take(features, base.neg),
+                         _SECOND_THREAD.submit if _two_threads(base.neg.size) else None)
     auc, ks = _separation(pos, neg)
     scores = Scores(fit=parts["fit"], engagement=parts["engagement"], total=total, band=band, tier=tier,
                     segment=old.segment)
@@ -452,17 +453,30 @@ def _moved_rows(old_rule, old_cfg: ScoringConfig, new_rule, config: ScoringConfi
 
 
 def replace_sorted(values: np.ndarray, old: np.ndarray, new: np.ndarray,
-                   out: np.ndarray | None = None) -> np.ndarray:
+                   out: np.ndarray | None = None, submit=None) -> np.ndarray:
     """``values`` (sorted) with one occurrence of each of ``old`` taken out and ``new`` merged in.
 
     Equal to ``np.sort`` of the changed multiset, in one pass over ``values`` (``kernels``);
     into ``out`` when given (same size as ``values``: as many values come in as go out).
+    With ``submit`` (an executor's), the values below and from the middle value on are merged
+    on two threads: every old and new value below it belongs to the first part, so the two
+    parts side by side are the whole (at 10M leads the merge took 32 of a points move's 140 ms).
     """
     if old.size == 0 and new.size == 0:
         return values
     if out is None:
         out = np.empty(values.size - old.size + new.size, dtype=values.dtype)
-    return merge_replace(values, np.sort(old), np.sort(new), out)
+    old, new = np.sort(old), np.sort(new)
+    i = int(np.searchsorted(values, values[values.size // 2], side="left")) if values.size else 0
+    if submit is None or i == 0 or np.isnan(values[i]):  # one thread, or nothing below the middle value
+        return merge_replace(values, old, new, out)
+    pivot = values[i]
+    j, k = int(np.searchsorted(old, pivot, side="left")), int(np.searchsorted(new, pivot, side="left"))
+    split = i - j + k
+    second = submit(merge_replace, values[i:], old[j:], new[k:], out[split:])
+    merge_replace(values[:i], old[:j], new[:k], out[:split])
+    second.result()
+    return out
 
 
 def _take(features: Features, like: np.ndarray | None = None, shape: tuple | None = None,

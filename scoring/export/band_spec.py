@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .charts import APPROVED, DRAFT, _band_position, _span, same_cuts
+from .charts import APPROVED, DRAFT, band_position, same_cuts, score_span
 
 if TYPE_CHECKING:
     from ..analysis.report import CalibrationResult
@@ -61,7 +61,7 @@ def _approved_rows(result: CalibrationResult, bands: list[BandRow]) -> tuple[lis
     aligned = same_cuts(own, bands)
     rows = []
     for i, b in enumerate(own):
-        x0, x1 = (i - 0.5, i + 0.5) if aligned else _span(b.low, b.high, bands)
+        x0, x1 = (i - 0.5, i + 0.5) if aligned else score_span(b.low, b.high, bands)
         rows.append({"x": (x0 + x1) / 2, "x0": x0, "x1": x1, "band": b.band, "leads": b.leads,
                      "conversions": b.conversions, "rate": _pct(b.rate), "lo": _pct(b.ci_low), "hi": _pct(b.ci_high)})
     return (rows, []) if aligned else ([], rows)
@@ -74,10 +74,10 @@ def _line_rows(draft: CalibrationResult, approved: CalibrationResult | None, app
     rows = []
     for label, key in zip(line_names, ("mql", "sql")):
         value = getattr(draft.thresholds, key)
-        rows.append({"x": _band_position(value, bands), "label": f"{label} {value:g}", "approved": False})
+        rows.append({"x": band_position(value, bands), "label": f"{label} {value:g}", "approved": False})
         if approved is not None and getattr(approved.thresholds, key) != value:
             theirs = getattr(approved.thresholds, key)
-            rows.append({"x": _band_position(theirs, bands), "label": f"{approved_label.split(' (')[0]} {label} {theirs:g}",
+            rows.append({"x": band_position(theirs, bands), "label": f"{approved_label.split(' (')[0]} {label} {theirs:g}",
                          "approved": True})
     return rows
 

@@ -33,7 +33,7 @@ BARS = "rgba(120,120,120,0.28)"
 FONT = dict(size=16)
 
 
-def _band_position(value: float, bands: list[BandRow]) -> float:
+def band_position(value: float, bands: list[BandRow]) -> float:
     """Where a score sits on the band axis (band i spans i-0.5 .. i+0.5)."""
     for i, band in enumerate(bands):
         lo, hi = band.low, band.high
@@ -66,10 +66,10 @@ def _pct(v: float | None) -> float | None:
     return None if v is None else 100 * v
 
 
-def _span(low: float | None, high: float | None, bands: list[BandRow]) -> tuple[float, float]:
+def score_span(low: float | None, high: float | None, bands: list[BandRow]) -> tuple[float, float]:
     """Where a score range sits on the band axis of ``bands`` (open ends at the axis ends)."""
-    x0 = -0.5 if low is None else _band_position(low, bands)
-    x1 = len(bands) - 0.5 if high is None else _band_position(high, bands)
+    x0 = -0.5 if low is None else band_position(low, bands)
+    x1 = len(bands) - 0.5 if high is None else band_position(high, bands)
     return x0, x1
 
 
@@ -87,7 +87,7 @@ def _compared_traces(result: CalibrationResult, bands: list[BandRow], name: str,
     """
     own = result.bands
     aligned = same_cuts(own, bands)
-    spans = [(i - 0.5, i + 0.5) if aligned else _span(b.low, b.high, bands) for i, b in enumerate(own)]
+    spans = [(i - 0.5, i + 0.5) if aligned else score_span(b.low, b.high, bands) for i, b in enumerate(own)]
     mids = [(x0 + x1) / 2 for x0, x1 in spans]
     rates = [_pct(b.rate) for b in own]
     error = dict(type="data", symmetric=False, color=colour, thickness=2, width=6,
@@ -149,10 +149,10 @@ def band_chart(draft: CalibrationResult, approved: CalibrationResult | None = No
     lines = []
     for label, key in zip(line_names, ("mql", "sql")):
         value = getattr(draft.thresholds, key)
-        lines.append(_threshold_line(_band_position(value, bands), DRAFT, f"{label} {value:g}"))
+        lines.append(_threshold_line(band_position(value, bands), DRAFT, f"{label} {value:g}"))
         if approved is not None and getattr(approved.thresholds, key) != value:
             theirs = getattr(approved.thresholds, key)
-            lines.append(_threshold_line(_band_position(theirs, bands), APPROVED,
+            lines.append(_threshold_line(band_position(theirs, bands), APPROVED,
                                          f"{approved_label.split(' (')[0]} {label} {theirs:g}", dash="dot",
                                          below=True))
     layout = dict(

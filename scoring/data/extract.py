@@ -173,7 +173,7 @@ def _as_dictionary(raw: pa.ChunkedArray | pa.Array, category: pa.ChunkedArray | 
 
     The texts sort by their UTF-8 bytes, which is the order of their code points (Python's).
     """
-    raw, category = (pa.concat_arrays(a.chunks) if isinstance(a, pa.ChunkedArray) else a for a in (raw, category))
+    raw, category = (a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in (raw, category))
     raw, category = raw.cast(pa.string()), category.cast(pa.string())
     texts = pc.unique(pc.drop_null(category))
     texts = texts.take(pc.sort_indices(texts))

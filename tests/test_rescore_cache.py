@@ -73,3 +73,29 @@ def test_points_move_is_scored_again(demo):
     np.testing.assert_array_equal(view.scores.total, scores.total)
     assert _json(view.result) == _json(expected)
     assert view.result.auc != first.result.auc
+
+
+def test_memory_for_the_first_points_moves_is_made_ready_and_used(demo):
+    """prepare_moves fills the spare pool with arrays shaped as a move writes them (two moves'
+    worth: engagement + total and band + tier per move, pos and neg), no more on a second call;
+    a points move then takes them, and its numbers are a fresh computation's."""
+    from scoring.model.rescore import prepare_moves
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    base = config_from_dict(data)
+    with open_source(demo) as source:
+        features = extract_features(source, base)
+    view = model_view(base, features)
+    pool = features.cache.setdefault("spare_arrays", {})
+    pool.clear()
+    assert prepare_moves(features, view.scores, *view.sorted_scores) == 12
+    per_lead = ((features.n,), np.dtype(np.float64).str)
+    assert len(pool[per_lead]) == 4 and all(not a.any() for a in pool[per_lead])
+    assert prepare_moves(features, view.scores, *view.sorted_scores) == 0  # full: nothing more kept
+    data["engagement"][0]["points"] = float(data["engagement"][0]["points"]) + 3
+    moved = config_from_dict(data)
+    after = model_view(moved, features)
+    assert len(pool[per_lead]) < 4  # the move wrote into them
+    _, scores, expected = _fresh(moved, demo)
+    np.testing.assert_array_equal(after.scores.total, scores.total)
+    assert _json(after.result) == _json(expected)

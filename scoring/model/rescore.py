@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -541,15 +541,20 @@ def prepare_moves(features: Features, scores: Scores, pos: np.ndarray, neg: np.n
     and a move that comes first takes what is ready. The memory is what the kept states use
     after a few moves anyway.
     """
+    written = [scores.engagement, scores.total, scores.band, scores.tier, pos, neg] * WARM_MOVES
+    wanted = Counter((a.shape, a.dtype.str) for a in written)  # arrays of one shape and type the moves take
     made = 0
-    for like in [scores.engagement, scores.total, scores.band, scores.tier, pos, neg] * WARM_MOVES:
-        spare = np.empty_like(like)
-        spare.fill(0)  # written once: its pages are mapped now, not on a slider move
+    for like in written:
         key = (like.shape, like.dtype.str)
         with CACHE_LOCK:
-            free = features.cache.setdefault("spare_arrays", {}).setdefault(key, [])
+            if len(features.cache.setdefault("spare_arrays", {}).get(key, [])) >= wanted[key]:
+                continue
+        spare = np.empty_like(like)
+        spare.fill(0)  # written once: its pages are mapped now, not on a slider move
+        with CACHE_LOCK:
+            free = features.cache["spare_arrays"].setdefault(key, [])
             before = len(free)
-            _keep_spare(features, spare, limit=2 * WARM_MOVES)  # two arrays per shape per move at most
+            _keep_spare(features, spare, limit=wanted[key])
             made += len(free) > before
     return made
 

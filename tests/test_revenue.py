@@ -107,6 +107,11 @@ def test_the_slider_kpi_reads_the_won_leads_only_and_gives_the_same_figures():
             assert (at.leads, at.won_deals, at.won_value) == (leads, deals, value)
             assert at.share == pytest.approx(value / 500.0) and at.per_lead == pytest.approx(value / leads)
     assert revenue_at(_features(total, [True] * 8, [True] * 8, None), scores.tier, 1) is None
+    # a won deal of an infinite or negative value is no revenue, as in the full figures
+    odd = _features(total, [True] * 8, [True] * 8, [100.0, np.inf, -5.0, 50.0, np.nan, 1.0, 2.0, 3.0])
+    at, full = revenue_at(odd, scores.tier, 1), revenue(CONFIG, odd, scores).mql
+    assert (at.won_deals, at.won_value) == (full.won_deals, full.won_value) == (2, 150.0)
+    assert at.share == pytest.approx(full.share) == pytest.approx(150.0 / 156.0)
 
 
 def test_the_slider_kpi_equals_the_full_revenue_on_the_demo(demo):

@@ -106,3 +106,33 @@ def test_other_pages_open_directly(page, server, path, heading):
     settled(page)
     shot(page, path.strip("/"))
     no_exception(page, server)
+
+
+def test_account_view_shows_what_scoring_computes_and_its_chart_follows_the_mqa_slider(page, server):
+    """Score -> Accounts: the account AUC is scoring's, the Vega-Lite band chart has a bar per band
+    and its MQA line moves with the MQA slider (the chart's data changes, the chart stays)."""
+    from scoring.analysis.calibrate import account_view, calibration_view
+    from scoring.data.extract import extract_features
+    from scoring.data.source import open_source
+
+    from .helpers import vega_marks
+
+    config = load_config(DEFAULT)
+    with open_source(server["db"]) as source:
+        features = extract_features(source, config)
+    expected = account_view(calibration_view(config, config, features), features)
+    page.goto(server["url"])
+    expect(metric(page, "AUC")).to_be_visible(timeout=WAIT)
+    page.locator('[data-testid="stButtonGroup"]').get_by_text("Accounts", exact=True).click()
+    expect(metric(page, "Account AUC")).to_have_text(f"{expected.draft.auc:.3f}", timeout=WAIT)
+    chart = page.locator(".st-key-account_band_chart")
+    mqa = config.accounts.thresholds.mql
+    expect(chart.get_by_text(f"MQA {mqa:g}", exact=True)).to_be_visible(timeout=WAIT)
+    settled(page)
+    bars = [m for m in vega_marks(page, "account_band_chart") if m.get("series") == "draft: mature accounts (right axis)"]
+    assert [int(m["mature accounts"].replace(",", "")) for m in bars] == [b.leads for b in expected.draft.bands]
+    press(page, thumbs(page, "MQA and SQA thresholds (accounts)").first, "ArrowLeft", 5)
+    expect(chart.get_by_text(f"MQA {mqa - 5:g}", exact=True)).to_be_visible(timeout=WAIT)
+    expect(chart.get_by_text(f"approved MQA {mqa:g}", exact=True)).to_be_visible(timeout=WAIT)
+    shot(page, "calibrate-accounts")
+    no_exception(page, server)

@@ -175,6 +175,13 @@ def test_account_view_shows_the_account_table_and_follows_a_slider(app, demo_db)
     assert table["leads"].tolist() == [b.leads for b in rows] and sum(table["leads"]) > 2000
     assert table["conversions"].tolist() == [b.conversions for b in rows]
     assert "AUC" not in metrics  # the lead KPIs are not shown in the account view
+    # an account band with fewer than 30 mature accounts says so where its rate is shown
+    from ui.text import plain
+
+    small = [b for b in expected.draft.bands if b.small and (b.leads or b.immature)]
+    assert small and [f"Band {b.band} of the draft has only {b.leads} mature accounts" for b in small] == [
+        w.split(" (fewer")[0] for w in expected.warnings]
+    assert [w.value for w in app.warning if "mature accounts" in w.value] == [plain(w) for w in expected.warnings]
     # the drill-down: the best account's leads, which of them count
     leads = _table(app, "counted")
     pick = _by_key(app.selectbox, "account_pick").value

@@ -284,6 +284,8 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
     st.caption(f"{d.accounts:,} accounts ({d.mature_accounts:,} mature, {d.converted_accounts:,} converted). "
                f"{d.leads_counted:,} leads count; {d.leads_after:,} were scored after their account's scoring "
                f"point and never count; {d.leads_without_account:,} have no account.")
+    for message in av.warnings:
+        st.warning(plain(message))
     with st.container(key="account_band_chart"):  # a chart is not a widget: the key names its place
         st.vega_lite_chart(band_spec(d, a, approved_label=f"approved ({ctx.approved_ref})", unit="accounts",
                                      line_names=("MQA", "SQA")).with_data(),

@@ -143,15 +143,21 @@ def revenue_view(view: CalibrationView, features: Features, approved_features: F
                        moves=revenue_moves(features, view.approved.scores, view.draft.scores))
 
 
-def warnings_for(view: ModelView, label: str = "draft") -> list[str]:
-    """Small bands and capacity overruns, in plain words."""
+def small_bands(bands: list, label: str = "draft", unit: str = "leads") -> list[str]:
+    """A line for each band with too few mature leads (or accounts) for its rate to be read."""
     out = []
-    for band in view.result.bands:
+    for band in bands:
         if band.small and (band.leads or band.immature):
             ci = ("" if band.ci_low is None else
                   f"; its 95% interval is {band.ci_low:.0%} to {band.ci_high:.0%}")
-            out.append(f"Band {band.band} of the {label} has only {band.leads} mature leads "
+            out.append(f"Band {band.band} of the {label} has only {band.leads} mature {unit} "
                        f"(fewer than 30): its rate is not reliable{ci}.")
+    return out
+
+
+def warnings_for(view: ModelView, label: str = "draft") -> list[str]:
+    """Small bands and capacity overruns, in plain words."""
+    out = small_bands(view.result.bands, label)
     k = view.kpis
     if k.over_capacity:
         out.append(f"The {label} MQL threshold passes {k.mql_per_month:,.0f} leads a month, more than "
@@ -197,6 +203,8 @@ class AccountView:
     """The best-scored accounts of the draft (the drill-down's choices)."""
     scores: AccountScores
     """The draft's account scores (the drill-down reads them)."""
+    warnings: list[str] = field(default_factory=list)
+    """Account bands too small for their rate to be read, in plain words."""
 
 
 def account_view(view: CalibrationView, features: Features,
@@ -222,7 +230,8 @@ def account_view(view: CalibrationView, features: Features,
             for k in stale:  # one approved model at a time
                 del on.cache[k]
             approved = on.cache[key] = account_result(config, on, view.approved.scores)
-    return AccountView(draft, approved, top_accounts(view.draft.config, features, view.draft.scores, acc=acc), acc)
+    return AccountView(draft, approved, top_accounts(view.draft.config, features, view.draft.scores, acc=acc), acc,
+                       small_bands(draft.bands, unit="accounts"))
 
 
 def drill(view: CalibrationView, features: Features, account: str,

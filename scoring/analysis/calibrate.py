@@ -114,7 +114,8 @@ def model_view(config: ScoringConfig, features: Features,
     return ModelView(config, state.scores, result,
                      kpis_from_counts(state.tier_counts, features.point_in_time, sql_target,
                                       capacity_per_month, state.auc),
-                     sorted_scores=(state.pos, state.neg), revenue_at_mql=revenue_at(features, state.scores.tier, 1, state.tier_counts))
+                     sorted_scores=(state.pos, state.neg),
+                     revenue_at_mql=revenue_at(features, state.scores.tier, 1, state.tier_counts))
 
 
 @dataclass(frozen=True)

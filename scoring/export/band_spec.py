@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .charts import APPROVED, DRAFT, band_position, same_cuts, score_span
+from .charts import APPROVED, DRAFT, approved_spans, percent, threshold_marks
 
 if TYPE_CHECKING:
     from ..analysis.report import CalibrationResult
@@ -43,13 +43,9 @@ class BandSpec:
         return {**self.spec, "datasets": self.datasets}
 
 
-def _pct(v: float | None) -> float | None:
-    return None if v is None else 100 * v
-
-
 def _band_rows(bands: list[BandRow]) -> list[dict[str, Any]]:
     return [{"x": i, "x0": i - 0.4, "x1": i + 0.4, "band": b.band, "leads": b.leads, "conversions": b.conversions,
-             "rate": _pct(b.rate), "lo": _pct(b.ci_low), "hi": _pct(b.ci_high)} for i, b in enumerate(bands)]
+             "rate": percent(b.rate), "lo": percent(b.ci_low), "hi": percent(b.ci_high)} for i, b in enumerate(bands)]
 
 
 def _approved_rows(result: CalibrationResult, bands: list[BandRow]) -> tuple[list[dict], list[dict]]:
@@ -57,29 +53,20 @@ def _approved_rows(result: CalibrationResult, bands: list[BandRow]) -> tuple[lis
     their own score ranges). One of the two is empty: same cut points give points joined by a
     line, other cut points give a step per approved band so a rate is never read under another
     band's label."""
-    own = result.bands
-    aligned = same_cuts(own, bands)
+    aligned, spans = approved_spans(result.bands, bands)
     rows = []
-    for i, b in enumerate(own):
-        x0, x1 = (i - 0.5, i + 0.5) if aligned else score_span(b.low, b.high, bands)
+    for b, (x0, x1) in zip(result.bands, spans):
         rows.append({"x": (x0 + x1) / 2, "x0": x0, "x1": x1, "band": b.band, "leads": b.leads,
-                     "conversions": b.conversions, "rate": _pct(b.rate), "lo": _pct(b.ci_low), "hi": _pct(b.ci_high)})
+                     "conversions": b.conversions, "rate": percent(b.rate), "lo": percent(b.ci_low),
+                     "hi": percent(b.ci_high)})
     return (rows, []) if aligned else ([], rows)
 
 
 def _line_rows(draft: CalibrationResult, approved: CalibrationResult | None, approved_label: str,
                line_names: tuple[str, str]) -> list[dict[str, Any]]:
     """Threshold lines: the draft's, and the approved model's where it differs (dotted, labelled lower)."""
-    bands = draft.bands
-    rows = []
-    for label, key in zip(line_names, ("mql", "sql")):
-        value = getattr(draft.thresholds, key)
-        rows.append({"x": band_position(value, bands), "label": f"{label} {value:g}", "approved": False})
-        if approved is not None and getattr(approved.thresholds, key) != value:
-            theirs = getattr(approved.thresholds, key)
-            rows.append({"x": band_position(theirs, bands), "label": f"{approved_label.split(' (')[0]} {label} {theirs:g}",
-                         "approved": True})
-    return rows
+    return [{"x": m.x, "label": m.label, "approved": m.approved}
+            for m in threshold_marks(draft, approved, approved_label, line_names)]
 
 
 EMPTY_BANDS = {"x": None, "x0": None, "x1": None, "band": None, "leads": None, "conversions": None,
@@ -108,11 +95,10 @@ def band_spec(draft: CalibrationResult, approved: CalibrationResult | None = Non
         names.append(theirs)
         colours.append(APPROVED)
     legend = {"scale": {"domain": names, "range": colours},
-              "legend": {"orient": "bottom", "title": None, "labelLimit": 600, "columns": 2, "labelFontSize": FONT_SIZE - 1,
-                         "symbolStrokeWidth": 3}}
+              "legend": {"orient": "bottom", "title": None, "labelLimit": 600, "columns": 2,
+                         "labelFontSize": FONT_SIZE - 1, "symbolStrokeWidth": 3}}
 
-    def series(name: str) -> dict[str, Any]:
-        return {"color": {"field": "series", "type": "nominal", **legend}}
+    by_series = {"color": {"field": "series", "type": "nominal", **legend}}  # the field ``named`` writes
 
     def named(name: str, *transforms: dict[str, Any]) -> list[dict[str, Any]]:
         """The layer's transforms, then its legend name as a field (a constant colour cannot have a legend)."""
@@ -132,7 +118,7 @@ def band_spec(draft: CalibrationResult, approved: CalibrationResult | None = Non
     mine, ci = f"{draft_label}: conversion", f"{draft_label}: 95% interval"
     rates: list[dict[str, Any]] = [
         {"data": {"name": "bands"}, "mark": {"type": "area", "opacity": 0.16}, "transform": named(ci, interval),
-         "encoding": {"x": {**x, "field": "x"}, "y": {**rate_y, "field": "lo"}, "y2": {"field": "hi"}, **series(ci)}},
+         "encoding": {"x": {**x, "field": "x"}, "y": {**rate_y, "field": "lo"}, "y2": {"field": "hi"}, **by_series}},
     ]
     if approved is not None:
         dash = [8, 5]
@@ -140,23 +126,23 @@ def band_spec(draft: CalibrationResult, approved: CalibrationResult | None = Non
             {"data": {"name": "approved_points"}, "transform": named(theirs, defined),
              "mark": {"type": "line", "strokeWidth": 3, "strokeDash": dash, "point": {"shape": "diamond", "size": 90}},
              "encoding": {"x": {**x, "field": "x"}, "y": {**rate_y, "field": "rate"}, "tooltip": hover,
-                          **series(theirs)}},
+                          **by_series}},
             {"data": {"name": "approved_steps"}, "transform": named(theirs, defined),
              "mark": {"type": "rule", "strokeWidth": 3, "strokeDash": dash},
              "encoding": {"x": {**x, "field": "x0"}, "x2": {"field": "x1"}, "y": {**rate_y, "field": "rate"},
-                          **series(theirs)}},
+                          **by_series}},
             {"data": {"name": "approved_steps"}, "transform": named(theirs, defined),
              "mark": {"type": "point", "shape": "diamond", "size": 90, "filled": True, "opacity": 1},
              "encoding": {"x": {**x, "field": "x"}, "y": {**rate_y, "field": "rate"}, "tooltip": hover,
-                          **series(theirs)}},
+                          **by_series}},
         ] + [{"data": {"name": name}, "transform": named(theirs, interval), "mark": {"type": "rule", "strokeWidth": 2},
               "encoding": {"x": {**x, "field": "x"}, "y": {**rate_y, "field": "lo"}, "y2": {"field": "hi"},
-                           **series(theirs)}}
+                           **by_series}}
              for name in ("approved_points", "approved_steps")]
     rates.append(  # over the approved model's, which stays readable where the two agree
         {"data": {"name": "bands"}, "transform": named(mine),
          "mark": {"type": "line", "strokeWidth": 3, "point": {"size": 80}, "invalid": "break-paths-show-domains"},
-         "encoding": {"x": {**x, "field": "x"}, "y": {**rate_y, "field": "rate"}, "tooltip": hover, **series(mine)}})
+         "encoding": {"x": {**x, "field": "x"}, "y": {**rate_y, "field": "rate"}, "tooltip": hover, **by_series}})
     colour = {"condition": {"test": "datum.approved", "value": APPROVED}, "value": DRAFT}
     rates += [
         {"data": {"name": "lines"}, "mark": {"type": "rule", "strokeWidth": 2},
@@ -177,7 +163,7 @@ def band_spec(draft: CalibrationResult, approved: CalibrationResult | None = Non
                          "y2": {"datum": 0},
                          "tooltip": [{"field": "band", "title": "band"},
                                      {"field": "leads", "title": f"mature {unit}", "format": ","}],
-                         **series(names[0])}}
+                         **by_series}}
     spec = {"height": HEIGHT, "padding": {"top": 28, "left": 5, "right": 5, "bottom": 5},
             "config": {"axis": {"labelFontSize": FONT_SIZE - 1, "titleFontSize": FONT_SIZE}},
             "layer": [bars, {"layer": rates}], "resolve": {"scale": {"y": "independent"}}}

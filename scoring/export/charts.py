@@ -8,6 +8,7 @@ read off a projector.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
@@ -49,12 +50,12 @@ def _rate_traces(result: CalibrationResult, name: str, colour: str) -> list[go.S
     bands = result.bands
     x = list(range(len(bands)))
     return [
-        go.Scatter(x=x, y=[_pct(b.ci_high) for b in bands], mode="lines", line=dict(width=0, color=colour),
+        go.Scatter(x=x, y=[percent(b.ci_high) for b in bands], mode="lines", line=dict(width=0, color=colour),
                    hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"),
-        go.Scatter(x=x, y=[_pct(b.ci_low) for b in bands], mode="lines", fill="tonexty",
+        go.Scatter(x=x, y=[percent(b.ci_low) for b in bands], mode="lines", fill="tonexty",
                    line=dict(width=0, color=colour), fillcolor=_alpha(colour, 0.16),
                    name=f"{name}: 95% interval", hoverinfo="skip", xaxis="x", yaxis="y"),
-        go.Scatter(x=x, y=[_pct(b.rate) for b in bands], mode="lines+markers", name=f"{name}: conversion",
+        go.Scatter(x=x, y=[percent(b.rate) for b in bands], mode="lines+markers", name=f"{name}: conversion",
                    line=dict(color=colour, width=3), marker=dict(size=9),
                    customdata=[[b.leads, b.conversions, b.band] for b in bands],
                    hovertemplate="%{customdata[2]}: %{y:.1f}% (%{customdata[1]:,} of %{customdata[0]:,})<extra>"
@@ -62,7 +63,8 @@ def _rate_traces(result: CalibrationResult, name: str, colour: str) -> list[go.S
     ]
 
 
-def _pct(v: float | None) -> float | None:
+def percent(v: float | None) -> float | None:
+    """A rate as a percentage (None stays None: a band without mature leads has no rate)."""
     return None if v is None else 100 * v
 
 
@@ -78,6 +80,36 @@ def same_cuts(a: list[BandRow], b: list[BandRow]) -> bool:
     return [(x.low, x.high) for x in a] == [(x.low, x.high) for x in b]
 
 
+def approved_spans(own: list[BandRow], bands: list[BandRow]) -> tuple[bool, list[tuple[float, float]]]:
+    """Whether the approved model's bands cut where the draft's ``bands`` do, and each approved
+    band's span on the draft's band axis (its own band; else the scores it covers)."""
+    aligned = same_cuts(own, bands)
+    return aligned, [(i - 0.5, i + 0.5) if aligned else score_span(b.low, b.high, bands) for i, b in enumerate(own)]
+
+
+@dataclass(frozen=True)
+class ThresholdMark:
+    """A threshold line on the band axis: where, its label, and whether it is the approved model's."""
+
+    x: float
+    label: str
+    approved: bool
+
+
+def threshold_marks(draft: CalibrationResult, approved: CalibrationResult | None, approved_label: str,
+                    line_names: tuple[str, str]) -> list[ThresholdMark]:
+    """The draft's MQL and SQL lines, each followed by the approved model's where it differs."""
+    bands, marks = draft.bands, []
+    for label, key in zip(line_names, ("mql", "sql")):
+        value = getattr(draft.thresholds, key)
+        marks.append(ThresholdMark(band_position(value, bands), f"{label} {value:g}", False))
+        if approved is not None and getattr(approved.thresholds, key) != value:
+            theirs = getattr(approved.thresholds, key)
+            marks.append(ThresholdMark(band_position(theirs, bands),
+                                       f"{approved_label.split(' (')[0]} {label} {theirs:g}", True))
+    return marks
+
+
 def _compared_traces(result: CalibrationResult, bands: list[BandRow], name: str, colour: str) -> list[go.Scatter]:
     """The approved model's conversion by band on the draft's band axis, placed by score range.
 
@@ -86,10 +118,9 @@ def _compared_traces(result: CalibrationResult, bands: list[BandRow], name: str,
     another band's label. The 95% interval is a whisker (a second shaded band would blend).
     """
     own = result.bands
-    aligned = same_cuts(own, bands)
-    spans = [(i - 0.5, i + 0.5) if aligned else score_span(b.low, b.high, bands) for i, b in enumerate(own)]
+    aligned, spans = approved_spans(own, bands)
     mids = [(x0 + x1) / 2 for x0, x1 in spans]
-    rates = [_pct(b.rate) for b in own]
+    rates = [percent(b.rate) for b in own]
     error = dict(type="data", symmetric=False, color=colour, thickness=2, width=6,
                  array=[None if b.ci_high is None else 100 * (b.ci_high - b.rate) for b in own],
                  arrayminus=[None if b.ci_low is None else 100 * (b.rate - b.ci_low) for b in own])
@@ -146,15 +177,9 @@ def band_chart(draft: CalibrationResult, approved: CalibrationResult | None = No
     if approved is not None:  # under the draft's line, which stays readable where the two agree
         traces += _compared_traces(approved, bands, approved_label, APPROVED)
     traces += _rate_traces(draft, draft_label, DRAFT)
-    lines = []
-    for label, key in zip(line_names, ("mql", "sql")):
-        value = getattr(draft.thresholds, key)
-        lines.append(_threshold_line(band_position(value, bands), DRAFT, f"{label} {value:g}"))
-        if approved is not None and getattr(approved.thresholds, key) != value:
-            theirs = getattr(approved.thresholds, key)
-            lines.append(_threshold_line(band_position(theirs, bands), APPROVED,
-                                         f"{approved_label.split(' (')[0]} {label} {theirs:g}", dash="dot",
-                                         below=True))
+    lines = [_threshold_line(m.x, APPROVED, m.label, dash="dot", below=True) if m.approved
+             else _threshold_line(m.x, DRAFT, m.label)
+             for m in threshold_marks(draft, approved, approved_label, line_names)]
     layout = dict(
         xaxis=dict(anchor="y", domain=[0.0, 1.0], title=dict(text="score band"), tickmode="array",
                    tickvals=x, ticktext=[b.band for b in bands], range=[-0.5, len(bands) - 0.5]),

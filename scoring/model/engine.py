@@ -213,7 +213,7 @@ def engagement_part_at(config: ScoringConfig, features: Features, rows: np.ndarr
     return engagement_at(np.ascontiguousarray(rows, dtype=np.int64), *engagement_inputs(config, features))
 
 
-def fit_part(rules, features: Features, cap) -> np.ndarray:
+def fit_part(rules: Iterable[CategoricalFit | NumericFit], features: Features, cap) -> np.ndarray:
     """The fit part: ``part_sum`` of every fit rule's ``fit_points`` bit for bit (the points added
     in rule order from zero, then capped), each rule added in one compiled pass without an
     array of its own: at 10M leads the arrays per rule and per bin took 1.4 s of the first

@@ -11,8 +11,9 @@ import streamlit as st
 
 from scoring.base.runtime import freeze_long_lived_objects, quick_thread_switches, tune_numpy_memory
 from scoring.model.kernels import warm_up_in_background
-from ui import auth
+from ui import auth, calibrate_view, sidebar  # noqa: F401  (the first page's modules, imported before the freeze)
 
+freeze_long_lived_objects()  # once per process, after the imports (see scoring/base/runtime.py)
 tune_numpy_memory()  # no huge-page compaction stalls on slider moves (see scoring/base/runtime.py)
 warm_up_in_background()  # once per process: the compiled loops load while the data is read
 quick_thread_switches()  # a rerun's messages leave as they are made (see scoring/base/runtime.py)
@@ -36,4 +37,3 @@ page = st.navigation([
     st.Page("pages/import_data.py", title="Import data", icon=":material/upload_file:"),
 ])
 page.run()  # each page draws the shared sidebar first (ui.sidebar.render)
-freeze_long_lived_objects()  # once per process, after the first full run (see scoring/base/runtime.py)

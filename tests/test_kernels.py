@@ -402,6 +402,14 @@ def test_fit_part_equals_the_rule_by_rule_numpy_sum_bit_for_bit(seed):
     expected = part_sum((fit_points(r, features) for r in config.fit), n, config.caps.fit)
     got = fit_part(config.fit, features, config.caps.fit)
     assert got.tobytes() == expected.tobytes()  # bit for bit
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as second:  # the halves on two threads: the same additions per lead
+        halves = fit_part(config.fit, features, config.caps.fit, second.submit)
+        assert halves.tobytes() == expected.tobytes()
+        odd = SimpleNamespace(n=n - 1, numeric={"size": size[1:]}, categorical={
+            c: Categorical(codes=codes[1:], categories=features.categorical[c].categories) for c in ("role", "team")})
+        assert fit_part(config.fit, odd, config.caps.fit, second.submit).tobytes() == expected[1:].tobytes()
     # VP in [100, 250): 12.5 + 7.7 + 0 capped at 15; missing role, NaN size: 0.3 + 0.7 + 0;
     # CEO at 50 (between bins: other): 0.1 - 2.2 + 0.2; Intern at 10 (the bin [10, 50)): -7 + 3.3 + 0
     assert got[:4] == pytest.approx([15.0, 1.0, -1.9, -3.7], abs=1e-12)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..base.memory import mapped_zeros
 from .config import CategoricalFit, EngagementRule, ScoringConfig, config_to_dict
 from .engine import (
     CACHE_LOCK,
@@ -179,7 +180,8 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
         if fit is None:
             fit = _kept_fit(config, features)
         if fit is None:
-            fit = fit_part(config.fit, features, config.caps.fit)
+            fit = fit_part(config.fit, features, config.caps.fit,
+                           _SECOND_THREAD.submit if _two_threads(features.n) else None)
         key, span = month_status_key(features)
         n_pos, n_neg = _class_sizes(features)
         n = (features.n,)
@@ -482,13 +484,14 @@ def replace_sorted(values: np.ndarray, old: np.ndarray, new: np.ndarray,
 def _take(features: Features, like: np.ndarray | None = None, shape: tuple | None = None,
           dtype=np.float64) -> np.ndarray:
     """A writable array shaped like ``like`` (or ``shape``/``dtype``): a recycled one (see
-    ``_recycle``) or a new one."""
+    ``_recycle``) or a new one with its memory mapped in (``base.memory.mapped_zeros``: the
+    first view after a start writes its arrays on two threads)."""
     shape, dtype = (like.shape, like.dtype) if like is not None else (shape, np.dtype(dtype))
     with CACHE_LOCK:
         free = features.cache.setdefault("spare_arrays", {}).get((shape, dtype.str))
         spare = free.pop() if free else None
     if spare is None:
-        return np.empty(shape, dtype=dtype)
+        return mapped_zeros(shape, dtype)
     spare.setflags(write=True)
     return spare
 
@@ -537,7 +540,7 @@ def prepare_moves(features: Features, scores: Scores, pos: np.ndarray, neg: np.n
     written: at 10M leads the first points move spent 0.43 s copying into new arrays and the
     next 0.18 s merging into them, where later moves spend 26 and 32 ms. Huge pages are off
     (``base.runtime.tune_numpy_memory``). Meant for a background thread after the first view
-    (``calibrate.prepare_moves_soon``): the arrays are filled without the interpreter lock,
+    (``calibrate.prepare_moves_soon``): the arrays are mapped without the interpreter lock,
     and a move that comes first takes what is ready. The memory is what the kept states use
     after a few moves anyway.
     """
@@ -549,8 +552,7 @@ def prepare_moves(features: Features, scores: Scores, pos: np.ndarray, neg: np.n
         with CACHE_LOCK:
             if len(features.cache.setdefault("spare_arrays", {}).get(key, [])) >= wanted[key]:
                 continue
-        spare = np.empty_like(like)
-        spare.fill(0)  # written once: its pages are mapped now, not on a slider move
+        spare = mapped_zeros(like.shape, like.dtype)  # its pages are mapped now, not on a slider move
         with CACHE_LOCK:
             free = features.cache["spare_arrays"].setdefault(key, [])
             before = len(free)

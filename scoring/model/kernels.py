@@ -439,6 +439,16 @@ def warm_up(n_rules: int) -> None:
     lut = np.zeros(3)
     for values in (v, frozen):
         add_binned(out, values, v[:1], v[1:], lut)
+    # a move starts from a kept state, whose arrays are read-only: its sorted scores, and the
+    # part of the score the move does not change (the fit part on an engagement move, and back)
+    merge_replace(frozen, v[:1], v[1:], np.empty(2))
+    status = _read_only(np.zeros(2, dtype=np.int8))  # ``kpis.outcome_status``: read-only, cached
+    month_key, cuts = np.zeros(2, dtype=np.int32), np.zeros(1)
+    for fit in (v, frozen):
+        for eng in (v, frozen):  # totals equal to fit + eng: nothing moves, nothing is written
+            apply_moves(np.zeros(1, dtype=np.int64), fit, eng, v.copy(), np.zeros(2, dtype=np.int8),
+                        np.zeros(2, dtype=np.int8), status, month_key, -np.inf, np.inf, cuts, 0.5, 1.0, True,
+                        np.zeros(6, dtype=np.int64), np.zeros(9, dtype=np.int64))
     if n_rules:
         rows = tuple(_read_only(np.zeros(1, dtype=np.int32)) for _ in range(n_rules))
         values = tuple(_read_only(np.ones(1)) for _ in range(n_rules))
@@ -446,6 +456,16 @@ def warm_up(n_rules: int) -> None:
         engagement_at(query, rows, values, np.zeros(n_rules), np.full(n_rules, np.inf), -np.inf, np.inf)
         matrix = gather_rows(query, rows, values, np.empty((1, n_rules)))
         engagement_rows(matrix, np.zeros(n_rules), np.full(n_rules, np.inf), -np.inf, np.inf)
+        engagement_rows(_read_only(matrix), np.zeros(n_rules), np.full(n_rules, np.inf), -np.inf, np.inf)
+        # scoring from scratch: on a new fit part (first view) and on a kept one (a dense points move);
+        # no active leads and no mature ones, so only the two leads' own arrays are written
+        empty_rows = tuple(_read_only(np.zeros(0, dtype=np.int32)) for _ in range(n_rules))
+        empty_values = tuple(_read_only(np.zeros(0)) for _ in range(n_rules))
+        for fit in (v, frozen):
+            score_range(0, 2, 0, 0, fit, empty_rows, empty_values, np.zeros(n_rules), np.full(n_rules, np.inf),
+                        -np.inf, np.inf, -np.inf, np.inf, cuts, 0.5, 1.0, status, month_key, 1, np.empty(2),
+                        np.empty(2), np.empty(2, dtype=np.int8), np.empty(2, dtype=np.int8), np.empty(0),
+                        np.empty(0))
 
 
 def warm_up_in_background() -> threading.Thread | None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scoring.base import memory
-from scoring.base.memory import MAPPED_MIN_BYTES, mapped_zeros
+from scoring.base.memory import MAPPED_MIN_BYTES, mapped_zeros, owns_memory
 
 
 def _mapped(a) -> bool:
@@ -51,3 +51,34 @@ def test_the_mapping_lives_as_long_as_the_array():
     del a
     view[:] = 1.5  # still mapped: the view keeps the array, the array its mapping
     assert view.sum() == 15.0
+
+
+def test_only_an_array_alone_on_its_memory_can_be_recycled():
+    """rescore._keep_spare recycles arrays that own their memory; a view of one must not count."""
+    a = mapped_zeros(MAPPED_MIN_BYTES // 8 + 1)
+    assert owns_memory(a) and owns_memory(np.zeros(10))
+    whole = a[:]  # a view refers to the array itself: rescore._recycle sees it in the reference count
+    assert whole.base is a and not owns_memory(whole) and owns_memory(a)
+    other = np.ndarray(a.shape, a.dtype, buffer=a.base)  # another array made on the same mapping
+    assert not owns_memory(a) and not owns_memory(other)
+    del other
+    assert owns_memory(a)
+    assert not owns_memory(a[1:]) and not owns_memory(np.zeros(10)[1:])
+    assert not owns_memory(mapped_zeros((2, MAPPED_MIN_BYTES // 16 + 1))[0])
+
+
+def test_a_mapped_spare_is_kept_and_taken_again():
+    """The pool of spare arrays takes mapped arrays (10M-lead moves reuse their memory)."""
+    from types import SimpleNamespace
+
+    from scoring.model.rescore import _keep_spare, _take
+
+    features = SimpleNamespace(cache={})
+    n = MAPPED_MIN_BYTES // 8 + 1
+    spare = mapped_zeros(n)
+    spare[:] = 3.0
+    _keep_spare(features, spare)
+    taken = _take(features, shape=(n,))
+    assert taken is spare and taken.flags.writeable
+    fresh = _take(features, shape=(n,))  # the pool is empty again: a new zeroed array
+    assert fresh is not spare and not fresh.any()

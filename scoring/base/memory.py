@@ -12,6 +12,7 @@ Where the flag is missing (not Linux) the arrays are ``np.empty`` as before.
 from __future__ import annotations
 
 import mmap
+import sys
 
 import numpy as np
 
@@ -35,4 +36,17 @@ def mapped_zeros(shape: int | tuple[int, ...], dtype=np.float64) -> np.ndarray:
     if _POPULATE is None or nbytes < MAPPED_MIN_BYTES:
         return np.zeros(shape, dtype=dtype)
     buffer = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE)
-    return np.frombuffer(buffer, dtype=dtype, count=count).reshape(shape)
+    return np.ndarray(shape, dtype=dtype, buffer=buffer)  # its base is the mapping itself
+
+
+def owns_memory(array: np.ndarray) -> bool:
+    """Whether the array is the only array on its memory: NumPy's own, or a whole mapping from
+    :func:`mapped_zeros`. Such an array can be recycled once nothing refers to it (a view, a
+    slice or another array on the same memory would refer to it or to another base)."""
+    base = array.base
+    if base is None:
+        return True
+    # NumPy gives a view of a mapped array the mapping as its base too: the mapping must be
+    # referred to by this array alone (its base, this name and getrefcount's argument)
+    return (isinstance(base, mmap.mmap) and len(base) == array.nbytes and array.flags.c_contiguous
+            and sys.getrefcount(base) <= 3)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..base.memory import mapped_zeros
+from ..base.memory import mapped_zeros, owns_memory
 from .config import CategoricalFit, EngagementRule, ScoringConfig, config_to_dict
 from .engine import (
     CACHE_LOCK,
@@ -523,7 +523,7 @@ def _recycle(features: Features, state: Scored) -> None:
 def _keep_spare(features: Features, array: np.ndarray, limit: int = SPARE_PER_SHAPE) -> None:
     """Keep an array nothing else refers to for the next move (caller holds ``CACHE_LOCK``)."""
     free = features.cache.setdefault("spare_arrays", {}).setdefault((array.shape, array.dtype.str), [])
-    if array.base is None and array.flags.c_contiguous and len(free) < limit:  # numpy owns it
+    if owns_memory(array) and array.flags.c_contiguous and len(free) < limit:  # no other array on its memory
         free.append(array)
 
 

@@ -312,8 +312,11 @@ def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, ou
                  accounts: bool = False) -> SizeResult:
     db = demo_db(leads, out_dir)
     store = Path(tempfile.mkdtemp(prefix="leadcal-browser-store-"))
-    log(f"{leads:,} leads: starting the app")
-    server = Server.start(db, store)
+    # an empty feature cache of its own: the first start is a first load of the database, the
+    # restart reads what the first start saved (never the user's cache, whatever it holds)
+    cache = {"LEADCAL_CACHE": tempfile.mkdtemp(prefix="leadcal-browser-cache-")}
+    log(f"{leads:,} leads: starting the app (feature cache empty)")
+    server = Server.start(db, store, cache)
     try:
         session = Session(browser, server.url)
         session.open()
@@ -346,7 +349,7 @@ def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, ou
     finally:
         server.stop()
     if restart:
-        server = Server.start(db, store)
+        server = Server.start(db, store, cache)
         try:
             session = Session(browser, server.url)
             session.open()
@@ -356,6 +359,7 @@ def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, ou
         finally:
             server.stop()
     shutil.rmtree(store, ignore_errors=True)
+    shutil.rmtree(cache["LEADCAL_CACHE"], ignore_errors=True)
     return result
 
 

@@ -273,6 +273,39 @@ def test_evicted_arrays_are_reused_when_free(demo):
                  _config(steps=[_points("demo_request", 40)]), db)
 
 
+def test_a_state_the_page_still_shows_is_recycled_once_it_lets_go(demo, monkeypatch):
+    """At 10M leads only the latest state is kept (``SCORED_CACHE_BYTES``), so a state is evicted
+    while the page still shows it (the previous view). Its arrays are recycled at a later move,
+    once the page has let go; a view still held keeps its values."""
+    import scoring.model.rescore as rescore
+
+    db, _ = demo
+    with open_source(db) as source:
+        features = extract_features(source, _config())
+    monkeypatch.setattr(rescore, "SCORED_CACHE_BYTES", 1)  # as at 10M: the latest state only
+    made = []
+    monkeypatch.setattr(rescore, "mapped_zeros", lambda shape, dtype=np.float64: made.append(shape)
+                        or np.zeros(shape, dtype))
+    shown = model_view(_config(steps=[_points("demo_request", 2)]), features)
+    kept = None
+    for value in range(3, 10):  # the page shows one view at a time, replaced after the next is made
+        made.clear()
+        view = model_view(_config(steps=[_points("demo_request", value)]), features)
+        if value in (6, 7, 8):
+            assert made == [], f"move to {value} made new arrays: {made}"  # it wrote into recycled ones
+        if value == 9:  # the state it would reuse (7's) is still held below: new arrays instead
+            assert (features.n,) in made
+        if value == 7:
+            kept = view  # another page (or tab) holds this one from now on
+            kept_total, kept_pos = kept.scores.total.copy(), kept.sorted_scores[0].copy()
+        shown = view
+    assert shown is view
+    np.testing.assert_array_equal(kept.scores.total, kept_total)  # never recycled while held
+    np.testing.assert_array_equal(kept.sorted_scores[0], kept_pos)
+    _assert_same(model_view(_config(steps=[_points("demo_request", 9)]), features),
+                 _config(steps=[_points("demo_request", 9)]), db)
+
+
 def test_a_decay_change_shares_the_leads_work_and_keeps_the_fit_part(demo):
     """Features derived for another decay share the caches; the new decay is scored from
     scratch, reusing the fit part of a kept config with the same fit rules, and still equals

@@ -35,8 +35,8 @@ from scoring.model.config import config_from_dict, config_to_dict
 from scoring.model.features import decay_free_spec, derive_features, feature_spec, rule_signal_key
 from scoring.registry.store import ConfigStore
 
-path, mode, store = sys.argv[1:4]
-config = ConfigStore(store).approved_config("default")
+path, mode, store, model = sys.argv[1:5]
+config = ConfigStore(store).approved_config(model)
 spec = feature_spec(config)
 with open_source(path) as source:  # as ui.data does: a decay-free base, then the spec's sums
     base = extract_features(source, decay_free_spec(spec), sum_signals=False)
@@ -66,17 +66,22 @@ def variant(**changes):
 kernels.warm_up(0)  # app.py, at the start
 calibration_view(config, config, features)  # the first view: warm_up(rules) and the first scoring
 before = compiled()
+moves = {"threshold": variant(thresholds__mql=config.thresholds.mql - 1),
+         "sql threshold": variant(thresholds__sql=config.thresholds.sql + 1)}
 rules = config.engagement
-active = [features.activity(rule_signal_key(config, r)).rows.size for r in rules]  # leads with activity
-few, most = int(np.argmin(active)), int(np.argmax(active))
-moves = {
-    "threshold": variant(thresholds__mql=config.thresholds.mql - 1),
-    "sparse points": variant(**{f"engagement__{few}__points": rules[few].points - 1}),
-    "dense points": variant(**{f"engagement__{most}__points": rules[most].points + 1}),
-    "category points": variant(**{"fit__0__points__VP": 11.0}),
-    "sql threshold": variant(thresholds__sql=config.thresholds.sql + 1),
-    "total cap": variant(caps__total__max=90.0),
-}
+if rules:  # the rule with the fewest leads active and the one with the most
+    active = [features.activity(rule_signal_key(config, r)).rows.size for r in rules]
+    few, most = int(np.argmin(active)), int(np.argmax(active))
+    moves["sparse points"] = variant(**{f"engagement__{few}__points": rules[few].points - 1})
+    moves["dense points"] = variant(**{f"engagement__{most}__points": rules[most].points + 1})
+for i, rule in enumerate(config.fit):  # the first category rule's first value, the first numeric rule's first bin
+    if hasattr(rule, "bins") and "bin points" not in moves and rule.bins:
+        moves["bin points"] = variant(**{f"fit__{i}__bins__0__points": rule.bins[0].points + 1})
+    elif not hasattr(rule, "bins") and "category points" not in moves and rule.points:
+        value, points = next(iter(rule.points.items()))
+        moves["category points"] = variant(**{f"fit__{i}__points__{value}": points + 1})
+if config.caps.total is not None and config.caps.total.max is not None:
+    moves["total cap"] = variant(caps__total__max=config.caps.total.max - 5)
 new = {}
 for name, moved in moves.items():
     calibration_view(moved, config, features)
@@ -95,13 +100,35 @@ def demo_path(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("mode", ["extracted", "cached"])
-def test_no_slider_move_compiles_after_the_warm_up(demo_path, mode, tmp_path):
-    env = {**os.environ, "LEADCAL_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(demo_path), mode, str(tmp_path / "store")],
+def _compiled_on_moves(path: Path, mode: str, store: Path, model: str, cache: Path) -> dict:
+    env = {**os.environ, "LEADCAL_CACHE": str(cache)}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(path), mode, str(store), model],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    compiled_on_a_move = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("mode", ["extracted", "cached"])
+def test_no_slider_move_compiles_after_the_warm_up(demo_path, mode, tmp_path):
+    compiled_on_a_move = _compiled_on_moves(demo_path, mode, tmp_path / "store", "default", tmp_path / "cache")
     assert set(compiled_on_a_move) == {"threshold", "sparse points", "dense points", "category points",
-                                       "sql threshold", "total cap"}
+                                       "bin points", "sql threshold", "total cap"}
     assert compiled_on_a_move == {name: {} for name in compiled_on_a_move}
+
+
+@pytest.mark.parametrize("name, mode", [("hubspot", "cached"), ("salesforce", "cached"), ("pipedrive", "cached"),
+                                        ("pipeline", "cached"), ("flat", "extracted")])
+def test_no_slider_move_compiles_on_a_crm_export_either(name, mode, tmp_path):
+    """The starter model `leadcal import` makes of a CRM-shaped export, on its own database: other
+    rules, other columns and codes than the demo's. (A flat export has no times, so its data
+    ends "now" and the disk cache never holds it: its features are always extracted.)"""
+    from scoring.cli import main as leadcal
+
+    from . import crm_exports as ce
+
+    export = ce.WRITERS[name](tmp_path / "files")
+    db, store = tmp_path / f"{name}.duckdb", tmp_path / "store"
+    assert leadcal(["import", *map(str, export.files), "--db", str(db), "--store", str(store)]) == 0
+    compiled_on_a_move = _compiled_on_moves(db, mode, store, name, tmp_path / "cache")
+    assert {"threshold", "sql threshold"} <= set(compiled_on_a_move)
+    assert compiled_on_a_move == {move: {} for move in compiled_on_a_move}

@@ -246,10 +246,12 @@ def fit_part(rules: Iterable[CategoricalFit | NumericFit], features: Features, c
             loop(part, per_lead[lo:hi], *tables)
         clip_part(part, cap, in_place=True)
 
-    mid = features.n // 2 if submit is not None else 0
-    second = submit(add, mid, features.n) if mid else None
-    add(0, mid if second is not None else features.n)
-    if second is not None:
+    if submit is None or features.n < 2:
+        add(0, features.n)
+    else:
+        mid = features.n // 2
+        second = submit(add, mid, features.n)
+        add(0, mid)
         second.result()
     return out
 

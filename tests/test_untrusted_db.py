@@ -144,3 +144,33 @@ def test_cli_report_on_a_hostile_file_is_one_message(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "SQLite database" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_connections_opened_at_once_all_open_locked(tmp_path):
+    """The app's background quality checks open the file while a page opens it too: both
+    must get a connection with the configuration locked (two at once raced to lock it)."""
+    db = tmp_path / "d.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    con.close()
+    for _ in range(25):  # a fresh database instance each round: the first connection locks it
+        start = threading.Barrier(6)
+        opened: list = []
+        failed: list = []
+
+        def open_one() -> None:
+            start.wait()
+            try:
+                opened.append(smod.connect_read_only(db))
+            except SourceError as exc:
+                failed.append(str(exc))
+
+        threads = [threading.Thread(target=open_one) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failed == [] and len(opened) == 6
+        assert all(c.execute("SELECT current_setting('lock_configuration')").fetchone()[0] for c in opened)
+        for c in opened:
+            c.close()

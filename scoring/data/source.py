@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,6 +253,14 @@ def connect_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
         raise SourceError(str(path), [f"cannot read the file ({exc.strerror or exc})"]) from None
     if kind is not None:
         raise SourceError(str(path), [kind])
+    with _connecting:  # the configuration is locked by the first connection: two at once raced to lock it
+        return _connect_locked(path)
+
+
+_connecting = threading.Lock()
+
+
+def _connect_locked(path: Path) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(path), read_only=True, config=untrusted_config())
     except (duckdb.Error, OSError) as exc:

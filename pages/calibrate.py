@@ -7,10 +7,11 @@ that part only."""
 
 import streamlit as st
 
-from ui import calibrate_view, session, sidebar
+from ui import calibrate_view, data, session, sidebar
 from ui.text import plain
 
-ctx = sidebar.render(draft_line=False)  # the controls say "unsaved changes" above themselves
+# the controls say "unsaved changes" above themselves; a new database's quality findings follow the first view
+ctx = sidebar.render(draft_line=False, quality_later=True)
 st.title("Calibrate the scoring model")
 st.caption("The draft on the left, scored on every historical lead as of its scoring point; "
            "the approved model shown beside it. Only mature leads count in rates.")
@@ -32,3 +33,4 @@ capacity_per_month = float(capacity) if capacity else None
 
 calibrate_view.draft_actions(ctx)  # save, load, reset, download: redrawn on a full run, never on a slider move
 calibrate_view.workspace(ctx, sql_target, capacity_per_month)  # controls and results: a fragment
+data.finish_loading()  # a new database's quality checks and cache entry, held back until this first view

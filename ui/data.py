@@ -95,10 +95,19 @@ def _fingerprint(path: Path) -> str:
 def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
     """The base of a spec: from the disk cache when this database and spec were extracted
     before (a restart at 10M leads takes a second instead of half a minute), else from
-    DuckDB, then written to the disk cache in the background (nobody waits for that)."""
+    DuckDB, then written to the disk cache in the background (nobody waits for that).
+
+    A new extraction's data-quality checks and its disk cache entry wait until the first
+    view is drawn (``finish_loading``): their scans and writes took 6 s of a 10M-lead first
+    load, and beside the first view they slowed it threefold. The sidebar says the checks
+    are running and shows the findings when they are in; what uses them waits for them."""
+    import datetime as dt
+
     from scoring.data import feature_cache
     from scoring.data.extract import feature_needs
+    from scoring.data.quality import check_into
     from scoring.data.source import check_columns
+    from scoring.model.findings import QualityReport
 
     with open_source(path) as source:
         check_columns(source, feature_needs(spec))  # every mapping problem named before any query
@@ -106,12 +115,67 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
         cached = feature_cache.load(source, spec)
         if cached is not None:
             return cached
-        features = extract_features(source, spec, sum_signals=False, progress=progress)
-    saving = threading.Thread(target=feature_cache.save, args=(path, features), name="leadcal-feature-cache",
-                              daemon=True)
-    features.cache["disk_save"] = saving  # the decayed sums are saved beside it once it is written
-    saving.start()
+        now = dt.datetime.now()
+        features = extract_features(source, spec, now=now, quality=QualityReport.pending(finish_loading), sum_signals=False,
+                                    progress=progress)
+
+    def finish() -> None:
+        check_into(features.quality, path, spec.mapping, now, features.data_end)
+        feature_cache.save(path, features)
+
+    features.cache["disk_save"] = _after_first_view(finish)  # the decayed sums are saved beside it once written
     return features
+
+
+class _Deferred:
+    """Work held back until the first view is drawn, then run once in a thread of its own.
+
+    Not a daemon: the process waits for it on exit. A daemon thread still inside DuckDB when
+    Python shut down was ended under DuckDB's C++ frames and the process aborted
+    ("FATAL: exception not rethrown"), as a short-lived process that drew one view did.
+    """
+
+    def __init__(self, work) -> None:
+        self._work = work
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+
+    def start(self) -> None:
+        with _deferred_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="leadcal-after-first-view", daemon=False)
+                self._thread.start()
+                self._started.set()
+
+    def join(self) -> None:
+        """Wait until it has run (it first waits to be started)."""
+        self._started.wait()
+        assert self._thread is not None
+        self._thread.join()
+
+
+_deferred_lock = threading.Lock()
+_deferred: list[_Deferred] = []
+
+
+def _after_first_view(work) -> _Deferred:
+    item = _Deferred(work)
+    with _deferred_lock:
+        _deferred.append(item)
+    return item
+
+
+def finish_loading() -> None:
+    """Start the work new extractions held back for their first view (quality checks, cache entry).
+
+    The Calibrate page calls it once its view is drawn; any other page before it waits for
+    the quality findings. Idempotent and cheap when nothing waits.
+    """
+    with _deferred_lock:
+        waiting = list(_deferred)
+        _deferred.clear()
+    for item in waiting:
+        item.start()
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)

@@ -17,6 +17,7 @@ from scoring.access import folders
 from scoring.analysis.report import data_summary
 from scoring.data.source import SourceError
 from scoring.model.config import ConfigError
+from scoring.model.findings import QualityReport
 from scoring.registry.store import StoreError
 
 from . import auth, data, session
@@ -151,14 +152,46 @@ def _draft_line(approved_ref: str) -> None:
     st.caption(f"Draft from **{plain(s.base_ref)}**" + (" · :orange[unsaved changes]" if unsaved else " · no changes"))
 
 
-def render(require_data: bool = True, draft_line: bool = True) -> data.Context:
+_POLLED = "quality_polled"
+CHECKING = "Checking data quality (duplicates, unknown leads, dates)..."
+
+
+def _findings(report: QualityReport) -> None:
+    """The data-quality findings, folded (or why they are unknown)."""
+    if report.error is not None:
+        st.warning(plain(report.messages()[0]))
+        return
+    messages = report.messages()
+    if messages:
+        with st.expander(f"{len(messages)} data-quality finding(s)"):
+            for message in messages:
+                st.caption(plain(message))
+
+
+@st.fragment(run_every=2.0)
+def _findings_when_checked(report: QualityReport) -> None:
+    """A new database's findings while its checks still run in the background: a line saying so,
+    then, once they are in, one full run of the page draws them in their place and ends the
+    polling (a timed fragment keeps rerunning until a full run no longer declares it)."""
+    if report.checked:
+        st.rerun(scope="app")
+    else:
+        if st.session_state.get(_POLLED):  # a timed rerun: the page's first view is drawn (if it stopped early)
+            data.finish_loading()
+        st.session_state[_POLLED] = True
+        st.caption(CHECKING + " The findings show here when they are in.")
+
+
+def render(require_data: bool = True, draft_line: bool = True, quality_later: bool = False) -> data.Context:
     """Draw the sidebar and return the page context.
 
     When the data cannot be used, a page that needs it stops with a clear message; a page
     that does not (Import) gets a warning and goes on. ``draft_line=False`` (the Calibrate
     page, whose controls say it above themselves) leaves out the draft's "unsaved changes"
     line: drawn in the sidebar, its first flip would cost a whole-page rerun on the first
-    slider move of every session.
+    slider move of every session. On a new database's first load the data-quality checks
+    run after the first view; ``quality_later`` (the Calibrate page) draws the page meanwhile
+    and the findings when they are in, any other page waits for them here.
     """
     _ensure_navigation()
     auth.require()  # every page draws the sidebar first: nothing below runs without a sign-in when one is needed
@@ -220,10 +253,15 @@ def render(require_data: bool = True, draft_line: bool = True) -> data.Context:
             f"overall conversion **{rate}**"
             + (f"  \n{s_.open_leads:,} still open: immature, never counted as lost" if s_.open_leads else "")
         )
-        if s_.findings:
-            with st.expander(f"{s_.findings} data-quality finding(s)"):
-                for message in features.quality.messages():
-                    st.caption(plain(message))
+        if features.quality.checked:
+            _findings(features.quality)
+        elif quality_later:
+            st.session_state[_POLLED] = False  # this full run's call is not a timed one
+            _findings_when_checked(features.quality)
+        else:
+            with st.spinner(CHECKING):  # no first view to wait for on this page: waiting starts the checks
+                features.quality.wait()
+            _findings(features.quality)
         st.caption(f"Approved model: **{plain(approved_ref)}**")
         if draft_line:
             _draft_line(approved_ref)

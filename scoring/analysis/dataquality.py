@@ -225,4 +225,4 @@ def quality_report(source: Source, config: ScoringConfig, features: Features, gr
                                     value=p["unknown_lead_events"] / base,
                                     message=f"{cohort}: {p['unknown_lead_events']:,} events of unknown leads"))
     return QualityByCohort(grain=grain, threshold=threshold, columns=lead_columns(config), cohorts=rows,
-                           unnamed_values=unnamed, findings=list(features.quality.findings), alarms=alarms)
+                           unnamed_values=unnamed, findings=list(features.quality.complete_report().findings), alarms=alarms)

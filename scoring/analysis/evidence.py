@@ -48,7 +48,7 @@ def data_fingerprint(path: str, features: Features) -> DataFingerprint:
         path=str(p.resolve()),
         size_bytes=st.st_size,
         modified=dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
-        rows=dict(features.quality.counts),
+        rows=dict(features.quality.complete_report().counts),
         leads_scored=int(features.n),
         first_lead=facts.first_lead,
         last_lead=facts.last_lead,

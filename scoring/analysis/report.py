@@ -145,7 +145,7 @@ def calibration(config: ScoringConfig, features: Features, scores: Scores | None
             outcome=outcome_form(config),
             open_lost_after_days=config.source.outcome.open_lost_after_days,
         ),
-        quality=features.quality,
+        quality=features.quality,  # pending on a first load: whatever reads it waits
         revenue=revenue(config, features, scores) if with_revenue else None,
         accounts=(None if not with_accounts or config.accounts is None
                   else accounts_unavailable(config, features) or account_result(config, features, scores)),
@@ -210,10 +210,9 @@ def format_table(result: CalibrationResult) -> str:
         lines += [""] + format_revenue(result.revenue, result.thresholds)
     if result.accounts is not None:
         lines += [""] + format_accounts(result.accounts)
-    findings = result.quality.findings
-    if findings:
-        lines += ["", "data quality:"]
-        lines += [f"  {f.table}.{f.column}: {f.count:,} {f.problem} ({f.handling})" for f in findings]
+    quality = result.quality.complete_report()
+    if quality.findings or quality.error is not None:
+        lines += ["", "data quality:"] + [f"  {m}" for m in quality.messages()]
     return "\n".join(lines)
 
 
@@ -275,8 +274,8 @@ class DataSummary:
     conversions: int
     conversion_rate: float | None
     open_leads: int | None
-    findings: int
-    """How many data-quality findings there are."""
+    findings: int | None
+    """How many data-quality findings there are; None while the checks still run (never waited for here)."""
 
 
 def data_summary(features: Features) -> DataSummary:
@@ -292,5 +291,5 @@ def data_summary(features: Features) -> DataSummary:
         conversions=facts.conversions,
         conversion_rate=facts.conversion_rate,
         open_leads=facts.open_leads,
-        findings=len(features.quality.findings),
+        findings=len(features.quality.findings) if features.quality.checked else None,
     )

@@ -537,13 +537,21 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
     )
 
 
+def _rows(source: Source, table: str) -> int:
+    """Rows of a table (DuckDB keeps the count: no scan), for the events' progress bar."""
+    ((n,),) = source.con.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()
+    return int(n)
+
+
 def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec,
                      now: dt.datetime | None = None, quality: QualityReport | None = None,
                      sum_signals: bool = True, progress: Progress | None = None) -> Features:
     """Read the spec's leads and point-in-time events once; return aligned arrays plus a data-quality report.
 
     The quality report depends only on the data and the mapping, not on decay or rules;
-    pass one computed earlier (``quality``) to skip its table scans. ``sum_signals=False``
+    pass one computed earlier (``quality``) to skip its table scans, or a pending one
+    (``QualityReport.pending()``) that ``scoring.data.quality.check_into`` fills
+    in afterwards (the app's first view does not wait for the scans). ``sum_signals=False``
     keeps the events but sums none: a base that features are only derived from
     (``derive_features``) holds no sums it never uses (100 MB at 10M leads). ``progress``
     is told each step (the app's progress bar on a long first load).
@@ -558,7 +566,9 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
     if quality is None:  # first, while no arrays are held: its queries take DuckDB memory too (0.5 GB at 10M)
         progress("Checking data quality (duplicates, unknown leads, dates)...", 0.0)
         quality = check_quality(source, spec.mapping, now=now, data_end=end)
-    expected = quality.counts.get(spec.mapping.events.table) if spec.mapping.events is not None else None
+    expected = None
+    if spec.mapping.events is not None:
+        expected = quality.counts.get(spec.mapping.events.table) if quality.checked else _rows(source, spec.mapping.events.table)
     try:
         features = _extract(source, spec, end, sum_signals, progress, expected)
     except (duckdb.Error, pa.ArrowException) as exc:  # report, don't crash

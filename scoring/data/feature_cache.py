@@ -102,7 +102,8 @@ def save(path: str | Path, features: Features, folder: Path | None = None) -> Pa
 
     A cache is an optimisation: a full disk or a read-only folder costs the next start its
     speed, never its correctness, so failures are swallowed (and the half-written entry
-    removed). The entry appears at once, by renaming a finished temporary folder.
+    removed). The entry appears at once, by renaming a finished temporary folder. A pending
+    quality report (the app's checks still running) is waited for before the entry is finished.
     """
     folder = folder or cache_dir()
     try:
@@ -117,14 +118,17 @@ def save(path: str | Path, features: Features, folder: Path | None = None) -> Pa
             arrays = _arrays(features)
             for name, array in arrays.items():
                 _write(tmp, name, array)
+            quality = features.quality.complete_report()  # the app's checks may still run: the entry holds them
+            if quality.error is not None:  # findings unknown: no entry, the next start checks again
+                shutil.rmtree(tmp, ignore_errors=True)
+                return None
             manifest = {
                 "format": FORMAT, "identity": identity, "spec": spec_cache_key(features.spec),
                 "data_end": features.data_end.isoformat(), "n": features.n,
                 "categorical": list(features.categorical), "numeric": list(features.numeric),
                 "signals": list(features.signals),
                 "events_types": list(features.events.types) if features.events is not None else None,
-                "quality": {"findings": [asdict(f) for f in features.quality.findings],
-                            "counts": features.quality.counts},
+                "quality": {"findings": [asdict(f) for f in quality.findings], "counts": quality.counts},
                 "arrays": sorted(arrays),
                 "month_span": month_status_key(features)[1],
             }

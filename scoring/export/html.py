@@ -526,7 +526,7 @@ def _data(result: CalibrationResult, data: dict | None) -> str:
 
 
 def _quality(result: CalibrationResult) -> str:
-    quality = result.quality
+    quality = result.quality.complete_report()
     parts = []
     rows = quality.counts
     if rows:
@@ -539,6 +539,8 @@ def _quality(result: CalibrationResult) -> str:
             [[f"<code>{esc(f.table)}.{esc(f.column)}</code>", fmt_int(f.count), esc(f.problem),
               esc(f.handling)] for f in findings],
             table_id="quality", numeric=(1,)))
+    elif quality.error is not None:  # unknown, not clean
+        parts.append(f'<p id="quality-error">The data-quality checks could not run: {esc(quality.error)}</p>')
     else:
         parts.append('<p id="quality-clean">No data-quality problems found.</p>')
     return _section("quality", "Data quality", "".join(parts),

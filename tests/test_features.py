@@ -463,3 +463,69 @@ def test_a_base_without_sums_derives_the_same_features(messy_db):
         fresh = extract_features(source, spec)
     assert base.signals == {} and base.events is not None  # the events, no sums
     _assert_same_features(derive_features(base, spec), fresh)
+
+
+def _events_by_sql(db, config) -> list[tuple]:
+    """The kept events by a plain query, independent of the extraction: (type, lead id, age in us), sorted."""
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        "SELECT lower(trim(e.event_type)), l.lead_id, epoch_us(l.created_at) + $sp - epoch_us(e.occurred_at) "
+        "FROM events e JOIN (SELECT lead_id, min(created_at) AS created_at FROM leads GROUP BY 1) l USING (lead_id) "
+        "LEFT JOIN (SELECT lead_id, min(converted_at) AS c FROM outcomes GROUP BY 1) o USING (lead_id) "
+        "WHERE e.occurred_at < least(l.created_at + to_microseconds($sp), coalesce(o.c, l.created_at + to_microseconds($sp))) "
+        "AND lower(trim(e.event_type)) IN ('visit', 'email_click') ORDER BY 1, 2, 3",
+        {"sp": int(config.evaluation.scoring_point_days * 86_400_000_000)}).fetchall()
+    con.close()
+    return rows
+
+
+def _kept(features) -> list[tuple]:
+    ev = features.events
+    out = []
+    for c, t in enumerate(ev.types):
+        lo, hi = ev.starts[c], ev.starts[c + 1]
+        out += [(t, int(features.lead_id[r]), round(a * 86_400_000_000)) for r, a in zip(ev.row[lo:hi], ev.days(lo, hi))]
+    return out
+
+
+EVENTS_CONFIG = {"source": {"events": {}, "outcome": {"table": "outcomes"}}, "evaluation": {"scoring_point_days": 30},
+                 "fit": [], "engagement": [{"event": "visit", "points": 1}, {"event": "email_click", "points": 2}],
+                 "thresholds": {"mql": 1, "sql": 2}, "bands": [1]}
+
+
+@pytest.mark.parametrize("sub_second", [False, True])
+def test_kept_events_come_in_type_lead_age_order_read_either_way(tmp_path, monkeypatch, sub_second):
+    """Whole-second times are sorted in numpy as packed keys; a time with a fraction of a second
+    (in any batch) sends the read back to DuckDB's ORDER BY: the same events, in the same order."""
+    rng = np.random.default_rng(3)
+    leads = [(int(i), T0 + dt.timedelta(seconds=int(s)), "VP", 1, "x")
+             for i, s in zip(rng.permutation(400), rng.integers(0, 90 * 86400, 400))]
+    events = [(int(i), str(t), T0 + dt.timedelta(seconds=int(s)))
+              for i, t, s in zip(rng.integers(0, 410, 3000), rng.choice([" Visit", "email_click", "other"], 3000),
+                                 rng.integers(-30 * 86400, 120 * 86400, 3000))]
+    events += [(7, "visit", T0 - DAY)] * 3  # the same event thrice: equal keys
+    if sub_second:
+        events.append((5, "visit", T0 - dt.timedelta(microseconds=500_001)))
+    outcomes = [(int(i), T0 + dt.timedelta(days=int(d)), 1.0) for i, d in zip(range(0, 400, 7), rng.integers(0, 100, 58))]
+    db = make_db(tmp_path / "e.duckdb", leads, events, outcomes)
+    monkeypatch.setattr(xmod, "BATCH_ROWS", 128)  # many batches: the fraction may come late
+    config = config_from_dict(EVENTS_CONFIG)
+    read = []
+    real = xmod._read_events
+    monkeypatch.setattr(xmod, "_read_events", lambda *a: read.append(a[-1] is not None) or real(*a))
+    with open_source(db) as source:
+        features = extract_features(source, config, now=dt.datetime(2030, 1, 1))
+    assert read == ([True, False] if sub_second else [True])  # packed first; DuckDB's order when it cannot be
+    assert features.events.age.dtype == (np.float64 if sub_second else np.int32)
+    expected = _events_by_sql(db, config)
+    assert len(expected) > 1000 and sorted(_kept(features)) == expected  # the same events (rows are in creation order)
+    order = np.lexsort((features.events.age, features.events.row,
+                        np.repeat(np.arange(2), np.diff(features.events.starts))))
+    assert np.array_equal(order, np.arange(len(order)))
+
+
+def test_packed_event_keys_only_when_they_fit():
+    assert xmod._Packing.of(types=8, leads=10_000_000).row_bits == 24
+    assert xmod._Packing.of(types=8, leads=2**28) is not None  # 3 + 28 bits of the high half
+    assert xmod._Packing.of(types=8, leads=2**28 + 1) is None  # one bit more: DuckDB's order
+    assert xmod._Packing.of(types=1, leads=1) is not None

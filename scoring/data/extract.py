@@ -12,6 +12,7 @@ slider move. The point-in-time rules are in that module's docstring.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -323,12 +324,13 @@ def _finite_value(column: str) -> str:
     return f"(CASE WHEN isfinite({value}) THEN {value} END)"
 
 
-def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...]) -> str:
+def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...], ordered: bool = True) -> str:
     """The point-in-time events of the signal types: lead row, type code, microseconds to the scoring point.
 
     Strictly before the scoring point and before the conversion, not after the data's
-    end (as the README says). Ordered by (code, row, age): each type is one contiguous
-    slice, and sums over them come out the same on every run.
+    end (as the README says). ``ordered``: by (code, row, age), so each type is one
+    contiguous slice and sums over them come out the same on every run (``_read_events``
+    sorts unordered ones so itself).
     """
     ev = spec.mapping.events
     assert ev is not None
@@ -345,7 +347,7 @@ def _events_sql(spec: FeatureSpec, table: str, types: tuple[str, ...]) -> str:
         # hash table from ~100M events (19 s instead of 6 s at 10M leads)
         "  AND e.__time < least(t.__scoring, coalesce(t.__conv, t.__scoring), $data_end + INTERVAL 1 MICROSECOND)",
         "  AND list_contains($types, e.__type)",
-        "ORDER BY code, row, age",
+        "ORDER BY code, row, age" if ordered else "",
     ])
 
 
@@ -458,25 +460,89 @@ def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime
     Read in batches: rows as int32, types counted into ``starts``, ages as int32 seconds
     while every age so far is a whole second (else float64 days, see ``KeptEvents.age``).
     ``expected`` (the events table's rows, an upper bound) turns batches into progress.
+
+    Whole-second ages (CRM exports and the demo) are read unordered and put in (type, row,
+    age) order by sorting one packed 64-bit key per event in numpy (0.4 s for 40M events
+    against 3.1 s for DuckDB's ORDER BY at 10M leads); other ages, or keys that do not fit
+    64 bits, are read again in DuckDB's order.
     """
     types = event_types(spec)
     if not types:
         return None
-    sql = _events_sql(spec, table, types)
+    ((n,),) = source.con.execute(f"SELECT count(*) FROM {table}").fetchall()
+    packing = _Packing.of(len(types), int(n))
+    if packing is not None:
+        packed = _read_events(source, spec, table, end, types, progress, expected, packing)
+        if packed is not None:
+            return packed
+    return _read_events(source, spec, table, end, types, progress, expected, None)
+
+
+@dataclass(frozen=True)
+class _Packing:
+    """How an event's (type code, lead row, age in whole seconds) fit one sortable int64:
+    the age is the low 32-bit half, (code, row) the high one, so packing and unpacking are
+    copies of int32 halves (little-endian machines; others read DuckDB's order)."""
+
+    row_bits: int
+
+    @classmethod
+    def of(cls, types: int, leads: int) -> _Packing | None:
+        row_bits = max(1, (max(leads, 1) - 1).bit_length())
+        code_bits = max(1, (types - 1).bit_length())
+        return cls(row_bits) if code_bits + row_bits <= 31 and sys.byteorder == "little" else None
+
+    def pack(self, code: np.ndarray, row: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """int64 keys that sort as (code, row, age); ``age``: int32 seconds, never negative."""
+        key = np.empty(len(row), dtype=np.int64)
+        halves = key.view(np.int32)
+        halves[0::2] = age
+        halves[1::2] = (code.astype(np.int32) << self.row_bits) | row
+        return key
+
+    def unpack(self, key: np.ndarray, types: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted keys back to each type's start, the rows and the ages."""
+        starts = np.searchsorted(key, np.arange(types + 1, dtype=np.int64) << (self.row_bits + 32)).astype(np.int64)
+        halves = key.view(np.int32)
+        row = halves[1::2] & np.int32((1 << self.row_bits) - 1)
+        return starts, row, halves[0::2].copy()
+
+
+def _read_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime, types: tuple[str, ...],
+                 progress: Progress, expected: int | None, packing: _Packing | None) -> KeptEvents | None:
+    """The events' batches into narrow arrays: packed and sorted here (``packing``; None when an
+    age is not a whole second), or in the order DuckDB sorted them (``packing=None``)."""
+    sql = _events_sql(spec, table, types, ordered=packing is None)
     reader = source.con.sql(sql, params={"types": list(types), "data_end": end}).to_arrow_reader(BATCH_ROWS)
     rows: list[np.ndarray] = []
     ages: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
     counts = np.zeros(len(types), dtype=np.int64)
     progress("Joining the events to the leads as of each scoring point...", 0.0)
     for batch in reader:
         row, code, age_us = (column.to_numpy() for column in batch.columns)
-        rows.append(row.astype(np.int32, copy=False))
         counts += np.bincount(code, minlength=len(types))
-        ages.append(_age(age_us))
-        del row, code, age_us
+        age = _age(age_us)
+        del age_us
+        if packing is None:
+            rows.append(row.astype(np.int32, copy=False))
+            ages.append(age)
+        elif age.dtype != np.int32:  # not whole seconds: DuckDB orders them instead
+            reader.close()
+            return None
+        else:
+            keys.append(packing.pack(code, row, age))
+        del row, code, age
         done = int(counts.sum())
         progress(f"Reading point-in-time events: {done:,}" + (f" of at most {expected:,}" if expected else ""),
                  min(1.0, done / expected) if expected else 0.5)
+    if packing is not None:
+        key = np.concatenate(keys) if keys else np.empty(0, np.int64)
+        del keys
+        key.sort()  # (type, row, age): the order DuckDB's ORDER BY gives
+        starts, row, age = packing.unpack(key, len(types))
+        del key
+        return KeptEvents(types, row, starts, age)
     if any(a.dtype == np.float64 for a in ages):  # one age is not whole seconds: days for all
         ages = [age_days(a) for a in ages]
     row = np.concatenate(rows) if rows else np.empty(0, np.int32)

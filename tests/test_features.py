@@ -379,6 +379,57 @@ def test_many_categories_are_coded_in_int32(tmp_path):
     assert cat.categories.tolist() == [f"v{i * 7919 % n}" for i in range(n)]
 
 
+def _by_raw(dictionary) -> dict:
+    """Each stored text -> its category text (None: missing), as a dictionary codes it."""
+    texts = dictionary.texts.to_pylist()
+    return {r: (texts[c] if c >= 0 else None)
+            for r, c in zip(dictionary.raw.to_pylist(), dictionary.codes.to_pylist())}
+
+
+def test_dictionary_of_rows_in_category_order_equals_the_general_way():
+    raw = ["b ", "a", "Zoë", "zoe", "Émile", "n/a", "", "a ", "B", "é"]
+    category = ["b", "a", "Zoë", "zoe", "Émile", None, None, "a", "B", "é"]
+    order = sorted(range(len(raw)), key=lambda i: (category[i] is None, (category[i] or "").encode()))
+    fast = xmod._ordered_dictionary(pa.array([raw[i] for i in order]), pa.array([category[i] for i in order]))
+    general = xmod._as_dictionary(pa.array(raw), pa.array(category))  # out of order: the general way
+    assert xmod._ordered_dictionary(pa.array(raw), pa.array(category)) is None
+    assert fast is not None
+    assert fast.texts.to_pylist() == general.texts.to_pylist() == sorted(set(c for c in category if c))
+    assert _by_raw(fast) == _by_raw(general) == dict(zip(raw, category))
+    assert fast.codes.type == general.codes.type == pa.int32()
+    # a missing value before a text, and nothing known at all
+    assert xmod._ordered_dictionary(pa.array(["x", "y"]), pa.array([None, "y"])) is None
+    empty = xmod._ordered_dictionary(pa.array(["-"]), pa.array([None], pa.string()))
+    assert empty.texts.to_pylist() == [] and empty.codes.to_pylist() == [-1]
+
+
+@pytest.mark.parametrize("many", [16, 1], ids=["query-per-column", "unpivot"])
+def test_categories_of_a_column_with_a_collation_match_the_old_encoding(tmp_path, monkeypatch, many):
+    """A NOCASE column: 'a' and 'A' stay two values (they were one to DISTINCT and the join, and a
+    lead's 'A' could read 'a'); the dictionary's rows still come in byte order (the quick way)."""
+    quick = []
+    ordered = xmod._ordered_dictionary
+    monkeypatch.setattr(xmod, "_ordered_dictionary", lambda r, c: quick.append(ordered(r, c)) or quick[-1])
+    monkeypatch.setattr(xmod, "MANY_COLUMNS", many)
+    db = tmp_path / "nocase.duckdb"
+    values = ["b", "A", "a ", "B", "é", "Z", "n/a", None, "z", "a", "É"]
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE leads (lead_id BIGINT, created_at TIMESTAMP, seniority VARCHAR COLLATE NOCASE)")
+        con.executemany("INSERT INTO leads VALUES (?, ?, ?)",
+                        [(i, T0 + i * DAY, v) for i, v in enumerate(values)])
+        con.execute("CREATE TABLE outcomes (lead_id BIGINT, converted_at TIMESTAMP)")
+    config = config_from_dict({"source": {"outcome": {"table": "outcomes"}},
+                               "fit": [{"type": "categorical", "column": "seniority", "points": {"a": 1}}],
+                               "thresholds": {"mql": 1, "sql": 2}, "bands": [1]})
+    with open_source(db) as source:
+        seniority = extract_features(source, config).categorical["seniority"]
+    codes, categories = _old_encoding(db, "seniority", [normalise_value(m) for m in config.source.missing_values])
+    assert seniority.codes.tolist() == codes
+    assert seniority.categories.tolist() == categories
+    assert seniority.values().tolist() == ["b", "A", "a", "B", "é", "Z", None, None, "z", "a", "É"]
+    assert len(quick) == 1 and quick[0] is not None
+
+
 # --------------------------------------------------------------------------- the user's file
 
 

@@ -161,6 +161,27 @@ def test_leads_numbered_by_their_place_equal_leads_numbered_by_a_window(messy_db
     np.testing.assert_array_equal(fast.feature(_signal_key(config)), slow.feature(_signal_key(config)))
 
 
+def test_leads_with_unique_ids_skip_the_deduplication_window_and_equal_it(tmp_path, messy_db, monkeypatch):
+    """Ids that never repeat (NULL ids left out) need no window; forcing the window gives the same
+    features, and a table with a repeated id is told apart."""
+    leads = [(3, T0 + DAY, "VP", 10, "free"), (1, T0, "CEO", 5, "business"), (None, T0, "VP", 1, "x"),
+             (None, T0 + DAY, "VP", 1, "x"), (2, None, "VP", 1, "x"), (4, T0, "Intern", 3, None)]
+    events = [(1, "demo_request", T0 + DAY), (3, "demo_request", T0 + 2 * DAY), (4, "email_click", T0 + DAY)]
+    db = make_db(tmp_path / "u.duckdb", leads, events, [(1, T0 + 5 * DAY, 9.0)])
+    config = _config({"kind": "exponential", "half_life_days": 10}, ["demo_request", "email_click"])
+    with open_source(db) as source:
+        assert xmod._ids_unique(source, config.source)
+        fast = extract_features(source, config)
+    with open_source(messy_db) as source:
+        assert not xmod._ids_unique(source, config.source)
+    monkeypatch.setattr(xmod, "_ids_unique", lambda source, mapping: False)
+    with open_source(db) as source:
+        windowed = extract_features(source, config)
+    assert fast.lead_id.tolist() == [1, 4, 3]  # the NULL ids and the lead without a creation time left out
+    _assert_same_features(fast, windowed)
+    np.testing.assert_array_equal(fast.feature(_signal_key(config)), windowed.feature(_signal_key(config)))
+
+
 def _signal_key(config) -> str:
     return fmod.rule_signal_key(config, config.engagement[0])
 

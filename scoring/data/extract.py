@@ -249,7 +249,22 @@ def outcome_sql(out: OutcomeTable, timed: bool, params: dict) -> str:
             f"coalesce({is_open}, false) AS __open FROM b)")
 
 
-def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool = True) -> tuple[str, dict]:
+def _ids_unique(source: Source, mapping: SourceMapping) -> bool:
+    """True when no lead id appears twice in the leads table (one hash aggregate over the ids).
+
+    Then the leads need no deduplication: the window that keeps each id's first row sorted
+    every column of every lead (2-3 s of the 7.5 s leads query at 10M leads, against ~1 s
+    for this check). CRM exports with duplicated ids take the window.
+    """
+    lead_id = quote(mapping.leads.id)
+    ((twice,),) = source.con.execute(
+        f"SELECT count(*) FROM (SELECT {lead_id} FROM {quote(mapping.leads.table)} WHERE {lead_id} IS NOT NULL "
+        "GROUP BY 1 HAVING count(*) > 1 LIMIT 1)").fetchall()
+    return twice == 0
+
+
+def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool = True,
+               unique_ids: bool = False) -> tuple[str, dict]:
     """The deduplicated leads with outcome and scoring point, categories as integer codes, and ``__row``.
 
     ``__row`` is the 0-based position in the final order (creation time, then lead id);
@@ -257,7 +272,8 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool
     them by their place in the table: a window over every column sorted the whole rows again).
     Each categorical column is coded by looking its stored text up in its dictionary
     (bound as lists: a list scan when short, else a hash join), before the
-    deduplication, so only integers travel through the window sorts.
+    deduplication, so only integers travel through the window sorts. ``unique_ids``
+    (``_ids_unique`` said so): no id appears twice, so no deduplication window.
     """
     mapping = spec.mapping
     leads, out = mapping.leads, mapping.outcome
@@ -301,11 +317,12 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool
     created = _finite_time(f"{src}{quote(leads.created_at)}") if leads.created_at else "NULL::TIMESTAMP"
     first = f"{src}{quote(leads.created_at)} NULLS LAST" if leads.created_at else lead_id
     has_time = " AND __created IS NOT NULL" if leads.created_at else ""
+    first_row = "true" if unique_ids else f"row_number() OVER (PARTITION BY {lead_id} ORDER BY {first}) = 1"
     sql = ["WITH " + "".join(dicts) + "raw AS (",
            f"  SELECT {lead_id} AS __id, {created} AS __created{select_cols},",
-           f"    row_number() OVER (PARTITION BY {lead_id} ORDER BY {first}) AS __rn",
+           f"    {first_row} AS __first",
            f"  FROM {quote(leads.table)} AS __src{''.join(joins)} WHERE {lead_id} IS NOT NULL",
-           f"), l AS (SELECT * EXCLUDE (__rn) FROM raw WHERE __rn = 1{has_time})"]
+           f"), l AS (SELECT * EXCLUDE (__first) FROM raw WHERE __first{has_time})"]
     if out.table is not None:
         conv = _finite_time(quote(out.converted_at)) if has_date else ""
         parts = [f"min({conv}) FILTER (WHERE {conv} <= $data_end) AS __conv" if has_date
@@ -401,7 +418,7 @@ def _to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 @contextmanager
 def _temp_leads(source: Source, spec: FeatureSpec, dictionaries: list[Dictionary],
-                end: dt.datetime, numbered: bool = False) -> Iterator[str]:
+                end: dt.datetime, numbered: bool = False, unique_ids: bool = False) -> Iterator[str]:
     """The leads materialised once into a uniquely named TEMP table (dropped afterwards, also on error).
 
     Temp tables live in the connection's temp storage, never in the user's file, so
@@ -412,7 +429,7 @@ def _temp_leads(source: Source, spec: FeatureSpec, dictionaries: list[Dictionary
     """
     name = quote(TEMP_PREFIX + uuid.uuid4().hex)
     stored = quote(TEMP_PREFIX + uuid.uuid4().hex)
-    sql, params = _leads_sql(spec, dictionaries, numbered)
+    sql, params = _leads_sql(spec, dictionaries, numbered, unique_ids)
     params["data_end"] = end
     tables = params.pop("__tables", {})
     try:
@@ -605,12 +622,13 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
     nums = [f"__n{i}" for i in range(len(spec.numeric))]
     progress("Reading the leads and their outcomes...", 0.0)
     dictionaries = _dictionaries(source, spec)
+    unique = _ids_unique(source, spec.mapping)
     with ExitStack() as stack:
-        table = stack.enter_context(_temp_leads(source, spec, dictionaries, end))
+        table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, unique_ids=unique))
         cols = _read_leads(source, table, names + codes + nums)
         if not _in_lead_order(cols["__created"], cols["__id"]):  # not as inserted: number them by a window
             stack.close()
-            table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, numbered=True))
+            table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, numbered=True, unique_ids=unique))
             cols = _read_leads(source, table, names + codes + nums)
         firsts = _first_appearances(source, table, codes) or [None] * len(codes)
         categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code), firsts[i])

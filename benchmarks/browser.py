@@ -265,6 +265,11 @@ class SizeResult:
     unchanged: dict = field(default_factory=dict)
     account_switch_s: float | None = None
     """Seconds from the click on *Accounts* to the account KPIs on screen and the run over."""
+    findings_s: float | None = None
+    """A first load's data-quality findings: seconds from the last move to them in the sidebar
+    (the checks wait for a pause in the moves); None when they were in before."""
+    cache_entry_s: float | None = None
+    """Seconds from the last move to the feature cache entry on disk (what a restart reads)."""
 
 
 def summarise(samples: list[dict]) -> dict:
@@ -298,6 +303,26 @@ def _cases(session: "Session", server, result: "SizeResult", cases: list, moves:
             f"({s['msgs_median']:.0f} messages)")
 
 
+def _after_the_moves(session: "Session", cache: Path, timeout_s: float = 600) -> tuple[float | None, float]:
+    """Nobody touches the page: seconds until the sidebar's "checking data quality" line gives way to the
+    findings (None when it was not there), and until the feature cache holds the entry a restart reads."""
+    t = time.perf_counter()
+    checking = session.page.locator('[data-testid="stSidebar"]').get_by_text("Checking data quality", exact=False)
+    findings = None
+    if checking.count():
+        checking.wait_for(state="detached", timeout=timeout_s * 1000)
+        findings = time.perf_counter() - t
+    while not any(p for p in cache.glob("*") if not p.name.startswith(".")):
+        if time.perf_counter() - t > timeout_s:
+            raise TimeoutError("no feature cache entry after the moves")
+        time.sleep(0.1)
+    return findings, time.perf_counter() - t
+
+
+def _s(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f} s"
+
+
 def _switch_to_accounts(session: "Session") -> float:
     """Click *Accounts*; seconds until the account KPIs are on screen and the run is over."""
     before = session.finished
@@ -323,6 +348,9 @@ def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, ou
         result = SizeResult(leads, time.perf_counter() - server.started)
         log(f"  first paint {result.start_s:.1f} s after the process started")
         _cases(session, server, result, CASES, moves)
+        result.findings_s, result.cache_entry_s = _after_the_moves(session, Path(cache["LEADCAL_CACHE"]))
+        log(f"  after the last move: findings in the sidebar {_s(result.findings_s)}, "
+            f"cache entry {_s(result.cache_entry_s)}")
         if accounts:
             result.account_switch_s = _switch_to_accounts(session)
             log(f"  switch to accounts: {result.account_switch_s:.2f} s")
@@ -388,6 +416,11 @@ def markdown(results: list[SizeResult], info: dict) -> str:
     if switches:
         lines += ["", "Switch to the account view (click to account KPIs on screen, run over): " + "; ".join(switches)
                   + "."]
+    after = [f"{r.leads:,} leads: findings {_s(r.findings_s)}, cache entry {_s(r.cache_entry_s)}" for r in results
+             if r.cache_entry_s is not None]
+    if after:
+        lines += ["", "After the last move of a first start, nobody touching the page (the data-quality checks "
+                  "and the cache entry wait for a pause): " + "; ".join(after) + "."]
     lines += ["", "Pages opened from the menu: heading on screen / page done, seconds.", "",
               "| leads | first start: KPIs on screen | restart, same database | "
               + " | ".join(t for t, _ in PAGES) + " |", "|---:|---:|---:|" + "---:|" * len(PAGES)]

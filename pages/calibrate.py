@@ -7,10 +7,11 @@ that part only."""
 
 import streamlit as st
 
-from ui import calibrate_view, data, session, sidebar
+from ui import calibrate_view, session, sidebar
 from ui.text import plain
 
-# the controls say "unsaved changes" above themselves; a new database's quality findings follow the first view
+# the controls say "unsaved changes" above themselves; a new database's quality findings follow the first
+# view, checked once the meeting pauses
 ctx = sidebar.render(draft_line=False, quality_later=True)
 st.title("Calibrate the scoring model")
 st.caption("The draft on the left, scored on every historical lead as of its scoring point; "
@@ -33,4 +34,3 @@ capacity_per_month = float(capacity) if capacity else None
 
 calibrate_view.draft_actions(ctx)  # save, load, reset, download: redrawn on a full run, never on a slider move
 calibrate_view.workspace(ctx, sql_target, capacity_per_month)  # controls and results: a fragment
-data.finish_loading()  # a new database's quality checks and cache entry, held back until this first view

@@ -152,7 +152,6 @@ def _draft_line(approved_ref: str) -> None:
     st.caption(f"Draft from **{plain(s.base_ref)}**" + (" · :orange[unsaved changes]" if unsaved else " · no changes"))
 
 
-_POLLED = "quality_polled"
 CHECKING = "Checking data quality (duplicates, unknown leads, dates)..."
 
 
@@ -170,16 +169,13 @@ def _findings(report: QualityReport) -> None:
 
 @st.fragment(run_every=2.0)
 def _findings_when_checked(report: QualityReport) -> None:
-    """A new database's findings while its checks still run in the background: a line saying so,
-    then, once they are in, one full run of the page draws them in their place and ends the
-    polling (a timed fragment keeps rerunning until a full run no longer declares it)."""
+    """Polls a new database's checks still running in the background: once they are in, one full
+    run of the page draws the findings in place of the "checking" line and ends the polling (a
+    timed fragment reruns until a full run no longer declares it). It draws nothing itself, so a
+    poll sends the browser no element to redraw beside a slider move."""
     if report.checked:
         st.rerun(scope="app")
-    else:
-        if st.session_state.get(_POLLED):  # a timed rerun: the page's first view is drawn (if it stopped early)
-            data.finish_loading()
-        st.session_state[_POLLED] = True
-        st.caption(CHECKING + " The findings show here when they are in.")
+    data.finish_loading(when_idle=True)  # once nobody has moved a slider for a few seconds
 
 
 def render(require_data: bool = True, draft_line: bool = True, quality_later: bool = False) -> data.Context:
@@ -194,6 +190,7 @@ def render(require_data: bool = True, draft_line: bool = True, quality_later: bo
     and the findings when they are in, any other page waits for them here.
     """
     _ensure_navigation()
+    data.note_activity()
     auth.require()  # every page draws the sidebar first: nothing below runs without a sign-in when one is needed
     s = session.state()
     if s.pending is not None:
@@ -256,7 +253,8 @@ def render(require_data: bool = True, draft_line: bool = True, quality_later: bo
         if features.quality.checked:
             _findings(features.quality)
         elif quality_later:
-            st.session_state[_POLLED] = False  # this full run's call is not a timed one
+            st.caption(CHECKING + " The findings show here when they are in.")
+            data.note_activity()  # the page is being drawn now (the first load's wait above was no pause)
             _findings_when_checked(features.quality)
         else:
             with st.spinner(CHECKING):  # no first view to wait for on this page: waiting starts the checks

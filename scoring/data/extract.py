@@ -667,7 +667,7 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
 
     The quality report depends only on the data and the mapping, not on decay or rules;
     pass one computed earlier (``quality``) to skip its table scans, or a pending one
-    (``QualityReport.pending()``) that ``scoring.data.quality.check_into`` fills
+    (``QualityReport.pending()``) that ``scoring.data.quality_later.check_into`` fills
     in afterwards (the app's first view does not wait for the scans). ``sum_signals=False``
     keeps the events but sums none: a base that features are only derived from
     (``derive_features``) holds no sums it never uses (100 MB at 10M leads). ``progress``

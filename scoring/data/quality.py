@@ -9,11 +9,10 @@ engine decides what to do with each (documented per finding); this module counts
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from ..model.config import SourceMapping
 from ..model.findings import Finding, QualityReport
-from .source import Source, open_source, quote
+from .source import Source, quote
 
 
 def check_quality(source: Source, mapping: SourceMapping, now: dt.datetime,
@@ -103,21 +102,3 @@ def check_quality(source: Source, mapping: SourceMapping, now: dt.datetime,
         f"conversions dated after the data's end ({data_end:%Y-%m-%d %H:%M})", "not counted")
     return report
 
-
-
-def check_into(report: QualityReport, path: str | Path, mapping: SourceMapping, now: dt.datetime,
-               data_end: dt.datetime) -> None:
-    """Run ``check_quality`` on a connection of its own and fill the pending ``report`` with it.
-
-    For the app, which draws a new database's first view before these scans (six seconds
-    at 10M leads) and runs them afterwards in the background. A failure is recorded in
-    the report (``give_up``): its findings are then unknown, and the app and the exports
-    say so instead of "no problems".
-    """
-    try:
-        with open_source(path) as source:
-            found = check_quality(source, mapping, now=now, data_end=data_end)
-    except Exception as exc:  # noqa: BLE001  (recorded in the report, shown where the findings go)
-        report.give_up(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    else:
-        report.complete(found)

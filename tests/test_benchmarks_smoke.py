@@ -99,3 +99,17 @@ def test_accounts_benchmark_runs(tmp_path, capsys):
     rows = {k.strip(): v.strip() for k, v in rows.items()}
     assert rows["leads"] == "2,000" and 200 < int(rows["accounts"].replace(",", "")) < 600
     assert rows["account scores equal approved's on the same model"] == "True"
+
+
+def test_first_load_benchmark_times_every_step(harness_run):
+    """benchmarks/first_load.py on the harness's 2,000-lead demo: every step of the extraction was
+    timed (a renamed step would time nothing), the steps fit inside the whole, the checks ran."""
+    from benchmarks import first_load
+
+    _, results = harness_run
+    times = first_load.one_load(results.parent / f"demo-{LEADS}.duckdb")
+    steps = [times[name] for name in first_load.STEPS]
+    assert all(t > 0 for t in steps), times
+    assert sum(steps) <= times["extraction"]
+    assert times["checks, in this process"] > 0 and times["checks, niced child process"] > 0
+    assert times["disk cache entry"] > 0

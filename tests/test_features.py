@@ -170,16 +170,54 @@ def test_leads_with_unique_ids_skip_the_deduplication_window_and_equal_it(tmp_pa
     db = make_db(tmp_path / "u.duckdb", leads, events, [(1, T0 + 5 * DAY, 9.0)])
     config = _config({"kind": "exponential", "half_life_days": 10}, ["demo_request", "email_click"])
     with open_source(db) as source:
-        assert xmod._ids_unique(source, config.source)
+        assert xmod._ids_unique(source, config.source) == xmod.UniqueIds(leads=True, outcomes=True)
         fast = extract_features(source, config)
     with open_source(messy_db) as source:
-        assert not xmod._ids_unique(source, config.source)
-    monkeypatch.setattr(xmod, "_ids_unique", lambda source, mapping: False)
+        assert not xmod._ids_unique(source, config.source).leads
+    monkeypatch.setattr(xmod, "_ids_unique", lambda source, mapping: xmod.UniqueIds(False, False))
     with open_source(db) as source:
         windowed = extract_features(source, config)
     assert fast.lead_id.tolist() == [1, 4, 3]  # the NULL ids and the lead without a creation time left out
     _assert_same_features(fast, windowed)
     np.testing.assert_array_equal(fast.feature(_signal_key(config)), windowed.feature(_signal_key(config)))
+
+
+OUTCOME_FORMS = {
+    "time": {"converted_at": "closed_at"},
+    "time and value": {"converted_at": "closed_at", "deal_value": "amount"},
+    "won/lost/open": {"converted": "won", "converted_at": None},
+    "won/lost/open, time, value": {"converted": "won", "converted_at": "closed_at", "deal_value": "amount"},
+    "won/lost/open, stale lost": {"converted": "won", "converted_at": "closed_at", "open_lost_after_days": 30},
+}
+
+
+@pytest.mark.parametrize("form", OUTCOME_FORMS.values(), ids=OUTCOME_FORMS.keys())
+def test_an_outcome_table_with_one_row_per_lead_needs_no_group_by(tmp_path, monkeypatch, form):
+    """One outcome row per lead (NULL ids aside) is read as it is; the GROUP BY of the general way
+    gives the same outcome, conversion time and deal value for every form of outcome."""
+    db = make_db(tmp_path / "o.duckdb", [(i, T0 + i * DAY, "VP", 1, "x") for i in range(1, 9)])
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE deals (lead_id BIGINT, won BOOLEAN, closed_at TIMESTAMP, amount DOUBLE)")
+        con.executemany("INSERT INTO deals VALUES (?, ?, ?, ?)", [
+            (1, True, T0 + 5 * DAY, 100.0), (2, False, T0 + 9 * DAY, 50.0), (3, None, None, None),
+            (4, True, T0 + 400 * DAY, 7.5), (5, True, None, float("inf")), (6, False, None, float("nan")),
+            (None, True, T0, 1.0), (None, False, T0, 2.0), (8, True, dt.datetime(2999, 1, 1), 3.0)])
+    config = config_from_dict({"source": {"outcome": {"table": "deals", **form}},
+                               "fit": [{"type": "categorical", "column": "seniority", "points": {"VP": 1}}],
+                               "thresholds": {"mql": 1, "sql": 2}, "bands": [1]})
+    with open_source(db) as source:
+        assert xmod._ids_unique(source, config.source) == xmod.UniqueIds(leads=True, outcomes=True)
+        one_row = extract_features(source, config, now=dt.datetime(2031, 1, 1))
+    monkeypatch.setattr(xmod, "_ids_unique", lambda source, mapping: xmod.UniqueIds(True, False))
+    with open_source(db) as source:
+        grouped = extract_features(source, config, now=dt.datetime(2031, 1, 1))
+    _assert_same_features(one_row, grouped)
+    for name in ("open", "deal_value", "converted_at"):
+        a, b = getattr(one_row, name), getattr(grouped, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    assert one_row.converted.any() and not one_row.converted.all()  # the cases differ: not all one answer
 
 
 def _signal_key(config) -> str:

@@ -249,22 +249,36 @@ def outcome_sql(out: OutcomeTable, timed: bool, params: dict) -> str:
             f"coalesce({is_open}, false) AS __open FROM b)")
 
 
-def _ids_unique(source: Source, mapping: SourceMapping) -> bool:
-    """True when no lead id appears twice in the leads table (one hash aggregate over the ids).
+@dataclass(frozen=True)
+class UniqueIds:
+    """Which tables name each lead at most once (NULL ids aside): those need no deduplication."""
 
-    Then the leads need no deduplication: the window that keeps each id's first row sorted
-    every column of every lead (2-3 s of the 7.5 s leads query at 10M leads, against ~1 s
-    for this check). CRM exports with duplicated ids take the window.
+    leads: bool
+    outcomes: bool
+    """The separate outcome table (False when there is none)."""
+
+
+def _ids_unique(source: Source, mapping: SourceMapping) -> UniqueIds:
+    """Whether an id appears twice in the leads table and in the outcome table (one hash
+    aggregate over each table's ids, ~0.8 s at 10M rows).
+
+    Unique lead ids need no deduplication window (it sorted every column of every lead:
+    2-3 s of the 7.5 s leads query at 10M leads); unique outcome ids no GROUP BY (1.4 s).
+    CRM exports with repeated ids take the general way.
     """
-    lead_id = quote(mapping.leads.id)
-    ((twice,),) = source.con.execute(
-        f"SELECT count(*) FROM (SELECT {lead_id} FROM {quote(mapping.leads.table)} WHERE {lead_id} IS NOT NULL "
-        "GROUP BY 1 HAVING count(*) > 1 LIMIT 1)").fetchall()
-    return twice == 0
+    def unique(table: str, column: str) -> bool:
+        ((twice,),) = source.con.execute(
+            f"SELECT count(*) FROM (SELECT {quote(column)} FROM {quote(table)} WHERE {quote(column)} IS NOT NULL "
+            "GROUP BY 1 HAVING count(*) > 1 LIMIT 1)").fetchall()
+        return twice == 0
+
+    out = mapping.outcome
+    return UniqueIds(leads=unique(mapping.leads.table, mapping.leads.id),
+                     outcomes=out.table is not None and unique(out.table, out.lead_id))
 
 
 def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool = True,
-               unique_ids: bool = False) -> tuple[str, dict]:
+               unique_ids: UniqueIds = UniqueIds(False, False)) -> tuple[str, dict]:
     """The deduplicated leads with outcome and scoring point, categories as integer codes, and ``__row``.
 
     ``__row`` is the 0-based position in the final order (creation time, then lead id);
@@ -273,7 +287,8 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool
     Each categorical column is coded by looking its stored text up in its dictionary
     (bound as lists: a list scan when short, else a hash join), before the
     deduplication, so only integers travel through the window sorts. ``unique_ids``
-    (``_ids_unique`` said so): no id appears twice, so no deduplication window.
+    (``_ids_unique``): a table whose ids never repeat is read without deduplication
+    (no window over the leads, no GROUP BY over the outcomes).
     """
     mapping = spec.mapping
     leads, out = mapping.leads, mapping.outcome
@@ -317,31 +332,35 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool
     created = _finite_time(f"{src}{quote(leads.created_at)}") if leads.created_at else "NULL::TIMESTAMP"
     first = f"{src}{quote(leads.created_at)} NULLS LAST" if leads.created_at else lead_id
     has_time = " AND __created IS NOT NULL" if leads.created_at else ""
-    first_row = "true" if unique_ids else f"row_number() OVER (PARTITION BY {lead_id} ORDER BY {first}) = 1"
+    first_row = "true" if unique_ids.leads else f"row_number() OVER (PARTITION BY {lead_id} ORDER BY {first}) = 1"
     sql = ["WITH " + "".join(dicts) + "raw AS (",
            f"  SELECT {lead_id} AS __id, {created} AS __created{select_cols},",
            f"    {first_row} AS __first",
            f"  FROM {quote(leads.table)} AS __src{''.join(joins)} WHERE {lead_id} IS NOT NULL",
            f"), l AS (SELECT * EXCLUDE (__first) FROM raw WHERE __first{has_time})"]
     if out.table is not None:
+        one = unique_ids.outcomes  # one row per lead: the row's own values, as the aggregates give them
         conv = _finite_time(quote(out.converted_at)) if has_date else ""
-        parts = [f"min({conv}) FILTER (WHERE {conv} <= $data_end) AS __conv" if has_date
-                 else "NULL::TIMESTAMP AS __conv"]
+        parts = [("NULL::TIMESTAMP AS __conv" if not has_date
+                  else f"CASE WHEN {conv} <= $data_end THEN {conv} END AS __conv" if one
+                  else f"min({conv}) FILTER (WHERE {conv} <= $data_end) AS __conv")]
         if has_flag:  # won if any row is won, else open if any row is open, else lost
             flag_col = f"CAST({quote(out.converted)} AS BOOLEAN)"
-            parts.append(f"CASE WHEN bool_or({flag_col}) THEN true WHEN count(*) > count({flag_col}) THEN NULL "
-                         f"ELSE false END AS __flag, true AS __named")
+            parts.append((flag_col if one else
+                          f"CASE WHEN bool_or({flag_col}) THEN true WHEN count(*) > count({flag_col}) THEN NULL "
+                          "ELSE false END") + " AS __flag, true AS __named")
         if out.deal_value is not None:  # the won rows' values added up (a lead may win several deals)
             value = _finite_value(quote(out.deal_value))
             won = (f"CAST({quote(out.converted)} AS BOOLEAN)" if has_flag
                    else f"{_finite_time(quote(out.converted_at))} <= $data_end")
-            parts.append(f"sum({value}) FILTER (WHERE {won}) AS __value")
+            parts.append(f"CASE WHEN {won} THEN {value} END AS __value" if one
+                         else f"sum({value}) FILTER (WHERE {won}) AS __value")
         flag = ", o.__flag, o.__named" if has_flag else ""
         flag += ", o.__value" if out.deal_value is not None else ""
         sql += [", o AS (",
                 f"  SELECT {quote(out.lead_id)} AS __id, {', '.join(parts)}",
                 f"  FROM {quote(out.table)}",
-                "  GROUP BY 1)",
+                ")" if one else "  GROUP BY 1)",
                 f", b AS (SELECT l.*, o.__conv{flag}, "
                 "l.__created + to_microseconds($sp_us) AS __scoring FROM l LEFT JOIN o ON l.__id = o.__id)"]
     else:
@@ -418,7 +437,8 @@ def _to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 @contextmanager
 def _temp_leads(source: Source, spec: FeatureSpec, dictionaries: list[Dictionary],
-                end: dt.datetime, numbered: bool = False, unique_ids: bool = False) -> Iterator[str]:
+                end: dt.datetime, numbered: bool = False,
+                unique_ids: UniqueIds = UniqueIds(False, False)) -> Iterator[str]:
     """The leads materialised once into a uniquely named TEMP table (dropped afterwards, also on error).
 
     Temp tables live in the connection's temp storage, never in the user's file, so

@@ -639,3 +639,21 @@ def test_packed_event_keys_only_when_they_fit():
     assert xmod._Packing.of(types=8, leads=2**28) is not None  # 3 + 28 bits of the high half
     assert xmod._Packing.of(types=8, leads=2**28 + 1) is None  # one bit more: DuckDB's order
     assert xmod._Packing.of(types=1, leads=1) is not None
+
+
+def test_signals_summed_on_two_threads_equal_one_at_a_time(messy_db, monkeypatch):
+    """Each signal is summed whole by one thread, in kept order: the same bits as one at a time."""
+    config = _config({"kind": "exponential", "half_life_days": 10}, ["demo_request"],
+                     [{"event": "email_click", "points": 2}, {"event": ["EMAIL_open", "demo_request"], "points": 1}])
+    spec = feature_spec(config)
+    with open_source(messy_db) as source:
+        base = extract_features(source, decay_free_spec(spec), sum_signals=False)
+    assert len(spec.signals) >= 2
+    monkeypatch.setattr(fmod, "SUM_THREADS", 1)
+    alone = fmod.signal_sums(base.events, spec.signals, base.n)
+    monkeypatch.setattr(fmod, "SUM_THREADS", 2)
+    together = fmod.signal_sums(base.events, spec.signals, base.n)
+    assert list(together) == list(alone) == [s.key for s in spec.signals]
+    for key in alone:
+        np.testing.assert_array_equal(together[key].dense(), alone[key].dense(), err_msg=key)
+        assert alone[key].dense().any()

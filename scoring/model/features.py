@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -290,25 +291,36 @@ def _slices(events: KeptEvents, types: tuple[str, ...]) -> list[tuple[int, int]]
     return [(int(events.starts[c]), int(events.starts[c + 1])) for c in sorted(events.types.index(t) for t in types)]
 
 
+SUM_THREADS = 2
+"""Signals summed at once: each sum is numpy and a compiled loop that let go of the interpreter
+lock, so two cores sum two signals (10 signals over 40M events at 10M leads: part of the
+first view)."""
+
+
 def signal_sums(events: KeptEvents | None, signals: tuple[Signal, ...], n: int) -> dict[str, Activity]:
     """Each signal's decayed event count per lead, summed from the kept events, kept sparse.
 
     Each lead's events are added one by one in kept order: by type, then by age within a
     type (what ``np.bincount`` over them all would do), so sums come out the same on every
-    run and every derivation. Weighed in chunks of ``SUM_CHUNK`` events.
+    run and every derivation, whichever thread sums a signal. Weighed in chunks of
+    ``SUM_CHUNK`` events; up to ``SUM_THREADS`` signals at once.
     """
-    out: dict[str, Activity] = {}
-    for signal in signals:
-        if events is None:
-            raise ValueError(f"no kept events to count {', '.join(signal.events)} from")
+    if signals and events is None:
+        raise ValueError(f"no kept events to count {', '.join(signals[0].events)} from")
+
+    def one(signal: Signal) -> Activity:
         sums = np.zeros(n)
         for lo, hi in _slices(events, signal.events):
             for start in range(lo, hi, SUM_CHUNK):
                 stop = min(hi, start + SUM_CHUNK)
                 weights = decay_weights(signal.decay, events.days(start, stop))
                 add_at(sums, events.row[start:stop], np.ones(stop - start) if weights is None else weights)
-        out[signal.key] = Activity.from_dense(sums)
-    return out
+        return Activity.from_dense(sums)
+
+    if len(signals) < 2:
+        return {signal.key: one(signal) for signal in signals}
+    with ThreadPoolExecutor(min(SUM_THREADS, len(signals)), thread_name_prefix="leadcal-sums") as pool:
+        return dict(zip((signal.key for signal in signals), pool.map(one, signals)))
 
 
 def age_days(age: np.ndarray) -> np.ndarray:

@@ -319,7 +319,6 @@ def glossary_expander() -> None:
 def workspace(ctx: data.Context, sql_target: tuple[float, float], capacity_per_month: float | None) -> None:
     """The draft's controls beside its results: a control change reruns only this part of the page, so a
     slider move redraws the KPIs and the band chart without redrawing the sidebar and the rest."""
-    data.note_activity()  # a first load's held-back checks wait for a pause in the moves
     state = session.state()
     controls, results_column = st.columns([1.25, 2.3], gap="large")
     draft = session.draft_config()  # a control's callback has written its change into it already
@@ -340,7 +339,7 @@ def workspace(ctx: data.Context, sql_target: tuple[float, float], capacity_per_m
     with results_column:
         results(ctx, scored, sql_target)
     drilldown_view.panel(ctx, scored)  # full width under both columns, drawn only while open
-    data.note_activity()  # the pause counts from the end of a move (a first view at 10M computes for seconds)
+    data.note_activity()  # a first load's held-back checks wait for a pause, counted from the end of a move
     sidebar.follow_draft()  # a full rerun only when what is drawn outside the fragment is now wrong
 
 

@@ -190,7 +190,6 @@ def render(require_data: bool = True, draft_line: bool = True, quality_later: bo
     and the findings when they are in, any other page waits for them here.
     """
     _ensure_navigation()
-    data.note_activity()
     auth.require()  # every page draws the sidebar first: nothing below runs without a sign-in when one is needed
     s = session.state()
     if s.pending is not None:

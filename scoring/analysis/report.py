@@ -262,7 +262,7 @@ def _f(x: float | None, spec: str) -> str:
 
 @dataclass(frozen=True)
 class DataSummary:
-    """The sidebar's facts of the data: leads, mature leads, dates, overall conversion, findings."""
+    """The sidebar's facts of the data: leads, mature leads, dates, overall conversion."""
 
     leads: int
     mature_leads: int
@@ -274,8 +274,6 @@ class DataSummary:
     conversions: int
     conversion_rate: float | None
     open_leads: int | None
-    findings: int | None
-    """How many data-quality findings there are; None while the checks still run (never waited for here)."""
 
 
 def data_summary(features: Features) -> DataSummary:
@@ -291,5 +289,4 @@ def data_summary(features: Features) -> DataSummary:
         conversions=facts.conversions,
         conversion_rate=facts.conversion_rate,
         open_leads=facts.open_leads,
-        findings=len(features.quality.findings) if features.quality.checked else None,
     )

@@ -523,13 +523,14 @@ def _no_progress(message: str, fraction: float) -> None:
     return None
 
 
-def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime,
+def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime, leads: int,
                  progress: Progress = _no_progress, expected: int | None = None) -> KeptEvents | None:
     """The spec's point-in-time events as narrow arrays (None when the spec counts no events).
 
     Read in batches: rows as int32, types counted into ``starts``, ages as int32 seconds
     while every age so far is a whole second (else float64 days, see ``KeptEvents.age``).
-    ``expected`` (the events table's rows, an upper bound) turns batches into progress.
+    ``expected`` (the events table's rows, an upper bound) turns batches into progress;
+    ``leads`` (the leads already read) sizes the packed keys' row part.
 
     Whole-second ages (CRM exports and the demo) are read unordered and put in (type, row,
     age) order by sorting one packed 64-bit key per event in numpy (0.4 s for 40M events
@@ -539,8 +540,7 @@ def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime
     types = event_types(spec)
     if not types:
         return None
-    ((n,),) = source.con.execute(f"SELECT count(*) FROM {table}").fetchall()
-    packing = _Packing.of(len(types), int(n))
+    packing = _Packing.of(len(types), leads)
     if packing is not None:
         packed = _read_events(source, spec, table, end, types, progress, expected, packing)
         if packed is not None:
@@ -654,7 +654,7 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
         categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code), firsts[i])
                        for i, (c, code) in enumerate(zip(spec.categorical, codes))}
         progress(f"Read {len(cols['__id']):,} leads", 1.0)
-        events = _keep_events(source, spec, table, end, progress, expected_events)
+        events = _keep_events(source, spec, table, end, len(cols["__id"]), progress, expected_events)
     n = len(cols["__id"])
     return Features(
         spec=spec,

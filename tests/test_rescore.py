@@ -306,6 +306,37 @@ def test_a_state_the_page_still_shows_is_recycled_once_it_lets_go(demo, monkeypa
                  _config(steps=[_points("demo_request", 9)]), db)
 
 
+def test_threshold_moves_write_into_the_tiers_of_the_state_they_replace(demo, monkeypatch):
+    """A threshold move replaces the kept state of the same rules. The replaced state's tier
+    array is recycled (at once, or at the next move once the page shows the new view), so a
+    run of threshold moves writes into recycled memory, never into new arrays after the
+    first; every move's tiers and KPIs are a fresh computation's, and a view still held
+    keeps its tiers."""
+    import scoring.model.rescore as rescore
+
+    db, _ = demo
+    with open_source(db) as source:
+        features = extract_features(source, _config())
+    made = []
+    monkeypatch.setattr(rescore, "mapped_zeros", lambda shape, dtype=np.float64: made.append(shape)
+                        or np.zeros(shape, dtype))
+    shown = model_view(_config(), features)
+    held = shown  # another tab keeps showing the start
+    held_tier = held.scores.tier.copy()
+    for i, (mql, sql) in enumerate(((30, 45), (31, 46), (32, 47), (33, 48), (29, 44))):
+        made.clear()
+        config = _config(steps=[_thresholds(mql, sql)])
+        view = model_view(config, features)
+        assert scored(config, features).path == "thresholds"
+        if i >= 2:
+            assert made == [], f"threshold move {i} made new arrays: {made}"
+        _assert_same(view, config, db)
+        shown = view
+    assert shown is view
+    np.testing.assert_array_equal(held.scores.tier, held_tier)  # never recycled while held
+    assert len(features.cache["scored_cache"]) == 1
+
+
 def test_a_decay_change_shares_the_leads_work_and_keeps_the_fit_part(demo):
     """Features derived for another decay share the caches; the new decay is scored from
     scratch, reusing the fit part of a kept config with the same fit rules, and still equals

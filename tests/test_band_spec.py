@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import jsonschema
+import pyarrow as pa
 import pytest
 from altair.vegalite.v6.schema import load_schema
 
@@ -103,3 +104,22 @@ def test_band_labels_reach_the_expression_as_a_string_literal():
     result.bands[0] = dataclasses.replace(result.bands[0], band="x'] + alert(1) + ['")
     axis = _layers(band_spec(result).spec)[0]["encoding"]["x"]["axis"]
     assert axis["labelExpr"].startswith('["x\'] + alert(1) + [\'", "b1"')
+
+
+@pytest.mark.parametrize("chart", [
+    band_spec(_result(30, 50), _result(45, 50), approved_label="approved (m@2)"),
+    band_spec(_result(40, 60), _result(40, 60, edges=((None, 30), (30, 60), (60, None)), rates=(0.05, 0.2, 0.4))),
+    band_spec(_result(10, 70), unit="accounts", line_names=("MQA", "SQA")),
+], ids=["same cuts", "other cuts", "accounts"])
+def test_arrow_datasets_carry_the_same_rows_to_the_browser(chart):
+    """The page sends the datasets as Arrow tables: read back from the bytes Streamlit sends, every
+    dataset holds the rows of the spec's inlined datasets (missing rates, booleans, whole and
+    fractional positions alike), and the spec itself is the same."""
+    from streamlit.dataframe_util import convert_anything_to_arrow_bytes
+
+    arrow = chart.with_arrow_data()
+    assert {k: v for k, v in arrow.items() if k != "datasets"} == chart.spec
+    assert arrow["datasets"].keys() == chart.datasets.keys()
+    for name, table in arrow["datasets"].items():
+        sent = pa.ipc.open_stream(convert_anything_to_arrow_bytes(table)).read_all()
+        assert sent.to_pylist() == chart.datasets[name], name

@@ -259,7 +259,7 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
         st.warning(plain(message))
     with st.container(key="band_chart"):  # a chart is not a widget: the key names its place
         st.vega_lite_chart(band_spec(view.draft.result, view.approved.result,
-                                     approved_label=f"approved ({ctx.approved_ref})").with_data(),
+                                     approved_label=f"approved ({ctx.approved_ref})").with_arrow_data(),
                            width="stretch")
     _section(view, scored, "calibrate_section")
     glossary_expander()
@@ -288,7 +288,7 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
         st.warning(plain(message))
     with st.container(key="account_band_chart"):  # a chart is not a widget: the key names its place
         st.vega_lite_chart(band_spec(d, a, approved_label=f"approved ({ctx.approved_ref})", unit="accounts",
-                                     line_names=("MQA", "SQA")).with_data(),
+                                     line_names=("MQA", "SQA")).with_arrow_data(),
                            width="stretch")
     columns = {**band_columns(), "leads": st.column_config.NumberColumn("mature accounts", format="%d"),
                "conversions": st.column_config.NumberColumn("converted accounts", format="%d")}

@@ -157,12 +157,14 @@ MOVES = [
 @pytest.mark.parametrize("threads", ["as shipped", "two from any size"])
 def test_a_chain_of_moves_matches_scratch_at_every_step(demo, threads, monkeypatch):
     """Every move, incremental or not, equals scoring from scratch with numpy. With
-    ``PARALLEL_MIN`` 0 the two-thread sort, AUC/KS and re-tiering run on this small demo too."""
+    ``PARALLEL_MIN`` 0 the two-thread sort, AUC/KS, re-tiering, copies and moves of the changed
+    leads run on this small demo too."""
     import scoring.model.rescore as rescore
 
     db, features = demo
     if threads != "as shipped":
         monkeypatch.setattr(rescore, "PARALLEL_MIN", 0)
+        monkeypatch.setattr(rescore, "MOVES_SPLIT_MIN", 0)
         with open_source(db) as source:  # no kept states from the other run
             features = extract_features(source, _config())
     model_view(_config(), features)  # the meeting starts from the default

@@ -402,11 +402,11 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
     total, band, tier = copies.result() if copies is not None else _copies(features, old, same_thresholds)
     band_counts, tier_counts = base.band_counts.ravel().copy(), base.tier_counts.ravel().copy()
     key, span = month_status_key(features)
-    old_pos, new_pos, old_neg, new_neg = apply_moves(
-        np.ascontiguousarray(rows, dtype=np.int64), parts["fit"], parts["engagement"], total, band, tier,
-        outcome_status(features), key,
+    old_pos, new_pos, old_neg, new_neg = _apply_moves(
+        features, np.ascontiguousarray(rows, dtype=np.int64), band_counts, tier_counts,
+        parts["fit"], parts["engagement"], total, band, tier, outcome_status(features), key,
         *cap_bounds(config.caps.total),
-        np.asarray(config.bands, dtype=np.float64), float(mql), float(sql), same_thresholds, band_counts, tier_counts)
+        np.asarray(config.bands, dtype=np.float64), float(mql), float(sql), same_thresholds)
     k = len(config.bands) + 1
     band_counts = band_counts.reshape(k, 3)
     if same_thresholds:
@@ -420,6 +420,28 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
     scores = Scores(fit=parts["fit"], engagement=parts["engagement"], total=total, band=band, tier=tier,
                     segment=old.segment)
     return _frozen(Scored(config, scores, pos, neg, auc, ks, band_counts, tier_counts, path="delta"))
+
+
+MOVES_SPLIT_MIN = 1 << 15
+"""Moved leads from which ``_apply_moves`` splits them over two threads (fewer take well under a millisecond)."""
+
+
+def _apply_moves(features: Features, rows: np.ndarray, band_counts: np.ndarray, tier_counts: np.ndarray,
+                 *args) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``kernels.apply_moves`` (``args``: its arguments between the rows and the counts). From
+    ``PARALLEL_MIN`` leads the two halves of the moved leads go on two threads: they write
+    different leads, the second half's count changes are added afterwards, and the old and new
+    totals are taken as sets (``replace_sorted`` sorts them). A 10M sparse points move 123 -> 115 ms."""
+    if not _two_threads(features.n) or rows.size < MOVES_SPLIT_MIN:
+        return apply_moves(rows, *args, band_counts, tier_counts)
+    half = rows.size // 2
+    more_bands, more_tiers = np.zeros_like(band_counts), np.zeros_like(tier_counts)
+    second = _SECOND_THREAD.submit(apply_moves, rows[half:], *args, more_bands, more_tiers)
+    first = apply_moves(rows[:half], *args, band_counts, tier_counts)
+    last = second.result()
+    band_counts += more_bands
+    tier_counts += more_tiers
+    return tuple(np.concatenate([a, b]) for a, b in zip(first, last))  # type: ignore[return-value]
 
 
 def _copies(features: Features, old: Scores, same_thresholds: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

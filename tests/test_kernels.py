@@ -175,6 +175,49 @@ def test_add_at_refuses_rows_outside_the_output():
         add_at(np.zeros(3), np.array([0], dtype=np.int32), np.ones(2))
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("chunk", [1, 7, 10_000])
+def test_run_sums_equal_add_at_into_zeros_then_the_sparse_form(seed, chunk):
+    """Sums per run of sorted rows, chunk by chunk (runs cut at any chunk edge), equal ``add_at`` into
+    zeros then ``Activity.from_dense`` bit for bit: sums of 0 and NaN dropped, +-inf as the largest float."""
+    from scoring.model.activity import Activity
+    from scoring.model.kernels import add_at, run_count, run_sums
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    rows = np.sort(rng.integers(0, n, 900)).astype(np.int32)
+    weights = rng.exponential(1.0, rows.size) * 10.0 ** rng.integers(-8, 8, rows.size)
+    weights[rows == 3] = 0.0  # a lead whose events all weigh 0: no entry
+    weights[np.flatnonzero(rows == 5)[:1]] = np.nan  # NaN counts as 0
+    weights[np.flatnonzero(rows == 7)[:1]] = np.inf
+    weights[np.flatnonzero(rows == 9)[:1]] = -np.inf
+    expected = Activity.from_dense(add_at(np.zeros(n), rows, weights))
+    runs = run_count(rows)
+    assert runs == np.unique(rows).size
+    out_rows, out_values = np.empty(runs, dtype=np.int32), np.empty(runs)
+    k, row, total = 0, -1, 0.0
+    for start in range(0, rows.size, chunk):
+        stop = min(rows.size, start + chunk)
+        k, row, total = run_sums(rows[start:stop], weights[start:stop], n, out_rows, out_values, k, row, total,
+                                 stop == rows.size)
+    np.testing.assert_array_equal(out_rows[:k], expected.rows)
+    np.testing.assert_array_equal(out_values[:k], expected.values)
+    kept = set(out_rows[:k].tolist())
+    assert 3 not in kept and 5 not in kept and {7, 9} <= kept
+
+
+def test_run_sums_refuse_unsorted_rows_and_rows_outside_the_leads():
+    from scoring.model.kernels import run_sums
+
+    out = np.empty(3, dtype=np.int32), np.empty(3)
+    with pytest.raises(ValueError, match="not sorted"):
+        run_sums(np.array([2, 1], dtype=np.int32), np.ones(2), 3, *out, 0, -1, 0.0, True)
+    with pytest.raises(ValueError, match="outside"):
+        run_sums(np.array([0, 3], dtype=np.int32), np.ones(2), 3, *out, 0, -1, 0.0, True)
+    with pytest.raises(ValueError, match="size"):
+        run_sums(np.array([0], dtype=np.int32), np.ones(2), 3, *out, 0, -1, 0.0, True)
+
+
 def _scoring_inputs(seed, n=40_000, k=6):
     rng = np.random.default_rng(seed)
     acts = [rng.exponential(2.0, n) * (rng.random(n) < share) for share in np.linspace(0.05, 0.7, k)]

@@ -342,6 +342,58 @@ def add_at(out: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray
 
 
 @njit(cache=True, nogil=True)
+def run_count(rows: np.ndarray) -> int:  # pragma: no cover
+    """The number of runs of equal values in ``rows`` (sorted: the leads with at least one)."""
+    runs = 0
+    for k in range(rows.size):
+        if k == 0 or rows[k] != rows[k - 1]:
+            runs += 1
+    return runs
+
+
+@njit(cache=True, nogil=True)
+def _keep_run(out_rows: np.ndarray, out_values: np.ndarray, k: int, row: int, total: float) -> int:  # pragma: no cover
+    """A finished run's sum into ``out_*[k]`` as ``Activity.from_dense`` keeps a value: NaN and 0
+    dropped, +-inf as the largest float; the next ``k``."""
+    if row < 0 or total != total or total == 0.0:
+        return k
+    if total == np.inf:
+        total = np.finfo(np.float64).max
+    elif total == -np.inf:
+        total = -np.finfo(np.float64).max
+    out_rows[k] = row
+    out_values[k] = total
+    return k + 1
+
+
+@njit(cache=True, nogil=True)
+def run_sums(rows: np.ndarray, weights: np.ndarray, n: int, out_rows: np.ndarray, out_values: np.ndarray,
+             k: int, row: int, total: float, last: bool):  # pragma: no cover
+    """The sum of ``weights`` per run of equal ``rows`` (sorted: one event type's kept events), one
+    chunk at a time, into ``out_rows`` / ``out_values`` from ``k`` on: the sparse form of
+    ``add_at`` into zeros (each run added in order from 0.0: the same bits) with no array of
+    one value per lead. ``row`` / ``total``: the run the previous chunk left open (``row`` -1:
+    none); ``last``: close it at the end. Returns the next ``k`` and the run left open."""
+    if rows.size != weights.size:
+        raise ValueError("rows and weights differ in size")
+    for j in range(rows.size):
+        r = rows[j]
+        if r < 0 or r >= n:
+            raise ValueError("a row is outside the leads")
+        if r != row:
+            if r < row:
+                raise ValueError("rows are not sorted")
+            k = _keep_run(out_rows, out_values, k, row, total)
+            row = r
+            total = 0.0
+        total += weights[j]
+    if last:
+        k = _keep_run(out_rows, out_values, k, row, total)
+        row, total = -1, 0.0
+    return k, row, total
+
+
+@njit(cache=True, nogil=True)
 def add_lookup(out: np.ndarray, codes: np.ndarray, lut: np.ndarray) -> np.ndarray:  # pragma: no cover
     """``out += lut[codes + 1]`` (a category rule's points added into the fit part), without
     numpy's index and gathered arrays of one value per lead."""
@@ -439,6 +491,9 @@ def warm_up(n_rules: int) -> None:
     lut = np.zeros(3)
     for values in (v, frozen):
         add_binned(out, values, v[:1], v[1:], lut)
+    for rows in (np.zeros(1, dtype=np.int32), _read_only(np.zeros(1, dtype=np.int32))):  # decayed sums of
+        run_count(rows)  # kept events read from DuckDB (writable) or memory-mapped from the disk cache
+        run_sums(rows, v[:1], 1, np.empty(1, dtype=np.int32), np.empty(1), 0, -1, 0.0, True)
     # a move starts from a kept state, whose arrays are read-only: its sorted scores, and the
     # part of the score the move does not change (the fit part on an engagement move, and back)
     merge_replace(frozen, v[:1], v[1:], np.empty(2))

@@ -278,10 +278,11 @@ def _sort_both(features: Features, pos: np.ndarray, neg: np.ndarray) -> tuple[np
         return pos, neg
     pivot = _pivot(neg[::PIVOT_SAMPLE])
     out = _take(features, neg)
+    sorting_pos = _SECOND_THREAD.submit(pos.sort)  # beside the partition (10M: 5 of its 18 ms)
     m = partition_below(neg, pivot, out)
+    sorting_pos.result()
     second = _SECOND_THREAD.submit(out[m:].sort)
     out[:m].sort()
-    pos.sort()
     second.result()
     with CACHE_LOCK:
         _keep_spare(features, neg)

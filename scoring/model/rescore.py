@@ -392,7 +392,7 @@ def _delta(base: Scored, config: ScoringConfig, features: Features, changed: dic
     same_thresholds = config.thresholds == base.config.thresholds
     # The per-lead float arrays a move writes (the totals and the changed part, 80 MB each at 10M
     # leads) are copied on the second thread while this one works out the moved leads' new points
-    # and copies the small bands and tiers (with ``_apply_moves``: a 10M sparse move 144 -> 108 ms in-process).
+    # and copies the small bands and tiers (with ``_apply_moves``: a 10M sparse move 144 -> 108 ms).
     wide = [old.total] + [getattr(old, part) for part in ("fit", "engagement") if changed[part]]
     copies = _SECOND_THREAD.submit(_copies, features, wide) if _two_threads(features.n) else None
     moved = {part: (_engagement_moved(config, features, rows, active) if part == "engagement" else

@@ -474,14 +474,26 @@ def _engagement_moved(config: ScoringConfig, features: Features, rows: np.ndarra
     if matrix is None:
         if rows.size * len(rule_rows) * 8 > ROW_MAJOR_BYTES:
             return engagement_part_at(config, features, rows)
-        matrix = gather_rows(np.ascontiguousarray(rows, dtype=np.int64), rule_rows, rule_values,
-                             np.empty((rows.size, len(rule_rows))))
+        matrix = _gather(features, np.ascontiguousarray(rows, dtype=np.int64), rule_rows, rule_values)
         matrix.setflags(write=False)
         with CACHE_LOCK:
             cache[keys] = matrix
             while len(cache) > 1 and sum(m.nbytes for m in cache.values()) > ROW_MAJOR_BYTES:
                 cache.popitem(last=False)
     return engagement_rows(matrix, points, caps, low, high)
+
+
+def _gather(features: Features, rows: np.ndarray, rule_rows: tuple, rule_values: tuple) -> np.ndarray:
+    """``kernels.gather_rows`` into a new matrix; from ``MOVES_SPLIT_MIN`` leads each half of them on its
+    own thread (the first move on a rule at 10M leads gathers 800k leads' activities: 129 ms on one)."""
+    out = np.empty((rows.size, len(rule_rows)))
+    if not _two_threads(features.n) or rows.size < MOVES_SPLIT_MIN:
+        return gather_rows(rows, rule_rows, rule_values, out)
+    half = rows.size // 2
+    second = _SECOND_THREAD.submit(gather_rows, rows[half:], rule_rows, rule_values, out[half:])
+    gather_rows(rows[:half], rule_rows, rule_values, out[:half])
+    second.result()
+    return out
 
 
 def _moved_rows(old_rule, old_cfg: ScoringConfig, new_rule, config: ScoringConfig,

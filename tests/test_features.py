@@ -161,6 +161,31 @@ def test_leads_numbered_by_their_place_equal_leads_numbered_by_a_window(messy_db
     np.testing.assert_array_equal(fast.feature(_signal_key(config)), slow.feature(_signal_key(config)))
 
 
+def test_a_temp_table_out_of_order_is_numbered_again_with_its_events(messy_db, monkeypatch):
+    """The events are read before the lead columns (their join is the load's largest memory). When
+    the temp table's order then turns out not to be the final one, the leads are numbered by a
+    window and the events read again: each event stays with its own lead."""
+    config = _config({"kind": "exponential", "half_life_days": 10}, ["demo_request", "email_click"])
+    with open_source(messy_db) as source:
+        expected = extract_features(source, config)
+    real = xmod._leads_sql
+
+    def reversed_order(spec, dictionaries, numbered=True, unique_ids=xmod.UniqueIds(False, False)):
+        sql, params = real(spec, dictionaries, numbered, unique_ids)
+        if not numbered:  # written in the wrong order: the check after reading must catch it
+            sql = sql.replace("ORDER BY b.__created, b.__id", "ORDER BY b.__created DESC, b.__id DESC")
+        return sql, params
+
+    monkeypatch.setattr(xmod, "_leads_sql", reversed_order)
+    with open_source(messy_db) as source:
+        got = extract_features(source, config)
+    _assert_same_features(expected, got)
+    key = _signal_key(config)
+    assert np.count_nonzero(expected.feature(key)) > 50
+    np.testing.assert_array_equal(got.feature(key), expected.feature(key))
+    np.testing.assert_array_equal(got.events.row, expected.events.row)
+
+
 def test_leads_with_unique_ids_skip_the_deduplication_window_and_equal_it(tmp_path, messy_db, monkeypatch):
     """Ids that never repeat (NULL ids left out) need no window; forcing the window gives the same
     features, and a table with a repeated id is told apart."""

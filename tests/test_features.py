@@ -186,6 +186,22 @@ def test_a_temp_table_out_of_order_is_numbered_again_with_its_events(messy_db, m
     np.testing.assert_array_equal(got.events.row, expected.events.row)
 
 
+def test_an_extraction_tells_its_progress_bar_what_it_is_doing(messy_db):
+    """The first load's progress bar: each step in words, the events counted against the table's rows,
+    fractions between 0 and 1, and the leads' count last."""
+    config = _config({"kind": "exponential", "half_life_days": 10}, ["demo_request", "email_click"])
+    told = []
+    with open_source(messy_db) as source:
+        features = extract_features(source, config, progress=lambda message, fraction: told.append((message, fraction)))
+    messages = [m for m, _ in told]
+    assert all(0.0 <= f <= 1.0 for _, f in told)
+    assert messages[0].startswith("Checking data quality")
+    assert any(m.startswith("Reading the leads") for m in messages)
+    counted = [m for m in messages if m.startswith("Reading point-in-time events")]
+    assert counted and counted[-1].startswith(f"Reading point-in-time events: {features.events.row.size:,} of at most")
+    assert messages[-1] == f"Read {features.n:,} leads"
+
+
 def test_leads_with_unique_ids_skip_the_deduplication_window_and_equal_it(tmp_path, messy_db, monkeypatch):
     """Ids that never repeat (NULL ids left out) need no window; forcing the window gives the same
     features, and a table with a repeated id is told apart."""

@@ -481,13 +481,13 @@ def _in_lead_order(created: np.ndarray, ids: np.ndarray) -> bool:
     return bool(np.all((created[1:] > created[:-1]) | ((created[1:] == created[:-1]) & later_id)))
 
 
-def _read_leads(source: Source, table: str, names: list[str]) -> dict[str, np.ndarray]:
-    """Columns of the temp table, each placed at its ``__row``: record batches straight into numpy.
+def _read_leads(source: Source, table: str, names: list[str], n: int) -> dict[str, np.ndarray]:
+    """Columns of the temp table (``n`` leads), each placed at its ``__row``: record batches straight
+    into numpy.
 
     Batches are written into arrays allocated once, so no full Arrow table sits next to
     the numpy copies, and no sort is needed: ``__row`` says where each lead goes.
     """
-    ((n,),) = source.con.execute(f"SELECT count(*) FROM {table}").fetchall()
     reader = source.con.sql(f"SELECT __row, {', '.join(names)} FROM {table}").to_arrow_reader(BATCH_ROWS)
     out = {name: np.empty(n, dtype=_to_numpy(pa.array([], type=reader.schema.field(name).type)).dtype)
            for name in names}
@@ -530,7 +530,7 @@ def _keep_events(source: Source, spec: FeatureSpec, table: str, end: dt.datetime
     Read in batches: rows as int32, types counted into ``starts``, ages as int32 seconds
     while every age so far is a whole second (else float64 days, see ``KeptEvents.age``).
     ``expected`` (the events table's rows, an upper bound) turns batches into progress;
-    ``leads`` (the leads already read) sizes the packed keys' row part.
+    ``leads`` (the temp table's count) sizes the packed keys' row part.
 
     Whole-second ages (CRM exports and the demo) are read unordered and put in (type, row,
     age) order by sorting one packed 64-bit key per event in numpy (0.4 s for 40M events
@@ -647,13 +647,14 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
         table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, unique_ids=unique))
         # the events first: DuckDB's join over them is the load's largest memory, and it is let go
         # before the lead columns are made (10M leads, as the app reads them: the peak 3.17 -> 2.93 GB)
-        events = _keep_events(source, spec, table, end, _rows(source, table, quoted=True), progress, expected_events)
-        cols = _read_leads(source, table, names + codes + nums)
+        ((n,),) = source.con.execute(f"SELECT count(*) FROM {table}").fetchall()
+        events = _keep_events(source, spec, table, end, n, progress, expected_events)
+        cols = _read_leads(source, table, names + codes + nums, n)
         if not _in_lead_order(cols["__created"], cols["__id"]):  # not as inserted: number them by a window
-            stack.close()
+            stack.close()  # the same leads, numbered otherwise: the events read again with them
             table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, numbered=True, unique_ids=unique))
-            cols = _read_leads(source, table, names + codes + nums)
-            events = _keep_events(source, spec, table, end, len(cols["__id"]), progress, expected_events)
+            cols = _read_leads(source, table, names + codes + nums, n)
+            events = _keep_events(source, spec, table, end, n, progress, expected_events)
         firsts = _first_appearances(source, table, codes) or [None] * len(codes)
         categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code), firsts[i])
                        for i, (c, code) in enumerate(zip(spec.categorical, codes))}
@@ -677,10 +678,9 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
     )
 
 
-def _rows(source: Source, table: str, quoted: bool = False) -> int:
-    """Rows of a table (DuckDB keeps the count of a stored one: no scan): the events' progress bar,
-    the leads of the temp table (``quoted``: its name is quoted already)."""
-    ((n,),) = source.con.execute(f"SELECT count(*) FROM {table if quoted else quote(table)}").fetchall()
+def _rows(source: Source, table: str) -> int:
+    """Rows of a table (DuckDB keeps the count: no scan), for the events' progress bar."""
+    ((n,),) = source.con.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()
     return int(n)
 
 

@@ -101,4 +101,3 @@ def check_quality(source: Source, mapping: SourceMapping, now: dt.datetime,
     add(out.table or leads.table, out.converted_at, future,
         f"conversions dated after the data's end ({data_end:%Y-%m-%d %H:%M})", "not counted")
     return report
-

@@ -573,7 +573,9 @@ def test_ages_kept_as_seconds_only_when_exact():
 
     whole = np.array([1_000_000, 86_400_000_000, 5 * 365 * 86_400_000_000], dtype=np.int64)
     assert _age(whole).dtype == np.int32 and _age(whole).tolist() == [1, 86_400, 5 * 365 * 86_400]
-    for inexact in ([1_500_000, 2_000_000], [2**31 * 1_000_000], [-1_000_000]):
+    largest = _age(np.array([0, (2**31 - 1) * 1_000_000], dtype=np.int64))
+    assert largest.dtype == np.int32 and largest.tolist() == [0, 2**31 - 1]
+    for inexact in ([1_500_000, 2_000_000], [2**31 * 1_000_000], [-1_000_000], [1_000_000, 2_000_000, 2_000_001]):
         got = _age(np.array(inexact, dtype=np.int64))
         assert got.dtype == np.float64 and got.tolist() == [x / DAY_US for x in inexact]
 
@@ -645,9 +647,10 @@ EVENTS_CONFIG = {"source": {"events": {}, "outcome": {"table": "outcomes"}}, "ev
 
 
 @pytest.mark.parametrize("sub_second", [False, True])
-def test_kept_events_come_in_type_lead_age_order_read_either_way(tmp_path, monkeypatch, sub_second):
-    """Whole-second times are sorted in numpy as packed keys; a time with a fraction of a second
-    (in any batch) sends the read back to DuckDB's ORDER BY: the same events, in the same order."""
+def test_kept_events_come_in_type_lead_age_order_with_either_kind_of_age(tmp_path, monkeypatch, sub_second):
+    """Events are read in DuckDB's order and put in (type, lead, age) order here (``event_order``);
+    a time with a fraction of a second (in any batch) makes every age float days: the same events,
+    in the same order, as the SQL reference gives them."""
     rng = np.random.default_rng(3)
     leads = [(int(i), T0 + dt.timedelta(seconds=int(s)), "VP", 1, "x")
              for i, s in zip(rng.permutation(400), rng.integers(0, 90 * 86400, 400))]
@@ -661,25 +664,14 @@ def test_kept_events_come_in_type_lead_age_order_read_either_way(tmp_path, monke
     db = make_db(tmp_path / "e.duckdb", leads, events, outcomes)
     monkeypatch.setattr(xmod, "BATCH_ROWS", 128)  # many batches: the fraction may come late
     config = config_from_dict(EVENTS_CONFIG)
-    read = []
-    real = xmod._read_events
-    monkeypatch.setattr(xmod, "_read_events", lambda *a: read.append(a[-1] is not None) or real(*a))
     with open_source(db) as source:
         features = extract_features(source, config, now=dt.datetime(2030, 1, 1))
-    assert read == ([True, False] if sub_second else [True])  # packed first; DuckDB's order when it cannot be
     assert features.events.age.dtype == (np.float64 if sub_second else np.int32)
     expected = _events_by_sql(db, config)
     assert len(expected) > 1000 and sorted(_kept(features)) == expected  # the same events (rows are in creation order)
     order = np.lexsort((features.events.age, features.events.row,
                         np.repeat(np.arange(2), np.diff(features.events.starts))))
     assert np.array_equal(order, np.arange(len(order)))
-
-
-def test_packed_event_keys_only_when_they_fit():
-    assert xmod._Packing.of(types=8, leads=10_000_000).row_bits == 24
-    assert xmod._Packing.of(types=8, leads=2**28) is not None  # 3 + 28 bits of the high half
-    assert xmod._Packing.of(types=8, leads=2**28 + 1) is None  # one bit more: DuckDB's order
-    assert xmod._Packing.of(types=1, leads=1) is not None
 
 
 def test_signals_summed_on_two_threads_equal_one_at_a_time(messy_db, monkeypatch):

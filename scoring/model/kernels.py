@@ -19,6 +19,8 @@ import threading
 import numpy as np
 from numba import njit
 
+from .event_order import order_events, whole_seconds
+
 
 @njit(cache=True, nogil=True)
 def merge_replace(values: np.ndarray, old: np.ndarray, new: np.ndarray, out: np.ndarray) -> np.ndarray:  # pragma: no cover
@@ -494,6 +496,10 @@ def warm_up(n_rules: int) -> None:
     for rows in (np.zeros(1, dtype=np.int32), _read_only(np.zeros(1, dtype=np.int32))):  # decayed sums of
         run_count(rows)  # kept events read from DuckDB (writable) or memory-mapped from the disk cache
         run_sums(rows, v[:1], 1, np.empty(1, dtype=np.int32), np.empty(1), 0, -1, 0.0, True)
+    for age in (np.zeros(1, dtype=np.int32), np.zeros(1)):  # a first load's events, as Arrow hands them over
+        batch = (_read_only(np.zeros(1, dtype=np.int32)), _read_only(np.zeros(1, dtype=np.int8)), age)
+        order_events([batch], np.ones(1, dtype=np.int64), 1)
+    whole_seconds(_read_only(np.zeros(1, dtype=np.int64)), np.empty(1, dtype=np.int32))
     # a move starts from a kept state, whose arrays are read-only: its sorted scores, and the
     # part of the score the move does not change (the fit part on an engagement move, and back)
     merge_replace(frozen, v[:1], v[1:], np.empty(2))

@@ -158,13 +158,17 @@ MOVES = [
 def test_a_chain_of_moves_matches_scratch_at_every_step(demo, threads, monkeypatch):
     """Every move, incremental or not, equals scoring from scratch with numpy. With
     ``PARALLEL_MIN`` 0 the two-thread sort, AUC/KS, re-tiering, copies and moves of the changed
-    leads run on this small demo too."""
+    leads run on this small demo too, and every sort of scores is the radix sort (through the
+    spare half of the partitioned scores), whatever this CPU's numpy."""
     import scoring.model.rescore as rescore
+    import scoring.model.sorting as sorting
 
     db, features = demo
     if threads != "as shipped":
         monkeypatch.setattr(rescore, "PARALLEL_MIN", 0)
         monkeypatch.setattr(rescore, "MOVES_SPLIT_MIN", 0)
+        monkeypatch.setattr(sorting, "RADIX_MIN", 2)
+        monkeypatch.setattr(sorting, "_CHOICE", [True])
         with open_source(db) as source:  # no kept states from the other run
             features = extract_features(source, _config())
     model_view(_config(), features)  # the meeting starts from the default

@@ -18,6 +18,7 @@ from .engine import Scores
 from .features import Features
 from .kernels import grid_cells, tier_moves
 from .metrics import auc, gini, wilson_interval
+from .sorting import sort_scores
 
 DEFAULT_SQL_TARGET = (0.10, 0.15)
 
@@ -328,7 +329,7 @@ def score_histogram(scores: Scores, features: Features, bins: int = 40,
         mature = features.mature
         y = features.converted[mature]
         total = scores.total[mature]
-        sorted_classes = (np.sort(total[y]), np.sort(total[~y]))
+        sorted_classes = (sort_scores(total[y]), sort_scores(total[~y]))
     conv_sorted, non_sorted = sorted_classes
     ends = [a[[0, -1]] for a in sorted_classes if a.size]
     if not ends:

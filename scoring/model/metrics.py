@@ -18,6 +18,7 @@ import numpy as np
 from .config import ScoringConfig
 from .engine import TIERS
 from .kernels import auc_ks, auc_ks_part
+from .sorting import sort_scores
 
 Z95 = 1.959963984540054
 SMALL_BAND = 30
@@ -117,7 +118,7 @@ def separation(scores: np.ndarray, converted: np.ndarray) -> tuple[float, float]
     """
     scores = np.asarray(scores)
     y = np.asarray(converted, dtype=bool)
-    return separation_sorted(np.sort(scores[y]), np.sort(scores[~y]))
+    return separation_sorted(sort_scores(scores[y]), sort_scores(scores[~y]))
 
 
 def separation_sorted(pos: np.ndarray, neg: np.ndarray, submit=None) -> tuple[float, float]:

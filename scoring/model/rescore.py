@@ -67,6 +67,7 @@ from .kernels import (
 )
 from .kpis import month_status_key, outcome_facts, outcome_status, tier_month_counts
 from .metrics import separation_sorted, status_counts
+from .sorting import sort_scores
 
 SCORED_CACHE = 3
 """Scored configs kept per feature set (each holds a few arrays of one float per lead)..."""
@@ -188,8 +189,8 @@ def full(config: ScoringConfig, features: Features, known_parts: dict | None = N
     k = len(config.bands) + 1
     if config.segments or not config.engagement:
         scores = score(config, features, known_parts)
-        pos = np.sort(scores.total[status == 2])
-        neg = np.sort(scores.total[status == 1])
+        pos = sort_scores(scores.total[status == 2])
+        neg = sort_scores(scores.total[status == 1])
         band_counts = status_counts(scores.band, features.converted, features.mature, k)
         tier_counts = tier_month_counts(features, scores.tier)
     else:
@@ -269,20 +270,19 @@ def _score_all(features: Features, *args):
 def _sort_both(features: Features, pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``pos`` and ``neg`` sorted. From ``PARALLEL_MIN`` scores, ``neg`` (most mature leads) is
     split at an estimate of its median into a recycled array, values below it first
-    (``kernels.partition_below``); the two parts sort on two threads (numpy's sort releases
-    the GIL) and are then the whole sorted, with no merge (at 10M leads: 102 ms on one
-    thread; sorting halves and merging them 79-94 ms; this 48 ms)."""
+    (``kernels.partition_below``); the two parts sort on two threads (``sorting.sort_scores``
+    releases the GIL; ``neg``, spare once partitioned, is the radix sort's scratch) and are then
+    the whole sorted, with no merge (at 10M leads: 102 ms on one thread; sorting halves and
+    merging them 79-94 ms; this 48 ms, with numpy's vectorised sort)."""
     if not _two_threads(neg.size):
-        pos.sort()
-        neg.sort()
-        return pos, neg
+        return sort_scores(pos), sort_scores(neg)
     pivot = _pivot(neg[::PIVOT_SAMPLE])
     out = _take(features, neg)
-    sorting_pos = _SECOND_THREAD.submit(pos.sort)  # beside the partition (10M: 5 of its 18 ms)
+    sorting_pos = _SECOND_THREAD.submit(sort_scores, pos)  # beside the partition (10M: 5 of its 18 ms)
     m = partition_below(neg, pivot, out)
     sorting_pos.result()
-    second = _SECOND_THREAD.submit(out[m:].sort)
-    out[:m].sort()
+    second = _SECOND_THREAD.submit(sort_scores, out[m:], neg[m:])  # ``neg`` is spare now: the radix
+    sort_scores(out[:m], neg[:m])  # sort's scratch
     second.result()
     with CACHE_LOCK:
         _keep_spare(features, neg)
@@ -531,7 +531,7 @@ def replace_sorted(values: np.ndarray, old: np.ndarray, new: np.ndarray,
         return values
     if out is None:
         out = np.empty(values.size - old.size + new.size, dtype=values.dtype)
-    old, new = np.sort(old), np.sort(new)
+    old, new = sort_scores(old.astype(np.float64)), sort_scores(new.astype(np.float64))
     i = int(np.searchsorted(values, values[values.size // 2], side="left")) if values.size else 0
     if submit is None or i == 0 or np.isnan(values[i]):  # one thread, or nothing below the middle value
         return merge_replace(values, old, new, out)

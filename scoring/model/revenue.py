@@ -25,6 +25,7 @@ from .config import ScoringConfig
 from .engine import Scores
 from .features import DAY_US, Features
 from .metrics import band_bounds, band_label, total_bounds
+from .sorting import sort_scores
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ def weighted_auc(scores: np.ndarray, converted: np.ndarray, value: np.ndarray, o
     value are left out. None without won value, without other leads or with a NaN score.
     """
     pos, weight = scores[ok], value[ok]
-    neg = np.sort(scores[~converted]) if sorted_lost is None else sorted_lost
+    neg = sort_scores(scores[~converted]) if sorted_lost is None else sorted_lost
     if neg.size == 0 or weight.sum() <= 0 or np.isnan(neg[-1]) or np.isnan(pos).any():
         return None
     below = np.searchsorted(neg, pos, side="left")

@@ -27,7 +27,7 @@ from benchmarks.run import DEFAULT_CONFIG, demo_db
 STEPS = {
     "data_end": "the data's end (one max per time column)",
     "_dictionaries": "category dictionaries (distinct stored values)",
-    "_ids_unique": "lead and outcome ids unique? (a GROUP BY each)",
+    "_ids_unique": "lead and outcome ids unique? (bitmap or GROUP BY)",
     "_temp_leads": "leads + outcomes into the temp table",
     "_read_leads": "lead columns into numpy",
     "_categorical": "categories renumbered by first appearance",

@@ -223,6 +223,41 @@ def test_leads_with_unique_ids_skip_the_deduplication_window_and_equal_it(tmp_pa
     np.testing.assert_array_equal(fast.feature(_signal_key(config)), windowed.feature(_signal_key(config)))
 
 
+
+ID_COLUMNS = {  # (DuckDB type, values): ids as CRM exports carry them
+    "unique BIGINT, NULLs": ("BIGINT", [5, 1, None, 3, 2, None, 4]),
+    "a repeated BIGINT": ("BIGINT", [5, 1, 3, 2, 3, 4]),
+    "negative INTEGER": ("INTEGER", [-7, -2, 0, 9, -3]),
+    "repeated at the range's ends": ("SMALLINT", [-32768, 32767, 0, -32768]),
+    "UBIGINT above 2**63": ("UBIGINT", [2**64 - 1, 2**64 - 2, 2**64 - 3]),
+    "repeated HUGEINT": ("HUGEINT", [2**100, 2**100 + 1, 2**100]),
+    "UTINYINT, all NULL": ("UTINYINT", [None, None]),
+    "empty": ("BIGINT", []),
+    "HubSpot-like ids spread over billions": ("BIGINT", [101, 48_213_907_114, 9_001_337_402, 101]),
+    "Salesforce-like text ids": ("VARCHAR", ["00Q5e00000AbCdE", "00Q5e00000AbCdF", "00Q5e00000AbCdE"]),
+    "ids as DOUBLE": ("DOUBLE", [1.0, 2.0, 3.0]),
+}
+
+
+@pytest.mark.parametrize("data_type, values", ID_COLUMNS.values(), ids=ID_COLUMNS.keys())
+def test_ids_told_unique_by_a_bitmap_equal_a_python_set(tmp_path, data_type, values):
+    """Integer ids over a narrow range are checked by a bitmap (bit count of distinct ids against the
+    count), with the answer of a Python set; text, floats and ids spread over billions are left to the
+    GROUP BY (None), which gives the same answer."""
+    path = tmp_path / "ids.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"CREATE TABLE t (id {data_type})")
+        if values:
+            con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+    known = [v for v in values if v is not None]
+    expected = len(set(known)) == len(known)
+    with open_source(path) as source:
+        by_bitmap = xmod._unique_by_bitmap(source, "t", "id")
+        assert xmod._unique_by_grouping(source, "t", "id") is expected
+    narrow = data_type not in ("VARCHAR", "DOUBLE") and (not known or max(known) - min(known) < 1 << 16)
+    assert by_bitmap is (expected if narrow else None)
+
+
 OUTCOME_FORMS = {
     "time": {"converted_at": "closed_at"},
     "time and value": {"converted_at": "closed_at", "deal_value": "amount"},

@@ -258,19 +258,55 @@ class UniqueIds:
     """The separate outcome table (False when there is none)."""
 
 
+INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                           "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"})
+"""Id types whose uniqueness a bitmap over their range can tell (``_unique_by_bitmap``)."""
+BITMAP_BITS_MAX = 1 << 28
+"""Widest id range checked by a bitmap: 32 MB per DuckDB thread. Ids spread wider (a CRM's
+record ids over billions) are checked by grouping."""
+
+
+def _unique_by_bitmap(source: Source, table: str, column: str) -> bool | None:
+    """Whether the integer ids of a column never repeat, from one bit per value of their range
+    (DuckDB's ``bitstring_agg``: as many bits set as distinct ids); None when it cannot tell
+    (not an integer column, or a range wider than ``BITMAP_BITS_MAX``).
+
+    At 10M lead ids numbered 1..10M: 36 ms, where grouping them takes 0.7-0.9 s.
+    """
+    data_type = (source.column_type(table, column) or "").upper()
+    if data_type not in INTEGER_TYPES:
+        return None
+    col, tab = quote(column), quote(table)
+    ((low, high, count),) = source.con.execute(f"SELECT min({col}), max({col}), count({col}) FROM {tab}").fetchall()
+    if count == 0:
+        return True
+    if high - low >= min(BITMAP_BITS_MAX, 64 * count + (1 << 16)):
+        return None
+    ((distinct,),) = source.con.execute(
+        f"SELECT bit_count(bitstring_agg({col}, CAST({int(low)} AS {data_type}), CAST({int(high)} AS {data_type}))) "
+        f"FROM {tab}").fetchall()
+    return distinct == count
+
+
+def _unique_by_grouping(source: Source, table: str, column: str) -> bool:
+    """Whether the ids of a column (of any type) never repeat: one hash aggregate over them."""
+    ((twice,),) = source.con.execute(
+        f"SELECT count(*) FROM (SELECT {quote(column)} FROM {quote(table)} WHERE {quote(column)} IS NOT NULL "
+        "GROUP BY 1 HAVING count(*) > 1 LIMIT 1)").fetchall()
+    return twice == 0
+
+
 def _ids_unique(source: Source, mapping: SourceMapping) -> UniqueIds:
-    """Whether an id appears twice in the leads table and in the outcome table (one hash
-    aggregate over each table's ids, ~0.8 s at 10M rows).
+    """Whether an id appears twice in the leads table and in the outcome table (a bitmap over
+    integer ids, else a hash aggregate over each table's ids, ~0.8 s at 10M rows).
 
     Unique lead ids need no deduplication window (it sorted every column of every lead:
     2-3 s of the 7.5 s leads query at 10M leads); unique outcome ids no GROUP BY (1.4 s).
     CRM exports with repeated ids take the general way.
     """
     def unique(table: str, column: str) -> bool:
-        ((twice,),) = source.con.execute(
-            f"SELECT count(*) FROM (SELECT {quote(column)} FROM {quote(table)} WHERE {quote(column)} IS NOT NULL "
-            "GROUP BY 1 HAVING count(*) > 1 LIMIT 1)").fetchall()
-        return twice == 0
+        by_bitmap = _unique_by_bitmap(source, table, column)
+        return _unique_by_grouping(source, table, column) if by_bitmap is None else by_bitmap
 
     out = mapping.outcome
     return UniqueIds(leads=unique(mapping.leads.table, mapping.leads.id),

@@ -36,6 +36,7 @@ from ..model.features import (
     signal_sums,
 )
 from ..model.findings import QualityReport
+from ..model.first_seen import first_seen
 from .feature_set import read_features
 from .quality import check_quality
 from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, quote
@@ -534,21 +535,25 @@ def _read_leads(source: Source, table: str, names: list[str], n: int) -> dict[st
     return out
 
 
-def _categorical(source: Source, table: str, column: str, texts: pa.Array, raw: np.ndarray,
-                 used: list[int] | np.ndarray | None = None) -> Categorical:
+def _categorical(texts: pa.Array, raw: np.ndarray, used: list[int] | np.ndarray | None = None) -> Categorical:
     """Renumber a column's codes by first appearance in the lead order (as Arrow's dictionary
     encoding of the sorted leads numbered them), keeping only values the kept leads hold.
 
-    ``used``: those codes in that order, when already read (``_first_appearances``)."""
+    ``used``: those codes in that order, when already read (``_first_appearances``); else one
+    compiled pass over the codes finds them (``first_seen``: 3.5M companies over 10M leads in
+    ~0.1 s, where DuckDB's GROUP BY ordered by first row took 1.0 s).
+    """
     if used is None:
-        used = source.con.execute(
-            f"SELECT {column} FROM {table} WHERE {column} >= 0 GROUP BY 1 ORDER BY min(__row)").fetchnumpy()[column]
-    dtype = np.int16 if len(used) < np.iinfo(np.int16).max else np.int32
-    lut = np.full(len(texts) + 1, -1, dtype=dtype)
-    lut[np.asarray(used, dtype=np.int64) + 1] = np.arange(len(used), dtype=dtype)
-    categories = np.empty(len(used), dtype=object)
-    categories[:] = texts.take(pa.array(np.asarray(used, dtype=np.int64))).to_pylist()
-    return Categorical(codes=lut[raw + 1], categories=categories)
+        renumbered = np.empty(raw.size, dtype=np.int32)
+        used = first_seen(np.ascontiguousarray(raw, dtype=np.int32), len(texts), renumbered)
+        codes = renumbered.astype(np.int16) if len(used) < np.iinfo(np.int16).max else renumbered
+    else:
+        dtype = np.int16 if len(used) < np.iinfo(np.int16).max else np.int32
+        lut = np.full(len(texts) + 1, -1, dtype=dtype)
+        lut[np.asarray(used, dtype=np.int64) + 1] = np.arange(len(used), dtype=dtype)
+        codes = lut[raw + 1]
+    categories = texts.take(pa.array(np.asarray(used, dtype=np.int64))).to_numpy(zero_copy_only=False)
+    return Categorical(codes=codes, categories=categories.astype(object, copy=False))
 
 
 Progress = Callable[[str, float], None]
@@ -623,7 +628,7 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
             cols = _read_leads(source, table, names + codes + nums, n)
             events = _keep_events(source, spec, table, end, n, progress, expected_events)
         firsts = _first_appearances(source, table, codes) or [None] * len(codes)
-        categorical = {c: _categorical(source, table, code, dictionaries[i].texts, cols.pop(code), firsts[i])
+        categorical = {c: _categorical(dictionaries[i].texts, cols.pop(code), firsts[i])
                        for i, (c, code) in enumerate(zip(spec.categorical, codes))}
         progress(f"Read {len(cols['__id']):,} leads", 1.0)
     n = len(cols["__id"])

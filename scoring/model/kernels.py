@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from .event_order import order_events, whole_seconds
+from .first_seen import first_seen
 from .sorting import radix_is_faster
 
 
@@ -501,6 +502,7 @@ def warm_up(n_rules: int) -> None:
         batch = (_read_only(np.zeros(1, dtype=np.int32)), _read_only(np.zeros(1, dtype=np.int8)), age)
         order_events([batch], np.ones(1, dtype=np.int64), 1)
     whole_seconds(_read_only(np.zeros(1, dtype=np.int64)), np.empty(1, dtype=np.int32))
+    first_seen(np.zeros(1, dtype=np.int32), 1, np.empty(1, dtype=np.int32))  # its categories by first appearance
     radix_is_faster()  # the first view's sorts: the radix sort loaded, and timed against numpy's
     # a move starts from a kept state, whose arrays are read-only: its sorted scores, and the
     # part of the score the move does not change (the fit part on an engagement move, and back)

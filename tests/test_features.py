@@ -521,30 +521,37 @@ def _by_raw(dictionary) -> dict:
             for r, c in zip(dictionary.raw.to_pylist(), dictionary.codes.to_pylist())}
 
 
-def test_dictionary_of_rows_in_category_order_equals_the_general_way():
-    raw = ["b ", "a", "Zoë", "zoe", "Émile", "n/a", "", "a ", "B", "é"]
-    category = ["b", "a", "Zoë", "zoe", "Émile", None, None, "a", "B", "é"]
-    order = sorted(range(len(raw)), key=lambda i: (category[i] is None, (category[i] or "").encode()))
-    fast = xmod._ordered_dictionary(pa.array([raw[i] for i in order]), pa.array([category[i] for i in order]))
-    general = xmod._as_dictionary(pa.array(raw), pa.array(category))  # out of order: the general way
-    assert xmod._ordered_dictionary(pa.array(raw), pa.array(category)) is None
-    assert fast is not None
-    assert fast.texts.to_pylist() == general.texts.to_pylist() == sorted(set(c for c in category if c))
-    assert _by_raw(fast) == _by_raw(general) == dict(zip(raw, category))
-    assert fast.codes.type == general.codes.type == pa.int32()
-    # a missing value before a text, and nothing known at all
-    assert xmod._ordered_dictionary(pa.array(["x", "y"]), pa.array([None, "y"])) is None
-    empty = xmod._ordered_dictionary(pa.array(["-"]), pa.array([None], pa.string()))
-    assert empty.texts.to_pylist() == [] and empty.codes.to_pylist() == [-1]
+DICTIONARIES = {  # (stored texts, their category texts): as the dictionary query gives them, in any order
+    "untrimmed, missing markers, accents": (["b ", "a", "Zoë", "zoe", "Émile", "n/a", "", "a ", "B", "é", " a"],
+                                            ["b", "a", "Zoë", "zoe", "Émile", None, None, "a", "B", "é", "a"]),
+    "every text its own category": (["Acme", "Globex", "acme", "Initech"], ["Acme", "Globex", "acme", "Initech"]),
+    "its own category or missing": (["Acme", "n/a", "Globex", "", "Initech"], ["Acme", None, "Globex", None, "Initech"]),
+    "one trimmed, its category no stored text": (["Acme", " Umbrella", "Umbrella "], ["Acme", "Umbrella", "Umbrella"]),
+    "only missing markers": (["-", "n/a"], [None, None]),
+    "none": ([], []),
+}
+
+
+@pytest.mark.parametrize("raw, category", DICTIONARIES.values(), ids=DICTIONARIES.keys())
+def test_dictionary_codes_each_stored_text_as_its_category(raw, category):
+    """Each stored text reads back its category text; stored texts of one category share one code; the
+    texts are the distinct categories, once each; codes are int32, -1 for a missing marker."""
+    dictionary = xmod._as_dictionary(pa.array(raw, pa.string()), pa.array(category, pa.string()))
+    assert _by_raw(dictionary) == dict(zip(raw, category))
+    texts, codes = dictionary.texts.to_pylist(), dictionary.codes.to_pylist()
+    used = {c for c in codes if c >= 0}
+    assert len({texts[c] for c in used}) == len(used)  # one code per category
+    assert {texts[c] for c in used} == {c for c in category if c is not None}
+    assert all(c == -1 for c, t in zip(codes, category) if t is None)
+    assert dictionary.codes.type == pa.int32()
+    if any(category) and all(c is None or c == r for c, r in zip(category, raw)):  # the quick way: each its own code
+        assert texts == category and codes == [-1 if c is None else i for i, c in enumerate(category)]
 
 
 @pytest.mark.parametrize("many", [16, 1], ids=["query-per-column", "unpivot"])
 def test_categories_of_a_column_with_a_collation_match_the_old_encoding(tmp_path, monkeypatch, many):
     """A NOCASE column: 'a' and 'A' stay two values (they were one to DISTINCT and the join, and a
-    lead's 'A' could read 'a'); the dictionary's rows still come in byte order (the quick way)."""
-    quick = []
-    ordered = xmod._ordered_dictionary
-    monkeypatch.setattr(xmod, "_ordered_dictionary", lambda r, c: quick.append(ordered(r, c)) or quick[-1])
+    lead's 'A' could read 'a')."""
     monkeypatch.setattr(xmod, "MANY_COLUMNS", many)
     db = tmp_path / "nocase.duckdb"
     values = ["b", "A", "a ", "B", "é", "Z", "n/a", None, "z", "a", "É"]
@@ -562,7 +569,6 @@ def test_categories_of_a_column_with_a_collation_match_the_old_encoding(tmp_path
     assert seniority.codes.tolist() == codes
     assert seniority.categories.tolist() == categories
     assert seniority.values().tolist() == ["b", "A", "a", "B", "é", "Z", None, None, "z", "a", "É"]
-    assert len(quick) == 1 and quick[0] is not None
 
 
 # --------------------------------------------------------------------------- the user's file

@@ -24,7 +24,7 @@ from scoring.data.extract import extract_features
 from scoring.data.source import open_source
 from scoring.model.config import config_from_dict, parse_config
 from scoring.model.engine import Scores, score
-from scoring.model.features import Features
+from scoring.model.features import Features, calendar_months
 from scoring.model.kpis import (
     DEFAULT_SQL_TARGET,
     MoverGroup,
@@ -247,6 +247,36 @@ def test_kpis_takes_a_precomputed_auc():
     assert k.auc is None and k.gini is None
     # the rest does not depend on it
     assert k.mql == kpis(features, scores).mql
+
+
+def _pandas_months(times: np.ndarray) -> list:
+    """Months since 1970-01 as pandas counts them (year * 12 + month), None for NaT."""
+    return [None if pd.isna(t) else (t.year - 1970) * 12 + t.month - 1 for t in pd.to_datetime(times)]
+
+
+_RNG = np.random.default_rng(11)
+MONTH_CASES = {
+    "sorted over two years": np.sort(_RNG.integers(1_700_000_000, 1_763_000_000, 5_000)).astype("datetime64[s]")
+    .astype("datetime64[us]"),
+    "on month boundaries": np.array(["2024-01-31T23:59:59.999999", "2024-02-01T00:00:00", "2024-02-01T00:00:00",
+                                     "2024-03-01T00:00:00", "2025-01-01T00:00:00"], dtype="datetime64[us]"),
+    "before 1970": np.array(["1969-11-30T23:00", "1969-12-01T00:00", "1970-01-01T00:00"], dtype="datetime64[us]"),
+    "unsorted": _RNG.integers(1_700_000_000, 1_763_000_000, 500).astype("datetime64[s]").astype("datetime64[us]"),
+    "one lead": np.array(["2024-05-17T08:00"], dtype="datetime64[us]"),
+    "none": np.array([], dtype="datetime64[us]"),
+}
+
+
+@pytest.mark.parametrize("times", MONTH_CASES.values(), ids=MONTH_CASES.keys())
+def test_calendar_months_equal_pandas(times):
+    months = calendar_months(times)
+    assert months.dtype == np.int32
+    assert months.tolist() == _pandas_months(times)
+
+
+def test_calendar_months_with_a_missing_time_take_numpys_conversion():
+    times = np.array(["2024-01-05", "NaT", "2024-03-01"], dtype="datetime64[us]")
+    assert calendar_months(times).tolist() == times.astype("datetime64[M]").astype(np.int32).tolist()
 
 
 def test_scoring_month_and_volume_from_months():

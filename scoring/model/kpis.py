@@ -166,15 +166,18 @@ def month_status_key(features: Features) -> tuple[np.ndarray, int]:
     """
     cached = features.cache.get("month_status_key")
     if cached is None:
-        status = outcome_status(features).astype(np.int64)
+        status = outcome_status(features)
         if features.point_in_time and features.n:
             months = features.scoring_month
             first = int(months.min())
             span = int(months.max()) - first + 1
-            key = ((months - first) * 3 + status) * 3
         else:
-            span, key = 1, status * 3
-        cached = (key.astype(np.int32 if span * 9 < 2**31 else np.int64), span)
+            months, first, span = np.zeros(features.n, dtype=np.int32), 0, 1
+        key = np.subtract(months, first, dtype=np.int32 if span * 9 < 2**31 else np.int64)  # in place from here:
+        key *= 3  # 10M leads 0.14 -> 0.03 s
+        key += status
+        key *= 3
+        cached = (key, span)
         features.cache["month_status_key"] = cached
     return cached
 

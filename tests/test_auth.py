@@ -84,6 +84,15 @@ def test_authenticate_same_words_for_unknown_name_and_wrong_password(tmp_path):
     assert str(wrong.value) == str(unknown.value) == "the name or the password is not right"
 
 
+
+def test_the_unknown_name_hash_is_made_on_first_need_not_at_import():
+    """Importing the module (every start of the app, every CLI command) costs no scrypt hash; the hash an
+    unknown name is checked against is made once, and no password matches it."""
+    code = ("import scoring.access.auth as a; print(a.dummy_hash.cache_info().currsize); "
+            "h = a.dummy_hash(); print(h is a.dummy_hash(), h.startswith('scrypt$'), a.verify_password('x', h))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "True", "True", "False"]
+
 def test_failed_sign_ins_lock_out_the_name_and_the_address_for_a_while(tmp_path):
     save_user(tmp_path / "u.yaml", "ann", "sales", "right")
     users = load_users(tmp_path / "u.yaml")

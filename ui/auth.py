@@ -20,6 +20,7 @@ from scoring.access.auth import (
     Session,
     User,
     authenticate,
+    dummy_hash,
     load_users,
     login_required,
     session_hours,
@@ -108,6 +109,7 @@ def gate() -> User | None:
     shows only the sign-in page). Stops the run, saying why, when the users file cannot be used."""
     if not needed():
         return None
+    dummy_hash()  # before any sign-in, so the first wrong name takes as long as any other
     try:
         known = users()
     except AuthError as exc:

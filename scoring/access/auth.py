@@ -21,6 +21,7 @@ Roles: ``viewer`` reads everything and changes nothing; ``sales``, ``marketing``
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -212,7 +213,7 @@ def authenticate(users: dict[str, User], login: str, password: str, client: str 
         raise AuthError(f"too many failed sign-ins: try again in {math.ceil(wait / 60)} minute(s)")
     user = users.get(login.strip())
     # check a hash even for an unknown name, so timing does not tell which names exist
-    ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+    ok = verify_password(password, user.password_hash if user else dummy_hash())
     if user is None or not ok:
         limiter.failed(*keys)
         raise AuthError("the name or the password is not right")
@@ -220,7 +221,12 @@ def authenticate(users: dict[str, User], login: str, password: str, client: str 
     return user
 
 
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(12))
+@functools.cache
+def dummy_hash() -> str:
+    """A hash no password matches, checked when the name is unknown so a wrong name takes as long as a
+    wrong password. Made on first need (a served app makes it before its first sign-in form,
+    ``ui.auth.gate``): made at import, its scrypt cost 0.12 s of every start and every CLI command."""
+    return hash_password(secrets.token_urlsafe(12))
 
 
 @dataclass

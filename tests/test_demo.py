@@ -549,6 +549,18 @@ def test_a_demo_made_by_an_older_leadcal_is_not_current(tmp_path):
     assert not demo.is_current(tmp_path / "junk.duckdb")
 
 
+
+def test_a_current_demo_stays_current_while_the_app_reads_it(tmp_path):
+    """The app's own connection open (an extraction, the checks after the first view) does not make the demo
+    look outdated: it was then generated again under the running reads (a page change during a first load)."""
+    from scoring.data.source import connect_read_only
+
+    path = tmp_path / "demo.duckdb"
+    generate(path, leads=1_000, seed=3)
+    with connect_read_only(path) as con:
+        assert demo.is_current(path)
+        assert con.execute("SELECT count(*) FROM leads").fetchone()[0] == 1_000
+
 def test_the_app_generates_an_outdated_demo_again(tmp_path, monkeypatch):
     """An older leadcal's demo.duckdb (no account key) is replaced by the current one, whole, on start."""
     from ui import data

@@ -327,12 +327,15 @@ def is_current(path: str | Path) -> bool:
 
     A demo database made by an older leadcal lacks columns the shipped default config now maps
     (the account key ``company``); the app generates it again instead of showing a mapping error.
+    Opened as every connection of the app is (``connect_read_only``): a connection with DuckDB's
+    default configuration was refused while the app's own was open (the extraction, the checks
+    after the first view), and the demo then read as outdated and was generated again under them.
     """
-    import duckdb
+    from .source import SourceError, connect_read_only
 
     try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
+        con = connect_read_only(path)
+    except SourceError:
         return False
     try:
         rows = con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall()

@@ -128,7 +128,10 @@ class Server:
     def start(cls, db: Path, store: Path, env: dict | None = None) -> "Server":
         port = free_port()
         log_path = Path(tempfile.mkstemp(prefix="leadcal-browser-bench-", suffix=".log")[1])
-        full_env = {**os.environ, "LEADCAL_DB": str(db), "LEADCAL_STORE": str(store), "LEADCAL_USER": "bench",
+        # as on a user's machine, Python keeps the modules it compiles: a sandbox that sets PYTHONDONTWRITEBYTECODE
+        # made every start of the app compile leadcal's modules again (0.45 s of a 10M restart's 5 s)
+        kept = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        full_env = {**kept, "LEADCAL_DB": str(db), "LEADCAL_STORE": str(store), "LEADCAL_USER": "bench",
                     **(env or {})}
         started = time.perf_counter()
         proc = subprocess.Popen(

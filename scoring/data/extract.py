@@ -140,8 +140,8 @@ def _dictionary(source: Source, spec: FeatureSpec, column: str) -> Dictionary:
 
 
 MANY_COLUMNS = 16
-"""From this many categorical columns on, their dictionaries and first appearances are read
-in one query each (an UNPIVOT) instead of a query per column: on a wide table every query
+"""From this many categorical columns on, their dictionaries are read in one query (an
+UNPIVOT) instead of a query per column: on a wide table every query
 costs time in proportion to the table's width, so a query per column grows as columns
 squared (an import of 2,000 columns tries its starter config this way)."""
 
@@ -162,20 +162,6 @@ def _dictionaries(source: Source, spec: FeatureSpec) -> list[Dictionary]:
     bounds = np.searchsorted(column, np.arange(len(columns) + 1))
     return [_as_dictionary(rows.column(1).slice(a, b - a), rows.column(2).slice(a, b - a))
             for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def _first_appearances(source: Source, table: str, codes: list[str]) -> list[list[int]] | None:
-    """Per code column, its codes in order of first appearance (one query); None when few columns."""
-    if len(codes) < MANY_COLUMNS:
-        return None
-    text = ", ".join(f'{c} AS "{i}"' for i, c in enumerate(codes))
-    names = ", ".join(f'"{i}"' for i in range(len(codes)))
-    out: list[list[int]] = [[] for _ in codes]
-    for i, code in source.con.execute(
-            f"SELECT CAST(i AS INTEGER), code FROM (SELECT __row, {text} FROM {table}) UNPIVOT (code FOR i IN "
-            f"({names})) WHERE code >= 0 GROUP BY 1, 2 ORDER BY 1, min(__row)").fetchall():
-        out[i].append(code)
-    return out
 
 
 def _as_dictionary(raw: pa.ChunkedArray | pa.Array, category: pa.ChunkedArray | pa.Array) -> Dictionary:
@@ -517,24 +503,17 @@ def _read_leads(source: Source, table: str, names: list[str], n: int) -> dict[st
     return out
 
 
-def _categorical(texts: pa.Array, raw: np.ndarray, used: list[int] | np.ndarray | None = None) -> Categorical:
+def _categorical(texts: pa.Array | pa.ChunkedArray, raw: np.ndarray) -> Categorical:
     """Renumber a column's codes by first appearance in the lead order (as Arrow's dictionary
-    encoding of the sorted leads numbered them), keeping only values the kept leads hold.
-
-    ``used``: those codes in that order, when already read (``_first_appearances``); else one
-    compiled pass over the codes finds them (``first_seen``: 3.5M companies over 10M leads in
-    ~0.1 s, where DuckDB's GROUP BY ordered by first row took 1.0 s).
+    encoding of the sorted leads numbered them), keeping only values the kept leads hold: one
+    compiled pass over the codes (``first_seen``: 3.5M companies over 10M leads in ~0.1 s, where
+    DuckDB's GROUP BY ordered by first row took 1.0 s; no query, so no width of the table to pay
+    per column either).
     """
-    if used is None:
-        renumbered = np.empty(raw.size, dtype=np.int32)
-        used = first_seen(np.ascontiguousarray(raw, dtype=np.int32), len(texts), renumbered)
-        codes = renumbered.astype(np.int16) if len(used) < np.iinfo(np.int16).max else renumbered
-    else:
-        dtype = np.int16 if len(used) < np.iinfo(np.int16).max else np.int32
-        lut = np.full(len(texts) + 1, -1, dtype=dtype)
-        lut[np.asarray(used, dtype=np.int64) + 1] = np.arange(len(used), dtype=dtype)
-        codes = lut[raw + 1]
-    categories = texts.take(pa.array(np.asarray(used, dtype=np.int64))).to_numpy(zero_copy_only=False)
+    renumbered = np.empty(raw.size, dtype=np.int32)
+    used = first_seen(np.ascontiguousarray(raw, dtype=np.int32), len(texts), renumbered)
+    codes = renumbered.astype(np.int16) if len(used) < np.iinfo(np.int16).max else renumbered
+    categories = texts.take(pa.array(used)).to_numpy(zero_copy_only=False)
     return Categorical(codes=codes, categories=categories.astype(object, copy=False))
 
 
@@ -609,8 +588,7 @@ def _extract(source: Source, spec: FeatureSpec, end: dt.datetime, sum_signals: b
             table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, numbered=True, unique_ids=unique))
             cols = _read_leads(source, table, names + codes + nums, n)
             events = _keep_events(source, spec, table, end, n, progress, expected_events)
-        firsts = _first_appearances(source, table, codes) or [None] * len(codes)
-        categorical = {c: _categorical(dictionaries[i].texts, cols.pop(code), firsts[i])
+        categorical = {c: _categorical(dictionaries[i].texts, cols.pop(code))
                        for i, (c, code) in enumerate(zip(spec.categorical, codes))}
         progress(f"Read {len(cols['__id']):,} leads", 1.0)
     n = len(cols["__id"])

@@ -31,7 +31,8 @@ STEPS = {
     "_temp_leads": "leads + outcomes into the temp table",
     "_read_leads": "lead columns into numpy",
     "_categorical": "categories renumbered by first appearance",
-    "_keep_events": "point-in-time events (query, sort, unpack)",
+    "_read_events": "point-in-time events (query, read)",
+    "_ordered_events": "events put in order (a thread, beside the lead columns)",
 }
 
 

@@ -589,9 +589,22 @@ def test_temp_table_is_dropped_when_extraction_fails(small_db, monkeypatch):
     def broken(*args):
         raise duckdb.InvalidInputException("broken on purpose")
 
-    monkeypatch.setattr(xmod, "_keep_events", broken)
+    monkeypatch.setattr(xmod, "_read_events", broken)
     with open_source(small_db) as source:
         with pytest.raises(xmod.SourceError, match="broken on purpose"):
+            extract_features(source, parse_config(SMALL_CONFIG))
+        assert source.con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]
+
+
+def test_an_error_putting_the_events_in_order_reaches_the_caller_and_drops_the_temp_table(small_db, monkeypatch):
+    """The events are put in order in a thread beside the lead columns: its error is the extraction's."""
+    def broken(events):
+        assert events is not None and events.batches  # the events were read before the thread got them
+        raise MemoryError("no room to order the events")
+
+    monkeypatch.setattr(xmod, "_ordered_events", broken)
+    with open_source(small_db) as source:
+        with pytest.raises(MemoryError, match="no room"):
             extract_features(source, parse_config(SMALL_CONFIG))
         assert source.con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]
 

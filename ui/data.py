@@ -273,6 +273,16 @@ def _segment(fingerprint: str, spec_key: str, column: str, value: str, _features
     return _features.subset(np.isin(cat.codes, codes), keep_events=True)  # the decay tab derives from it
 
 
+def start_loading(path: Path, config: ScoringConfig) -> None:
+    """Start reading what ``features_for(path, config)`` will wait for, without waiting (the server does
+    it before any browser connects, see ``ui.preload``): the same job, so the page then finds it running
+    or done. A feature set (Parquet) is read by the page itself."""
+    if is_feature_set(path):
+        return
+    spec = decay_free_spec(feature_spec(config))
+    _base_job(_fingerprint(path), spec_cache_key(spec), str(path), spec)
+
+
 def features_for(path: Path, *configs: ScoringConfig) -> Features:
     """Features serving all given configs (one extraction when their specs can merge)."""
     spec = feature_spec(configs[0])

@@ -80,7 +80,7 @@ class DraftState:
         return self.base_ref if self.base_ref and "@" in self.base_ref else None
 
 
-def _initial_db() -> str:
+def initial_db() -> str:
     """``$LEADCAL_DB`` (the admin's choice), else the demo, as an absolute path."""
     from . import data
 
@@ -91,7 +91,7 @@ def state() -> DraftState:
     """This browser session's state (created on first use from the environment)."""
     current = st.session_state.get(STATE)
     if current is None:
-        current = DraftState(db=_initial_db(), model="")
+        current = DraftState(db=initial_db(), model="")
         st.session_state[STATE] = current
     return current
 

@@ -49,7 +49,7 @@ def _ensure_navigation() -> None:
         st.rerun()
 
 
-def _default_model(path_text: str, models: list[str]) -> str:
+def default_model(path_text: str, models: list[str]) -> str:
     """``$LEADCAL_MODEL``, else the model an import into this database saved, else 'default'."""
     wanted = os.environ.get("LEADCAL_MODEL")
     if not wanted:
@@ -106,7 +106,7 @@ def _sources(s: session.DraftState) -> str:
     """Draw the database and model pickers (seeded from the session state); returns the model."""
     models = sorted(set(data.store().models()) | {"default"})
     if not s.model or s.model not in models:
-        s.model = _default_model(s.db, models)
+        s.model = default_model(s.db, models)
     st.subheader("Data source")
     # controlled widgets: they show the session's database and model on every page (a sidebar widget
     # is a new widget on each page); a change goes through the callbacks, which may ask first

@@ -1,0 +1,77 @@
+"""The server reads the first page's data before any browser connects (ui/preload.py, app.py's ASGI app)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+from streamlit.web.server.app_discovery import discover_asgi_app
+
+from scoring.data.demo import generate
+from ui import data, preload
+
+from .conftest import ROOT
+
+APP = ROOT / "app.py"
+
+
+@pytest.fixture
+def counted(monkeypatch) -> list[str]:
+    """The databases extracted (or loaded from the disk cache) in this test, in order."""
+    st.cache_resource.clear()
+    calls: list[str] = []
+    real = data._extract_base
+
+    def counting(path, spec, progress):
+        calls.append(path)
+        return real(path, spec, progress)
+
+    monkeypatch.setattr(data, "_extract_base", counting)
+    yield calls
+    st.cache_resource.clear()
+
+
+def test_streamlit_serves_app_py_as_an_asgi_app_with_the_start_up_hook():
+    found = discover_asgi_app(APP)
+    assert found.is_asgi_app and found.import_string == "app:app"
+    spec = importlib.util.spec_from_file_location("app", APP)  # as `streamlit run` imports it: not as the script
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert type(module.app).__name__ == "App" and module.app._user_lifespan is preload.at_server_start
+    assert Path(module.app._script_path) == APP
+
+
+def test_the_first_page_finds_the_data_the_server_started_reading(tmp_path, monkeypatch, counted):
+    db = tmp_path / "crm.duckdb"
+    generate(db, leads=3000, seed=4)
+    monkeypatch.setenv("LEADCAL_DB", str(db))
+    preload.start().join(timeout=120)
+    assert counted == [str(db.resolve())]  # started before any session
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert [m.label for m in at.metric][:1] == ["AUC"]
+    assert counted == [str(db.resolve())]  # the page waited on the same job: read once
+
+
+def test_nothing_is_read_before_the_page_when_the_database_is_missing(tmp_path, monkeypatch, counted):
+    monkeypatch.setenv("LEADCAL_DB", str(tmp_path / "nowhere.duckdb"))
+    preload.start().join(timeout=60)
+    assert counted == []  # the page says what is wrong, where the user sees it
+
+
+def test_a_broken_store_stops_the_preload_quietly_and_the_page_reports_it(tmp_path, monkeypatch, counted):
+    db = tmp_path / "crm.duckdb"
+    generate(db, leads=500, seed=2)
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "default.yaml").write_text("weights: [unclosed\n")
+    monkeypatch.setenv("LEADCAL_DB", str(db))
+    monkeypatch.setenv("LEADCAL_STORE", str(store))
+    preload.start().join(timeout=60)
+    assert counted == []
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    shown = " ".join(e.value for e in at.error).replace("\\", "")  # Markdown escapes removed
+    assert "default.yaml cannot be used" in shown and "not valid YAML" in shown

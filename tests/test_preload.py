@@ -74,4 +74,16 @@ def test_a_broken_store_stops_the_preload_quietly_and_the_page_reports_it(tmp_pa
     assert counted == []
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     shown = " ".join(e.value for e in at.error).replace("\\", "")  # Markdown escapes removed
-    assert "default.yaml cannot be used" in shown and "not valid YAML" in shown
+    assert "The approved config default.yaml cannot be used" in shown and "not valid YAML" in shown
+    assert str(tmp_path) not in shown  # the browser never names a server path
+
+
+def test_a_file_that_is_not_a_database_is_named_without_its_folder(tmp_path, monkeypatch, counted):
+    fake = tmp_path / "hubspot-export.duckdb"
+    fake.write_text("Record ID,Email\n1,a@example.com\n")  # a CSV saved under a .duckdb name
+    monkeypatch.setenv("LEADCAL_DB", str(fake))
+    preload.start().join(timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    shown = " ".join(e.value for e in at.error).replace("\\", "")
+    assert "The database hubspot-export.duckdb cannot be used" in shown
+    assert str(tmp_path) not in shown

@@ -203,9 +203,10 @@ def render(require_data: bool = True, draft_line: bool = True, quality_later: bo
         approved, approved_ref = data.approved(model)
         features = data.features_for(path, approved)
     except (StoreError, ConfigError, SourceError) as exc:
+        named = plain(Path(str(getattr(exc, "source", "") or "")).name)  # the file's name: never a server path
         title = {StoreError: "The config store cannot be used:",
-                 ConfigError: f"The approved config {plain(getattr(exc, 'source', ''))} cannot be used:",
-                 SourceError: f"The database {plain(getattr(exc, 'source', ''))} cannot be used:"}[type(exc)]
+                 ConfigError: f"The approved config {named} cannot be used:",
+                 SourceError: f"The database {named} cannot be used:"}[type(exc)]
         problems = [plain(p) for p in (getattr(exc, "problems", None) or [str(exc)])]
         if isinstance(exc, SourceError) and approved_ref and path.is_file() and any(" not found in " in p or
                                                                                      p.startswith("table '")

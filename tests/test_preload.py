@@ -10,9 +10,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.web.server.app_discovery import discover_asgi_app
 
+from scoring.cli import main as leadcal
 from scoring.data.demo import generate
 from ui import data, preload
 
+from . import crm_exports as ce
 from .conftest import ROOT
 
 APP = ROOT / "app.py"
@@ -87,3 +89,21 @@ def test_a_file_that_is_not_a_database_is_named_without_its_folder(tmp_path, mon
     shown = " ".join(e.value for e in at.error).replace("\\", "")
     assert "The database hubspot-export.duckdb cannot be used" in shown
     assert str(tmp_path) not in shown
+
+
+@pytest.mark.parametrize("name", ["hubspot", "salesforce", "pipedrive"])
+def test_an_imported_crm_export_is_read_once_for_the_model_its_import_saved(name, tmp_path, monkeypatch, counted):
+    """A CRM export imported with `leadcal import`: the server starts on the import's own model (its mapping
+    of the export's columns), and the page waits on that very extraction."""
+    export = ce.WRITERS[name](tmp_path / "files", n=800)
+    db, store = tmp_path / f"{name}.duckdb", tmp_path / "store"
+    assert leadcal(["import", *map(str, export.files), "--db", str(db), "--store", str(store)]) == 0
+    monkeypatch.setenv("LEADCAL_DB", str(db))
+    monkeypatch.setenv("LEADCAL_STORE", str(store))
+    monkeypatch.delenv("LEADCAL_MODEL", raising=False)
+    preload.start().join(timeout=120)
+    assert counted == [str(db.resolve())]
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="sidebar_model").value == name
+    assert counted == [str(db.resolve())]

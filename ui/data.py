@@ -74,16 +74,23 @@ def store_path() -> Path:
     return default_store()
 
 
+def demo_to_generate(path: Path) -> bool:
+    """True when ``path`` is leadcal's own demo file and it is missing or an older leadcal made it."""
+    if path.resolve() != demo_db().resolve():
+        return False
+    from scoring.data.demo import is_current
+
+    return not (path.exists() and is_current(path))
+
+
 def ensure_demo(path: Path) -> None:
     """Generate the demo database on first start, and again when an older leadcal made it (it then lacks
     columns the shipped default config maps), with a visible progress message. Only leadcal's own demo
     file is ever replaced, whole (written beside it, then moved into place)."""
-    if path.resolve() != demo_db().resolve():
+    if not demo_to_generate(path):
         return
-    from scoring.data.demo import generate, is_current
+    from scoring.data.demo import generate
 
-    if path.exists() and is_current(path):
-        return
     label = ("The demo database was made by an older leadcal: generating it again (50,000 leads)..."
              if path.exists() else "First start: generating the demo database (50,000 leads)...")
     with st.status(label, expanded=True) as status:
@@ -334,6 +341,11 @@ def config_key(config: ScoringConfig) -> str:
 def store() -> ConfigStore:
     """The config store of this app."""
     return ConfigStore(store_path())
+
+
+def model_names() -> list[str]:
+    """The store's models and the shipped default, sorted: what the sidebar offers."""
+    return sorted(set(store().models()) | {"default"})
 
 
 def approved(model: str) -> tuple[ScoringConfig, str]:

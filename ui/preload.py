@@ -38,15 +38,9 @@ def _preload() -> None:
 
 def _start_loading(data, session, sidebar) -> None:
     path = Path(session.initial_db())
-    if not path.is_file():
-        return  # the page generates the demo, or says what is wrong, with a message
-    if path == data.demo_db().resolve():
-        from scoring.data.demo import is_current
-
-        if not is_current(path):
-            return  # made by an older leadcal: the page generates it again first
-    models = sorted(set(data.store().models()) | {"default"})
-    config, _ = data.approved(sidebar.default_model(str(path), models))
+    if not path.is_file() or data.demo_to_generate(path):
+        return  # the page generates the demo (missing or outdated), or says what is wrong, with a message
+    config, _ = data.approved(sidebar.default_model(str(path), data.model_names()))
     data.start_loading(path, config)
 
 

@@ -104,7 +104,7 @@ def _confirm_switch() -> None:
 
 def _sources(s: session.DraftState) -> str:
     """Draw the database and model pickers (seeded from the session state); returns the model."""
-    models = sorted(set(data.store().models()) | {"default"})
+    models = data.model_names()
     if not s.model or s.model not in models:
         s.model = default_model(s.db, models)
     st.subheader("Data source")
@@ -215,7 +215,7 @@ def render(require_data: bool = True, draft_line: bool = True, quality_later: bo
                 mismatch_sentence,  # the model does not fit this database: say which, and how
             )
 
-            models = sorted(set(data.store().models()) | {"default"})
+            models = data.model_names()
             title = plain(mismatch_sentence(path, model, approved_ref, models, data.store_path(), in_app=True)) + " What it misses:"
         if require_data:
             _stop(title, problems)

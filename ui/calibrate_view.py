@@ -267,7 +267,14 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
 
 def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
     """The account view: account KPIs, the band chart and table at account level, and one account's leads."""
-    av = account_view(view, scored.features, scored.approved_features)
+    for features in (scored.features, scored.approved_features):
+        if features is not None:
+            data.wait_for_column(features, view.draft.config.source.leads.account)
+    try:
+        av = account_view(view, scored.features, scored.approved_features)
+    except SourceError as exc:
+        st.error("The account view cannot be shown:\n\n" + "\n".join(f"- {plain(p)}" for p in exc.problems))
+        return
     if isinstance(av, NoAccounts):
         st.info(plain(av.reason[0].upper() + av.reason[1:] + "."))
         return

@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -31,6 +32,7 @@ from ..model.features import (
     Features,
     FeatureSpec,
     KeptEvents,
+    LaterCategorical,
     age_days,
     event_types,
     feature_spec,
@@ -40,7 +42,7 @@ from ..model.findings import QualityReport
 from ..model.first_seen import first_seen
 from .feature_set import read_features
 from .quality import check_quality
-from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, quote
+from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, open_source, quote
 
 TEMP_PREFIX = "__leadcal_leads_"
 """Name prefix of the per-extraction temp table (a random suffix makes it unique)."""
@@ -649,9 +651,66 @@ def _rows(source: Source, table: str) -> int:
     return int(n)
 
 
+def later_columns(spec: FeatureSpec) -> tuple[str, ...]:
+    """The columns a first view can go without: the account key, which only the account view groups by
+    (3.5M companies at 10M leads: 3.7 s of a 12 s extraction). A rule or a segment on the same column
+    waits for it, which is slower but gives the same numbers."""
+    account = spec.mapping.leads.account
+    return (account,) if account is not None and account in spec.categorical else ()
+
+
+def read_later(path: str | Path, features: Features) -> None:
+    """Read the columns ``extract_features`` left for later (``later``) and hand them to whoever waits for
+    them; if they cannot be read, those get the reason (a ``SourceError`` naming the column) and it is raised.
+
+    The extraction's leads query of the whole spec again (the same deduplication, order and category
+    numbering), of which only these columns are read; the leads it gives must be the features' leads, in
+    their order. Not a query of these columns alone: with no other column to code, DuckDB built its hash
+    table from the 10M leads' company names instead of from the dictionary, and ran out of memory."""
+    pending = {c: cat for c, cat in features.categorical.items() if isinstance(cat, LaterCategorical) and not cat.ready}
+    if not pending:
+        return
+    try:
+        with open_source(path) as source:
+            read = _read_later(source, features.spec, tuple(pending), features.lead_id, features.data_end)
+    except Exception as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        error = SourceError(Path(path).name, [f"the column(s) {', '.join(map(repr, pending))} of the leads could "
+                                               f"not be read after the first view: {first}"])
+        for cat in pending.values():
+            cat.fail(error)
+        raise error from None
+    for column, cat in pending.items():
+        cat.resolve(read[column])
+
+
+def _read_later(source: Source, spec: FeatureSpec, columns: tuple[str, ...], lead_id: np.ndarray,
+                end: dt.datetime) -> dict[str, Categorical]:
+    spec = replace(spec, signals=())
+    at = [spec.categorical.index(c) for c in columns]
+    codes = [f"__c{i}" for i in at]
+    dictionaries = _dictionaries(source, spec)
+    unique = _ids_unique(source, spec.mapping)
+    with ExitStack() as stack:
+        table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, unique_ids=unique))
+        ((n,),) = source.con.execute(f"SELECT count(*) FROM {table}").fetchall()
+        if n != lead_id.size:
+            raise ValueError(f"the leads table now has {n:,} leads where it had {lead_id.size:,}: it changed")
+        cols = _read_leads(source, table, ["__id", "__created", *codes], n)
+        if not _in_lead_order(cols["__created"], cols["__id"]):  # as ``_extract``: numbered by a window
+            stack.close()
+            table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, numbered=True, unique_ids=unique))
+            cols = _read_leads(source, table, ["__id", "__created", *codes], n)
+    if not np.array_equal(cols["__id"], lead_id):
+        raise ValueError("the leads table is not the one read before: it changed")
+    texts = _category_texts([dictionaries[i] for i in at])
+    return {c: _categorical(texts[j], cols[code]) for j, (c, code) in enumerate(zip(columns, codes))}
+
+
 def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec,
                      now: dt.datetime | None = None, quality: QualityReport | None = None,
-                     sum_signals: bool = True, progress: Progress | None = None) -> Features:
+                     sum_signals: bool = True, progress: Progress | None = None,
+                     later: tuple[str, ...] = (), start_later: Callable[[], None] | None = None) -> Features:
     """Read the spec's leads and point-in-time events once; return aligned arrays plus a data-quality report.
 
     The quality report depends only on the data and the mapping, not on decay or rules;
@@ -660,7 +719,9 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
     in afterwards (the app's first view does not wait for the scans). ``sum_signals=False``
     keeps the events but sums none: a base that features are only derived from
     (``derive_features``) holds no sums it never uses (100 MB at 10M leads). ``progress``
-    is told each step (the app's progress bar on a long first load).
+    is told each step (the app's progress bar on a long first load). ``later``: categorical columns
+    (``later_columns``) that stand in as ``LaterCategorical`` until ``read_later`` reads them; whoever
+    needs one first calls ``start_later`` (idempotent), which must see to it that ``read_later`` runs.
     """
     progress = progress or _no_progress
     spec = config_or_spec if isinstance(config_or_spec, FeatureSpec) else feature_spec(config_or_spec)
@@ -675,10 +736,16 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
     expected = None
     if spec.mapping.events is not None:
         expected = quality.counts.get(spec.mapping.events.table) if quality.checked else _rows(source, spec.mapping.events.table)
+    later = tuple(c for c in later if c in spec.categorical)
+    now_read = replace(spec, categorical=tuple(c for c in spec.categorical if c not in later))
     try:
-        features = _extract(source, spec, end, sum_signals, progress, expected)
+        features = _extract(source, now_read, end, sum_signals, progress, expected)
     except (duckdb.Error, pa.ArrowException) as exc:  # report, don't crash
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SourceError(str(source.path), [f"reading features failed: {first}"]) from None
+    if later:
+        features.spec = spec
+        features.categorical = {c: features.categorical.get(c) or LaterCategorical(start_later)
+                                for c in spec.categorical}
     features.quality = quality
     return features

@@ -252,9 +252,11 @@ def test_the_account_view_waits_for_the_account_key_and_the_disk_entry_holds_it(
     assert reads == []
     _level(at).set_value("Accounts").run()
     assert reads == [("company",)]  # read once, when the account view needed it
+    assert held_back and all(item._thread is None for item in held_back)  # without waiting for the checks
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert [m.label for m in at.metric][:1] == ["Account AUC"]
-    for item in held_back:
+    for item in held_back:  # the checks, then the disk entry
+        item.start()
         item.join()
     spec = decay_free_spec(feature_spec(load_config(DEFAULT_CONFIG)))  # the demo's model, as the app reads it
     with open_source(db) as source:
@@ -280,7 +282,8 @@ def test_an_account_key_that_cannot_be_read_is_said_in_the_account_view_and_noth
     shown = " ".join(e.value for e in at.error)
     assert "The account view cannot be shown" in shown and "company" in shown and "the disk went away" in shown
     assert str(tmp_path) not in shown
-    for item in held_back:
+    for item in held_back:  # the checks, then the disk entry
+        item.start()
         item.join()
     spec = decay_free_spec(feature_spec(load_config(DEFAULT_CONFIG)))
     with open_source(db) as source:

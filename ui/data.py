@@ -112,9 +112,9 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
     A new extraction's data-quality checks and its disk cache entry wait until the first
     view is drawn and the user pauses (``finish_loading``): their scans and writes took 6 s
     of a 10M-lead first load, and beside the first view they slowed it threefold. The sidebar says the checks
-    are running and shows the findings when they are in; what uses them waits for them. So does the
-    account key (``later_columns``: 3.7 s of a 10M-lead extraction), read first when that work starts; the
-    account view waits for it, and starts that work if it has not begun."""
+    are running and shows the findings when they are in; what uses them waits for them. The account key
+    (``later_columns``: 3.7 s of a 10M-lead extraction, and only the account view groups by it) is read
+    after the checks, before the disk entry, or at once in a thread of its own for whoever needs it first."""
     import datetime as dt
 
     from scoring.data import feature_cache
@@ -122,6 +122,16 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
     from scoring.data.source import check_columns
     from scoring.model.findings import QualityReport
 
+    read: list = []  # the features, then whether their account key could be read
+
+    def read_account_key() -> None:
+        try:
+            read_later(path, read[0])
+            read.append(True)
+        except SourceError:  # whoever needs the column is told why; no disk entry without it
+            read.append(False)
+
+    reading = _Deferred(read_account_key)
     with open_source(path) as source:
         check_columns(source, feature_needs(spec))  # every mapping problem named before any query
         progress("Looking for a saved extraction of this database...", 0.0)
@@ -130,16 +140,14 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
             return cached
         now = dt.datetime.now()
         features = extract_features(source, spec, now=now, quality=QualityReport.pending(finish_loading), sum_signals=False,
-                                    progress=progress, later=later_columns(spec), start_later=finish_loading)
+                                    progress=progress, later=later_columns(spec), start_later=reading.start)
+    read.append(features)
 
     def finish() -> None:
-        try:  # the account key first: the account view may be waiting for it
-            read_later(path, features)
-            complete = True
-        except SourceError:  # the account view shows why; no disk entry without the column
-            complete = False
         check_into(features.quality, path, spec.mapping, now, features.data_end, separate_process=True)
-        if complete:
+        reading.start()
+        reading.join()
+        if read[-1] is True:
             feature_cache.save(path, features)
 
     features.cache["disk_save"] = _after_first_view(finish)  # the decayed sums are saved beside it once written

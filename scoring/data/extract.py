@@ -335,17 +335,7 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool
                     else "NULL::TIMESTAMP AS __conv")
         if out.deal_value is not None:
             cols.append(f"{_finite_value(src + quote(out.deal_value))} AS __value")
-    select_cols = "".join(", " + c for c in cols)
-    lead_id = f"{src}{quote(leads.id)}"
-    created = _finite_time(f"{src}{quote(leads.created_at)}") if leads.created_at else "NULL::TIMESTAMP"
-    first = f"{src}{quote(leads.created_at)} NULLS LAST" if leads.created_at else lead_id
-    has_time = " AND __created IS NOT NULL" if leads.created_at else ""
-    first_row = "true" if unique_ids.leads else f"row_number() OVER (PARTITION BY {lead_id} ORDER BY {first}) = 1"
-    sql = ["WITH " + "".join(dicts) + "raw AS (",
-           f"  SELECT {lead_id} AS __id, {created} AS __created{select_cols},",
-           f"    {first_row} AS __first",
-           f"  FROM {quote(leads.table)} AS __src{''.join(joins)} WHERE {lead_id} IS NOT NULL",
-           f"), l AS (SELECT * EXCLUDE (__first) FROM raw WHERE __first{has_time})"]
+    sql = ["WITH " + "".join(dicts) + _kept_leads(spec, "".join(", " + c for c in cols), "".join(joins), unique_ids)]
     if out.table is not None:
         one = unique_ids.outcomes  # one row per lead: the row's own values, as the aggregates give them
         conv = _finite_time(quote(out.converted_at)) if has_date else ""
@@ -387,6 +377,22 @@ def _leads_sql(spec: FeatureSpec, dictionaries: list[Dictionary], numbered: bool
     else:
         sql += [f"SELECT {columns}", "FROM s AS b ORDER BY b.__created, b.__id"]
     return "\n".join(sql), params
+
+
+def _kept_leads(spec: FeatureSpec, select_cols: str, joins: str, unique_ids: UniqueIds) -> str:
+    """The CTEs ``raw`` and ``l``: each lead id's first row (by creation time) with a creation time, as
+    ``__id``, ``__created`` and ``select_cols`` (read from ``__src``, the leads table, with ``joins``)."""
+    leads = spec.mapping.leads
+    lead_id = f"__src.{quote(leads.id)}"
+    created = _finite_time(f"__src.{quote(leads.created_at)}") if leads.created_at else "NULL::TIMESTAMP"
+    first = f"__src.{quote(leads.created_at)} NULLS LAST" if leads.created_at else lead_id
+    has_time = " AND __created IS NOT NULL" if leads.created_at else ""
+    first_row = "true" if unique_ids.leads else f"row_number() OVER (PARTITION BY {lead_id} ORDER BY {first}) = 1"
+    return "\n".join(["raw AS (",
+                      f"  SELECT {lead_id} AS __id, {created} AS __created{select_cols},",
+                      f"    {first_row} AS __first",
+                      f"  FROM {quote(leads.table)} AS __src{joins} WHERE {lead_id} IS NOT NULL",
+                      f"), l AS (SELECT * EXCLUDE (__first) FROM raw WHERE __first{has_time})"])
 
 
 def _finite_time(column: str) -> str:
@@ -663,20 +669,20 @@ def read_later(path: str | Path, features: Features) -> None:
     """Read the columns ``extract_features`` left for later (``later``) and hand them to whoever waits for
     them; if they cannot be read, those get the reason (a ``SourceError`` naming the column) and it is raised.
 
-    The extraction's leads query of the whole spec again (the same deduplication, order and category
-    numbering), of which only these columns are read; the leads it gives must be the features' leads, in
-    their order. Not a query of these columns alone: with no other column to code, DuckDB built its hash
-    table from the 10M leads' company names instead of from the dictionary, and ran out of memory."""
+    The same leads (each id's first row, in the features' order, checked lead by lead) and the same coding
+    (``_as_dictionary``, ``_categorical``), from a query of these columns alone: their stored texts in lead
+    order, coded in Arrow. Coded by the extraction's join to the dictionary instead, in a query of this
+    column alone, DuckDB built its hash table from the 10M leads' company names and ran out of memory."""
     pending = {c: cat for c, cat in features.categorical.items() if isinstance(cat, LaterCategorical) and not cat.ready}
     if not pending:
         return
     try:
         with open_source(path) as source:
-            read = _read_later(source, features.spec, tuple(pending), features.lead_id, features.data_end)
+            read = _read_later(source, features.spec, tuple(pending), features.lead_id)
     except Exception as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         error = SourceError(Path(path).name, [f"the column(s) {', '.join(map(repr, pending))} of the leads could "
-                                               f"not be read after the first view: {first}"])
+                                              f"not be read after the first view: {first}"])
         for cat in pending.values():
             cat.fail(error)
         raise error from None
@@ -684,27 +690,44 @@ def read_later(path: str | Path, features: Features) -> None:
         cat.resolve(read[column])
 
 
-def _read_later(source: Source, spec: FeatureSpec, columns: tuple[str, ...], lead_id: np.ndarray,
-                end: dt.datetime) -> dict[str, Categorical]:
-    spec = replace(spec, signals=())
-    at = [spec.categorical.index(c) for c in columns]
-    codes = [f"__c{i}" for i in at]
-    dictionaries = _dictionaries(source, spec)
-    unique = _ids_unique(source, spec.mapping)
-    with ExitStack() as stack:
-        table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, unique_ids=unique))
-        ((n,),) = source.con.execute(f"SELECT count(*) FROM {table}").fetchall()
-        if n != lead_id.size:
-            raise ValueError(f"the leads table now has {n:,} leads where it had {lead_id.size:,}: it changed")
-        cols = _read_leads(source, table, ["__id", "__created", *codes], n)
-        if not _in_lead_order(cols["__created"], cols["__id"]):  # as ``_extract``: numbered by a window
-            stack.close()
-            table = stack.enter_context(_temp_leads(source, spec, dictionaries, end, numbered=True, unique_ids=unique))
-            cols = _read_leads(source, table, ["__id", "__created", *codes], n)
-    if not np.array_equal(cols["__id"], lead_id):
-        raise ValueError("the leads table is not the one read before: it changed")
-    texts = _category_texts([dictionaries[i] for i in at])
-    return {c: _categorical(texts[j], cols[code]) for j, (c, code) in enumerate(zip(columns, codes))}
+def _read_later(source: Source, spec: FeatureSpec, columns: tuple[str, ...],
+                lead_id: np.ndarray) -> dict[str, Categorical]:
+    texts = "".join(f", {_stored_text('__src.' + quote(c))} AS __t{i}" for i, c in enumerate(columns))
+    sql = (f"WITH {_kept_leads(spec, texts, '', _ids_unique(source, spec.mapping))}\n"
+           f"SELECT __id{''.join(f', __t{i}' for i in range(len(columns)))} FROM l ORDER BY __created, __id")
+    stored: list[list] = [[] for _ in columns]
+    at = 0
+    for batch in source.con.sql(sql).to_arrow_reader(BATCH_ROWS):
+        ids = _to_numpy(batch.column(0))
+        if not np.array_equal(ids, lead_id[at:at + ids.size]):
+            raise ValueError("the leads table is not the one read before: it changed")
+        at += ids.size
+        for values, column in zip(stored, batch.columns[1:]):  # as indices into the batch's distinct texts: the
+            values.append(pc.dictionary_encode(column.cast(pa.string())))  # 10M texts are never held at once
+    if at != lead_id.size:
+        raise ValueError(f"the leads table now has {at:,} leads where it had {lead_id.size:,}: it changed")
+    missing = [normalise_value(v) for v in spec.mapping.missing_values]
+    return {c: _coded(source, values, missing) for c, values in zip(columns, stored)}
+
+
+def _coded(source: Source, batches: list[pa.DictionaryArray], missing: list[str]) -> Categorical:
+    """A column from each lead's stored text, encoded batch by batch: their distinct texts unified, made
+    categories by the same SQL as a dictionary's (``_category_text``) and coded as one."""
+    kind = pa.dictionary(pa.int32(), pa.string())
+    unified = pa.chunked_array(batches, type=kind).unify_dictionaries()
+    texts = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], type=pa.string())
+    indices = (np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy() for chunk in unified.chunks])
+               if unified.num_chunks else np.empty(0, dtype=np.int32))
+    name = f"__leadcal_texts_{uuid.uuid4().hex}"
+    source.con.register(name, pa.table({"raw": texts, "i": pa.array(np.arange(len(texts)))}))
+    try:
+        rows = source.con.sql(f"SELECT i, raw, {_category_text('raw')} FROM {name} ORDER BY i",
+                              params={"missing": missing}).to_arrow_table()
+    finally:
+        source.con.unregister(name)
+    dictionary = _as_dictionary(rows.column(1), rows.column(2))
+    lookup = np.append(dictionary.codes.to_numpy(), np.int32(-1))  # a NULL text: index -1, no category
+    return _categorical(_category_texts([dictionary])[0], lookup[indices])
 
 
 def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec,

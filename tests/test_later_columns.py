@@ -290,3 +290,40 @@ def test_an_account_key_that_cannot_be_read_is_said_in_the_account_view_and_noth
         assert feature_cache.load(source, spec) is None  # no entry without the column
     _level(at).set_value("Leads").run()
     assert not at.exception and [m.label for m in at.metric][:1] == ["AUC"]  # the lead view goes on
+
+
+# --------------------------------------------------------------------------- hashes
+
+
+def test_hash_positions_equal_numpys_searchsorted_and_tell_an_absent_hash():
+    from scoring.model.hash_lookup import hash_positions
+
+    rng = np.random.default_rng(5)
+    keys = np.unique(rng.integers(0, 2**63, 50_000, dtype=np.uint64) * np.uint64(2))  # even: odd ones are absent
+    queries = keys[rng.integers(0, keys.size, 200_000)]
+    out = np.empty(queries.size, dtype=np.int64)
+    assert hash_positions(keys, queries, out)
+    assert out.tolist() == np.searchsorted(keys, queries).tolist()
+    queries[7] += np.uint64(1)
+    assert not hash_positions(keys, queries, out) and out[7] == -1 and out[8] >= 0
+    assert not hash_positions(keys[:0], queries[:3], out[:3]) and out[:3].tolist() == [-1, -1, -1]
+
+
+def test_texts_that_share_a_hash_are_hashed_again_under_another_salt(tmp_path, monkeypatch):
+    real = xmod._hash
+    salts: list[int] = []
+
+    def weak_at_first(text: str, salt: int) -> str:  # salt 0: texts of one length hash alike
+        salts.append(salt)
+        return f"hash(length({text}), 0)" if salt == 0 else real(text, salt)
+
+    monkeypatch.setattr(xmod, "_hash", weak_at_first)
+    db = make_db(tmp_path / "c.duckdb", LEADS)
+    spec = decay_free_spec(feature_spec(_account_config()))
+    features = _first_then_later(db, spec)
+    read_later(db, features)
+    with open_source(db) as source:
+        whole = extract_features(source, spec)
+    assert 0 in salts and 1 in salts  # ' Acme' and 'Hooli' (five characters) shared a hash under salt 0
+    assert features.categorical["email_domain_type"].values().tolist() == \
+        whole.categorical["email_domain_type"].values().tolist() == ["Globex", None, "Acme", "Acme", None, None, "Globex"]

@@ -40,6 +40,7 @@ from ..model.features import (
 )
 from ..model.findings import QualityReport
 from ..model.first_seen import first_seen
+from ..model.hash_lookup import hash_positions
 from .feature_set import read_features
 from .quality import check_quality
 from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, open_source, quote
@@ -128,18 +129,21 @@ class Dictionary:
     """Code of each ``raw`` value (int32; -1: a missing marker)."""
 
 
-def _dictionary(source: Source, spec: FeatureSpec, column: str) -> Dictionary:
+def _dictionary(source: Source, spec: FeatureSpec, column: str, salt: int | None = None):
     """The dictionary of a column over all rows of the leads table.
 
     A superset of what the kept leads hold (duplicates and leads without a creation time
-    are dropped later); the codes are renumbered by first appearance afterwards.
+    are dropped later); the codes are renumbered by first appearance afterwards. With a
+    ``salt``: also each stored text's hash (``_hash``), as ``(dictionary, hashes)``.
     """
     mapping = spec.mapping
-    sql = (f"SELECT raw, {_category_text('raw')} FROM (SELECT DISTINCT {_stored_text(quote(column))} AS raw "
+    hashed = "" if salt is None else f", {_hash('raw', salt)}"
+    sql = (f"SELECT raw, {_category_text('raw')}{hashed} FROM (SELECT DISTINCT {_stored_text(quote(column))} AS raw "
            f"FROM {quote(mapping.leads.table)} WHERE {quote(column)} IS NOT NULL)")
     missing = [normalise_value(v) for v in mapping.missing_values]
     rows = source.con.sql(sql, params={"missing": missing}).to_arrow_table()
-    return _as_dictionary(rows.column(0), rows.column(1))
+    dictionary = _as_dictionary(rows.column(0), rows.column(1))
+    return dictionary if salt is None else (dictionary, rows.column(2).to_numpy())
 
 
 MANY_COLUMNS = 16
@@ -670,15 +674,15 @@ def read_later(path: str | Path, features: Features) -> None:
     them; if they cannot be read, those get the reason (a ``SourceError`` naming the column) and it is raised.
 
     The same leads (each id's first row, in the features' order, checked lead by lead) and the same coding
-    (``_as_dictionary``, ``_categorical``), from a query of these columns alone: their stored texts in lead
-    order, coded in Arrow. Coded by the extraction's join to the dictionary instead, in a query of this
-    column alone, DuckDB built its hash table from the 10M leads' company names and ran out of memory."""
+    (the column's ``_dictionary``, ``_categorical``), from a query of these columns alone that gives each
+    lead's stored text as a 64-bit hash (``_hashed_codes``). Read as a join to the dictionary, as the
+    extraction codes them, DuckDB built its hash table from the 10M leads' company names and ran out of
+    memory; read as texts, the texts sorted and held in Arrow took 1.3 GB beside the app's arrays (hashes: 0.86)."""
     pending = {c: cat for c, cat in features.categorical.items() if isinstance(cat, LaterCategorical) and not cat.ready}
     if not pending:
         return
     try:
-        with open_source(path) as source:
-            read = _read_later(source, features.spec, tuple(pending), features.lead_id)
+        read = _read_later(path, features.spec, tuple(pending), features.lead_id)
     except Exception as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         error = SourceError(Path(path).name, [f"the column(s) {', '.join(map(repr, pending))} of the leads could "
@@ -690,44 +694,69 @@ def read_later(path: str | Path, features: Features) -> None:
         cat.resolve(read[column])
 
 
-def _read_later(source: Source, spec: FeatureSpec, columns: tuple[str, ...],
+HASH_TRIES = 3
+"""Salts tried when two distinct stored texts of a column share a 64-bit hash (at 3.5M companies the
+chance is about 3 in 10 million): each try hashes with the next salt."""
+
+
+class _SharedHash(Exception):
+    """Two distinct stored texts of a column hash alike under this salt."""
+
+
+def _read_later(path: str | Path, spec: FeatureSpec, columns: tuple[str, ...],
                 lead_id: np.ndarray) -> dict[str, Categorical]:
-    texts = "".join(f", {_stored_text('__src.' + quote(c))} AS __t{i}" for i, c in enumerate(columns))
-    sql = (f"WITH {_kept_leads(spec, texts, '', _ids_unique(source, spec.mapping))}\n"
-           f"SELECT __id{''.join(f', __t{i}' for i in range(len(columns)))} FROM l ORDER BY __created, __id")
-    stored: list[list] = [[] for _ in columns]
+    for salt in range(HASH_TRIES):
+        with open_source(path) as source:  # closed before the coding: DuckDB then lets go of ~0.5 GB at 10M leads
+            unique = _ids_unique(source, spec.mapping)
+            dictionaries = {c: _dictionary(source, spec, c, salt) for c in columns}
+            hashes = _lead_hashes(source, spec, columns, lead_id, unique, salt)
+        try:
+            return {c: _hashed_codes(c, *dictionaries[c], *hashes[c]) for c in columns}
+        except _SharedHash:
+            continue
+    raise ValueError(f"distinct texts shared a hash under {HASH_TRIES} salts")
+
+
+def _hash(text: str, salt: int) -> str:
+    """SQL: a 64-bit hash of a stored text (UBIGINT), under a salt."""
+    return f"hash({text}, {int(salt)})"
+
+
+def _lead_hashes(source: Source, spec: FeatureSpec, columns: tuple[str, ...], lead_id: np.ndarray,
+                 unique: UniqueIds, salt: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per column, each kept lead's stored text hashed and whether it has none, in the features' order."""
+    select = "".join(f", {_hash(_stored_text('__src.' + quote(c)), salt)} AS __h{i}, __src.{quote(c)} IS NULL AS __z{i}"
+                     for i, c in enumerate(columns))
+    names = [name for i in range(len(columns)) for name in (f"__h{i}", f"__z{i}")]
+    sql = f"WITH {_kept_leads(spec, select, '', unique)}\nSELECT __id, {', '.join(names)} FROM l ORDER BY __created, __id"
+    n = lead_id.size
+    out = {name: np.empty(n, dtype=np.uint64 if name.startswith("__h") else np.bool_) for name in names}
     at = 0
     for batch in source.con.sql(sql).to_arrow_reader(BATCH_ROWS):
         ids = _to_numpy(batch.column(0))
-        if not np.array_equal(ids, lead_id[at:at + ids.size]):
+        if at + ids.size > n or not np.array_equal(ids, lead_id[at:at + ids.size]):
             raise ValueError("the leads table is not the one read before: it changed")
+        for name, column in zip(names, batch.columns[1:]):
+            out[name][at:at + ids.size] = column.to_numpy(zero_copy_only=False)
         at += ids.size
-        for values, column in zip(stored, batch.columns[1:]):  # as indices into the batch's distinct texts: the
-            values.append(pc.dictionary_encode(column.cast(pa.string())))  # 10M texts are never held at once
-    if at != lead_id.size:
-        raise ValueError(f"the leads table now has {at:,} leads where it had {lead_id.size:,}: it changed")
-    missing = [normalise_value(v) for v in spec.mapping.missing_values]
-    return {c: _coded(source, values, missing) for c, values in zip(columns, stored)}
+    if at != n:
+        raise ValueError(f"the leads table now has {at:,} leads where it had {n:,}: it changed")
+    return {c: (out[f"__h{i}"], out[f"__z{i}"]) for i, c in enumerate(columns)}
 
 
-def _coded(source: Source, batches: list[pa.DictionaryArray], missing: list[str]) -> Categorical:
-    """A column from each lead's stored text, encoded batch by batch: their distinct texts unified, made
-    categories by the same SQL as a dictionary's (``_category_text``) and coded as one."""
-    kind = pa.dictionary(pa.int32(), pa.string())
-    unified = pa.chunked_array(batches, type=kind).unify_dictionaries()
-    texts = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], type=pa.string())
-    indices = (np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy() for chunk in unified.chunks])
-               if unified.num_chunks else np.empty(0, dtype=np.int32))
-    name = f"__leadcal_texts_{uuid.uuid4().hex}"
-    source.con.register(name, pa.table({"raw": texts, "i": pa.array(np.arange(len(texts)))}))
-    try:
-        rows = source.con.sql(f"SELECT i, raw, {_category_text('raw')} FROM {name} ORDER BY i",
-                              params={"missing": missing}).to_arrow_table()
-    finally:
-        source.con.unregister(name)
-    dictionary = _as_dictionary(rows.column(1), rows.column(2))
-    lookup = np.append(dictionary.codes.to_numpy(), np.int32(-1))  # a NULL text: index -1, no category
-    return _categorical(_category_texts([dictionary])[0], lookup[indices])
+def _hashed_codes(column: str, dictionary: Dictionary, keys: np.ndarray, hashes: np.ndarray,
+                  none: np.ndarray) -> Categorical:
+    """A column from its leads' hashed stored texts: each hash found among the dictionary's (its distinct
+    stored texts hashed alike, ``hash_positions``), whose codes ``_categorical`` renumbers as an extraction does."""
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    if keys.size > 1 and bool(np.any(keys[1:] == keys[:-1])):
+        raise _SharedHash
+    at = np.empty(hashes.size, dtype=np.int64)
+    if not hash_positions(keys, hashes, at) and not bool(np.all(none | (at >= 0))):
+        raise ValueError(f"the column {column!r} changed")  # a text the dictionary lacks: the table changed
+    lookup = np.append(dictionary.codes.to_numpy()[order], np.int32(-1))  # a lead without text: -1
+    return _categorical(_category_texts([dictionary])[0], lookup[np.where(none, -1, at)])
 
 
 def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec,

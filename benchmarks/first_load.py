@@ -58,7 +58,7 @@ def _timed_context(name: str, func: Callable, into: dict[str, float]) -> Callabl
 
 def one_load(db: Path, after: bool = True) -> dict[str, float]:
     """Seconds per step of one first load, then (``after``) the checks and the cache entry after it."""
-    from scoring.data import extract, feature_cache
+    from scoring.data import extract, feature_cache, later
     from scoring.data.quality_later import check_file, check_in_process
     from scoring.data.source import open_source
     from scoring.model.config import load_config
@@ -76,13 +76,13 @@ def one_load(db: Path, after: bool = True) -> dict[str, float]:
         t = time.perf_counter()
         with open_source(db) as source:
             features = extract.extract_features(source, spec, now=now, quality=QualityReport.pending(),
-                                                sum_signals=False, later=extract.later_columns(spec))
+                                                sum_signals=False, later=later.later_columns(spec))
         times["extraction"] = time.perf_counter() - t
     finally:
         for name, func in originals.items():
             setattr(extract, name, func)
     t = time.perf_counter()
-    extract.read_later(db, features)
+    later.read_later(db, features)
     times["the account key, after the first view"] = time.perf_counter() - t
     if not after:
         return times

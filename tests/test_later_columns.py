@@ -20,7 +20,9 @@ from scoring.cli import main as leadcal
 from scoring.data import extract as xmod
 from scoring.data import feature_cache
 from scoring.data.demo import generate
-from scoring.data.extract import extract_features, later_columns, read_later
+from scoring.data import later as lmod
+from scoring.data.extract import extract_features
+from scoring.data.later import later_columns, read_later
 from scoring.data.source import SourceError, open_source
 from scoring.model.config import config_from_dict, load_config
 from scoring.model.features import Categorical, LaterCategorical, decay_free_spec, feature_spec
@@ -245,8 +247,8 @@ def test_the_account_view_waits_for_the_account_key_and_the_disk_entry_holds_it(
     db = tmp_path / "demo.duckdb"
     generate(db, leads=3000, seed=21)
     reads: list[tuple] = []
-    real = xmod._read_later
-    monkeypatch.setattr(xmod, "_read_later", lambda *args: reads.append(args[2]) or real(*args))
+    real = lmod._read_later
+    monkeypatch.setattr(lmod, "_read_later", lambda *args: reads.append(args[2]) or real(*args))
     at = _app_on(db, tmp_path, monkeypatch)
     assert [m.label for m in at.metric][:1] == ["AUC"]  # the first view, drawn without the account key
     assert reads == []
@@ -275,7 +277,7 @@ def test_an_account_key_that_cannot_be_read_is_said_in_the_account_view_and_noth
     def broken(*args, **kwargs):
         raise ValueError("the disk went away")
 
-    monkeypatch.setattr(xmod, "_read_later", broken)
+    monkeypatch.setattr(lmod, "_read_later", broken)
     at = _app_on(db, tmp_path, monkeypatch)
     _level(at).set_value("Accounts").run()
     assert not at.exception, at.exception
@@ -310,14 +312,14 @@ def test_hash_positions_equal_numpys_searchsorted_and_tell_an_absent_hash():
 
 
 def test_texts_that_share_a_hash_are_hashed_again_under_another_salt(tmp_path, monkeypatch):
-    real = xmod._hash
+    real = lmod._hash
     salts: list[int] = []
 
     def weak_at_first(text: str, salt: int) -> str:  # salt 0: texts of one length hash alike
         salts.append(salt)
         return f"hash(length({text}), 0)" if salt == 0 else real(text, salt)
 
-    monkeypatch.setattr(xmod, "_hash", weak_at_first)
+    monkeypatch.setattr(lmod, "_hash", weak_at_first)
     db = make_db(tmp_path / "c.duckdb", LEADS)
     spec = decay_free_spec(feature_spec(_account_config()))
     features = _first_then_later(db, spec)

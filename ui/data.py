@@ -118,7 +118,8 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
     import datetime as dt
 
     from scoring.data import feature_cache
-    from scoring.data.extract import feature_needs, later_columns, read_later
+    from scoring.data.extract import feature_needs
+    from scoring.data.later import later_columns, read_later
     from scoring.data.source import check_columns
     from scoring.model.findings import QualityReport
 

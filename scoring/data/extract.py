@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -40,10 +39,9 @@ from ..model.features import (
 )
 from ..model.findings import QualityReport
 from ..model.first_seen import first_seen
-from ..model.hash_lookup import hash_positions
 from .feature_set import read_features
 from .quality import check_quality
-from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, open_source, quote
+from .source import ColumnNeed, Source, SourceError, check_columns, mapping_needs, quote
 
 TEMP_PREFIX = "__leadcal_leads_"
 """Name prefix of the per-extraction temp table (a random suffix makes it unique)."""
@@ -129,21 +127,20 @@ class Dictionary:
     """Code of each ``raw`` value (int32; -1: a missing marker)."""
 
 
-def _dictionary(source: Source, spec: FeatureSpec, column: str, salt: int | None = None):
+def _dictionary(source: Source, spec: FeatureSpec, column: str, also: str | None = None):
     """The dictionary of a column over all rows of the leads table.
 
     A superset of what the kept leads hold (duplicates and leads without a creation time
-    are dropped later); the codes are renumbered by first appearance afterwards. With a
-    ``salt``: also each stored text's hash (``_hash``), as ``(dictionary, hashes)``.
+    are dropped later); the codes are renumbered by first appearance afterwards. ``also``:
+    an SQL expression of each stored text ``raw`` (a hash), given beside it: ``(dictionary, values)``.
     """
     mapping = spec.mapping
-    hashed = "" if salt is None else f", {_hash('raw', salt)}"
-    sql = (f"SELECT raw, {_category_text('raw')}{hashed} FROM (SELECT DISTINCT {_stored_text(quote(column))} AS raw "
-           f"FROM {quote(mapping.leads.table)} WHERE {quote(column)} IS NOT NULL)")
+    sql = (f"SELECT raw, {_category_text('raw')}{'' if also is None else ', ' + also} FROM (SELECT DISTINCT "
+           f"{_stored_text(quote(column))} AS raw FROM {quote(mapping.leads.table)} WHERE {quote(column)} IS NOT NULL)")
     missing = [normalise_value(v) for v in mapping.missing_values]
     rows = source.con.sql(sql, params={"missing": missing}).to_arrow_table()
     dictionary = _as_dictionary(rows.column(0), rows.column(1))
-    return dictionary if salt is None else (dictionary, rows.column(2).to_numpy())
+    return dictionary if also is None else (dictionary, rows.column(2).to_numpy())
 
 
 MANY_COLUMNS = 16
@@ -661,104 +658,6 @@ def _rows(source: Source, table: str) -> int:
     return int(n)
 
 
-def later_columns(spec: FeatureSpec) -> tuple[str, ...]:
-    """The columns a first view can go without: the account key, which only the account view groups by
-    (3.5M companies at 10M leads: 3.7 s of a 12 s extraction). A rule or a segment on the same column
-    waits for it, which is slower but gives the same numbers."""
-    account = spec.mapping.leads.account
-    return (account,) if account is not None and account in spec.categorical else ()
-
-
-def read_later(path: str | Path, features: Features) -> None:
-    """Read the columns ``extract_features`` left for later (``later``) and hand them to whoever waits for
-    them; if they cannot be read, those get the reason (a ``SourceError`` naming the column) and it is raised.
-
-    The same leads (each id's first row, in the features' order, checked lead by lead) and the same coding
-    (the column's ``_dictionary``, ``_categorical``), from a query of these columns alone that gives each
-    lead's stored text as a 64-bit hash (``_hashed_codes``). Read as a join to the dictionary, as the
-    extraction codes them, DuckDB built its hash table from the 10M leads' company names and ran out of
-    memory; read as texts, the texts sorted and held in Arrow took 1.3 GB beside the app's arrays (hashes: 0.86)."""
-    pending = {c: cat for c, cat in features.categorical.items() if isinstance(cat, LaterCategorical) and not cat.ready}
-    if not pending:
-        return
-    try:
-        read = _read_later(path, features.spec, tuple(pending), features.lead_id)
-    except Exception as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        error = SourceError(Path(path).name, [f"the column(s) {', '.join(map(repr, pending))} of the leads could "
-                                              f"not be read after the first view: {first}"])
-        for cat in pending.values():
-            cat.fail(error)
-        raise error from None
-    for column, cat in pending.items():
-        cat.resolve(read[column])
-
-
-HASH_TRIES = 3
-"""Salts tried when two distinct stored texts of a column share a 64-bit hash (at 3.5M companies the
-chance is about 3 in 10 million): each try hashes with the next salt."""
-
-
-class _SharedHash(Exception):
-    """Two distinct stored texts of a column hash alike under this salt."""
-
-
-def _read_later(path: str | Path, spec: FeatureSpec, columns: tuple[str, ...],
-                lead_id: np.ndarray) -> dict[str, Categorical]:
-    for salt in range(HASH_TRIES):
-        with open_source(path) as source:  # closed before the coding: DuckDB then lets go of ~0.5 GB at 10M leads
-            unique = _ids_unique(source, spec.mapping)
-            dictionaries = {c: _dictionary(source, spec, c, salt) for c in columns}
-            hashes = _lead_hashes(source, spec, columns, lead_id, unique, salt)
-        try:
-            return {c: _hashed_codes(c, *dictionaries[c], *hashes[c]) for c in columns}
-        except _SharedHash:
-            continue
-    raise ValueError(f"distinct texts shared a hash under {HASH_TRIES} salts")
-
-
-def _hash(text: str, salt: int) -> str:
-    """SQL: a 64-bit hash of a stored text (UBIGINT), under a salt."""
-    return f"hash({text}, {int(salt)})"
-
-
-def _lead_hashes(source: Source, spec: FeatureSpec, columns: tuple[str, ...], lead_id: np.ndarray,
-                 unique: UniqueIds, salt: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per column, each kept lead's stored text hashed and whether it has none, in the features' order."""
-    select = "".join(f", {_hash(_stored_text('__src.' + quote(c)), salt)} AS __h{i}, __src.{quote(c)} IS NULL AS __z{i}"
-                     for i, c in enumerate(columns))
-    names = [name for i in range(len(columns)) for name in (f"__h{i}", f"__z{i}")]
-    sql = f"WITH {_kept_leads(spec, select, '', unique)}\nSELECT __id, {', '.join(names)} FROM l ORDER BY __created, __id"
-    n = lead_id.size
-    out = {name: np.empty(n, dtype=np.uint64 if name.startswith("__h") else np.bool_) for name in names}
-    at = 0
-    for batch in source.con.sql(sql).to_arrow_reader(BATCH_ROWS):
-        ids = _to_numpy(batch.column(0))
-        if at + ids.size > n or not np.array_equal(ids, lead_id[at:at + ids.size]):
-            raise ValueError("the leads table is not the one read before: it changed")
-        for name, column in zip(names, batch.columns[1:]):
-            out[name][at:at + ids.size] = column.to_numpy(zero_copy_only=False)
-        at += ids.size
-    if at != n:
-        raise ValueError(f"the leads table now has {at:,} leads where it had {n:,}: it changed")
-    return {c: (out[f"__h{i}"], out[f"__z{i}"]) for i, c in enumerate(columns)}
-
-
-def _hashed_codes(column: str, dictionary: Dictionary, keys: np.ndarray, hashes: np.ndarray,
-                  none: np.ndarray) -> Categorical:
-    """A column from its leads' hashed stored texts: each hash found among the dictionary's (its distinct
-    stored texts hashed alike, ``hash_positions``), whose codes ``_categorical`` renumbers as an extraction does."""
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    if keys.size > 1 and bool(np.any(keys[1:] == keys[:-1])):
-        raise _SharedHash
-    at = np.empty(hashes.size, dtype=np.int64)
-    if not hash_positions(keys, hashes, at) and not bool(np.all(none | (at >= 0))):
-        raise ValueError(f"the column {column!r} changed")  # a text the dictionary lacks: the table changed
-    lookup = np.append(dictionary.codes.to_numpy()[order], np.int32(-1))  # a lead without text: -1
-    return _categorical(_category_texts([dictionary])[0], lookup[np.where(none, -1, at)])
-
-
 def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec,
                      now: dt.datetime | None = None, quality: QualityReport | None = None,
                      sum_signals: bool = True, progress: Progress | None = None,
@@ -772,8 +671,8 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
     keeps the events but sums none: a base that features are only derived from
     (``derive_features``) holds no sums it never uses (100 MB at 10M leads). ``progress``
     is told each step (the app's progress bar on a long first load). ``later``: categorical columns
-    (``later_columns``) that stand in as ``LaterCategorical`` until ``read_later`` reads them; whoever
-    needs one first calls ``start_later`` (idempotent), which must see to it that ``read_later`` runs.
+    (``scoring.data.later``) that stand in as ``LaterCategorical`` until ``read_later`` reads them;
+    whoever needs one first calls ``start_later`` (idempotent), which must see to it that it runs.
     """
     progress = progress or _no_progress
     spec = config_or_spec if isinstance(config_or_spec, FeatureSpec) else feature_spec(config_or_spec)

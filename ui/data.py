@@ -310,7 +310,7 @@ def start_loading(path: Path, config: ScoringConfig) -> None:
 
 def wait_for_column(features: Features, column: str | None) -> None:
     """Wait, with a spinner that says why, for a column the first view went without (the account key,
-    ``scoring.data.extract.later_columns``); its reading starts now if it had not."""
+    ``scoring.data.later.later_columns``); its reading starts now if it had not."""
     cat = features.categorical.get(column) if column else None
     if isinstance(cat, LaterCategorical) and not cat.ready:
         with st.spinner(f"Reading the account key ({plain(column)}) of {features.n:,} leads: the first view went "

@@ -155,7 +155,7 @@ class LaterCategorical(Categorical):
 
     An account key has a value per few leads (3.5M companies at 10M leads) and only the
     account view groups by it, yet coding it cost 3.7 s of a 12 s first load. The app
-    reads it once the first view is drawn (``scoring.data.extract.read_later``); whoever
+    reads it once the first view is drawn (``scoring.data.later.read_later``); whoever
     needs its codes first waits for them, and ``start`` (idempotent) makes sure that the
     reading they wait for has begun. Pickled as the plain column it becomes.
     """
@@ -194,9 +194,8 @@ class LaterCategorical(Categorical):
     def resolved(self) -> Categorical:
         """The column (waits until it is read; raises the reading's error)."""
         if self._parent is not None:
-            if self._value is None:
+            if self._value is None:  # the mask is kept: another thread may be taking the same part
                 self._value = self._parent.resolved().subset(self._mask)
-                self._mask = None
             return self._value
         self.wait()
         if self._error is not None:

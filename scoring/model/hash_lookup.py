@@ -1,6 +1,6 @@
 """Where each of many 64-bit hashes sits among a sorted set of them, in linear time.
 
-The account key read after the first view (``scoring.data.extract.read_later``) gets each lead's
+The account key read after the first view (``scoring.data.later.read_later``) gets each lead's
 stored text as a hash and looks it up among the hashes of the column's distinct texts. numpy's
 ``searchsorted`` of 10M hashes into 3.5M took 12 s on this project's 2-core AMD VM (a cache miss
 per step of each binary search); hashes are uniform, so their top bits index a table of where

@@ -189,3 +189,16 @@ def test_report_account_table_equals_an_independent_duckdb_computation(tmp_path,
         expected.get(i, (0, 0, 0)) for i in range(10)]
     assert got["accounts"] == sum(sum(v) - v[1] for v in expected.values())
     assert got["converted_accounts"] == sum(v[1] for v in expected.values()) > 100
+
+
+def test_group_rows_kernel_equals_a_stable_argsort_by_code():
+    from scoring.model.kernels import group_rows
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-1, 40, 5_000).astype(np.int32)  # -1: no account
+    rows = np.flatnonzero(codes >= 0)
+    counts = np.bincount(codes[rows], minlength=45)  # codes 40-44 hold no lead
+    got = group_rows(codes, np.concatenate([[0], np.cumsum(counts)]), np.empty(rows.size, dtype=np.int64))
+    assert got.tolist() == rows[np.argsort(codes[rows], kind="stable")].tolist()
+    assert group_rows(np.array([2, -1, 0, 2, 0], dtype=np.int16), np.array([0, 2, 2, 4]),
+                      np.empty(4, dtype=np.int64)).tolist() == [2, 4, 0, 3]  # by hand

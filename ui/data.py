@@ -141,7 +141,8 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
             return cached
         now = dt.datetime.now()
         features = extract_features(source, spec, now=now, quality=QualityReport.pending(finish_loading), sum_signals=False,
-                                    progress=progress, later=later_columns(spec), start_later=reading.start)
+                                    progress=progress, later=later_columns(spec),
+                                    start_later=lambda: reading.start(waited_for=True))
     read.append(features)
 
     def finish() -> None:
@@ -168,16 +169,19 @@ class _Deferred:
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
 
-    def start(self) -> None:
+    def start(self, waited_for: bool = False) -> None:
+        """Start it (once). ``waited_for``: someone waits for it now, so it runs at the app's priority
+        (the account key read for the account view), not below it as work nobody waits for."""
         with _deferred_lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="leadcal-after-first-view", daemon=False)
+                self._thread = threading.Thread(target=self._run, args=(waited_for,), name="leadcal-after-first-view",
+                                                daemon=False)
                 self._thread.start()
                 self._started.set()
 
-    def _run(self) -> None:
-        if hasattr(os, "setpriority"):  # this thread only (Linux): the first slider moves get the CPU first
-            with suppress(OSError):
+    def _run(self, waited_for: bool) -> None:
+        if hasattr(os, "setpriority") and not waited_for:  # this thread only (Linux): the first slider moves
+            with suppress(OSError):  # get the CPU first
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
         self._work()
 

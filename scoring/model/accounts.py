@@ -28,7 +28,7 @@ import numpy as np
 from .config import AccountScoring, ScoringConfig, Thresholds
 from .engine import Scores, band_index
 from .features import DAY_US, Features
-from .kernels import group_scores
+from .kernels import group_rows, group_scores
 from .kpis import Rate, monthly_volume_from_months
 from .metrics import BandRow, Tiers, band_table, gini, separation, tier_table
 
@@ -119,9 +119,9 @@ def _index(features: Features, column: str, acc: AccountScoring, window_days: fl
     cat = features.categorical[column]
     codes = cat.codes.astype(np.int64)
     has = codes >= 0
-    rows = np.flatnonzero(has)
-    grouped = rows[np.argsort(cat.codes[rows], kind="stable")]  # by account, then lead (= creation) order
-    counts = np.bincount(codes[rows], minlength=len(cat.categories))
+    counts = np.bincount(codes[has], minlength=len(cat.categories))
+    grouped = group_rows(cat.codes, np.concatenate([[0], np.cumsum(counts)]),  # by account, then lead
+                         np.empty(int(counts.sum()), dtype=np.int64))  # (= creation) order
     present = np.flatnonzero(counts)
     lut = np.full(len(cat.categories) + 1, -1, dtype=np.int64)
     lut[present + 1] = np.arange(present.size)

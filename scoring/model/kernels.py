@@ -616,6 +616,19 @@ def engagement_rows(matrix: np.ndarray, points: np.ndarray, caps: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
+def group_rows(codes: np.ndarray, starts: np.ndarray, out: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """The rows with a code (>= 0) placed in ``out`` grouped by code, code ``c``'s from ``starts[c]``, each
+    group in row order: a counting sort, where numpy's stable argsort of 10M account codes took 1.8-2.3 s."""
+    cursor = starts[:-1].copy()
+    for i in range(codes.size):
+        c = codes[i]
+        if c >= 0:
+            out[cursor[c]] = i
+            cursor[c] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
 def group_scores(values: np.ndarray, starts: np.ndarray, method: int, k: int, cap: float,
                  out: np.ndarray) -> np.ndarray:  # pragma: no cover
     """One score per group ``values[starts[g]:starts[g + 1]]`` (an account's counted leads), into ``out``.

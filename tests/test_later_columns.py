@@ -297,18 +297,21 @@ def test_an_account_key_that_cannot_be_read_is_said_in_the_account_view_and_noth
 # --------------------------------------------------------------------------- hashes
 
 
-def test_hash_positions_equal_numpys_searchsorted_and_tell_an_absent_hash():
-    from scoring.model.hash_lookup import hash_positions
+def test_hash_positions_find_each_hash_and_tell_an_absent_or_shared_one():
+    from scoring.model.hash_lookup import ABSENT, FOUND, SHARED, hash_positions
 
     rng = np.random.default_rng(5)
-    keys = np.unique(rng.integers(0, 2**63, 50_000, dtype=np.uint64) * np.uint64(2))  # even: odd ones are absent
+    keys = rng.permutation(np.unique(rng.integers(0, 2**63, 50_000, dtype=np.uint64) * np.uint64(2)))  # even
     queries = keys[rng.integers(0, keys.size, 200_000)]
     out = np.empty(queries.size, dtype=np.int64)
-    assert hash_positions(keys, queries, out)
-    assert out.tolist() == np.searchsorted(keys, queries).tolist()
-    queries[7] += np.uint64(1)
-    assert not hash_positions(keys, queries, out) and out[7] == -1 and out[8] >= 0
-    assert not hash_positions(keys[:0], queries[:3], out[:3]) and out[:3].tolist() == [-1, -1, -1]
+    assert hash_positions(keys, queries, out) == FOUND
+    assert (keys[out] == queries).all()  # each query's index in the (unsorted) keys
+    by_dict = {int(k): i for i, k in enumerate(keys)}  # an independent lookup
+    assert out[:1000].tolist() == [by_dict[int(q)] for q in queries[:1000]]
+    queries[7] += np.uint64(1)  # odd: no key
+    assert hash_positions(keys, queries, out) == ABSENT and out[7] == -1 and out[8] >= 0
+    assert hash_positions(keys[:0], queries[:3], out[:3]) == ABSENT and out[:3].tolist() == [-1, -1, -1]
+    assert hash_positions(np.array([5, 9, 5], dtype=np.uint64), queries[:3], out[:3]) == SHARED
 
 
 def test_texts_that_share_a_hash_are_hashed_again_under_another_salt(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.features import Categorical, Features, FeatureSpec, LaterCategorical
-from ..model.hash_lookup import hash_positions
+from ..model.hash_lookup import ABSENT, SHARED, hash_positions
 from .extract import (
     BATCH_ROWS,
     Dictionary,
@@ -117,12 +117,11 @@ def _hashed_codes(column: str, dictionary: Dictionary, keys: np.ndarray, hashes:
                   none: np.ndarray) -> Categorical:
     """A column from its leads' hashed stored texts: each hash found among the dictionary's (its distinct
     stored texts hashed alike, ``hash_positions``), whose codes ``_categorical`` renumbers as an extraction does."""
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    if keys.size > 1 and bool(np.any(keys[1:] == keys[:-1])):
-        raise _SharedHash
     at = np.empty(hashes.size, dtype=np.int64)
-    if not hash_positions(keys, hashes, at) and not bool(np.all(none | (at >= 0))):
+    found = hash_positions(keys, hashes, at)
+    if found == SHARED:
+        raise _SharedHash
+    if found == ABSENT and not bool(np.all(none | (at >= 0))):
         raise ValueError(f"the column {column!r} changed")  # a text the dictionary lacks: the table changed
-    lookup = np.append(dictionary.codes.to_numpy()[order], np.int32(-1))  # a lead without text: -1
+    lookup = np.append(dictionary.codes.to_numpy(), np.int32(-1))  # a lead without text: -1
     return _categorical(_category_texts([dictionary])[0], lookup[np.where(none, -1, at)])

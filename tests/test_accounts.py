@@ -202,3 +202,59 @@ def test_group_rows_kernel_equals_a_stable_argsort_by_code():
     assert got.tolist() == rows[np.argsort(codes[rows], kind="stable")].tolist()
     assert group_rows(np.array([2, -1, 0, 2, 0], dtype=np.int16), np.array([0, 2, 2, 4]),
                       np.empty(4, dtype=np.int64)).tolist() == [2, 4, 0, 3]  # by hand
+
+
+def _numpy_index(features: Features, column: str, scoring_point_days: float, window_days: float) -> dict:
+    """The account index as it was computed with numpy's argsort, gathers and comparisons (the reference)."""
+    cat = features.categorical[column]
+    codes = cat.codes.astype(np.int64)
+    has = codes >= 0
+    rows = np.flatnonzero(has)
+    grouped = rows[np.argsort(cat.codes[rows], kind="stable")]
+    counts = np.bincount(codes[rows], minlength=len(cat.categories))
+    present = np.flatnonzero(counts)
+    lut = np.full(len(cat.categories) + 1, -1, dtype=np.int64)
+    lut[present + 1] = np.arange(present.size)
+    account_of = lut[codes + 1]
+    first = (np.cumsum(counts) - counts)[present]
+    scoring_at = features.created_at[grouped[first]] + np.timedelta64(int(scoring_point_days * 86_400e6), "us")
+    end = scoring_at + np.timedelta64(int(window_days * 86_400e6), "us")
+    safe = np.maximum(account_of, 0)
+    counted = has & (features.scoring_at <= scoring_at[safe])
+    order = grouped[counted[grouped]]
+    won = features.converted_at.copy()
+    undated = features.converted & np.isnat(won)
+    won[undated] = features.created_at[undated]
+    hit = has & (won < end[safe])
+    return {"account_of": account_of, "counted": counted, "order": order,
+            "converted": np.bincount(account_of[hit], minlength=present.size) > 0, "scoring_at": scoring_at}
+
+
+def test_account_index_equals_numpys_on_random_leads_with_missing_times():
+    """The compiled pass (kernels.account_leads, group_rows) against the numpy computation it replaced, on
+    leads with no account, accounts no kept lead holds, unknown scoring times and undated wins."""
+    rng = np.random.default_rng(8)
+    n = 20_000
+    created = np.sort(T0 + rng.integers(0, 400, n) * D + rng.integers(0, 86_400_000_000, n).astype("timedelta64[us]"))
+    scoring = created + 7 * D
+    scoring[rng.random(n) < 0.02] = NAT  # no scoring moment: counts for nothing
+    converted_at = np.where(rng.random(n) < 0.2, created + rng.integers(0, 90, n) * D, NAT)
+    converted = ~np.isnat(converted_at) | (rng.random(n) < 0.01)  # some wins without a date
+    names = np.array([f"Co {i}" for i in range(3_000)], dtype=object)  # codes 2,900+ held by no lead
+    codes = np.where(rng.random(n) < 0.1, -1, rng.integers(0, 2_900, n)).astype(np.int32)
+    features = Features(spec=None, lead_id=np.arange(n), created_at=created, scoring_at=scoring, converted=converted,
+                        mature=np.ones(n, bool), categorical={"company": Categorical(codes, names)}, numeric={},
+                        signals={}, data_end=dt.datetime(2025, 6, 1), converted_at=converted_at)
+    index = account_index(_config("{method: max, scoring_point_days: 20}"), features)
+    expected = _numpy_index(features, "company", 20, 30)
+    for name, want in expected.items():
+        assert getattr(index, name).tolist() == want.tolist(), name
+    assert 0 < index.counted.sum() < n and index.converted.any() and not index.converted.all()
+    flat = Features(spec=None, lead_id=np.arange(n), created_at=np.full(n, NAT), scoring_at=np.full(n, NAT),
+                    converted=converted, mature=np.ones(n, bool), categorical={"company": Categorical(codes, names)},
+                    numeric={}, signals={}, data_end=dt.datetime(2025, 6, 1), converted_at=np.full(n, NAT))
+    index = account_index(_config("{method: max, scoring_point_days: 20}"), flat)  # no times at all
+    expected = _numpy_index(flat, "company", 20, 30)
+    for name, want in expected.items():
+        assert getattr(index, name).tolist() == want.tolist(), name
+    assert not index.counted.any() and not index.converted.any()  # no moment: nothing counts, nothing is won

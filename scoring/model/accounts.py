@@ -28,7 +28,7 @@ import numpy as np
 from .config import AccountScoring, ScoringConfig, Thresholds
 from .engine import Scores, band_index
 from .features import DAY_US, Features
-from .kernels import group_rows, group_scores
+from .kernels import account_leads, group_rows, group_scores
 from .kpis import Rate, monthly_volume_from_months
 from .metrics import BandRow, Tiers, band_table, gini, separation, tier_table
 
@@ -117,32 +117,35 @@ def _days(days: float) -> np.timedelta64:
 
 def _index(features: Features, column: str, acc: AccountScoring, window_days: float) -> AccountIndex:
     cat = features.categorical[column]
-    codes = cat.codes.astype(np.int64)
-    has = codes >= 0
-    counts = np.bincount(codes[has], minlength=len(cat.categories))
-    grouped = group_rows(cat.codes, np.concatenate([[0], np.cumsum(counts)]),  # by account, then lead
+    codes = cat.codes
+    counts = np.bincount(codes[codes >= 0], minlength=len(cat.categories))
+    grouped = group_rows(codes, np.concatenate([[0], np.cumsum(counts)]),  # by account, then lead
                          np.empty(int(counts.sum()), dtype=np.int64))  # (= creation) order
     present = np.flatnonzero(counts)
-    lut = np.full(len(cat.categories) + 1, -1, dtype=np.int64)
-    lut[present + 1] = np.arange(present.size)
-    account_of = lut[codes + 1]
+    lut = np.full(len(cat.categories), -1, dtype=np.int64)
+    lut[present] = np.arange(present.size)
     first = (np.cumsum(counts) - counts)[present]  # each account's first (earliest) lead in ``grouped``
     first_created = features.created_at[grouped[first]] if present.size else features.created_at[:0]
     scoring_at = first_created + _days(acc.scoring_point_days)
     end = scoring_at + _days(window_days)
     if present.size == 0:  # no lead has an account
         scoring_at = end = np.full(1, np.datetime64("NaT"), dtype="datetime64[us]")[:0]
-    safe = np.maximum(account_of, 0) if present.size else np.zeros(0, np.int64)
-    counted = has & (features.scoring_at <= scoring_at[safe]) if present.size else np.zeros(features.n, bool)
+    n = features.n
+    account_of, counted, hit = np.empty(n, dtype=np.int64), np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+    account_leads(codes, lut, _us(features.scoring_at), _us(scoring_at), _us(_win_times(features)), _us(end),
+                  account_of, counted, hit)
     order = grouped[counted[grouped]]
     starts = np.concatenate([[0], np.cumsum(np.bincount(account_of[order], minlength=present.size))])
-    won_at = _win_times(features)
-    hit = has & (won_at < end[safe]) if present.size else np.zeros(features.n, bool)  # NaT compares False
     converted = np.bincount(account_of[hit], minlength=present.size) > 0
     mature = end <= np.datetime64(features.data_end, "us")
     return AccountIndex(ids=cat.categories[present], first_created=first_created, scoring_at=scoring_at,
                         converted=converted, mature=mature, order=order, starts=starts.astype(np.int64),
                         account_of=account_of, counted=counted)
+
+
+def _us(times: np.ndarray) -> np.ndarray:
+    """datetime64 as int64 microseconds (NaT: ``kernels.NAT``), for the compiled pass."""
+    return np.ascontiguousarray(times.astype("datetime64[us]", copy=False)).view(np.int64)
 
 
 def _win_times(features: Features) -> np.ndarray:

@@ -628,6 +628,33 @@ def group_rows(codes: np.ndarray, starts: np.ndarray, out: np.ndarray) -> np.nda
     return out
 
 
+NAT = np.iinfo(np.int64).min
+"""numpy's NaT as an int64 (datetime64 viewed as integers): no moment, so no comparison with it holds."""
+
+
+@njit(cache=True, nogil=True)
+def account_leads(codes: np.ndarray, lut: np.ndarray, lead_scoring: np.ndarray, account_scoring: np.ndarray,
+                  won: np.ndarray, account_end: np.ndarray, account_of: np.ndarray, counted: np.ndarray,
+                  hit: np.ndarray) -> None:  # pragma: no cover
+    """Per lead (times as int64 microseconds, ``NAT`` for none): its account (``lut`` of its code, -1
+    without one), whether it counts (scored at or before its account's scoring point) and whether it won
+    before its account's outcome window ended. One pass, where numpy's gathers and comparisons wrote
+    seven arrays of one value per lead (at 10M leads their memory alone took a second to fault in)."""
+    for i in range(codes.size):
+        c = codes[i]
+        if c < 0:
+            account_of[i] = -1
+            counted[i] = False
+            hit[i] = False
+            continue
+        a = lut[c]
+        account_of[i] = a
+        s, limit = lead_scoring[i], account_scoring[a]
+        counted[i] = s != NAT and limit != NAT and s <= limit
+        w, end = won[i], account_end[a]
+        hit[i] = w != NAT and end != NAT and w < end
+
+
 @njit(cache=True, nogil=True)
 def group_scores(values: np.ndarray, starts: np.ndarray, method: int, k: int, cap: float,
                  out: np.ndarray) -> np.ndarray:  # pragma: no cover

@@ -127,7 +127,8 @@ class Dictionary:
     """Code of each ``raw`` value (int32; -1: a missing marker)."""
 
 
-def _dictionary(source: Source, spec: FeatureSpec, column: str, also: str | None = None):
+def _dictionary(source: Source, spec: FeatureSpec, column: str,
+                also: str | None = None) -> Dictionary | tuple[Dictionary, np.ndarray]:
     """The dictionary of a column over all rows of the leads table.
 
     A superset of what the kept leads hold (duplicates and leads without a creation time
@@ -696,7 +697,7 @@ def extract_features(source: Source, config_or_spec: ScoringConfig | FeatureSpec
         raise SourceError(str(source.path), [f"reading features failed: {first}"]) from None
     if later:
         features.spec = spec
-        features.categorical = {c: features.categorical.get(c) or LaterCategorical(start_later)
+        features.categorical = {c: features.categorical[c] if c in features.categorical else LaterCategorical(start_later)
                                 for c in spec.categorical}
     features.quality = quality
     return features

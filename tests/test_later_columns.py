@@ -70,7 +70,7 @@ def test_subsets_taken_before_the_column_is_read_are_the_read_columns_subsets():
     whole = _column()
     assert first.codes.tolist() == whole.codes[mask].tolist() == [0, -1, 1, 0]
     assert second.codes.tolist() == whole.codes[mask][[1, 2]].tolist() == [-1, 1]
-    assert second.categories is whole.categories or second.categories.tolist() == ["a", "b", "c"]
+    assert second.categories.tolist() == ["a", "b", "c"]
     assert later.subset(mask).codes.tolist() == [0, -1, 1, 0]  # once read, a plain subset
 
 
@@ -197,7 +197,7 @@ def test_a_crm_exports_account_key_read_later_equals_it_read_at_once(name, tmp_p
     config = ConfigStore(store).load(name)
     spec = decay_free_spec(feature_spec(config))
     (account,) = later_columns(spec)
-    assert account == ce.WRITERS[name](tmp_path / "again", n=10).account
+    assert account == export.account  # the column the import proposed as the account key
     features = _first_then_later(db, spec)
     read_later(db, features)
     with open_source(db) as source:

@@ -123,14 +123,13 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
     from scoring.data.source import check_columns
     from scoring.model.findings import QualityReport
 
-    read: list = []  # the features, then whether their account key could be read
+    complete = False  # whether the account key could be read: no disk entry without it
 
-    def read_account_key() -> None:
-        try:
-            read_later(path, read[0])
-            read.append(True)
-        except SourceError:  # whoever needs the column is told why; no disk entry without it
-            read.append(False)
+    def read_account_key() -> None:  # started only once ``features`` below exist
+        nonlocal complete
+        with suppress(SourceError):  # whoever needs the column is told why
+            read_later(path, features)
+            complete = True
 
     reading = _Deferred(read_account_key)
     with open_source(path) as source:
@@ -143,13 +142,12 @@ def _extract_base(path: str, spec: FeatureSpec, progress) -> Features:
         features = extract_features(source, spec, now=now, quality=QualityReport.pending(finish_loading), sum_signals=False,
                                     progress=progress, later=later_columns(spec),
                                     start_later=lambda: reading.start(waited_for=True))
-    read.append(features)
 
     def finish() -> None:
         check_into(features.quality, path, spec.mapping, now, features.data_end, separate_process=True)
         reading.start()
         reading.join()
-        if read[-1] is True:
+        if complete:
             feature_cache.save(path, features)
 
     features.cache["disk_save"] = _after_first_view(finish)  # the decayed sums are saved beside it once written

@@ -65,9 +65,8 @@ def _ctl(at, kind, name):
 
 
 def _open_section(at, label):
-    """Open a section (tab) under the band chart; only the open one is computed."""
-    at.session_state["calibrate_section"] = label
-    at.run()
+    """Open a section under the band chart; only the open one is computed."""
+    _by_key(at.get("button_group"), "calibrate_section").set_value(label).run()
     assert not at.exception, at.exception
 
 

@@ -76,7 +76,10 @@ def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
     d, a = view.draft.kpis, view.approved.kpis
     st.caption(f"Under each figure: the change from the approved model ({plain(approved_ref)}). "
                "Hover the question mark beside a figure for what it means.")
-    k = [c for row in (st.columns(3), st.columns(4)) for c in row]  # two rows: labels read in full
+    # two rows (labels read in full), each one horizontal block: a slider move re-sends 9 elements, where rows of
+    # columns were 16, and the browser redraws each one
+    first, second = st.container(horizontal=True), st.container(horizontal=True)
+    k = [first] * 3 + [second] * 4
     metric(k[0], "AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc)
     metric(k[1], "Gini", "-" if d.gini is None else f"{d.gini:.3f}", d.gini, a.gini)
     metric(k[2], "MQLs per month", "-" if d.mql_per_month is None else f"{d.mql_per_month:,.0f}",
@@ -100,10 +103,13 @@ def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
 
 
 def _section(view, scored: "Scored", key: str) -> None:
-    """The tables and charts under the band chart, one at a time (the choice survives reruns)."""
-    for label, tab in session.kept_tabs(SECTIONS, key):
-        with tab:
-            _draw(label, view, scored)
+    """The tables and charts under the band chart, one at a time (the choice survives reruns and page changes).
+
+    Picked with one segmented control rather than tabs: a slider move re-sends one element for it, where
+    the tabs were seven blocks the browser redrew on every move."""
+    label = session.kept(st.segmented_control, key, SECTIONS[0], label="Under the chart", options=SECTIONS,
+                         required=True, label_visibility="collapsed")
+    _draw(label or SECTIONS[0], view, scored)
 
 
 def revenue_columns() -> dict:

@@ -26,6 +26,12 @@ def _tab(page, name: str) -> None:
     settled(page)
 
 
+def _section(page, name: str) -> None:
+    """Show a section under the Calibrate page's band chart (a segmented control, not tabs)."""
+    page.locator(".st-key-calibrate_section").get_by_role("radio", name=name, exact=True).click()
+    settled(page)
+
+
 def test_every_page_and_section_without_console_errors(page, server):
     page.goto(server["url"])
     settled(page)
@@ -34,7 +40,7 @@ def test_every_page_and_section_without_console_errors(page, server):
     expect(metric(page, "AUC")).to_be_visible(timeout=WAIT)
     assert page.get_by_text("Deploy", exact=True).count() == 0  # no developer toolbar for the meeting
     for section in ("Movers", "Fit × engagement", "Score distribution", "Changes vs approved", "Band table"):
-        _tab(page, section)
+        _section(page, section)
         if section == "Fit × engagement":  # the grid: categorical axes, every cell labelled
             grid = page.locator(".st-key-grid_chart .js-plotly-plot")
             for label in ("engagement 1 (most)", "engagement 2", "engagement 3 (least)", "fit A (best)", "fit C"):

@@ -14,8 +14,9 @@ from ui.text import plain
 # view, checked once the meeting pauses
 ctx = sidebar.render(draft_line=False, quality_later=True)
 st.title("Calibrate the scoring model")
-st.caption("The draft on the left, scored on every historical lead as of its scoring point; "
-           "the approved model shown beside it. Only mature leads count in rates.")
+st.caption("The draft on the left, scored on every historical lead as of its scoring point. Under each figure: the "
+           f"change from the approved model ({plain(ctx.approved_ref)}); hover the question mark beside a figure for "
+           "what it means. Only mature leads count in rates.")
 applied = session.applied_message()
 if applied:
     st.success(plain(applied))
@@ -34,3 +35,4 @@ capacity_per_month = float(capacity) if capacity else None
 
 calibrate_view.draft_actions(ctx)  # save, load, reset, download: redrawn on a full run, never on a slider move
 calibrate_view.workspace(ctx, sql_target, capacity_per_month)  # controls and results: a fragment
+calibrate_view.glossary_expander()  # outside the fragment: a slider move does not re-send it

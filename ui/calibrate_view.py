@@ -72,10 +72,8 @@ def band_frame(bands: list[BandRow], columns: list[str]) -> pd.DataFrame:
                          else [getattr(b, c) for b in rows] for c in columns})
 
 
-def _kpis(view, approved_ref: str, sql_target: tuple[float, float]) -> None:
+def _kpis(view, sql_target: tuple[float, float]) -> None:
     d, a = view.draft.kpis, view.approved.kpis
-    st.caption(f"Under each figure: the change from the approved model ({plain(approved_ref)}). "
-               "Hover the question mark beside a figure for what it means.")
     # two rows (labels read in full), each one horizontal block: a slider move re-sends 9 elements, where rows of
     # columns were 16, and the browser redraws each one
     first, second = st.container(horizontal=True), st.container(horizontal=True)
@@ -268,7 +266,7 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
         if level == "Accounts":
             _accounts(ctx, view, scored)
             return
-    _kpis(view, ctx.approved_ref, sql_target)
+    _kpis(view, sql_target)
     if not scored.point_in_time:
         st.info("This data has no creation times, so leads are not scored at a point in time: every recorded "
                 "activity counts, open outcomes are left out as immature, and there are no monthly volumes.")
@@ -279,7 +277,6 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
                                      approved_label=f"approved ({ctx.approved_ref})").with_arrow_data(),
                            width="stretch")
     _section(view, scored, "calibrate_section")
-    glossary_expander()
 
 
 def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
@@ -331,7 +328,8 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
 
 
 def glossary_expander() -> None:
-    """Every figure and column in one sentence each, in the meeting's words (drawn only while open)."""
+    """Every figure and column in one sentence each, in the meeting's words (drawn only while open; under the
+    workspace, not in it, so a slider move does not re-send it)."""
     with (box := st.expander("What the figures mean (glossary)", key="glossary", on_change="rerun")):
         if box.open:
             st.markdown("\n".join(f"- **{plain(term)}**: {plain(text)}" for term, text in glossary()))

@@ -136,7 +136,7 @@ def _revenue(view, scored: "Scored") -> None:
     cur = d.currency
     st.caption(f"Won deal value of the mature leads{' in ' + plain(cur) if cur else ''}. "
                "Draft, with the approved model's figure under each.")
-    k = st.columns(4)
+    k = [st.container(horizontal=True)] * 4  # one block, not four columns: fewer elements a slider move re-sends
     before = (lambda f: None) if isinstance(a, NoRevenue) else (lambda f: f(a))  # noqa: E731
     for col, label, figure, shown in (
             (k[0], "Won value ≥ MQL", lambda r: r.mql.won_value, lambda r: money(r.mql.won_value, cur, True)),
@@ -296,7 +296,7 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
     d, a = av.draft, av.approved
     st.caption(f"Accounts scored by the **{plain(d.method)}** of their leads' scores. Under each figure: the change "
                f"from the approved model ({plain(ctx.approved_ref)})" + ("" if a else ", which scores no accounts") + ".")
-    k = st.columns(4)
+    k = [st.container(horizontal=True)] * 4  # one block, not four columns: fewer elements a slider move re-sends
     metric(k[0], "Account AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc if a else None)
     metric(k[1], "MQAs per month", "-" if d.mqa_per_month is None else f"{d.mqa_per_month:,.0f}", d.mqa_per_month,
            a.mqa_per_month if a else None, digits=0)

@@ -29,6 +29,8 @@ def test_browser_benchmark_runs_end_to_end(browser, tmp_path):
             assert 0 < move["chart"] <= move["done"], move
             assert move["kpi"] is None or 0 < move["kpi"] <= move["done"], move
             assert move["redrawn"] == max(t for t in (move["kpi"], move["chart"]) if t is not None)
+    assert set(size["browser_per_move_ms"]) == set(size["moves"])  # the page's main thread worked on each move
+    assert all(ms > 0 for ms in size["browser_per_move_ms"].values())
     assert set(size["pages_s"]) == set(size["pages_paint_s"]) == {title for title, _ in bench.PAGES}
     assert all(0 < size["pages_paint_s"][t] <= size["pages_s"][t] for t in size["pages_s"])
     assert size["restart_s"] > 0

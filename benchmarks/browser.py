@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -151,7 +152,9 @@ class Server:
         raise RuntimeError("the app did not start:\n" + log_path.read_text()[-3000:])
 
     def stop(self) -> None:
-        self.proc.terminate()
+        # Ctrl-C, as a user stops it: the app finishes writing its feature cache first (a SIGTERM ends the
+        # process where it stands, and a restart right after the first start then lacked the decayed sums)
+        self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

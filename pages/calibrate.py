@@ -7,6 +7,7 @@ that part only."""
 
 import streamlit as st
 
+from scoring.model.kpis import DEFAULT_SQL_TARGET
 from ui import calibrate_view, session, sidebar
 from ui.text import plain
 
@@ -24,8 +25,8 @@ if applied:
 with st.expander("Meeting settings", expanded=False):
     c1, c2 = st.columns(2)
     with c1:
-        target = session.kept(st.slider, "sql_target", (10.0, 15.0), label="SQL conversion target (%)",
-                              min_value=0.0, max_value=60.0, step=0.5, format="%.1f")
+        target = session.kept(st.slider, "sql_target", (100 * DEFAULT_SQL_TARGET[0], 100 * DEFAULT_SQL_TARGET[1]),
+                              label="SQL conversion target (%)", min_value=0.0, max_value=60.0, step=0.5, format="%.1f")
     with c2:
         capacity = session.kept(st.number_input, "capacity", 0, label="Sales capacity (leads a month; 0 = not set)",
                                 min_value=0, step=50)

@@ -118,6 +118,14 @@ def test_page_runs_on_demo_and_shows_the_default(app, demo_db):
     assert any("The draft is the approved model." in t for t in _shown(app.info))
 
 
+def test_the_hidden_warm_up_of_a_new_session_is_gone_once_the_page_is_drawn(app):
+    """ui.browser_warm_up: the first run drew one metric, chart and table for the browser's sake and took
+    them away after the page; only the page's own elements are left."""
+    labels = [m.label for m in app.metric]
+    assert "warm-up" not in labels and "AUC" in labels
+    assert app.session_state["leadcal_browser_warmed_up"] is True  # a later run of this session draws none
+
+
 def test_revenue_kpi_and_section_show_the_won_value_of_the_draft(app, demo_db):
     from scoring.analysis.calibrate import revenue_view
     from scoring.base.numbers import money

@@ -1,15 +1,17 @@
-"""A background job's wait in the page: the progress bar, and the hidden elements that have the browser
-load the results' code while the data loads (ui/jobs.py)."""
+"""A background job's wait in the page (ui/jobs.py), and the hidden elements that have a new session's
+browser load the results' code while the server works (ui/browser_warm_up.py)."""
 
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+def _warm_up_twice() -> None:
+    import streamlit as st
 
-def _warm_up_only() -> None:
-    from ui.jobs import _browser_warm_up
+    from ui import browser_warm_up
 
-    _browser_warm_up()
+    browser_warm_up.begin()  # the app's first element; not emptied here, so the test sees what it drew
+    st.write("page")
 
 
 def _wait_for_a_job() -> None:
@@ -27,18 +29,21 @@ def _wait_for_a_job() -> None:
     st.write(f"result {wait_with_progress(Job(work, 'test-job'), 'Working:')}")
 
 
-def test_the_warm_up_holds_one_of_each_results_element_and_hides_them():
-    at = AppTest.from_function(_warm_up_only).run(timeout=30)
+def test_a_sessions_first_run_draws_one_of_each_results_element_hidden_and_later_runs_none():
+    at = AppTest.from_function(_warm_up_twice).run(timeout=30)
     assert not at.exception
     assert len(at.metric) == 1 and len(at.dataframe) == 1
     assert len(at.get("vega_lite_chart")) == 1
     (style,) = at.get("html")  # a style alone goes to the page's event block: it hides the keyed container
     assert ".st-key-leadcal_browser_warm_up {display: none}" in style.proto.body
+    assert [m.value for m in at.markdown] == ["page"]
+    at.run(timeout=30)  # the same session again: its browser has the code
+    assert len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.get("vega_lite_chart")) == 0
+    assert [m.value for m in at.markdown] == ["page"]
 
 
-def test_after_the_wait_the_result_is_drawn_and_the_warm_up_and_bar_are_gone():
+def test_after_the_wait_the_result_is_drawn_and_the_bar_is_gone():
     at = AppTest.from_function(_wait_for_a_job).run(timeout=30)
     assert not at.exception
     assert [m.value for m in at.markdown] == ["result 42"]
-    assert len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.get("vega_lite_chart")) == 0
     assert len(at.get("progress")) == 0

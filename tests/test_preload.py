@@ -58,6 +58,35 @@ def test_the_first_page_finds_the_data_the_server_started_reading(tmp_path, monk
     assert counted == [str(db.resolve())]  # the page waited on the same job: read once
 
 
+def test_the_first_page_finds_the_approved_model_scored_by_the_server(tmp_path, monkeypatch, counted):
+    """ui.preload._first_view: the approved model is scored once its data is read, into the caches the page
+    asks; the page's first run scores nothing from scratch and shows that very result."""
+    from scoring.analysis.calibrate import model_view
+    from scoring.model import rescore
+
+    db = tmp_path / "crm.duckdb"
+    generate(db, leads=3000, seed=5)
+    monkeypatch.setenv("LEADCAL_DB", str(db))
+    full_runs: list[int] = []
+    real_full = rescore.full
+
+    def counting_full(config, features, known_parts=None):
+        full_runs.append(features.n)
+        return real_full(config, features, known_parts)
+
+    monkeypatch.setattr(rescore, "full", counting_full)
+    preload.start().join(timeout=120)
+    assert full_runs == [3000]  # the server scored the approved model before any session
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert full_runs == [3000]  # the page found it
+    config, _ = data.approved("default")
+    features = data.features_beside(db, config, config)
+    expected = model_view(config, features)  # the same kept state, its AUC as the page shows it
+    shown = next(m.value for m in at.metric if m.label == "AUC")
+    assert shown == f"{expected.kpis.auc:.3f}"
+
+
 def test_nothing_is_read_before_the_page_when_the_database_is_missing(tmp_path, monkeypatch, counted):
     monkeypatch.setenv("LEADCAL_DB", str(tmp_path / "nowhere.duckdb"))
     preload.start().join(timeout=60)

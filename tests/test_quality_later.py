@@ -233,3 +233,45 @@ def test_a_process_that_drew_its_first_view_ends_after_the_held_back_work(tmp_pa
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert done.read_text() == "finished"
+
+
+_SIGNALS_SCRIPT = """
+import sys, time
+from pathlib import Path
+from types import SimpleNamespace
+import numpy as np
+from ui import data
+from scoring.model.activity import Activity
+
+entry, case = Path(sys.argv[1]), sys.argv[2]
+base = SimpleNamespace(n=3, cache={})
+if case == "loaded":  # a restart: the base came from its disk entry
+    entry.mkdir()
+    base.cache["disk_entry"] = entry
+else:  # a first load: the entry is written after the first view
+    def finish():
+        time.sleep(0.5)
+        entry.mkdir()
+        base.cache["disk_entry"] = entry
+    base.cache["disk_save"] = data._after_first_view(finish)
+    if case == "written":
+        data.finish_loading()
+        base.cache["disk_save"].join()
+data._save_signals(base, {"sig": Activity(np.array([0, 2], dtype=np.int32), np.array([1.5, 2.0]), 3)})
+if case == "pending":
+    data.finish_loading()  # the idle sidebar's call; then the process ends at once
+"""
+
+
+@pytest.mark.parametrize("case", ["pending", "written", "loaded"])
+def test_decayed_sums_are_on_disk_when_the_process_ends_right_after(tmp_path, case):
+    """ui.data._save_signals: after the entry (pending), beside a written one, or beside one read from disk,
+    the sums are saved before the process ends; as a daemon thread's work they were cut off at exit."""
+    from types import SimpleNamespace
+
+    entry = tmp_path / "entry"
+    proc = subprocess.run([sys.executable, "-c", _SIGNALS_SCRIPT, str(entry), case], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    (found,) = feature_cache.load_signals(SimpleNamespace(n=3, cache={"disk_entry": entry}), ["sig"]).values()
+    assert found.rows.tolist() == [0, 2] and found.values.tolist() == [1.5, 2.0]

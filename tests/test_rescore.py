@@ -451,3 +451,43 @@ def test_the_sort_split_puts_a_large_tie_on_the_side_that_balances_the_parts():
     other = np.r_[-rng.random(400) - 0.1, np.zeros(500), rng.random(100) + 0.1]
     assert np.count_nonzero(other < _pivot(other)) == 400
     assert _pivot(np.array([])) == 0.0
+
+
+# --------------------------------------------------------------------------- one scoring at a time
+
+
+def test_two_callers_scoring_the_same_config_at_once_score_it_once(demo, monkeypatch):
+    """``rescore.scored``: the second caller waits for the first (the server's start-up hook and the page;
+    two tabs) and gets its kept state; the scores are what scoring from scratch gives."""
+    import threading
+
+    from scoring.model import rescore
+
+    path, base = demo
+    features = base.subset(np.ones(base.n, dtype=bool))  # caches of its own
+    config = _config()
+    started, release = threading.Event(), threading.Event()
+    runs: list[int] = []
+    real_full = rescore.full
+
+    def slow_full(cfg, feats, known_parts=None):
+        runs.append(1)
+        started.set()
+        release.wait(10)  # the other caller arrives while this one scores
+        return real_full(cfg, feats, known_parts)
+
+    monkeypatch.setattr(rescore, "full", slow_full)
+    results: list = []
+    first = threading.Thread(target=lambda: results.append(scored(config, features)))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=lambda: results.append(scored(config, features)))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()  # waiting, not scoring
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert runs == [1] and len(results) == 2 and results[0] is results[1]
+    np.testing.assert_array_equal(results[0].scores.total, score(config, features).total)
+    assert not features.cache["scoring_now"]  # nothing left behind

@@ -166,6 +166,15 @@ class _Deferred:
         self._work = work
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
+        self._after: list | None = []  # None once everything has run
+
+    def then(self, work) -> bool:
+        """Have ``work`` run after this, in its thread; False when this has already run (nothing queued)."""
+        with _deferred_lock:
+            if self._after is None:
+                return False
+            self._after.append(work)
+            return True
 
     def start(self, waited_for: bool = False) -> None:
         """Start it (once). ``waited_for``: someone waits for it now, so it runs at the app's priority
@@ -181,7 +190,19 @@ class _Deferred:
         if hasattr(os, "setpriority") and not waited_for:  # this thread only (Linux): the first slider moves
             with suppress(OSError):  # get the CPU first
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
-        self._work()
+        try:
+            self._work()
+        finally:
+            self._run_after()
+
+    def _run_after(self) -> None:
+        while True:
+            with _deferred_lock:
+                after, self._after = self._after, ([] if self._after else None)
+            if not after:
+                return
+            for work in after:
+                work()
 
     def join(self) -> None:
         """Wait until it has run (it first waits to be started)."""
@@ -265,18 +286,20 @@ def _derived(fingerprint: str, spec_key: str, _base: Features, _spec: FeatureSpe
     assert derived is not None  # the base has the spec's columns and event types by construction
     new = {k: derived.signals[k] for k in keys if k not in known}
     if new:
-        threading.Thread(target=_save_signals, args=(_base, new), name="leadcal-feature-cache", daemon=True).start()
+        _save_signals(_base, new)
     return derived
 
 
 def _save_signals(base: Features, signals: dict) -> None:
-    """Save decayed sums beside the base's disk entry, once the base itself is written."""
+    """Save decayed sums beside the base's disk entry: after the entry, in the thread that writes it, when
+    that is still to come; else now. Never in a daemon thread: one was cut off when the app stopped soon
+    after its entry was written, and the next start weighed the events again (0.5 s of a 10M restart)."""
     from scoring.data import feature_cache
 
     saving = base.cache.get("disk_save")
-    if saving is not None:
-        saving.join()
-    feature_cache.save_signals(base, signals)
+    if saving is None or not saving.then(lambda: feature_cache.save_signals(base, signals)):
+        threading.Thread(target=feature_cache.save_signals, args=(base, signals), name="leadcal-feature-cache",
+                         daemon=False).start()
 
 
 @st.cache_resource(max_entries=4, show_time=True, show_spinner="Reading the feature set...")
@@ -300,14 +323,14 @@ def _segment(fingerprint: str, spec_key: str, column: str, value: str, _features
     return _features.subset(np.isin(cat.codes, codes), keep_events=True)  # the decay tab derives from it
 
 
-def start_loading(path: Path, config: ScoringConfig) -> None:
+def start_loading(path: Path, config: ScoringConfig) -> Job[Features] | None:
     """Start reading what ``features_for(path, config)`` will wait for, without waiting (the server does
     it before any browser connects, see ``ui.preload``): the same job, so the page then finds it running
-    or done. A feature set (Parquet) is read by the page itself."""
+    or done. None for a feature set (Parquet): the page reads it itself."""
     if is_feature_set(path):
-        return
+        return None
     spec = decay_free_spec(feature_spec(config))
-    _base_job(_fingerprint(path), spec_cache_key(spec), str(path), spec)
+    return _base_job(_fingerprint(path), spec_cache_key(spec), str(path), spec)
 
 
 def wait_for_column(features: Features, column: str | None) -> None:

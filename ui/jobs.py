@@ -61,36 +61,13 @@ class Job(Generic[T]):
 def wait_with_progress(job: Job[T], title: str) -> T:
     """The job's result, with a progress bar saying what it is doing until it is done.
 
-    Draws nothing at all when the job is already done (every rerun after the first).
-    While it waits, the browser is given the code of the results' elements (``_browser_warm_up``).
+    Draws nothing at all when the job is already done (every rerun after the first). (While it waits,
+    a new session's browser loads the results' code: ``ui.browser_warm_up``.)
     """
     if not job.done:
         bar = st.progress(job.fraction, text=f"{title} {job.message}")
-        warm = _browser_warm_up()
         while not job._done.wait(0.25):
             bar.progress(job.fraction, text=f"{title} {job.message}")
         bar.empty()
-        warm.empty()
     return job.result()
 
-
-WARM_UP_KEY = "leadcal_browser_warm_up"
-
-
-def _browser_warm_up():
-    """One metric, Vega-Lite chart and table, hidden, drawn while the data loads; the placeholder holding them.
-
-    The browser fetches and compiles an element type's code the first time one arrives (the chart's
-    and the table's: 2 MB of JavaScript), and did so when the results came, after the wait: the
-    KPIs were on screen ~1 s after the last message of a 10M-lead first view. Drawn here, that work
-    is done while the server reads the data.
-    """
-    import pandas as pd
-
-    placeholder = st.empty()
-    with placeholder.container(key=WARM_UP_KEY):
-        st.html(f"<style>.st-key-{WARM_UP_KEY} {{display: none}}</style>")
-        st.metric("warm-up", 0)
-        st.vega_lite_chart({"data": {"values": [{"x": 0}]}, "mark": "bar", "encoding": {"x": {"field": "x"}}})
-        st.dataframe(pd.DataFrame({"x": [0]}), hide_index=True)
-    return placeholder

@@ -28,8 +28,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections import Counter, OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -107,6 +110,30 @@ class Scored:
 def scored(config: ScoringConfig, features: Features) -> Scored:
     """The config's ``Scored`` on these features, reusing a kept config where it can."""
     key = _rules_key(config)
+    with _one_at_a_time(features, key):
+        return _scored(config, features, key)
+
+
+@contextmanager
+def _one_at_a_time(features: Features, key: str) -> Iterator[None]:
+    """Callers scoring the same rules on the same features wait for each other, so the second finds
+    the first's state kept instead of scoring again: the server's start-up hook scores the first view
+    before a browser connects (``ui.preload``), and the page, arriving while it runs, waits for it;
+    two tabs opening one view score it once."""
+    with CACHE_LOCK:
+        entry = features.cache.setdefault("scoring_now", {}).setdefault(key, [threading.Lock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with CACHE_LOCK:
+            entry[1] -= 1
+            if not entry[1]:
+                features.cache["scoring_now"].pop(key, None)
+
+
+def _scored(config: ScoringConfig, features: Features, key: str) -> Scored:
     with CACHE_LOCK:
         _reclaim(features)  # arrays of earlier states the page has let go of, before this move takes any
     result = _reuse_or_score(config, features, key)

@@ -21,7 +21,8 @@ How a move is timed, all on the browser's clock (``performance.now()``):
 (``/proc/PID/stat``), the page's main-thread time per move (CDP ``TaskDuration``: on two cores the
 browser and the server share them, and a move's browser work follows the elements it re-sends), the first paint of every page after navigation from the sidebar,
 the app's first start (process start to KPIs on screen) and a restart on the unchanged
-database. The timings are not asserted anywhere; ``tests/test_benchmarks_smoke.py`` runs
+database (the app stopped with Ctrl-C, as a user stops it, so it first finishes writing its
+feature cache), both in a new browser profile (no cached page code). The timings are not asserted anywhere; ``tests/test_benchmarks_smoke.py`` runs
 a tiny version so the harness keeps working.
 """
 

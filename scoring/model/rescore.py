@@ -325,13 +325,12 @@ def _pivot(sample: np.ndarray) -> float:
     """Where to split scores like ``sample`` in two parts of about the same size, values below
     first. The median; when many scores equal it (leads at a cap), just above it if that puts
     the tied ones on the side that balances the parts better."""
-    ordered = np.sort(sample)
-    if ordered.size == 0:
+    if sample.size == 0:
         return 0.0
-    half = ordered.size / 2
-    median = ordered[ordered.size // 2]
-    below = np.searchsorted(ordered, median, side="left")
-    upto = np.searchsorted(ordered, median, side="right")
+    half = sample.size / 2
+    median = np.partition(sample, sample.size // 2)[sample.size // 2]  # linear: a sort took 4-8 ms at 10M
+    below = np.count_nonzero(sample < median)
+    upto = np.count_nonzero(sample <= median)
     return float(median if abs(below - half) <= abs(upto - half) else np.nextafter(median, np.inf))
 
 

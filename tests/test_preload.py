@@ -87,6 +87,27 @@ def test_the_first_page_finds_the_approved_model_scored_by_the_server(tmp_path, 
     assert shown == f"{expected.kpis.auc:.3f}"
 
 
+def test_the_servers_shutdown_first_finishes_a_cache_write_under_way(tmp_path, monkeypatch, counted):
+    """ui.preload.at_server_start: uvicorn runs the lifespan's exit on Ctrl-C and on SIGTERM, and after a
+    SIGTERM the process ends without waiting for other threads; the exit waits for the write."""
+    import asyncio
+    import time
+
+    monkeypatch.setenv("LEADCAL_DB", str(tmp_path / "nowhere.duckdb"))  # the preload reads nothing
+    written = tmp_path / "entry"
+
+    def write() -> None:
+        time.sleep(0.5)
+        written.write_text("done")
+
+    async def serve_then_stop() -> None:
+        async with preload.at_server_start(None):
+            data._after_first_view(write).start()  # a held-back cache write, under way at the stop
+
+    asyncio.run(serve_then_stop())
+    assert written.read_text() == "done"
+
+
 def test_nothing_is_read_before_the_page_when_the_database_is_missing(tmp_path, monkeypatch, counted):
     monkeypatch.setenv("LEADCAL_DB", str(tmp_path / "nowhere.duckdb"))
     preload.start().join(timeout=60)

@@ -184,6 +184,7 @@ class _Deferred:
                 self._thread = threading.Thread(target=self._run, args=(waited_for,), name="leadcal-after-first-view",
                                                 daemon=False)
                 self._thread.start()
+                _writing.append(self._thread)
                 self._started.set()
 
     def _run(self, waited_for: bool) -> None:
@@ -213,6 +214,8 @@ class _Deferred:
 
 _deferred_lock = threading.Lock()
 _deferred: list[_Deferred] = []
+_writing: list[threading.Thread] = []
+"""Threads started to write the feature cache (``finish_writes`` waits for those still running)."""
 
 
 def _after_first_view(work) -> _Deferred:
@@ -298,8 +301,25 @@ def _save_signals(base: Features, signals: dict) -> None:
 
     saving = base.cache.get("disk_save")
     if saving is None or not saving.then(lambda: feature_cache.save_signals(base, signals)):
-        threading.Thread(target=feature_cache.save_signals, args=(base, signals), name="leadcal-feature-cache",
-                         daemon=False).start()
+        thread = threading.Thread(target=feature_cache.save_signals, args=(base, signals), name="leadcal-feature-cache",
+                                  daemon=False)
+        thread.start()
+        with _deferred_lock:
+            _writing.append(thread)
+
+
+def finish_writes(timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for the work under way that writes the feature cache (a first load's held-back
+    checks and entry, decayed sums); True when none is left. For the server's shutdown: a SIGTERM (a service
+    manager's stop) ends the process once the server has shut down, without waiting for such threads, and the
+    next start would read the database again (25 s at 10M leads). Work not yet started is not waited for."""
+    deadline = time.monotonic() + timeout_s
+    with _deferred_lock:
+        running = [t for t in _writing if t.is_alive()]
+        _writing[:] = running
+    for thread in running:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in running)
 
 
 @st.cache_resource(max_entries=4, show_time=True, show_spinner="Reading the feature set...")

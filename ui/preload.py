@@ -13,7 +13,9 @@ database, a broken config) is left for the page to report where the user sees it
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -93,8 +95,24 @@ def start() -> threading.Thread:
     return thread
 
 
+SHUTDOWN_WAIT_S = 30.0
+"""How long the server's shutdown waits for a feature cache write under way (``ui.data.finish_writes``)."""
+
+
 @asynccontextmanager
 async def at_server_start(app: object) -> AsyncIterator[None]:
-    """The ASGI app's lifespan: preload, then serve."""
+    """The ASGI app's lifespan: preload, then serve; on shutdown (Ctrl-C, SIGTERM) first finish a feature
+    cache write under way, up to ``SHUTDOWN_WAIT_S``, so the next start finds the database's entry."""
     start()
-    yield
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(_finish_writes)
+
+
+def _finish_writes() -> None:
+    data = sys.modules.get("ui.data")  # not imported: nothing was read, nothing is being written
+    if data is not None and not data.finish_writes(0.0):
+        print(f"leadcal: finishing the feature cache write under way (up to {SHUTDOWN_WAIT_S:.0f} s)...",
+              file=sys.stderr, flush=True)
+        data.finish_writes(SHUTDOWN_WAIT_S)

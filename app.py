@@ -20,8 +20,6 @@ def main() -> None:
     Streamlit's runtime exists (its caches are then the runtime's)."""
     import streamlit.delta_generator as delta_generator
 
-    from ui import browser_warm_up
-
     # Streamlit's first element of a process asks whether it runs in a REPL through inspect.stack(), which looks up
     # the file of every loaded module (~2,300): 0.2-0.35 s of every start before anything is drawn. It only warns
     # when an app is not run by `streamlit run`, which this one is (tests/test_runtime.py checks the name still does that).
@@ -29,30 +27,30 @@ def main() -> None:
     # the tab icon is a local file: a ":material/...:" or emoji icon is fetched from a CDN (nothing leaves the machine)
     st.set_page_config(page_title="leadcal", page_icon=str(Path(__file__).parent / "ui" / "assets" / "icon.png"),
                        layout="wide")
-    warm = browser_warm_up.begin()  # before the imports below, which may wait for the server's start-up hook's
 
     from scoring.base.runtime import freeze_long_lived_objects, quick_thread_switches, tune_numpy_memory
     from scoring.model.kernels import warm_up_in_background
-    from ui import auth, calibrate_view, sidebar  # noqa: F401  (the first page's modules, imported before the freeze)
+    from ui import auth, browser_warm_up, calibrate_view, sidebar  # noqa: F401  (the first page's, before the freeze)
 
     freeze_long_lived_objects()  # once per process, after the imports (see scoring/base/runtime.py)
     tune_numpy_memory()  # no huge-page compaction stalls on slider moves (see scoring/base/runtime.py)
     warm_up_in_background()  # once per process: the compiled loops load while the data is read
     quick_thread_switches()  # a rerun's messages leave as they are made (see scoring/base/runtime.py)
 
-    try:
-        _run_page(auth)
-    finally:
-        warm.empty()  # the page is drawn (or stopped): its elements' code is loaded
-
-
-def _run_page(auth) -> None:
     user = auth.gate()  # shared on the network: sign in first (see ui/auth.py); on this machine: nobody signs in
     if auth.needed() and user is None:
         page = st.navigation([st.Page(auth.login_page, title="Sign in", icon=":material/login:")])
         page.run()
         st.stop()
 
+    warm = browser_warm_up.begin()  # a new session's browser loads the results' code while the page works
+    try:
+        _run_page()
+    finally:
+        warm.empty()  # the page is drawn: its elements' code is loaded
+
+
+def _run_page() -> None:
     page = st.navigation([
         st.Page("pages/calibrate.py", title="Calibrate", icon=":material/tune:", default=True),
         st.Page("pages/attributes.py", title="Attributes", icon=":material/insights:"),

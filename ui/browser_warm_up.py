@@ -23,7 +23,8 @@ _DONE = "leadcal_browser_warmed_up"
 
 def begin() -> DeltaGenerator:
     """The warm-up's slot, drawn on every full run (so the page's elements keep their place) and
-    filled on a session's first run only; ``slot.empty()`` once the page is drawn."""
+    filled on a session's first run only; ``slot.empty()`` once the page is drawn. A page that stops
+    (``st.stop``: no element can be drawn after it) leaves the hidden elements until the next run."""
     slot = st.empty()
     if not st.session_state.get(_DONE):
         st.session_state[_DONE] = True

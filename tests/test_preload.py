@@ -91,6 +91,7 @@ def test_the_servers_shutdown_first_finishes_a_cache_write_under_way(tmp_path, m
     """ui.preload.at_server_start: uvicorn runs the lifespan's exit on Ctrl-C and on SIGTERM, and after a
     SIGTERM the process ends without waiting for other threads; the exit waits for the write."""
     import asyncio
+    import threading
     import time
 
     monkeypatch.setenv("LEADCAL_DB", str(tmp_path / "nowhere.duckdb"))  # the preload reads nothing
@@ -104,7 +105,12 @@ def test_the_servers_shutdown_first_finishes_a_cache_write_under_way(tmp_path, m
         async with preload.at_server_start(None):
             data._after_first_view(write).start()  # a held-back cache write, under way at the stop
 
-    asyncio.run(serve_then_stop())
+    # A loop of its own in a thread of its own, as the server's: the browser tests' Playwright keeps an event
+    # loop running in this thread for the whole session, and asyncio.run refuses to start beside it.
+    stopped = threading.Thread(target=asyncio.run, args=(serve_then_stop(),))
+    stopped.start()
+    stopped.join(timeout=60)
+    assert not stopped.is_alive()
     assert written.read_text() == "done"
 
 

@@ -84,10 +84,20 @@ def test_auc_ks_hand_example():
 
 
 def _sparse(acts):
+    """The activities as the scoring pass takes them: each one's active rows and values."""
     from scoring.model.activity import Activity
 
     sparse = [Activity.from_dense(a) for a in acts]
     return tuple(a.rows for a in sparse), tuple(a.values for a in sparse)
+
+
+def _looked_up(acts):
+    """The activities as the loops over some leads take them: each one's lookup and values."""
+    from scoring.model.activity import Activity
+
+    sparse = [Activity.from_dense(a) for a in acts]
+    lookups = [a.lookup() for a in sparse]
+    return tuple(x.bits for x in lookups), tuple(x.before for x in lookups), tuple(a.values for a in sparse)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -116,7 +126,7 @@ def test_engagement_at_equals_the_rule_by_rule_numpy_sum(seed):
         expected += c
     expected = np.minimum(np.maximum(expected, low), high)
     with np.errstate(over="ignore"):
-        got = engagement_at(rows, *_sparse(acts), points, caps, low, high)
+        got = engagement_at(rows, *_looked_up(acts), points, caps, low, high)
     np.testing.assert_array_equal(got, expected)
 
 
@@ -130,24 +140,60 @@ def test_gathered_rows_and_engagement_rows_equal_engagement_at(seed):
     acts[1][:3] = [np.nan, np.inf, -np.inf]
     points, caps = rng.uniform(-9, 9, k), np.array([np.inf, 4.0, 2.5, np.inf])
     rows = np.sort(rng.choice(n, 90, replace=False)).astype(np.int64)
-    rule_rows, rule_values = _sparse(acts)
-    matrix = gather_rows(rows, rule_rows, rule_values, np.empty((rows.size, k)))
+    rules = _looked_up(acts)
+    matrix = gather_rows(rows, *rules, np.empty((rows.size, k)))
     np.testing.assert_array_equal(matrix, np.column_stack([np.nan_to_num(a[rows], nan=0.0) for a in acts]))
     with np.errstate(over="ignore"):
-        expected = engagement_at(rows, rule_rows, rule_values, points, caps, -3.0, 11.0)
+        expected = engagement_at(rows, *rules, points, caps, -3.0, 11.0)
         got = engagement_rows(matrix, points, caps, -3.0, 11.0)
     np.testing.assert_array_equal(got, expected)
 
 
-def test_lookups_refuse_unsorted_leads():
+def test_lookups_refuse_unsorted_leads_and_leads_outside_the_activity():
+    """Sorted leads read the activities in memory order; a lead past the bitmap would read past it."""
     from scoring.model.kernels import engagement_at, gather_rows
 
-    rule_rows, rule_values = _sparse([np.array([0.0, 1.0, 2.0, 0.0])])
-    query = np.array([2, 1], dtype=np.int64)  # galloping forward would miss lead 1
-    with pytest.raises(ValueError, match="sorted"):
-        engagement_at(query, rule_rows, rule_values, np.ones(1), np.full(1, np.inf), -np.inf, np.inf)
-    with pytest.raises(ValueError, match="sorted"):
-        gather_rows(query, rule_rows, rule_values, np.empty((2, 1)))
+    rules = _looked_up([np.array([0.0, 1.0, 2.0, 0.0])])
+    for query, message in ((np.array([2, 1]), "sorted"), (np.array([1, 64]), "outside"), (np.array([-1, 2]), "outside")):
+        query = query.astype(np.int64)
+        with pytest.raises(ValueError, match=message):
+            engagement_at(query, *rules, np.ones(1), np.full(1, np.inf), -np.inf, np.inf)
+        with pytest.raises(ValueError, match=message):
+            gather_rows(query, *rules, np.empty((2, 1)))
+
+
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 130, 1000])
+@pytest.mark.parametrize("density", [0.0, 0.03, 0.5, 1.0])
+def test_a_leads_position_in_the_lookup_is_its_index_in_the_rows(n, density):
+    """row_lookup.position against numpy's searchsorted, for every lead, at word edges included."""
+    from numba import njit
+
+    from scoring.model.activity import row_dtype
+    from scoring.model.row_lookup import build_lookup, position
+
+    @njit
+    def positions(bits, before, n):
+        out = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            out[i] = position(bits, before, i)
+        return out
+
+    rng = np.random.default_rng(n)
+    rows = np.flatnonzero(rng.random(n) < density).astype(row_dtype(n))
+    if n and density:
+        rows = np.union1d(rows, [n - 1]).astype(row_dtype(n))  # the last lead, in the last word
+    lookup = build_lookup(rows, n)
+    expected = np.full(n, -1, dtype=np.int64)
+    expected[rows] = np.searchsorted(rows, rows)
+    np.testing.assert_array_equal(positions(lookup.bits, lookup.before, n), expected)
+    assert lookup.bits.size == -(-n // 64) and not lookup.bits.flags.writeable
+
+
+def test_a_lookup_refuses_rows_outside_its_leads():
+    from scoring.model.row_lookup import build_lookup
+
+    with pytest.raises(ValueError, match="0..9"):
+        build_lookup(np.array([3, 10], dtype=np.int32), 10)
 
 
 @pytest.mark.parametrize("seed", range(3))

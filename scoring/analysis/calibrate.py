@@ -12,7 +12,7 @@ from functools import cached_property
 
 from ..model.config import ScoringConfig
 from ..model.diff import Change, config_diff
-from ..model.engine import CACHE_LOCK, Scores
+from ..model.engine import CACHE_LOCK, Scores, engagement_lookups
 from ..model.features import Features
 from ..model.kernels import warm_up
 from ..model.kpis import (
@@ -181,16 +181,23 @@ def calibration_view(draft: ScoringConfig, approved: ScoringConfig, features: Fe
 
 
 def prepare_moves_soon(features: Features, view: ModelView) -> threading.Thread | None:
-    """Once per set of leads, in the background: memory for the first slider moves' new
-    scores (``rescore.prepare_moves``); the thread, or None when it was started before."""
+    """Once per set of leads, in the background: where each lead is in the view's activities
+    (``engine.engagement_lookups``, which a first points move on a rule reads) and memory for the
+    first slider moves' new scores (``rescore.prepare_moves``); the thread, or None when it was
+    started before."""
     with CACHE_LOCK:
         if features.cache.get("moves_prepared") or view.sorted_scores is None:
             return None
         features.cache["moves_prepared"] = True
-    thread = threading.Thread(target=prepare_moves, args=(features, view.scores, *view.sorted_scores),
-                              name="leadcal-prepare-moves", daemon=True)
+    thread = threading.Thread(target=_prepare_moves, args=(features, view), name="leadcal-prepare-moves",
+                              daemon=True)
     thread.start()
     return thread
+
+
+def _prepare_moves(features: Features, view: ModelView) -> None:
+    engagement_lookups(view.config, features)
+    prepare_moves(features, view.scores, *view.sorted_scores)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,14 @@ an activity moves (the compiled loops in ``scoring.kernels`` take ``rows`` and `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .row_lookup import RowLookup, build_lookup
+
+_LOOKUP_LOCK = threading.Lock()
 
 
 def row_dtype(n: int) -> np.dtype:
@@ -28,6 +33,8 @@ class Activity:
     values: np.ndarray
     """float64, finite, non-zero: the activity of those leads."""
     n: int
+    _lookup: list = field(default_factory=list, repr=False)
+    """The ``RowLookup``, once built (``lookup``)."""
 
     def __post_init__(self) -> None:
         if self.rows.shape != self.values.shape:
@@ -56,6 +63,14 @@ class Activity:
         keep = mask[self.rows]
         rows = position[self.rows[keep]].astype(self.rows.dtype)
         return Activity(rows, self.values[keep], int(position[-1]) + 1 if position.size else 0)
+
+    def lookup(self) -> RowLookup:
+        """Where each lead is in ``rows`` (``row_lookup``), built on first use and kept: the
+        compiled loops that read some leads' activities take it."""
+        with _LOOKUP_LOCK:
+            if not self._lookup:
+                self._lookup.append(build_lookup(self.rows, self.n))
+            return self._lookup[0]
 
     @property
     def nbytes(self) -> int:

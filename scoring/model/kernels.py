@@ -21,6 +21,7 @@ from numba import njit
 
 from .event_order import order_events, whole_seconds
 from .first_seen import first_seen
+from .row_lookup import build_lookup, position
 from .sorting import radix_is_faster
 
 
@@ -139,25 +140,33 @@ def _check_sorted(rows: np.ndarray) -> None:  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def engagement_at(query: np.ndarray, rows: tuple, values: tuple, points: np.ndarray, caps: np.ndarray,
-                  low: float, high: float) -> np.ndarray:  # pragma: no cover
+def _check_leads(query: np.ndarray, bits: tuple) -> None:  # pragma: no cover
+    """Sorted positions (their activities are then read in memory order) inside every lookup."""
+    _check_sorted(query)
+    for r in range(len(bits)):
+        if query.size and (query[0] < 0 or query[query.size - 1] >= 64 * bits[r].size):
+            raise ValueError("a lead position is outside the activity's leads")
+
+
+@njit(cache=True, nogil=True)
+def engagement_at(query: np.ndarray, bits: tuple, before: tuple, values: tuple, points: np.ndarray,
+                  caps: np.ndarray, low: float, high: float) -> np.ndarray:  # pragma: no cover
     """The engagement part of some leads (sorted positions ``query``): each rule's capped points
     added in rule order from 0, then the part's cap.
 
     The same operations in the same order as ``engine.engagement_points`` + ``engine.part_sum``
     (multiply, limit to +-cap, add); a rule adds nothing where its activity is 0 (its points
-    are 0 there, and adding 0 changes no sum). Each rule's active ``rows``/``values`` (see
-    ``scoring.activity``) are searched by galloping forward, as both lists are sorted.
+    are 0 there, and adding 0 changes no sum). Each rule's ``values`` (``Activity.values``) are
+    found through its ``RowLookup`` (``bits``, ``before``).
     ``caps`` is inf for no cap; ``low``/``high`` are the part's cap (-inf/inf when open).
     """
-    _check_sorted(query)
+    _check_leads(query, bits)
     out = np.zeros(query.size)
-    for r in range(len(rows)):  # rule by rule: the tuple is indexed once per rule, not per lead
-        active, act = rows[r], values[r]
-        j = 0
+    for r in range(len(bits)):  # rule by rule: the tuple is indexed once per rule, not per lead
+        b, c, act = bits[r], before[r], values[r]
         for k in range(query.size):
-            j = _gallop(active, query[k], j, False)
-            if j < active.size and active[j] == query[k]:
+            j = position(b, c, query[k])
+            if j >= 0:
                 out[k] += _capped(act[j], points[r], caps[r])
     for k in range(query.size):
         out[k] = min(max(out[k], low), high)
@@ -165,16 +174,17 @@ def engagement_at(query: np.ndarray, rows: tuple, values: tuple, points: np.ndar
 
 
 @njit(cache=True, nogil=True)
-def gather_rows(query: np.ndarray, rows: tuple, values: tuple, out: np.ndarray) -> np.ndarray:  # pragma: no cover
+def gather_rows(query: np.ndarray, bits: tuple, before: tuple, values: tuple,
+                out: np.ndarray) -> np.ndarray:  # pragma: no cover
     """Every rule's activity for some leads (sorted positions ``query``), one lead per row of
-    ``out`` (0 where a rule's activity is 0): the row-major input of ``engagement_rows``."""
-    _check_sorted(query)
-    for r in range(len(rows)):
-        active, act = rows[r], values[r]
-        j = 0
+    ``out`` (0 where a rule's activity is 0): the row-major input of ``engagement_rows``.
+    Rules as in ``engagement_at``."""
+    _check_leads(query, bits)
+    for r in range(len(bits)):
+        b, c, act = bits[r], before[r], values[r]
         for k in range(query.size):
-            j = _gallop(active, query[k], j, False)
-            out[k, r] = act[j] if j < active.size and active[j] == query[k] else 0.0
+            j = position(b, c, query[k])
+            out[k, r] = act[j] if j >= 0 else 0.0
     return out
 
 
@@ -518,8 +528,10 @@ def warm_up(n_rules: int) -> None:
         rows = tuple(_read_only(np.zeros(1, dtype=np.int32)) for _ in range(n_rules))
         values = tuple(_read_only(np.ones(1)) for _ in range(n_rules))
         query = np.zeros(1, dtype=np.int64)
-        engagement_at(query, rows, values, np.zeros(n_rules), np.full(n_rules, np.inf), -np.inf, np.inf)
-        matrix = gather_rows(query, rows, values, np.empty((1, n_rules)))
+        lookups = [build_lookup(r, 1) for r in rows]  # ``Activity.lookup``: read-only, as kept
+        bits, before = tuple(x.bits for x in lookups), tuple(x.before for x in lookups)
+        engagement_at(query, bits, before, values, np.zeros(n_rules), np.full(n_rules, np.inf), -np.inf, np.inf)
+        matrix = gather_rows(query, bits, before, values, np.empty((1, n_rules)))
         engagement_rows(matrix, np.zeros(n_rules), np.full(n_rules, np.inf), -np.inf, np.inf)
         engagement_rows(_read_only(matrix), np.zeros(n_rules), np.full(n_rules, np.inf), -np.inf, np.inf)
         # scoring from scratch: on a new fit part (first view) and on a kept one (a dense points move);

@@ -46,6 +46,7 @@ from .engine import (
     cap_bounds,
     categorical_lookup,
     engagement_inputs,
+    engagement_lookups,
     engagement_part_at,
     fit_part,
     fit_points_at,
@@ -491,7 +492,7 @@ def _engagement_moved(config: ScoringConfig, features: Features, rows: np.ndarra
     arrays a cache miss apart."""
     if active is None:
         return engagement_part_at(config, features, rows)
-    rule_rows, rule_values, points, caps, low, high = engagement_inputs(config, features)
+    _, rule_values, points, caps, low, high = engagement_inputs(config, features)
     keys = (active,) + tuple(rule_signal_key(config, r) for r in config.engagement)
     with CACHE_LOCK:
         cache: OrderedDict = features.cache.setdefault("row_major", OrderedDict())
@@ -499,9 +500,10 @@ def _engagement_moved(config: ScoringConfig, features: Features, rows: np.ndarra
         if matrix is not None:
             cache.move_to_end(keys)
     if matrix is None:
-        if rows.size * len(rule_rows) * 8 > ROW_MAJOR_BYTES:
+        if rows.size * len(rule_values) * 8 > ROW_MAJOR_BYTES:
             return engagement_part_at(config, features, rows)
-        matrix = _gather(features, np.ascontiguousarray(rows, dtype=np.int64), rule_rows, rule_values)
+        matrix = _gather(features, np.ascontiguousarray(rows, dtype=np.int64), *engagement_lookups(config, features),
+                         rule_values)
         matrix.setflags(write=False)
         with CACHE_LOCK:
             cache[keys] = matrix
@@ -510,15 +512,15 @@ def _engagement_moved(config: ScoringConfig, features: Features, rows: np.ndarra
     return engagement_rows(matrix, points, caps, low, high)
 
 
-def _gather(features: Features, rows: np.ndarray, rule_rows: tuple, rule_values: tuple) -> np.ndarray:
+def _gather(features: Features, rows: np.ndarray, bits: tuple, before: tuple, rule_values: tuple) -> np.ndarray:
     """``kernels.gather_rows`` into a new matrix; from ``MOVES_SPLIT_MIN`` leads each half of them on its
-    own thread (the first move on a rule at 10M leads gathers 800k leads' activities: 129 ms on one)."""
-    out = np.empty((rows.size, len(rule_rows)))
+    own thread (the first move on a rule at 10M leads gathers 800k leads' activities)."""
+    out = np.empty((rows.size, len(bits)))
     if not _two_threads(features.n) or rows.size < MOVES_SPLIT_MIN:
-        return gather_rows(rows, rule_rows, rule_values, out)
+        return gather_rows(rows, bits, before, rule_values, out)
     half = rows.size // 2
-    second = _SECOND_THREAD.submit(gather_rows, rows[half:], rule_rows, rule_values, out[half:])
-    gather_rows(rows[:half], rule_rows, rule_values, out[:half])
+    second = _SECOND_THREAD.submit(gather_rows, rows[half:], bits, before, rule_values, out[half:])
+    gather_rows(rows[:half], bits, before, rule_values, out[:half])
     second.result()
     return out
 

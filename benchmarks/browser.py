@@ -56,27 +56,56 @@ PAGES = [("Attributes", "Let the data speak"), ("Configs", "Approved configs"), 
 OBSERVER_JS = """
 () => {
   if (window.__lc) return;
-  const lc = window.__lc = {key: null, kpi: null, chart: null, any: null, msgs: []};
+  const lc = window.__lc = {key: null, kpi: null, chart: null, any: null, msgs: [], finished: 0};
+  // Whether a ForwardMsg (protobuf) holds script_finished (field 6, a varint): its top-level fields
+  // are walked in the page, so no message is copied out to the harness (Playwright's frame events
+  // made the harness take ~50 ms of the two cores' CPU a move, beside the server and the browser).
+  const finishes = (buffer) => {
+    const b = new Uint8Array(buffer);
+    let i = 0;
+    const varint = () => {
+      let x = 0, scale = 1, c;
+      do { c = b[i++]; x += (c & 0x7f) * scale; scale *= 128; } while (c & 0x80 && i < b.length);
+      return x;
+    };
+    while (i < b.length) {
+      const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
+      if (field === 6 && wire === 0) return true;
+      if (wire === 0) varint();
+      else if (wire === 1) i += 8;
+      else if (wire === 2) i += varint();
+      else if (wire === 5) i += 4;
+      else return false;
+    }
+    return false;
+  };
   document.addEventListener('keydown', () => {
     lc.key = performance.now(); lc.kpi = lc.chart = lc.any = null; lc.msgs = [];
   }, true);
   const Socket = window.WebSocket;  // message arrival times: when the server's answer reached the browser
   window.WebSocket = function (...args) {
     const ws = new Socket(...args);
-    ws.addEventListener('message', () => lc.msgs.push(performance.now()));
+    ws.addEventListener('message', (e) => {
+      lc.msgs.push(performance.now());
+      if (e.data instanceof ArrayBuffer && finishes(e.data)) lc.finished += 1;
+    });
     return ws;
   };
   window.WebSocket.prototype = Socket.prototype;
   Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
-  new MutationObserver((records) => {
+  new MutationObserver((records) => {  // one time per batch: a region's first record in it is enough
     const t = performance.now();
     lc.any = t;
+    let kpi = false, chart = false;
     for (const r of records) {
+      if (kpi && chart) break;
       const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
       if (!el) continue;
-      if (el.closest('[data-testid="stMetric"]')) lc.kpi = t;
-      if (el.closest('.st-key-band_chart') || el.closest('.st-key-account_band_chart')) lc.chart = t;
+      if (!kpi && el.closest('[data-testid="stMetric"]')) kpi = true;
+      if (!chart && el.closest('.st-key-band_chart, .st-key-account_band_chart')) chart = true;
     }
+    if (kpi) lc.kpi = t;
+    if (chart) lc.chart = t;
   }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 }
 """
@@ -163,20 +192,20 @@ class Server:
 
 
 class Session:
-    """One browser tab on the app, with the websocket's script_finished messages counted."""
+    """One browser tab on the app; its script runs finished are counted in the page (``OBSERVER_JS``)."""
 
     def __init__(self, browser, url: str):
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        self._forward = ForwardMsg
         self.context = browser.new_context(viewport={"width": 1600, "height": 1000})
         self.page = self.context.new_page()
-        self.finished = 0
-        self.page.on("websocket", self._watch)
         self.page.add_init_script(f"({OBSERVER_JS})()")
         self.url = url
         self._cdp = self.context.new_cdp_session(self.page)
         self._cdp.send("Performance.enable")
+
+    @property
+    def finished(self) -> int:
+        """Script runs finished so far (Streamlit's ``script_finished`` messages) in this page."""
+        return self.page.evaluate("() => window.__lc ? window.__lc.finished : 0")
 
     def main_thread_s(self) -> float:
         """Seconds the page's main thread has spent on tasks so far (CDP ``TaskDuration``): what a move
@@ -184,24 +213,14 @@ class Session:
         metrics = self._cdp.send("Performance.getMetrics")["metrics"]
         return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
 
-    def _watch(self, ws) -> None:
-        def frame(payload):
-            if isinstance(payload, (bytes, bytearray)):
-                try:
-                    msg = self._forward.FromString(bytes(payload))
-                except Exception:  # not a ForwardMsg: ignore
-                    return
-                if msg.WhichOneof("type") == "script_finished":
-                    self.finished += 1
-        ws.on("framereceived", frame)
-
     def wait_idle(self, after: int, timeout_s: float = 120.0, quiet_ms: float = 150.0) -> None:
         """Until a script run finished after ``after`` and the page has been quiet a moment."""
         deadline = time.time() + timeout_s
-        while self.finished <= after:
-            if time.time() > deadline:
-                raise TimeoutError("the script run did not finish")
-            self.page.wait_for_timeout(5)
+        try:  # checked in the page at each animation frame: the harness sleeps until then
+            self.page.wait_for_function("n => window.__lc && window.__lc.finished > n", arg=after,
+                                        polling="raf", timeout=1000 * timeout_s)
+        except Exception as e:  # Playwright's TimeoutError
+            raise TimeoutError("the script run did not finish") from e
         while True:
             since = self.page.evaluate("() => performance.now() - (window.__lc.any || 0)")
             if since >= quiet_ms:

@@ -77,8 +77,9 @@ def test_points_move_is_scored_again(demo):
 
 def test_memory_for_the_first_points_moves_is_made_ready_and_used(demo):
     """prepare_moves fills the spare pool with arrays shaped as a move writes them (two moves'
-    worth: engagement + total and band + tier per move, pos and neg), no more on a second call;
-    a points move then takes them, and its numbers are a fresh computation's."""
+    worth: engagement + total and band + tier per move, pos and neg; and one more like neg, which a
+    move scored from scratch splits into), no more on a second call; a points move then takes them,
+    and its numbers are a fresh computation's."""
     from scoring.model.rescore import prepare_moves
 
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
@@ -88,9 +89,10 @@ def test_memory_for_the_first_points_moves_is_made_ready_and_used(demo):
     view = model_view(base, features)
     pool = features.cache.setdefault("spare_arrays", {})
     pool.clear()
-    assert prepare_moves(features, view.scores, *view.sorted_scores) == 12
+    assert prepare_moves(features, view.scores, *view.sorted_scores) == 13
     per_lead = ((features.n,), np.dtype(np.float64).str)
     assert len(pool[per_lead]) == 4 and all(not a.any() for a in pool[per_lead])
+    assert len(pool[(view.sorted_scores[1].shape, np.dtype(np.float64).str)]) == 3
     assert prepare_moves(features, view.scores, *view.sorted_scores) == 0  # full: nothing more kept
     data["engagement"][0]["points"] = float(data["engagement"][0]["points"]) + 3
     moved = config_from_dict(data)

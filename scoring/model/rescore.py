@@ -654,7 +654,8 @@ def prepare_moves(features: Features, scores: Scores, pos: np.ndarray, neg: np.n
     and a move that comes first takes what is ready. The memory is what the kept states use
     after a few moves anyway.
     """
-    written = [scores.engagement, scores.total, scores.band, scores.tier, pos, neg] * WARM_MOVES
+    # ... and one more like ``neg``: a move scored from scratch splits it into a second one (``_sort_both``)
+    written = [scores.engagement, scores.total, scores.band, scores.tier, pos, neg] * WARM_MOVES + [neg]
     wanted = Counter((a.shape, a.dtype.str) for a in written)  # arrays of one shape and type the moves take
     made = 0
     for like in written:

@@ -317,9 +317,10 @@ def _sort_both(features: Features, pos: np.ndarray, neg: np.ndarray) -> tuple[np
     return pos, out
 
 
-PIVOT_SAMPLE = 64
-"""``_sort_both`` splits at the median of every 64th score (at 10M leads 110k scores, 1 ms):
-near enough the true median for the two sorts to take about as long."""
+PIVOT_SAMPLE = 256
+"""``_sort_both`` splits at the median of every 256th score (at 10M leads 28k scores, 0.6 ms; every
+64th took 3.6-6 ms, a cache line read per score): 50.3% of the demo's 7.3M other mature scores
+below it, near enough the true median for the two sorts to take about as long."""
 
 
 def _pivot(sample: np.ndarray) -> float:

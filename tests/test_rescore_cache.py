@@ -101,3 +101,38 @@ def test_memory_for_the_first_points_moves_is_made_ready_and_used(demo):
     _, scores, expected = _fresh(moved, demo)
     np.testing.assert_array_equal(after.scores.total, scores.total)
     assert _json(after.result) == _json(expected)
+
+
+def test_the_first_points_move_on_a_rule_gathers_into_memory_mapped_ahead(demo, monkeypatch):
+    """prepare_gather maps in a matrix as large as the largest a one-rule points move keeps (rules
+    moving few enough leads for a delta); the first such move gathers into its front, and the
+    matrix holds each lead's activities as the dense arrays give them."""
+    from scoring.model import rescore
+    from scoring.model.features import rule_signal_key
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    base = config_from_dict(data)
+    with open_source(demo) as source:
+        features = extract_features(source, base)
+    model_view(base, features)
+    features.cache.pop("gather_spare", None)
+    assert rescore.prepare_gather(base, features) == 0  # 8,000 leads: every matrix is small
+    monkeypatch.setattr(rescore, "MOVES_SPLIT_MIN", 0)
+    keys = [rule_signal_key(base, r) for r in base.engagement]
+    sizes = [features.activity(key).rows.size for key in keys]
+    k = len(keys)
+    kept = [m for m in sizes if m <= rescore.DELTA_MAX_SHARE * features.n]
+    assert 0 < len(kept) < k  # the demo has rules on both sides of the share
+    assert rescore.prepare_gather(base, features) == max(kept) * k * 8
+    spare = features.cache["gather_spare"]
+    i = sizes.index(min(kept))
+    data["engagement"][i]["points"] = float(data["engagement"][i]["points"]) + 3
+    moved = config_from_dict(data)
+    after = model_view(moved, features)
+    assert "gather_spare" not in features.cache  # taken, once
+    (matrix,) = features.cache["row_major"].values()
+    assert np.shares_memory(matrix, spare) and matrix.shape == (sizes[i], k)
+    rows = features.activity(keys[i]).rows
+    np.testing.assert_array_equal(matrix, np.column_stack([features.activity(key).dense()[rows] for key in keys]))
+    _, scores, _ = _fresh(moved, demo)
+    np.testing.assert_array_equal(after.scores.total, scores.total)

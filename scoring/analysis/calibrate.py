@@ -28,7 +28,7 @@ from ..model.kpis import (
     score_histogram,
 )
 from ..model.metrics import band_rows, tier_rows, total_bounds
-from ..model.rescore import prepare_moves, scored
+from ..model.rescore import prepare_gather, prepare_moves, scored
 from ..model.accounts import (
     AccountDrill,
     AccountResult,
@@ -182,9 +182,9 @@ def calibration_view(draft: ScoringConfig, approved: ScoringConfig, features: Fe
 
 def prepare_moves_soon(features: Features, view: ModelView) -> threading.Thread | None:
     """Once per set of leads, in the background: where each lead is in the view's activities
-    (``engine.engagement_lookups``, which a first points move on a rule reads) and memory for the
-    first slider moves' new scores (``rescore.prepare_moves``); the thread, or None when it was
-    started before."""
+    (``engine.engagement_lookups``, which a first points move on a rule reads), memory for its
+    gathered activities (``rescore.prepare_gather``) and for the first slider moves' new scores
+    (``rescore.prepare_moves``); the thread, or None when it was started before."""
     with CACHE_LOCK:
         if features.cache.get("moves_prepared") or view.sorted_scores is None:
             return None
@@ -197,6 +197,7 @@ def prepare_moves_soon(features: Features, view: ModelView) -> threading.Thread 
 
 def _prepare_moves(features: Features, view: ModelView) -> None:
     engagement_lookups(view.config, features)
+    prepare_gather(view.config, features)
     prepare_moves(features, view.scores, *view.sorted_scores)
 
 

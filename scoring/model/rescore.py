@@ -26,6 +26,7 @@ recycled for the next move.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import sys
 import threading
@@ -508,7 +509,7 @@ def _engagement_moved(config: ScoringConfig, features: Features, rows: np.ndarra
         matrix.setflags(write=False)
         with CACHE_LOCK:
             cache[keys] = matrix
-            while len(cache) > 1 and sum(m.nbytes for m in cache.values()) > ROW_MAJOR_BYTES:
+            while len(cache) > 1 and sum(_held_bytes(m) for m in cache.values()) > ROW_MAJOR_BYTES:
                 cache.popitem(last=False)
     return engagement_rows(matrix, points, caps, low, high)
 
@@ -516,7 +517,7 @@ def _engagement_moved(config: ScoringConfig, features: Features, rows: np.ndarra
 def _gather(features: Features, rows: np.ndarray, bits: tuple, before: tuple, rule_values: tuple) -> np.ndarray:
     """``kernels.gather_rows`` into a new matrix; from ``MOVES_SPLIT_MIN`` leads each half of them on its
     own thread (the first move on a rule at 10M leads gathers 800k leads' activities)."""
-    out = np.empty((rows.size, len(bits)))
+    out = _gather_buffer(features, (rows.size, len(bits)))
     if not _two_threads(features.n) or rows.size < MOVES_SPLIT_MIN:
         return gather_rows(rows, bits, before, rule_values, out)
     half = rows.size // 2
@@ -524,6 +525,40 @@ def _gather(features: Features, rows: np.ndarray, bits: tuple, before: tuple, ru
     gather_rows(rows[:half], bits, before, rule_values, out[:half])
     second.result()
     return out
+
+
+def _gather_buffer(features: Features, shape: tuple[int, int]) -> np.ndarray:
+    """Memory for a gathered matrix: the front of the one ``prepare_gather`` mapped in, when it is
+    there and large enough (once: the matrix is then kept), else a new array."""
+    with CACHE_LOCK:
+        spare = features.cache.get("gather_spare")
+        if spare is not None and spare.shape[0] >= shape[0] and spare.shape[1] == shape[1]:
+            del features.cache["gather_spare"]
+            return spare[:shape[0]]
+    return np.empty(shape)
+
+
+def _held_bytes(matrix: np.ndarray) -> int:
+    """Memory a kept matrix holds: all of the mapping it is the front of (``_gather_buffer``)."""
+    return len(matrix.base) if isinstance(matrix.base, mmap.mmap) else matrix.nbytes
+
+
+def prepare_gather(config: ScoringConfig, features: Features) -> int:
+    """Map in, ahead of the first points move on an engagement rule, the memory that move gathers
+    its leads' activities into (``_engagement_moved``): as large as the largest matrix a rule of
+    ``config`` makes that is kept (the rules moving few enough leads for a delta); its size in
+    bytes, 0 when no rule makes one large enough to matter. In the app at 10M leads the first move
+    on a rule for 8% of leads spent most of its gathering faulting in a new 65 MB matrix. Meant for
+    the background thread after the first view, as ``prepare_moves``."""
+    k = len(config.engagement)
+    sizes = [features.activity(rule_signal_key(config, r)).rows.size for r in config.engagement]
+    fits = [m for m in sizes if m <= DELTA_MAX_SHARE * features.n and m * k * 8 <= ROW_MAJOR_BYTES]
+    if not fits or max(fits) < MOVES_SPLIT_MIN:  # small matrices are quick to make where they are needed
+        return 0
+    spare = mapped_zeros((max(fits), k))
+    with CACHE_LOCK:
+        features.cache.setdefault("gather_spare", spare)
+    return spare.nbytes
 
 
 def _moved_rows(old_rule, old_cfg: ScoringConfig, new_rule, config: ScoringConfig,

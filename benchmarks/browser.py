@@ -22,7 +22,8 @@ How a move is timed, all on the browser's clock (``performance.now()``):
 browser and the server share them, and a move's browser work follows the elements it re-sends), the first paint of every page after navigation from the sidebar,
 the app's first start (process start to KPIs on screen) and a restart on the unchanged
 database (the app stopped with Ctrl-C, as a user stops it, so it first finishes writing its
-feature cache), both in a new browser profile (no cached page code). The timings are not asserted anywhere; ``tests/test_benchmarks_smoke.py`` runs
+feature cache), both in a new browser profile (no cached page code), and the restart's first
+move, a points move (the cases start with a threshold move, the cheapest). The timings are not asserted anywhere; ``tests/test_benchmarks_smoke.py`` runs
 a tiny version so the harness keeps working.
 """
 
@@ -290,6 +291,9 @@ class SizeResult:
     leads: int
     start_s: float
     restart_s: float | None = None
+    restart_first_move: dict | None = None
+    """The restart's first key press, on the sparse rule's points slider (``Session.move``): a session's
+    first move after a start, when it is a points move (the cases start with a threshold move)."""
     moves: dict = field(default_factory=dict)
     first_moves: dict = field(default_factory=dict)
     cpu_per_move_s: dict = field(default_factory=dict)
@@ -423,6 +427,9 @@ def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, ou
             session.open()
             result.restart_s = time.perf_counter() - server.started
             log(f"  restart: first paint {result.restart_s:.1f} s")
+            points = CASES[1]
+            result.restart_first_move = session.move(points.slider, points.key, points.thumb)
+            log(f"  restart: first move ({points.name}) redrawn {_ms(result.restart_first_move['redrawn'])} ms")
             session.close()
         finally:
             server.stop()
@@ -462,13 +469,15 @@ def markdown(results: list[SizeResult], info: dict) -> str:
         lines += ["", "After the last move of a first start, nobody touching the page (the data-quality checks "
                   "and the cache entry wait for a pause): " + "; ".join(after) + "."]
     lines += ["", "Pages opened from the menu: heading on screen / page done, seconds.", "",
-              "| leads | first start: KPIs on screen | restart, same database | "
-              + " | ".join(t for t, _ in PAGES) + " |", "|---:|---:|---:|" + "---:|" * len(PAGES)]
+              "| leads | first start: KPIs on screen | restart, same database | restart: its first move "
+              f"({CASES[1].name}), redrawn | " + " | ".join(t for t, _ in PAGES) + " |",
+              "|---:|---:|---:|---:|" + "---:|" * len(PAGES)]
     for r in results:
         pages = " | ".join("-" if t not in r.pages_s else f"{r.pages_paint_s[t]:.2f} / {r.pages_s[t]:.2f}"
                            for t, _ in PAGES)
         restart = "-" if r.restart_s is None else f"{r.restart_s:.1f} s"
-        lines.append(f"| {r.leads:,} | {r.start_s:.1f} s | {restart} | {pages} |")
+        first = "-" if r.restart_first_move is None else f"{_ms(r.restart_first_move['redrawn'])} ms"
+        lines.append(f"| {r.leads:,} | {r.start_s:.1f} s | {restart} | {first} | {pages} |")
     return "\n".join(lines) + "\n"
 
 

@@ -34,6 +34,8 @@ def test_browser_benchmark_runs_end_to_end(browser, tmp_path):
     assert set(size["pages_s"]) == set(size["pages_paint_s"]) == {title for title, _ in bench.PAGES}
     assert all(0 < size["pages_paint_s"][t] <= size["pages_s"][t] for t in size["pages_s"])
     assert size["restart_s"] > 0
+    first = size["restart_first_move"]  # the restart's first key press, a points move, redrew the results
+    assert first["redrawn"] is not None and 0 < first["redrawn"] <= first["done"], first
     assert size["cache_entry_s"] > 0  # a first start: the cache entry followed the pause after the moves
     assert size["findings_s"] is None or 0 < size["findings_s"] <= size["cache_entry_s"]
     text = results.read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from scipy.stats import ks_2samp
@@ -162,14 +164,12 @@ def test_lookups_refuse_unsorted_leads_and_leads_outside_the_activity():
             gather_rows(query, *rules, np.empty((2, 1)))
 
 
-@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 130, 1000])
-@pytest.mark.parametrize("density", [0.0, 0.03, 0.5, 1.0])
-def test_a_leads_position_in_the_lookup_is_its_index_in_the_rows(n, density):
-    """row_lookup.position against numpy's searchsorted, for every lead, at word edges included."""
+@functools.cache
+def _positions():
+    """Every lead's ``row_lookup.position`` (compiled once for the parametrised test)."""
     from numba import njit
 
-    from scoring.model.activity import row_dtype
-    from scoring.model.row_lookup import build_lookup, position
+    from scoring.model.row_lookup import position
 
     @njit
     def positions(bits, before, n):
@@ -178,6 +178,17 @@ def test_a_leads_position_in_the_lookup_is_its_index_in_the_rows(n, density):
             out[i] = position(bits, before, i)
         return out
 
+    return positions
+
+
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 130, 1000])
+@pytest.mark.parametrize("density", [0.0, 0.03, 0.5, 1.0])
+def test_a_leads_position_in_the_lookup_is_its_index_in_the_rows(n, density):
+    """row_lookup.position against numpy's searchsorted, for every lead, at word edges included."""
+    from scoring.model.activity import row_dtype
+    from scoring.model.row_lookup import build_lookup
+
+    positions = _positions()
     rng = np.random.default_rng(n)
     rows = np.flatnonzero(rng.random(n) < density).astype(row_dtype(n))
     if n and density:

@@ -136,3 +136,15 @@ def test_the_first_points_move_on_a_rule_gathers_into_memory_mapped_ahead(demo, 
     np.testing.assert_array_equal(matrix, np.column_stack([features.activity(key).dense()[rows] for key in keys]))
     _, scores, _ = _fresh(moved, demo)
     np.testing.assert_array_equal(after.scores.total, scores.total)
+
+
+def test_a_kept_matrix_counts_all_the_memory_it_is_the_front_of():
+    """The row-major cache's limit counts the whole spare a gathered matrix was cut from."""
+    from scoring.base.memory import mapped_zeros
+    from scoring.model.rescore import _held_bytes
+
+    mapped = mapped_zeros((200_000, 10))  # 16 MB: a real mapping
+    plain = np.zeros((300, 10))
+    assert _held_bytes(mapped[:1_000]) == mapped.nbytes == 16_000_000
+    assert _held_bytes(plain[:100]) == plain.nbytes
+    assert _held_bytes(np.empty((50, 10))) == 4_000

@@ -539,8 +539,12 @@ def _gather_buffer(features: Features, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _held_bytes(matrix: np.ndarray) -> int:
-    """Memory a kept matrix holds: all of the mapping it is the front of (``_gather_buffer``)."""
-    return len(matrix.base) if isinstance(matrix.base, mmap.mmap) else matrix.nbytes
+    """Memory a kept matrix holds: all of the array or mapping it is the front of (``_gather_buffer``;
+    a slice's base is the sliced array, whose base is the mapping)."""
+    owner = matrix
+    while isinstance(owner, np.ndarray) and owner.base is not None:
+        owner = owner.base
+    return len(owner) if isinstance(owner, mmap.mmap) else getattr(owner, "nbytes", matrix.nbytes)
 
 
 def prepare_gather(config: ScoringConfig, features: Features) -> int:

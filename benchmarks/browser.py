@@ -19,12 +19,16 @@ How a move is timed, all on the browser's clock (``performance.now()``):
 
 "redrawn" is the later of KPIs and chart. Also reported: the server's CPU seconds per move
 (``/proc/PID/stat``), the page's main-thread time per move (CDP ``TaskDuration``: on two cores the
-browser and the server share them, and a move's browser work follows the elements it re-sends), the first paint of every page after navigation from the sidebar,
+browser and the server share them, and a move's browser work follows the elements it re-sends),
+the first paint of every page after navigation from the sidebar,
 the app's first start (process start to KPIs on screen) and a restart on the unchanged
 database (the app stopped with Ctrl-C, as a user stops it, so it first finishes writing its
 feature cache), both in a new browser profile (no cached page code), and the restart's first
-move, a points move (the cases start with a threshold move, the cheapest). The timings are not asserted anywhere; ``tests/test_benchmarks_smoke.py`` runs
-a tiny version so the harness keeps working.
+move, a points move (the cases start with a threshold move, the cheapest), and points moves that
+each follow a pause with the page untouched (``--pauses``, ``--pause-s``), as moves do in a
+meeting: the cases' moves follow each other at once, and the browser does more work on a move
+after a pause. The timings are not asserted anywhere; ``tests/e2e/test_browser_benchmark_smoke.py``
+runs a tiny version so the harness keeps working.
 """
 
 from __future__ import annotations
@@ -311,6 +315,11 @@ class SizeResult:
     (the checks wait for a pause in the moves); None when they were in before."""
     cache_entry_s: float | None = None
     """Seconds from the last move to the feature cache entry on disk (what a restart reads)."""
+    pause_s: float | None = None
+    paused_moves: dict | None = None
+    """Points moves on the sparse rule, each after ``pause_s`` seconds of nobody touching the page
+    (``summarise``): a meeting talks between moves, and the browser works more on a move that
+    follows a pause than on one that follows another move at once, as the cases' moves do."""
 
 
 def summarise(samples: list[dict]) -> dict:
@@ -363,6 +372,17 @@ def _after_the_moves(session: "Session", cache: Path, timeout_s: float = 600) ->
     return findings, time.perf_counter() - t
 
 
+def _paused(session: "Session", result: "SizeResult", moves: int, pause_s: float) -> None:
+    """``moves`` points moves on the sparse rule, each after ``pause_s`` seconds with the page untouched."""
+    case, samples = CASES[1], []
+    for _ in range(moves):
+        time.sleep(pause_s)
+        samples.append(session.move(case.slider, case.key, case.thumb))
+    result.pause_s, result.paused_moves = pause_s, summarise(samples)
+    log(f"  {moves} {case.name} moves, each after {pause_s:g} s untouched: redrawn "
+        + ", ".join(_ms(s["redrawn"]) for s in samples) + " ms")
+
+
 def _s(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f} s"
 
@@ -378,7 +398,7 @@ def _switch_to_accounts(session: "Session") -> float:
 
 
 def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, out_dir: Path,
-                 accounts: bool = False) -> SizeResult:
+                 accounts: bool = False, pauses: int = 0, pause_s: float = 10.0) -> SizeResult:
     db = demo_db(leads, out_dir)
     store = Path(tempfile.mkdtemp(prefix="leadcal-browser-store-"))
     # an empty feature cache of its own: the first start is a first load of the database, the
@@ -395,6 +415,8 @@ def measure_size(browser, leads: int, moves: int, pages: bool, restart: bool, ou
         result.findings_s, result.cache_entry_s = _after_the_moves(session, Path(cache["LEADCAL_CACHE"]))
         log(f"  after the last move: findings in the sidebar {_s(result.findings_s)}, "
             f"cache entry {_s(result.cache_entry_s)}")
+        if pauses:  # after the held-back checks and the cache write: nothing but the pause precedes a move
+            _paused(session, result, pauses, pause_s)
         if accounts:
             result.account_switch_s = _switch_to_accounts(session)
             log(f"  switch to accounts: {result.account_switch_s:.2f} s")
@@ -478,6 +500,20 @@ def markdown(results: list[SizeResult], info: dict) -> str:
         restart = "-" if r.restart_s is None else f"{r.restart_s:.1f} s"
         first = "-" if r.restart_first_move is None else f"{_ms(r.restart_first_move['redrawn'])} ms"
         lines.append(f"| {r.leads:,} | {r.start_s:.1f} s | {restart} | {first} | {pages} |")
+    paused = [r for r in results if r.paused_moves]
+    if paused:
+        lines += ["", f"A points move ({CASES[1].name}) after a pause with the page untouched, as in a meeting "
+                  "(the cases' moves follow each other at once): redrawn, ms.", "",
+                  "| leads | pause | each move | median | target |", "|---:|---:|---|---:|---|"]
+        for r in paused:
+            s = r.paused_moves
+            target = TARGET_MS.get(r.leads)
+            each = [m["redrawn"] for m in s["raw"]]
+            met = "" if target is None else (f"<= {target:.0f}: "
+                                              + ("met" if all(x is not None and x <= target for x in each)
+                                                 else "not met"))
+            lines.append(f"| {r.leads:,} | {r.pause_s:g} s | {', '.join(_ms(x) for x in each)} | "
+                         f"{_ms(s['redrawn_median'])} | {met} |")
     return "\n".join(lines) + "\n"
 
 
@@ -497,6 +533,9 @@ def main(argv: list[str] | None = None, browser=None) -> int:
     parser.add_argument("--no-restart", action="store_true", help="skip the restart on the same database")
     parser.add_argument("--accounts", action="store_true",
                         help="also time the switch to the account view and slider moves in it")
+    parser.add_argument("--pauses", type=int, default=5,
+                        help="points moves after a pause, each after --pause-s seconds untouched (0: none)")
+    parser.add_argument("--pause-s", type=float, default=10.0, help="seconds of each pause")
     parser.add_argument("--out-dir", type=Path, default=OUT)
     parser.add_argument("--results", type=Path, help="put the table into this Markdown file between markers")
     args = parser.parse_args(argv)
@@ -515,7 +554,7 @@ def main(argv: list[str] | None = None, browser=None) -> int:
 def _run(browser, args) -> int:
     info = machine_info(browser, args.moves)
     results = [measure_size(browser, n, args.moves, not args.no_pages, not args.no_restart, args.out_dir,
-                            args.accounts) for n in args.sizes]
+                            args.accounts, args.pauses, args.pause_s) for n in args.sizes]
     text = markdown(results, info)
     print(text)
     args.out_dir.mkdir(parents=True, exist_ok=True)

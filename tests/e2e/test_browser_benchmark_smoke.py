@@ -15,7 +15,8 @@ from benchmarks import browser as bench
 def test_browser_benchmark_runs_end_to_end(browser, tmp_path):
     results = tmp_path / "RESULTS.md"
     results.write_text("# results\n\nkept\n\n<!-- results-browser:start -->\nOLD\n<!-- results-browser:end -->\n")
-    assert bench.main(["--sizes", "2000", "--moves", "2", "--out-dir", str(tmp_path),
+    assert bench.main(["--sizes", "2000", "--moves", "2", "--pauses", "2", "--pause-s", "0.5",
+                       "--out-dir", str(tmp_path),
                        "--results", str(results)], browser=browser) == 0
     data = json.loads((tmp_path / "browser.json").read_text())
     (size,) = data["results"]
@@ -36,7 +37,11 @@ def test_browser_benchmark_runs_end_to_end(browser, tmp_path):
     assert size["restart_s"] > 0
     first = size["restart_first_move"]  # the restart's first key press, a points move, redrew the results
     assert first["redrawn"] is not None and 0 < first["redrawn"] <= first["done"], first
+    paused = size["paused_moves"]  # the moves after a pause redrew the results, each
+    assert size["pause_s"] == 0.5 and paused["n"] == 2 and paused["not_redrawn"] == 0, paused
+    assert all(0 < m["redrawn"] <= m["done"] for m in paused["raw"]), paused
     assert size["cache_entry_s"] > 0  # a first start: the cache entry followed the pause after the moves
     assert size["findings_s"] is None or 0 < size["findings_s"] <= size["cache_entry_s"]
     text = results.read_text()
     assert "kept" in text and "OLD" not in text and "| 2,000 | threshold |" in text
+    assert "| 2,000 | 0.5 s | " in text  # the paused moves' row

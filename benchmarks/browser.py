@@ -57,33 +57,40 @@ TARGET_MS = {1_000_000: 150.0, 10_000_000: 250.0}
 PAGES = [("Attributes", "Let the data speak"), ("Configs", "Approved configs"), ("Drift", "Score drift"),
          ("Data quality", "Data quality"), ("Import data", "Import your data"), ("Calibrate", None)]
 
-# Marks kept in the page: the last keydown, and the last mutation per watched region.
+# Whether a ForwardMsg (protobuf bytes) holds script_finished (field 6, a varint): its top-level fields are
+# walked in the page, so no message is copied out to the harness (Playwright's frame events made the harness
+# take ~50 ms of the two cores' CPU a move, beside the server and the browser). A length-delimited field is
+# skipped by its length, read first: ``i += varint()`` read ``i`` before reading the length moved it, so the
+# walk went on from inside the field and found script_finished or not as the bytes there happened to fall
+# (``benchmarks/component_probe.py``'s runs were never seen to finish).
+FINISHES_JS = """
+(buffer) => {
+  const b = new Uint8Array(buffer);
+  let i = 0;
+  const varint = () => {
+    let x = 0, scale = 1, c;
+    do { c = b[i++]; x += (c & 0x7f) * scale; scale *= 128; } while (c & 0x80 && i < b.length);
+    return x;
+  };
+  while (i < b.length) {
+    const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
+    if (field === 6 && wire === 0) return true;
+    if (wire === 0) varint();
+    else if (wire === 1) i += 8;
+    else if (wire === 2) { const length = varint(); i += length; }
+    else if (wire === 5) i += 4;
+    else return false;
+  }
+  return false;
+}
+"""
+
+# Marks kept in the page: the last keydown, the last mutation per watched region, the runs finished.
 OBSERVER_JS = """
 () => {
   if (window.__lc) return;
   const lc = window.__lc = {key: null, kpi: null, chart: null, any: null, msgs: [], finished: 0};
-  // Whether a ForwardMsg (protobuf) holds script_finished (field 6, a varint): its top-level fields
-  // are walked in the page, so no message is copied out to the harness (Playwright's frame events
-  // made the harness take ~50 ms of the two cores' CPU a move, beside the server and the browser).
-  const finishes = (buffer) => {
-    const b = new Uint8Array(buffer);
-    let i = 0;
-    const varint = () => {
-      let x = 0, scale = 1, c;
-      do { c = b[i++]; x += (c & 0x7f) * scale; scale *= 128; } while (c & 0x80 && i < b.length);
-      return x;
-    };
-    while (i < b.length) {
-      const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
-      if (field === 6 && wire === 0) return true;
-      if (wire === 0) varint();
-      else if (wire === 1) i += 8;
-      else if (wire === 2) i += varint();
-      else if (wire === 5) i += 4;
-      else return false;
-    }
-    return false;
-  };
+  const finishes = """ + FINISHES_JS.strip() + """;
   document.addEventListener('keydown', () => {
     lc.key = performance.now(); lc.kpi = lc.chart = lc.any = null; lc.msgs = [];
   }, true);

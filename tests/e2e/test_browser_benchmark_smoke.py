@@ -45,3 +45,49 @@ def test_browser_benchmark_runs_end_to_end(browser, tmp_path):
     text = results.read_text()
     assert "kept" in text and "OLD" not in text and "| 2,000 | threshold |" in text
     assert "| 2,000 | 0.5 s | " in text  # the paused moves' row
+
+
+def test_the_page_finds_script_finished_in_any_message(browser):
+    """benchmarks.browser.FINISHES_JS, run in Chromium on real ForwardMsgs serialised by Streamlit's protobuf
+    classes: true exactly for a script_finished, whatever comes before it (a length-delimited field's length
+    of one or two bytes, a hash) and whatever bytes the other messages hold (0x30 in a delta's text)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    def message(**fields) -> ForwardMsg:
+        msg = ForwardMsg()
+        for path, value in fields.items():
+            target = msg
+            *parents, leaf = path.split("__")
+            for name in parents:
+                target = getattr(target, name)
+            setattr(target, leaf, value)
+        return msg
+
+    msgs = [message(metadata__active_script_hash="d" * 32, script_finished=0),  # a length of one byte
+            message(metadata__active_script_hash="0" * 200, script_finished=1),  # two bytes (200 > 127)
+            message(hash="a" * 32, metadata__active_script_hash="e62", script_finished=2),
+            message(script_finished=0),
+            message(hash="0" * 32, metadata__active_script_hash="0" * 40, delta__new_element__markdown__body="0000"),
+            message(metadata__active_script_hash="0" * 130, session_status_changed__run_on_save=False),
+            message(new_session__page_script_hash="0" * 36)]
+    expected = [m.WhichOneof("type") == "script_finished" for m in msgs]
+    assert expected == [True, True, True, True, False, False, False]  # the cases are what they say
+    page = browser.new_page()
+    try:
+        walk = f"(all) => all.map((bytes) => ({bench.FINISHES_JS.strip()})(new Uint8Array(bytes).buffer))"
+        found = page.evaluate(walk, [list(m.SerializeToString()) for m in msgs])
+    finally:
+        page.close()
+    assert found == expected
+
+
+def test_the_component_probe_times_both_apps(browser, tmp_path):
+    """benchmarks/component_probe.py: each variant's app starts, and every key press on its first slider
+    changed its KPIs after the key (a move that did not raises); the timings are not asserted."""
+    from benchmarks import component_probe as probe
+
+    for variant in probe.VARIANTS:
+        result = probe.measure(browser, variant, moves=3, tabs=1, server_ms=5, work_dir=tmp_path)
+        assert len(result.first_redrawn) == 1 and len(result.redrawn) == 2, result
+        assert all(0 < ms < 60_000 for ms in result.first_redrawn + result.redrawn), result
+        assert all(ms > 0 for ms in result.first_main_thread + result.main_thread), result

@@ -48,6 +48,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -159,6 +160,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
 
 
+def healthy(url: str, timeout_s: float) -> bool:
+    """Whether the Streamlit server at ``url`` answers its health check within ``timeout_s`` seconds."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 @dataclass
 class Server:
     """A running ``streamlit run app.py`` on a database, with its own store."""
@@ -183,13 +196,8 @@ class Server:
              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=full_env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    return cls(proc, url, log_path, started)
-            except OSError:
-                time.sleep(0.1)
+        if healthy(url, 120):
+            return cls(proc, url, log_path, started)
         proc.kill()
         raise RuntimeError("the app did not start:\n" + log_path.read_text()[-3000:])
 
@@ -546,16 +554,22 @@ def main(argv: list[str] | None = None, browser=None) -> int:
     parser.add_argument("--out-dir", type=Path, default=OUT)
     parser.add_argument("--results", type=Path, help="put the table into this Markdown file between markers")
     args = parser.parse_args(argv)
-    if browser is None:
-        from playwright.sync_api import sync_playwright
+    return in_chromium(lambda opened: _run(opened, args), browser)
 
-        with sync_playwright() as p:
-            opened = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-            try:
-                return _run(opened, args)
-            finally:
-                opened.close()
-    return _run(browser, args)
+
+def in_chromium(run: Callable[[Any], int], browser=None) -> int:
+    """``run(browser)`` in ``browser`` (a Playwright browser already open, the test suite's), else in Debian's
+    Chromium launched for it and closed after."""
+    if browser is not None:
+        return run(browser)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        opened = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        try:
+            return run(opened)
+        finally:
+            opened.close()
 
 
 def _run(browser, args) -> int:

@@ -28,12 +28,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.browser import CHROMIUM_FLAGS, Session, chromium, free_port
+from benchmarks.browser import Session, free_port, healthy, in_chromium
 
 COMMON = '''
 import os, sys, time
@@ -186,13 +184,8 @@ def _start(script: Path, server_ms: float) -> tuple[subprocess.Popen, str]:
          "--runner.postScriptGC", "false", "--server.fileWatcherType", "none"],
         env={**os.environ, "PROBE_SERVER_MS": str(server_ms)}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url
-        except OSError:
-            time.sleep(0.1)
+    if healthy(url, 60):
+        return proc, url
     proc.kill()
     raise RuntimeError(f"the probe app ({script.name}) did not start")
 
@@ -245,16 +238,7 @@ def main(argv: list[str] | None = None, browser=None) -> int:
     parser.add_argument("--tabs", type=int, default=3, help="new tabs per variant")
     parser.add_argument("--server-ms", type=float, default=20.0, help="the server's work a move, ms")
     args = parser.parse_args(argv)
-    if browser is None:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            opened = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-            try:
-                return _run(opened, args)
-            finally:
-                opened.close()
-    return _run(browser, args)
+    return in_chromium(lambda opened: _run(opened, args), browser)
 
 
 def _run(browser, args) -> int:

@@ -114,7 +114,7 @@ OBSERVER_JS = """
       if (kpi && chart) break;
       const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
       if (!el) continue;
-      if (!kpi && el.closest('[data-testid="stMetric"]')) kpi = true;
+      if (!kpi && el.closest('[data-testid="leadcal-kpi"]')) kpi = true;
       if (!chart && el.closest('.st-key-band_chart, .st-key-account_band_chart')) chart = true;
     }
     if (kpi) lc.kpi = t;
@@ -259,8 +259,8 @@ class Session:
         return seconds
 
     def metric(self, label: str):
-        return (self.page.locator('[data-testid="stMetric"]').filter(has_text=label)
-                .locator('[data-testid="stMetricValue"]'))
+        """A KPI's value on the Calibrate page (``ui.kpi_row``), found by its label."""
+        return self.page.get_by_role("group", name=label, exact=True).get_by_test_id("leadcal-kpi-value")
 
     def slider(self, label: str, thumb: int = 0):
         return (self.page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")

@@ -17,6 +17,7 @@ from scoring.data.source import open_source
 from scoring.model.config import config_from_dict, load_config
 
 from .conftest import DEFAULT_CONFIG, ROOT
+from .kpis_shown import shown_kpis
 
 APP = str(ROOT / "app.py")
 TIMEOUT = 120
@@ -89,7 +90,7 @@ def _pct(x):
 
 
 def _check_page_matches(at, view, revenue: bool = True):
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in shown_kpis(at)}
     k = view.draft.kpis
     assert metrics["AUC"] == f"{k.auc:.3f}"
     assert metrics["Gini"] == f"{k.gini:.3f}"
@@ -121,7 +122,7 @@ def test_page_runs_on_demo_and_shows_the_default(app, demo_db):
 def test_the_hidden_warm_up_of_a_new_session_is_gone_once_the_page_is_drawn(app):
     """ui.browser_warm_up: the first run drew one metric, chart and table for the browser's sake and took
     them away after the page; only the page's own elements are left."""
-    labels = [m.label for m in app.metric]
+    labels = [m.label for m in shown_kpis(app)]
     assert "warm-up" not in labels and "AUC" in labels
     assert app.session_state["leadcal_browser_warmed_up"] is True  # a later run of this session draws none
 
@@ -139,7 +140,7 @@ def test_revenue_kpi_and_section_show_the_won_value_of_the_draft(app, demo_db):
     with open_source(demo_db) as source:
         features = extract_features(source, draft)
     rev = revenue_view(view, features).draft
-    metrics = {m.label: m for m in app.metric}
+    metrics = {m.label: m for m in shown_kpis(app)}
     # the KPI: share of won value at or above MQL, its change from the approved model (MQL 40) in points
     assert metrics["Won revenue ≥ MQL"].value == _pct(rev.mql.share)
     assert metrics["Won revenue ≥ MQL"].delta == f"{100 * (rev.mql.share - view.approved.revenue_at_mql.share):+,.1f} pts"
@@ -149,7 +150,7 @@ def test_revenue_kpi_and_section_show_the_won_value_of_the_draft(app, demo_db):
     assert table["band"].tolist() == [b.band for b in expected]
     assert table["won_deals"].tolist() == [b.won_deals for b in expected]
     assert table["won_value"].tolist() == [round(b.won_value) for b in expected]
-    metrics = {m.label: m.value for m in app.metric}
+    metrics = {m.label: m.value for m in shown_kpis(app)}
     assert metrics["Revenue per MQL"] == money(rev.mql.per_lead)
     assert metrics["Value-weighted AUC"] == f"{rev.weighted_auc:.3f}"
     assert metrics["Won value ≥ MQL"] == money(rev.mql.won_value, None, compact=True)
@@ -172,7 +173,7 @@ def test_account_view_shows_the_account_table_and_follows_a_slider(app, demo_db)
     with open_source(demo_db) as source:
         features = extract_features(source, draft)
     expected = account_view(view, features)
-    metrics = {m.label: m for m in app.metric}
+    metrics = {m.label: m for m in shown_kpis(app)}
     assert metrics["Account AUC"].value == f"{expected.draft.auc:.3f}"
     assert metrics["MQA conversion"].value == _pct(expected.draft.mqa.rate)
     assert metrics["Conversions ≥ MQA"].value == _pct(expected.draft.capture_at_mqa)
@@ -206,16 +207,16 @@ def test_account_view_shows_the_account_table_and_follows_a_slider(app, demo_db)
     draft = config_from_dict(data)
     view = _expected_view(demo_db, draft)
     expected = account_view(view, features)
-    metrics = {m.label: m.value for m in app.metric}
+    metrics = {m.label: m.value for m in shown_kpis(app)}
     assert metrics["MQA conversion"] == _pct(expected.draft.mqa.rate)
     assert metrics["Account AUC"] == f"{expected.draft.auc:.3f}"
     assert _state(app).data["accounts"]["method"] == "top_k_mean"
     _by_key(app.get("button_group"), "calibrate_level").set_value("Leads").run()
-    assert "AUC" in {m.label for m in app.metric}
+    assert "AUC" in {m.label for m in shown_kpis(app)}
 
 
 def test_points_and_threshold_sliders_change_table_and_kpis(app, demo_db):
-    before = {m.label: m.value for m in app.metric}
+    before = {m.label: m.value for m in shown_kpis(app)}
     _ctl(app, "slider", "eng:0:points").set_value(5)  # demo_request 20 -> 5
     _ctl(app, "slider", "thresholds").set_value((30, 60))
     app.run()
@@ -226,7 +227,7 @@ def test_points_and_threshold_sliders_change_table_and_kpis(app, demo_db):
     draft = config_from_dict(data)
     view = _expected_view(demo_db, draft)
     _check_page_matches(app, view)
-    after = {m.label: m.value for m in app.metric}
+    after = {m.label: m.value for m in shown_kpis(app)}
     assert after["AUC"] != before["AUC"] and after["MQLs per month"] != before["MQLs per month"]
     _open_section(app, "Movers")
     movers = _table(app, "direction")
@@ -242,7 +243,7 @@ def test_invalid_draft_is_reported_and_not_saved(app):
     assert not app.exception
     assert any("mql (60) must be below sql (60)" in t for t in _shown(app.error))
     assert _by_key(app.button, "save").disabled
-    assert not app.metric  # nothing scored is shown for a draft the controls do not show
+    assert not shown_kpis(app)  # nothing scored is shown for a draft the controls do not show
 
 
 def test_save_draft_adds_a_version_that_loads_back(app, tmp_path):
@@ -308,7 +309,7 @@ def test_first_start_generates_the_demo(tmp_path, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert (tmp_path / "data" / "demo.duckdb").exists()
-    assert any(m.label == "AUC" for m in at.metric)
+    assert any(m.label == "AUC" for m in shown_kpis(at))
 
 
 def test_segment_filter_restricts_the_leads(app, demo_db):

@@ -15,6 +15,7 @@ from scoring.model.config import config_from_dict, load_config
 from scoring.registry.store import ConfigStore
 
 from .conftest import DEFAULT_CONFIG, ROOT
+from .kpis_shown import shown_kpis
 
 APP = str(ROOT / "app.py")
 PASSWORDS = {"ann": "ann's pass", "mia": "mia's pass", "sam": "sam's pass", "vic": "vic's pass"}
@@ -68,7 +69,7 @@ def _sign_in(login, password=None):
 def test_nothing_but_the_sign_in_page_without_signing_in(shared):
     at = _run(AppTest.from_file(APP, default_timeout=120))
     assert [t.value for t in at.title] == ["Sign in to leadcal"]
-    assert not at.metric and not at.sidebar.selectbox  # no data, no pickers
+    assert not shown_kpis(at) and not at.sidebar.selectbox  # no data, no pickers
     at = _sign_in("ann", "wrong")
     assert "the name or the password is not right" in _shown(at.error)
     assert [t.value for t in at.title] == ["Sign in to leadcal"]
@@ -76,7 +77,7 @@ def test_nothing_but_the_sign_in_page_without_signing_in(shared):
 
 def test_a_signed_in_editor_saves_as_themself(shared):
     at = _sign_in("ann")
-    assert any(m.label == "AUC" for m in at.metric)
+    assert any(m.label == "AUC" for m in shown_kpis(at))
     assert any("Signed in as **Ann Lee** (sales)" in c for c in _shown(at.sidebar.caption))
     at.text_input(key="save_name:default").input("default")
     g = at.session_state["leadcal_state"].generation
@@ -91,7 +92,7 @@ def test_a_signed_in_editor_saves_as_themself(shared):
 
 def test_a_viewer_looks_but_cannot_save_import_or_approve(shared):
     at = _sign_in("vic")
-    assert any(m.label == "AUC" for m in at.metric)
+    assert any(m.label == "AUC" for m in shown_kpis(at))
     assert at.button(key="save").disabled
     at.switch_page("pages/import_data.py")
     _run(at)
@@ -143,11 +144,11 @@ def test_a_session_ends_after_hours_without_use(shared, monkeypatch):
 
     monkeypatch.setenv("LEADCAL_SESSION_HOURS", str(1.5 / 3600))  # a second and a half
     at = _sign_in("ann")
-    assert any(m.label == "AUC" for m in at.metric)
+    assert any(m.label == "AUC" for m in shown_kpis(at))
     time.sleep(2)
     at.switch_page("pages/configs.py")
     _run(at)
-    assert not at.metric and not at.title and not at.sidebar.selectbox  # the page shows nothing
+    assert not shown_kpis(at) and not at.title and not at.sidebar.selectbox  # the page shows nothing
     assert any("session ended after a while without use" in w for w in _shown(at.warning))
     at = _run(AppTest.from_file(APP, default_timeout=120))  # and the app, opened again, asks to sign in
     assert [t.value for t in at.title] == ["Sign in to leadcal"]
@@ -157,4 +158,4 @@ def test_no_users_file_refuses_to_serve(shared, monkeypatch, tmp_path):
     monkeypatch.setenv("LEADCAL_USERS", str(tmp_path / "missing.yaml"))
     at = _run(AppTest.from_file(APP, default_timeout=120))
     assert any("needs a users file" in e for e in _shown(at.error))
-    assert not at.metric and not at.text_input
+    assert not shown_kpis(at) and not at.text_input

@@ -42,6 +42,7 @@ from .import_fixtures import (
     write_flat,
     write_table,
 )
+from .kpis_shown import shown_kpis
 
 T = dt.datetime
 
@@ -498,7 +499,7 @@ def test_calibrate_page_opens_on_the_imported_data(app_env):
     at.run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    assert any(m.label == "AUC" for m in at.metric)
+    assert any(m.label == "AUC" for m in shown_kpis(at))
     assert any("8** leads, **6** mature" in m.value for m in at.sidebar.markdown)
 
 

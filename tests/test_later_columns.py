@@ -32,6 +32,7 @@ from ui import data
 
 from . import crm_exports as ce
 from .conftest import DAY, DEFAULT_CONFIG, ROOT, T0, make_db
+from .kpis_shown import shown_kpis
 
 APP = str(ROOT / "app.py")
 
@@ -250,13 +251,13 @@ def test_the_account_view_waits_for_the_account_key_and_the_disk_entry_holds_it(
     real = lmod._read_later
     monkeypatch.setattr(lmod, "_read_later", lambda *args: reads.append(args[2]) or real(*args))
     at = _app_on(db, tmp_path, monkeypatch)
-    assert [m.label for m in at.metric][:1] == ["AUC"]  # the first view, drawn without the account key
+    assert [m.label for m in shown_kpis(at)][:1] == ["AUC"]  # the first view, drawn without the account key
     assert reads == []
     _level(at).set_value("Accounts").run()
     assert reads == [("company",)]  # read once, when the account view needed it
     assert held_back and all(item._thread is None for item in held_back)  # without waiting for the checks
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert [m.label for m in at.metric][:1] == ["Account AUC"]
+    assert [m.label for m in shown_kpis(at)][:1] == ["Account AUC"]
     for item in held_back:  # the checks, then the disk entry
         item.start()
         item.join()
@@ -291,7 +292,7 @@ def test_an_account_key_that_cannot_be_read_is_said_in_the_account_view_and_noth
     with open_source(db) as source:
         assert feature_cache.load(source, spec) is None  # no entry without the column
     _level(at).set_value("Leads").run()
-    assert not at.exception and [m.label for m in at.metric][:1] == ["AUC"]  # the lead view goes on
+    assert not at.exception and [m.label for m in shown_kpis(at)][:1] == ["AUC"]  # the lead view goes on
 
 
 # --------------------------------------------------------------------------- hashes

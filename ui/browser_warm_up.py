@@ -1,7 +1,7 @@
 """The code of the results' elements, fetched by a new browser session while the server works.
 
 A browser fetches and compiles an element type's JavaScript the first time one arrives: the
-metric's, the Vega-Lite chart's and the table's are ~45 files and 2 MB. Fetched when the first
+KPI component's, the Vega-Lite chart's and the table's are ~45 files and 2 MB. Fetched when the first
 view's results came, that took ~0.7 s of a 10M-lead restart (this 2-core machine), the KPIs
 waiting for it after the server was done. So a session's first run draws one of each, hidden,
 before any work, and takes them away once the page is drawn: the browser loads that code
@@ -13,6 +13,9 @@ from __future__ import annotations
 import pyarrow as pa
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
+
+from .kpi_metrics import Kpi
+from .kpi_row import kpi_rows
 
 KEY = "leadcal_browser_warm_up"
 """The hidden container's key (its CSS class is ``st-key-`` + this)."""
@@ -30,7 +33,7 @@ def begin() -> DeltaGenerator:
         st.session_state[_DONE] = True
         with slot.container(key=KEY):
             st.html(f"<style>.st-key-{KEY} {{display: none}}</style>")
-            st.metric("warm-up", 0)
+            kpi_rows([[Kpi("warm-up", "0")]], key="warm_up_kpis")
             st.vega_lite_chart({"data": {"values": [{"x": 0}]}, "mark": "bar", "encoding": {"x": {"field": "x"}}})
             st.dataframe(pa.table({"x": [0]}), hide_index=True)  # Arrow: no wait for pandas' import
     return slot

@@ -34,7 +34,8 @@ from scoring.registry.store import StoreError, parse_ref
 
 from . import auth, data, drilldown_view, session, sidebar
 from .controls import draft_controls
-from .kpi_metrics import metric, pct
+from .kpi_metrics import Kpi, kpi, pct
+from .kpi_row import kpi_rows
 from .text import plain
 
 PCT = st.column_config.NumberColumn
@@ -74,31 +75,26 @@ def band_frame(bands: list[BandRow], columns: list[str]) -> pa.Table:
 
 
 def _kpis(view, sql_target: tuple[float, float]) -> None:
+    """The draft's seven KPIs against the approved model, in two rows (labels read in full)."""
     d, a = view.draft.kpis, view.approved.kpis
-    # two rows (labels read in full), each one horizontal block: a slider move re-sends 9 elements, where rows of
-    # columns were 16, and the browser redraws each one
-    first, second = st.container(horizontal=True), st.container(horizontal=True)
-    k = [first] * 3 + [second] * 4
-    metric(k[0], "AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc)
-    metric(k[1], "Gini", "-" if d.gini is None else f"{d.gini:.3f}", d.gini, a.gini)
-    metric(k[2], "MQLs per month", "-" if d.mql_per_month is None else f"{d.mql_per_month:,.0f}",
-           d.mql_per_month, a.mql_per_month, digits=0)
-    metric(k[3], "MQL conversion", pct(d.mql.rate), d.mql.rate, a.mql.rate, 100, " pts", 1)
     rate = d.sql.rate
     where = ("no SQLs" if rate is None else "on target" if d.sql_on_target
              else "above target" if rate > sql_target[1] else "below target")
-    k[4].metric("SQL conversion", pct(rate), where,
-                help=HELP["SQL conversion"] + f" Target {100 * sql_target[0]:g}–{100 * sql_target[1]:g}%.",
-                delta_color="green" if d.sql_on_target else "orange", delta_arrow="off")
-    metric(k[5], "Conversions ≥ MQL", pct(d.capture_at_mql), d.capture_at_mql, a.capture_at_mql,
-           100, " pts", 1)
     won, won_before = view.draft.revenue_at_mql, view.approved.revenue_at_mql
-    if won is None:
-        k[6].metric("Won revenue ≥ MQL", "-", help="No deal value is mapped (source.outcome.deal_value), so "
-                    "leadcal cannot tell the revenue at or above MQL.")
-    else:
-        metric(k[6], "Won revenue ≥ MQL", pct(won.share), won.share,
-               None if won_before is None else won_before.share, 100, " pts", 1)
+    kpi_rows([
+        [kpi("AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc),
+         kpi("Gini", "-" if d.gini is None else f"{d.gini:.3f}", d.gini, a.gini),
+         kpi("MQLs per month", "-" if d.mql_per_month is None else f"{d.mql_per_month:,.0f}",
+             d.mql_per_month, a.mql_per_month, digits=0)],
+        [kpi("MQL conversion", pct(d.mql.rate), d.mql.rate, a.mql.rate, 100, " pts", 1),
+         Kpi("SQL conversion", pct(rate), where, "green" if d.sql_on_target else "orange", None,
+             HELP["SQL conversion"] + f" Target {100 * sql_target[0]:g}–{100 * sql_target[1]:g}%."),
+         kpi("Conversions ≥ MQL", pct(d.capture_at_mql), d.capture_at_mql, a.capture_at_mql, 100, " pts", 1),
+         Kpi("Won revenue ≥ MQL", "-", None, help="No deal value is mapped (source.outcome.deal_value), so "
+             "leadcal cannot tell the revenue at or above MQL.") if won is None else
+         kpi("Won revenue ≥ MQL", pct(won.share), won.share, None if won_before is None else won_before.share,
+             100, " pts", 1)],
+    ], key="kpis")
 
 
 def _section(view, scored: "Scored", key: str) -> None:
@@ -136,17 +132,18 @@ def _revenue(view, scored: "Scored") -> None:
     cur = d.currency
     st.caption(f"Won deal value of the mature leads{' in ' + plain(cur) if cur else ''}. "
                "Draft, with the approved model's figure under each.")
-    k = [st.container(horizontal=True)] * 4  # one block, not four columns: fewer elements a slider move re-sends
     before = (lambda f: None) if isinstance(a, NoRevenue) else (lambda f: f(a))  # noqa: E731
-    for col, label, figure, shown in (
-            (k[0], "Won value ≥ MQL", lambda r: r.mql.won_value, lambda r: money(r.mql.won_value, cur, True)),
-            (k[1], "Revenue per MQL", lambda r: r.mql.per_lead, lambda r: money(r.mql.per_lead, cur)),
-            (k[2], "Revenue per SQL", lambda r: r.sql.per_lead, lambda r: money(r.sql.per_lead, cur)),
-            (k[3], "Value-weighted AUC", lambda r: r.weighted_auc,
+    figures = []
+    for label, help_key, shown in (
+            ("Won value ≥ MQL", "won value", lambda r: money(r.mql.won_value, cur, True)),
+            ("Revenue per MQL", "Revenue per MQL", lambda r: money(r.mql.per_lead, cur)),
+            ("Revenue per SQL", "Revenue per SQL", lambda r: money(r.sql.per_lead, cur)),
+            ("Value-weighted AUC", "value-weighted AUC",
              lambda r: "-" if r.weighted_auc is None else f"{r.weighted_auc:.3f}")):
         old = before(shown)
-        col.metric(label, shown(d), None if old is None or old == shown(d) else f"approved: {old}",
-                   delta_color="gray", delta_arrow="off", help=HELP.get({"Won value ≥ MQL": "won value"}.get(label, label.replace("Value", "value"))))
+        figures.append(Kpi(label, shown(d), None if old is None or old == shown(d) else f"approved: {old}",
+                           help=HELP.get(help_key)))
+    kpi_rows([figures], key="revenue_kpis")
     note = (f"All won revenue: {money(d.won_value, cur)} from {d.won_deals:,} won deals "
             f"(mean {money(d.mean_deal, cur)}, median {money(d.median_deal, cur)}).")
     if d.without_value:
@@ -296,13 +293,13 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
     d, a = av.draft, av.approved
     st.caption(f"Accounts scored by the **{plain(d.method)}** of their leads' scores. Under each figure: the change "
                f"from the approved model ({plain(ctx.approved_ref)})" + ("" if a else ", which scores no accounts") + ".")
-    k = [st.container(horizontal=True)] * 4  # one block, not four columns: fewer elements a slider move re-sends
-    metric(k[0], "Account AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc if a else None)
-    metric(k[1], "MQAs per month", "-" if d.mqa_per_month is None else f"{d.mqa_per_month:,.0f}", d.mqa_per_month,
-           a.mqa_per_month if a else None, digits=0)
-    metric(k[2], "MQA conversion", pct(d.mqa.rate), d.mqa.rate, a.mqa.rate if a else None, 100, " pts", 1)
-    metric(k[3], "Conversions ≥ MQA", pct(d.capture_at_mqa), d.capture_at_mqa,
-           a.capture_at_mqa if a else None, 100, " pts", 1)
+    kpi_rows([[
+        kpi("Account AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc if a else None),
+        kpi("MQAs per month", "-" if d.mqa_per_month is None else f"{d.mqa_per_month:,.0f}", d.mqa_per_month,
+            a.mqa_per_month if a else None, digits=0),
+        kpi("MQA conversion", pct(d.mqa.rate), d.mqa.rate, a.mqa.rate if a else None, 100, " pts", 1),
+        kpi("Conversions ≥ MQA", pct(d.capture_at_mqa), d.capture_at_mqa, a.capture_at_mqa if a else None,
+            100, " pts", 1)]], key="account_kpis")
     st.caption(f"{d.accounts:,} accounts ({d.mature_accounts:,} mature, {d.converted_accounts:,} converted). "
                f"{d.leads_counted:,} leads count; {d.leads_after:,} were scored after their account's scoring "
                f"point and never count; {d.leads_without_account:,} have no account.")

@@ -37,7 +37,8 @@ def nav(page, title: str) -> None:
 
 
 def metric(page, label: str):
-    return page.locator('[data-testid="stMetric"]').filter(has_text=label).locator('[data-testid="stMetricValue"]')
+    """A Calibrate KPI's value (``ui.kpi_row``), found by its label as a screen reader names it."""
+    return page.get_by_role("group", name=label, exact=True).get_by_test_id("leadcal-kpi-value")
 
 
 def thumbs(page, label: str):

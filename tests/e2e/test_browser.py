@@ -67,6 +67,45 @@ def test_sliders_by_keyboard_change_kpis_to_what_scoring_computes(page, server):
     no_exception(page, server)
 
 
+def test_kpis_show_their_change_in_words_and_colour_and_their_help_by_keyboard(page, server):
+    """ui.kpi_row on the page: the line under a KPI is its change from the approved model, green with an arrow
+    up when better, red with an arrow down when worse; a screen reader finds each KPI by its label, and the
+    question mark beside it is reached by Tab, says what the figure means and goes with Escape."""
+    from scoring.analysis.glossary import HELP
+
+    page.goto(server["url"])
+    expect(metric(page, "AUC")).to_be_visible(timeout=WAIT)
+    data = yaml.safe_load(DEFAULT.read_text())
+    before = kpis_of(server["db"], config_from_dict(data))
+    press(page, thumbs(page, "MQL and SQL thresholds").first, "ArrowLeft", 5)  # MQL 40 -> 35: more MQLs
+    data["thresholds"]["mql"] = 35.0
+    after = kpis_of(server["db"], config_from_dict(data))
+    expect_kpis(page, after)
+    mqls = page.get_by_role("group", name="MQLs per month", exact=True).get_by_test_id("leadcal-kpi-delta")
+    more = after.mql_per_month - before.mql_per_month
+    assert more > 0
+    expect(mqls).to_have_text(f"↑{more:+,.0f}")
+    expect(mqls).to_have_class(re.compile(r"\blc-tone-green\b"))
+    rate = page.get_by_role("group", name="MQL conversion", exact=True).get_by_test_id("leadcal-kpi-delta")
+    change = 100 * (after.mql.rate - before.mql.rate)
+    assert change < -0.05  # a lower line lets weaker leads in
+    expect(rate).to_have_text(f"↓{change:+,.1f} pts")
+    expect(rate).to_have_class(re.compile(r"\blc-tone-red\b"))
+    auc = page.get_by_role("group", name="AUC", exact=True).get_by_test_id("leadcal-kpi-delta")
+    expect(auc).to_have_text("same")  # thresholds do not rank leads
+    help_mark = page.get_by_role("button", name="What AUC means", exact=True)
+    tip = page.get_by_role("tooltip").filter(has_text=HELP["AUC"])
+    expect(tip).to_be_hidden()
+    # from just before the KPI rows, one Tab: the question mark is in the page's tab order
+    help_mark.evaluate("el => { const rows = el.closest('.lc-kpis'); rows.tabIndex = -1; rows.focus(); }")
+    page.keyboard.press("Tab")
+    assert help_mark.evaluate("el => el === document.activeElement")
+    expect(tip).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(tip).to_be_hidden()
+    no_exception(page, server)
+
+
 def test_configs_approve_and_download(page, server):
     store = ConfigStore(server["store"])
     if "e2e-draft" not in store.models():

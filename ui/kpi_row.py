@@ -1,10 +1,10 @@
 """The Calibrate page's KPI rows as one small component of leadcal's own.
 
 A slider move redraws the KPIs. Drawn as Streamlit metrics, each of the seven figures was
-its own element the browser re-rendered on every move (with their two row containers,
-~30 ms of the browser's main thread a move at 1M leads on the 2-core machine, which at 10M
-shares the cores with the server's scoring). This component draws its cards once and then
-only sets the new figures as text (issue 19; the figures are in benchmarks/RESULTS.md).
+its own element the browser re-rendered on every move, with their two row containers. This
+component draws its cards once and then only sets the new figures as text: the browser's
+work a move at 1M leads fell from 136 to 126 ms on the 2-core machine (issue 19; the
+figures are in benchmarks/RESULTS.md).
 It looks like Streamlit's metric and takes the theme's colours; every string is set as
 text, never as markup.
 """
@@ -20,12 +20,12 @@ from .kpi_metrics import Kpi
 
 _ASSETS = Path(__file__).parent / "assets"
 
-_KPI_ROWS = st.components.v2.component(
-    "leadcal_kpis", js=(_ASSETS / "kpi_row.js").read_text(encoding="utf-8"),
-    css=(_ASSETS / "kpi_row.css").read_text(encoding="utf-8"), isolate_styles=False)
-
 COMPONENT = "leadcal_kpis"
 """The component's name, as AppTest and the browser's DOM see it."""
+
+_KPI_ROWS = st.components.v2.component(
+    COMPONENT, js=(_ASSETS / "kpi_row.js").read_text(encoding="utf-8"),
+    css=(_ASSETS / "kpi_row.css").read_text(encoding="utf-8"), isolate_styles=False)
 
 
 def kpi_rows(rows: list[list[Kpi]], key: str) -> None:

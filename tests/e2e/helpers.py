@@ -107,7 +107,7 @@ def chart_marks(page, key: str) -> list[dict[str, str]]:
 
 def chart_axis_labels(page, key: str, title: str) -> list[str]:
     """The tick labels of the axis titled ``title`` of the band chart in the container ``key``."""
-    return page.evaluate(f"""() => Array.from(document.querySelectorAll('.st-key-{key} .lc-axis[data-title="{title}"] .lc-tick'))
+    return page.evaluate(f"""() => Array.from(document.querySelectorAll('.st-key-{key} .lc-tick[data-axis="{title}"]'))
         .map(t => t.textContent)""")
 
 

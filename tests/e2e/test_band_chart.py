@@ -27,7 +27,7 @@ DRAW = """(data) => { window.__draw({data, parentElement: window.__root}); }"""
 
 READ = """() => {
   const root = window.__root;
-  const axis = (title) => [...root.querySelectorAll(`.lc-axis[data-title="${title}"] .lc-tick`)].map(
+  const axis = (title) => [...root.querySelectorAll(`.lc-tick[data-axis="${title}"]`)].map(
       (t) => ({text: t.textContent, x: +t.getAttribute("x"), y: +t.getAttribute("y")}));
   const num = (el, a) => +el.getAttribute(a);
   return {
@@ -125,9 +125,18 @@ def test_a_move_redraws_in_place_and_a_narrower_column_redraws_narrower(chart):
     first = band_figure(_result(30, 50), _result(30, 50))
     chart.evaluate(DRAW, first.payload())
     svg = chart.evaluate_handle("() => window.__root.querySelector('svg')")
+    point = chart.evaluate_handle("() => window.__root.querySelector('circle.lc-point')")
     moved = band_figure(_result(35, 50, rates=(0.04, 0.1, 0.3, 0.6)), _result(30, 50))
     out = _draw(chart, moved)
     assert chart.evaluate("(svg) => svg === window.__root.querySelector('svg')", svg)  # the same chart
+    # a band gained a rate (a new point, a line unbroken): the marks are made anew
+    assert not chart.evaluate("(p) => p === window.__root.querySelector('circle.lc-point')", point)
+    point = chart.evaluate_handle("() => window.__root.querySelector('circle.lc-point')")
+    again = band_figure(_result(35, 50, rates=(0.05, 0.1, 0.3, 0.6)), _result(30, 50))
+    chart.evaluate(DRAW, again.payload())  # the same make-up, another number: the same point, moved
+    assert chart.evaluate("(p) => p === window.__root.querySelector('circle.lc-point')", point)
+    assert chart.evaluate("(p) => +p.getAttribute('cy')", point) == pytest.approx(_scale(out["rates"], "y")(5))
+    out = _draw(chart, moved)
     assert out["svgs"] == 1 and out["labels"][0] == "MQL 35" and len(out["points"]) == 4
     rate_y = _scale(out["rates"], "y")
     assert [p["y"] for p in out["points"]] == pytest.approx([rate_y(r) for r in (4, 10, 30, 60)])

@@ -12,15 +12,19 @@ export default function (component) {
   if (!box) {
     box = build();
     parentElement.append(box);
+    box.__lcWidth = box.clientWidth;  // the one layout read outside the observer, when the chart is new
   }
   box.__lcData = data;
   const key = JSON.stringify(data);
-  if (box.__lcKey !== key || box.__lcWidth !== box.clientWidth) {
+  if (box.__lcKey !== key) {  // called again with the same numbers: nothing to do, and nothing read from layout
     box.__lcKey = key;
     draw(box);
   }
   if (!box.__lcObserver) {  // the width follows the page's column: redraw when it changes
-    box.__lcObserver = new ResizeObserver(() => { if (box.clientWidth !== box.__lcWidth) draw(box); });
+    box.__lcObserver = new ResizeObserver(([entry]) => {
+      const width = Math.round(entry.contentRect.width);
+      if (width !== box.__lcWidth) { box.__lcWidth = width; draw(box); }
+    });
     box.__lcObserver.observe(box);
   }
   return () => {
@@ -100,12 +104,12 @@ function runs(points, ok) {
   return out;
 }
 
-function mark(el, series, fields, tip) {
-  el.setAttribute("data-lc-mark", "");
-  el.setAttribute("role", "img");
-  el.setAttribute("aria-label", [["series", series], ...fields].map(([k, v]) => `${k}: ${v}`).join("; "));
-  el.__lcTip = tip || fields;
-  return el;
+// A mark the pointer and screen readers can read: its series and fields as its label, the fields as its tooltip.
+function mark(item, series, fields) {
+  Object.assign(item.attrs, { "data-lc-mark": "", role: "img",
+    "aria-label": [["series", series], ...fields].map(([k, v]) => `${k}: ${v}`).join("; ") });
+  item.tip = fields;
+  return item;
 }
 
 function bandFields(p, unit) {
@@ -121,13 +125,21 @@ function draw(box) {
   const bands = d.bands || [];
   const approved = d.approved || [];
   const svg = box.querySelector(".lc-band-svg");
-  const width = Math.max(box.clientWidth, 360);
-  box.__lcWidth = box.clientWidth;
-  svg.setAttribute("width", width);
-  svg.setAttribute("viewBox", `0 0 ${width} ${HEIGHT}`);
+  const width = Math.max(box.__lcWidth || 0, 360);
+  if (svg.getAttribute("width") !== String(width)) {
+    svg.setAttribute("width", width);
+    svg.setAttribute("viewBox", `0 0 ${width} ${HEIGHT}`);
+  }
   legend(box, d.legend || []);
+  render(svg, scene(d, bands, approved, width));
+}
+
+// The chart as a flat list of SVG elements to draw, in drawing order: {tag, attrs, text, tip}.
+function scene(d, bands, approved, width) {
+  const items = [];
+  const item = (tag, attrs, text) => { const it = { tag, attrs, text }; items.push(it); return it; };
   const n = bands.length;
-  if (!n) { svg.replaceChildren(); return; }
+  if (!n) return items;
   const unit = d.unit || "leads";
   const colour = Object.fromEntries((d.legend || []).map((s) => [s.mark, s.colour]));
   const names = Object.fromEntries((d.legend || []).map((s) => [s.mark, s.name]));
@@ -138,97 +150,111 @@ function draw(box) {
   const leads = ticks(Math.max(0, ...bands.map((b) => b.leads)), 8, true);
   const ry = (v) => bottom - (v / rates.top) * (bottom - top);
   const ly = (v) => bottom - (v / leads.top) * (bottom - top);
-  const g = node("g");
+  const title = (axis, text, tx, ty, angle) => item("text", { class: "lc-axis-title", "data-axis": axis, x: tx, y: ty,
+    "text-anchor": "middle", transform: angle ? `rotate(${angle} ${tx} ${ty})` : "" }, text);
 
   // the rate axis' grid and ticks (left), the lead axis' ticks (right), the bands (bottom)
-  const rateAxis = node("g", { class: "lc-axis", "data-title": "conversion rate" }, g);
   for (const v of rates.values) {
-    node("line", { class: "lc-grid", x1: left, x2: right, y1: ry(v), y2: ry(v) }, rateAxis);
-    node("text", { class: "lc-tick", x: left - 8, y: ry(v), "text-anchor": "end", "dominant-baseline": "middle" },
-      rateAxis).textContent = pct(v, rates.digits);
+    item("line", { class: "lc-grid", x1: left, x2: right, y1: ry(v), y2: ry(v) });
+    item("text", { class: "lc-tick", "data-axis": "conversion rate", x: left - 8, y: ry(v), "text-anchor": "end",
+      "dominant-baseline": "middle" }, pct(v, rates.digits));
   }
-  title(rateAxis, "conversion rate", 18, (top + bottom) / 2, -90);
-  const leadAxis = node("g", { class: "lc-axis", "data-title": `mature ${unit}` }, g);
+  title("conversion rate", "conversion rate", 18, (top + bottom) / 2, -90);
   for (const v of leads.values) {
-    node("text", { class: "lc-tick", x: right + 8, y: ly(v), "dominant-baseline": "middle" }, leadAxis).textContent = whole(v);
+    item("text", { class: "lc-tick", "data-axis": `mature ${unit}`, x: right + 8, y: ly(v),
+      "dominant-baseline": "middle" }, whole(v));
   }
-  title(leadAxis, `mature ${unit}`, width - 14, (top + bottom) / 2, 90);
-  const bandAxis = node("g", { class: "lc-axis", "data-title": "score band" }, g);
-  node("line", { class: "lc-domain", x1: left, x2: right, y1: bottom, y2: bottom }, bandAxis);
-  bands.forEach((b, i) => {
-    node("text", { class: "lc-tick", x: x(i), y: bottom + 18, "text-anchor": "middle" }, bandAxis).textContent = b.band;
-  });
-  title(bandAxis, "score band", (left + right) / 2, HEIGHT - 8, 0);
+  title(`mature ${unit}`, `mature ${unit}`, width - 14, (top + bottom) / 2, 90);
+  item("line", { class: "lc-domain", x1: left, x2: right, y1: bottom, y2: bottom });
+  bands.forEach((b, i) => item("text", { class: "lc-tick", "data-axis": "score band", x: x(i), y: bottom + 18,
+    "text-anchor": "middle" }, b.band));
+  title("score band", "score band", (left + right) / 2, HEIGHT - 8, 0);
 
   // mature leads as bars on the right axis
   for (const b of bands) {
     const y0 = ly(b.leads);
-    mark(node("rect", { class: "lc-bar", x: x(b.x0), width: Math.max(0, x(b.x1) - x(b.x0)), y: y0,
-      height: Math.max(0, bottom - y0), fill: colour.bar }, g),
-    names.bar, [["band", b.band], [`mature ${unit}`, whole(b.leads)]]);
+    mark(item("rect", { class: "lc-bar", x: x(b.x0), width: Math.max(0, x(b.x1) - x(b.x0)), y: y0,
+      height: Math.max(0, bottom - y0), fill: colour.bar }), names.bar, [["band", b.band], [`mature ${unit}`, whole(b.leads)]]);
   }
   // the draft's 95% interval, shaded
   for (const run of runs(bands, (p) => finite(p.lo) && finite(p.hi))) {
     const upper = run.map((p) => `${x(p.x)},${ry(p.hi)}`);
     const lower = run.slice().reverse().map((p) => `${x(p.x)},${ry(p.lo)}`);
-    node("polygon", { class: "lc-interval", points: [...upper, ...lower].join(" "), fill: colour.area,
-      "aria-hidden": "true" }, g);
+    item("polygon", { class: "lc-interval", points: [...upper, ...lower].join(" "), fill: colour.area, "aria-hidden": "true" });
   }
   // the approved model: whiskers, a dashed line (same cuts) or a dashed step over its own scores
   if (approved.length) {
     const c = colour.approved;
     for (const p of approved) {
       if (finite(p.lo) && finite(p.hi)) {
-        node("line", { class: "lc-whisker", x1: x(p.x), x2: x(p.x), y1: ry(p.lo), y2: ry(p.hi), stroke: c,
-          "aria-hidden": "true" }, g);
+        item("line", { class: "lc-whisker", x1: x(p.x), x2: x(p.x), y1: ry(p.lo), y2: ry(p.hi), stroke: c, "aria-hidden": "true" });
       }
     }
     if (d.aligned) {
       for (const run of runs(approved, (p) => finite(p.rate))) {
-        node("polyline", { class: "lc-approved", points: run.map((p) => `${x(p.x)},${ry(p.rate)}`).join(" "),
-          stroke: c, "aria-hidden": "true" }, g);
+        item("polyline", { class: "lc-approved", points: run.map((p) => `${x(p.x)},${ry(p.rate)}`).join(" "), stroke: c,
+          "aria-hidden": "true" });
       }
     } else {
       for (const p of approved.filter((q) => finite(q.rate))) {
-        const step = node("line", { class: "lc-approved lc-step", x1: x(p.x0), x2: x(p.x1), y1: ry(p.rate),
-          y2: ry(p.rate), stroke: c, "data-x0": p.x0, "data-x1": p.x1 }, g);
-        mark(step, names.approved, bandFields(p, unit));
+        mark(item("line", { class: "lc-approved lc-step", x1: x(p.x0), x2: x(p.x1), y1: ry(p.rate), y2: ry(p.rate),
+          stroke: c, "data-x0": p.x0, "data-x1": p.x1 }), names.approved, bandFields(p, unit));
       }
     }
     for (const p of approved.filter((q) => finite(q.rate))) {
-      mark(node("path", { class: "lc-diamond", d: diamond(x(p.x), ry(p.rate), 7), fill: c }, g),
-        names.approved, bandFields(p, unit));
+      mark(item("path", { class: "lc-diamond", d: diamond(x(p.x), ry(p.rate), 7), fill: c }), names.approved,
+        bandFields(p, unit));
     }
   }
   // the draft's conversion, over the approved model's
   for (const run of runs(bands, (p) => finite(p.rate))) {
-    node("polyline", { class: "lc-line", points: run.map((p) => `${x(p.x)},${ry(p.rate)}`).join(" "),
-      stroke: colour.line, "aria-hidden": "true" }, g);
+    item("polyline", { class: "lc-line", points: run.map((p) => `${x(p.x)},${ry(p.rate)}`).join(" "), stroke: colour.line,
+      "aria-hidden": "true" });
   }
   for (const p of bands.filter((q) => finite(q.rate))) {
-    mark(node("circle", { class: "lc-point", cx: x(p.x), cy: ry(p.rate), r: 5, fill: colour.line }, g),
-      names.line, bandFields(p, unit));
+    mark(item("circle", { class: "lc-point", cx: x(p.x), cy: ry(p.rate), r: 5, fill: colour.line }), names.line,
+      bandFields(p, unit));
   }
   // thresholds: the draft's solid and labelled above, the approved model's dotted and labelled inside
   for (const line of d.lines || []) {
     const c = line.approved ? colour.approved : colour.line;
     const at = x(line.x);
-    node("line", { class: line.approved ? "lc-threshold lc-threshold-approved" : "lc-threshold", x1: at, x2: at,
-      y1: top, y2: bottom, stroke: c }, g);
-    const label = line.approved
-      ? node("text", { class: "lc-threshold-label lc-approved-label", x: at - 4, y: top + 6, "text-anchor": "end",
-        "dominant-baseline": "hanging", fill: c }, g)
-      : node("text", { class: "lc-threshold-label", x: at, y: top - 6, "text-anchor": "middle", fill: c }, g);
-    label.textContent = line.label;
+    item("line", { class: line.approved ? "lc-threshold lc-threshold-approved" : "lc-threshold", x1: at, x2: at,
+      y1: top, y2: bottom, stroke: c });
+    if (line.approved) {
+      item("text", { class: "lc-threshold-label lc-approved-label", x: at - 4, y: top + 6, "text-anchor": "end",
+        "dominant-baseline": "hanging", fill: c }, line.label);
+    } else {
+      item("text", { class: "lc-threshold-label", x: at, y: top - 6, "text-anchor": "middle", fill: c }, line.label);
+    }
   }
-  svg.replaceChildren(g);
+  return items;
 }
 
-function title(parent, text, x, y, angle) {
-  const t = node("text", { class: "lc-axis-title", x, y, "text-anchor": "middle",
-    transform: angle ? `rotate(${angle} ${x} ${y})` : "" }, parent);
-  t.textContent = text;
-  return t;
+// Draws ``items`` into ``svg``: when the chart has the same elements (a move changes numbers, not the
+// chart's make-up) only the attributes and texts that changed are set; else the elements are made anew.
+function render(svg, items) {
+  const kids = svg.children;
+  if (kids.length !== items.length || items.some((it, i) => kids[i].localName !== it.tag)) {
+    svg.replaceChildren(...items.map((it) => {
+      const el = node(it.tag, it.attrs);
+      if (it.text != null) el.textContent = it.text;
+      el.__lcTip = it.tip;
+      el.__lcKeys = Object.keys(it.attrs);
+      return el;
+    }));
+    return;
+  }
+  items.forEach((it, i) => {
+    const el = kids[i];
+    for (const [k, v] of Object.entries(it.attrs)) {
+      if (el.getAttribute(k) !== String(v)) el.setAttribute(k, v);
+    }
+    for (const k of el.__lcKeys) if (!(k in it.attrs)) el.removeAttribute(k);
+    el.__lcKeys = Object.keys(it.attrs);
+    if (it.text != null && el.textContent !== it.text) el.textContent = it.text;
+    el.__lcTip = it.tip;
+  });
 }
 
 function diamond(cx, cy, r) {

@@ -19,6 +19,7 @@ from scoring.model.config import config_from_dict, load_config
 
 from .conftest import DEFAULT_CONFIG, ROOT
 from .kpis_shown import shown_band_charts, shown_kpis
+from .page_controls import control
 
 APP = str(ROOT / "app.py")
 TIMEOUT = 120
@@ -63,7 +64,7 @@ def _key(at, name):
 
 
 def _ctl(at, kind, name):
-    return _by_key(getattr(at, kind), _key(at, name))
+    return control(at, kind, _key(at, name))
 
 
 def _open_section(at, label):

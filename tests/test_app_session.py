@@ -21,6 +21,7 @@ from scoring.registry.store import ConfigStore, SignOff
 
 from .conftest import DEFAULT_CONFIG, ROOT
 from .kpis_shown import shown_kpis
+from .page_controls import control
 
 APP = str(ROOT / "app.py")
 TIMEOUT = 120
@@ -74,7 +75,7 @@ def _state(at):
 
 
 def _ctl(at, kind, name):
-    return _by_key(getattr(at, kind), f"v{_state(at).generation}:{name}")
+    return control(at, kind, f"v{_state(at).generation}:{name}")
 
 
 def _sidebar(at, kind, name):
@@ -141,17 +142,30 @@ def _change_the_draft(at):
 
 def test_the_first_change_on_calibrate_needs_no_whole_page_rerun(app, dbs, monkeypatch):
     """The sidebar of the Calibrate page does not show the draft's unsaved state, so the first slider move of a
-    session (which makes the draft unsaved) reruns only the workspace fragment, not the whole page."""
+    session (which makes the draft unsaved) reruns only the workspace fragment, not the whole page, and the
+    next one only the results fragment."""
     import streamlit as st
 
-    from ui import sidebar
+    from ui import rerun_scope, sidebar
 
     reruns = []
     real = st.rerun
-    monkeypatch.setattr(st, "rerun", lambda *a, **k: reruns.append(k.get("scope")) or real(*a, **k))
+    monkeypatch.setattr(st, "rerun", lambda *a, **k: reruns.append(a[0] if a else k.get("scope", "app"))
+                        or real(*a, **k))
     assert app.session_state[sidebar.SHOWN_DIRTY] is None
-    _change_the_draft(app)
-    assert reruns == [] and app.session_state[sidebar.SHOWN_DIRTY] is None
+    # one control an interaction, as a browser sends them: the first makes the draft unsaved, so the
+    # workspace reruns (its "unsaved changes" line); the second leaves that as it is, so only the results do
+    _ctl(app, "slider", "thresholds").set_value((45, 70))
+    _run(app)
+    assert reruns == []
+    _ctl(app, "slider", "eng:0:points").set_value(12)
+    _run(app)
+    assert reruns == [rerun_scope.RESULTS] and app.session_state[sidebar.SHOWN_DIRTY] is None
+    draft = config_from_dict(_state(app).data)
+    assert draft == _changed_default().model_copy(update={"name": draft.name})
+    kpis = _scored(dbs[0], draft)  # the results drawn by their fragment alone are the moved draft's
+    metrics = {m.label: m.value for m in shown_kpis(app)}
+    assert metrics["AUC"] == f"{kpis.auc:.3f}" and metrics["MQLs per month"] == f"{kpis.mql_per_month:,.0f}"
     app.switch_page("pages/configs.py")
     _run(app)
     assert app.session_state[sidebar.SHOWN_DIRTY] is True  # another page shows it in the sidebar

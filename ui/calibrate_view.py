@@ -1,7 +1,8 @@
 """The Calibrate page's workspace (controls and results) and draft actions, drawn from the session's draft.
 
 ``workspace`` is a Streamlit fragment: a control change reruns the controls and the
-results only, not the sidebar, the title, the meeting settings or the save/load bar.
+results only, not the sidebar, the title, the meeting settings or the save/load bar; the
+results are a fragment inside it, which a slider move reruns alone (``ui.rerun_scope``).
 ``results`` reads the draft from ``ui.session`` (the state the controls write) and draws
 the KPIs, charts and tables against the approved model; ``draft_actions`` saves, loads,
 resets and downloads that same draft, reading it when clicked. Every number comes from
@@ -32,7 +33,7 @@ from scoring.model.config import ConfigError, ScoringConfig
 from scoring.model.metrics import BandRow
 from scoring.registry.store import StoreError, parse_ref
 
-from . import auth, data, drilldown_view, session, sidebar
+from . import auth, data, drilldown_view, rerun_scope, session, sidebar
 from .band_chart import band_chart
 from .controls import draft_controls
 from .kpi_metrics import Kpi, kpi, pct
@@ -219,12 +220,7 @@ class Scored:
 
 def score(ctx: data.Context, draft: ScoringConfig | None, sql_target: tuple[float, float],
           capacity_per_month: float | None) -> Scored:
-    """Score the draft beside the approved model; draws nothing but the first start's wait message.
-
-    Run before the controls are drawn (a slider's callback has already written its value into
-    the draft), so the browser gets the controls and the results in one burst instead of
-    redrawing the controls while the server is still scoring.
-    """
+    """Score the draft beside the approved model; draws nothing but the first start's wait message."""
     if draft is None:
         return Scored(None, error="The draft is not valid, so nothing is scored, shown or saved until it is "
                                   "fixed:\n\n" + "\n".join(f"- {plain(p)}" for p in session.state().problems))
@@ -335,29 +331,35 @@ def glossary_expander() -> None:
 @st.fragment
 def workspace(ctx: data.Context, sql_target: tuple[float, float], capacity_per_month: float | None) -> None:
     """The draft's controls beside its results: a control change reruns only this part of the page, so a
-    slider move redraws the KPIs and the band chart without redrawing the sidebar and the rest."""
+    slider move redraws the KPIs and the band chart without redrawing the sidebar and the rest; a control
+    whose change shows only in the results reruns only them (``ui.rerun_scope``)."""
     state = session.state()
     controls, results_column = st.columns([1.25, 2.3], gap="large")
-    draft = session.draft_config()  # a control's callback has written its change into it already
-    with results_column:
-        scored = score(ctx, draft, sql_target, capacity_per_month)
     with controls:
         st.subheader("Draft model")
         dirty = session.is_dirty()
         st.caption(f"Started from **{plain(state.base_ref)}**" + (" · :orange[unsaved changes]" if dirty else ""))
         try:  # the lead counts beside each category value
-            categories_from = data.features_for(ctx.db, draft or session.base_config() or ctx.approved)
+            categories_from = data.features_for(ctx.db, session.draft_config() or session.base_config()
+                                                or ctx.approved)
         except (SourceError, ConfigError, ValueError):
             categories_from = None
         draft_controls(state.data, state.seeded, categories_from)
-    if session.draft_config() is not draft:  # the controls changed the draft as they were drawn: score that one
-        with results_column:
-            scored = score(ctx, session.draft_config(), sql_target, capacity_per_month)
     with results_column:
-        results(ctx, scored, sql_target)
+        scored = _results(ctx, sql_target, capacity_per_month)
     drilldown_view.panel(ctx, scored)  # full width under both columns, drawn only while open
+
+
+@st.fragment(key=rerun_scope.RESULTS)
+def _results(ctx: data.Context, sql_target: tuple[float, float], capacity_per_month: float | None) -> Scored:
+    """The session's draft scored and drawn (KPIs, band chart, tables). Rerun alone by a control whose change
+    shows nowhere else; its arguments are the workspace's last ones (the meeting settings and the data, which
+    only a full run changes), and the draft is read from the session, where the control's callback wrote it."""
+    scored = score(ctx, session.draft_config(), sql_target, capacity_per_month)
+    results(ctx, scored, sql_target)
     data.note_activity()  # a first load's held-back checks wait for a pause, counted from the end of a move
-    sidebar.follow_draft()  # a full rerun only when what is drawn outside the fragment is now wrong
+    sidebar.follow_draft()  # a full rerun only when what is drawn outside the fragments is now wrong
+    return scored
 
 
 def draft_actions(ctx: data.Context) -> None:

@@ -23,7 +23,7 @@ from scoring.analysis.glossary import HELP
 from scoring.model.config import normalise_value
 from scoring.model.features import Features
 
-from . import session
+from . import rerun_scope, session
 from .text import plain
 
 DECAY_KINDS = {"none": "No decay", "exponential": "Exponential (half-life)",
@@ -59,10 +59,11 @@ def _edited(snapshot: pd.DataFrame, state: Any) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _changed(key: str, apply, args: tuple) -> None:
+def _changed(key: str, apply, args: tuple, results_only: bool = False) -> None:
     """A control's on_change callback: write its new value into the draft before the page runs.
 
-    So the sidebar and the page see the changed draft from the start of the rerun.
+    So the sidebar and the page see the changed draft from the start of the rerun. A control whose
+    change shows nowhere but in the results (``results_only``) reruns only them (``ui.rerun_scope``).
     """
     data = session.state().data
     if data is None or key not in st.session_state:
@@ -71,12 +72,15 @@ def _changed(key: str, apply, args: tuple) -> None:
     snapshot = st.session_state.get(f"snapshot:{key}")
     if snapshot is not None:
         value = _edited(snapshot, value)
+    dirty = session.is_dirty() if results_only else False
     apply(data, value, *args)
+    if results_only:
+        rerun_scope.results_only(dirty)
 
 
-def _bound(key: str, apply, *args) -> dict:
+def _bound(key: str, apply, *args, results_only: bool = False) -> dict:
     """Widget arguments that write the widget's changes into the draft (see :func:`_changed`)."""
-    return {"key": key, "on_change": _changed, "args": (key, apply, args)}
+    return {"key": key, "on_change": _changed, "args": (key, apply, args, results_only)}
 
 
 def threshold_range(data: dict) -> tuple[float, float]:
@@ -100,11 +104,13 @@ def threshold_controls(data: dict, seeded: dict) -> None:
     key = session.seed(session.control_key("thresholds"),
                        (_number(th["mql"], whole), _number(th["sql"], whole)))
     value = st.slider("MQL and SQL thresholds", _number(lo, whole), _number(hi, whole),
-                      step=1 if whole else 0.5, format="%d" if whole else "%.1f", **_bound(key, _set_thresholds),
+                      step=1 if whole else 0.5, format="%d" if whole else "%.1f",
+                      **_bound(key, _set_thresholds, results_only=True),
                       help="Left handle: MQL, the score at or above which a lead is marketing-qualified. "
                            "Right handle: SQL, the score at or above which sales takes the lead.")
     _set_thresholds(data, value)
-    st.caption(f"MQL at **{value[0]:g}** or more · SQL (sales-ready) at **{value[1]:g}** or more")
+    st.caption("A lead is an MQL at the left handle's score or more, an SQL (sales-ready) at the right one's or "
+               "more.")  # no numbers: the handles show them, and a move reruns the results, not this text
 
 
 def _set_account_thresholds(data: dict, value: tuple) -> None:
@@ -129,7 +135,7 @@ def account_controls(data: dict, seeded: dict) -> None:
     key = session.seed(session.control_key("account_thresholds"), (_number(th["mql"], whole), _number(th["sql"], whole)))
     value = st.slider("MQA and SQA thresholds (accounts)", _number(lo, whole), _number(hi, whole),
                       step=1 if whole else 0.5, format="%d" if whole else "%.1f",
-                      **_bound(key, _set_account_thresholds),
+                      **_bound(key, _set_account_thresholds, results_only=True),
                       help="Left handle: MQA, the account score at or above which an account is marketing-qualified. "
                            "Right handle: SQA, sales-qualified.")
     _set_account_thresholds(data, value)
@@ -161,7 +167,7 @@ def engagement_controls(data: dict, seeded: dict) -> None:
         key = session.seed(session.control_key(f"eng:{i}:points"), _number(rule["points"], whole))
         cap = f" (cap {rule['cap']:g})" if rule.get("cap") else ""
         pts = st.slider(f"{plain(_rule_label(rule))}: points{cap}", _number(lo, whole), _number(hi, whole),
-                        step=1 if whole else 0.5, format="%d" if whole else "%.1f", **_bound(key, _set_points, i),
+                        step=1 if whole else 0.5, format="%d" if whole else "%.1f", **_bound(key, _set_points, i, results_only=True),
                         help="Points per event (after decay) or per unit of the activity column; the cap is the most "
                              "the rule can add (or take away).")
         _set_points(data, pts, i)
@@ -269,7 +275,8 @@ def fit_controls(data: dict, features: Features | None) -> None:
             key = session.seed(session.control_key(f"fit:{i}:{part}"), _number(value, whole))
             with col:
                 got = st.number_input(label, step=1 if whole else 0.5, format="%d" if whole else "%.1f",
-                                      help=HELP[f"fit {part}"], **_bound(key, _set_fit_part, i, part))
+                                      help=HELP[f"fit {part}"],
+                                      **_bound(key, _set_fit_part, i, part, results_only=True))
             _set_fit_part(data, got, i, part)
 
 
@@ -298,7 +305,7 @@ def decay_controls(data: dict) -> None:
         return
     field, label = DECAY_PARAM[kind]
     key = session.seed(session.control_key(f"decay:days:{kind}"), int(round(data["decay"].get(field, 30.0))))
-    days = st.slider(label, 1, 365, step=1, format="%d", **_bound(key, _set_decay_days, kind))
+    days = st.slider(label, 1, 365, step=1, format="%d", **_bound(key, _set_decay_days, kind, results_only=True))
     _set_decay_days(data, days, kind)
 
 

@@ -33,7 +33,7 @@ from scoring.model.config import ScoringConfig
 from scoring.model.engine import TIERS
 from scoring.model.features import Features, event_types, feature_spec, spec_cache_key
 
-from . import data, session
+from . import data, rerun_scope, session
 from .text import plain
 
 PAGE_SIZE = 200
@@ -93,7 +93,8 @@ def _choice(key: str, options: list, default, **kwargs):
 
 def panel(ctx: data.Context, scored) -> None:
     """The drill-down expander under the tables (``scored``: ``calibrate_view.Scored`` with its view)."""
-    with (box := st.expander("Which leads? Drill down and explain one lead", key="drilldown", on_change="rerun")):
+    with (box := st.expander("Which leads? Drill down and explain one lead", key=rerun_scope.DRILLDOWN,
+                             on_change="rerun")):
         if box.open and scored.view is not None:
             _draw(ctx, scored)
 

@@ -175,3 +175,49 @@ def test_account_view_shows_what_scoring_computes_and_its_chart_follows_the_mqa_
     expect(chart.get_by_text(f"approved MQA {mqa:g}", exact=True)).to_be_visible(timeout=WAIT)
     shot(page, "calibrate-accounts")
     no_exception(page, server)
+
+
+def test_moves_that_rerun_only_the_results_leave_the_rest_of_the_page_right(page, server):
+    """A points move after the first reruns only the results fragment (ui.rerun_scope): the KPIs and the chart
+    follow scoring, the controls stay on screen with their values, "unsaved changes" stays; the move that makes
+    the draft equal to where it started again reruns the workspace, so that line goes; with the drill-down open a
+    move redraws it too."""
+    from scoring.analysis.calibrate import calibration_view
+    from scoring.data.extract import extract_features
+    from scoring.data.source import open_source
+
+    page.goto(server["url"])
+    expect(metric(page, "AUC")).to_be_visible(timeout=WAIT)
+    settled(page)
+    data = yaml.safe_load(DEFAULT.read_text())
+    points = thumbs(page, "demo_request: points")
+    start = data["engagement"][0]["points"]
+    press(page, points, "ArrowLeft", 5)
+    data["engagement"][0]["points"] = start - 5
+    expect_kpis(page, kpis_of(server["db"], config_from_dict(data)))
+    unsaved = page.get_by_text("unsaved changes")
+    expect(unsaved).to_be_visible()
+    assert page.locator('[data-testid="stSlider"]').filter(has_text=": points").count() == 10
+    assert float(points.input_value()) == start - 5
+    expect(page.get_by_text("A lead is an MQL at the left handle's score or more", exact=False)).to_be_visible()
+
+    press(page, points, "ArrowRight", 5)  # back where it started: the workspace reruns, the line goes
+    expect_kpis(page, kpis_of(server["db"], config_from_dict(yaml.safe_load(DEFAULT.read_text()))))
+    expect(unsaved).to_have_count(0, timeout=WAIT)
+
+    page.get_by_text("Which leads? Drill down and explain one lead").click()
+    settled(page)
+    drill = page.locator('[data-testid="stExpander"]').filter(has_text="Which leads?")
+    select(page, "Score band", "60–70", where=drill)
+    press(page, points, "ArrowLeft", 5)  # with the drill-down open, every move redraws it
+    press(page, points, "ArrowLeft", 5)
+    data["engagement"][0]["points"] = start - 10
+    draft = config_from_dict(data)
+    with open_source(server["db"]) as source:
+        features = extract_features(source, draft)
+    band = next(b for b in calibration_view(draft, load_config(DEFAULT), features).draft.result.bands
+                if b.band == "60–70")
+    expect(drill.get_by_text(re.compile(rf"^{band.leads + band.immature:,} leads in band 60–70 \(draft\): "
+                                        rf"{band.leads:,} mature, {band.conversions:,} converted"))).to_be_visible(
+        timeout=WAIT)
+    no_exception(page, server)

@@ -136,6 +136,13 @@ def test_a_move_redraws_in_place_and_a_narrower_column_redraws_narrower(chart):
     chart.evaluate(DRAW, again.payload())  # the same make-up, another number: the same point, moved
     assert chart.evaluate("(p) => p === window.__root.querySelector('circle.lc-point')", point)
     assert chart.evaluate("(p) => +p.getAttribute('cy')", point) == pytest.approx(_scale(out["rates"], "y")(5))
+    # a higher interval (to 105%) makes other ticks (0-90% by 10 -> 0-120% by 20): the axis is remade, the
+    # marks only move
+    higher = band_figure(_result(35, 50, rates=(0.05, 0.1, 0.3, 0.7)), _result(30, 50))
+    tall = _draw(chart, higher)
+    assert [t["text"] for t in tall["rates"]] == [f"{v}%" for v in range(0, 121, 20)]
+    assert chart.evaluate("(p) => p === window.__root.querySelector('circle.lc-point')", point)
+    assert tall["points"][3]["y"] == pytest.approx(_scale(tall["rates"], "y")(70))
     out = _draw(chart, moved)
     assert out["svgs"] == 1 and out["labels"][0] == "MQL 35" and len(out["points"]) == 4
     rate_y = _scale(out["rates"], "y")

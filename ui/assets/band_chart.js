@@ -137,7 +137,8 @@ function draw(box) {
 // The chart as a flat list of SVG elements to draw, in drawing order: {tag, attrs, text, tip}.
 function scene(d, bands, approved, width) {
   const items = [];
-  const item = (tag, attrs, text) => { const it = { tag, attrs, text }; items.push(it); return it; };
+  let layer = "axes";  // the chart is drawn in layers (LAYERS), each reconciled on its own
+  const item = (tag, attrs, text) => { const it = { tag, attrs, text, layer }; items.push(it); return it; };
   const n = bands.length;
   if (!n) return items;
   const unit = d.unit || "leads";
@@ -171,18 +172,21 @@ function scene(d, bands, approved, width) {
   title("score band", "score band", (left + right) / 2, HEIGHT - 8, 0);
 
   // mature leads as bars on the right axis
+  layer = "bars";
   for (const b of bands) {
     const y0 = ly(b.leads);
     mark(item("rect", { class: "lc-bar", x: x(b.x0), width: Math.max(0, x(b.x1) - x(b.x0)), y: y0,
       height: Math.max(0, bottom - y0), fill: colour.bar }), names.bar, [["band", b.band], [`mature ${unit}`, whole(b.leads)]]);
   }
   // the draft's 95% interval, shaded
+  layer = "interval";
   for (const run of runs(bands, (p) => finite(p.lo) && finite(p.hi))) {
     const upper = run.map((p) => `${x(p.x)},${ry(p.hi)}`);
     const lower = run.slice().reverse().map((p) => `${x(p.x)},${ry(p.lo)}`);
     item("polygon", { class: "lc-interval", points: [...upper, ...lower].join(" "), fill: colour.area, "aria-hidden": "true" });
   }
   // the approved model: whiskers, a dashed line (same cuts) or a dashed step over its own scores
+  layer = "approved";
   if (approved.length) {
     const c = colour.approved;
     for (const p of approved) {
@@ -207,6 +211,7 @@ function scene(d, bands, approved, width) {
     }
   }
   // the draft's conversion, over the approved model's
+  layer = "draft";
   for (const run of runs(bands, (p) => finite(p.rate))) {
     item("polyline", { class: "lc-line", points: run.map((p) => `${x(p.x)},${ry(p.rate)}`).join(" "), stroke: colour.line,
       "aria-hidden": "true" });
@@ -216,6 +221,7 @@ function scene(d, bands, approved, width) {
       bandFields(p, unit));
   }
   // thresholds: the draft's solid and labelled above, the approved model's dotted and labelled inside
+  layer = "thresholds";
   for (const line of d.lines || []) {
     const c = line.approved ? colour.approved : colour.line;
     const at = x(line.x);
@@ -231,12 +237,22 @@ function scene(d, bands, approved, width) {
   return items;
 }
 
-// Draws ``items`` into ``svg``: when the chart has the same elements (a move changes numbers, not the
-// chart's make-up) only the attributes and texts that changed are set; else the elements are made anew.
+const LAYERS = ["axes", "bars", "interval", "approved", "draft", "thresholds"];
+
+// Draws ``items`` into ``svg``, layer by layer: where a layer has the same elements as before (a move changes
+// numbers, not the chart's make-up) only the attributes and texts that changed are set; else that layer's
+// elements are made anew (new ticks on an axis do not remake the marks).
 function render(svg, items) {
-  const kids = svg.children;
+  if (svg.children.length !== LAYERS.length) {
+    svg.replaceChildren(...LAYERS.map((name) => node("g", { "data-layer": name })));
+  }
+  LAYERS.forEach((name, i) => renderLayer(svg.children[i], items.filter((it) => it.layer === name)));
+}
+
+function renderLayer(g, items) {
+  const kids = g.children;
   if (kids.length !== items.length || items.some((it, i) => kids[i].localName !== it.tag)) {
-    svg.replaceChildren(...items.map((it) => {
+    g.replaceChildren(...items.map((it) => {
       const el = node(it.tag, it.attrs);
       if (it.text != null) el.textContent = it.text;
       el.__lcTip = it.tip;

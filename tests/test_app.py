@@ -14,10 +14,11 @@ from scoring.analysis.calibrate import calibration_view
 from scoring.data.demo import generate
 from scoring.data.extract import extract_features
 from scoring.data.source import open_source
+from scoring.export.band_figure import band_figure
 from scoring.model.config import config_from_dict, load_config
 
 from .conftest import DEFAULT_CONFIG, ROOT
-from .kpis_shown import shown_kpis
+from .kpis_shown import shown_band_charts, shown_kpis
 from .page_controls import control
 
 APP = str(ROOT / "app.py")
@@ -108,6 +109,12 @@ def _check_page_matches(at, view, revenue: bool = True):
     assert table["conversions"].tolist() == [b.conversions for b in expected]
     for got, want in zip(table["rate"].tolist(), [b.rate for b in expected]):
         assert (want is None and (got is None or math.isnan(got))) or got == pytest.approx(want)
+    # the band chart draws the scoring's numbers: the draft's bands, the approved model's, the thresholds
+    (chart,) = shown_band_charts(at)
+    want = band_figure(view.draft.result, view.approved.result).payload()
+    assert {k: chart[k] for k in ("bands", "approved", "aligned", "lines")} == {
+        k: want[k] for k in ("bands", "approved", "aligned", "lines")}
+    assert [b["leads"] for b in chart["bands"]] == [b.leads for b in view.draft.result.bands]
 
 
 def test_page_runs_on_demo_and_shows_the_default(app, demo_db):
@@ -184,6 +191,10 @@ def test_account_view_shows_the_account_table_and_follows_a_slider(app, demo_db)
     assert table["leads"].tolist() == [b.leads for b in rows] and sum(table["leads"]) > 2000
     assert table["conversions"].tolist() == [b.conversions for b in rows]
     assert "AUC" not in metrics  # the lead KPIs are not shown in the account view
+    (chart,) = shown_band_charts(app)  # the account band chart, not the lead one
+    assert [(b["band"], b["leads"], b["conversions"]) for b in chart["bands"]] == [
+        (b.band, b.leads, b.conversions) for b in expected.draft.bands]
+    assert chart["unit"] == "accounts" and chart["lines"][0]["label"] == f"MQA {draft.accounts.thresholds.mql:g}"
     # an account band with fewer than 30 mature accounts says so where its rate is shown
     from ui.text import plain
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from .kpis_shown import shown_kpis
+from .kpis_shown import shown_band_charts, shown_kpis
 
 
 def _warm_up_twice() -> None:
@@ -36,12 +36,12 @@ def test_a_sessions_first_run_draws_one_of_each_results_element_hidden_and_later
     at = AppTest.from_function(_warm_up_twice).run(timeout=30)
     assert not at.exception
     assert len(shown_kpis(at)) == 1 and len(at.dataframe) == 1
-    assert len(at.get("vega_lite_chart")) == 1
+    assert len(shown_band_charts(at)) == 1
     (style,) = at.get("html")  # a style alone goes to the page's event block: it hides the keyed container
     assert ".st-key-leadcal_browser_warm_up {display: none}" in style.proto.body
     assert [m.value for m in at.markdown] == ["page"]
     at.run(timeout=30)  # the same session again: its browser has the code
-    assert len(shown_kpis(at)) == 0 and len(at.dataframe) == 0 and len(at.get("vega_lite_chart")) == 0
+    assert len(shown_kpis(at)) == 0 and len(at.dataframe) == 0 and len(shown_band_charts(at)) == 0
     assert [m.value for m in at.markdown] == ["page"]
 
 

@@ -27,13 +27,14 @@ from scoring.model.accounts import NoAccounts
 from scoring.model.revenue import NoRevenue
 from scoring.analysis.glossary import HELP, glossary
 from scoring.data.source import SourceError
-from scoring.export.band_spec import band_spec
+from scoring.export.band_figure import band_figure
 from scoring.export.charts import distribution_chart, grid_chart
 from scoring.model.config import ConfigError, ScoringConfig
 from scoring.model.metrics import BandRow
 from scoring.registry.store import StoreError, parse_ref
 
 from . import auth, data, drilldown_view, rerun_scope, session, sidebar
+from .band_chart import band_chart
 from .controls import draft_controls
 from .kpi_metrics import Kpi, kpi, pct
 from .kpi_row import kpi_rows
@@ -266,10 +267,9 @@ def results(ctx: data.Context, scored: Scored, sql_target: tuple[float, float]) 
                 "activity counts, open outcomes are left out as immature, and there are no monthly volumes.")
     for message in view.warnings:
         st.warning(plain(message))
-    with st.container(key="band_chart"):  # a chart is not a widget: the key names its place
-        st.vega_lite_chart(band_spec(view.draft.result, view.approved.result,
-                                     approved_label=f"approved ({ctx.approved_ref})").with_arrow_data(),
-                           width="stretch")
+    with st.container(key="band_chart"):  # the container's key names the chart's place in the page's CSS
+        band_chart(band_figure(view.draft.result, view.approved.result,
+                               approved_label=f"approved ({ctx.approved_ref})"), key="band_chart_svg")
     _section(view, scored, "calibrate_section")
 
 
@@ -301,10 +301,9 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
                f"point and never count; {d.leads_without_account:,} have no account.")
     for message in av.warnings:
         st.warning(plain(message))
-    with st.container(key="account_band_chart"):  # a chart is not a widget: the key names its place
-        st.vega_lite_chart(band_spec(d, a, approved_label=f"approved ({ctx.approved_ref})", unit="accounts",
-                                     line_names=("MQA", "SQA")).with_arrow_data(),
-                           width="stretch")
+    with st.container(key="account_band_chart"):
+        band_chart(band_figure(d, a, approved_label=f"approved ({ctx.approved_ref})", unit="accounts",
+                               line_names=("MQA", "SQA")), key="account_band_chart_svg")
     columns = {**band_columns(), "leads": st.column_config.NumberColumn("mature accounts", format="%d"),
                "conversions": st.column_config.NumberColumn("converted accounts", format="%d")}
     st.dataframe(band_frame(d.bands, list(columns)), hide_index=True, width="stretch", key="account_table",

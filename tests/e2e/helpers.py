@@ -91,23 +91,24 @@ def text_of_sidebar(page) -> str:
     return page.locator('[data-testid="stSidebar"]').inner_text()
 
 
-def vega_marks(page, key: str) -> list[dict[str, str]]:
-    """The marks of the Vega-Lite chart in the container ``key``, each as Vega's description of it
-    (the fields it shows: ``{"series": ..., "x0": ..., ...}``), read from the SVG's aria labels."""
-    labels = page.evaluate(f"() => Array.from(document.querySelectorAll('.st-key-{key} [aria-roledescription]'))"
-                           ".map(e => e.getAttribute('aria-label') || '')")
-    marks = []
-    for label in labels:
+def chart_marks(page, key: str) -> list[dict[str, str]]:
+    """The marks of the band chart in the container ``key``, each as its accessible description (the fields
+    it shows: ``{"series": ..., "band": ..., ...}``), with a step's span on the band axis (``x0``, ``x1``)."""
+    marks = page.evaluate(f"() => Array.from(document.querySelectorAll('.st-key-{key} [data-lc-mark]'))"
+                          ".map(e => [e.getAttribute('aria-label') || '', e.dataset.x0 ?? null, e.dataset.x1 ?? null])")
+    out = []
+    for label, x0, x1 in marks:
         fields = dict(part.split(": ", 1) for part in label.split("; ") if ": " in part)
-        if fields:
-            marks.append({k: v.replace("\u2212", "-") for k, v in fields.items()})
-    return marks
+        if x0 is not None:
+            fields.update(x0=x0, x1=x1)
+        out.append(fields)
+    return out
 
 
-def vega_axis_labels(page, key: str, title: str) -> list[str]:
-    """The tick labels of the axis titled ``title`` of the Vega-Lite chart in the container ``key``."""
-    return page.evaluate(f"""() => Array.from(document.querySelectorAll('.st-key-{key} [aria-label^="Y-axis titled \\'{title}\\'"] text, .st-key-{key} [aria-label^="X-axis titled \\'{title}\\'"] text'))
-        .map(t => t.textContent).filter(t => t !== '{title}')""")
+def chart_axis_labels(page, key: str, title: str) -> list[str]:
+    """The tick labels of the axis titled ``title`` of the band chart in the container ``key``."""
+    return page.evaluate(f"""() => Array.from(document.querySelectorAll('.st-key-{key} .lc-tick[data-axis="{title}"]'))
+        .map(t => t.textContent)""")
 
 
 def number(text: str) -> float:

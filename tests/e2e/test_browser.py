@@ -148,13 +148,13 @@ def test_other_pages_open_directly(page, server, path, heading):
 
 
 def test_account_view_shows_what_scoring_computes_and_its_chart_follows_the_mqa_slider(page, server):
-    """Score -> Accounts: the account AUC is scoring's, the Vega-Lite band chart has a bar per band
+    """Score -> Accounts: the account AUC is scoring's, the band chart has a bar per band
     and its MQA line moves with the MQA slider (the chart's data changes, the chart stays)."""
     from scoring.analysis.calibrate import account_view, calibration_view
     from scoring.data.extract import extract_features
     from scoring.data.source import open_source
 
-    from .helpers import vega_marks
+    from .helpers import chart_marks
 
     config = load_config(DEFAULT)
     with open_source(server["db"]) as source:
@@ -168,7 +168,7 @@ def test_account_view_shows_what_scoring_computes_and_its_chart_follows_the_mqa_
     mqa = config.accounts.thresholds.mql
     expect(chart.get_by_text(f"MQA {mqa:g}", exact=True)).to_be_visible(timeout=WAIT)
     settled(page)
-    bars = [m for m in vega_marks(page, "account_band_chart") if m.get("series") == "draft: mature accounts (right axis)"]
+    bars = [m for m in chart_marks(page, "account_band_chart") if m.get("series") == "draft: mature accounts (right axis)"]
     assert [int(m["mature accounts"].replace(",", "")) for m in bars] == [b.leads for b in expected.draft.bands]
     press(page, thumbs(page, "MQA and SQA thresholds (accounts)").first, "ArrowLeft", 5)
     expect(chart.get_by_text(f"MQA {mqa - 5:g}", exact=True)).to_be_visible(timeout=WAIT)

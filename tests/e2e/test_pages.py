@@ -12,7 +12,7 @@ from scoring.model.config import config_from_dict
 from scoring.registry.store import ConfigStore, SignOff
 
 from .conftest import ROOT, shot
-from .helpers import WAIT, dialog, metric, nav, no_exception, select, settled, vega_axis_labels, vega_marks
+from .helpers import WAIT, chart_axis_labels, chart_marks, dialog, metric, nav, no_exception, select, settled
 
 DEFAULT = ROOT / "data" / "configs" / "default.yaml"
 
@@ -87,16 +87,16 @@ def test_band_chart_with_other_cut_points_than_the_approved_model(page, server):
     field.fill("20, 40, 60, 80")
     field.press("Enter")
     settled(page)
-    steps = [m for m in vega_marks(page, "band_chart")
+    steps = [m for m in chart_marks(page, "band_chart")
              if m.get("series") == "approved (cuts@1): conversion over its own bands" and "x1" in m]
-    assert steps, vega_marks(page, "band_chart")
-    assert vega_axis_labels(page, "band_chart", "score band") == ["0–20", "20–40", "40–60", "60–80", "80–100"]
+    assert steps, chart_marks(page, "band_chart")
+    assert chart_axis_labels(page, "band_chart", "score band") == ["0–20", "20–40", "40–60", "60–80", "80–100"]
     # the approved model's steps cover its own score ranges on the draft's axis: 25 is a quarter into 20-40
     assert sorted((float(m["x0"]), float(m["x1"])) for m in steps)[:2] == [(-0.5, 0.75), (0.75, 2.0)]
     # whole-number lead ticks on the right axis, percent ticks on the left
-    ticks = vega_axis_labels(page, "band_chart", "mature leads")
+    ticks = chart_axis_labels(page, "band_chart", "mature leads")
     assert ticks and all(re.fullmatch(r"[0-9,]+", t) for t in ticks), ticks
-    rates = vega_axis_labels(page, "band_chart", "conversion rate")
+    rates = chart_axis_labels(page, "band_chart", "conversion rate")
     assert rates and all(re.fullmatch(r"[0-9]+%", t) for t in rates), rates
     shot(page, "calibrate-other-cuts")
     no_exception(page, server)

@@ -229,9 +229,9 @@ function scene(d, bands, approved, width) {
       y1: top, y2: bottom, stroke: c });
     if (line.approved) {
       item("text", { class: "lc-threshold-label lc-approved-label", x: at - 4, y: top + 6, "text-anchor": "end",
-        "dominant-baseline": "hanging", fill: c }, line.label);
+        "dominant-baseline": "hanging", style: `fill: ${c}` }, line.label);
     } else {
-      item("text", { class: "lc-threshold-label", x: at, y: top - 6, "text-anchor": "middle", fill: c }, line.label);
+      item("text", { class: "lc-threshold-label", x: at, y: top - 6, "text-anchor": "middle" }, line.label);
     }
   }
   return items;

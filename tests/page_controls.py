@@ -11,11 +11,10 @@ from __future__ import annotations
 
 def control(at, kind: str, key: str):
     """The ``kind`` widget (``"slider"``, ``"number_input"``, ...) with ``key``."""
-    for attempt in (0, 1):
+    found = [e for e in getattr(at, kind) if getattr(e, "key", None) == key]
+    if not found:
+        at.run()
+        assert not at.exception, at.exception
         found = [e for e in getattr(at, kind) if getattr(e, "key", None) == key]
-        if found:
-            return found[0]
-        if attempt == 0:
-            at.run()
-            assert not at.exception, at.exception
-    raise AssertionError(f"no {kind} with key {key!r}")
+    assert found, f"no {kind} with key {key!r}"
+    return found[0]

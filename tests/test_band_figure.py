@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from scoring.export.band_figure import BAR_GREY, BandPoint, Line, Series, band_figure
+from scoring.export.band_figure import BAR_GREY, BandPoint, Series, band_figure
 from scoring.export.charts import APPROVED, DRAFT
+from scoring.export.charts import ThresholdMark as Line  # the threshold lines the chart draws
 
 from .test_charts import _result
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from .charts import APPROVED, DRAFT, approved_spans, percent, threshold_marks
+from .charts import APPROVED, DRAFT, ThresholdMark, approved_spans, percent, threshold_marks
 
 if TYPE_CHECKING:
     from ..analysis.report import CalibrationResult
@@ -44,15 +44,6 @@ class BandPoint:
 
 
 @dataclass(frozen=True)
-class Line:
-    """A threshold line: where on the band axis, its label, and whether it is the approved model's."""
-
-    x: float
-    label: str
-    approved: bool
-
-
-@dataclass(frozen=True)
 class Series:
     """A legend entry: its name and colour, and the mark it stands for (bar, line, area, approved)."""
 
@@ -71,7 +62,7 @@ class BandFigure:
     bands: list[BandPoint]
     approved: list[BandPoint]
     aligned: bool
-    lines: list[Line]
+    lines: list[ThresholdMark]
     legend: list[Series]
     unit: str
     approved_name: str | None
@@ -107,6 +98,6 @@ def band_figure(draft: CalibrationResult, approved: CalibrationResult | None = N
     if approved is not None:
         name = f"{approved_label}: " + ("conversion (whiskers: 95%)" if aligned else "conversion over its own bands")
         legend.append(Series(name, APPROVED, "approved"))
-    lines = [Line(m.x, m.label, m.approved) for m in threshold_marks(draft, approved, approved_label, line_names)]
+    lines = threshold_marks(draft, approved, approved_label, line_names)
     return BandFigure(bands=own, approved=theirs, aligned=aligned, lines=lines, legend=legend, unit=unit,
                       approved_name=name)

@@ -123,6 +123,22 @@ def _own_store(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("LEADCAL_STORE", str(tmp_path_factory.mktemp("store")))
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which `.ci/run` uses (`-n 2`)
+def pytest_xdist_make_scheduler(config, log):
+    """The browser tests run one after another on one worker, the warehouse engines' on one (each starts its
+    own Chromium and app server, or JVM), and every other test goes to whichever worker is free: two browser
+    tests at once on two cores would each wait on the other's app. (xdist's own `--dist loadgroup` does not
+    group under pytest 9.2, whose node ids it can no longer rename.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneWorkerPerApp(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            parts = nodeid.split("/", 2)
+            return parts[1] if len(parts) == 3 and parts[0] == "tests" and parts[1] in ("e2e", "engines") else nodeid
+
+    return OneWorkerPerApp(config, log)
+
+
 def _store_files() -> set[str]:
     return {str(p.relative_to(ROOT)) for p in (ROOT / "data" / "configs").rglob("*")}
 

@@ -63,7 +63,11 @@ PAGES = [("Attributes", "Let the data speak"), ("Configs", "Approved configs"), 
 # take ~50 ms of the two cores' CPU a move, beside the server and the browser). A length-delimited field is
 # skipped by its length, read first: ``i += varint()`` read ``i`` before reading the length moved it, so the
 # walk went on from inside the field and found script_finished or not as the bytes there happened to fall
-# (``benchmarks/component_probe.py``'s runs were never seen to finish).
+# (``benchmarks/component_probe.py``'s runs were never seen to finish). A run that ends early for a rerun
+# (status 2, FINISHED_EARLY_FOR_RERUN) is not a finish: a results-only move is two runs, the workspace's,
+# which the slider's callback ends with ``st.rerun("calibrate_results")``, then the results'; counting the
+# first one's end let the harness stop waiting before the second had drawn anything, whenever scoring took
+# longer than the 150 ms of quiet (10M dense moves timed at 57-123 ms, their redraw counted in the next move).
 FINISHES_JS = """
 (buffer) => {
   const b = new Uint8Array(buffer);
@@ -75,7 +79,7 @@ FINISHES_JS = """
   };
   while (i < b.length) {
     const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
-    if (field === 6 && wire === 0) return true;
+    if (field === 6 && wire === 0) return varint() !== 2;
     if (wire === 0) varint();
     else if (wire === 1) i += 8;
     else if (wire === 2) { const length = varint(); i += length; }

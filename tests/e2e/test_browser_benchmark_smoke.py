@@ -49,8 +49,9 @@ def test_browser_benchmark_runs_end_to_end(browser, tmp_path):
 
 def test_the_page_finds_script_finished_in_any_message(browser):
     """benchmarks.browser.FINISHES_JS, run in Chromium on real ForwardMsgs serialised by Streamlit's protobuf
-    classes: true exactly for a script_finished, whatever comes before it (a length-delimited field's length
-    of one or two bytes, a hash) and whatever bytes the other messages hold (0x30 in a delta's text)."""
+    classes: true exactly for a script_finished that ends a run (not one ended early for a rerun, which a
+    results-only move's first run is), whatever comes before it (a length-delimited field's length of one or
+    two bytes, a hash) and whatever bytes the other messages hold (0x30 in a delta's text)."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     def message(**fields) -> ForwardMsg:
@@ -67,11 +68,14 @@ def test_the_page_finds_script_finished_in_any_message(browser):
             message(metadata__active_script_hash="0" * 200, script_finished=1),  # two bytes (200 > 127)
             message(hash="a" * 32, metadata__active_script_hash="e62", script_finished=2),
             message(script_finished=0),
+            message(hash="b" * 32, script_finished=3),  # a fragment's run ended
+            message(script_finished=2),  # ended early for a rerun: the run goes on
             message(hash="0" * 32, metadata__active_script_hash="0" * 40, delta__new_element__markdown__body="0000"),
             message(metadata__active_script_hash="0" * 130, session_status_changed__run_on_save=False),
             message(new_session__page_script_hash="0" * 36)]
-    expected = [m.WhichOneof("type") == "script_finished" for m in msgs]
-    assert expected == [True, True, True, True, False, False, False]  # the cases are what they say
+    expected = [m.WhichOneof("type") == "script_finished" and m.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN
+                for m in msgs]
+    assert expected == [True, True, False, True, True, False, False, False, False]  # the cases are what they say
     page = browser.new_page()
     try:
         walk = f"(all) => all.map((bytes) => ({bench.FINISHES_JS.strip()})(new Uint8Array(bytes).buffer))"

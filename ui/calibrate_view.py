@@ -288,7 +288,8 @@ def _accounts(ctx: data.Context, view, scored: "Scored") -> None:
         return
     d, a = av.draft, av.approved
     st.caption(f"Accounts scored by the **{plain(d.method)}** of their leads' scores. Under each figure: the change "
-               f"from the approved model ({plain(ctx.approved_ref)})" + ("" if a else ", which scores no accounts") + ".")
+               f"from the approved model ({plain(ctx.approved_ref)})"
+               + ("" if a else ", which scores no accounts") + ".")
     kpi_rows([[
         kpi("Account AUC", "-" if d.auc is None else f"{d.auc:.3f}", d.auc, a.auc if a else None),
         kpi("MQAs per month", "-" if d.mqa_per_month is None else f"{d.mqa_per_month:,.0f}", d.mqa_per_month,
@@ -348,6 +349,7 @@ def workspace(ctx: data.Context, sql_target: tuple[float, float], capacity_per_m
     with results_column:
         scored = _results(ctx, sql_target, capacity_per_month)
     drilldown_view.panel(ctx, scored)  # full width under both columns, drawn only while open
+    rerun_scope.workspace_drawn(dirty)  # last: a run cut short before here has not shown its line
 
 
 @st.fragment(key=rerun_scope.RESULTS)

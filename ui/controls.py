@@ -72,10 +72,9 @@ def _changed(key: str, apply, args: tuple, results_only: bool = False) -> None:
     snapshot = st.session_state.get(f"snapshot:{key}")
     if snapshot is not None:
         value = _edited(snapshot, value)
-    dirty = session.is_dirty() if results_only else False
     apply(data, value, *args)
     if results_only:
-        rerun_scope.results_only(dirty)
+        rerun_scope.results_only()
 
 
 def _bound(key: str, apply, *args, results_only: bool = False) -> dict:
@@ -132,7 +131,8 @@ def account_controls(data: dict, seeded: dict) -> None:
     if acc.get("method", "max") == "sum":
         hi = max(hi, float(acc.get("cap") or 0.0), 2 * hi)  # a sum passes the lead cap
     whole = _whole(lo, hi, th["mql"], th["sql"])
-    key = session.seed(session.control_key("account_thresholds"), (_number(th["mql"], whole), _number(th["sql"], whole)))
+    key = session.seed(session.control_key("account_thresholds"),
+                       (_number(th["mql"], whole), _number(th["sql"], whole)))
     value = st.slider("MQA and SQA thresholds (accounts)", _number(lo, whole), _number(hi, whole),
                       step=1 if whole else 0.5, format="%d" if whole else "%.1f",
                       **_bound(key, _set_account_thresholds, results_only=True),
@@ -167,7 +167,8 @@ def engagement_controls(data: dict, seeded: dict) -> None:
         key = session.seed(session.control_key(f"eng:{i}:points"), _number(rule["points"], whole))
         cap = f" (cap {rule['cap']:g})" if rule.get("cap") else ""
         pts = st.slider(f"{plain(_rule_label(rule))}: points{cap}", _number(lo, whole), _number(hi, whole),
-                        step=1 if whole else 0.5, format="%d" if whole else "%.1f", **_bound(key, _set_points, i, results_only=True),
+                        step=1 if whole else 0.5, format="%d" if whole else "%.1f",
+                        **_bound(key, _set_points, i, results_only=True),
                         help="Points per event (after decay) or per unit of the activity column; the cap is the most "
                              "the rule can add (or take away).")
         _set_points(data, pts, i)

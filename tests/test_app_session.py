@@ -64,6 +64,18 @@ def app(dbs, tmp_path, monkeypatch):
     return at
 
 
+@pytest.fixture
+def reruns(monkeypatch) -> list:
+    """The scopes ``st.rerun`` is called with from here on (it still reruns)."""
+    import streamlit as st
+
+    calls = []
+    real = st.rerun
+    monkeypatch.setattr(st, "rerun", lambda *a, **k: calls.append(a[0] if a else k.get("scope", "app"))
+                        or real(*a, **k))
+    return calls
+
+
 def _by_key(elements, key):
     found = [e for e in elements if getattr(e, "key", None) == key]
     assert found, f"no element with key {key!r}"
@@ -140,18 +152,12 @@ def _change_the_draft(at):
     return _run(at)
 
 
-def test_the_first_change_on_calibrate_needs_no_whole_page_rerun(app, dbs, monkeypatch):
+def test_the_first_change_on_calibrate_needs_no_whole_page_rerun(app, dbs, reruns):
     """The sidebar of the Calibrate page does not show the draft's unsaved state, so the first slider move of a
     session (which makes the draft unsaved) reruns only the workspace fragment, not the whole page, and the
     next one only the results fragment."""
-    import streamlit as st
-
     from ui import rerun_scope, sidebar
 
-    reruns = []
-    real = st.rerun
-    monkeypatch.setattr(st, "rerun", lambda *a, **k: reruns.append(a[0] if a else k.get("scope", "app"))
-                        or real(*a, **k))
     assert app.session_state[sidebar.SHOWN_DIRTY] is None
     # one control an interaction, as a browser sends them: the first makes the draft unsaved, so the
     # workspace reruns (its "unsaved changes" line); the second leaves that as it is, so only the results do
@@ -171,18 +177,12 @@ def test_the_first_change_on_calibrate_needs_no_whole_page_rerun(app, dbs, monke
     assert app.session_state[sidebar.SHOWN_DIRTY] is True  # another page shows it in the sidebar
 
 
-def test_a_press_after_a_cut_short_workspace_run_reruns_the_workspace(app, monkeypatch):
+def test_a_press_after_a_cut_short_workspace_run_reruns_the_workspace(app, reruns):
     """Quick key presses: the workspace run of the press that made the draft unsaved can be cut short by the
     next press before it draws "unsaved changes". The next press then reruns the workspace, not only the
     results (deciding by the draft before the press alone left the line missing: seen in Chromium)."""
-    import streamlit as st
-
     from ui import rerun_scope
 
-    reruns = []
-    real = st.rerun
-    monkeypatch.setattr(st, "rerun", lambda *a, **k: reruns.append(a[0] if a else k.get("scope", "app"))
-                        or real(*a, **k))
     unsaved = lambda: any("unsaved changes" in c.value for c in app.caption)  # noqa: E731
     assert not unsaved() and app.session_state[rerun_scope.SHOWN_DIRTY] is False
     _ctl(app, "slider", "thresholds").set_value((45, 70))
